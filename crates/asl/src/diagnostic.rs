@@ -1,0 +1,113 @@
+//! What validation reports: AWS's `ValidateStateMachineDefinition` diagnostics.
+
+use serde::{Deserialize, Serialize};
+
+/// AWS's diagnostic codes, as `ValidateStateMachineDefinition` returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DiagnosticCode {
+    /// The text is not JSON (or not a JSON object).
+    InvalidJsonDescription,
+    /// A field is missing, unknown, of the wrong type or out of range.
+    SchemaValidationFailed,
+    /// `Next`, `Default`, `StartAt` or a Catch names a state that does not exist.
+    MissingTransitionTarget,
+    /// A state name is used twice in the machine, branches included.
+    DuplicateStateName,
+    /// A state no transition leads to.
+    UnreachableState,
+    /// No path from this state leads to a terminal state.
+    NoTerminalState,
+    /// The definition is larger than the limit.
+    DefinitionTooLarge,
+}
+
+impl DiagnosticCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosticCode::InvalidJsonDescription => "INVALID_JSON_DESCRIPTION",
+            DiagnosticCode::SchemaValidationFailed => "SCHEMA_VALIDATION_FAILED",
+            DiagnosticCode::MissingTransitionTarget => "MISSING_TRANSITION_TARGET",
+            DiagnosticCode::DuplicateStateName => "DUPLICATE_STATE_NAME",
+            DiagnosticCode::UnreachableState => "UNREACHABLE_STATE",
+            DiagnosticCode::NoTerminalState => "NO_TERMINAL_STATE",
+            DiagnosticCode::DefinitionTooLarge => "DEFINITION_TOO_LARGE",
+        }
+    }
+}
+
+/// ERROR makes a definition invalid; WARNING does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about a definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: DiagnosticCode,
+    /// A JSON pointer into the definition, such as `/States/Pay/Retry/0/BackoffRate`.
+    pub location: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(
+        code: DiagnosticCode,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn schema(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::error(DiagnosticCode::SchemaValidationFailed, location, message)
+    }
+
+    /// The text AWS puts in `InvalidDefinition`'s message for this finding, e.g.
+    /// `SCHEMA_VALIDATION_FAILED: These fields are required: [States] at /`.
+    pub fn aws_text(&self) -> String {
+        format!(
+            "{}: {} at {}",
+            self.code.as_str(),
+            self.message,
+            self.location
+        )
+    }
+}
+
+/// The message of AWS's `InvalidDefinition` error for a list of diagnostics.
+pub fn invalid_definition_message(diagnostics: &[Diagnostic]) -> String {
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(Diagnostic::aws_text)
+        .collect();
+    match errors.len() {
+        0 => "Invalid State Machine Definition".to_string(),
+        1 => format!("Invalid State Machine Definition: '{}'", errors[0]),
+        n => format!(
+            "Invalid State Machine Definition: '{}' ({} errors)",
+            errors.join(", "),
+            n
+        ),
+    }
+}
+
+/// Appends `/segment` to a JSON pointer, escaping `~` and `/` as RFC 6901 asks.
+pub fn pointer(base: &str, segment: &str) -> String {
+    let escaped = segment.replace('~', "~0").replace('/', "~1");
+    if base == "/" {
+        format!("/{escaped}")
+    } else {
+        format!("{base}/{escaped}")
+    }
+}
