@@ -460,7 +460,7 @@ impl<'a> Run<'a> {
                 Some(TimerPurpose::ExecutionTimeout) => {
                     self.end_with_status(Status::TimedOut, None, None);
                 }
-                None => {}
+                Some(TimerPurpose::TaskTimeout(..)) | None => {}
             },
             Event::Stop { error, cause } => {
                 self.end_with_status(Status::Aborted, error, cause);
