@@ -541,11 +541,7 @@ fn apply<'a>(selector: &Selector, node: &'a Value, document: &'a Value, out: &mu
                 }
             }
             // Jayway applies a filter on an object to the object itself.
-            Value::Object(_) => {
-                if test(expr, node, document) {
-                    out.push(node);
-                }
-            }
+            Value::Object(_) if test(expr, node, document) => out.push(node),
             _ => {}
         },
     }
@@ -1116,6 +1112,7 @@ impl<'s> Parser<'s> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
