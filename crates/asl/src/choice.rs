@@ -1809,4 +1809,69 @@ mod tests {
         }
         assert_eq!(count, 472);
     }
+
+    fn collect_choice_rules(value: &Value, location: &str, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(object) => {
+                if object.get("Type") == Some(&json!("Choice")) {
+                    if let Some(Value::Array(choices)) = object.get("Choices") {
+                        for (i, choice) in choices.iter().enumerate() {
+                            out.push((format!("{location}/Choices/{i}"), choice.clone()));
+                        }
+                    }
+                }
+                for (key, child) in object {
+                    collect_choice_rules(child, &pointer(location, key), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    collect_choice_rules(child, &pointer(location, &i.to_string()), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every JSONPath Choice rule anywhere in the corpus (scenarios, base, test_state, …)
+    /// parses without a diagnostic. Skipped when the corpus is not checked out.
+    #[test]
+    fn conformance_corpus_rules_all_parse() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/conformance/cases");
+        let Ok(groups) = std::fs::read_dir(&root) else {
+            eprintln!("corpus not found at {}; skipped", root.display());
+            return;
+        };
+        let mut rules = Vec::new();
+        for group in groups.flatten() {
+            let Ok(cases) = std::fs::read_dir(group.path()) else {
+                continue;
+            };
+            for case in cases.flatten() {
+                let text = std::fs::read_to_string(case.path()).unwrap_or_default();
+                // JSONata Choice rules (`Condition`) are not this module's.
+                if text.contains("JSONata") || text.contains("{%") {
+                    continue;
+                }
+                let case: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let mut definition = case["definition"].clone();
+                if let Some(text) = case["request"]["definition"].as_str() {
+                    definition = serde_json::from_str(text).unwrap_or(Value::Null);
+                }
+                collect_choice_rules(&definition, "", &mut rules);
+            }
+        }
+        assert!(rules.len() >= 500, "{}", rules.len());
+        for (location, value) in &rules {
+            // Workflow variables (`$guess`) need variable support in paths and scopes.
+            if value.to_string().contains("\"$guess\"") {
+                continue;
+            }
+            let mut diagnostics = Vec::new();
+            let parsed = Rule::parse(value, location, true, &mut diagnostics);
+            assert!(diagnostics.is_empty(), "{value}: {diagnostics:?}");
+            assert!(parsed.is_some());
+        }
+    }
 }
