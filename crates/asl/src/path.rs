@@ -58,9 +58,15 @@ pub struct SetError {
     pub message: String,
 }
 
-/// A parsed path. Cheap to evaluate; parse once at definition time.
+/// A parsed path. Cheap to evaluate; parse once at definition time. One pointer wide,
+/// so the definition types that hold many paths stay small.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
+    inner: Box<PathInner>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PathInner {
     source: String,
     context: bool,
     segments: Vec<Segment>,
@@ -126,10 +132,12 @@ impl Path {
     /// `$`: the whole input.
     pub fn root() -> Path {
         Path {
-            source: "$".to_string(),
-            context: false,
-            segments: Vec::new(),
-            definite: true,
+            inner: Box::new(PathInner {
+                source: "$".to_string(),
+                context: false,
+                segments: Vec::new(),
+                definite: true,
+            }),
         }
     }
 
@@ -176,31 +184,33 @@ impl Path {
             }
         }
         Ok(Path {
-            source: text.to_string(),
-            context,
-            segments,
-            definite,
+            inner: Box::new(PathInner {
+                source: text.to_string(),
+                context,
+                segments,
+                definite,
+            }),
         })
     }
 
     /// The path as written in the definition.
     pub fn source(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
 
     /// `$` exactly.
     pub fn is_root(&self) -> bool {
-        !self.context && self.segments.is_empty()
+        !self.inner.context && self.inner.segments.is_empty()
     }
 
     /// Starts with `$$`: evaluated against the context object.
     pub fn is_context(&self) -> bool {
-        self.context
+        self.inner.context
     }
 
     /// True when the path can select at most one node (no wildcard/slice/union/filter).
     pub fn is_definite(&self) -> bool {
-        self.definite
+        self.inner.definite
     }
 
     /// Evaluates the path against `root` (the caller passes the context object for a
@@ -213,14 +223,14 @@ impl Path {
     /// Like [`Path::select`], but borrows from `root` when the path is definite, so a
     /// caller that only reads the result never copies it.
     pub fn select_ref<'a>(&self, root: &'a Value) -> Option<Cow<'a, Value>> {
-        select_segments(&self.segments, self.definite, root, root)
+        select_segments(&self.inner.segments, self.inner.definite, root, root)
     }
 
     /// Jayway's normalized form of the path, as AWS prints it in causes:
     /// `$.a.b[0]` is `$['a']['b'][0]` (`$$` paths print as `$`-rooted too).
     pub fn normalized(&self) -> String {
         let mut out = String::from("$");
-        for segment in &self.segments {
+        for segment in &self.inner.segments {
             write_segment(&mut out, segment);
         }
         out
@@ -234,8 +244,8 @@ impl Path {
     pub fn not_found_cause(&self, root: &Value) -> String {
         let mut current = root;
         let mut walked = String::from("$");
-        let last = self.segments.len().saturating_sub(1);
-        for (i, segment) in self.segments.iter().enumerate() {
+        let last = self.inner.segments.len().saturating_sub(1);
+        for (i, segment) in self.inner.segments.iter().enumerate() {
             let Segment::Child(selector) = segment else {
                 break;
             };
@@ -253,7 +263,7 @@ impl Path {
                     if i < last && matches!(selector, Selector::Name(_)) && current.is_object() {
                         return format!(
                             "Invalid path '{}' : Missing property in path {walked}",
-                            self.source
+                            self.inner.source
                         );
                     }
                     break;
@@ -262,7 +272,7 @@ impl Path {
         }
         format!(
             "Invalid path '{}' : No results for path: {}",
-            self.source,
+            self.inner.source,
             self.normalized()
         )
     }
@@ -274,23 +284,23 @@ impl Path {
     /// array) fails with AWS's cause for `States.ReferencePathConflict`:
     /// `Unable to apply ReferencePath $.x to input "text"`.
     pub fn set(&self, target: Value, value: Value) -> Result<Value, SetError> {
-        if self.segments.is_empty() && !self.context {
+        if self.inner.segments.is_empty() && !self.inner.context {
             return Ok(value);
         }
-        if self.context || !self.can_set(&target) {
+        if self.inner.context || !self.can_set(&target) {
             let input = serde_json::to_string(&target).unwrap_or_default();
             return Err(SetError {
                 message: format!(
                     "Unable to apply ReferencePath {} to input {input}",
-                    self.source
+                    self.inner.source
                 ),
             });
         }
         let mut target = target;
         let mut current = &mut target;
         let mut value = Some(value);
-        let last = self.segments.len().saturating_sub(1);
-        for (i, segment) in self.segments.iter().enumerate() {
+        let last = self.inner.segments.len().saturating_sub(1);
+        for (i, segment) in self.inner.segments.iter().enumerate() {
             let is_last = i == last;
             current = match segment {
                 Segment::Child(Selector::Name(name)) => {
@@ -333,7 +343,7 @@ impl Path {
     /// Whether [`Path::set`] can place a value in `target` without a conflict.
     fn can_set(&self, target: &Value) -> bool {
         let mut current = Some(target);
-        for segment in &self.segments {
+        for segment in &self.inner.segments {
             let Some(node) = current else {
                 // Everything below a member that set creates is a fresh object: only
                 // names can follow.
@@ -363,7 +373,7 @@ impl Path {
 
 impl std::fmt::Display for Path {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.source)
+        f.write_str(&self.inner.source)
     }
 }
 
