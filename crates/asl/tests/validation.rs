@@ -115,7 +115,7 @@ fn retry(retriers: Value) -> Value {
 
 #[test]
 fn invalid_json_is_reported() {
-    let d = validate("{\"StartAt\": ", &ValidateOptions::default()).unwrap_err();
+    let d = validate("{\"StartAt\": ", &ValidateOptions::default()).expect_err("should be refused");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, DiagnosticCode::InvalidJsonDescription);
 }
@@ -123,7 +123,7 @@ fn invalid_json_is_reported() {
 #[test]
 fn non_object_definitions_are_refused() {
     for text in ["[]", "42", "\"StartAt\"", "null", "true"] {
-        let d = validate(text, &ValidateOptions::default()).unwrap_err();
+        let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
         assert_eq!(d[0].code, DiagnosticCode::InvalidJsonDescription, "{text}");
     }
 }
@@ -131,7 +131,7 @@ fn non_object_definitions_are_refused() {
 #[test]
 fn empty_text_is_missing_description() {
     for text in ["", "   \n"] {
-        let d = validate(text, &ValidateOptions::default()).unwrap_err();
+        let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
         assert_eq!(d[0].code, DiagnosticCode::MissingDescription);
         assert_eq!(d[0].message, "Received a null or empty workflow input.");
     }
@@ -144,7 +144,7 @@ fn too_large_definitions_are_refused() {
         express: false,
     };
     let text = single(json!({"Type": "Pass", "Comment": "x".repeat(100), "End": true})).to_string();
-    let d = validate(&text, &options).unwrap_err();
+    let d = validate(&text, &options).expect_err("should be refused");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, DiagnosticCode::DefinitionTooLarge);
     // Exactly at the limit is fine.
@@ -159,7 +159,7 @@ fn too_large_definitions_are_refused() {
 #[test]
 fn deep_json_is_refused_without_overflowing() {
     let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let d = validate(&text, &ValidateOptions::default()).unwrap_err();
+    let d = validate(&text, &ValidateOptions::default()).expect_err("should be refused");
     assert_eq!(d[0].code, DiagnosticCode::InvalidJsonDescription);
 }
 
@@ -849,7 +849,7 @@ fn express_refuses_sync_and_callbacks() {
         "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync", "End": true}}});
     assert!(check(&sync).is_ok());
     assert_eq!(
-        invalid_definition_message(&check_express(&sync).unwrap_err()),
+        invalid_definition_message(&check_express(&sync).expect_err("should be refused")),
         "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does \
          not support '.sync' service integration at /States/StartExecution/Resource'"
     );
@@ -862,7 +862,7 @@ fn express_refuses_sync_and_callbacks() {
         "Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken", "End": true}}});
     assert!(check(&token).is_ok());
     assert_eq!(
-        invalid_definition_message(&check_express(&token).unwrap_err()),
+        invalid_definition_message(&check_express(&token).expect_err("should be refused")),
         "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does \
          not support '.waitForTaskToken' service integration  at /States/Publish/Resource'"
     );
@@ -871,7 +871,7 @@ fn express_refuses_sync_and_callbacks() {
         json!({"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "T", "States": {
         "T": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken", "End": true}}}}),
     );
-    let d = check_express(&nested).unwrap_err();
+    let d = check_express(&nested).expect_err("should be refused");
     assert_eq!(d[0].location, "/States/S/ItemProcessor/States/T/Resource");
     assert!(check_express(&single(
         json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true})
