@@ -79,6 +79,85 @@ enum Segment {
     Child(Selector),
     /// `..x`, `..[…]`: applies to the current node and every node below it.
     Descendant(Selector),
+    /// `.length()` and the other Jayway functions: always the last step; applies to
+    /// what the steps before it selected.
+    Function(PathFunction),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathFunction {
+    Length,
+    Keys,
+    First,
+    Last,
+    Min,
+    Max,
+    Avg,
+    Sum,
+    Stddev,
+}
+
+impl PathFunction {
+    const ALL: [(&'static str, PathFunction); 9] = [
+        ("length", PathFunction::Length),
+        ("keys", PathFunction::Keys),
+        ("first", PathFunction::First),
+        ("last", PathFunction::Last),
+        ("min", PathFunction::Min),
+        ("max", PathFunction::Max),
+        ("avg", PathFunction::Avg),
+        ("sum", PathFunction::Sum),
+        ("stddev", PathFunction::Stddev),
+    ];
+
+    fn name(self) -> &'static str {
+        PathFunction::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// Applies the function to what the path before it selected (`None`: no result).
+    fn apply(self, value: &Value) -> Option<Value> {
+        match self {
+            PathFunction::Length => match value {
+                Value::Array(items) => Some(Value::from(items.len() as u64)),
+                Value::Object(map) => Some(Value::from(map.len() as u64)),
+                _ => None,
+            },
+            PathFunction::Keys => value
+                .as_object()
+                .map(|m| Value::Array(m.keys().cloned().map(Value::String).collect())),
+            PathFunction::First => value.as_array()?.first().cloned(),
+            PathFunction::Last => value.as_array()?.last().cloned(),
+            PathFunction::Min
+            | PathFunction::Max
+            | PathFunction::Avg
+            | PathFunction::Sum
+            | PathFunction::Stddev => {
+                let numbers: Vec<f64> =
+                    value.as_array()?.iter().filter_map(Value::as_f64).collect();
+                if numbers.is_empty() {
+                    return None;
+                }
+                let count = numbers.len() as f64;
+                let sum: f64 = numbers.iter().sum();
+                let result = match self {
+                    PathFunction::Min => numbers.iter().copied().fold(f64::INFINITY, f64::min),
+                    PathFunction::Max => numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    PathFunction::Sum => sum,
+                    PathFunction::Avg => sum / count,
+                    _ => {
+                        let squares: f64 = numbers.iter().map(|n| n * n).sum();
+                        (squares / count - (sum / count) * (sum / count))
+                            .max(0.0)
+                            .sqrt()
+                    }
+                };
+                serde_json::Number::from_f64(result).map(Value::Number)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -386,12 +465,20 @@ fn segments_definite(segments: &[Segment]) -> bool {
             Segment::Child(Selector::Name(_)) | Segment::Child(Selector::Index(_)) => true,
             // Jayway merges a trailing union of names into one object.
             Segment::Child(Selector::Names(_)) => i == last,
+            // A function yields one value, whatever the steps before it selected.
+            Segment::Function(_) => true,
             _ => false,
         })
 }
 
 fn write_segment(out: &mut String, segment: &Segment) {
     let selector = match segment {
+        Segment::Function(function) => {
+            out.push('.');
+            out.push_str(function.name());
+            out.push_str("()");
+            return;
+        }
         Segment::Child(selector) => selector,
         Segment::Descendant(selector) => {
             out.push_str("..");
@@ -452,6 +539,10 @@ fn select_segments<'a>(
     node: &'a Value,
     document: &'a Value,
 ) -> Option<Cow<'a, Value>> {
+    if let Some((Segment::Function(function), upstream)) = segments.split_last() {
+        let selected = select_segments(upstream, segments_definite(upstream), node, document)?;
+        return function.apply(&selected).map(Cow::Owned);
+    }
     if definite {
         let mut current = node;
         let last = segments.len().saturating_sub(1);
@@ -483,6 +574,7 @@ fn select_segments<'a>(
         for current in nodes.drain(..) {
             match segment {
                 Segment::Child(selector) => apply(selector, current, document, &mut next),
+                Segment::Function(_) => {}
                 Segment::Descendant(selector) => {
                     // Pre-order walk with an explicit stack: no recursion on user data.
                     let mut stack: Vec<&'a Value> = vec![current];
@@ -788,6 +880,10 @@ impl<'s> Parser<'s> {
                             segments.push(Segment::Child(Selector::Wildcard));
                         } else {
                             let name = self.dot_name(in_filter)?;
+                            if self.peek() == Some(b'(') {
+                                segments.push(Segment::Function(self.function(&name)?));
+                                return Ok(segments);
+                            }
                             segments.push(Segment::Child(Selector::Name(name)));
                         }
                     }
@@ -820,13 +916,23 @@ impl<'s> Parser<'s> {
         if self.pos == start {
             return Err(self.error("expected a member name"));
         }
-        if self.peek() == Some(b'(') {
-            return Err(self.error("functions are not supported in paths"));
-        }
         self.text
             .get(start..self.pos)
             .map(str::to_string)
             .ok_or_else(|| self.error("invalid member name"))
+    }
+
+    /// `name()` after a dot: one of Jayway's functions without arguments.
+    fn function(&mut self, name: &str) -> Result<PathFunction, PathError> {
+        let function = PathFunction::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| self.error(&format!("unknown function '{name}'")))?;
+        self.expect(b'(')?;
+        self.skip_ws();
+        self.expect(b')')?;
+        Ok(function)
     }
 
     /// Parses what follows `[` up to and including the closing `]`.
@@ -1351,6 +1457,36 @@ mod tests {
     }
 
     #[test]
+    fn jayway_functions() {
+        let input =
+            json!({"items": [1, 2, 3, 4], "o": {"a": 1, "b": 2}, "list": [{"k": 1}, {"k": 2}]});
+        let len = Path::parse("$.items.length()").unwrap();
+        assert!(len.is_definite());
+        assert_eq!(len.normalized(), "$['items'].length()");
+        assert_eq!(len.select(&input), Some(json!(4)));
+        assert_eq!(sel("$.o.length()", &input), Some(json!(2)));
+        assert_eq!(sel("$.o.keys()", &input), Some(json!(["a", "b"])));
+        assert_eq!(sel("$.list[*].k.length()", &input), Some(json!(2)));
+        assert_eq!(sel("$.items.sum()", &input), Some(json!(10.0)));
+        assert_eq!(sel("$.items.avg()", &input), Some(json!(2.5)));
+        assert_eq!(sel("$.items.min()", &input), Some(json!(1.0)));
+        assert_eq!(sel("$.items.max()", &input), Some(json!(4.0)));
+        assert_eq!(sel("$.items.first()", &input), Some(json!(1)));
+        assert_eq!(sel("$.items.last()", &input), Some(json!(4)));
+        assert_eq!(sel("$.list[*].k.sum()", &input), Some(json!(3.0)));
+        assert_eq!(sel("$.missing.length()", &input), None);
+        assert_eq!(sel("$.o.sum()", &input), None);
+        assert_eq!(
+            sel(
+                "$.list[?(@.k.length() > 0)]",
+                &json!({"list": [{"k": [1]}, {"k": []}]})
+            ),
+            Some(json!([{"k": [1]}]))
+        );
+        assert!(Path::parse_reference("$.items.length()").is_err());
+    }
+
+    #[test]
     fn context_paths() {
         let path = Path::parse("$$.Execution.Input").unwrap();
         assert!(path.is_context());
@@ -1376,7 +1512,9 @@ mod tests {
             "$[a]",
             "$.a[?(@.b ==)]",
             "$.a[?(@.b =~ /x/)]",
-            "$.a.length()",
+            "$.a.size()",
+            "$.a.length(1)",
+            "$.a.length().b",
             "$ .a",
             "$.a[1:2:0]",
             "$.a[99999999999999999999]",
