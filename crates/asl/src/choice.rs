@@ -13,6 +13,7 @@
 //!   which is then false. A `…Path` operand that matches nothing is the same error.
 //! - `And` and `Or` stop at the first rule that decides them.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
@@ -521,7 +522,7 @@ impl Comparison {
             } => Ok(value.is_some() == *expected),
             Test::Is { kind, expected } => {
                 let value = value.ok_or_else(|| invalid_path(&self.variable))?;
-                Ok(kind.check(Some(&value)) == *expected)
+                Ok(kind.check(Some(&*value)) == *expected)
             }
             Test::Literal(literal) => {
                 let value = value.ok_or_else(|| invalid_path(&self.variable))?;
@@ -536,13 +537,14 @@ impl Comparison {
     }
 }
 
-fn select(path: &Path, scope: Scope<'_>) -> Option<Value> {
+/// What `path` selects, borrowed from the scope (a Reference Path never builds a value).
+fn select<'a>(path: &Path, scope: Scope<'a>) -> Option<Cow<'a, Value>> {
     let root = if path.is_context() {
         scope.context
     } else {
         scope.input
     };
-    path.select(root)
+    path.select_ref(root)
 }
 
 /// AWS's error for a Choice path that matches nothing.
@@ -1517,5 +1519,359 @@ mod tests {
             format!("Choice rules may be nested at most {MAX_DEPTH} levels deep")
         );
         assert_eq!(d[0].location.matches("/Not").count(), MAX_DEPTH + 1);
+    }
+
+    // --- with paths: parsing and evaluating whole rules ---
+
+    fn rule(value: Value) -> Rule {
+        match parse(value.clone(), true) {
+            (Some(rule), d) if d.is_empty() => rule,
+            (_, d) => panic!("{value} should parse: {d:?}"),
+        }
+    }
+
+    fn eval(rule: &Rule, input: &Value) -> Result<bool, Failure> {
+        let context = json!({"Execution": {"Input": input}, "State": {"Name": "Check"}});
+        rule.evaluate(Scope {
+            input,
+            context: &context,
+        })
+    }
+
+    fn invalid(path: &str) -> Failure {
+        Failure::runtime(format!(
+            "Invalid path '{path}': The choice state's condition path references an invalid value."
+        ))
+    }
+
+    #[test]
+    fn parses_into_typed_rules() {
+        let parsed = rule(json!({
+            "And": [
+                {"Variable": "$.value", "NumericGreaterThanEquals": 20},
+                {"Not": {"Variable": "$$.Execution.Input.type", "StringEqualsPath": "$.other"}},
+                {"Or": [{"Variable": "$.a[0]", "IsPresent": false, "Comment": "nested comment"}]}
+            ],
+            "Next": "ValueInTwenties",
+            "Comment": "a comment",
+            "Assign": {"x.$": "$.value"}
+        }));
+        let Rule::And(rules) = &parsed else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(rules.len(), 3);
+        let Rule::Compare(first) = &rules[0] else {
+            panic!()
+        };
+        assert_eq!(first.variable.source(), "$.value");
+        assert_eq!(
+            first.test,
+            Test::Literal(Literal::Numeric(Relation::GreaterThanEquals, 20.into()))
+        );
+        let Rule::Not(inner) = &rules[1] else {
+            panic!()
+        };
+        let Rule::Compare(second) = &**inner else {
+            panic!()
+        };
+        assert!(second.variable.is_context());
+        assert!(matches!(
+            &second.test,
+            Test::Path { compare: PathCompare::String(Relation::Equals), operand } if operand.source() == "$.other"
+        ));
+        let Rule::Or(alternatives) = &rules[2] else {
+            panic!()
+        };
+        assert!(matches!(
+            &alternatives[0],
+            Rule::Compare(Comparison {
+                test: Test::Is {
+                    kind: TypeTest::Present,
+                    expected: false
+                },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn paths_are_checked_at_parse_time() {
+        let at = |suffix: &str| format!("/States/Check/Choices/0{suffix}");
+        for bad in ["x", "", "$.a[*]", "$..a", "$.a[?(@.b)]", "$.a[0:2]"] {
+            let (rule, d) = parse(json!({"Variable": bad, "IsNull": true, "Next": "X"}), true);
+            assert_eq!(rule, None, "{bad}");
+            assert_eq!(d.len(), 1, "{bad}: {d:?}");
+            assert_eq!(d[0].location, at("/Variable"));
+            assert!(
+                d[0].message
+                    .starts_with("The value for the field 'Variable' must be a valid JSONPath"),
+                "{}",
+                d[0].message
+            );
+            let (_, d) = parse(
+                json!({"Variable": "$.a", "TimestampLessThanPath": bad, "Next": "X"}),
+                true,
+            );
+            assert_eq!(d.len(), 1, "{bad}: {d:?}");
+            assert_eq!(d[0].location, at("/TimestampLessThanPath"));
+            assert!(d[0].message.starts_with(
+                "The value for the field 'TimestampLessThanPath' must be a valid JSONPath"
+            ));
+        }
+        let (_, d) = parse(json!({"Variable": 1, "IsNull": true, "Next": "X"}), true);
+        assert_eq!(
+            messages(&d),
+            vec![(at("/Variable"), "Expected value of type String".into())]
+        );
+        // Variable without an operator.
+        let (_, d) = parse(json!({"Variable": "$.a", "Next": "X"}), true);
+        assert_eq!(
+            messages(&d),
+            vec![(
+                at(""),
+                "A comparison must have one comparison operator, such as StringEquals".into()
+            )]
+        );
+        // `$$` operands and variables are fine.
+        rule(
+            json!({"Variable": "$$.Execution.Input.a", "NumericEqualsPath": "$$.State.EnteredTime", "Next": "X"}),
+        );
+        rule(json!({"Variable": "$", "IsString": true, "Next": "X"}));
+        rule(json!({"Variable": "$['detail-type'][0]", "StringMatches": "a*", "Next": "X"}));
+    }
+
+    #[test]
+    fn evaluates_the_aws_docs_example() {
+        // scenarios/TestBaseScenarios__test_choice_aws_docs_scenario (and friends)
+        let choices = [
+            rule(
+                json!({"Not": {"Variable": "$.type", "StringEquals": "Private"}, "Next": "Public"}),
+            ),
+            rule(json!({"Variable": "$.value", "NumericEquals": 0, "Next": "ValueIsZero"})),
+            rule(json!({"And": [
+                {"Variable": "$.value", "NumericGreaterThanEquals": 20},
+                {"Variable": "$.value", "NumericLessThan": 30}
+            ], "Next": "ValueInTwenties"})),
+        ];
+        let first_match = |input: Value| -> Option<usize> {
+            choices.iter().position(|c| eval(c, &input) == Ok(true))
+        };
+        assert_eq!(
+            first_match(json!({"type": "Private", "value": 22})),
+            Some(2)
+        );
+        assert_eq!(first_match(json!({"type": "Public", "value": 3})), Some(0));
+        assert_eq!(first_match(json!({"type": "Private", "value": 0})), Some(1));
+        assert_eq!(first_match(json!({"type": "Private", "value": 30})), None);
+        // A singleton And (CHOICE_STATE_SINGLETON_COMPOSITE; moto's choice miss).
+        let single =
+            rule(json!({"And": [{"Variable": "$.type", "StringEquals": "Public"}], "Next": "P"}));
+        assert_eq!(
+            eval(&single, &json!({"type": "Public", "value": 22})),
+            Ok(true)
+        );
+        assert_eq!(eval(&single, &json!({"type": "Private"})), Ok(false));
+        // The Map break condition on `$` (TestBaseScenarios__test_map_state_break_condition).
+        let brk = rule(json!({"And": [
+            {"IsPresent": true, "Variable": "$"},
+            {"And": [{"IsNumeric": true, "Variable": "$"}, {"NumericEquals": 3, "Variable": "$"}]}
+        ], "Next": "Break"}));
+        assert_eq!(eval(&brk, &json!(3)), Ok(true));
+        assert_eq!(eval(&brk, &json!(2)), Ok(false));
+        assert_eq!(eval(&brk, &json!("3")), Ok(false));
+        // The context object (context_object/TestSnfBase__test_variable).
+        let ctx = rule(
+            json!({"Variable": "$$.Execution.Input.input-value", "NumericLessThanEquals": 0, "Next": "Q"}),
+        );
+        assert_eq!(eval(&ctx, &json!({"input-value": 0})), Ok(true));
+        assert_eq!(eval(&ctx, &json!({"input-value": 1})), Ok(false));
+    }
+
+    #[test]
+    fn missing_paths() {
+        let input = json!({"present": 1, "nested": {"a": null}, "list": [1]});
+        // IsPresent is the one test that tolerates a missing path.
+        for (variable, present) in [
+            ("$.present", true),
+            ("$.nested.a", true),
+            ("$.list[0]", true),
+            ("$.missing", false),
+            ("$.nested.b", false),
+            ("$.present.deeper", false),
+            ("$.list[1]", false),
+            ("$.missing.deeper", false),
+        ] {
+            let yes = rule(json!({"Variable": variable, "IsPresent": true, "Next": "X"}));
+            let no = rule(json!({"Variable": variable, "IsPresent": false, "Next": "X"}));
+            assert_eq!(eval(&yes, &input), Ok(present), "{variable}");
+            assert_eq!(eval(&no, &input), Ok(!present), "{variable}");
+        }
+        // Every other operator fails with States.Runtime, IsNull included.
+        for (operator, operand) in [
+            ("IsNull", json!(true)),
+            ("IsNull", json!(false)),
+            ("IsString", json!(false)),
+            ("IsTimestamp", json!(false)),
+            ("StringEquals", json!("a")),
+            ("StringMatches", json!("*")),
+            ("NumericEquals", json!(1)),
+            ("BooleanEquals", json!(true)),
+            ("TimestampEquals", json!("2012-10-09T19:00:55Z")),
+            ("NumericEqualsPath", json!("$.present")),
+        ] {
+            let r = rule(json!({"Variable": "$.missing", operator: operand, "Next": "X"}));
+            let failure = eval(&r, &input);
+            assert_eq!(failure, Err(invalid("$.missing")), "{operator}");
+            // …and not catchable by States.ALL.
+            assert!(failure.is_err_and(|f| f.error == "States.Runtime" && !f.is_catchable_by_all()));
+        }
+        // A …Path operand that matches nothing fails the same way, naming that path.
+        let r = rule(json!({"Variable": "$.present", "NumericEqualsPath": "$.right", "Next": "X"}));
+        assert_eq!(eval(&r, &input), Err(invalid("$.right")));
+        let r = rule(
+            json!({"Variable": "$.present", "StringLessThanPath": "$$.Execution.Nope", "Next": "X"}),
+        );
+        assert_eq!(eval(&r, &input), Err(invalid("$$.Execution.Nope")));
+        // A missing Variable is reported before the operand.
+        let r = rule(json!({"Variable": "$.missing", "NumericEqualsPath": "$.right", "Next": "X"}));
+        assert_eq!(eval(&r, &input), Err(invalid("$.missing")));
+        // Inside Not, the error passes through rather than becoming `true`.
+        let r = rule(json!({"Not": {"Variable": "$.missing", "IsNull": true}, "Next": "X"}));
+        assert_eq!(eval(&r, &input), Err(invalid("$.missing")));
+    }
+
+    #[test]
+    fn and_or_stop_early() {
+        let input = json!({"a": 1});
+        let missing = json!({"Variable": "$.missing", "NumericEquals": 1});
+        let yes = json!({"Variable": "$.a", "NumericEquals": 1});
+        let no = json!({"Variable": "$.a", "NumericEquals": 2});
+        let and = rule(json!({"And": [no, missing], "Next": "X"}));
+        assert_eq!(eval(&and, &input), Ok(false));
+        let and = rule(json!({"And": [yes, missing], "Next": "X"}));
+        assert_eq!(eval(&and, &input), Err(invalid("$.missing")));
+        let or = rule(json!({"Or": [yes, missing], "Next": "X"}));
+        assert_eq!(eval(&or, &input), Ok(true));
+        let or = rule(json!({"Or": [no, missing], "Next": "X"}));
+        assert_eq!(eval(&or, &input), Err(invalid("$.missing")));
+        let or = rule(json!({"Or": [no, no], "Next": "X"}));
+        assert_eq!(eval(&or, &input), Ok(false));
+        let and = rule(json!({"And": [yes, {"Not": no}], "Next": "X"}));
+        assert_eq!(eval(&and, &input), Ok(true));
+    }
+
+    #[test]
+    fn deepest_allowed_nesting_evaluates() {
+        let mut value = json!({"Variable": "$.x", "IsNull": true});
+        for _ in 0..MAX_DEPTH {
+            value = json!({ "Not": value });
+        }
+        let mut top = value.as_object().cloned().unwrap_or_default();
+        top.insert("Next".into(), json!("X"));
+        let r = rule(Value::Object(top));
+        // MAX_DEPTH negations (an even number) of `IsNull`.
+        assert_eq!(MAX_DEPTH % 2, 0);
+        assert_eq!(eval(&r, &json!({"x": null})), Ok(true));
+        assert_eq!(eval(&r, &json!({"x": 0})), Ok(false));
+    }
+
+    /// The whole `choice_operators` group end to end: parse the recorded rule, evaluate it
+    /// on the recorded input, compare with the branch AWS took.
+    #[test]
+    fn conformance_corpus_end_to_end() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/conformance/cases/choice_operators");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("corpus not found at {}; skipped", dir.display());
+            return;
+        };
+        let mut count = 0;
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let case: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let mut diagnostics = Vec::new();
+            let parsed = Rule::parse(
+                &case["definition"]["States"]["CheckValues"]["Choices"][0],
+                "/States/CheckValues/Choices/0",
+                true,
+                &mut diagnostics,
+            );
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let Some(parsed) = parsed else { panic!() };
+            let expected = case["expected"]["output"]["TestResult.$"] == "ConditionTrue";
+            assert_eq!(
+                eval(&parsed, &case["input"]),
+                Ok(expected),
+                "{}",
+                entry.path().display()
+            );
+            count += 1;
+        }
+        assert_eq!(count, 472);
+    }
+
+    fn collect_choice_rules(value: &Value, location: &str, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(object) => {
+                if object.get("Type") == Some(&json!("Choice")) {
+                    if let Some(Value::Array(choices)) = object.get("Choices") {
+                        for (i, choice) in choices.iter().enumerate() {
+                            out.push((format!("{location}/Choices/{i}"), choice.clone()));
+                        }
+                    }
+                }
+                for (key, child) in object {
+                    collect_choice_rules(child, &pointer(location, key), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    collect_choice_rules(child, &pointer(location, &i.to_string()), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every JSONPath Choice rule anywhere in the corpus (scenarios, base, test_state, …)
+    /// parses without a diagnostic. Skipped when the corpus is not checked out.
+    #[test]
+    fn conformance_corpus_rules_all_parse() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/conformance/cases");
+        let Ok(groups) = std::fs::read_dir(&root) else {
+            eprintln!("corpus not found at {}; skipped", root.display());
+            return;
+        };
+        let mut rules = Vec::new();
+        for group in groups.flatten() {
+            let Ok(cases) = std::fs::read_dir(group.path()) else {
+                continue;
+            };
+            for case in cases.flatten() {
+                let text = std::fs::read_to_string(case.path()).unwrap_or_default();
+                // JSONata Choice rules (`Condition`) are not this module's.
+                if text.contains("JSONata") || text.contains("{%") {
+                    continue;
+                }
+                let case: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let mut definition = case["definition"].clone();
+                if let Some(text) = case["request"]["definition"].as_str() {
+                    definition = serde_json::from_str(text).unwrap_or(Value::Null);
+                }
+                collect_choice_rules(&definition, "", &mut rules);
+            }
+        }
+        assert!(rules.len() >= 500, "{}", rules.len());
+        for (location, value) in &rules {
+            // Workflow variables (`$guess`) need variable support in paths and scopes.
+            if value.to_string().contains("\"$guess\"") {
+                continue;
+            }
+            let mut diagnostics = Vec::new();
+            let parsed = Rule::parse(value, location, true, &mut diagnostics);
+            assert!(diagnostics.is_empty(), "{value}: {diagnostics:?}");
+            assert!(parsed.is_some());
+        }
     }
 }
