@@ -20,6 +20,11 @@ pub enum DiagnosticCode {
     NoTerminalState,
     /// The definition is larger than the limit.
     DefinitionTooLarge,
+    /// AWS's code for a workflow without any terminal state (`End: true`, `Succeed`,
+    /// `Fail`): "Workflow has no terminal state", reported without a location.
+    MissingEndState,
+    /// The definition text is empty (AWS: "Received a null or empty workflow input.").
+    MissingDescription,
 }
 
 impl DiagnosticCode {
@@ -32,6 +37,8 @@ impl DiagnosticCode {
             DiagnosticCode::UnreachableState => "UNREACHABLE_STATE",
             DiagnosticCode::NoTerminalState => "NO_TERMINAL_STATE",
             DiagnosticCode::DefinitionTooLarge => "DEFINITION_TOO_LARGE",
+            DiagnosticCode::MissingEndState => "MISSING_END_STATE",
+            DiagnosticCode::MissingDescription => "MISSING_DESCRIPTION",
         }
     }
 }
@@ -49,7 +56,10 @@ pub enum Severity {
 pub struct Diagnostic {
     pub severity: Severity,
     pub code: DiagnosticCode,
-    /// A JSON pointer into the definition, such as `/States/Pay/Retry/0/BackoffRate`.
+    /// Where in the definition, written as AWS writes it: object keys as JSON-pointer
+    /// segments and array elements as `[i]`, such as `/States/Pay/Retry[0]/BackoffRate`.
+    /// The root is `/`. Empty when the finding has no location (AWS omits the field and
+    /// prints `at null`, as for `MISSING_END_STATE`).
     pub location: String,
     pub message: String,
 }
@@ -75,12 +85,12 @@ impl Diagnostic {
     /// The text AWS puts in `InvalidDefinition`'s message for this finding, e.g.
     /// `SCHEMA_VALIDATION_FAILED: These fields are required: [States] at /`.
     pub fn aws_text(&self) -> String {
-        format!(
-            "{}: {} at {}",
-            self.code.as_str(),
-            self.message,
-            self.location
-        )
+        let location = if self.location.is_empty() {
+            "null"
+        } else {
+            self.location.as_str()
+        };
+        format!("{}: {} at {}", self.code.as_str(), self.message, location)
     }
 }
 
@@ -110,4 +120,10 @@ pub fn pointer(base: &str, segment: &str) -> String {
     } else {
         format!("{base}/{escaped}")
     }
+}
+
+/// Appends `[i]` to a location: AWS's notation for an array element
+/// (`/States/Pay/Retry[0]`).
+pub fn index(base: &str, i: usize) -> String {
+    format!("{base}[{i}]")
 }

@@ -4,8 +4,12 @@
 use serde_json::Value;
 
 use crate::history::HistoryEvent;
-use crate::interpreter::{ExecutionInfo, Limits};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::error::names;
+use crate::interpreter::{self, Clock, Command, Event, ExecutionInfo, Limits, Status, TimerId};
 use crate::model::StateMachine;
+use crate::random::{Random, SplitMix64};
 use crate::timestamp::Timestamp;
 
 /// What a Task state asks the outside world to do.
@@ -101,6 +105,113 @@ pub fn run(
     options: &RunOptions,
     tasks: &mut dyn TaskHandler,
 ) -> Outcome {
-    let _ = (machine, input, options, tasks);
-    todo!("driver::run")
+    let mut now = options.info.start_time;
+    let mut seeds = SplitMix64::new(options.seed);
+    let clock = Clock {
+        now,
+        seed: seeds.next_u64(),
+    };
+    let (mut snapshot, output) =
+        interpreter::start(machine, options.info.clone(), input, options.limits, clock);
+    let mut history = output.history;
+    let mut pending: VecDeque<Command> = output.commands.into();
+    // Ordered by (due, id): timers due at the same instant fire in the order they were set.
+    let mut timers: BTreeSet<(Timestamp, TimerId)> = BTreeSet::new();
+    let mut finish = None;
+    loop {
+        while let Some(command) = pending.pop_front() {
+            let event = match command {
+                Command::InvokeTask(request) => {
+                    let task = request.task;
+                    let clock = Clock {
+                        now,
+                        seed: seeds.next_u64(),
+                    };
+                    let started = interpreter::step(
+                        machine,
+                        &mut snapshot,
+                        Event::TaskStarted { task },
+                        clock,
+                    );
+                    history.extend(started.history);
+                    pending.extend(started.commands);
+                    let invocation = TaskInvocation {
+                        state_name: request.state_name,
+                        resource: request.resource,
+                        input: request.input,
+                        timeout_seconds: request.timeout_seconds,
+                        heartbeat_seconds: request.heartbeat_seconds,
+                        attempt: request.attempt,
+                    };
+                    Some(match tasks.invoke(&invocation) {
+                        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
+                        TaskOutcome::Failed { error, cause } => {
+                            Event::TaskFailed { task, error, cause }
+                        }
+                        TaskOutcome::TimedOut => Event::TaskFailed {
+                            task,
+                            error: names::TIMEOUT.to_string(),
+                            cause: None,
+                        },
+                        TaskOutcome::HeartbeatTimedOut => Event::TaskHeartbeatTimedOut { task },
+                    })
+                }
+                Command::StartTimer { timer, due } => {
+                    timers.insert((due, timer));
+                    None
+                }
+                Command::CancelTimer { timer } => {
+                    timers.retain(|&(_, t)| t != timer);
+                    None
+                }
+                Command::CancelTask { .. } => None,
+                Command::Finish(f) => {
+                    finish = Some(f);
+                    None
+                }
+            };
+            if let Some(event) = event {
+                let clock = Clock {
+                    now,
+                    seed: seeds.next_u64(),
+                };
+                let out = interpreter::step(machine, &mut snapshot, event, clock);
+                history.extend(out.history);
+                pending.extend(out.commands);
+            }
+        }
+        if finish.is_some() {
+            break;
+        }
+        let Some((due, timer)) = timers.pop_first() else {
+            break;
+        };
+        now = now.max(due);
+        let clock = Clock {
+            now,
+            seed: seeds.next_u64(),
+        };
+        let out = interpreter::step(machine, &mut snapshot, Event::TimerFired { timer }, clock);
+        history.extend(out.history);
+        pending.extend(out.commands);
+    }
+    let status = match finish.as_ref().map(|f| f.status) {
+        None | Some(Status::Running) => ExecutionStatus::Running,
+        Some(Status::Succeeded) => ExecutionStatus::Succeeded,
+        Some(Status::Failed) => ExecutionStatus::Failed,
+        Some(Status::TimedOut) => ExecutionStatus::TimedOut,
+        Some(Status::Aborted) => ExecutionStatus::Aborted,
+    };
+    let (output, error, cause) = match finish {
+        Some(f) => (f.output, f.error, f.cause),
+        None => (None, None, None),
+    };
+    Outcome {
+        status,
+        output,
+        error,
+        cause,
+        history,
+        finished_at: now,
+    }
 }

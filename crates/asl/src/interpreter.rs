@@ -50,3 +50,1919 @@ impl Default for Limits {
         }
     }
 }
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map as JsonMap, Value};
+
+use crate::error::{names, Failure};
+use crate::history::HistoryEvent;
+use crate::model::{
+    Catcher, ChoiceBranch, Fail, Jitter, NumberSource, ProcessorMode, Retrier, State, StateKind,
+    StateMachine, TextSource, Transition, WaitFor,
+};
+use crate::payload;
+use crate::random::{Random, SplitMix64};
+use crate::template::{Scope, Template};
+
+/// Identifies a task invocation the interpreter asked for.
+pub type TaskId = u64;
+/// Identifies a timer the interpreter asked for.
+pub type TimerId = u64;
+type FrameId = u64;
+
+/// Something that happened outside the interpreter, fed to [`step`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A worker began the task (AWS's `TaskStarted`).
+    TaskStarted {
+        task: TaskId,
+    },
+    TaskSucceeded {
+        task: TaskId,
+        output: Value,
+    },
+    TaskFailed {
+        task: TaskId,
+        error: String,
+        cause: Option<String>,
+    },
+    /// The driver's heartbeat clock ran out (`States.HeartbeatTimeout`).
+    TaskHeartbeatTimedOut {
+        task: TaskId,
+    },
+    TimerFired {
+        timer: TimerId,
+    },
+    /// `StopExecution`.
+    Stop {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+}
+
+/// What the driver must carry out after a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    InvokeTask(TaskRequest),
+    /// Feed `Event::TimerFired { timer }` once `due` has passed.
+    StartTimer {
+        timer: TimerId,
+        due: Timestamp,
+    },
+    /// The timer no longer matters; firing it anyway is harmless.
+    CancelTimer {
+        timer: TimerId,
+    },
+    /// The task's result no longer matters (its branch was aborted or it timed out).
+    CancelTask {
+        task: TaskId,
+    },
+    /// The execution ended.
+    Finish(Finish),
+}
+
+/// A task to invoke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRequest {
+    pub task: TaskId,
+    pub state_name: String,
+    pub resource: String,
+    pub input: Value,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+    /// 0 for the first try.
+    pub attempt: u64,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finish {
+    pub status: Status,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+/// The result of `start` or `step`: history to append and commands to carry out, in order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Output {
+    pub history: Vec<HistoryEvent>,
+    pub commands: Vec<Command>,
+}
+
+/// When and with what entropy a step happens. Both come from the driver.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub now: Timestamp,
+    pub seed: u64,
+}
+
+/// Everything needed to resume an execution. Serializable; the store persists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub info: ExecutionInfo,
+    pub limits: Limits,
+    pub status: Status,
+    pub input: Value,
+    next_event_id: u64,
+    next_task: TaskId,
+    next_timer: TimerId,
+    next_frame: FrameId,
+    frames: BTreeMap<FrameId, Frame>,
+    /// Timers that still matter, and what each is for.
+    timers: BTreeMap<TimerId, TimerPurpose>,
+    /// Tasks awaited, by the frame that waits.
+    tasks: BTreeMap<TaskId, FrameId>,
+    /// The `$$` object; `State` and `Map` are rewritten before each evaluation.
+    context: Value,
+}
+
+impl Snapshot {
+    /// How many history events the execution has.
+    pub fn history_len(&self) -> u64 {
+        self.next_event_id - 1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum TimerPurpose {
+    /// A Wait state's time has come.
+    Resume(FrameId),
+    /// A retry back-off is over: the state runs again.
+    Retry(FrameId),
+    /// A task's TimeoutSeconds.
+    TaskTimeout(FrameId, TaskId),
+    /// The machine's TimeoutSeconds.
+    ExecutionTimeout,
+}
+
+/// One step of one scope (the machine, a Parallel branch, a Map iteration) down the
+/// execution's tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ScopeStep {
+    state: String,
+    branch: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Frame {
+    id: FrameId,
+    /// Where this frame's machine sits in the definition.
+    scope: Vec<ScopeStep>,
+    parent: Option<(FrameId, usize)>,
+    /// Distributed Map children: their events belong to child executions, not here.
+    quiet: bool,
+    /// A Map iteration not yet announced with `MapIterationStarted`.
+    announce_iteration: Option<(String, usize)>,
+    state: String,
+    /// The current state's input, before InputPath.
+    input: Value,
+    entered_event: u64,
+    entered_time: Timestamp,
+    /// Last event this frame recorded, for `previousEventId`.
+    last_event: u64,
+    /// Per retrier of the current state: attempts made so far.
+    retries: Vec<u64>,
+    waiting: Waiting,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Waiting {
+    /// Enter `state` with `input`.
+    Enter,
+    /// Re-run the current state after a retry back-off, without a new Entered event.
+    Retry,
+    Task {
+        task: TaskId,
+        timeout_timer: Option<TimerId>,
+    },
+    /// A Wait state's timer, or a retry back-off.
+    Timer(TimerId),
+    Children(Box<Join>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Join {
+    is_map: bool,
+    /// The state's input after InputPath (Map's ItemSelector reads it).
+    effective_input: Value,
+    /// Map: the items still to start, by index.
+    items: Vec<Value>,
+    next_item: usize,
+    running: BTreeMap<usize, FrameId>,
+    results: Vec<Option<Value>>,
+    done: usize,
+    failures: u64,
+    tolerated_failures: Option<u64>,
+    max_concurrency: usize,
+}
+
+/// Starts an execution: records `ExecutionStarted` and runs until it blocks or ends.
+pub fn start(
+    machine: &StateMachine,
+    info: ExecutionInfo,
+    input: Value,
+    limits: Limits,
+    clock: Clock,
+) -> (Snapshot, Output) {
+    let context = json!({
+        "Execution": {
+            "Id": info.execution_arn,
+            "Input": input,
+            "StartTime": info.start_time.to_rfc3339_millis(),
+            "Name": info.execution_name,
+            "RoleArn": info.role_arn,
+            "RedriveCount": info.redrive_count,
+        },
+        "StateMachine": { "Id": info.state_machine_arn, "Name": info.state_machine_name },
+        "State": { "EnteredTime": "", "Name": "", "RetryCount": 0 },
+    });
+    let mut snapshot = Snapshot {
+        info,
+        limits,
+        status: Status::Running,
+        input: input.clone(),
+        next_event_id: 1,
+        next_task: 1,
+        next_timer: 1,
+        next_frame: 1,
+        frames: BTreeMap::new(),
+        timers: BTreeMap::new(),
+        tasks: BTreeMap::new(),
+        context,
+    };
+    let mut run = Run::new(machine, &mut snapshot, clock);
+    run.begin(input);
+    let output = run.finish();
+    (snapshot, output)
+}
+
+/// Applies one event to an execution and runs until it blocks or ends. Events that no
+/// longer matter (a result for an aborted task, a cancelled timer) change nothing.
+pub fn step(machine: &StateMachine, snapshot: &mut Snapshot, event: Event, clock: Clock) -> Output {
+    let mut run = Run::new(machine, snapshot, clock);
+    if run.snapshot.status == Status::Running {
+        run.apply(event);
+    }
+    run.finish()
+}
+
+/// The work of one `start` or `step` call.
+struct Run<'a> {
+    machine: &'a StateMachine,
+    snapshot: &'a mut Snapshot,
+    now: Timestamp,
+    random: SplitMix64,
+    output: Output,
+    /// Frames to advance, in order.
+    ready: std::collections::VecDeque<FrameId>,
+}
+
+/// Why a frame stopped advancing.
+enum Progress {
+    Blocked,
+    Ended,
+}
+
+impl<'a> Run<'a> {
+    fn new(machine: &'a StateMachine, snapshot: &'a mut Snapshot, clock: Clock) -> Self {
+        Run {
+            machine,
+            snapshot,
+            now: clock.now,
+            random: SplitMix64::new(clock.seed),
+            output: Output::default(),
+            ready: Default::default(),
+        }
+    }
+
+    fn finish(self) -> Output {
+        self.output
+    }
+
+    fn begin(&mut self, input: Value) {
+        let id = self.record(
+            None,
+            "ExecutionStarted",
+            details([
+                ("input", Value::String(payload::to_text(&input))),
+                ("inputDetails", json!({"truncated": false})),
+                (
+                    "roleArn",
+                    Value::String(self.snapshot.info.role_arn.clone()),
+                ),
+            ]),
+        );
+        if payload::json_size_exceeds(&input, self.snapshot.limits.max_payload_bytes) {
+            self.end_execution(Err(Failure::new(
+                names::DATA_LIMIT_EXCEEDED,
+                "The input to the execution exceeds the maximum number of bytes service limit.",
+            )));
+            return;
+        }
+        if let Some(seconds) = self.machine.timeout_seconds {
+            let timer = self.new_timer(TimerPurpose::ExecutionTimeout);
+            let due = self.now.plus_seconds(seconds as f64);
+            self.output
+                .commands
+                .push(Command::StartTimer { timer, due });
+        }
+        let frame = Frame {
+            id: 0,
+            scope: Vec::new(),
+            parent: None,
+            quiet: false,
+            announce_iteration: None,
+            state: self.machine.start_at.clone(),
+            input,
+            entered_event: 0,
+            entered_time: self.now,
+            last_event: id,
+            retries: Vec::new(),
+            waiting: Waiting::Enter,
+        };
+        let id = self.add_frame(frame);
+        self.ready.push_back(id);
+        self.drain();
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::TaskStarted { task } => {
+                if let Some(&frame_id) = self.snapshot.tasks.get(&task) {
+                    let resource = self.current_resource(frame_id);
+                    self.record_for(
+                        frame_id,
+                        "TaskStarted",
+                        details([("resourceType", resource.0), ("resource", resource.1)]),
+                    );
+                }
+            }
+            Event::TaskSucceeded { task, output } => {
+                if let Some(frame_id) = self.take_task(task) {
+                    let resource = self.current_resource(frame_id);
+                    self.record_for(
+                        frame_id,
+                        "TaskSucceeded",
+                        details([
+                            ("resourceType", resource.0),
+                            ("resource", resource.1),
+                            ("output", Value::String(payload::to_text(&output))),
+                            ("outputDetails", json!({"truncated": false})),
+                        ]),
+                    );
+                    self.resume_task(frame_id, Ok(output));
+                }
+            }
+            Event::TaskFailed { task, error, cause } => {
+                if let Some(frame_id) = self.take_task(task) {
+                    let resource = self.current_resource(frame_id);
+                    let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+                    d.insert("error".into(), Value::String(error.clone()));
+                    if let Some(c) = &cause {
+                        d.insert("cause".into(), Value::String(c.clone()));
+                    }
+                    self.record_for(frame_id, "TaskFailed", d);
+                    self.resume_task(frame_id, Err(Failure { error, cause }));
+                }
+            }
+            Event::TaskHeartbeatTimedOut { task } => {
+                if let Some(frame_id) = self.take_task(task) {
+                    self.task_timed_out(frame_id, names::HEARTBEAT_TIMEOUT);
+                }
+            }
+            Event::TimerFired { timer } => match self.snapshot.timers.remove(&timer) {
+                Some(TimerPurpose::Resume(frame_id)) => {
+                    self.ready.push_back(frame_id);
+                }
+                Some(TimerPurpose::Retry(frame_id)) => {
+                    if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
+                        frame.waiting = Waiting::Retry;
+                        self.ready.push_back(frame_id);
+                    }
+                }
+                Some(TimerPurpose::TaskTimeout(frame_id, task))
+                    if self.snapshot.tasks.remove(&task).is_some() =>
+                {
+                    self.output.commands.push(Command::CancelTask { task });
+                    self.task_timed_out(frame_id, names::TIMEOUT);
+                }
+                Some(TimerPurpose::ExecutionTimeout) => {
+                    self.end_with_status(Status::TimedOut, None, None);
+                }
+                Some(TimerPurpose::TaskTimeout(..)) | None => {}
+            },
+            Event::Stop { error, cause } => {
+                self.end_with_status(Status::Aborted, error, cause);
+            }
+        }
+        self.drain();
+    }
+
+    fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
+        let resource = self.current_resource(frame_id);
+        let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+        d.insert("error".into(), Value::String(error.to_string()));
+        d.insert("cause".into(), Value::String(String::new()));
+        self.record_for(frame_id, "TaskTimedOut", d);
+        self.resume_task(
+            frame_id,
+            Err(Failure {
+                error: error.to_string(),
+                cause: None,
+            }),
+        );
+    }
+
+    fn take_task(&mut self, task: TaskId) -> Option<FrameId> {
+        let frame_id = self.snapshot.tasks.remove(&task)?;
+        if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
+            if let Waiting::Task {
+                timeout_timer: Some(timer),
+                ..
+            } = frame.waiting
+            {
+                self.snapshot.timers.remove(&timer);
+                self.output.commands.push(Command::CancelTimer { timer });
+            }
+        }
+        Some(frame_id)
+    }
+
+    fn current_resource(&self, frame_id: FrameId) -> (Value, Value) {
+        let Some(frame) = self.snapshot.frames.get(&frame_id) else {
+            return (Value::Null, Value::Null);
+        };
+        match self.state_of(frame).map(|s| &s.kind) {
+            Some(StateKind::Task(task)) => {
+                let (kind, name) = resource_parts(&task.resource);
+                (Value::String(kind), Value::String(name))
+            }
+            _ => (Value::Null, Value::Null),
+        }
+    }
+
+    /// A task of `frame_id` ended: finish its state or handle its error.
+    fn resume_task(&mut self, frame_id: FrameId, result: Result<Value, Failure>) {
+        let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
+            return;
+        };
+        let progress = match self.state_of(&frame).map(|s| (s, &s.kind)) {
+            Some((state, StateKind::Task(task))) => match result {
+                Ok(output) => {
+                    let result_selector = task.result_selector.as_ref();
+                    match self.complete(
+                        &mut frame,
+                        state,
+                        output,
+                        result_selector,
+                        &task.result_path,
+                        &task.next,
+                    ) {
+                        Ok(progress) => progress,
+                        Err(failure) => self.handle_error(&mut frame, failure),
+                    }
+                }
+                Err(failure) => self.handle_error(&mut frame, failure),
+            },
+            _ => Progress::Blocked,
+        };
+        self.put_back(frame_id, frame, progress);
+    }
+
+    /// Advances every ready frame until all block or end.
+    fn drain(&mut self) {
+        while let Some(frame_id) = self.ready.pop_front() {
+            if self.snapshot.status != Status::Running {
+                return;
+            }
+            if self.history_exceeded() {
+                let limit = self.snapshot.limits.max_history_events;
+                self.end_execution(Err(Failure::runtime(format!(
+                    "The execution reached the maximum number of history events ({limit})."
+                ))));
+                return;
+            }
+            let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
+                continue;
+            };
+            let progress = self.advance(frame_id, &mut frame);
+            self.put_back(frame_id, frame, progress);
+        }
+    }
+
+    fn put_back(&mut self, frame_id: FrameId, frame: Frame, progress: Progress) {
+        match progress {
+            Progress::Blocked => {
+                if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
+                    self.ready.push_back(frame_id);
+                }
+                self.snapshot.frames.insert(frame_id, frame);
+            }
+            Progress::Ended => {}
+        }
+    }
+
+    /// Runs states of one frame until it blocks or ends.
+    fn advance(&mut self, frame_id: FrameId, frame: &mut Frame) -> Progress {
+        if let Some((name, index)) = frame.announce_iteration.take() {
+            let parent_event = frame.last_event;
+            let id = self.record(
+                Some(parent_event),
+                "MapIterationStarted",
+                details([("name", Value::String(name)), ("index", json!(index))]),
+            );
+            frame.last_event = id;
+        }
+        loop {
+            if self.snapshot.status != Status::Running {
+                return Progress::Ended;
+            }
+            let resuming = std::mem::replace(&mut frame.waiting, Waiting::Enter);
+            let Some(state) = self.state_of(frame) else {
+                let failure = Failure::runtime(format!("State '{}' does not exist", frame.state));
+                return self.frame_ended(frame, Err(failure));
+            };
+            let step = match resuming {
+                Waiting::Enter => {
+                    frame.retries.clear();
+                    self.enter(frame, state);
+                    self.run_state(frame_id, frame, state)
+                }
+                Waiting::Retry => self.run_state(frame_id, frame, state),
+                Waiting::Timer(_) => {
+                    // A Wait state's time has come.
+                    match &state.kind {
+                        StateKind::Wait(wait) => {
+                            match self
+                                .effective_input(frame, state)
+                                .and_then(|input| self.output_of(frame, state, input, &wait.next))
+                            {
+                                Ok(p) => StepResult::Progress(p),
+                                Err(f) => StepResult::Failed(f),
+                            }
+                        }
+                        _ => StepResult::Progress(Progress::Blocked),
+                    }
+                }
+                other => {
+                    frame.waiting = other;
+                    return Progress::Blocked;
+                }
+            };
+            match step {
+                StepResult::Progress(Progress::Blocked) => {
+                    if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
+                        continue;
+                    }
+                    return Progress::Blocked;
+                }
+                StepResult::Progress(Progress::Ended) => return Progress::Ended,
+                StepResult::Failed(failure) => match self.handle_error(frame, failure) {
+                    Progress::Blocked
+                        if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) =>
+                    {
+                        continue
+                    }
+                    progress => return progress,
+                },
+            }
+        }
+    }
+
+    fn enter(&mut self, frame: &mut Frame, state: &State) {
+        let id = self.record_quiet(
+            frame.quiet,
+            Some(frame.last_event),
+            entered_event(state),
+            details([
+                ("name", Value::String(frame.state.clone())),
+                ("input", Value::String(payload::to_text(&frame.input))),
+                ("inputDetails", json!({"truncated": false})),
+            ]),
+        );
+        frame.entered_event = id;
+        frame.entered_time = self.now;
+        if !frame.quiet {
+            frame.last_event = id;
+        }
+    }
+
+    /// Executes the current state of a frame whose Entered event is recorded.
+    fn run_state(&mut self, frame_id: FrameId, frame: &mut Frame, state: &'a State) -> StepResult {
+        let result = match &state.kind {
+            StateKind::Pass(pass) => self.run_pass(frame, state, pass),
+            StateKind::Choice(choice) => {
+                self.run_choice(frame, state, &choice.choices, choice.default.as_deref())
+            }
+            StateKind::Succeed => self.run_succeed(frame, state),
+            StateKind::Fail(fail) => {
+                let failure = self.fail_state(frame, fail);
+                return match failure {
+                    Ok(failure) => StepResult::Progress(self.frame_ended(frame, Err(failure))),
+                    Err(failure) => StepResult::Failed(failure),
+                };
+            }
+            StateKind::Wait(wait) => {
+                self.run_wait(frame_id, frame, state, &wait.wait_for, &wait.next)
+            }
+            StateKind::Task(task) => self.run_task(frame_id, frame, task),
+            StateKind::Parallel(parallel) => self.run_parallel(frame_id, frame, state, parallel),
+            StateKind::Map(map) => self.run_map(frame_id, frame, state, map),
+        };
+        match result {
+            Ok(progress) => StepResult::Progress(progress),
+            Err(failure) => StepResult::Failed(failure),
+        }
+    }
+
+    fn run_pass(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        pass: &crate::model::Pass,
+    ) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let result = match (&pass.result, &pass.parameters) {
+            (Some(result), _) => result.clone(),
+            (None, Some(parameters)) => {
+                self.evaluate(frame, parameters, &effective, "Parameters")?
+            }
+            (None, None) => effective,
+        };
+        if payload::json_size_exceeds(&result, self.snapshot.limits.max_payload_bytes) {
+            return Err(data_limit(&frame.state));
+        }
+        let input = std::mem::take(&mut frame.input);
+        let placed = payload::place_result(input, result, &pass.result_path);
+        let placed = self.prefix(frame, placed)?;
+        self.output_of(frame, state, placed, &pass.next)
+    }
+
+    fn run_choice(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        choices: &[ChoiceBranch],
+        default: Option<&str>,
+    ) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let mut next = None;
+        {
+            self.update_context(frame, None);
+            let scope = Scope {
+                input: &effective,
+                context: &self.snapshot.context,
+            };
+            for branch in choices {
+                let matched = branch.rule.evaluate(scope);
+                let matched = match matched {
+                    Ok(m) => m,
+                    Err(f) => return Err(self.with_prefix(frame, f)),
+                };
+                if matched {
+                    next = Some(branch.next.as_str());
+                    break;
+                }
+            }
+        }
+        let Some(next) = next.or(default) else {
+            return Err(Failure::new(
+                names::NO_CHOICE_MATCHED,
+                format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). Failed to transition out of the state. No match for the given input.",
+                    frame.state, frame.entered_event
+                ),
+            ));
+        };
+        let output = self.prefix(
+            frame,
+            payload::select(
+                effective,
+                state.output_path.as_ref(),
+                &self.snapshot.context,
+            ),
+        )?;
+        self.exited(frame, state, &output);
+        frame.state = next.to_string();
+        frame.input = output;
+        frame.waiting = Waiting::Enter;
+        Ok(Progress::Blocked)
+    }
+
+    fn fail_state(&mut self, frame: &mut Frame, fail: &Fail) -> Result<Failure, Failure> {
+        let error = self.text_source(frame, fail.error.as_ref(), "ErrorPath")?;
+        let cause = self.text_source(frame, fail.cause.as_ref(), "CausePath")?;
+        Ok(Failure {
+            error: error.unwrap_or_default(),
+            cause,
+        })
+    }
+
+    fn text_source(
+        &mut self,
+        frame: &Frame,
+        source: Option<&TextSource>,
+        field: &str,
+    ) -> Result<Option<String>, Failure> {
+        match source {
+            None => Ok(None),
+            Some(TextSource::Literal(text)) => Ok(Some(text.clone())),
+            Some(TextSource::Expression(template)) => {
+                let input = frame.input.clone();
+                let value = self.evaluate(frame, template, &input, field)?;
+                match value {
+                    Value::String(s) => Ok(Some(s)),
+                    other => Ok(Some(payload::to_text(&other))),
+                }
+            }
+        }
+    }
+
+    fn run_wait(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        state: &State,
+        wait_for: &WaitFor,
+        next: &Transition,
+    ) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let due = match wait_for {
+            WaitFor::Seconds(seconds) => self.now.plus_seconds(*seconds as f64),
+            WaitFor::Timestamp(at) => *at,
+            WaitFor::SecondsPath(path) => {
+                let root = if path.is_context() {
+                    &self.snapshot.context
+                } else {
+                    &effective
+                };
+                let value = path.select(root).ok_or_else(|| {
+                    self.with_prefix(
+                        frame,
+                        Failure::runtime(format!(
+                            "The SecondsPath parameter does not reference an input value: {}",
+                            path.source()
+                        )),
+                    )
+                })?;
+                let seconds = match value.as_i64() {
+                    Some(s) if s >= 0 => s,
+                    Some(_) => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The SecondsPath parameter references a negative value: {} == {}",
+                                path.source(),
+                                display_value(&value)
+                            )),
+                        ))
+                    }
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                            "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                            path.source(),
+                            display_value(&value)
+                        )),
+                        ))
+                    }
+                };
+                if seconds > MAX_WAIT_SECONDS {
+                    return Err(
+                        self.with_prefix(frame, Failure::runtime("Wait state delay is too long"))
+                    );
+                }
+                self.now.plus_seconds(seconds as f64)
+            }
+            WaitFor::TimestampPath(path) => {
+                let root = if path.is_context() {
+                    &self.snapshot.context
+                } else {
+                    &effective
+                };
+                let value = path.select(root).ok_or_else(|| {
+                    self.with_prefix(
+                        frame,
+                        Failure::runtime(format!(
+                            "The TimestampPath parameter does not reference an input value: {}",
+                            path.source()
+                        )),
+                    )
+                })?;
+                match value.as_str().and_then(Timestamp::parse) {
+                    Some(at) => at,
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                                path.source(),
+                                display_value(&value)
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        if due.0 - self.now.0 > MAX_WAIT_SECONDS as i128 * Timestamp::NANOS_PER_SECOND {
+            return Err(self.with_prefix(frame, Failure::runtime("Wait state delay is too long")));
+        }
+        if due <= self.now {
+            return self.output_of(frame, state, effective, next);
+        }
+        let timer = self.new_timer(TimerPurpose::Resume(frame_id));
+        self.output
+            .commands
+            .push(Command::StartTimer { timer, due });
+        frame.waiting = Waiting::Timer(timer);
+        Ok(Progress::Blocked)
+    }
+
+    fn run_task(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        task: &crate::model::Task,
+    ) -> Result<Progress, Failure> {
+        let state = self
+            .state_of(frame)
+            .ok_or_else(|| Failure::runtime("missing state"))?;
+        let effective = self.effective_input(frame, state)?;
+        let timeout_seconds =
+            self.number_source(frame, task.timeout_seconds.as_ref(), &effective)?;
+        let heartbeat_seconds =
+            self.number_source(frame, task.heartbeat_seconds.as_ref(), &effective)?;
+        let input = match &task.parameters {
+            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters")?,
+            None => effective,
+        };
+        let task_id = self.snapshot.next_task;
+        self.snapshot.next_task += 1;
+        let (resource_type, resource) = resource_parts(&task.resource);
+        let mut d = details([
+            ("resourceType", Value::String(resource_type)),
+            ("resource", Value::String(resource)),
+            (
+                "region",
+                Value::String(region_of(&self.snapshot.info.state_machine_arn)),
+            ),
+            ("parameters", Value::String(payload::to_text(&input))),
+        ]);
+        if let Some(t) = timeout_seconds {
+            d.insert("timeoutInSeconds".into(), json!(t));
+        }
+        if let Some(h) = heartbeat_seconds {
+            d.insert("heartbeatInSeconds".into(), json!(h));
+        }
+        self.record_for_frame(frame, "TaskScheduled", d);
+        let timeout_timer = timeout_seconds.map(|seconds| {
+            let timer = self.new_timer(TimerPurpose::TaskTimeout(frame_id, task_id));
+            let due = self.now.plus_seconds(seconds as f64);
+            self.output
+                .commands
+                .push(Command::StartTimer { timer, due });
+            timer
+        });
+        let attempt = frame.retries.iter().sum();
+        self.output.commands.push(Command::InvokeTask(TaskRequest {
+            task: task_id,
+            state_name: frame.state.clone(),
+            resource: task.resource.clone(),
+            input,
+            timeout_seconds,
+            heartbeat_seconds,
+            attempt,
+        }));
+        self.snapshot.tasks.insert(task_id, frame_id);
+        frame.waiting = Waiting::Task {
+            task: task_id,
+            timeout_timer,
+        };
+        Ok(Progress::Blocked)
+    }
+
+    fn number_source(
+        &mut self,
+        frame: &Frame,
+        source: Option<&NumberSource<u64>>,
+        effective: &Value,
+    ) -> Result<Option<u64>, Failure> {
+        match source {
+            None => Ok(None),
+            Some(NumberSource::Literal(n)) => Ok(Some(*n)),
+            Some(NumberSource::Path(path)) => {
+                let root = if path.is_context() {
+                    &self.snapshot.context
+                } else {
+                    effective
+                };
+                match path.select(root) {
+                    None => Err(self.with_prefix(frame, payload::no_results(path))),
+                    Some(value) => match value.as_u64() {
+                        Some(n) if n > 0 => Ok(Some(n)),
+                        _ => Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The value at {} must be a positive integer: {}",
+                                path.source(),
+                                display_value(&value)
+                            )),
+                        )),
+                    },
+                }
+            }
+        }
+    }
+
+    fn run_parallel(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        state: &State,
+        parallel: &crate::model::Parallel,
+    ) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let branch_input = match &parallel.parameters {
+            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters")?,
+            None => effective,
+        };
+        self.record_for_frame(frame, "ParallelStateStarted", JsonMap::new());
+        let mut join = Join {
+            is_map: false,
+            effective_input: Value::Null,
+            items: Vec::new(),
+            next_item: 0,
+            running: BTreeMap::new(),
+            results: vec![None; parallel.branches.len()],
+            done: 0,
+            failures: 0,
+            tolerated_failures: Some(0),
+            max_concurrency: 0,
+        };
+        for (index, branch) in parallel.branches.iter().enumerate() {
+            let child = self.child_frame(
+                frame_id,
+                frame,
+                index,
+                index,
+                branch,
+                branch_input.clone(),
+                frame.quiet,
+                None,
+            );
+            join.running.insert(index, child);
+            self.ready.push_back(child);
+        }
+        if parallel.branches.is_empty() {
+            return self.join_complete(frame, Join { ..join });
+        }
+        frame.waiting = Waiting::Children(Box::new(join));
+        Ok(Progress::Blocked)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn child_frame(
+        &mut self,
+        parent_id: FrameId,
+        parent: &Frame,
+        index: usize,
+        scope_branch: usize,
+        machine: &StateMachine,
+        input: Value,
+        quiet: bool,
+        announce_iteration: Option<(String, usize)>,
+    ) -> FrameId {
+        let mut scope = parent.scope.clone();
+        scope.push(ScopeStep {
+            state: parent.state.clone(),
+            branch: scope_branch,
+        });
+        let frame = Frame {
+            id: 0,
+            scope,
+            parent: Some((parent_id, index)),
+            quiet,
+            announce_iteration,
+            state: machine.start_at.clone(),
+            input,
+            entered_event: 0,
+            entered_time: self.now,
+            last_event: parent.last_event,
+            retries: Vec::new(),
+            waiting: Waiting::Enter,
+        };
+        self.add_frame(frame)
+    }
+
+    fn run_map(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        state: &State,
+        map: &crate::model::Map,
+    ) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let max_concurrency = match &map.max_concurrency {
+            NumberSource::Literal(n) => *n,
+            NumberSource::Path(path) => {
+                let value = self.select_for(frame, path, &effective)?;
+                match value.as_u64() {
+                    Some(n) => n,
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                                display_value(&value),
+                                path.source()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let items = {
+            let root = if map.items_path.is_context() {
+                &self.snapshot.context
+            } else {
+                &effective
+            };
+            match map.items_path.select(root) {
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(self.with_prefix(
+                        frame,
+                        Failure::runtime(format!(
+                            "Item path {} did not resolve to a JSON array: {}",
+                            map.items_path.source(),
+                            payload::to_text(&other)
+                        )),
+                    ))
+                }
+                None => return Err(self.with_prefix(frame, payload::no_results(&map.items_path))),
+            }
+        };
+        let mut started = JsonMap::new();
+        started.insert("length".into(), json!(items.len()));
+        self.record_for_frame(frame, "MapStateStarted", started);
+        let tolerated_count = match &map.tolerated_failure_count {
+            None => None,
+            Some(NumberSource::Literal(n)) => Some(*n),
+            Some(NumberSource::Path(path)) => {
+                let value = self.select_for(frame, path, &effective)?;
+                match value.as_i64() {
+                    Some(n) if n < 0 => {
+                        return Err(self.with_prefix(frame, Failure::runtime("ToleratedFailureCount cannot be negative.")))
+                    }
+                    Some(n) => Some(n as u64),
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
+                                display_value(&value),
+                                path.source()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let tolerated_percentage = match &map.tolerated_failure_percentage {
+            None => None,
+            Some(NumberSource::Literal(p)) => Some(*p),
+            Some(NumberSource::Path(path)) => {
+                let value = self.select_for(frame, path, &effective)?;
+                match value.as_f64() {
+                    Some(p) if !(0.0..=100.0).contains(&p) => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."),
+                        ))
+                    }
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                                display_value(&value),
+                                path.source()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let total = items.len() as u64;
+        let tolerated_failures = match (tolerated_count, tolerated_percentage) {
+            (None, None) => None,
+            (count, percentage) => {
+                let by_count = count.unwrap_or(0);
+                let by_percentage = percentage
+                    .map(|p| ((p / 100.0) * total as f64).floor() as u64)
+                    .unwrap_or(0);
+                Some(by_count.max(by_percentage))
+            }
+        };
+        let distributed = map.mode == ProcessorMode::Distributed;
+        if distributed {
+            self.record_for_frame(frame, "MapRunStarted", JsonMap::new());
+        }
+        let join = Join {
+            is_map: true,
+            effective_input: effective,
+            results: vec![None; items.len()],
+            items,
+            next_item: 0,
+            running: BTreeMap::new(),
+            done: 0,
+            failures: 0,
+            tolerated_failures,
+            max_concurrency: if max_concurrency == 0 {
+                usize::MAX
+            } else {
+                max_concurrency as usize
+            },
+        };
+        let mut join = Box::new(join);
+        if join.items.is_empty() {
+            return self.join_complete(frame, *join);
+        }
+        if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
+            self.abort_children(&join);
+            return Err(failure);
+        }
+        frame.waiting = Waiting::Children(join);
+        Ok(Progress::Blocked)
+    }
+
+    fn select_for(
+        &self,
+        frame: &Frame,
+        path: &crate::path::Path,
+        effective: &Value,
+    ) -> Result<Value, Failure> {
+        let root = if path.is_context() {
+            &self.snapshot.context
+        } else {
+            effective
+        };
+        path.select(root)
+            .ok_or_else(|| self.with_prefix(frame, payload::no_results(path)))
+    }
+
+    /// Starts Map iterations while below MaxConcurrency.
+    fn launch_iterations(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        join: &mut Join,
+        map: &crate::model::Map,
+    ) -> Result<(), Failure> {
+        let distributed = map.mode == ProcessorMode::Distributed;
+        while join.next_item < join.items.len() && join.running.len() < join.max_concurrency {
+            let index = join.next_item;
+            join.next_item += 1;
+            let item = std::mem::take(&mut join.items[index]);
+            let input = match &map.item_selector {
+                Some(selector) => {
+                    self.update_context(frame, Some((index, &item)));
+                    let scope = Scope {
+                        input: &join.effective_input,
+                        context: &self.snapshot.context,
+                    };
+                    selector
+                        .evaluate(scope, &mut self.random, "ItemSelector")
+                        .map_err(|f| self.with_prefix(frame, f))?
+                }
+                None => item,
+            };
+            let announce = if distributed || frame.quiet {
+                None
+            } else {
+                Some((frame.state.clone(), index))
+            };
+            let quiet = distributed || frame.quiet;
+            let child = self.child_frame(
+                frame_id,
+                frame,
+                index,
+                0,
+                &map.item_processor,
+                input,
+                quiet,
+                announce,
+            );
+            join.running.insert(index, child);
+            self.ready.push_back(child);
+        }
+        Ok(())
+    }
+
+    /// A child frame ended: record it in its parent's join.
+    fn child_ended(
+        &mut self,
+        parent_id: FrameId,
+        index: usize,
+        result: Result<Value, Failure>,
+        child_last_event: u64,
+    ) {
+        let Some(mut parent) = self.snapshot.frames.remove(&parent_id) else {
+            return;
+        };
+        let Waiting::Children(mut join) = std::mem::replace(&mut parent.waiting, Waiting::Enter)
+        else {
+            self.snapshot.frames.insert(parent_id, parent);
+            return;
+        };
+        join.running.remove(&index);
+        let Some(state) = self.state_of(&parent) else {
+            return;
+        };
+        let progress = match (result, &state.kind) {
+            (Ok(value), StateKind::Map(map)) => {
+                if !parent.quiet && map.mode == ProcessorMode::Inline {
+                    self.record(
+                        Some(child_last_event),
+                        "MapIterationSucceeded",
+                        details([
+                            ("name", Value::String(parent.state.clone())),
+                            ("index", json!(index)),
+                        ]),
+                    );
+                }
+                join.results[index] = Some(value);
+                join.done += 1;
+                self.map_continue(parent_id, &mut parent, join, map)
+            }
+            (Err(failure), StateKind::Map(map)) => {
+                if !parent.quiet && map.mode == ProcessorMode::Inline {
+                    let mut d = details([
+                        ("name", Value::String(parent.state.clone())),
+                        ("index", json!(index)),
+                    ]);
+                    d.insert("error".into(), Value::String(failure.error.clone()));
+                    if let Some(cause) = &failure.cause {
+                        d.insert("cause".into(), Value::String(cause.clone()));
+                    }
+                    self.record(Some(child_last_event), "MapIterationFailed", d);
+                }
+                join.failures += 1;
+                join.done += 1;
+                match join.tolerated_failures {
+                    Some(tolerated) if join.failures <= tolerated => {
+                        join.results[index] = Some(error_output(&failure));
+                        self.map_continue(parent_id, &mut parent, join, map)
+                    }
+                    tolerance => {
+                        self.abort_children(&join);
+                        let failure = if tolerance.is_some() {
+                            Failure::new(
+                                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                "The specified tolerated failure threshold was exceeded",
+                            )
+                        } else {
+                            failure
+                        };
+                        if map.mode == ProcessorMode::Distributed {
+                            self.record_for_frame(&mut parent, "MapRunFailed", JsonMap::new());
+                        }
+                        self.record_for_frame(&mut parent, "MapStateFailed", JsonMap::new());
+                        self.handle_error(&mut parent, failure)
+                    }
+                }
+            }
+            (Ok(value), StateKind::Parallel(_)) => {
+                join.results[index] = Some(value);
+                join.done += 1;
+                if join.done == join.results.len() {
+                    match self.join_complete(&mut parent, *join) {
+                        Ok(p) => p,
+                        Err(f) => self.handle_error(&mut parent, f),
+                    }
+                } else {
+                    parent.waiting = Waiting::Children(join);
+                    Progress::Blocked
+                }
+            }
+            (Err(failure), StateKind::Parallel(_)) => {
+                self.abort_children(&join);
+                self.record_for_frame(&mut parent, "ParallelStateFailed", JsonMap::new());
+                self.handle_error(&mut parent, failure)
+            }
+            _ => Progress::Blocked,
+        };
+        self.put_back(parent_id, parent, progress);
+    }
+
+    fn map_continue(
+        &mut self,
+        parent_id: FrameId,
+        parent: &mut Frame,
+        mut join: Box<Join>,
+        map: &crate::model::Map,
+    ) -> Progress {
+        if join.done == join.results.len() {
+            if map.mode == ProcessorMode::Distributed {
+                self.record_for_frame(parent, "MapRunSucceeded", JsonMap::new());
+            }
+            return match self.join_complete(parent, *join) {
+                Ok(p) => p,
+                Err(f) => self.handle_error(parent, f),
+            };
+        }
+        if let Err(failure) = self.launch_iterations(parent_id, parent, &mut join, map) {
+            self.abort_children(&join);
+            return self.handle_error(parent, failure);
+        }
+        parent.waiting = Waiting::Children(join);
+        Progress::Blocked
+    }
+
+    /// All children of a Parallel or Map succeeded: build the result and leave the state.
+    fn join_complete(&mut self, frame: &mut Frame, join: Join) -> Result<Progress, Failure> {
+        let state = self
+            .state_of(frame)
+            .ok_or_else(|| Failure::runtime("missing state"))?;
+        let results = Value::Array(
+            join.results
+                .into_iter()
+                .map(|r| r.unwrap_or(Value::Null))
+                .collect(),
+        );
+        let (selector, result_path, next) = match &state.kind {
+            StateKind::Parallel(p) => {
+                self.record_for_frame(frame, "ParallelStateSucceeded", JsonMap::new());
+                (p.result_selector.as_ref(), &p.result_path, &p.next)
+            }
+            StateKind::Map(m) => {
+                self.record_for_frame(frame, "MapStateSucceeded", JsonMap::new());
+                (m.result_selector.as_ref(), &m.result_path, &m.next)
+            }
+            _ => return Err(Failure::runtime("join on a state without children")),
+        };
+        self.complete(frame, state, results, selector, result_path, next)
+    }
+
+    /// Removes the running children of a join (and their descendants), cancelling their
+    /// tasks and timers.
+    fn abort_children(&mut self, join: &Join) {
+        let mut stack: Vec<FrameId> = join.running.values().copied().collect();
+        while let Some(id) = stack.pop() {
+            let Some(frame) = self.snapshot.frames.remove(&id) else {
+                continue;
+            };
+            match frame.waiting {
+                Waiting::Task {
+                    task,
+                    timeout_timer,
+                } => {
+                    self.snapshot.tasks.remove(&task);
+                    self.output.commands.push(Command::CancelTask { task });
+                    if let Some(timer) = timeout_timer {
+                        self.snapshot.timers.remove(&timer);
+                        self.output.commands.push(Command::CancelTimer { timer });
+                    }
+                }
+                Waiting::Timer(timer) => {
+                    self.snapshot.timers.remove(&timer);
+                    self.output.commands.push(Command::CancelTimer { timer });
+                }
+                Waiting::Children(child_join) => stack.extend(child_join.running.values().copied()),
+                Waiting::Enter | Waiting::Retry => {}
+            }
+        }
+    }
+
+    /// A state's work produced `result`: ResultSelector → ResultPath → OutputPath, then
+    /// the transition.
+    fn complete(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        result: Value,
+        result_selector: Option<&Template>,
+        result_path: &crate::model::ResultPath,
+        next: &Transition,
+    ) -> Result<Progress, Failure> {
+        let result = match result_selector {
+            Some(selector) => {
+                self.update_context(frame, None);
+                let scope = Scope {
+                    input: &result,
+                    context: &self.snapshot.context,
+                };
+                selector
+                    .evaluate(scope, &mut self.random, "ResultSelector")
+                    .map_err(|f| self.with_prefix(frame, f))?
+            }
+            None => result,
+        };
+        if payload::json_size_exceeds(&result, self.snapshot.limits.max_payload_bytes) {
+            return Err(data_limit(&frame.state));
+        }
+        let input = std::mem::take(&mut frame.input);
+        let placed = payload::place_result(input, result, result_path);
+        let placed = self.prefix(frame, placed)?;
+        self.output_of(frame, state, placed, next)
+    }
+
+    /// Applies OutputPath, records the Exited event and follows the transition.
+    fn output_of(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        value: Value,
+        next: &Transition,
+    ) -> Result<Progress, Failure> {
+        let output = self.prefix(
+            frame,
+            payload::select(value, state.output_path.as_ref(), &self.snapshot.context),
+        )?;
+        if payload::json_size_exceeds(&output, self.snapshot.limits.max_payload_bytes) {
+            return Err(data_limit(&frame.state));
+        }
+        self.exited(frame, state, &output);
+        match next {
+            Transition::Next(name) => {
+                frame.state = name.clone();
+                frame.input = output;
+                frame.waiting = Waiting::Enter;
+                Ok(Progress::Blocked)
+            }
+            Transition::End => Ok(self.frame_ended(frame, Ok(output))),
+        }
+    }
+
+    fn run_succeed(&mut self, frame: &mut Frame, state: &State) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let output = self.prefix(
+            frame,
+            payload::select(
+                effective,
+                state.output_path.as_ref(),
+                &self.snapshot.context,
+            ),
+        )?;
+        self.exited(frame, state, &output);
+        Ok(self.frame_ended(frame, Ok(output)))
+    }
+
+    fn exited(&mut self, frame: &mut Frame, state: &State, output: &Value) {
+        let id = self.record_quiet(
+            frame.quiet,
+            Some(frame.last_event),
+            exited_event(state),
+            details([
+                ("name", Value::String(frame.state.clone())),
+                ("output", Value::String(payload::to_text(output))),
+                ("outputDetails", json!({"truncated": false})),
+            ]),
+        );
+        if !frame.quiet {
+            frame.last_event = id;
+        }
+    }
+
+    /// A state failed: retry it, catch the error, or end the frame with it.
+    fn handle_error(&mut self, frame: &mut Frame, failure: Failure) -> Progress {
+        let Some(state) = self.state_of(frame) else {
+            return self.frame_ended(frame, Err(failure));
+        };
+        let (retriers, catchers, next_kind): (&[Retrier], &[Catcher], bool) = match &state.kind {
+            StateKind::Task(t) => (&t.retry, &t.catch, true),
+            StateKind::Parallel(p) => (&p.retry, &p.catch, true),
+            StateKind::Map(m) => (&m.retry, &m.catch, true),
+            _ => (&[], &[], false),
+        };
+        if next_kind && failure.error != names::RUNTIME {
+            if frame.retries.len() < retriers.len() {
+                frame.retries.resize(retriers.len(), 0);
+            }
+            if let Some(index) = retriers
+                .iter()
+                .position(|r| matches_error(&r.error_equals, &failure))
+            {
+                let retrier = &retriers[index];
+                let attempts = frame.retries[index];
+                if attempts < retrier.max_attempts {
+                    frame.retries[index] += 1;
+                    let delay = retry_delay(retrier, attempts, &mut self.random);
+                    let timer = self.new_timer(TimerPurpose::Retry(frame.id));
+                    let due = self.now.plus_seconds(delay);
+                    self.output
+                        .commands
+                        .push(Command::StartTimer { timer, due });
+                    frame.waiting = Waiting::Timer(timer);
+                    return Progress::Blocked;
+                }
+            }
+            if let Some(catcher) = catchers
+                .iter()
+                .find(|c| matches_error(&c.error_equals, &failure))
+            {
+                let input = std::mem::take(&mut frame.input);
+                let placed =
+                    payload::place_result(input, error_output(&failure), &catcher.result_path);
+                match placed {
+                    Ok(output) => {
+                        self.exited(frame, state, &output);
+                        frame.state = catcher.next.clone();
+                        frame.input = output;
+                        frame.waiting = Waiting::Enter;
+                        return Progress::Blocked;
+                    }
+                    Err(f) => return self.frame_ended(frame, Err(f)),
+                }
+            }
+        }
+        self.frame_ended(frame, Err(failure))
+    }
+}
+
+/// AWS refuses waits beyond this (a little over a year is allowed; 24,855 days is the
+/// largest accepted value in the recorded corpus).
+const MAX_WAIT_SECONDS: i64 = 24_855 * 24 * 3600;
+
+enum StepResult {
+    Progress(Progress),
+    Failed(Failure),
+}
+
+impl<'a> Run<'a> {
+    fn state_of(&self, frame: &Frame) -> Option<&'a State> {
+        machine_at(self.machine, &frame.scope)?.state(&frame.state)
+    }
+
+    fn add_frame(&mut self, mut frame: Frame) -> FrameId {
+        let id = self.snapshot.next_frame;
+        self.snapshot.next_frame += 1;
+        frame.id = id;
+        self.snapshot.frames.insert(id, frame);
+        id
+    }
+
+    fn new_timer(&mut self, purpose: TimerPurpose) -> TimerId {
+        let id = self.snapshot.next_timer;
+        self.snapshot.next_timer += 1;
+        self.snapshot.timers.insert(id, purpose);
+        id
+    }
+
+    /// Appends an event; returns its id.
+    fn record(
+        &mut self,
+        previous: Option<u64>,
+        event_type: &str,
+        details: JsonMap<String, Value>,
+    ) -> u64 {
+        let id = self.snapshot.next_event_id;
+        self.snapshot.next_event_id += 1;
+        self.output.history.push(HistoryEvent {
+            id,
+            previous_event_id: previous.unwrap_or(id - 1),
+            timestamp: self.now,
+            event_type: event_type.to_string(),
+            details,
+        });
+        id
+    }
+
+    fn record_quiet(
+        &mut self,
+        quiet: bool,
+        previous: Option<u64>,
+        event_type: &str,
+        details: JsonMap<String, Value>,
+    ) -> u64 {
+        if quiet {
+            return 0;
+        }
+        self.record(previous, event_type, details)
+    }
+
+    fn record_for_frame(
+        &mut self,
+        frame: &mut Frame,
+        event_type: &str,
+        details: JsonMap<String, Value>,
+    ) {
+        let id = self.record_quiet(frame.quiet, Some(frame.last_event), event_type, details);
+        if !frame.quiet {
+            frame.last_event = id;
+        }
+    }
+
+    fn record_for(&mut self, frame_id: FrameId, event_type: &str, details: JsonMap<String, Value>) {
+        let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
+            return;
+        };
+        self.record_for_frame(&mut frame, event_type, details);
+        self.snapshot.frames.insert(frame_id, frame);
+    }
+
+    fn history_exceeded(&self) -> bool {
+        self.snapshot.history_len() > self.snapshot.limits.max_history_events as u64
+    }
+
+    /// Rewrites `$$.State` (and `$$.Map`) for the frame about to evaluate something.
+    fn update_context(&mut self, frame: &Frame, item: Option<(usize, &Value)>) {
+        let retry_count: u64 = frame.retries.iter().sum();
+        let Value::Object(context) = &mut self.snapshot.context else {
+            return;
+        };
+        context.insert(
+            "State".into(),
+            json!({
+                "EnteredTime": frame.entered_time.to_rfc3339_millis(),
+                "Name": frame.state,
+                "RetryCount": retry_count,
+            }),
+        );
+        match item {
+            Some((index, value)) => {
+                context.insert(
+                    "Map".into(),
+                    json!({"Item": {"Index": index, "Value": value}}),
+                );
+            }
+            None => {
+                context.shift_remove("Map");
+            }
+        }
+    }
+
+    /// The state's input after InputPath.
+    fn effective_input(&mut self, frame: &Frame, state: &State) -> Result<Value, Failure> {
+        if state.input_path.as_ref().is_some_and(|p| p.is_context()) {
+            self.update_context(frame, None);
+        }
+        let selected = payload::select_ref(
+            &frame.input,
+            state.input_path.as_ref(),
+            &self.snapshot.context,
+        );
+        self.prefix(frame, selected)
+    }
+
+    fn evaluate(
+        &mut self,
+        frame: &Frame,
+        template: &Template,
+        input: &Value,
+        field: &str,
+    ) -> Result<Value, Failure> {
+        self.update_context(frame, None);
+        let scope = Scope {
+            input,
+            context: &self.snapshot.context,
+        };
+        let value = template.evaluate(scope, &mut self.random, field);
+        self.prefix(frame, value)
+    }
+
+    fn prefix<T>(&self, frame: &Frame, result: Result<T, Failure>) -> Result<T, Failure> {
+        result.map_err(|f| self.with_prefix(frame, f))
+    }
+
+    /// AWS prefixes the cause of a `States.Runtime` error with the state and the id of
+    /// its Entered event.
+    fn with_prefix(&self, frame: &Frame, failure: Failure) -> Failure {
+        if failure.error != names::RUNTIME {
+            return failure;
+        }
+        let cause = failure.cause.unwrap_or_default();
+        if cause.starts_with("An error occurred while executing the state") {
+            return Failure {
+                error: failure.error,
+                cause: Some(cause),
+            };
+        }
+        Failure {
+            error: failure.error,
+            cause: Some(format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                frame.state, frame.entered_event, cause
+            )),
+        }
+    }
+
+    /// A frame reached its end (`End`, Succeed, Fail, or an uncaught error).
+    fn frame_ended(&mut self, frame: &mut Frame, result: Result<Value, Failure>) -> Progress {
+        match frame.parent {
+            Some((parent, index)) => self.child_ended(parent, index, result, frame.last_event),
+            None => {
+                let last = frame.last_event;
+                self.end_execution_after(last, result);
+            }
+        }
+        Progress::Ended
+    }
+
+    fn end_execution(&mut self, result: Result<Value, Failure>) {
+        let previous = self.snapshot.next_event_id - 1;
+        self.end_execution_after(previous, result);
+    }
+
+    fn end_execution_after(&mut self, previous: u64, result: Result<Value, Failure>) {
+        if self.snapshot.status != Status::Running {
+            return;
+        }
+        match result {
+            Ok(output) => {
+                self.record(
+                    Some(previous),
+                    "ExecutionSucceeded",
+                    details([
+                        ("output", Value::String(payload::to_text(&output))),
+                        ("outputDetails", json!({"truncated": false})),
+                    ]),
+                );
+                self.finish_with(Finish {
+                    status: Status::Succeeded,
+                    output: Some(output),
+                    error: None,
+                    cause: None,
+                });
+            }
+            Err(failure) => {
+                let mut d = JsonMap::new();
+                d.insert("error".into(), Value::String(failure.error.clone()));
+                if let Some(cause) = &failure.cause {
+                    d.insert("cause".into(), Value::String(cause.clone()));
+                }
+                self.record(Some(previous), "ExecutionFailed", d);
+                self.finish_with(Finish {
+                    status: Status::Failed,
+                    output: None,
+                    error: Some(failure.error),
+                    cause: failure.cause,
+                });
+            }
+        }
+    }
+
+    /// Timed out or aborted from outside.
+    fn end_with_status(&mut self, status: Status, error: Option<String>, cause: Option<String>) {
+        if self.snapshot.status != Status::Running {
+            return;
+        }
+        let event_type = match status {
+            Status::TimedOut => "ExecutionTimedOut",
+            _ => "ExecutionAborted",
+        };
+        let (error, cause) = match status {
+            Status::TimedOut => (Some(names::TIMEOUT.to_string()), cause),
+            _ => (error, cause),
+        };
+        let mut d = JsonMap::new();
+        if let Some(e) = &error {
+            d.insert("error".into(), Value::String(e.clone()));
+        }
+        if let Some(c) = &cause {
+            d.insert("cause".into(), Value::String(c.clone()));
+        }
+        self.record(None, event_type, d);
+        self.finish_with(Finish {
+            status,
+            output: None,
+            error,
+            cause,
+        });
+    }
+
+    /// Ends the execution: everything still pending is cancelled.
+    fn finish_with(&mut self, finish: Finish) {
+        self.snapshot.status = finish.status;
+        for task in std::mem::take(&mut self.snapshot.tasks).into_keys() {
+            self.output.commands.push(Command::CancelTask { task });
+        }
+        for timer in std::mem::take(&mut self.snapshot.timers).into_keys() {
+            self.output.commands.push(Command::CancelTimer { timer });
+        }
+        self.snapshot.frames.clear();
+        self.ready.clear();
+        self.output.commands.push(Command::Finish(finish));
+    }
+}
+
+/// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.
+fn machine_at<'m>(root: &'m StateMachine, scope: &[ScopeStep]) -> Option<&'m StateMachine> {
+    let mut machine = root;
+    for step in scope {
+        machine = match &machine.state(&step.state)?.kind {
+            StateKind::Parallel(p) => p.branches.get(step.branch)?,
+            StateKind::Map(m) => &m.item_processor,
+            _ => return None,
+        };
+    }
+    Some(machine)
+}
+
+fn details<const N: usize>(fields: [(&str, Value); N]) -> JsonMap<String, Value> {
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+fn entered_event(state: &State) -> &'static str {
+    match state.kind {
+        StateKind::Pass(_) => "PassStateEntered",
+        StateKind::Task(_) => "TaskStateEntered",
+        StateKind::Choice(_) => "ChoiceStateEntered",
+        StateKind::Wait(_) => "WaitStateEntered",
+        StateKind::Succeed => "SucceedStateEntered",
+        StateKind::Fail(_) => "FailStateEntered",
+        StateKind::Parallel(_) => "ParallelStateEntered",
+        StateKind::Map(_) => "MapStateEntered",
+    }
+}
+
+fn exited_event(state: &State) -> &'static str {
+    match state.kind {
+        StateKind::Pass(_) => "PassStateExited",
+        StateKind::Task(_) => "TaskStateExited",
+        StateKind::Choice(_) => "ChoiceStateExited",
+        StateKind::Wait(_) => "WaitStateExited",
+        StateKind::Succeed => "SucceedStateExited",
+        StateKind::Fail(_) => "FailStateExited",
+        StateKind::Parallel(_) => "ParallelStateExited",
+        StateKind::Map(_) => "MapStateExited",
+    }
+}
+
+/// `arn:aws:states:::lambda:invoke.waitForTaskToken` → (`lambda`, `invoke.waitForTaskToken`);
+/// a Lambda function ARN → (`lambda`, `invoke`); anything else → (`task`, the resource).
+pub fn resource_parts(resource: &str) -> (String, String) {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "states", "", "", service, action] => (service.to_string(), action.to_string()),
+        ["arn", _, "lambda", ..] => ("lambda".to_string(), "invoke".to_string()),
+        _ => ("task".to_string(), resource.to_string()),
+    }
+}
+
+fn region_of(arn: &str) -> String {
+    arn.split(':').nth(3).unwrap_or_default().to_string()
+}
+
+/// A value as AWS prints it inside error causes: strings bare, everything else as JSON.
+fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => payload::to_text(other),
+    }
+}
+
+/// `{"Error": …, "Cause": …}`: what Catch places with its ResultPath.
+fn error_output(failure: &Failure) -> Value {
+    let mut out = JsonMap::new();
+    out.insert("Error".into(), Value::String(failure.error.clone()));
+    if let Some(cause) = &failure.cause {
+        out.insert("Cause".into(), Value::String(cause.clone()));
+    }
+    Value::Object(out)
+}
+
+fn matches_error(error_equals: &[String], failure: &Failure) -> bool {
+    error_equals
+        .iter()
+        .any(|name| name == &failure.error || (name == names::ALL && failure.is_catchable_by_all()))
+}
+
+/// Seconds to wait before retry number `attempts + 1`.
+fn retry_delay(retrier: &Retrier, attempts: u64, random: &mut dyn Random) -> f64 {
+    let exponent = i32::try_from(attempts).unwrap_or(i32::MAX);
+    let mut delay = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(exponent);
+    if let Some(max) = retrier.max_delay_seconds {
+        delay = delay.min(max as f64);
+    }
+    if !delay.is_finite() {
+        delay = MAX_WAIT_SECONDS as f64;
+    }
+    match retrier.jitter {
+        Jitter::None => delay,
+        Jitter::Full => delay * random.next_f64(),
+    }
+}
+
+fn data_limit(state: &str) -> Failure {
+    Failure::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!("The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."),
+    )
+}

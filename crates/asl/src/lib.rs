@@ -21,6 +21,7 @@ pub mod intrinsics;
 pub mod model;
 pub mod parse;
 pub mod path;
+pub mod payload;
 pub mod random;
 pub mod template;
 pub mod timestamp;

@@ -1,8 +1,24 @@
 //! The entry point for a definition text: JSON syntax, schema ([`crate::parse`]) and the
 //! checks that span states (transition targets, reachability, duplicate names, size).
+//!
+//! What AWS reports for the cross-state checks, and how this module words it:
+//! - a `Next`, `Default`, `Choices[i].Next`, `Catch[i].Next` or `StartAt` naming no state
+//!   of its own state list: `MISSING_TRANSITION_TARGET`, `Missing 'Next' target: <name>`
+//!   (AWS says `Next` whatever the field), at that field;
+//! - a state nothing leads to: `MISSING_TRANSITION_TARGET`, `State "<name>" is not
+//!   reachable.`, at the state;
+//! - a state list without any terminal state (`End: true`, `Succeed`, `Fail`):
+//!   `MISSING_END_STATE`, `Workflow has no terminal state`, without a location; AWS then
+//!   skips the reachability walk for that list;
+//! - Express machines and `.sync` / `.waitForTaskToken` resources: AWS's exact texts.
 
-use crate::diagnostic::Diagnostic;
-use crate::model::StateMachine;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde_json::Value;
+
+use crate::diagnostic::{index, pointer, Diagnostic, DiagnosticCode, Severity};
+use crate::model::{StateKind, StateMachine, Transition};
+use crate::parse::parse_definition;
 
 /// Options that change what is accepted.
 #[derive(Debug, Clone)]
@@ -28,6 +44,270 @@ pub fn validate(
     text: &str,
     options: &ValidateOptions,
 ) -> Result<(StateMachine, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let _ = (text, options);
-    todo!("validate::validate")
+    if text.len() > options.max_definition_bytes {
+        return Err(vec![Diagnostic::error(
+            DiagnosticCode::DefinitionTooLarge,
+            "",
+            format!(
+                "The definition is {} bytes long; it must have length less than or equal to {}",
+                text.len(),
+                options.max_definition_bytes
+            ),
+        )]);
+    }
+    if text.trim().is_empty() {
+        return Err(vec![Diagnostic::error(
+            DiagnosticCode::MissingDescription,
+            "",
+            "Received a null or empty workflow input.",
+        )]);
+    }
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(vec![Diagnostic::error(
+                DiagnosticCode::InvalidJsonDescription,
+                "",
+                format!("The definition is not valid JSON: {e}"),
+            )])
+        }
+    };
+    if !value.is_object() {
+        return Err(vec![Diagnostic::error(
+            DiagnosticCode::InvalidJsonDescription,
+            "/",
+            "The definition must be a JSON object",
+        )]);
+    }
+
+    let mut diagnostics = Vec::new();
+    let Some(machine) = parse_definition(&value, &mut diagnostics) else {
+        if !has_errors(&diagnostics) {
+            diagnostics.push(Diagnostic::schema("/", "The definition is not valid"));
+        }
+        return Err(diagnostics);
+    };
+
+    let mut checker = Checker {
+        express: options.express,
+        diags: &mut diagnostics,
+        names: HashMap::new(),
+    };
+    checker.machine(&machine, &value, "");
+
+    if has_errors(&diagnostics) {
+        Err(diagnostics)
+    } else {
+        Ok((machine, diagnostics))
+    }
+}
+
+fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| d.severity == Severity::Error)
+}
+
+struct Checker<'d> {
+    express: bool,
+    diags: &'d mut Vec<Diagnostic>,
+    /// Every state name seen so far, machine-wide, with where it was first defined.
+    names: HashMap<String, String>,
+}
+
+fn at(base: &str, key: &str) -> String {
+    pointer(base, key)
+}
+
+impl Checker<'_> {
+    fn missing_target(&mut self, location: String, target: &str) {
+        self.diags.push(Diagnostic::error(
+            DiagnosticCode::MissingTransitionTarget,
+            location,
+            format!("Missing 'Next' target: {target}"),
+        ));
+    }
+
+    /// Checks one state list (`loc` is where its object is: "" for the top level,
+    /// `/States/P/Branches[0]`, `/States/M/ItemProcessor`), then the lists nested in it.
+    /// `raw` is the same object as JSON, to name nested lists as the definition does.
+    fn machine(&mut self, m: &StateMachine, raw: &Value, loc: &str) {
+        let states_loc = at(loc, "States");
+
+        // Transition targets, in definition order; StartAt first.
+        if !m.states.contains_key(&m.start_at) {
+            let start_loc = at(loc, "StartAt");
+            self.missing_target(start_loc, &m.start_at);
+        }
+        for (name, state) in &m.states {
+            let sloc = at(&states_loc, name);
+            for (target, target_loc) in targets(&state.kind, &sloc) {
+                if !m.states.contains_key(target) {
+                    self.missing_target(target_loc, target);
+                }
+            }
+        }
+
+        // Terminal states, then reachability (AWS skips the latter without the former).
+        let has_terminal = m.states.values().any(|s| match &s.kind {
+            StateKind::Succeed | StateKind::Fail(_) => true,
+            StateKind::Choice(_) => false,
+            StateKind::Pass(p) => p.next == Transition::End,
+            StateKind::Task(t) => t.next == Transition::End,
+            StateKind::Wait(w) => w.next == Transition::End,
+            StateKind::Parallel(p) => p.next == Transition::End,
+            StateKind::Map(mp) => mp.next == Transition::End,
+        });
+        if !has_terminal {
+            self.diags.push(Diagnostic::error(
+                DiagnosticCode::MissingEndState,
+                "",
+                "Workflow has no terminal state",
+            ));
+        } else {
+            let reached = reachable(m);
+            for name in m.states.keys() {
+                if !reached.contains(name.as_str()) {
+                    self.diags.push(Diagnostic::error(
+                        DiagnosticCode::MissingTransitionTarget,
+                        at(&states_loc, name),
+                        format!("State \"{name}\" is not reachable."),
+                    ));
+                }
+            }
+        }
+
+        // Names are unique across the whole machine; Express refusals; nested lists.
+        let raw_states = raw.get("States");
+        for (name, state) in &m.states {
+            let sloc = at(&states_loc, name);
+            if let Some(first) = self.names.get(name) {
+                let message = format!(
+                    "Duplicate State name: {name} (already defined at {first}); state names \
+                     must be unique across the whole state machine, branches and item \
+                     processors included"
+                );
+                self.diags.push(Diagnostic::error(
+                    DiagnosticCode::DuplicateStateName,
+                    sloc.clone(),
+                    message,
+                ));
+            } else {
+                self.names.insert(name.clone(), sloc.clone());
+            }
+            let raw_state = raw_states.and_then(|s| s.get(name));
+            match &state.kind {
+                StateKind::Task(task) if self.express => {
+                    self.express_resource(&task.resource, &at(&sloc, "Resource"));
+                }
+                StateKind::Parallel(p) => {
+                    let raw_branches = raw_state.and_then(|s| s.get("Branches"));
+                    for (i, branch) in p.branches.iter().enumerate() {
+                        let raw_branch =
+                            raw_branches.and_then(|b| b.get(i)).unwrap_or(&Value::Null);
+                        self.machine(branch, raw_branch, &index(&at(&sloc, "Branches"), i));
+                    }
+                }
+                StateKind::Map(map) => {
+                    let key = match raw_state {
+                        Some(s)
+                            if s.get("ItemProcessor").is_none() && s.get("Iterator").is_some() =>
+                        {
+                            "Iterator"
+                        }
+                        _ => "ItemProcessor",
+                    };
+                    let raw_processor = raw_state.and_then(|s| s.get(key)).unwrap_or(&Value::Null);
+                    self.machine(&map.item_processor, raw_processor, &at(&sloc, key));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn express_resource(&mut self, resource: &str, loc: &str) {
+        let Some(rest) = resource.strip_prefix("arn:") else {
+            return;
+        };
+        // `arn:aws:states:::service:action.sync[:2]`, `….waitForTaskToken`
+        let suffix = rest.rsplit_once(':').map(|(_, last)| last).unwrap_or(rest);
+        let sync =
+            resource.ends_with(".sync") || resource.contains(".sync:") || suffix.ends_with(".sync");
+        if sync {
+            self.diags.push(Diagnostic::schema(
+                loc,
+                "Express state machine does not support '.sync' service integration",
+            ));
+        } else if resource.contains(".waitForTaskToken") {
+            // AWS's text ends with a space: its message reads "… integration  at /…".
+            self.diags.push(Diagnostic::schema(
+                loc,
+                "Express state machine does not support '.waitForTaskToken' service \
+                 integration ",
+            ));
+        }
+    }
+}
+
+/// The states a state can go to, with where each is named.
+fn targets<'m>(kind: &'m StateKind, sloc: &str) -> Vec<(&'m str, String)> {
+    let mut out = Vec::new();
+    let push_next = |t: &'m Transition, out: &mut Vec<(&'m str, String)>| {
+        if let Transition::Next(n) = t {
+            out.push((n.as_str(), at(sloc, "Next")));
+        }
+    };
+    match kind {
+        StateKind::Pass(p) => push_next(&p.next, &mut out),
+        StateKind::Wait(w) => push_next(&w.next, &mut out),
+        StateKind::Task(t) => {
+            push_next(&t.next, &mut out);
+            for (i, c) in t.catch.iter().enumerate() {
+                out.push((c.next.as_str(), at(&index(&at(sloc, "Catch"), i), "Next")));
+            }
+        }
+        StateKind::Parallel(p) => {
+            push_next(&p.next, &mut out);
+            for (i, c) in p.catch.iter().enumerate() {
+                out.push((c.next.as_str(), at(&index(&at(sloc, "Catch"), i), "Next")));
+            }
+        }
+        StateKind::Map(m) => {
+            push_next(&m.next, &mut out);
+            for (i, c) in m.catch.iter().enumerate() {
+                out.push((c.next.as_str(), at(&index(&at(sloc, "Catch"), i), "Next")));
+            }
+        }
+        StateKind::Choice(c) => {
+            for (i, b) in c.choices.iter().enumerate() {
+                out.push((b.next.as_str(), at(&index(&at(sloc, "Choices"), i), "Next")));
+            }
+            if let Some(d) = &c.default {
+                out.push((d.as_str(), at(sloc, "Default")));
+            }
+        }
+        StateKind::Succeed | StateKind::Fail(_) => {}
+    }
+    out
+}
+
+/// The names reachable from `StartAt` within one state list.
+fn reachable(m: &StateMachine) -> HashSet<&str> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut queue: VecDeque<&str> = VecDeque::new();
+    if let Some((_, name, _)) = m.states.get_full(&m.start_at) {
+        seen.insert(name.as_str());
+        queue.push_back(name.as_str());
+    }
+    while let Some(name) = queue.pop_front() {
+        let Some(state) = m.states.get(name) else {
+            continue;
+        };
+        for (target, _) in targets(&state.kind, "") {
+            if let Some((_, key, _)) = m.states.get_full(target) {
+                if seen.insert(key.as_str()) {
+                    queue.push_back(key.as_str());
+                }
+            }
+        }
+    }
+    seen
 }
