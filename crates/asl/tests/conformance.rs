@@ -409,12 +409,24 @@ fn categorize(problem: &str, expected: &Value, actual: &Actual) -> String {
 // ------------------------------------------------------------------------ isolation
 
 thread_local! {
-    /// The message of the last panic on this thread, set by the harness's panic hook.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The message and location of the last panic on this thread, set by the
+    /// harness's panic hook.
+    static LAST_PANIC: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
+/// Case threads are named with this prefix; panics elsewhere reach the default hook.
+const CASE_THREAD: &str = "case ";
+
 fn install_quiet_panic_hook() {
-    panic::set_hook(Box::new(|info| {
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let on_case_thread = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with(CASE_THREAD));
+        if !on_case_thread {
+            default_hook(info);
+            return;
+        }
         let payload = info.payload();
         let message = payload
             .downcast_ref::<&str>()
@@ -423,10 +435,10 @@ fn install_quiet_panic_hook() {
             .unwrap_or_else(|| "(non-string panic payload)".to_string());
         let location = info
             .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "unknown location".to_string());
         // Nothing is printed: the per-case report names the panic.
-        LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{location}")));
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
     }));
 }
 
@@ -435,14 +447,14 @@ fn evaluate_isolated(case: Arc<Case>, timeout: Duration) -> Evaluation {
     let (tx, rx) = mpsc::channel();
     let worker_case = Arc::clone(&case);
     let spawned = std::thread::Builder::new()
-        .name(format!("case {}", case.name))
+        .name(format!("{CASE_THREAD}{}", case.name))
         .stack_size(256 * 1024 * 1024)
         .spawn(move || {
             let result = panic::catch_unwind(AssertUnwindSafe(|| evaluate(&worker_case)));
             let result = result.map_err(|_| {
                 LAST_PANIC
                     .with(|p| p.borrow_mut().take())
-                    .unwrap_or_else(|| "panic without a message".to_string())
+                    .unwrap_or_else(|| ("panic without a message".to_string(), String::new()))
             });
             // The receiver may have given up on us (time limit): nothing left to do.
             let _ = tx.send(result);
@@ -452,13 +464,10 @@ fn evaluate_isolated(case: Arc<Case>, timeout: Duration) -> Evaluation {
     }
     match rx.recv_timeout(timeout) {
         Ok(Ok(evaluation)) => evaluation,
-        Ok(Err(message)) => {
-            let short = message.split(" at ").next().unwrap_or(&message).to_string();
-            Evaluation::fail(
-                format!("panicked: {message}"),
-                format!("panic: {}", compare::truncate(&short, 80)),
-            )
-        }
+        Ok(Err((message, location))) => Evaluation::fail(
+            format!("panicked: {message} at {location}"),
+            format!("panic: {}", compare::truncate(&message, 80)),
+        ),
         Err(mpsc::RecvTimeoutError::Timeout) => Evaluation::fail(
             format!(
                 "did not finish within {}s (thread abandoned)",
