@@ -58,9 +58,15 @@ pub struct SetError {
     pub message: String,
 }
 
-/// A parsed path. Cheap to evaluate; parse once at definition time.
+/// A parsed path. Cheap to evaluate; parse once at definition time. One pointer wide,
+/// so the definition types that hold many paths stay small.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
+    inner: Box<PathInner>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PathInner {
     source: String,
     context: bool,
     segments: Vec<Segment>,
@@ -73,6 +79,85 @@ enum Segment {
     Child(Selector),
     /// `..x`, `..[…]`: applies to the current node and every node below it.
     Descendant(Selector),
+    /// `.length()` and the other Jayway functions: always the last step; applies to
+    /// what the steps before it selected.
+    Function(PathFunction),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathFunction {
+    Length,
+    Keys,
+    First,
+    Last,
+    Min,
+    Max,
+    Avg,
+    Sum,
+    Stddev,
+}
+
+impl PathFunction {
+    const ALL: [(&'static str, PathFunction); 9] = [
+        ("length", PathFunction::Length),
+        ("keys", PathFunction::Keys),
+        ("first", PathFunction::First),
+        ("last", PathFunction::Last),
+        ("min", PathFunction::Min),
+        ("max", PathFunction::Max),
+        ("avg", PathFunction::Avg),
+        ("sum", PathFunction::Sum),
+        ("stddev", PathFunction::Stddev),
+    ];
+
+    fn name(self) -> &'static str {
+        PathFunction::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// Applies the function to what the path before it selected (`None`: no result).
+    fn apply(self, value: &Value) -> Option<Value> {
+        match self {
+            PathFunction::Length => match value {
+                Value::Array(items) => Some(Value::from(items.len() as u64)),
+                Value::Object(map) => Some(Value::from(map.len() as u64)),
+                _ => None,
+            },
+            PathFunction::Keys => value
+                .as_object()
+                .map(|m| Value::Array(m.keys().cloned().map(Value::String).collect())),
+            PathFunction::First => value.as_array()?.first().cloned(),
+            PathFunction::Last => value.as_array()?.last().cloned(),
+            PathFunction::Min
+            | PathFunction::Max
+            | PathFunction::Avg
+            | PathFunction::Sum
+            | PathFunction::Stddev => {
+                let numbers: Vec<f64> =
+                    value.as_array()?.iter().filter_map(Value::as_f64).collect();
+                if numbers.is_empty() {
+                    return None;
+                }
+                let count = numbers.len() as f64;
+                let sum: f64 = numbers.iter().sum();
+                let result = match self {
+                    PathFunction::Min => numbers.iter().copied().fold(f64::INFINITY, f64::min),
+                    PathFunction::Max => numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    PathFunction::Sum => sum,
+                    PathFunction::Avg => sum / count,
+                    _ => {
+                        let squares: f64 = numbers.iter().map(|n| n * n).sum();
+                        (squares / count - (sum / count) * (sum / count))
+                            .max(0.0)
+                            .sqrt()
+                    }
+                };
+                serde_json::Number::from_f64(result).map(Value::Number)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,10 +211,12 @@ impl Path {
     /// `$`: the whole input.
     pub fn root() -> Path {
         Path {
-            source: "$".to_string(),
-            context: false,
-            segments: Vec::new(),
-            definite: true,
+            inner: Box::new(PathInner {
+                source: "$".to_string(),
+                context: false,
+                segments: Vec::new(),
+                definite: true,
+            }),
         }
     }
 
@@ -176,31 +263,33 @@ impl Path {
             }
         }
         Ok(Path {
-            source: text.to_string(),
-            context,
-            segments,
-            definite,
+            inner: Box::new(PathInner {
+                source: text.to_string(),
+                context,
+                segments,
+                definite,
+            }),
         })
     }
 
     /// The path as written in the definition.
     pub fn source(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
 
     /// `$` exactly.
     pub fn is_root(&self) -> bool {
-        !self.context && self.segments.is_empty()
+        !self.inner.context && self.inner.segments.is_empty()
     }
 
     /// Starts with `$$`: evaluated against the context object.
     pub fn is_context(&self) -> bool {
-        self.context
+        self.inner.context
     }
 
     /// True when the path can select at most one node (no wildcard/slice/union/filter).
     pub fn is_definite(&self) -> bool {
-        self.definite
+        self.inner.definite
     }
 
     /// Evaluates the path against `root` (the caller passes the context object for a
@@ -213,14 +302,14 @@ impl Path {
     /// Like [`Path::select`], but borrows from `root` when the path is definite, so a
     /// caller that only reads the result never copies it.
     pub fn select_ref<'a>(&self, root: &'a Value) -> Option<Cow<'a, Value>> {
-        select_segments(&self.segments, self.definite, root, root)
+        select_segments(&self.inner.segments, self.inner.definite, root, root)
     }
 
     /// Jayway's normalized form of the path, as AWS prints it in causes:
     /// `$.a.b[0]` is `$['a']['b'][0]` (`$$` paths print as `$`-rooted too).
     pub fn normalized(&self) -> String {
         let mut out = String::from("$");
-        for segment in &self.segments {
+        for segment in &self.inner.segments {
             write_segment(&mut out, segment);
         }
         out
@@ -234,8 +323,8 @@ impl Path {
     pub fn not_found_cause(&self, root: &Value) -> String {
         let mut current = root;
         let mut walked = String::from("$");
-        let last = self.segments.len().saturating_sub(1);
-        for (i, segment) in self.segments.iter().enumerate() {
+        let last = self.inner.segments.len().saturating_sub(1);
+        for (i, segment) in self.inner.segments.iter().enumerate() {
             let Segment::Child(selector) = segment else {
                 break;
             };
@@ -253,7 +342,7 @@ impl Path {
                     if i < last && matches!(selector, Selector::Name(_)) && current.is_object() {
                         return format!(
                             "Invalid path '{}' : Missing property in path {walked}",
-                            self.source
+                            self.inner.source
                         );
                     }
                     break;
@@ -262,7 +351,7 @@ impl Path {
         }
         format!(
             "Invalid path '{}' : No results for path: {}",
-            self.source,
+            self.inner.source,
             self.normalized()
         )
     }
@@ -274,23 +363,23 @@ impl Path {
     /// array) fails with AWS's cause for `States.ReferencePathConflict`:
     /// `Unable to apply ReferencePath $.x to input "text"`.
     pub fn set(&self, target: Value, value: Value) -> Result<Value, SetError> {
-        if self.segments.is_empty() && !self.context {
+        if self.inner.segments.is_empty() && !self.inner.context {
             return Ok(value);
         }
-        if self.context || !self.can_set(&target) {
+        if self.inner.context || !self.can_set(&target) {
             let input = serde_json::to_string(&target).unwrap_or_default();
             return Err(SetError {
                 message: format!(
                     "Unable to apply ReferencePath {} to input {input}",
-                    self.source
+                    self.inner.source
                 ),
             });
         }
         let mut target = target;
         let mut current = &mut target;
         let mut value = Some(value);
-        let last = self.segments.len().saturating_sub(1);
-        for (i, segment) in self.segments.iter().enumerate() {
+        let last = self.inner.segments.len().saturating_sub(1);
+        for (i, segment) in self.inner.segments.iter().enumerate() {
             let is_last = i == last;
             current = match segment {
                 Segment::Child(Selector::Name(name)) => {
@@ -333,7 +422,7 @@ impl Path {
     /// Whether [`Path::set`] can place a value in `target` without a conflict.
     fn can_set(&self, target: &Value) -> bool {
         let mut current = Some(target);
-        for segment in &self.segments {
+        for segment in &self.inner.segments {
             let Some(node) = current else {
                 // Everything below a member that set creates is a fresh object: only
                 // names can follow.
@@ -363,7 +452,7 @@ impl Path {
 
 impl std::fmt::Display for Path {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.source)
+        f.write_str(&self.inner.source)
     }
 }
 
@@ -376,12 +465,20 @@ fn segments_definite(segments: &[Segment]) -> bool {
             Segment::Child(Selector::Name(_)) | Segment::Child(Selector::Index(_)) => true,
             // Jayway merges a trailing union of names into one object.
             Segment::Child(Selector::Names(_)) => i == last,
+            // A function yields one value, whatever the steps before it selected.
+            Segment::Function(_) => true,
             _ => false,
         })
 }
 
 fn write_segment(out: &mut String, segment: &Segment) {
     let selector = match segment {
+        Segment::Function(function) => {
+            out.push('.');
+            out.push_str(function.name());
+            out.push_str("()");
+            return;
+        }
         Segment::Child(selector) => selector,
         Segment::Descendant(selector) => {
             out.push_str("..");
@@ -442,6 +539,10 @@ fn select_segments<'a>(
     node: &'a Value,
     document: &'a Value,
 ) -> Option<Cow<'a, Value>> {
+    if let Some((Segment::Function(function), upstream)) = segments.split_last() {
+        let selected = select_segments(upstream, segments_definite(upstream), node, document)?;
+        return function.apply(&selected).map(Cow::Owned);
+    }
     if definite {
         let mut current = node;
         let last = segments.len().saturating_sub(1);
@@ -473,6 +574,7 @@ fn select_segments<'a>(
         for current in nodes.drain(..) {
             match segment {
                 Segment::Child(selector) => apply(selector, current, document, &mut next),
+                Segment::Function(_) => {}
                 Segment::Descendant(selector) => {
                     // Pre-order walk with an explicit stack: no recursion on user data.
                     let mut stack: Vec<&'a Value> = vec![current];
@@ -778,6 +880,10 @@ impl<'s> Parser<'s> {
                             segments.push(Segment::Child(Selector::Wildcard));
                         } else {
                             let name = self.dot_name(in_filter)?;
+                            if self.peek() == Some(b'(') {
+                                segments.push(Segment::Function(self.function(&name)?));
+                                return Ok(segments);
+                            }
                             segments.push(Segment::Child(Selector::Name(name)));
                         }
                     }
@@ -810,13 +916,23 @@ impl<'s> Parser<'s> {
         if self.pos == start {
             return Err(self.error("expected a member name"));
         }
-        if self.peek() == Some(b'(') {
-            return Err(self.error("functions are not supported in paths"));
-        }
         self.text
             .get(start..self.pos)
             .map(str::to_string)
             .ok_or_else(|| self.error("invalid member name"))
+    }
+
+    /// `name()` after a dot: one of Jayway's functions without arguments.
+    fn function(&mut self, name: &str) -> Result<PathFunction, PathError> {
+        let function = PathFunction::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| self.error(&format!("unknown function '{name}'")))?;
+        self.expect(b'(')?;
+        self.skip_ws();
+        self.expect(b')')?;
+        Ok(function)
     }
 
     /// Parses what follows `[` up to and including the closing `]`.
@@ -1341,6 +1457,36 @@ mod tests {
     }
 
     #[test]
+    fn jayway_functions() {
+        let input =
+            json!({"items": [1, 2, 3, 4], "o": {"a": 1, "b": 2}, "list": [{"k": 1}, {"k": 2}]});
+        let len = Path::parse("$.items.length()").unwrap();
+        assert!(len.is_definite());
+        assert_eq!(len.normalized(), "$['items'].length()");
+        assert_eq!(len.select(&input), Some(json!(4)));
+        assert_eq!(sel("$.o.length()", &input), Some(json!(2)));
+        assert_eq!(sel("$.o.keys()", &input), Some(json!(["a", "b"])));
+        assert_eq!(sel("$.list[*].k.length()", &input), Some(json!(2)));
+        assert_eq!(sel("$.items.sum()", &input), Some(json!(10.0)));
+        assert_eq!(sel("$.items.avg()", &input), Some(json!(2.5)));
+        assert_eq!(sel("$.items.min()", &input), Some(json!(1.0)));
+        assert_eq!(sel("$.items.max()", &input), Some(json!(4.0)));
+        assert_eq!(sel("$.items.first()", &input), Some(json!(1)));
+        assert_eq!(sel("$.items.last()", &input), Some(json!(4)));
+        assert_eq!(sel("$.list[*].k.sum()", &input), Some(json!(3.0)));
+        assert_eq!(sel("$.missing.length()", &input), None);
+        assert_eq!(sel("$.o.sum()", &input), None);
+        assert_eq!(
+            sel(
+                "$.list[?(@.k.length() > 0)]",
+                &json!({"list": [{"k": [1]}, {"k": []}]})
+            ),
+            Some(json!([{"k": [1]}]))
+        );
+        assert!(Path::parse_reference("$.items.length()").is_err());
+    }
+
+    #[test]
     fn context_paths() {
         let path = Path::parse("$$.Execution.Input").unwrap();
         assert!(path.is_context());
@@ -1366,7 +1512,9 @@ mod tests {
             "$[a]",
             "$.a[?(@.b ==)]",
             "$.a[?(@.b =~ /x/)]",
-            "$.a.length()",
+            "$.a.size()",
+            "$.a.length(1)",
+            "$.a.length().b",
             "$ .a",
             "$.a[1:2:0]",
             "$.a[99999999999999999999]",
