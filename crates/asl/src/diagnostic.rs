@@ -101,14 +101,13 @@ pub fn invalid_definition_message(diagnostics: &[Diagnostic]) -> String {
         .filter(|d| d.severity == Severity::Error)
         .map(Diagnostic::aws_text)
         .collect();
-    match errors.len() {
-        0 => "Invalid State Machine Definition".to_string(),
-        1 => format!("Invalid State Machine Definition: '{}'", errors[0]),
-        n => format!(
-            "Invalid State Machine Definition: '{}' ({} errors)",
-            errors.join(", "),
-            n
-        ),
+    // AWS joins several findings with ", " inside one pair of quotes, e.g.
+    // `'MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3 at /States/pass1/Next,
+    // MISSING_TRANSITION_TARGET: State "pass2" is not reachable. at /States/pass2'`.
+    if errors.is_empty() {
+        "Invalid State Machine Definition".to_string()
+    } else {
+        format!("Invalid State Machine Definition: '{}'", errors.join(", "))
     }
 }
 

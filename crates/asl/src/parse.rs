@@ -191,17 +191,6 @@ fn root_or(loc: &str) -> String {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "Boolean",
-        Value::Number(_) => "Number",
-        Value::String(_) => "String",
-        Value::Array(_) => "Array",
-        Value::Object(_) => "Object",
-    }
-}
-
 fn is_jsonata_expression(text: &str) -> bool {
     let t = text.trim();
     t.starts_with("{%") && t.ends_with("%}") && t.len() >= 4
@@ -288,14 +277,8 @@ impl Parser<'_> {
         true
     }
 
-    fn wrong_type(&mut self, loc: &str, expected: &str, value: &Value) {
-        self.err(
-            loc,
-            format!(
-                "Expected value of type {expected} but got {}",
-                type_name(value)
-            ),
-        );
+    fn wrong_type(&mut self, loc: &str, expected: &str, _value: &Value) {
+        self.err(loc, format!("Expected value of type {expected}"));
     }
 
     fn string<'v>(&mut self, obj: &'v Obj, key: &str, loc: &str) -> Option<&'v str> {
@@ -421,10 +404,7 @@ impl Parser<'_> {
         match self.path(obj, key, loc, reference) {
             PathField::Valid(p) => Some(p),
             PathField::Null => {
-                self.err(
-                    &at(loc, key),
-                    format!("Expected value of type String but got null for '{key}'"),
-                );
+                self.err(&at(loc, key), "Expected value of type String");
                 None
             }
             PathField::Absent | PathField::Invalid => None,
@@ -756,13 +736,11 @@ impl Parser<'_> {
 
     fn task(&mut self, obj: &Obj, loc: &str) -> Task {
         self.require(obj, loc, &["Resource"]);
-        let resource = self
-            .string(obj, "Resource", loc)
-            .unwrap_or_default()
-            .to_string();
-        if obj.contains_key("Resource") {
-            self.check_resource(&resource, &at(loc, "Resource"));
+        let resource = self.string(obj, "Resource", loc).map(str::to_string);
+        if let Some(resource) = &resource {
+            self.check_resource(resource, &at(loc, "Resource"));
         }
+        let resource = resource.unwrap_or_default();
         let timeout_seconds = self.count_or_path(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS);
         let heartbeat_seconds = self.count_or_path(obj, "HeartbeatSeconds", loc, 1, MAX_SECONDS);
         if let (Some(NumberSource::Literal(t)), Some(NumberSource::Literal(h))) =
@@ -986,17 +964,11 @@ impl Parser<'_> {
                     self.assign_unsupported(rule_obj, &rloc);
                     usable = false;
                 }
-                let next = match rule_obj.get("Next") {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(other) => {
-                        self.wrong_type(&at(&rloc, "Next"), "String", other);
-                        None
-                    }
-                    None => {
-                        self.err(&rloc, "These fields are required: [Next]");
-                        None
-                    }
-                };
+                // `Next` is checked by the rule parser (present, a string).
+                let next = rule_obj
+                    .get("Next")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 if !usable {
                     continue;
                 }

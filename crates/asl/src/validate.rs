@@ -12,7 +12,7 @@
 //!   skips the reachability walk for that list;
 //! - Express machines and `.sync` / `.waitForTaskToken` resources: AWS's exact texts.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -177,7 +177,7 @@ impl Checker<'_> {
 
         // Names are unique across the whole machine; Express refusals; nested lists.
         let raw_states = raw.get("States");
-        for (name, state) in &m.states {
+        for name in m.states.keys() {
             let sloc = at(&states_loc, name);
             if let Some(first) = self.names.get(name) {
                 let message = format!(
@@ -187,12 +187,15 @@ impl Checker<'_> {
                 );
                 self.diags.push(Diagnostic::error(
                     DiagnosticCode::DuplicateStateName,
-                    sloc.clone(),
+                    sloc,
                     message,
                 ));
             } else {
-                self.names.insert(name.clone(), sloc.clone());
+                self.names.insert(name.clone(), sloc);
             }
+        }
+        for (name, state) in &m.states {
+            let sloc = at(&states_loc, name);
             let raw_state = raw_states.and_then(|s| s.get(name));
             match &state.kind {
                 StateKind::Task(task) if self.express => {
@@ -289,25 +292,17 @@ fn targets<'m>(kind: &'m StateKind, sloc: &str) -> Vec<(&'m str, String)> {
     out
 }
 
-/// The names reachable from `StartAt` within one state list.
+/// The names AWS counts as reachable within one state list: `StartAt` and every name
+/// some transition of the list targets. AWS does not walk the graph: a state that only
+/// an unreachable state leads to is not reported (recorded: `StartAt` naming no state,
+/// `Pass One → Success`, reports `Pass One` only).
 fn reachable(m: &StateMachine) -> HashSet<&str> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut queue: VecDeque<&str> = VecDeque::new();
-    if let Some((_, name, _)) = m.states.get_full(&m.start_at) {
-        seen.insert(name.as_str());
-        queue.push_back(name.as_str());
-    }
-    while let Some(name) = queue.pop_front() {
-        let Some(state) = m.states.get(name) else {
-            continue;
-        };
+    let mut referenced: HashSet<&str> = HashSet::new();
+    referenced.insert(m.start_at.as_str());
+    for state in m.states.values() {
         for (target, _) in targets(&state.kind, "") {
-            if let Some((_, key, _)) = m.states.get_full(target) {
-                if seen.insert(key.as_str()) {
-                    queue.push_back(key.as_str());
-                }
-            }
+            referenced.insert(target);
         }
     }
-    seen
+    referenced
 }
