@@ -1,0 +1,572 @@
+//! The interpreter end to end through the in-memory driver, and `start`/`step` directly
+//! where the durable engine's view matters (snapshots, stale events).
+
+use std::collections::HashMap;
+
+use cairn_asl::driver::{
+    self, ExecutionStatus, Outcome, RunOptions, TaskHandler, TaskInvocation, TaskOutcome,
+};
+use cairn_asl::interpreter::{
+    self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot, Status,
+};
+use cairn_asl::timestamp::Timestamp;
+use cairn_asl::validate::{validate, ValidateOptions};
+use cairn_asl::StateMachine;
+use serde_json::{json, Value};
+
+const START: i64 = 1_700_000_000_000;
+
+fn machine(definition: Value) -> StateMachine {
+    match validate(&definition.to_string(), &ValidateOptions::default()) {
+        Ok((machine, _)) => machine,
+        Err(diagnostics) => panic!("invalid definition: {diagnostics:?}"),
+    }
+}
+
+fn options() -> RunOptions {
+    RunOptions {
+        info: ExecutionInfo::example("test-machine", "exec-1", Timestamp::from_unix_millis(START)),
+        limits: Limits::default(),
+        seed: 7,
+    }
+}
+
+fn run_with(definition: Value, input: Value, tasks: &mut dyn TaskHandler) -> Outcome {
+    driver::run(&machine(definition), input, &options(), tasks)
+}
+
+fn run(definition: Value, input: Value) -> Outcome {
+    run_with(definition, input, &mut driver::NoTasks)
+}
+
+fn event_types(outcome: &Outcome) -> Vec<&str> {
+    outcome
+        .history
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect()
+}
+
+/// Answers each resource from a script: a queue of outcomes per resource, and records
+/// every invocation.
+#[derive(Default)]
+struct Script {
+    outcomes: HashMap<String, Vec<TaskOutcome>>,
+    calls: Vec<TaskInvocation>,
+}
+
+impl Script {
+    fn on(mut self, resource: &str, outcomes: Vec<TaskOutcome>) -> Self {
+        self.outcomes.insert(resource.to_string(), outcomes);
+        self
+    }
+}
+
+impl TaskHandler for Script {
+    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+        self.calls.push(task.clone());
+        let queue = self.outcomes.entry(task.resource.clone()).or_default();
+        if queue.is_empty() {
+            TaskOutcome::Succeeded(json!({"echo": task.input.clone()}))
+        } else {
+            queue.remove(0)
+        }
+    }
+}
+
+fn failed(error: &str, cause: &str) -> TaskOutcome {
+    TaskOutcome::Failed {
+        error: error.to_string(),
+        cause: Some(cause.to_string()),
+    }
+}
+
+#[test]
+fn pass_chain_records_entered_and_exited_for_each_state() {
+    let outcome = run(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.a", "Next": "B"},
+            "B": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a.x, 41)"}, "End": true}
+        }}),
+        json!({"in": true}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(outcome.output, Some(json!({"sum": 42})));
+    assert_eq!(
+        event_types(&outcome),
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let ids: Vec<u64> = outcome.history.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (1..=6).collect::<Vec<u64>>(),
+        "history ids are dense from 1"
+    );
+}
+
+#[test]
+fn task_result_goes_through_result_selector_result_path_and_output_path() {
+    let mut script = Script::default().on(
+        "arn:aws:lambda:us-east-1:123456789012:function:f",
+        vec![TaskOutcome::Succeeded(
+            json!({"Payload": {"total": 10}, "StatusCode": 200}),
+        )],
+    );
+    let outcome = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                  "InputPath": "$.order", "Parameters": {"id.$": "$.id"},
+                  "ResultSelector": {"total.$": "$.Payload.total"},
+                  "ResultPath": "$.result", "OutputPath": "$.result", "End": true}
+        }}),
+        json!({"order": {"id": "o-1"}, "other": 1}),
+        &mut script,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"total": 10})));
+    assert_eq!(script.calls.len(), 1);
+    assert_eq!(script.calls[0].input, json!({"id": "o-1"}));
+    assert_eq!(
+        event_types(&outcome),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+#[test]
+fn retry_backs_off_exponentially_on_the_virtual_clock_then_catch_takes_over() {
+    let resource = "arn:aws:states:::lambda:invoke";
+    let mut script = Script::default().on(
+        resource,
+        vec![
+            failed("PaymentGatewayTimeout", "slow"),
+            failed("PaymentGatewayTimeout", "slow"),
+            failed("PaymentGatewayTimeout", "slow"),
+            failed("PaymentGatewayTimeout", "still slow"),
+        ],
+    );
+    let outcome = run_with(
+        json!({"StartAt": "Pay", "States": {
+            "Pay": {"Type": "Task", "Resource": resource,
+                    "Retry": [{"ErrorEquals": ["PaymentGatewayTimeout"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2.0}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+                    "End": true},
+            "Failed": {"Type": "Pass", "End": true}
+        }}),
+        json!({"order": 1}),
+        &mut script,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(
+        outcome.output,
+        Some(
+            json!({"order": 1, "error": {"Error": "PaymentGatewayTimeout", "Cause": "still slow"}})
+        )
+    );
+    assert_eq!(
+        script.calls.iter().map(|c| c.attempt).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    // 5 + 10 + 20 seconds of back-off
+    assert_eq!(outcome.finished_at.unix_millis() - START, 35_000);
+}
+
+#[test]
+fn max_delay_caps_the_back_off() {
+    let resource = "arn:aws:states:::lambda:invoke";
+    let mut script = Script::default().on(
+        resource,
+        vec![failed("E", "x"), failed("E", "x"), failed("E", "x")],
+    );
+    let outcome = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource,
+                  "Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 10, "MaxAttempts": 3, "BackoffRate": 3.0, "MaxDelaySeconds": 15}],
+                  "End": true}
+        }}),
+        json!({}),
+        &mut script,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    // 10, then 30 capped to 15, then 90 capped to 15
+    assert_eq!(outcome.finished_at.unix_millis() - START, 40_000);
+}
+
+#[test]
+fn an_unmatched_task_error_fails_the_execution_with_its_name_and_cause() {
+    let resource = "arn:aws:states:::lambda:invoke";
+    let mut script =
+        Script::default().on(resource, vec![failed("PaymentDeclined", "card refused")]);
+    let outcome = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource,
+                  "Retry": [{"ErrorEquals": ["Other"]}],
+                  "End": true}
+        }}),
+        json!({}),
+        &mut script,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("PaymentDeclined"));
+    assert_eq!(outcome.cause.as_deref(), Some("card refused"));
+    assert_eq!(event_types(&outcome).last(), Some(&"ExecutionFailed"));
+}
+
+#[test]
+fn states_all_does_not_catch_states_runtime() {
+    let outcome = run(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Branches": [
+                {"StartAt": "Bad", "States": {"Bad": {"Type": "Pass", "InputPath": "$.missing", "End": true}}}
+            ], "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+            "Caught": {"Type": "Succeed"}
+        }}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        outcome
+            .cause
+            .as_deref()
+            .unwrap_or("")
+            .contains("Invalid path '$.missing'"),
+        "{:?}",
+        outcome.cause
+    );
+}
+
+#[test]
+fn task_timeout_becomes_states_timeout_and_can_be_caught() {
+    let resource = "arn:aws:states:::lambda:invoke";
+    let mut script = Script::default().on(resource, vec![TaskOutcome::TimedOut]);
+    let outcome = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource, "TimeoutSeconds": 3,
+                  "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}], "End": true},
+            "Late": {"Type": "Pass", "Result": "late", "End": true}
+        }}),
+        json!({}),
+        &mut script,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!("late")));
+    assert_eq!(script.calls[0].timeout_seconds, Some(3));
+}
+
+#[test]
+fn parallel_joins_branch_results_in_branch_order() {
+    let outcome = run(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "ResultPath": "$.results", "End": true, "Branches": [
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "Next": "A"},
+                                             "A": {"Type": "Pass", "Result": "slow", "End": true}}},
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "fast", "End": true}}}
+            ]}
+        }}),
+        json!({"keep": 1}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(
+        outcome.output,
+        Some(json!({"keep": 1, "results": ["slow", "fast"]}))
+    );
+    let types = event_types(&outcome);
+    assert_eq!(
+        types[1..3],
+        ["ParallelStateEntered", "ParallelStateStarted"]
+    );
+    assert_eq!(
+        types[types.len() - 3..],
+        [
+            "ParallelStateSucceeded",
+            "ParallelStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(outcome.finished_at.unix_millis() - START, 5_000);
+}
+
+#[test]
+fn a_failing_branch_fails_the_parallel_with_its_error() {
+    let outcome = run(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}},
+                {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "branch 2"}}}
+            ]}
+        }}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("Boom"));
+    assert_eq!(outcome.cause.as_deref(), Some("branch 2"));
+    // the waiting branch was aborted: its timer never fired
+    assert_eq!(outcome.finished_at.unix_millis(), START);
+    assert!(event_types(&outcome).contains(&"ParallelStateFailed"));
+}
+
+#[test]
+fn map_runs_items_with_item_selector_and_context_and_keeps_order() {
+    let outcome = run(
+        json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                  "ItemSelector": {"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "tag.$": "$.tag"},
+                  "ItemProcessor": {"StartAt": "W", "States": {
+                      "W": {"Type": "Wait", "SecondsPath": "$.value", "Next": "Done"},
+                      "Done": {"Type": "Pass", "End": true}}},
+                  "End": true}
+        }}),
+        json!({"items": [3, 1, 2], "tag": "t"}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(
+        outcome.output,
+        Some(json!([
+            {"value": 3, "index": 0, "tag": "t"},
+            {"value": 1, "index": 1, "tag": "t"},
+            {"value": 2, "index": 2, "tag": "t"}
+        ]))
+    );
+    // MaxConcurrency 2: items 0 (3 s) and 1 (1 s) start at once; item 2 (2 s) starts at 1 s.
+    assert_eq!(outcome.finished_at.unix_millis() - START, 3_000);
+    let iterations = event_types(&outcome)
+        .iter()
+        .filter(|t| **t == "MapIterationStarted")
+        .count();
+    assert_eq!(iterations, 3);
+}
+
+#[test]
+fn map_tolerated_failures_keep_going_and_the_threshold_fails_the_state() {
+    let definition = |tolerated: u64| {
+        json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ToleratedFailureCount": tolerated,
+                  "ItemProcessor": {"StartAt": "C", "States": {
+                      "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Bad"}], "Default": "Ok"},
+                      "Bad": {"Type": "Fail", "Error": "Zero", "Cause": "zero item"},
+                      "Ok": {"Type": "Pass", "End": true}}},
+                  "End": true}
+        }})
+    };
+    let ok = run(definition(1), json!([1, 0, 2]));
+    assert_eq!(ok.status, ExecutionStatus::Succeeded, "{ok:?}");
+    assert_eq!(
+        ok.output,
+        Some(json!([1, {"Error": "Zero", "Cause": "zero item"}, 2]))
+    );
+
+    let over = run(definition(0), json!([1, 0, 2]));
+    assert_eq!(over.status, ExecutionStatus::Failed);
+    assert_eq!(
+        over.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+}
+
+#[test]
+fn wait_timestamp_in_the_past_passes_at_once_and_seconds_path_errors_name_the_state() {
+    let past = run(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2016-03-14T01:59:00Z", "End": true}}}),
+        json!({"a": 1}),
+    );
+    assert_eq!(past.status, ExecutionStatus::Succeeded);
+    assert_eq!(past.output, Some(json!({"a": 1})));
+
+    let negative = run(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}),
+        json!({"s": -1}),
+    );
+    assert_eq!(negative.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        negative.cause.as_deref(),
+        Some("An error occurred while executing the state 'W' (entered at the event id #2). The SecondsPath parameter references a negative value: $.s == -1")
+    );
+}
+
+#[test]
+fn execution_timeout_times_the_execution_out() {
+    let outcome = run(
+        json!({"TimeoutSeconds": 10, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::TimedOut);
+    assert_eq!(outcome.finished_at.unix_millis() - START, 10_000);
+    assert_eq!(event_types(&outcome).last(), Some(&"ExecutionTimedOut"));
+}
+
+#[test]
+fn payload_over_the_limit_fails_with_data_limit_exceeded() {
+    let big = "x".repeat(300 * 1024);
+    let outcome = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"big": big}, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.DataLimitExceeded"));
+}
+
+#[test]
+fn history_limit_fails_a_runaway_loop() {
+    let machine =
+        machine(json!({"StartAt": "Loop", "States": {"Loop": {"Type": "Pass", "Next": "Loop"}}}));
+    let mut options = options();
+    options.limits.max_history_events = 100;
+    let outcome = driver::run(&machine, json!({}), &options, &mut driver::NoTasks);
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    assert!(outcome.history.len() <= 103, "{}", outcome.history.len());
+}
+
+#[test]
+fn choice_without_a_match_and_without_default_fails_with_no_choice_matched() {
+    let outcome = run(
+        json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "D"}]},
+            "D": {"Type": "Succeed"}
+        }}),
+        json!({"x": 2}),
+    );
+    assert_eq!(outcome.error.as_deref(), Some("States.NoChoiceMatched"));
+}
+
+#[test]
+fn context_object_exposes_execution_and_state() {
+    let outcome = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+            "name.$": "$$.Execution.Name", "input.$": "$$.Execution.Input", "state.$": "$$.State.Name",
+            "machine.$": "$$.StateMachine.Name", "start.$": "$$.Execution.StartTime"
+        }, "End": true}}}),
+        json!({"k": "v"}),
+    );
+    assert_eq!(
+        outcome.output,
+        Some(
+            json!({"name": "exec-1", "input": {"k": "v"}, "state": "P", "machine": "test-machine",
+                    "start": "2023-11-14T22:13:20.000Z"})
+        )
+    );
+}
+
+fn clock(seconds: i64) -> Clock {
+    Clock {
+        now: Timestamp::from_unix_millis(START + seconds * 1000),
+        seed: seconds as u64,
+    }
+}
+
+#[test]
+fn a_snapshot_survives_serialization_and_stale_events_change_nothing() {
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 30, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (snapshot, output) =
+        interpreter::start(&machine, info, json!({"a": 1}), Limits::default(), clock(0));
+    let task = output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::InvokeTask(t) => Some(t.task),
+            _ => None,
+        })
+        .expect("the task is invoked");
+    assert!(
+        output
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::StartTimer { .. })),
+        "timeout timer"
+    );
+
+    // As the durable engine does: persist, forget, load.
+    let text = serde_json::to_string(&snapshot).expect("serializes");
+    let mut snapshot: Snapshot = serde_json::from_str(&text).expect("deserializes");
+
+    let stale = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task: task + 99,
+            output: json!(0),
+        },
+        clock(1),
+    );
+    assert!(stale.history.is_empty() && stale.commands.is_empty());
+
+    let done = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task,
+            output: json!({"r": 2}),
+        },
+        clock(2),
+    );
+    assert_eq!(snapshot.status, Status::Succeeded);
+    assert!(
+        done.commands
+            .iter()
+            .any(|c| matches!(c, Command::CancelTimer { .. })),
+        "timeout timer cancelled"
+    );
+    assert!(done
+        .commands
+        .iter()
+        .any(|c| matches!(c, Command::Finish(f) if f.output == Some(json!({"r": 2})))));
+
+    // A duplicate delivery of the same result after the end changes nothing.
+    let again = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task,
+            output: json!({"r": 3}),
+        },
+        clock(3),
+    );
+    assert!(again.history.is_empty() && again.commands.is_empty());
+}
+
+#[test]
+fn stop_aborts_a_waiting_execution() {
+    let machine = machine(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}),
+    );
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, _) =
+        interpreter::start(&machine, info, json!({}), Limits::default(), clock(0));
+    let out = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::Stop {
+            error: Some("Bye".into()),
+            cause: None,
+        },
+        clock(5),
+    );
+    assert_eq!(snapshot.status, Status::Aborted);
+    assert_eq!(
+        out.history.last().map(|e| e.event_type.as_str()),
+        Some("ExecutionAborted")
+    );
+    assert!(out
+        .commands
+        .iter()
+        .any(|c| matches!(c, Command::CancelTimer { .. })));
+}
