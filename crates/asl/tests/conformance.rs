@@ -206,21 +206,29 @@ fn uuid_for(name: &str) -> String {
     )
 }
 
-fn execution_info(case_name: &str) -> ExecutionInfo {
+/// What the context object shows for this case's execution. Express executions have
+/// their own ARN form (`…:express:<machine>:<name>:<id>`) and no redrive count.
+fn execution_info(case_name: &str, express: bool) -> ExecutionInfo {
     let machine = format!(
         "conf-{:016x}{:04x}",
         hash64(case_name, 3),
         hash64(case_name, 4) & 0xffff
     );
     let execution = uuid_for(case_name);
+    let execution_arn = if express {
+        let id = uuid_for(&format!("{case_name}/express"));
+        format!("{ARN_PREFIX}:express:{machine}:{execution}:{id}")
+    } else {
+        format!("{ARN_PREFIX}:execution:{machine}:{execution}")
+    };
     ExecutionInfo {
-        execution_arn: format!("{ARN_PREFIX}:execution:{machine}:{execution}"),
+        execution_arn,
         execution_name: execution,
         state_machine_arn: format!("{ARN_PREFIX}:stateMachine:{machine}"),
         state_machine_name: machine,
         role_arn: ROLE_ARN.to_string(),
         start_time: Timestamp::from_unix_millis(START_MILLIS),
-        redrive_count: 0,
+        redrive_count: if express { None } else { Some(0) },
     }
 }
 
@@ -318,7 +326,10 @@ fn evaluate_execution(case: &Case) -> Evaluation {
     };
     let input = case.doc.get("input").cloned().unwrap_or_else(|| json!({}));
     let options = RunOptions {
-        info: execution_info(&case.name),
+        info: execution_info(
+            &case.name,
+            case.doc["state_machine_type"].as_str() == Some("EXPRESS"),
+        ),
         limits: Limits::default(),
         seed: hash64(&case.name, 5),
     };

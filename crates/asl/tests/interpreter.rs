@@ -422,8 +422,7 @@ fn payload_over_the_limit_fails_with_data_limit_exceeded() {
 
 #[test]
 fn history_limit_fails_a_runaway_loop() {
-    let machine =
-        machine(json!({"StartAt": "Loop", "States": {
+    let machine = machine(json!({"StartAt": "Loop", "States": {
         "Loop": {"Type": "Pass", "Next": "Again"},
         "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Loop"},
         "Done": {"Type": "Succeed"}

@@ -1,6 +1,8 @@
 //! One claimed execution's events through the interpreter, turned into the rows to write.
 
-use cairn_asl::interpreter::{self, Clock, Command, ExecutionInfo, Limits, Output, Snapshot, Status};
+use cairn_asl::interpreter::{
+    self, Clock, Command, ExecutionInfo, Limits, Output, Snapshot, Status,
+};
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
@@ -16,12 +18,23 @@ pub(crate) fn parse(text: &str) -> Result<StateMachine, String> {
 
 /// Applies `claimed`'s events in order. `machine` is `Err` when the stored definition can
 /// no longer be read: the execution then fails rather than stalling.
-pub fn apply(machine: Result<&StateMachine, &String>, claimed: Claimed, limits: Limits, now: Time) -> Advance {
+pub fn apply(
+    machine: Result<&StateMachine, &String>,
+    claimed: Claimed,
+    limits: Limits,
+    now: Time,
+) -> Advance {
     let machine = match machine {
         Ok(m) => m,
-        Err(problem) => return fail(&claimed, &format!("the definition cannot be run: {problem}")),
+        Err(problem) => {
+            return fail(
+                &claimed,
+                &format!("the definition cannot be run: {problem}"),
+            )
+        }
     };
-    let mut snapshot: Option<Snapshot> = match claimed.snapshot.as_deref().map(serde_json::from_str) {
+    let mut snapshot: Option<Snapshot> = match claimed.snapshot.as_deref().map(serde_json::from_str)
+    {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return fail(&claimed, &format!("the stored snapshot is unreadable: {e}")),
@@ -47,7 +60,7 @@ pub fn apply(machine: Result<&StateMachine, &String>, claimed: Claimed, limits: 
                         .to_string(),
                     role_arn: claimed.role_arn.clone(),
                     start_time: from_time(claimed.started_at),
-                    redrive_count: 0,
+                    redrive_count: Some(0),
                 };
                 let (s, out) = interpreter::start(machine, info, input, limits, clock);
                 snapshot = Some(s);
@@ -122,7 +135,12 @@ fn seed_of(arn: &str, now: Timestamp) -> u64 {
 fn fail(claimed: &Claimed, cause: &str) -> Advance {
     tracing::error!(execution = %claimed.arn, cause, "failing an execution that cannot advance");
     Advance {
-        snapshot: Some(claimed.snapshot.clone().unwrap_or_else(|| "null".to_string())),
+        snapshot: Some(
+            claimed
+                .snapshot
+                .clone()
+                .unwrap_or_else(|| "null".to_string()),
+        ),
         status: Some("FAILED".to_string()),
         error: Some(cairn_asl::error::names::RUNTIME.to_string()),
         cause: Some(cause.to_string()),

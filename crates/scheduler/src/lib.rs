@@ -41,7 +41,10 @@ struct Definitions(Mutex<HashMap<i64, Arc<StateMachine>>>);
 
 impl Definitions {
     fn known(&self) -> Vec<i64> {
-        self.0.lock().map(|m| m.keys().copied().collect()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     fn get(&self, id: i64) -> Option<Arc<StateMachine>> {

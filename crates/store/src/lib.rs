@@ -56,7 +56,12 @@ pub trait Store: Send + Sync {
     /// Events with id greater than `after`, in order, at most `limit`.
     async fn history(&self, arn: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
     /// Asks a running execution to stop; a no-op on a finished one.
-    async fn stop_execution(&self, arn: &str, error: Option<&str>, cause: Option<&str>) -> Result<()>;
+    async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<()>;
 
     /// Claims up to `limit` executions with due events (`FOR UPDATE SKIP LOCKED`), calls
     /// `step` for each and commits all results in ONE transaction. Returns how many
@@ -70,13 +75,27 @@ pub trait Store: Send + Sync {
     async fn next_due(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>>;
 
     /// Leases up to `limit` tasks whose lease is free or expired.
-    async fn lease_tasks(&self, owner: &str, limit: i64, lease: std::time::Duration) -> Result<Vec<LeasedTask>>;
+    async fn lease_tasks(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<LeasedTask>>;
     /// Extends the leases `owner` holds on `tasks`.
-    async fn renew_leases(&self, owner: &str, tasks: &[i64], lease: std::time::Duration) -> Result<()>;
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        tasks: &[i64],
+        lease: std::time::Duration,
+    ) -> Result<()>;
     /// Records a task's outcome as an event for its execution and removes the task, in
     /// one transaction. `false` when the task is gone (cancelled, or completed by a
     /// worker that took over an expired lease): the outcome is dropped.
-    async fn complete_task(&self, task: &LeasedTask, event: &cairn_asl::interpreter::Event) -> Result<bool>;
+    async fn complete_task(
+        &self,
+        task: &LeasedTask,
+        event: &cairn_asl::interpreter::Event,
+    ) -> Result<bool>;
     /// Gives back every lease `owner` holds (graceful shutdown).
     async fn release_leases(&self, owner: &str) -> Result<u64>;
 }

@@ -255,7 +255,12 @@ impl Store for PgStore {
             .collect())
     }
 
-    async fn stop_execution(&self, arn: &str, error: Option<&str>, cause: Option<&str>) -> Result<()> {
+    async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<()> {
         let event = to_json_text(&InboxEvent::Step(Event::Stop {
             error: error.map(str::to_string),
             cause: cause.map(str::to_string),
@@ -316,7 +321,8 @@ impl Store for PgStore {
         .await?;
 
         let mut consumed: Vec<i64> = Vec::with_capacity(inbox.len());
-        let mut by_execution: std::collections::HashMap<String, Vec<InboxEvent>> = Default::default();
+        let mut by_execution: std::collections::HashMap<String, Vec<InboxEvent>> =
+            Default::default();
         for row in inbox {
             consumed.push(row.id);
             by_execution
@@ -356,7 +362,12 @@ impl Store for PgStore {
         Ok(due)
     }
 
-    async fn lease_tasks(&self, owner: &str, limit: i64, lease: Duration) -> Result<Vec<LeasedTask>> {
+    async fn lease_tasks(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<LeasedTask>> {
         let seconds = lease.as_secs_f64();
         let rows = sqlx::query!(
             r#"update tasks set lease_owner = $1, lease_until = now() + make_interval(secs => $3)
@@ -501,15 +512,20 @@ impl Writes {
             self.task_state.push(task.state_name);
             self.task_resource.push(task.resource);
             self.task_input.push(to_json_text(&task.input)?);
-            self.task_timeout.push(task.timeout_seconds.map(|t| t as i64));
-            self.task_heartbeat.push(task.heartbeat_seconds.map(|t| t as i64));
+            self.task_timeout
+                .push(task.timeout_seconds.map(|t| t as i64));
+            self.task_heartbeat
+                .push(task.heartbeat_seconds.map(|t| t as i64));
             self.task_attempt.push(task.attempt as i64);
         }
         for (timer, due) in advance.timers {
             self.timer_execution.push(arn.to_string());
             self.timer_id.push(timer as i64);
             self.timer_due.push(due);
-            self.timer_event.push(to_json_text(&InboxEvent::Step(Event::TimerFired { timer }))?);
+            self.timer_event
+                .push(to_json_text(&InboxEvent::Step(Event::TimerFired {
+                    timer,
+                }))?);
         }
         for timer in advance.cancelled_timers {
             self.cancel_timer_execution.push(arn.to_string());
@@ -653,7 +669,11 @@ pub fn doorbell(pool: &PgPool, channel: &'static str) -> std::sync::Arc<tokio::s
     bell
 }
 
-async fn listen(pool: &PgPool, channel: &str, ringer: &tokio::sync::Notify) -> Result<(), sqlx::Error> {
+async fn listen(
+    pool: &PgPool,
+    channel: &str,
+    ringer: &tokio::sync::Notify,
+) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.listen(channel).await?;
     // Anything sent before we listened is unknown: make waiters rescan.
