@@ -7,6 +7,7 @@
 //! snapshot, history, tasks, timers, the consumption of the events — in one commit.
 
 pub mod postgres;
+pub mod testing;
 mod types;
 
 pub use types::*;

@@ -422,9 +422,16 @@ impl Store for PgStore {
             tx.rollback().await?;
             return Ok(false);
         }
+        // The task's start is recorded with its outcome: one commit per invocation.
+        let started = to_json_text(&InboxEvent::Step(Event::TaskStarted {
+            task: task.task_id as u64,
+        }))?;
         sqlx::query!(
-            r#"insert into inbox (execution_arn, due_at, event) values ($1, now(), $2::text::json)"#,
+            r#"insert into inbox (execution_arn, due_at, event)
+               select $1, now(), e::json from unnest(array[$2, $3]::text[]) with ordinality as u(e, n)
+               order by n"#,
             task.execution_arn,
+            started,
             event
         )
         .execute(&mut *tx)
