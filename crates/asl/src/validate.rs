@@ -180,11 +180,8 @@ impl Checker<'_> {
         for name in m.states.keys() {
             let sloc = at(&states_loc, name);
             if let Some(first) = self.names.get(name) {
-                let message = format!(
-                    "Duplicate State name: {name} (already defined at {first}); state names \
-                     must be unique across the whole state machine, branches and item \
-                     processors included"
-                );
+                // AWS: "Duplicate State name: …" (its exact continuation is not recorded).
+                let message = format!("Duplicate State name: {name} (first defined at {first})");
                 self.diags.push(Diagnostic::error(
                     DiagnosticCode::DuplicateStateName,
                     sloc,

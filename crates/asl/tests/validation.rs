@@ -242,6 +242,28 @@ fn jsonata_query_language_is_not_supported_yet() {
 }
 
 #[test]
+fn jsonata_machines_get_one_diagnostic_not_one_per_field() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {
+        "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Arguments": "{% $states.input %}", "Output": {"a": "{% 1 %}"}, "Assign": {"x": 1},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C", "Output": "{% 2 %}"}], "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "D"}], "Default": "D"},
+        "D": {"Type": "Map", "Items": "{% [1] %}", "ItemProcessor": {"StartAt": "I", "States": {
+            "I": {"Type": "Pass", "Output": "{% $states.input %}", "End": true}}}, "End": true}
+    }});
+    schema(def, "/QueryLanguage", "JSONata is not supported yet");
+    // A JSONata state in a JSONPath machine: its own one diagnostic.
+    let def = single(
+        json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}),
+    );
+    schema(
+        def,
+        "/States/S/QueryLanguage",
+        "JSONata is not supported yet",
+    );
+}
+
+#[test]
 fn state_level_jsonpath_query_language_is_accepted() {
     ok(single(
         json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}),
