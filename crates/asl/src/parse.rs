@@ -355,10 +355,14 @@ impl Parser<'_> {
         match value.as_f64() {
             Some(n) if n.is_finite() && n >= min && n <= max => Some(n),
             Some(_) => {
-                self.err(
-                    &here,
-                    format!("The value of '{key}' must be a number between {min} and {max}"),
-                );
+                let message = if max == f64::MAX {
+                    format!(
+                        "The value of '{key}' must be a number greater than or equal to {min:.1}"
+                    )
+                } else {
+                    format!("The value of '{key}' must be a number between {min} and {max}")
+                };
+                self.err(&here, message);
                 None
             }
             None => {

@@ -599,7 +599,7 @@ fn retrier_field_ranges() {
     schema(
         retry(json!([{"ErrorEquals": ["A"], "BackoffRate": 0.5}])),
         &format!("{base}/BackoffRate"),
-        "BackoffRate",
+        "The value of 'BackoffRate' must be a number greater than or equal to 1.0",
     );
     schema(
         retry(json!([{"ErrorEquals": ["A"], "BackoffRate": "2"}])),
