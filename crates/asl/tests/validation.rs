@@ -1317,6 +1317,26 @@ fn duplicate_state_names_across_branches() {
 }
 
 #[test]
+fn duplicate_state_names_in_one_states_object() {
+    let text = r#"{"StartAt": "Dup Check", "States": {
+        "Dup Check": {"Type": "Pass", "Next": "SuccessState"},
+        "Dup Check": {"Type": "Pass", "Next": "SuccessState"},
+        "SuccessState": {"Type": "Succeed"}}}"#;
+    let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].code, DiagnosticCode::DuplicateStateName);
+    assert_eq!(d[0].location, "/States/Dup Check");
+    assert_eq!(d[0].message, "Duplicate State name: Dup Check");
+    // Inside a branch too; other repeated keys are JSON's business (the last one wins).
+    let text = r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "A": {"Type": "Succeed"}}}]}}}"#;
+    let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
+    assert_eq!(d[0].location, "/States/P/Branches[0]/States/A", "{d:#?}");
+    let text = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Comment": "x", "Comment": "y"}}}"#;
+    assert!(validate(text, &ValidateOptions::default()).is_ok());
+}
+
+#[test]
 fn warnings_do_not_fail() {
     let (m, warnings) =
         validate(&single(pass_end()).to_string(), &ValidateOptions::default()).expect("valid");
