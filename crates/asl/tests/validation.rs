@@ -242,6 +242,28 @@ fn jsonata_query_language_is_not_supported_yet() {
 }
 
 #[test]
+fn jsonata_machines_get_one_diagnostic_not_one_per_field() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {
+        "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Arguments": "{% $states.input %}", "Output": {"a": "{% 1 %}"}, "Assign": {"x": 1},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C", "Output": "{% 2 %}"}], "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "D"}], "Default": "D"},
+        "D": {"Type": "Map", "Items": "{% [1] %}", "ItemProcessor": {"StartAt": "I", "States": {
+            "I": {"Type": "Pass", "Output": "{% $states.input %}", "End": true}}}, "End": true}
+    }});
+    schema(def, "/QueryLanguage", "JSONata is not supported yet");
+    // A JSONata state in a JSONPath machine: its own one diagnostic.
+    let def = single(
+        json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}),
+    );
+    schema(
+        def,
+        "/States/S/QueryLanguage",
+        "JSONata is not supported yet",
+    );
+}
+
+#[test]
 fn state_level_jsonpath_query_language_is_accepted() {
     ok(single(
         json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}),
@@ -577,7 +599,7 @@ fn retrier_field_ranges() {
     schema(
         retry(json!([{"ErrorEquals": ["A"], "BackoffRate": 0.5}])),
         &format!("{base}/BackoffRate"),
-        "BackoffRate",
+        "The value of 'BackoffRate' must be a number greater than or equal to 1.0",
     );
     schema(
         retry(json!([{"ErrorEquals": ["A"], "BackoffRate": "2"}])),
@@ -1292,6 +1314,26 @@ fn duplicate_state_names_across_branches() {
                 && d.location == "/States/N/ItemProcessor/States/Inner"),
         "{d:#?}"
     );
+}
+
+#[test]
+fn duplicate_state_names_in_one_states_object() {
+    let text = r#"{"StartAt": "Dup Check", "States": {
+        "Dup Check": {"Type": "Pass", "Next": "SuccessState"},
+        "Dup Check": {"Type": "Pass", "Next": "SuccessState"},
+        "SuccessState": {"Type": "Succeed"}}}"#;
+    let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].code, DiagnosticCode::DuplicateStateName);
+    assert_eq!(d[0].location, "/States/Dup Check");
+    assert_eq!(d[0].message, "Duplicate State name: Dup Check");
+    // Inside a branch too; other repeated keys are JSON's business (the last one wins).
+    let text = r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "A": {"Type": "Succeed"}}}]}}}"#;
+    let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
+    assert_eq!(d[0].location, "/States/P/Branches[0]/States/A", "{d:#?}");
+    let text = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Comment": "x", "Comment": "y"}}}"#;
+    assert!(validate(text, &ValidateOptions::default()).is_ok());
 }
 
 #[test]
