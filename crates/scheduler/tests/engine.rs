@@ -58,7 +58,10 @@ async fn answer_tasks(store: &PgStore) -> usize {
         .expect("lease");
     for task in &tasks {
         let input: Value = serde_json::from_str(&task.input).expect("json");
-        let event = Event::TaskSucceeded { task: task.task_id as u64, output: json!({"done": input}) };
+        let event = Event::TaskSucceeded {
+            task: task.task_id as u64,
+            output: json!({"done": input}),
+        };
         assert!(store.complete_task(task, &event).await.expect("complete"));
     }
     tasks.len()
@@ -67,7 +70,11 @@ async fn answer_tasks(store: &PgStore) -> usize {
 async fn assert_dense_history(store: &PgStore, arn: &str) -> Vec<String> {
     let events = store.history(arn, 0, 10_000).await.expect("history");
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-    assert_eq!(ids, (1..=events.len() as i64).collect::<Vec<_>>(), "dense history for {arn}");
+    assert_eq!(
+        ids,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "dense history for {arn}"
+    );
     let row = store.describe_execution(arn).await.expect("describe");
     assert_eq!(row.history_length, events.len() as i64);
     events.into_iter().map(|e| e.event_type).collect()
@@ -75,7 +82,9 @@ async fn assert_dense_history(store: &PgStore, arn: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_choice_and_parallel_run_to_completion_with_dense_history() {
-    let (store, _) = testing::fresh_store("engine_flow", 8).await.expect("database");
+    let (store, _) = testing::fresh_store("engine_flow", 8)
+        .await
+        .expect("database");
     let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
     let machine = machine(
         &store,
@@ -94,7 +103,14 @@ async fn tasks_choice_and_parallel_run_to_completion_with_dense_history() {
     let arn = start(&store, &machine, "one", json!({"go": true})).await;
 
     settle(&scheduler).await;
-    assert_eq!(store.describe_execution(&arn).await.expect("describe").status, "RUNNING");
+    assert_eq!(
+        store
+            .describe_execution(&arn)
+            .await
+            .expect("describe")
+            .status,
+        "RUNNING"
+    );
     assert_eq!(answer_tasks(&store).await, 1, "T1 is the only task");
     settle(&scheduler).await;
     assert_eq!(answer_tasks(&store).await, 1, "branch A's task");
@@ -113,7 +129,9 @@ async fn tasks_choice_and_parallel_run_to_completion_with_dense_history() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_is_one_timer_row_that_fires_when_due() {
-    let (store, _) = testing::fresh_store("engine_wait", 8).await.expect("database");
+    let (store, _) = testing::fresh_store("engine_wait", 8)
+        .await
+        .expect("database");
     let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
     let machine = machine(
         &store,
@@ -124,25 +142,62 @@ async fn a_wait_is_one_timer_row_that_fires_when_due() {
     .await;
     let arn = start(&store, &machine, "w", json!({})).await;
     settle(&scheduler).await;
-    let due = store.next_due().await.expect("due").expect("a timer is pending");
+    let due = store
+        .next_due()
+        .await
+        .expect("due")
+        .expect("a timer is pending");
     assert!(due > chrono::Utc::now(), "the 1 s wait is in the future");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     settle(&scheduler).await;
     // Now the year-long wait: exactly one inbox row, due in a year.
-    let due = store.next_due().await.expect("due").expect("the long wait is pending");
+    let due = store
+        .next_due()
+        .await
+        .expect("due")
+        .expect("the long wait is pending");
     assert!(due - chrono::Utc::now() > chrono::Duration::days(364));
     let types = assert_dense_history(&store, &arn).await;
-    assert_eq!(types, ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "WaitStateEntered"]);
-    store.stop_execution(&arn, Some("Enough"), None).await.expect("stop");
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "WaitStateEntered"
+        ]
+    );
+    store
+        .stop_execution(&arn, Some("Enough"), None)
+        .await
+        .expect("stop");
     settle(&scheduler).await;
-    assert_eq!(store.describe_execution(&arn).await.expect("describe").status, "ABORTED");
-    assert_eq!(store.next_due().await.expect("due"), None, "the stop cancelled the timer");
+    assert_eq!(
+        store
+            .describe_execution(&arn)
+            .await
+            .expect("describe")
+            .status,
+        "ABORTED"
+    );
+    assert_eq!(
+        store.next_due().await.expect("due"),
+        None,
+        "the stop cancelled the timer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
-    let (store, _) = testing::fresh_store("engine_idem", 4).await.expect("database");
-    let machine = machine(&store, "m", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})).await;
+    let (store, _) = testing::fresh_store("engine_idem", 4)
+        .await
+        .expect("database");
+    let machine = machine(
+        &store,
+        "m",
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
     let arn = start(&store, &machine, "same", json!({"a": 1})).await;
     let again = store
         .start_execution(&NewExecution {
@@ -168,12 +223,17 @@ async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
             started_at: chrono::Utc::now(),
         })
         .await;
-    assert!(matches!(conflict, Err(cairn_store::StoreError::ExecutionAlreadyExists(_))));
+    assert!(matches!(
+        conflict,
+        Err(cairn_store::StoreError::ExecutionAlreadyExists(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_schedulers_never_apply_an_event_twice() {
-    let (store, _) = testing::fresh_store("engine_race", 16).await.expect("database");
+    let (store, _) = testing::fresh_store("engine_race", 16)
+        .await
+        .expect("database");
     let machine = machine(
         &store,
         "race",
@@ -186,7 +246,10 @@ async fn concurrent_schedulers_never_apply_an_event_twice() {
     for i in 0..100 {
         arns.push(start(&store, &machine, &format!("e{i}"), json!({"i": i})).await);
     }
-    let config = SchedulerConfig { batch_size: 8, ..SchedulerConfig::default() };
+    let config = SchedulerConfig {
+        batch_size: 8,
+        ..SchedulerConfig::default()
+    };
     let run_all = |store: PgStore| {
         let config = config.clone();
         tokio::spawn(async move {
@@ -209,7 +272,19 @@ async fn concurrent_schedulers_never_apply_an_event_twice() {
     c.expect("scheduler c");
     for arn in &arns {
         let types = assert_dense_history(&store, arn).await;
-        assert_eq!(store.describe_execution(arn).await.expect("describe").status, "SUCCEEDED", "{arn}");
-        assert_eq!(types.iter().filter(|t| *t == "TaskSucceeded").count(), 1, "{arn}: {types:?}");
+        assert_eq!(
+            store
+                .describe_execution(arn)
+                .await
+                .expect("describe")
+                .status,
+            "SUCCEEDED",
+            "{arn}"
+        );
+        assert_eq!(
+            types.iter().filter(|t| *t == "TaskSucceeded").count(),
+            1,
+            "{arn}: {types:?}"
+        );
     }
 }

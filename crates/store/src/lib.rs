@@ -12,6 +12,8 @@ mod types;
 
 pub use types::*;
 
+use std::future::Future;
+
 /// What can go wrong in the store. API-facing variants carry AWS's error names.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,65 +40,85 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The persistence Cairn's services share.
-#[allow(async_fn_in_trait)]
 pub trait Store: Send + Sync {
     /// Applies pending migrations.
-    async fn migrate(&self) -> Result<()>;
+    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
 
     /// Stores a definition text once; returns its id.
-    async fn put_definition(&self, body: &str) -> Result<i64>;
-    async fn definition(&self, id: i64) -> Result<String>;
+    fn put_definition(&self, body: &str) -> impl Future<Output = Result<i64>> + Send;
+    fn definition(&self, id: i64) -> impl Future<Output = Result<String>> + Send;
 
-    async fn create_state_machine(&self, machine: &NewStateMachine) -> Result<StateMachineRow>;
-    async fn describe_state_machine(&self, arn: &str) -> Result<StateMachineRow>;
+    fn create_state_machine(
+        &self,
+        machine: &NewStateMachine,
+    ) -> impl Future<Output = Result<StateMachineRow>> + Send;
+    fn describe_state_machine(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<StateMachineRow>> + Send;
 
     /// Inserts the execution and its start event in one transaction. Starting the same
     /// name again with the same input returns the existing execution, as AWS does.
-    async fn start_execution(&self, execution: &NewExecution) -> Result<Started>;
-    async fn describe_execution(&self, arn: &str) -> Result<ExecutionRow>;
+    fn start_execution(
+        &self,
+        execution: &NewExecution,
+    ) -> impl Future<Output = Result<Started>> + Send;
+    fn describe_execution(&self, arn: &str) -> impl Future<Output = Result<ExecutionRow>> + Send;
     /// Events with id greater than `after`, in order, at most `limit`.
-    async fn history(&self, arn: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+    fn history(
+        &self,
+        arn: &str,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>>> + Send;
     /// Asks a running execution to stop; a no-op on a finished one.
-    async fn stop_execution(
+    fn stop_execution(
         &self,
         arn: &str,
         error: Option<&str>,
         cause: Option<&str>,
-    ) -> Result<()>;
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Claims up to `limit` executions with due events (`FOR UPDATE SKIP LOCKED`), calls
     /// `step` for each and commits all results in ONE transaction. Returns how many
     /// executions advanced. `known_definitions` lists definition ids the caller has
     /// parsed already; their text is not sent again.
-    async fn advance<F>(&self, limit: i64, known_definitions: &[i64], step: F) -> Result<usize>
+    fn advance<F>(
+        &self,
+        limit: i64,
+        known_definitions: &[i64],
+        step: F,
+    ) -> impl Future<Output = Result<usize>> + Send
     where
         F: FnMut(Claimed) -> Advance + Send;
 
     /// When the next timer falls due, if any is pending.
-    async fn next_due(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>>;
+    fn next_due(
+        &self,
+    ) -> impl Future<Output = Result<Option<chrono::DateTime<chrono::Utc>>>> + Send;
 
     /// Leases up to `limit` tasks whose lease is free or expired.
-    async fn lease_tasks(
+    fn lease_tasks(
         &self,
         owner: &str,
         limit: i64,
         lease: std::time::Duration,
-    ) -> Result<Vec<LeasedTask>>;
+    ) -> impl Future<Output = Result<Vec<LeasedTask>>> + Send;
     /// Extends the leases `owner` holds on `tasks`.
-    async fn renew_leases(
+    fn renew_leases(
         &self,
         owner: &str,
         tasks: &[i64],
         lease: std::time::Duration,
-    ) -> Result<()>;
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Records a task's outcome as an event for its execution and removes the task, in
     /// one transaction. `false` when the task is gone (cancelled, or completed by a
     /// worker that took over an expired lease): the outcome is dropped.
-    async fn complete_task(
+    fn complete_task(
         &self,
         task: &LeasedTask,
         event: &cairn_asl::interpreter::Event,
-    ) -> Result<bool>;
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Gives back every lease `owner` holds (graceful shutdown).
-    async fn release_leases(&self, owner: &str) -> Result<u64>;
+    fn release_leases(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;
 }

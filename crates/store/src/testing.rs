@@ -22,7 +22,13 @@ pub async fn fresh_store(label: &str, max_connections: u32) -> Result<(PgStore, 
         .unwrap_or(0);
     let name: String = format!("cairn_test_{label}_{}_{nanos}", std::process::id())
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     let url = format!("{}/{name}", server_url());
     let store = PgStore::connect(&url, max_connections).await?;
