@@ -1,7 +1,6 @@
 //! History events, shaped as AWS's `GetExecutionHistory` shows them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::timestamp::Timestamp;
 
@@ -16,7 +15,70 @@ pub struct HistoryEvent {
     pub timestamp: Timestamp,
     /// AWS's event type, e.g. `PassStateEntered`, `TaskScheduled`, `ExecutionFailed`.
     pub event_type: String,
-    pub details: Map<String, Value>,
+    pub details: Details,
+}
+
+/// The fields of AWS's event details objects that Cairn's events use. Absent fields are
+/// left out of the JSON, so each event serializes to exactly the object AWS shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// JSON text of a task's parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_in_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_in_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// JSON text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_details: Option<PayloadDetails>,
+    /// JSON text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_details: Option<PayloadDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// A Map iteration's index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// A Map state's item count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// `inputDetails` / `outputDetails`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadDetails {
+    pub truncated: bool,
+}
+
+impl Details {
+    /// Fills `inputDetails`/`outputDetails` beside a present input/output, as AWS does.
+    pub fn with_payload_details(mut self) -> Self {
+        if self.input.is_some() {
+            self.input_details = Some(PayloadDetails::default());
+        }
+        if self.output.is_some() {
+            self.output_details = Some(PayloadDetails::default());
+        }
+        self
+    }
 }
 
 impl HistoryEvent {

@@ -57,9 +57,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map as JsonMap, Value};
 
 use crate::error::{names, Failure};
-use crate::history::HistoryEvent;
+use crate::history::{Details, HistoryEvent};
 use crate::model::{
-    Catcher, ChoiceBranch, Fail, Jitter, NumberSource, ProcessorMode, Retrier, State, StateKind,
+    Catcher, ChoiceBranch, Fail, ResultPath, Jitter, NumberSource, ProcessorMode, Retrier, State, StateKind,
     StateMachine, TextSource, Transition, WaitFor,
 };
 use crate::payload;
@@ -228,6 +228,10 @@ struct Frame {
     state: String,
     /// The current state's input, before InputPath.
     input: Value,
+    /// `input` as JSON text when already known (the previous state's output text), so
+    /// the Entered event does not serialize it again. Never persisted.
+    #[serde(skip)]
+    input_text: Option<String>,
     entered_event: u64,
     entered_time: Timestamp,
     /// Last event this frame recorded, for `previousEventId`.
@@ -348,7 +352,10 @@ impl<'a> Run<'a> {
             snapshot,
             now: clock.now,
             random: SplitMix64::new(clock.seed),
-            output: Output::default(),
+            output: Output {
+                history: Vec::with_capacity(32),
+                commands: Vec::with_capacity(4),
+            },
             ready: Default::default(),
         }
     }
@@ -363,7 +370,6 @@ impl<'a> Run<'a> {
             "ExecutionStarted",
             details([
                 ("input", Value::String(payload::to_text(&input))),
-                ("inputDetails", json!({"truncated": false})),
                 (
                     "roleArn",
                     Value::String(self.snapshot.info.role_arn.clone()),
@@ -392,6 +398,7 @@ impl<'a> Run<'a> {
             announce_iteration: None,
             state: self.machine.start_at.clone(),
             input,
+            input_text: None,
             entered_event: 0,
             entered_time: self.now,
             last_event: id,
@@ -425,7 +432,6 @@ impl<'a> Run<'a> {
                             ("resourceType", resource.0),
                             ("resource", resource.1),
                             ("output", Value::String(payload::to_text(&output))),
-                            ("outputDetails", json!({"truncated": false})),
                         ]),
                     );
                     self.resume_task(frame_id, Ok(output));
@@ -435,9 +441,9 @@ impl<'a> Run<'a> {
                 if let Some(frame_id) = self.take_task(task) {
                     let resource = self.current_resource(frame_id);
                     let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
-                    d.insert("error".into(), Value::String(error.clone()));
+                    d.error = Some(error.clone());
                     if let Some(c) = &cause {
-                        d.insert("cause".into(), Value::String(c.clone()));
+                        d.cause = Some(c.clone());
                     }
                     self.record_for(frame_id, "TaskFailed", d);
                     self.resume_task(frame_id, Err(Failure { error, cause }));
@@ -479,8 +485,8 @@ impl<'a> Run<'a> {
     fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
         let resource = self.current_resource(frame_id);
         let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
-        d.insert("error".into(), Value::String(error.to_string()));
-        d.insert("cause".into(), Value::String(String::new()));
+        d.error = Some(error.to_string());
+        d.cause = Some(String::new());
         self.record_for(frame_id, "TaskTimedOut", d);
         self.resume_task(
             frame_id,
@@ -648,14 +654,18 @@ impl<'a> Run<'a> {
     }
 
     fn enter(&mut self, frame: &mut Frame, state: &State) {
+        let input_text = match frame.input_text.take() {
+            Some(text) if !frame.quiet => text,
+            _ if frame.quiet => String::new(),
+            _ => payload::to_text(&frame.input),
+        };
         let id = self.record_quiet(
             frame.quiet,
             Some(frame.last_event),
             entered_event(state),
             details([
                 ("name", Value::String(frame.state.clone())),
-                ("input", Value::String(payload::to_text(&frame.input))),
-                ("inputDetails", json!({"truncated": false})),
+                ("input", Value::String(input_text)),
             ]),
         );
         frame.entered_event = id;
@@ -699,7 +709,15 @@ impl<'a> Run<'a> {
         state: &State,
         pass: &crate::model::Pass,
     ) -> Result<Progress, Failure> {
-        let effective = self.effective_input(frame, state)?;
+        // When the result replaces the input and InputPath is `$`, the input itself is
+        // the effective input: move it rather than copy it.
+        let result_replaces_input = matches!(&pass.result_path, ResultPath::At(p) if p.is_root());
+        let effective =
+            if result_replaces_input && state.input_path.as_ref().is_some_and(|p| p.is_root()) {
+                std::mem::take(&mut frame.input)
+            } else {
+                self.effective_input(frame, state)?
+            };
         let result = match (&pass.result, &pass.parameters) {
             (Some(result), _) => result.clone(),
             (None, Some(parameters)) => {
@@ -707,9 +725,6 @@ impl<'a> Run<'a> {
             }
             (None, None) => effective,
         };
-        if payload::json_size_exceeds(&result, self.snapshot.limits.max_payload_bytes) {
-            return Err(data_limit(&frame.state));
-        }
         let input = std::mem::take(&mut frame.input);
         let placed = payload::place_result(input, result, &pass.result_path);
         let placed = self.prefix(frame, placed)?;
@@ -928,10 +943,10 @@ impl<'a> Run<'a> {
             ("parameters", Value::String(payload::to_text(&input))),
         ]);
         if let Some(t) = timeout_seconds {
-            d.insert("timeoutInSeconds".into(), json!(t));
+            d.timeout_in_seconds = Some(t);
         }
         if let Some(h) = heartbeat_seconds {
-            d.insert("heartbeatInSeconds".into(), json!(h));
+            d.heartbeat_in_seconds = Some(h);
         }
         self.record_for_frame(frame, "TaskScheduled", d);
         let timeout_timer = timeout_seconds.map(|seconds| {
@@ -1005,7 +1020,7 @@ impl<'a> Run<'a> {
             Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters")?,
             None => effective,
         };
-        self.record_for_frame(frame, "ParallelStateStarted", JsonMap::new());
+        self.record_for_frame(frame, "ParallelStateStarted", Details::default());
         let mut join = Join {
             is_map: false,
             effective_input: Value::Null,
@@ -1064,6 +1079,7 @@ impl<'a> Run<'a> {
             announce_iteration,
             state: machine.start_at.clone(),
             input,
+            input_text: None,
             entered_event: 0,
             entered_time: self.now,
             last_event: parent.last_event,
@@ -1121,8 +1137,10 @@ impl<'a> Run<'a> {
                 None => return Err(self.with_prefix(frame, payload::no_results(&map.items_path))),
             }
         };
-        let mut started = JsonMap::new();
-        started.insert("length".into(), json!(items.len()));
+        let started = Details {
+            length: Some(items.len() as u64),
+            ..Details::default()
+        };
         self.record_for_frame(frame, "MapStateStarted", started);
         let tolerated_count = match &map.tolerated_failure_count {
             None => None,
@@ -1186,7 +1204,7 @@ impl<'a> Run<'a> {
         };
         let distributed = map.mode == ProcessorMode::Distributed;
         if distributed {
-            self.record_for_frame(frame, "MapRunStarted", JsonMap::new());
+            self.record_for_frame(frame, "MapRunStarted", Details::default());
         }
         let join = Join {
             is_map: true,
@@ -1321,9 +1339,9 @@ impl<'a> Run<'a> {
                         ("name", Value::String(parent.state.clone())),
                         ("index", json!(index)),
                     ]);
-                    d.insert("error".into(), Value::String(failure.error.clone()));
+                    d.error = Some(failure.error.clone());
                     if let Some(cause) = &failure.cause {
-                        d.insert("cause".into(), Value::String(cause.clone()));
+                        d.cause = Some(cause.clone());
                     }
                     self.record(Some(child_last_event), "MapIterationFailed", d);
                 }
@@ -1345,9 +1363,9 @@ impl<'a> Run<'a> {
                             failure
                         };
                         if map.mode == ProcessorMode::Distributed {
-                            self.record_for_frame(&mut parent, "MapRunFailed", JsonMap::new());
+                            self.record_for_frame(&mut parent, "MapRunFailed", Details::default());
                         }
-                        self.record_for_frame(&mut parent, "MapStateFailed", JsonMap::new());
+                        self.record_for_frame(&mut parent, "MapStateFailed", Details::default());
                         self.handle_error(&mut parent, failure)
                     }
                 }
@@ -1367,7 +1385,7 @@ impl<'a> Run<'a> {
             }
             (Err(failure), StateKind::Parallel(_)) => {
                 self.abort_children(&join);
-                self.record_for_frame(&mut parent, "ParallelStateFailed", JsonMap::new());
+                self.record_for_frame(&mut parent, "ParallelStateFailed", Details::default());
                 self.handle_error(&mut parent, failure)
             }
             _ => Progress::Blocked,
@@ -1384,7 +1402,7 @@ impl<'a> Run<'a> {
     ) -> Progress {
         if join.done == join.results.len() {
             if map.mode == ProcessorMode::Distributed {
-                self.record_for_frame(parent, "MapRunSucceeded", JsonMap::new());
+                self.record_for_frame(parent, "MapRunSucceeded", Details::default());
             }
             return match self.join_complete(parent, *join) {
                 Ok(p) => p,
@@ -1412,11 +1430,11 @@ impl<'a> Run<'a> {
         );
         let (selector, result_path, next) = match &state.kind {
             StateKind::Parallel(p) => {
-                self.record_for_frame(frame, "ParallelStateSucceeded", JsonMap::new());
+                self.record_for_frame(frame, "ParallelStateSucceeded", Details::default());
                 (p.result_selector.as_ref(), &p.result_path, &p.next)
             }
             StateKind::Map(m) => {
-                self.record_for_frame(frame, "MapStateSucceeded", JsonMap::new());
+                self.record_for_frame(frame, "MapStateSucceeded", Details::default());
                 (m.result_selector.as_ref(), &m.result_path, &m.next)
             }
             _ => return Err(Failure::runtime("join on a state without children")),
@@ -1502,14 +1520,27 @@ impl<'a> Run<'a> {
             frame,
             payload::select(value, state.output_path.as_ref(), &self.snapshot.context),
         )?;
-        if payload::json_size_exceeds(&output, self.snapshot.limits.max_payload_bytes) {
-            return Err(data_limit(&frame.state));
-        }
-        self.exited(frame, state, &output);
+        let limit = self.snapshot.limits.max_payload_bytes;
+        // The output's text serves the size check, this Exited event and the next
+        // state's Entered event.
+        let text = if frame.quiet {
+            if payload::json_size_exceeds(&output, limit) {
+                return Err(data_limit(&frame.state));
+            }
+            None
+        } else {
+            let text = payload::to_text(&output);
+            if text.len() > limit {
+                return Err(data_limit(&frame.state));
+            }
+            self.exited_with_text(frame, state, text.clone());
+            Some(text)
+        };
         match next {
             Transition::Next(name) => {
                 frame.state = name.clone();
                 frame.input = output;
+                frame.input_text = text;
                 frame.waiting = Waiting::Enter;
                 Ok(Progress::Blocked)
             }
@@ -1532,14 +1563,21 @@ impl<'a> Run<'a> {
     }
 
     fn exited(&mut self, frame: &mut Frame, state: &State, output: &Value) {
+        if frame.quiet {
+            return;
+        }
+        let text = payload::to_text(output);
+        self.exited_with_text(frame, state, text);
+    }
+
+    fn exited_with_text(&mut self, frame: &mut Frame, state: &State, output_text: String) {
         let id = self.record_quiet(
             frame.quiet,
             Some(frame.last_event),
             exited_event(state),
             details([
                 ("name", Value::String(frame.state.clone())),
-                ("output", Value::String(payload::to_text(output))),
-                ("outputDetails", json!({"truncated": false})),
+                ("output", Value::String(output_text)),
             ]),
         );
         if !frame.quiet {
@@ -1637,7 +1675,7 @@ impl<'a> Run<'a> {
         &mut self,
         previous: Option<u64>,
         event_type: &str,
-        details: JsonMap<String, Value>,
+        details: Details,
     ) -> u64 {
         let id = self.snapshot.next_event_id;
         self.snapshot.next_event_id += 1;
@@ -1646,7 +1684,7 @@ impl<'a> Run<'a> {
             previous_event_id: previous.unwrap_or(id - 1),
             timestamp: self.now,
             event_type: event_type.to_string(),
-            details,
+            details: details.with_payload_details(),
         });
         id
     }
@@ -1656,7 +1694,7 @@ impl<'a> Run<'a> {
         quiet: bool,
         previous: Option<u64>,
         event_type: &str,
-        details: JsonMap<String, Value>,
+        details: Details,
     ) -> u64 {
         if quiet {
             return 0;
@@ -1668,7 +1706,7 @@ impl<'a> Run<'a> {
         &mut self,
         frame: &mut Frame,
         event_type: &str,
-        details: JsonMap<String, Value>,
+        details: Details,
     ) {
         let id = self.record_quiet(frame.quiet, Some(frame.last_event), event_type, details);
         if !frame.quiet {
@@ -1676,7 +1714,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn record_for(&mut self, frame_id: FrameId, event_type: &str, details: JsonMap<String, Value>) {
+    fn record_for(&mut self, frame_id: FrameId, event_type: &str, details: Details) {
         let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
             return;
         };
@@ -1806,7 +1844,6 @@ impl<'a> Run<'a> {
                     "ExecutionSucceeded",
                     details([
                         ("output", Value::String(payload::to_text(&output))),
-                        ("outputDetails", json!({"truncated": false})),
                     ]),
                 );
                 self.finish_with(Finish {
@@ -1817,10 +1854,10 @@ impl<'a> Run<'a> {
                 });
             }
             Err(failure) => {
-                let mut d = JsonMap::new();
-                d.insert("error".into(), Value::String(failure.error.clone()));
+                let mut d = Details::default();
+                d.error = Some(failure.error.clone());
                 if let Some(cause) = &failure.cause {
-                    d.insert("cause".into(), Value::String(cause.clone()));
+                    d.cause = Some(cause.clone());
                 }
                 self.record(Some(previous), "ExecutionFailed", d);
                 self.finish_with(Finish {
@@ -1846,12 +1883,12 @@ impl<'a> Run<'a> {
             Status::TimedOut => (Some(names::TIMEOUT.to_string()), cause),
             _ => (error, cause),
         };
-        let mut d = JsonMap::new();
+        let mut d = Details::default();
         if let Some(e) = &error {
-            d.insert("error".into(), Value::String(e.clone()));
+            d.error = Some(e.clone());
         }
         if let Some(c) = &cause {
-            d.insert("cause".into(), Value::String(c.clone()));
+            d.cause = Some(c.clone());
         }
         self.record(None, event_type, d);
         self.finish_with(Finish {
@@ -1890,11 +1927,29 @@ fn machine_at<'m>(root: &'m StateMachine, scope: &[ScopeStep]) -> Option<&'m Sta
     Some(machine)
 }
 
-fn details<const N: usize>(fields: [(&str, Value); N]) -> JsonMap<String, Value> {
-    fields
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+fn details<const N: usize>(fields: [(&str, Value); N]) -> Details {
+    fn text(value: Value) -> Option<String> {
+        Some(match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+    }
+    let mut d = Details::default();
+    for (key, value) in fields {
+        match key {
+            "name" => d.name = text(value),
+            "input" => d.input = text(value),
+            "output" => d.output = text(value),
+            "roleArn" => d.role_arn = text(value),
+            "resourceType" => d.resource_type = text(value),
+            "resource" => d.resource = text(value),
+            "region" => d.region = text(value),
+            "parameters" => d.parameters = text(value),
+            "index" => d.index = value.as_u64(),
+            _ => {}
+        }
+    }
+    d
 }
 
 fn entered_event(state: &State) -> &'static str {

@@ -2,6 +2,8 @@
 //! interpreter reads it. Each state type is its own struct, so a field a type does not
 //! have cannot be set on it.
 
+use std::hash::{BuildHasherDefault, Hasher};
+
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -16,11 +18,38 @@ pub struct StateMachine {
     pub comment: Option<String>,
     pub start_at: String,
     /// In definition order.
-    pub states: IndexMap<String, State>,
+    pub states: States,
     /// Top level only: the execution's time limit.
     pub timeout_seconds: Option<u64>,
     pub version: Option<String>,
     pub query_language: QueryLanguage,
+}
+
+/// States by name, in definition order. Looked up on every transition, so hashed with
+/// FNV-1a (state names are short and chosen by the definition's author, not an attacker
+/// who could exploit a weak hash; a definition is at most 1 MiB).
+pub type States = IndexMap<String, State, BuildHasherDefault<Fnv1a>>;
+
+/// FNV-1a, 64-bit.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl StateMachine {

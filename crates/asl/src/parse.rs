@@ -647,7 +647,7 @@ impl Parser<'_> {
         let timeout_seconds = self.integer(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS);
         let version = self.string(obj, "Version", loc).map(str::to_string);
 
-        let mut states = indexmap::IndexMap::new();
+        let mut states = crate::model::States::default();
         if let Some(raw_states) = self.object(obj, "States", loc) {
             let states_loc = at(loc, "States");
             if raw_states.is_empty() {
@@ -1322,7 +1322,7 @@ fn empty_machine() -> StateMachine {
     StateMachine {
         comment: None,
         start_at: String::new(),
-        states: indexmap::IndexMap::new(),
+        states: crate::model::States::default(),
         timeout_seconds: None,
         version: None,
         query_language: QueryLanguage::JsonPath,
