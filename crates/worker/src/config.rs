@@ -109,7 +109,8 @@ pub struct HttpTaskConfig {
 }
 
 /// Headers added to every request that an [`EndpointAuth`] rule or a connection covers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Its `Debug` shows header names only, never the token or values.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpAuth {
     /// Sent as `Authorization: Bearer <token>`.
@@ -117,6 +118,18 @@ pub struct HttpAuth {
     /// Static headers (an API key header, for example). They replace a header of the
     /// same name given in the task's `Headers`.
     pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for HttpAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpAuth")
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// Authentication for every `ApiEndpoint` under one URL prefix.
@@ -200,6 +213,20 @@ mod tests {
         assert_eq!(config.timeouts.lambda_seconds, 30);
         assert_eq!(config.timeouts.http_seconds, 60);
         assert_eq!(config.http.endpoints[0].auth.headers["x-api-key"], "k");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let auth = HttpAuth {
+            bearer_token: Some("t0ken".into()),
+            headers: [("x-api-key".to_string(), "k3y".to_string())].into(),
+        };
+        let shown = format!("{auth:?}");
+        assert!(
+            !shown.contains("t0ken") && !shown.contains("k3y"),
+            "{shown}"
+        );
+        assert!(shown.contains("x-api-key"), "{shown}");
     }
 
     #[test]

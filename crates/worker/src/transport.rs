@@ -6,8 +6,11 @@ use http::{HeaderMap, StatusCode};
 use crate::error::InvokeError;
 
 /// Builds the shared client: rustls with the process's crypto provider, no proxy from the
-/// environment, the configured connect timeout. When no rustls provider is installed yet
-/// (the binary's `main` installs one), ring is installed as the process default.
+/// environment, the configured connect timeout, and redirects followed only within the
+/// first URL's origin (scheme, host, port), at most 10: configured credentials and
+/// headers are never carried to another host. A redirect elsewhere is returned as the
+/// 3xx response it is. When no rustls provider is installed yet (the binary's `main`
+/// installs one), ring is installed as the process default.
 pub(crate) fn client(connect_timeout: std::time::Duration) -> Result<reqwest::Client, String> {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another thread that installed one is fine: there is one.
@@ -16,6 +19,19 @@ pub(crate) fn client(connect_timeout: std::time::Duration) -> Result<reqwest::Cl
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .user_agent(concat!("cairn-worker/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if attempt.previous().len() > 10 {
+                attempt.error("too many redirects")
+            } else if same_origin {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
         .build()
         .map_err(|e| describe(&e))
 }

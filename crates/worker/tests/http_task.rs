@@ -256,3 +256,30 @@ async fn a_refused_connection_is_a_task_failure() {
         .expect("cause")
         .starts_with(&format!("request to http://{closed}/x failed")));
 }
+
+#[tokio::test]
+async fn redirects_are_followed_only_within_the_origin() {
+    let (targets, base) = targets().await;
+    let outcome = targets
+        .invoke(&invocation(
+            HTTP,
+            json!({"ApiEndpoint": format!("{base}/redirect-same"), "Method": "GET"}),
+        ))
+        .await;
+    let body = &succeeded(outcome)["ResponseBody"];
+    assert_eq!(body["query"], "from=redirect");
+    assert_eq!(body["key"], KEY);
+
+    let outcome = targets
+        .invoke(&invocation(
+            HTTP,
+            json!({"ApiEndpoint": format!("{base}/redirect-away"), "Method": "GET", "Headers": {"x-custom": "private"}}),
+        ))
+        .await;
+    let (error, cause) = failed(&outcome);
+    assert_eq!(error, "States.Http.StatusCode.302");
+    let cause: Value = serde_json::from_str(cause.expect("cause")).expect("JSON cause");
+    assert!(cause["Headers"]["location"][0]
+        .as_str()
+        .is_some_and(|l| l.starts_with("http://localhost:")));
+}

@@ -325,6 +325,21 @@ async fn http_endpoint(
             })),
         )
             .into_response(),
+        "redirect-same" => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [("location", "/http/echo?from=redirect")],
+        )
+            .into_response(),
+        "redirect-away" => {
+            // Same port, another host name: another origin.
+            let host = headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let port = host.rsplit(':').next().unwrap_or("");
+            let location = format!("http://localhost:{port}/http/echo");
+            (StatusCode::FOUND, [("location", location)]).into_response()
+        }
         "text" => (
             StatusCode::OK,
             [("content-type", "text/plain")],
