@@ -1,0 +1,37 @@
+//! Invoking the resources of Task states.
+//!
+//! The lease loop (in the store/scheduler side of Cairn) hands each leased task to
+//! [`Targets::invoke`] as an [`Invocation`] and records the [`TaskOutcome`] it returns.
+//! This crate knows nothing of Postgres: it turns one attempt into HTTP and the answer
+//! into an outcome with the error names AWS uses.
+//!
+//! | resource | what happens |
+//! |---|---|
+//! | `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` | the input is POSTed to the function's configured URL, or sent to the Lambda Invoke API (SigV4); the result is the function's payload |
+//! | `arn:aws:states:::lambda:invoke` | the same for `FunctionName`/`Payload`/`Qualifier`/`InvocationType`; the result is the Invoke response (`ExecutedVersion`, `Payload`, `SdkHttpMetadata`, `SdkResponseMetadata`, `StatusCode`) |
+//! | `arn:aws:states:::http:invoke` | AWS's HTTP Task, with credentials from the configuration instead of EventBridge connections |
+//! | anything else | `States.TaskFailed`, "resource not supported" |
+//!
+//! Every request carries [`IDEMPOTENCY_HEADER`] (`X-Cairn-Idempotency-Key`) with
+//! `<execution ARN>/<state name>/<attempt>`: delivery is at-least-once.
+//!
+//! TLS is rustls; the binary should install its one crypto provider in `main`
+//! (`rustls::crypto::ring::default_provider().install_default()`); if none is installed
+//! when [`Targets`] is built, ring is installed.
+
+mod config;
+mod error;
+mod http_task;
+mod invocation;
+mod lambda;
+mod resource;
+mod targets;
+mod transport;
+
+pub use aws_credential_types::Credentials;
+pub use cairn_asl::driver::TaskOutcome;
+pub use config::{DefaultTimeouts, EndpointAuth, HttpAuth, HttpTaskConfig, TargetConfig};
+pub use error::InvokeError;
+pub use invocation::{Invocation, IDEMPOTENCY_HEADER};
+pub use lambda::LambdaApi;
+pub use targets::{lambda_endpoint, BuildError, Targets};
