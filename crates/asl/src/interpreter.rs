@@ -59,8 +59,8 @@ use serde_json::{json, Map as JsonMap, Value};
 use crate::error::{names, Failure};
 use crate::history::{Details, HistoryEvent};
 use crate::model::{
-    Catcher, ChoiceBranch, Fail, ResultPath, Jitter, NumberSource, ProcessorMode, Retrier, State, StateKind,
-    StateMachine, TextSource, Transition, WaitFor,
+    Catcher, ChoiceBranch, Fail, Jitter, NumberSource, ProcessorMode, ResultPath, Retrier, State,
+    StateKind, StateMachine, TextSource, Transition, WaitFor,
 };
 use crate::payload;
 use crate::random::{Random, SplitMix64};
@@ -1671,12 +1671,7 @@ impl<'a> Run<'a> {
     }
 
     /// Appends an event; returns its id.
-    fn record(
-        &mut self,
-        previous: Option<u64>,
-        event_type: &str,
-        details: Details,
-    ) -> u64 {
+    fn record(&mut self, previous: Option<u64>, event_type: &str, details: Details) -> u64 {
         let id = self.snapshot.next_event_id;
         self.snapshot.next_event_id += 1;
         self.output.history.push(HistoryEvent {
@@ -1702,12 +1697,7 @@ impl<'a> Run<'a> {
         self.record(previous, event_type, details)
     }
 
-    fn record_for_frame(
-        &mut self,
-        frame: &mut Frame,
-        event_type: &str,
-        details: Details,
-    ) {
+    fn record_for_frame(&mut self, frame: &mut Frame, event_type: &str, details: Details) {
         let id = self.record_quiet(frame.quiet, Some(frame.last_event), event_type, details);
         if !frame.quiet {
             frame.last_event = id;
@@ -1842,9 +1832,7 @@ impl<'a> Run<'a> {
                 self.record(
                     Some(previous),
                     "ExecutionSucceeded",
-                    details([
-                        ("output", Value::String(payload::to_text(&output))),
-                    ]),
+                    details([("output", Value::String(payload::to_text(&output)))]),
                 );
                 self.finish_with(Finish {
                     status: Status::Succeeded,
@@ -1854,11 +1842,11 @@ impl<'a> Run<'a> {
                 });
             }
             Err(failure) => {
-                let mut d = Details::default();
-                d.error = Some(failure.error.clone());
-                if let Some(cause) = &failure.cause {
-                    d.cause = Some(cause.clone());
-                }
+                let d = Details {
+                    error: Some(failure.error.clone()),
+                    cause: failure.cause.clone(),
+                    ..Details::default()
+                };
                 self.record(Some(previous), "ExecutionFailed", d);
                 self.finish_with(Finish {
                     status: Status::Failed,

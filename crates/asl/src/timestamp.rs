@@ -173,9 +173,9 @@ impl Timestamp {
         let nanos = parts.nanos;
         if nanos == 0 {
             format!("{}Z", parts.date_time())
-        } else if nanos % 1_000_000 == 0 {
+        } else if nanos.is_multiple_of(1_000_000) {
             format!("{}.{:03}Z", parts.date_time(), nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             format!("{}.{:06}Z", parts.date_time(), nanos / 1_000)
         } else {
             format!("{}.{:09}Z", parts.date_time(), nanos)

@@ -121,11 +121,14 @@ impl Config {
                 let (name, url) = pair
                     .split_once('=')
                     .with_context(|| format!("CAIRN_FUNCTIONS entry {pair:?} is not name=url"))?;
-                self.functions.insert(name.trim().to_string(), url.trim().to_string());
+                self.functions
+                    .insert(name.trim().to_string(), url.trim().to_string());
             }
         }
         if self.schedulers == 0 || self.scheduler_batch <= 0 || self.pool_size < 2 {
-            anyhow::bail!("schedulers and scheduler_batch must be positive and pool_size at least 2");
+            anyhow::bail!(
+                "schedulers and scheduler_batch must be positive and pool_size at least 2"
+            );
         }
         Ok(())
     }
@@ -147,14 +150,20 @@ mod tests {
         let mut config = Config::default();
         let env: BTreeMap<&str, &str> = [
             ("CAIRN_LISTEN", "0.0.0.0:9000"),
-            ("CAIRN_FUNCTIONS", "validate-order=http://127.0.0.1:3000/v, pay=http://x/p"),
+            (
+                "CAIRN_FUNCTIONS",
+                "validate-order=http://127.0.0.1:3000/v, pay=http://x/p",
+            ),
         ]
         .into();
         config
             .apply_env(|n| env.get(n).map(|v| v.to_string()))
             .expect("valid environment");
         assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.functions["validate-order"], "http://127.0.0.1:3000/v");
+        assert_eq!(
+            config.functions["validate-order"],
+            "http://127.0.0.1:3000/v"
+        );
         assert_eq!(config.functions["pay"], "http://x/p");
 
         let bad: BTreeMap<&str, &str> = [("CAIRN_POOL_SIZE", "many")].into();
@@ -167,7 +176,8 @@ mod tests {
     #[test]
     fn a_file_with_an_unknown_field_is_refused() {
         assert!(toml::from_str::<Config>("listen = \"127.0.0.1:1\"\nbogus = 1").is_err());
-        let config: Config = toml::from_str("[functions]\npay = \"http://127.0.0.1:1/pay\"").expect("parses");
+        let config: Config =
+            toml::from_str("[functions]\npay = \"http://127.0.0.1:1/pay\"").expect("parses");
         assert_eq!(config.functions.len(), 1);
     }
 }

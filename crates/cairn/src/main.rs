@@ -1,5 +1,8 @@
 //! The `cairn` command line.
 
+mod config;
+mod server;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +15,7 @@ use cairn_asl::interpreter::{ExecutionInfo, Limits};
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use clap::{Parser, Subcommand};
+use config::Config;
 use serde_json::Value;
 
 /// Cairn runs Amazon States Language state machines (the language of AWS Step Functions).
@@ -24,6 +28,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the Step Functions API, the schedulers and the task workers against Postgres.
+    ///
+    /// The database (DATABASE_URL) is created and migrated if needed. Stops cleanly on
+    /// SIGTERM or Ctrl-C: no new work is claimed, running tasks finish and are recorded.
+    Server {
+        /// Configuration file (TOML); environment variables override it.
+        #[arg(long, env = "CAIRN_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address for the API (overrides the file and CAIRN_LISTEN).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run task workers only (no API, no scheduler), for scaling invocation separately.
+    Worker {
+        /// Configuration file (TOML); environment variables override it.
+        #[arg(long, env = "CAIRN_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate {
+        /// Configuration file (TOML); environment variables override it.
+        #[arg(long, env = "CAIRN_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Check a state machine definition as AWS's ValidateStateMachineDefinition does.
     ///
     /// Prints one line per diagnostic (code, location, message) and exits with status 1
@@ -71,6 +99,25 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Server { config, listen } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            long_running(server::run(config, server::Role::Server))
+        }
+        Command::Worker { config } => {
+            let config = Config::load(config.as_deref())?;
+            long_running(server::run(config, server::Role::Worker))
+        }
+        Command::Migrate { config } => {
+            let config = Config::load(config.as_deref())?;
+            long_running(async move {
+                server::migrate(&config).await?;
+                println!("database is migrated");
+                Ok(())
+            })
+        }
         Command::Validate {
             definition,
             express,
@@ -154,6 +201,29 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Starts logging and a runtime for a server-side command.
+fn long_running(work: impl std::future::Future<Output = Result<()>>) -> Result<ExitCode> {
+    // One TLS crypto provider for the whole process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("CAIRN_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(work)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_source(path: &Path) -> Result<String> {

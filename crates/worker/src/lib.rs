@@ -25,6 +25,7 @@ mod http_task;
 mod invocation;
 mod lambda;
 mod resource;
+pub mod runner;
 mod targets;
 mod transport;
 

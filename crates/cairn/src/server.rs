@@ -1,0 +1,221 @@
+//! `cairn server` and `cairn worker`: the long-running processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::routing::get;
+use axum::Router;
+use cairn_scheduler::{Scheduler, SchedulerConfig};
+use cairn_store::postgres::{doorbell, PgStore, INBOX_CHANNEL, TASKS_CHANNEL};
+use cairn_store::Store;
+use cairn_worker::runner::{self, RunnerConfig};
+use cairn_worker::{TargetConfig, Targets};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+
+/// What a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// API, schedulers and workers.
+    Server,
+    /// Workers only.
+    Worker,
+}
+
+/// Connects, migrates and runs until SIGTERM or Ctrl-C, then stops claiming work, lets
+/// in-flight tasks finish and record their results, gives back leases and exits.
+pub async fn run(config: Config, role: Role) -> Result<()> {
+    let store = connect(&config).await?;
+    let (stop, stopping) = watch::channel(false);
+    let mut loops = JoinSet::new();
+
+    if role == Role::Server {
+        let scheduler = Arc::new(Scheduler::new(
+            store.clone(),
+            SchedulerConfig {
+                batch_size: config.scheduler_batch,
+                limits: config.limits(),
+                ..SchedulerConfig::default()
+            },
+        ));
+        let bell = doorbell(store.pool(), INBOX_CHANNEL);
+        for _ in 0..config.schedulers {
+            let scheduler = scheduler.clone();
+            let bell = bell.clone();
+            let stopping = stopping.clone();
+            loops.spawn(async move { scheduler.run(bell, stopping).await });
+        }
+    }
+
+    let targets = Arc::new(
+        Targets::from_env(target_config(&config)?)
+            .await
+            .context("setting up task targets")?,
+    );
+    let owner = format!(
+        "{}-{}-{:08x}",
+        hostname(),
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    let worker = RunnerConfig {
+        owner: owner.clone(),
+        concurrency: config.worker_concurrency,
+        lease: Duration::from_secs(config.lease_seconds.max(1)),
+        idle_poll: Duration::from_secs(5),
+    };
+    {
+        let store = store.clone();
+        let bell = doorbell(store.pool(), TASKS_CHANNEL);
+        let stopping = stopping.clone();
+        loops.spawn(async move { runner::run(store, targets, worker, bell, stopping).await });
+    }
+
+    let http = if role == Role::Server {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let app = router(store.clone());
+        let mut stopping = stopping.clone();
+        tracing::info!(%address, "Step Functions API listening");
+        Some(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                })
+                .await
+        }))
+    } else {
+        None
+    };
+    tracing::info!(worker = %owner, ?role, "cairn is running");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new work is claimed; in-flight tasks finish");
+    let _ = stop.send(true);
+    while loops.join_next().await.is_some() {}
+    if let Some(http) = http {
+        let _ = http.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `cairn migrate`: creates the database if needed and applies migrations.
+pub async fn migrate(config: &Config) -> Result<()> {
+    connect(config).await?;
+    Ok(())
+}
+
+async fn connect(config: &Config) -> Result<PgStore> {
+    let store = PgStore::connect(&config.database_url, config.pool_size)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&config.database_url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+fn router(store: PgStore) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let store = store.clone();
+                async move {
+                    match sqlx::query("select 1").execute(store.pool()).await {
+                        Ok(_) => (axum::http::StatusCode::OK, "ready"),
+                        Err(_) => (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "database unreachable",
+                        ),
+                    }
+                }
+            }),
+        )
+}
+
+fn target_config(config: &Config) -> Result<TargetConfig> {
+    let mut functions = std::collections::BTreeMap::new();
+    for (name, url) in &config.functions {
+        let url = url
+            .parse()
+            .with_context(|| format!("function {name:?} maps to an invalid URL {url:?}"))?;
+        functions.insert(name.clone(), url);
+    }
+    Ok(TargetConfig {
+        region: config.region.clone(),
+        account: config.account.clone(),
+        functions,
+        max_response_bytes: config.max_payload_bytes,
+        ..TargetConfig::default()
+    })
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "cairn".to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            super::redact("postgres://cairn:s3cret@db:5432/cairn"),
+            "postgres://cairn:***@db:5432/cairn"
+        );
+        assert_eq!(
+            super::redact("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+    }
+}

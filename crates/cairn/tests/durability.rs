@@ -1,0 +1,239 @@
+//! `cairn server` as a process, on real Postgres and a real HTTP target: executions
+//! survive `kill -9` of the server, and two servers share one database without ever
+//! advancing an execution twice.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use cairn_store::postgres::PgStore;
+use cairn_store::{testing, NewExecution, NewStateMachine, Store};
+use serde_json::{json, Value};
+
+const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
+
+/// Invocations seen by the target, by idempotency key.
+type Seen = Arc<Mutex<HashMap<String, u32>>>;
+
+/// A local HTTP target standing in for three Lambda functions: it waits a little (so that
+/// kills land mid-invocation) and answers with the input plus a step marker.
+async fn start_target() -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
+    async fn step(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Json(mut input): Json<Value>,
+    ) -> Json<Value> {
+        let key = headers
+            .get("x-cairn-idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("missing")
+            .to_string();
+        *seen.lock().expect("lock").entry(key).or_default() += 1;
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let steps = input["steps"].as_u64().unwrap_or(0);
+        input["steps"] = json!(steps + 1);
+        Json(input)
+    }
+    let app = Router::new()
+        .route("/{name}", post(step))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    (addr, seen)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Server(Child);
+
+impl Server {
+    fn spawn(database_url: &str, target: SocketAddr) -> Server {
+        let functions = (1..=3)
+            .map(|i| format!("step{i}=http://{target}/step{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("server")
+            .env("DATABASE_URL", database_url)
+            .env("CAIRN_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("CAIRN_FUNCTIONS", functions)
+            .env("CAIRN_LEASE_SECONDS", "2")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cairn server starts");
+        Server(child)
+    }
+
+    fn kill9(&mut self) {
+        // SIGKILL: no shutdown code runs.
+        self.0.kill().expect("kill");
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn setup(label: &str, executions: usize) -> (PgStore, String, Vec<String>) {
+    let (store, url) = testing::fresh_store(label, 8).await.expect("database");
+    let definition = json!({"StartAt": "Validate", "States": {
+        "Validate": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step1", "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step2", "Next": "Ship"},
+        "Ship": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step3", "End": true}
+    }});
+    let machine = store
+        .create_state_machine(&NewStateMachine {
+            arn: format!("{PREFIX}:stateMachine:orders"),
+            name: "orders".into(),
+            machine_type: "STANDARD".into(),
+            definition: definition.to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        })
+        .await
+        .expect("machine");
+    let mut arns = Vec::new();
+    for i in 0..executions {
+        let arn = format!("{PREFIX}:execution:orders:o{i}");
+        store
+            .start_execution(&NewExecution {
+                arn: arn.clone(),
+                state_machine_arn: machine.arn.clone(),
+                name: format!("o{i}"),
+                definition_id: machine.definition_id,
+                role_arn: machine.role_arn.clone(),
+                input: json!({"order": i}).to_string(),
+                started_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("start");
+        arns.push(arn);
+    }
+    (store, url, arns)
+}
+
+async fn finished(store: &PgStore) -> i64 {
+    sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'RUNNING'")
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+async fn wait_until_finished(store: &PgStore, total: usize, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while finished(store).await < total as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {total} finished in time",
+            finished(store).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every execution succeeded after exactly three steps, with dense history and each
+/// transition recorded once.
+async fn verify(store: &PgStore, arns: &[String]) {
+    for arn in arns {
+        let row = store.describe_execution(arn).await.expect("describe");
+        assert_eq!(
+            row.status, "SUCCEEDED",
+            "{arn}: {:?} {:?}",
+            row.error, row.cause
+        );
+        let output: Value =
+            serde_json::from_str(row.output.as_deref().unwrap_or("null")).expect("json");
+        assert_eq!(output["steps"], json!(3), "{arn}");
+        let events = store.history(arn, 0, 1000).await.expect("history");
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            (1..=events.len() as i64).collect::<Vec<_>>(),
+            "{arn}: history is dense"
+        );
+        let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
+        assert_eq!(count("TaskStateEntered"), 3, "{arn}");
+        assert_eq!(
+            count("TaskSucceeded"),
+            3,
+            "{arn}: each task's result applied once"
+        );
+        assert_eq!(count("ExecutionSucceeded"), 1, "{arn}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_survive_kill_9_of_the_server() {
+    let (target, seen) = start_target().await;
+    let (store, url, arns) = setup("kill9", 200).await;
+
+    let mut server = Server::spawn(&url, target);
+    for kill in 1..=2 {
+        // Let it make some progress, then kill it mid-run.
+        let before = finished(&store).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while finished(&store).await < before + 30 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.kill9();
+        assert!(
+            finished(&store).await < 200,
+            "kill {kill} must land mid-run"
+        );
+        server = Server::spawn(&url, target);
+    }
+    wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
+    verify(&store, &arns).await;
+    // At-least-once invocation: duplicates only where a lease was lost to a kill.
+    let seen = seen.lock().expect("lock");
+    assert_eq!(
+        seen.len(),
+        600,
+        "every (execution, state, attempt) was invoked"
+    );
+    let duplicated = seen.values().filter(|n| **n > 1).count();
+    assert!(
+        duplicated <= 2 * 256,
+        "duplicates bounded by what two kills can interrupt: {duplicated}"
+    );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
+    let (target, seen) = start_target().await;
+    let (store, url, arns) = setup("replicas", 200).await;
+    let a = Server::spawn(&url, target);
+    let b = Server::spawn(&url, target);
+    wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
+    verify(&store, &arns).await;
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), 600);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "no lease was lost, so no task ran twice"
+    );
+    drop((a, b));
+}

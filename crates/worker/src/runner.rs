@@ -1,0 +1,176 @@
+//! The lease loop: takes ready task rows from the store, invokes their targets and
+//! records each outcome as an event for its execution — in one transaction with the
+//! removal of the task row.
+//!
+//! Invocation is at-least-once. A lease lasts [`RunnerConfig::lease`] and is renewed
+//! while the target runs; if this process dies, the lease expires and another worker
+//! takes the task over. Whichever result is recorded first wins; the interpreter ignores
+//! a second one for the same task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_asl::error::names;
+use cairn_asl::interpreter::Event;
+use cairn_store::{LeasedTask, Store};
+use tokio::sync::{watch, Notify, Semaphore};
+
+use crate::{Invocation, Targets, TaskOutcome};
+
+/// How a worker loop behaves.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Names this worker in lease rows; unique per process.
+    pub owner: String,
+    /// Most invocations in flight.
+    pub concurrency: usize,
+    /// How long a lease lasts before another worker may take the task.
+    pub lease: Duration,
+    /// Longest sleep when idle, in case a notification was missed.
+    pub idle_poll: Duration,
+}
+
+/// Runs until `shutdown` turns true, then waits for in-flight invocations (they finish
+/// and are recorded) and gives back any lease still held.
+pub async fn run<S>(
+    store: S,
+    targets: Arc<Targets>,
+    config: RunnerConfig,
+    doorbell: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: Store + Clone + 'static,
+{
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut failures = 0u32;
+    while !*shutdown.borrow() {
+        let notified = doorbell.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let free = permits.available_permits();
+        let leased = if free == 0 {
+            Vec::new()
+        } else {
+            match store
+                .lease_tasks(&config.owner, free as i64, config.lease)
+                .await
+            {
+                Ok(tasks) => {
+                    failures = 0;
+                    tasks
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::error!(%error, "leasing tasks failed");
+                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(failures.min(6))))
+                        .await;
+                    continue;
+                }
+            }
+        };
+        let full = leased.len() == free && free > 0;
+        for task in leased {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let store = store.clone();
+            let targets = targets.clone();
+            let config = config.clone();
+            tokio::spawn(async move {
+                invoke_and_record(&store, &targets, &config, task).await;
+                drop(permit);
+            });
+        }
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(config.idle_poll) => {}
+            _ = shutdown.changed() => {}
+            // A slot freed up while all were busy.
+            _ = permits.clone().acquire_owned(), if free == 0 => {}
+        }
+    }
+    // Let in-flight invocations finish and record their results.
+    let _ = permits.acquire_many(config.concurrency.max(1) as u32).await;
+    match store.release_leases(&config.owner).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(released = n, "gave back leases"),
+        Err(error) => tracing::warn!(%error, "could not give back leases; they will expire"),
+    }
+}
+
+/// Invokes one task, renewing its lease meanwhile, and records the outcome.
+async fn invoke_and_record<S: Store>(
+    store: &S,
+    targets: &Targets,
+    config: &RunnerConfig,
+    task: LeasedTask,
+) {
+    let input = serde_json::from_str(&task.input).unwrap_or(serde_json::Value::Null);
+    let invocation = Invocation {
+        execution_arn: task.execution_arn.clone(),
+        state_name: task.state_name.clone(),
+        task_id: task.task_id as u64,
+        attempt: task.attempt as u64,
+        resource: task.resource.clone(),
+        input,
+        timeout_seconds: task.timeout_seconds.map(|t| t as u64),
+    };
+    let span = tracing::info_span!("task", execution = %task.execution_arn, state = %task.state_name, attempt = task.attempt);
+    let _enter = span.enter();
+    let renew_every = config.lease / 3;
+    let outcome = {
+        let invoke = targets.invoke(&invocation);
+        tokio::pin!(invoke);
+        loop {
+            tokio::select! {
+                outcome = &mut invoke => break outcome,
+                _ = tokio::time::sleep(renew_every) => {
+                    if let Err(error) = store.renew_leases(&config.owner, &[task.id], config.lease).await {
+                        tracing::warn!(%error, "lease renewal failed");
+                    }
+                }
+            }
+        }
+    };
+    let event = outcome_event(task.task_id as u64, outcome);
+    // The database may be briefly away (a restart): keep the result and try again
+    // while our lease can still be valid.
+    let mut delay = Duration::from_millis(50);
+    let give_up = tokio::time::Instant::now() + config.lease;
+    loop {
+        match store.complete_task(&task, &event).await {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::info!("task was cancelled or completed elsewhere; result dropped");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "recording the task result failed; retrying");
+                if tokio::time::Instant::now() >= give_up {
+                    // The lease has expired: another worker will redo the task.
+                    tracing::error!("giving up on recording the result; the lease has expired");
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// The interpreter event for a task's outcome.
+pub fn outcome_event(task: u64, outcome: TaskOutcome) -> Event {
+    match outcome {
+        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
+        TaskOutcome::Failed { error, cause } => Event::TaskFailed { task, error, cause },
+        TaskOutcome::TimedOut => Event::TaskFailed {
+            task,
+            error: names::TIMEOUT.to_string(),
+            cause: Some("The task did not finish within its TimeoutSeconds".to_string()),
+        },
+        TaskOutcome::HeartbeatTimedOut => Event::TaskHeartbeatTimedOut { task },
+    }
+}
