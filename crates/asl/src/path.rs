@@ -1624,4 +1624,75 @@ mod tests {
         assert!(!json_eq(&json!({"a": 1}), &json!({"b": 1})));
         assert!(json_eq(&json!({"a": 1, "b": 2}), &json!({"b": 2, "a": 1})));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(Value::from),
+                "[a-c]{0,3}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec(("[a-c]{1,2}", inner), 0..4)
+                        .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn set_then_select_reads_back_the_value(
+                target in json_value(),
+                names in prop::collection::vec("[a-c]{1,2}", 1..4),
+                value in json_value(),
+            ) {
+                let text = format!("${}", names.iter().map(|n| format!(".{n}")).collect::<String>());
+                let path = Path::parse_reference(&text).unwrap();
+                match path.set(target.clone(), value.clone()) {
+                    Ok(out) => prop_assert_eq!(path.select(&out), Some(value)),
+                    Err(e) => {
+                        prop_assert!(e.message.starts_with("Unable to apply ReferencePath"));
+                        // Only a non-object on the way makes set fail.
+                        let mut node = Some(&target);
+                        let mut blocked = false;
+                        for name in &names {
+                            match node {
+                                Some(Value::Object(m)) => node = m.get(name),
+                                Some(_) => { blocked = true; break; }
+                                None => break,
+                            }
+                        }
+                        prop_assert!(blocked);
+                    }
+                }
+            }
+
+            #[test]
+            fn normalized_form_selects_the_same(
+                input in json_value(),
+                names in prop::collection::vec(prop_oneof!["[a-c]{1,2}", "[0-2]"], 0..4),
+            ) {
+                let text = format!("${}", names.iter().map(|n| match n.parse::<i64>() {
+                    Ok(i) => format!("[{i}]"),
+                    Err(_) => format!(".{n}"),
+                }).collect::<String>());
+                let path = Path::parse(&text).unwrap();
+                let again = Path::parse(&path.normalized()).unwrap();
+                prop_assert_eq!(path.select(&input), again.select(&input));
+            }
+
+            #[test]
+            fn parsing_arbitrary_text_never_panics(text in "\\PC{0,40}") {
+                if let Ok(path) = Path::parse(&text) {
+                    let _ = path.select(&json!({"a": [1, {"b": 2}]}));
+                }
+            }
+        }
+    }
 }
