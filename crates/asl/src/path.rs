@@ -184,6 +184,21 @@ enum Expr {
     Not(Box<Expr>),
     Exists(Operand),
     Compare(Operand, CompareOp, Operand),
+    /// `@.name =~ /pattern/flags`: the whole string must match, as in Jayway.
+    Matches(Operand, Pattern),
+}
+
+/// A compiled `/pattern/flags` literal; equal when written the same way.
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    regex: regex::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.text == other.text
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -709,6 +724,8 @@ fn test(expr: &Expr, current: &Value, document: &Value) -> bool {
                 None => false,
             },
         },
+        Expr::Matches(operand, pattern) => operand_value(operand, current, document)
+            .is_some_and(|v| v.as_str().is_some_and(|s| pattern.regex.is_match(s))),
         Expr::Compare(left, op, right) => {
             let l = operand_value(left, current, document);
             let r = operand_value(right, current, document);
@@ -1146,13 +1163,64 @@ impl<'s> Parser<'s> {
         .find(|(text, _)| rest.starts_with(text));
         let Some((text, op)) = op else {
             if rest.starts_with("=~") {
-                return Err(self.error("regular expressions (=~) are not supported"));
+                self.pos += 2;
+                self.skip_ws();
+                return Ok(Expr::Matches(left, self.pattern()?));
             }
             return Ok(Expr::Exists(left));
         };
         self.pos += text.len();
         let right = self.operand(depth)?;
         Ok(Expr::Compare(left, op, right))
+    }
+
+    /// `/pattern/flags` with the flags `i`, `m`, `s` and `x`; `\\/` escapes the slash.
+    fn pattern(&mut self) -> Result<Pattern, PathError> {
+        self.expect(b'/')?;
+        let start = self.pos;
+        let mut body = String::new();
+        let mut chars = self.rest().char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '/' => {
+                    end = Some(i);
+                    break;
+                }
+                '\\' => match chars.next() {
+                    Some((_, '/')) => body.push('/'),
+                    Some((_, n)) => {
+                        body.push('\\');
+                        body.push(n);
+                    }
+                    None => break,
+                },
+                _ => body.push(c),
+            }
+        }
+        let Some(end) = end else {
+            self.pos = self.text.len();
+            return Err(self.error("unterminated regular expression"));
+        };
+        self.pos = start + end + 1;
+        let mut flags = String::new();
+        while let Some(b @ (b'i' | b'm' | b's' | b'x')) = self.peek() {
+            flags.push(b as char);
+            self.pos += 1;
+        }
+        let prefix = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("(?{flags})")
+        };
+        let regex = regex::RegexBuilder::new(&format!("^{prefix}(?:{body})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|_| self.error("invalid regular expression"))?;
+        Ok(Pattern {
+            text: format!("/{body}/{flags}"),
+            regex,
+        })
     }
 
     fn operand(&mut self, depth: usize) -> Result<Operand, PathError> {
@@ -1435,6 +1503,19 @@ mod tests {
             sel("$.store.book[?(@.price>=22.99)].price", &input),
             Some(json!([22.99]))
         );
+        assert_eq!(
+            sel("$.store.book[?(@.author =~ /.*REES/i)].price", &input),
+            Some(json!([8.95]))
+        );
+        // The whole string must match, as with Java's `Matcher.matches`.
+        assert_eq!(
+            sel("$.store.book[?(@.author =~ /Rees/)].price", &input),
+            Some(json!([]))
+        );
+        assert_eq!(
+            sel("$.store.book[?(@.isbn =~ /0-\\d+\\/?/)].isbn", &input),
+            Some(json!(["0-553", "0-395"]))
+        );
         // AWS conformance: TestSnfBase__test_state_pass_regex_json_path_base.
         let users = json!({"users": [{"year": 1997, "status": 0}, {"year": 1998, "status": 1}]});
         assert_eq!(
@@ -1511,7 +1592,8 @@ mod tests {
             "$['a'",
             "$[a]",
             "$.a[?(@.b ==)]",
-            "$.a[?(@.b =~ /x/)]",
+            "$.a[?(@.b =~ /x)]",
+            "$.a[?(@.b =~ /(/)]",
             "$.a.size()",
             "$.a.length(1)",
             "$.a.length().b",
@@ -1623,5 +1705,76 @@ mod tests {
         assert!(!json_eq(&json!([1]), &json!([true])));
         assert!(!json_eq(&json!({"a": 1}), &json!({"b": 1})));
         assert!(json_eq(&json!({"a": 1, "b": 2}), &json!({"b": 2, "a": 1})));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(Value::from),
+                "[a-c]{0,3}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec(("[a-c]{1,2}", inner), 0..4)
+                        .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn set_then_select_reads_back_the_value(
+                target in json_value(),
+                names in prop::collection::vec("[a-c]{1,2}", 1..4),
+                value in json_value(),
+            ) {
+                let text = format!("${}", names.iter().map(|n| format!(".{n}")).collect::<String>());
+                let path = Path::parse_reference(&text).unwrap();
+                match path.set(target.clone(), value.clone()) {
+                    Ok(out) => prop_assert_eq!(path.select(&out), Some(value)),
+                    Err(e) => {
+                        prop_assert!(e.message.starts_with("Unable to apply ReferencePath"));
+                        // Only a non-object on the way makes set fail.
+                        let mut node = Some(&target);
+                        let mut blocked = false;
+                        for name in &names {
+                            match node {
+                                Some(Value::Object(m)) => node = m.get(name),
+                                Some(_) => { blocked = true; break; }
+                                None => break,
+                            }
+                        }
+                        prop_assert!(blocked);
+                    }
+                }
+            }
+
+            #[test]
+            fn normalized_form_selects_the_same(
+                input in json_value(),
+                names in prop::collection::vec(prop_oneof!["[a-c]{1,2}", "[0-2]"], 0..4),
+            ) {
+                let text = format!("${}", names.iter().map(|n| match n.parse::<i64>() {
+                    Ok(i) => format!("[{i}]"),
+                    Err(_) => format!(".{n}"),
+                }).collect::<String>());
+                let path = Path::parse(&text).unwrap();
+                let again = Path::parse(&path.normalized()).unwrap();
+                prop_assert_eq!(path.select(&input), again.select(&input));
+            }
+
+            #[test]
+            fn parsing_arbitrary_text_never_panics(text in "\\PC{0,40}") {
+                if let Ok(path) = Path::parse(&text) {
+                    let _ = path.select(&json!({"a": [1, {"b": 2}]}));
+                }
+            }
+        }
     }
 }
