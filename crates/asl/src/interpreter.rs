@@ -337,6 +337,8 @@ struct Run<'a> {
     output: Output,
     /// Frames to advance, in order.
     ready: std::collections::VecDeque<FrameId>,
+    /// States entered or resumed during this step.
+    states_run: u64,
 }
 
 /// Why a frame stopped advancing.
@@ -357,6 +359,7 @@ impl<'a> Run<'a> {
                 commands: Vec::with_capacity(4),
             },
             ready: Default::default(),
+            states_run: 0,
         }
     }
 
@@ -560,10 +563,7 @@ impl<'a> Run<'a> {
                 return;
             }
             if self.history_exceeded() {
-                let limit = self.snapshot.limits.max_history_events;
-                self.end_execution(Err(Failure::runtime(format!(
-                    "The execution reached the maximum number of history events ({limit})."
-                ))));
+                self.fail_history_limit();
                 return;
             }
             let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
@@ -599,6 +599,16 @@ impl<'a> Run<'a> {
         }
         loop {
             if self.snapshot.status != Status::Running {
+                return Progress::Ended;
+            }
+            // A loop of non-blocking states never returns to `drain`: check here. Quiet
+            // frames (Distributed Map iterations) record no history, so a step also has
+            // a budget of states it may run.
+            self.states_run += 1;
+            if self.history_exceeded()
+                || self.states_run > self.snapshot.limits.max_history_events as u64
+            {
+                self.fail_history_limit();
                 return Progress::Ended;
             }
             let resuming = std::mem::replace(&mut frame.waiting, Waiting::Enter);
@@ -1710,6 +1720,13 @@ impl<'a> Run<'a> {
         };
         self.record_for_frame(&mut frame, event_type, details);
         self.snapshot.frames.insert(frame_id, frame);
+    }
+
+    fn fail_history_limit(&mut self) {
+        let limit = self.snapshot.limits.max_history_events;
+        self.end_execution(Err(Failure::runtime(format!(
+            "The execution reached the maximum number of history events ({limit})."
+        ))));
     }
 
     fn history_exceeded(&self) -> bool {

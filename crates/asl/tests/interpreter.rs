@@ -573,3 +573,19 @@ fn stop_aborts_a_waiting_execution() {
         .iter()
         .any(|c| matches!(c, Command::CancelTimer { .. })));
 }
+
+#[test]
+fn a_runaway_loop_inside_a_distributed_map_iteration_is_stopped() {
+    let machine = machine(json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Loop", "States": {
+                "Loop": {"Type": "Pass", "Next": "Again"},
+                "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Loop"},
+                "Done": {"Type": "Succeed"}}},
+        "End": true}}}));
+    let mut options = options();
+    options.limits.max_history_events = 1000;
+    let outcome = driver::run(&machine, json!([{}]), &options, &mut driver::NoTasks);
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+}
