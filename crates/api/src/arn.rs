@@ -14,10 +14,7 @@ const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
 pub fn name_is_valid(name: &str) -> bool {
     !name.chars().any(|c| {
         let code = c as u32;
-        c.is_whitespace()
-            || FORBIDDEN.contains(c)
-            || code <= 0x1F
-            || (0x7F..=0x9F).contains(&code)
+        c.is_whitespace() || FORBIDDEN.contains(c) || code <= 0x1F || (0x7F..=0x9F).contains(&code)
     })
 }
 
@@ -157,9 +154,9 @@ mod tests {
         assert!(name_is_valid("my-machine_1.v2"));
         assert!(name_is_valid("ünïcode"));
         for bad in [
-            "a b", "a\tb", "a<b", "a}b", "a[b", "a?b", "a*b", "a\"b", "a#b", "a%b", "a\\b",
-            "a^b", "a|b", "a~b", "a`b", "a$b", "a&b", "a,b", "a;b", "a:b", "a/b", "a\u{1}b",
-            "a\u{7f}b", "a\u{85}b",
+            "a b", "a\tb", "a<b", "a}b", "a[b", "a?b", "a*b", "a\"b", "a#b", "a%b", "a\\b", "a^b",
+            "a|b", "a~b", "a`b", "a$b", "a&b", "a,b", "a;b", "a:b", "a/b", "a\u{1}b", "a\u{7f}b",
+            "a\u{85}b",
         ] {
             assert!(!name_is_valid(bad), "{bad:?}");
         }
@@ -167,7 +164,10 @@ mod tests {
 
     #[test]
     fn name_length_is_a_validation_error() {
-        assert!(matches!(check_name("name", ""), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            check_name("name", ""),
+            Err(ApiError::Validation(_))
+        ));
         assert!(matches!(
             check_name("name", &"a".repeat(81)),
             Err(ApiError::Validation(_))
@@ -200,11 +200,19 @@ mod tests {
             Err(ApiError::InvalidArn(m)) if m == "Invalid ARN prefix: nope"
         ));
         assert!(matches!(
-            check("stateMachineArn", &format!("{machine}:1"), Kind::StateMachine),
+            check(
+                "stateMachineArn",
+                &format!("{machine}:1"),
+                Kind::StateMachine
+            ),
             Err(ApiError::Validation(_))
         ));
         assert!(matches!(
-            check("activityArn", "arn:aws:states:us-east-1:1:activity:", Kind::Activity),
+            check(
+                "activityArn",
+                "arn:aws:states:us-east-1:1:activity:",
+                Kind::Activity
+            ),
             Err(ApiError::InvalidArn(_))
         ));
     }

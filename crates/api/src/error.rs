@@ -95,9 +95,9 @@ impl ApiError {
     fn namespace(&self) -> &'static str {
         match self {
             ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATE,
-            ApiError::Serialization(_)
-            | ApiError::UnknownOperation(_)
-            | ApiError::Internal(_) => CORAL_SERVICE,
+            ApiError::Serialization(_) | ApiError::UnknownOperation(_) | ApiError::Internal(_) => {
+                CORAL_SERVICE
+            }
             _ => SFN,
         }
     }
@@ -147,9 +147,7 @@ impl From<cairn_store::StoreError> for ApiError {
             StoreError::ExecutionAlreadyExists(arn) => ApiError::ExecutionAlreadyExists(arn),
             StoreError::ExecutionDoesNotExist(arn) => ApiError::ExecutionDoesNotExist(arn),
             StoreError::StateMachineDoesNotExist(arn) => ApiError::StateMachineDoesNotExist(arn),
-            StoreError::StateMachineAlreadyExists(arn) => {
-                ApiError::StateMachineAlreadyExists(arn)
-            }
+            StoreError::StateMachineAlreadyExists(arn) => ApiError::StateMachineAlreadyExists(arn),
             other => {
                 tracing::error!(error = %other, "store failed");
                 ApiError::Internal(other.to_string())

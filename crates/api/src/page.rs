@@ -33,10 +33,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_per_operation() {
         let token = encode("ListExecutions", "123 arn:x");
-        assert_eq!(
-            decode("ListExecutions", &token, 3096).unwrap(),
-            "123 arn:x"
-        );
+        assert_eq!(decode("ListExecutions", &token, 3096).unwrap(), "123 arn:x");
         assert!(matches!(
             decode("ListActivities", &token, 1024),
             Err(ApiError::InvalidToken(_))

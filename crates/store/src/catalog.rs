@@ -134,8 +134,7 @@ pub enum TagOutcome {
 pub trait Catalog: Send + Sync {
     /// Creates a state machine and its tags in one transaction, or reports the machine
     /// that already has this ARN (see [`CreateOutcome`]).
-    async fn create_state_machine_tagged(&self, spec: &StateMachineSpec)
-        -> Result<CreateOutcome>;
+    async fn create_state_machine_tagged(&self, spec: &StateMachineSpec) -> Result<CreateOutcome>;
     async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>>;
     /// `None` when no machine has this ARN.
     async fn update_state_machine(
@@ -171,13 +170,14 @@ pub trait Catalog: Send + Sync {
         limit: i64,
         reverse: bool,
     ) -> Result<Option<Vec<StoredEvent>>>;
-    async fn execution_definition(&self, execution_arn: &str)
-        -> Result<Option<ExecutionDefinition>>;
+    async fn execution_definition(
+        &self,
+        execution_arn: &str,
+    ) -> Result<Option<ExecutionDefinition>>;
 
     /// Creates an activity with its tags, or returns the one of that name (AWS: tags of
     /// a repeated call are ignored).
-    async fn create_activity(&self, arn: &str, name: &str, tags: &[Tag])
-        -> Result<ActivityRecord>;
+    async fn create_activity(&self, arn: &str, name: &str, tags: &[Tag]) -> Result<ActivityRecord>;
     async fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>>;
     /// Deletes the activity and its tags; `false` when there was none.
     async fn delete_activity(&self, arn: &str) -> Result<bool>;

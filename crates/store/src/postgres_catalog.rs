@@ -1,9 +1,9 @@
 //! [`Catalog`] for [`PgStore`].
 
 use crate::catalog::{
-    ActivityRecord, Catalog, CreateOutcome, ExecutionCursor, ExecutionDefinition,
-    ExecutionSummary, StateMachineChanges, StateMachineRecord, StateMachineSpec,
-    StateMachineSummary, Tag, TagOutcome, Updated,
+    ActivityRecord, Catalog, CreateOutcome, ExecutionCursor, ExecutionDefinition, ExecutionSummary,
+    StateMachineChanges, StateMachineRecord, StateMachineSpec, StateMachineSummary, Tag,
+    TagOutcome, Updated,
 };
 use crate::postgres::PgStore;
 use crate::{Result, StoredEvent};
@@ -54,10 +54,7 @@ async fn resource_exists(tx: &mut sqlx::PgConnection, arn: &str) -> Result<bool>
 }
 
 impl Catalog for PgStore {
-    async fn create_state_machine_tagged(
-        &self,
-        spec: &StateMachineSpec,
-    ) -> Result<CreateOutcome> {
+    async fn create_state_machine_tagged(&self, spec: &StateMachineSpec) -> Result<CreateOutcome> {
         let mut tx = self.pool().begin().await?;
         let definition_id = sqlx::query_scalar!(
             r#"insert into definitions (digest, body) values (md5($1), $1)
@@ -87,7 +84,8 @@ impl Catalog for PgStore {
         let Some(inserted) = inserted else {
             // Compare with what is there; the repeat of an identical call is not an error.
             let existing = select_state_machine(&mut tx, &spec.arn).await?;
-            tx.commit().await?;
+            // Nothing of this call may stay: not even the definition row.
+            tx.rollback().await?;
             return Ok(match existing {
                 Some(e)
                     if e.definition == spec.definition

@@ -50,10 +50,7 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
     if let Err(e) = serde_json::from_str::<Value>(execution_input) {
         return Err(ApiError::InvalidExecutionInput(e.to_string()));
     }
-    let machine = state
-        .store()
-        .describe_state_machine(machine_arn)
-        .await?;
+    let machine = state.store().describe_state_machine(machine_arn).await?;
     // The execution's ARN shares the machine's partition, region and account.
     let prefix = machine
         .arn

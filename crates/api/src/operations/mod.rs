@@ -122,7 +122,13 @@ pub(crate) fn read_tags(input: &Input, field: &str) -> Result<Vec<Tag>, ApiError
         let key = member("key")?.ok_or_else(|| ApiError::missing(&key_field))?;
         check_length(&key_field, &key, 1, 128, false)?;
         let value = member("value")?.unwrap_or_default();
-        check_length(&format!("{field}.{}.member.value", i + 1), &value, 0, 256, false)?;
+        check_length(
+            &format!("{field}.{}.member.value", i + 1),
+            &value,
+            0,
+            256,
+            false,
+        )?;
         tags.push(Tag { key, value });
     }
     let mut keys: Vec<&str> = tags.iter().map(|t| t.key.as_str()).collect();

@@ -66,16 +66,15 @@ fn read_logging(input: &Input) -> Result<Option<String>, ApiError> {
             ))
         }
     };
-    let destinations = match config.get("destinations") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list.clone(),
-        Some(_) => {
-            return Err(ApiError::Serialization(
+    let destinations =
+        match config.get("destinations") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list.clone(),
+            Some(_) => return Err(ApiError::Serialization(
                 "Member 'loggingConfiguration.destinations' has the wrong type: expected a list"
                     .to_string(),
-            ))
-        }
-    };
+            )),
+        };
     if destinations.len() > 1 || (level != "OFF" && destinations.is_empty()) {
         return Err(ApiError::InvalidLoggingConfiguration(
             "Invalid Logging Configuration: Must specify exactly one Log Destination.".to_string(),
