@@ -104,7 +104,7 @@ async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Body) -
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let result = serve(&state, &target, body).await;
+    let result = serve(&state, &headers, &target, body).await;
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value),
         Err(error) => {
@@ -121,17 +121,37 @@ async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Body) -
     response
 }
 
-async fn serve(state: &ApiState, target: &str, body: Body) -> Result<Value, ApiError> {
+async fn serve(
+    state: &ApiState,
+    headers: &HeaderMap,
+    target: &str,
+    body: Body,
+) -> Result<Value, ApiError> {
     let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::UnknownOperation(format!(
             "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"
         )));
     };
     let limit = state.config().max_request_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let too_large = || {
         ApiError::RequestTooLarge(format!(
             "The request body is larger than the {limit}-byte limit"
         ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // With a declared length within the limit, a failed read is a broken body.
+        if declared.is_some() {
+            ApiError::Serialization(format!("The request body could not be read: {e}"))
+        } else {
+            too_large()
+        }
     })?;
     let input = input::Input::parse(&bytes)?;
     operations::dispatch(state, operation, &input).await

@@ -165,3 +165,31 @@ pub(crate) fn page(member: &str, items: Vec<Value>, next: Option<String>) -> Val
     }
     Value::Object(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every Step Functions operation is either supported or refused by name, and the
+    /// support table in the docs lists each with a state that matches.
+    #[test]
+    fn every_operation_is_accounted_for() {
+        let mut all: Vec<&str> = SUPPORTED.iter().chain(UNSUPPORTED).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 37, "the Step Functions model has 37 operations");
+        let doc = include_str!("../../../../docs/api-support.md");
+        for operation in SUPPORTED {
+            let row = format!("| {operation} | ");
+            let line = doc.lines().find(|l| l.starts_with(&row));
+            assert!(
+                line.is_some_and(|l| l.contains("| supported |") || l.contains("| partial |")),
+                "{operation} is not listed as supported or partial"
+            );
+        }
+        for operation in UNSUPPORTED {
+            let row = format!("| {operation} | not yet |");
+            assert!(doc.contains(&row), "{operation} is not listed as not yet");
+        }
+    }
+}
