@@ -104,7 +104,9 @@ async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Body) -
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let result = serve(&state, &headers, &target, body).await;
+    let span = tracing::info_span!("api", operation = %target, request_id = %request_id);
+    let result =
+        tracing::Instrument::instrument(serve(&state, &headers, &target, body), span).await;
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value),
         Err(error) => {
