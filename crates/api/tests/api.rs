@@ -1268,3 +1268,67 @@ async fn drop_database(name: &str) {
         .await;
     }
 }
+
+#[tokio::test]
+async fn running_execution_keeps_its_definition_after_update() {
+    let h = Harness::start().await;
+    let machine = h.machine(&unique("keep"), &waiting()).await;
+    let started = h
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": machine, "input": "{\"secret\": 1}"}),
+        )
+        .await
+        .ok();
+    let arn = text(&started["executionArn"]).to_string();
+    let before = h
+        .call(
+            "DescribeStateMachineForExecution",
+            json!({"executionArn": arn}),
+        )
+        .await
+        .ok();
+    assert!(before["revisionId"].is_string(), "{before}");
+    h.call(
+        "UpdateStateMachine",
+        json!({"stateMachineArn": machine, "definition": pass_choice().to_string()}),
+    )
+    .await
+    .ok();
+    let after = h
+        .call(
+            "DescribeStateMachineForExecution",
+            json!({"executionArn": arn}),
+        )
+        .await
+        .ok();
+    assert_eq!(after["definition"], waiting().to_string().as_str());
+    assert!(after.get("revisionId").is_none(), "{after}");
+    let current = h
+        .call("DescribeStateMachine", json!({"stateMachineArn": machine}))
+        .await
+        .ok();
+    assert_eq!(current["definition"], pass_choice().to_string().as_str());
+
+    let metadata = h
+        .call(
+            "DescribeExecution",
+            json!({"executionArn": arn, "includedData": "METADATA_ONLY"}),
+        )
+        .await
+        .ok();
+    assert!(metadata.get("input").is_none() && metadata.get("inputDetails").is_none());
+    assert_eq!(metadata["status"], "RUNNING");
+    h.call(
+        "DescribeExecution",
+        json!({"executionArn": arn, "includedData": "SOME"}),
+    )
+    .await
+    .err("ValidationException");
+    // Errors carry a request id too.
+    let reply = h
+        .call("DescribeExecution", json!({"executionArn": "nope"}))
+        .await;
+    reply.err("InvalidArn");
+    assert!(reply.request_id.is_some());
+}
