@@ -58,7 +58,7 @@ pub enum ApiError {
     ActivityDoesNotExist(String),
     #[error("Resource not found: '{0}'")]
     ResourceNotFound(String),
-    #[error("Too many tags: '{0}' may carry at most 50")]
+    #[error("Too many tags for '{0}': a resource may carry at most 50")]
     TooManyTags(String),
     /// The database failed; the detail is logged, not sent.
     #[error("Cairn could not complete the request; see the server log")]

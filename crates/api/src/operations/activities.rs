@@ -15,8 +15,8 @@ pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     let name = input.required_string("name")?;
     arn::check_name("name", name)?;
     check_encryption(input)?;
-    let tags = read_tags(input, "tags")?;
     let activity_arn = state.scope().activity(name);
+    let tags = read_tags(input, "tags", &activity_arn)?;
     let activity = state
         .store()
         .create_activity(&activity_arn, name, &tags)

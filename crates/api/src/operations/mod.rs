@@ -95,8 +95,8 @@ pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Resul
 /// AWS's limit on tags per resource.
 pub(crate) const MAX_TAGS: usize = 50;
 
-/// Reads a `tags` list member: `[{"key": ..., "value": ...}]`.
-pub(crate) fn read_tags(input: &Input, field: &str) -> Result<Vec<Tag>, ApiError> {
+/// Reads a `tags` list member (`[{"key": ..., "value": ...}]`) meant for `resource`.
+pub(crate) fn read_tags(input: &Input, field: &str, resource: &str) -> Result<Vec<Tag>, ApiError> {
     let Some(list) = input.array(field)? else {
         return Ok(Vec::new());
     };
@@ -135,9 +135,7 @@ pub(crate) fn read_tags(input: &Input, field: &str) -> Result<Vec<Tag>, ApiError
     keys.sort_unstable();
     keys.dedup();
     if keys.len() > MAX_TAGS {
-        return Err(ApiError::TooManyTags(
-            "the request carries more than 50 tags".to_string(),
-        ));
+        return Err(ApiError::TooManyTags(resource.to_string()));
     }
     Ok(tags)
 }

@@ -149,11 +149,12 @@ pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     let tracing = read_tracing(input)?.unwrap_or_else(default_tracing);
     check_encryption(input)?;
     refuse_versions(input)?;
-    let tags = read_tags(input, "tags")?;
+    let machine_arn = state.scope().state_machine(name);
+    let tags = read_tags(input, "tags", &machine_arn)?;
     check_definition(definition, machine_type == "EXPRESS")?;
 
     let spec = StateMachineSpec {
-        arn: state.scope().state_machine(name),
+        arn: machine_arn,
         name: name.to_string(),
         machine_type: machine_type.to_string(),
         definition: definition.to_string(),

@@ -28,7 +28,7 @@ pub async fn tag(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
     if input.array("tags")?.is_none() {
         return Err(ApiError::missing("tags"));
     }
-    let tags = read_tags(input, "tags")?;
+    let tags = read_tags(input, "tags", resource)?;
     match state
         .store()
         .tag_resource(resource, &tags, MAX_TAGS as i64)
