@@ -82,7 +82,15 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let address = listener.local_addr()?;
-        let app = router(store.clone());
+        let api = cairn_api::ApiConfig {
+            region: config.region.clone(),
+            account_id: config.account.clone(),
+            ..cairn_api::ApiConfig::default()
+        };
+        let app = router(store.clone()).merge(cairn_api::router(cairn_api::ApiState::new(
+            store.clone(),
+            api,
+        )));
         let mut stopping = stopping.clone();
         tracing::info!(%address, "Step Functions API listening");
         Some(tokio::spawn(async move {

@@ -6,7 +6,9 @@
 //! hands each to a pure function (the interpreter) and writes what it returns —
 //! snapshot, history, tasks, timers, the consumption of the events — in one commit.
 
+pub mod catalog;
 pub mod postgres;
+mod postgres_catalog;
 pub mod testing;
 mod types;
 

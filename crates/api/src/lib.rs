@@ -1,0 +1,165 @@
+//! `cairn-api`: the Step Functions API over the AWS JSON 1.0 protocol, so boto3, the AWS
+//! CLI and every AWS SDK talk to Cairn by changing the endpoint.
+//!
+//! The protocol: `POST /` with `X-Amz-Target: AWSStepFunctions.<Operation>` and a JSON
+//! body (content type `application/x-amz-json-1.0`, which axum's `Json` extractor
+//! refuses, so the body is read as bytes). Answers are JSON with the same content type;
+//! errors are `{"__type": "...#<Name>", "message": "..."}` (see [`error`]). The host is
+//! ignored, so the `sync-` host prefix AWS uses for StartSyncExecution and TestState
+//! reaches the same router.
+//!
+//! Mount it with [`router`]: `cairn_api::router(ApiState::new(store, ApiConfig::default()))`.
+//! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`.
+
+pub mod arn;
+pub mod error;
+pub mod input;
+mod operations;
+pub mod page;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use cairn_store::postgres::PgStore;
+use serde_json::Value;
+
+pub use error::ApiError;
+pub use operations::{SUPPORTED, UNSUPPORTED};
+
+/// The content type of every request and answer.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// The `X-Amz-Target` prefix of Step Functions operations.
+pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
+
+/// How the API behaves. One value, built once at start.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The ARN partition of every ARN Cairn mints (`aws`).
+    pub partition: String,
+    /// The region in every ARN Cairn mints (`us-east-1`).
+    pub region: String,
+    /// The account id in every ARN Cairn mints (`123456789012`).
+    pub account_id: String,
+    /// Largest request body accepted, in bytes; AWS's limit is 1 MiB.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            partition: "aws".to_string(),
+            region: "us-east-1".to_string(),
+            account_id: "123456789012".to_string(),
+            max_request_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What the handlers share: the store and the configuration. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    store: PgStore,
+    config: std::sync::Arc<ApiConfig>,
+}
+
+impl ApiState {
+    pub fn new(store: PgStore, config: ApiConfig) -> Self {
+        ApiState {
+            store,
+            config: std::sync::Arc::new(config),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &PgStore {
+        &self.store
+    }
+
+    pub(crate) fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    pub(crate) fn scope(&self) -> arn::ArnScope {
+        arn::ArnScope {
+            partition: self.config.partition.clone(),
+            region: self.config.region.clone(),
+            account: self.config.account_id.clone(),
+        }
+    }
+}
+
+/// The API: `POST /` for every operation. Merge it with other routes (health, metrics)
+/// in the binary; it answers nothing but `POST /`.
+pub fn router(state: ApiState) -> Router {
+    Router::new().route("/", post(handle)).with_state(state)
+}
+
+/// One request: target → body → operation → answer, every failure AWS-shaped.
+async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Body) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let span = tracing::info_span!("api", operation = %target, request_id = %request_id);
+    let result =
+        tracing::Instrument::instrument(serve(&state, &headers, &target, body), span).await;
+    let (status, body) = match result {
+        Ok(value) => (StatusCode::OK, value),
+        Err(error) => {
+            tracing::debug!(target = %target, code = error.code(), %error, "request refused");
+            (error.status(), error.body())
+        }
+    };
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+async fn serve(
+    state: &ApiState,
+    headers: &HeaderMap,
+    target: &str,
+    body: Body,
+) -> Result<Value, ApiError> {
+    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+        return Err(ApiError::UnknownOperation(format!(
+            "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"
+        )));
+    };
+    let limit = state.config().max_request_bytes;
+    let too_large = || {
+        ApiError::RequestTooLarge(format!(
+            "The request body is larger than the {limit}-byte limit"
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // With a declared length within the limit, a failed read is a broken body.
+        if declared.is_some() {
+            ApiError::Serialization(format!("The request body could not be read: {e}"))
+        } else {
+            too_large()
+        }
+    })?;
+    let input = input::Input::parse(&bytes)?;
+    operations::dispatch(state, operation, &input).await
+}
+
+/// A time as AWS's JSON protocol sends it: epoch seconds, milliseconds as the fraction.
+pub(crate) fn epoch(time: chrono::DateTime<chrono::Utc>) -> Value {
+    Value::from(time.timestamp_millis() as f64 / 1000.0)
+}

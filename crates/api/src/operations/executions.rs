@@ -1,0 +1,297 @@
+//! StartExecution, StopExecution, DescribeExecution, ListExecutions, GetExecutionHistory.
+
+use cairn_asl::history::details_key;
+use cairn_store::catalog::{Catalog, ExecutionCursor};
+use cairn_store::{NewExecution, Store, StoredEvent};
+use serde_json::{json, Map, Value};
+
+use super::page;
+use super::state_machines::read_included_data;
+use crate::arn::{self, Kind};
+use crate::error::ApiError;
+use crate::input::{check_enum, check_length, Input};
+use crate::{epoch, page as token, ApiState};
+
+/// AWS's limit on an execution's input, in UTF-8 bytes.
+const MAX_INPUT_BYTES: usize = 256 * 1024;
+const STATUSES: &[&str] = &[
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
+
+/// Starts an execution. On an EXPRESS machine it runs through the same durable path as
+/// a STANDARD one (and is idempotent by name the same way), so DescribeExecution and
+/// GetExecutionHistory work on it, which AWS does not offer for EXPRESS.
+pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let machine_arn = input.required_string("stateMachineArn")?;
+    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
+    let name = match input.string("name")? {
+        Some(name) => {
+            arn::check_name("name", name)?;
+            name.to_string()
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let execution_input = input.string("input")?.unwrap_or("{}");
+    if execution_input.len() > MAX_INPUT_BYTES {
+        return Err(ApiError::constraint(
+            "input",
+            None,
+            &format!("Member must have length less than or equal to {MAX_INPUT_BYTES}"),
+        ));
+    }
+    if let Some(header) = input.string("traceHeader")? {
+        check_length("traceHeader", header, 0, 256, false)?;
+    }
+    if let Err(e) = serde_json::from_str::<Value>(execution_input) {
+        return Err(ApiError::InvalidExecutionInput(e.to_string()));
+    }
+    let machine = state.store().describe_state_machine(machine_arn).await?;
+    // The execution's ARN shares the machine's partition, region and account.
+    let prefix = machine
+        .arn
+        .rsplit_once(":stateMachine:")
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    let execution = NewExecution {
+        arn: format!("{prefix}:execution:{}:{name}", machine.name),
+        state_machine_arn: machine.arn.clone(),
+        name,
+        definition_id: machine.definition_id,
+        role_arn: machine.role_arn.clone(),
+        input: execution_input.to_string(),
+        started_at: chrono::Utc::now(),
+    };
+    let started = state.store().start_execution(&execution).await?;
+    tracing::info!(execution = %started.arn, created = started.created, "execution started");
+    Ok(json!({
+        "executionArn": started.arn,
+        "startDate": epoch(started.started_at),
+    }))
+}
+
+pub async fn stop(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let execution_arn = input.required_string("executionArn")?;
+    arn::check("executionArn", execution_arn, Kind::Execution)?;
+    let error = input.string("error")?;
+    if let Some(e) = error {
+        check_length("error", e, 0, 256, true)?;
+    }
+    let cause = input.string("cause")?;
+    if let Some(c) = cause {
+        check_length("cause", c, 0, 32768, true)?;
+    }
+    let execution = state.store().describe_execution(execution_arn).await?;
+    if let Some(stopped) = execution.stopped_at {
+        return Ok(json!({ "stopDate": epoch(stopped) }));
+    }
+    state
+        .store()
+        .stop_execution(execution_arn, error, cause)
+        .await?;
+    Ok(json!({ "stopDate": epoch(chrono::Utc::now()) }))
+}
+
+fn redrive_reason(status: &str) -> &'static str {
+    match status {
+        "RUNNING" => "Execution is RUNNING and cannot be redriven",
+        "SUCCEEDED" => "Execution is SUCCEEDED and cannot be redriven",
+        _ => "Cairn does not redrive executions yet",
+    }
+}
+
+pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let execution_arn = input.required_string("executionArn")?;
+    arn::check("executionArn", execution_arn, Kind::Execution)?;
+    let metadata_only = read_included_data(input)?;
+    let e = state.store().describe_execution(execution_arn).await?;
+    let mut out = Map::new();
+    out.insert("executionArn".into(), json!(e.arn));
+    out.insert("stateMachineArn".into(), json!(e.state_machine_arn));
+    out.insert("name".into(), json!(e.name));
+    out.insert("status".into(), json!(e.status));
+    out.insert("startDate".into(), epoch(e.started_at));
+    if let Some(stopped) = e.stopped_at {
+        out.insert("stopDate".into(), epoch(stopped));
+    }
+    if !metadata_only {
+        out.insert("input".into(), json!(e.input));
+        out.insert("inputDetails".into(), json!({"included": true}));
+        if let Some(output) = &e.output {
+            out.insert("output".into(), json!(output));
+            out.insert("outputDetails".into(), json!({"included": true}));
+        }
+    }
+    if let Some(error) = &e.error {
+        out.insert("error".into(), json!(error));
+    }
+    if let Some(cause) = &e.cause {
+        out.insert("cause".into(), json!(cause));
+    }
+    out.insert("redriveCount".into(), json!(0));
+    out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
+    out.insert(
+        "redriveStatusReason".into(),
+        json!(redrive_reason(&e.status)),
+    );
+    Ok(Value::Object(out))
+}
+
+fn execution_cursor(text: &str) -> Option<ExecutionCursor> {
+    let (micros, arn) = text.split_once(' ')?;
+    let started_at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    Some(ExecutionCursor {
+        started_at,
+        arn: arn.to_string(),
+    })
+}
+
+pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let machine_arn = input.string("stateMachineArn")?;
+    let map_run = input.string("mapRunArn")?;
+    let machine_arn = match (machine_arn, map_run) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Validation(
+                "Specify either a stateMachineArn or a mapRunArn, not both".to_string(),
+            ))
+        }
+        (None, Some(run)) => {
+            check_length("mapRunArn", run, 1, 2000, false)?;
+            return Err(ApiError::Validation(
+                "Cairn does not support Map Runs yet: 'mapRunArn' cannot be listed".to_string(),
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::Validation(
+                "Must provide a StateMachine ARN or MapRun ARN".to_string(),
+            ))
+        }
+        (Some(arn), None) => arn,
+    };
+    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
+    let status = input.string("statusFilter")?;
+    if let Some(s) = status {
+        check_enum("statusFilter", s, STATUSES)?;
+    }
+    let redrive = input.string("redriveFilter")?;
+    if let Some(r) = redrive {
+        check_enum("redriveFilter", r, &["REDRIVEN", "NOT_REDRIVEN"])?;
+    }
+    let limit = input.page_size("maxResults", 100, 1000)?;
+    let after = match input.string("nextToken")? {
+        Some(t) => {
+            let cursor = token::decode("ListExecutions", t, 3096)?;
+            Some(
+                execution_cursor(&cursor)
+                    .ok_or_else(|| ApiError::InvalidToken(format!("Invalid token: {t}")))?,
+            )
+        }
+        None => None,
+    };
+    if state.store().state_machine(machine_arn).await?.is_none() {
+        return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
+    }
+    // No execution has been redriven: Cairn cannot redrive yet.
+    if redrive == Some("REDRIVEN") {
+        return Ok(page("executions", Vec::new(), None));
+    }
+    let mut executions = state
+        .store()
+        .list_executions(machine_arn, status, after.as_ref(), limit + 1)
+        .await?;
+    let next = if executions.len() as i64 > limit {
+        executions.truncate(limit as usize);
+        executions.last().map(|e| {
+            token::encode(
+                "ListExecutions",
+                &format!("{} {}", e.started_at.timestamp_micros(), e.arn),
+            )
+        })
+    } else {
+        None
+    };
+    let items = executions
+        .into_iter()
+        .map(|e| {
+            let mut item = Map::new();
+            item.insert("executionArn".into(), json!(e.arn));
+            item.insert("stateMachineArn".into(), json!(e.state_machine_arn));
+            item.insert("name".into(), json!(e.name));
+            item.insert("status".into(), json!(e.status));
+            item.insert("startDate".into(), epoch(e.started_at));
+            if let Some(stopped) = e.stopped_at {
+                item.insert("stopDate".into(), epoch(stopped));
+            }
+            Value::Object(item)
+        })
+        .collect();
+    Ok(page("executions", items, next))
+}
+
+/// Members of a details object that carry execution data.
+const DATA_MEMBERS: &[&str] = &["input", "inputDetails", "output", "outputDetails"];
+
+/// One stored event as `GetExecutionHistory` shows it.
+fn event_json(event: StoredEvent, include_data: bool) -> Result<Value, ApiError> {
+    let mut out = Map::new();
+    out.insert("timestamp".into(), epoch(event.at));
+    out.insert("type".into(), json!(event.event_type));
+    out.insert("id".into(), json!(event.id));
+    out.insert("previousEventId".into(), json!(event.previous_event_id));
+    if let Some(key) = details_key(&event.event_type) {
+        let mut details: Map<String, Value> = serde_json::from_str(&event.details)
+            .map_err(|e| ApiError::Internal(format!("stored event details: {e}")))?;
+        if !include_data {
+            details.retain(|k, _| !DATA_MEMBERS.contains(&k.as_str()));
+        }
+        out.insert(key, Value::Object(details));
+    }
+    Ok(Value::Object(out))
+}
+
+pub async fn history(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let execution_arn = input.required_string("executionArn")?;
+    arn::check("executionArn", execution_arn, Kind::Execution)?;
+    let limit = input.page_size("maxResults", 100, 1000)?;
+    let reverse = input.bool("reverseOrder")?.unwrap_or(false);
+    let include_data = input.bool("includeExecutionData")?.unwrap_or(true);
+    let direction = if reverse { "reverse" } else { "forward" };
+    let after = match input.string("nextToken")? {
+        Some(t) => {
+            let cursor = token::decode("GetExecutionHistory", t, 1024)?;
+            let invalid = || ApiError::InvalidToken(format!("Invalid token: {t}"));
+            let (arn, rest) = cursor.rsplit_once(' ').ok_or_else(invalid)?;
+            let (dir, id) = rest.split_once('@').ok_or_else(invalid)?;
+            if arn != execution_arn || dir != direction {
+                return Err(invalid());
+            }
+            Some(id.parse::<i64>().map_err(|_| invalid())?)
+        }
+        None => None,
+    };
+    let mut events = state
+        .store()
+        .history_page(execution_arn, after, limit + 1, reverse)
+        .await?
+        .ok_or_else(|| ApiError::ExecutionDoesNotExist(execution_arn.to_string()))?;
+    let next = if events.len() as i64 > limit {
+        events.truncate(limit as usize);
+        events.last().map(|e| {
+            token::encode(
+                "GetExecutionHistory",
+                &format!("{execution_arn} {direction}@{}", e.id),
+            )
+        })
+    } else {
+        None
+    };
+    let items = events
+        .into_iter()
+        .map(|e| event_json(e, include_data))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page("events", items, next))
+}

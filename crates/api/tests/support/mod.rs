@@ -1,0 +1,282 @@
+//! The test harness: a real Postgres database per test binary run, the router served on
+//! loopback, and requests sent with the headers boto3 sends.
+//!
+//! Databases are named `cairn_test_api_<pid>` (plus a suffix for tests that need one to
+//! themselves). A run drops the databases of earlier runs whose process is gone.
+//! Postgres is found at `CAIRN_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1`).
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cairn_api::{router, ApiConfig, ApiState};
+use cairn_scheduler::{Scheduler, SchedulerConfig};
+use cairn_store::postgres::PgStore;
+use cairn_store::Store;
+use serde_json::Value;
+use sqlx::Connection;
+
+pub const NS: &str = "com.amazonaws.swf.service.v2.model";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/cairn-test";
+
+fn server_url() -> String {
+    std::env::var("CAIRN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1".into())
+}
+
+fn database_name(suffix: &str) -> String {
+    let pid = std::process::id();
+    if suffix.is_empty() {
+        format!("cairn_test_api_{pid}")
+    } else {
+        format!("cairn_test_api_{pid}_{suffix}")
+    }
+}
+
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+static SHARED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Drops test databases left by runs whose process no longer exists.
+async fn sweep() {
+    let Ok(mut conn) = sqlx::PgConnection::connect(&format!("{}/postgres", server_url())).await
+    else {
+        return;
+    };
+    let names: Vec<String> = sqlx::query_scalar(
+        "select datname::text from pg_database where datname like 'cairn_test_api_%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let pid = name
+            .trim_start_matches("cairn_test_api_")
+            .split('_')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && pid.chars().all(|c| c.is_ascii_digit()) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists \"{name}\" with (force)"
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+/// Creates and migrates the database (once per name per run).
+async fn prepare(name: &str) {
+    SWEPT.get_or_init(sweep).await;
+    let store = PgStore::connect(&format!("{}/{name}", server_url()), 2)
+        .await
+        .expect("connect to the test database");
+    store.migrate().await.expect("migrate the test database");
+    store.pool().close().await;
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub request_id: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code as botocore reads it: `__type` after `#`.
+    pub fn code(&self) -> &str {
+        self.body["__type"]
+            .as_str()
+            .and_then(|t| t.rsplit('#').next())
+            .unwrap_or_default()
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
+
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "expected success, got {}", self.body);
+        self.body
+    }
+
+    pub fn err(&self, code: &str) -> &Self {
+        assert_eq!(
+            self.status, 400,
+            "expected a 400, got {}: {}",
+            self.status, self.body
+        );
+        assert_eq!(self.code(), code, "{}", self.body);
+        assert!(!self.message().is_empty(), "no message: {}", self.body);
+        self
+    }
+}
+
+pub struct Harness {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: PgStore,
+    pub scheduler: Scheduler<PgStore>,
+    pub database: String,
+}
+
+impl Harness {
+    /// A server on the run's shared database.
+    pub async fn start() -> Harness {
+        let name = database_name("");
+        let n = name.clone();
+        SHARED
+            .get_or_init(|| async move { prepare(&n).await })
+            .await;
+        Self::serve(name).await
+    }
+
+    /// A server on a database of its own (for tests that count rows).
+    pub async fn isolated(suffix: &str) -> Harness {
+        let name = database_name(suffix);
+        prepare(&name).await;
+        Self::serve(name).await
+    }
+
+    async fn serve(name: String) -> Harness {
+        let store = PgStore::connect(&format!("{}/{name}", server_url()), 4)
+            .await
+            .expect("connect");
+        let app = router(ApiState::new(store.clone(), ApiConfig::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Harness {
+            base: format!("http://{addr}/"),
+            client: reqwest::Client::new(),
+            scheduler: Scheduler::new(store.clone(), SchedulerConfig::default()),
+            store,
+            database: name,
+        }
+    }
+
+    /// Sends `operation` with `body` exactly as boto3 would.
+    pub async fn call(&self, operation: &str, body: Value) -> Reply {
+        self.send(
+            &format!("AWSStepFunctions.{operation}"),
+            body.to_string().into_bytes(),
+            None,
+        )
+        .await
+    }
+
+    /// Sends raw bytes with a given target, optionally to a `sync-` host.
+    pub async fn send(&self, target: &str, body: Vec<u8>, host: Option<&str>) -> Reply {
+        let mut request = self
+            .client
+            .post(&self.base)
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header("X-Amz-Target", target)
+            .header("User-Agent", "Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux lang/python#3.11.2")
+            .header("X-Amz-Date", "20261125T052000Z")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/states/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000",
+            )
+            .header("amz-sdk-invocation-id", "00000000-0000-0000-0000-000000000000")
+            .header("amz-sdk-request", "attempt=1");
+        if let Some(host) = host {
+            request = request.header("Host", host);
+        }
+        let response = request.body(body).send().await.expect("send request");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let request_id = response
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.expect("read body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            request_id,
+            body,
+        }
+    }
+
+    /// Ticks the scheduler until the execution is no longer RUNNING.
+    pub async fn run_to_end(&self, execution_arn: &str) -> Value {
+        for _ in 0..200 {
+            self.scheduler.tick().await.expect("scheduler tick");
+            let described = self
+                .call(
+                    "DescribeExecution",
+                    serde_json::json!({ "executionArn": execution_arn }),
+                )
+                .await
+                .ok();
+            if described["status"] != "RUNNING" {
+                return described;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{execution_arn} did not finish");
+    }
+
+    /// Creates a state machine and returns its ARN.
+    pub async fn machine(&self, name: &str, definition: &Value) -> String {
+        let reply = self
+            .call(
+                "CreateStateMachine",
+                serde_json::json!({
+                    "name": name,
+                    "definition": definition.to_string(),
+                    "roleArn": ROLE,
+                }),
+            )
+            .await
+            .ok();
+        reply["stateMachineArn"]
+            .as_str()
+            .expect("stateMachineArn")
+            .to_string()
+    }
+}
+
+/// A unique name for this test's resources.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..12])
+}
+
+/// Pass → Choice → Succeed (or Fail when `$.fail` is true).
+pub fn pass_choice() -> Value {
+    serde_json::json!({
+        "Comment": "Pass then Choice",
+        "StartAt": "Greet",
+        "States": {
+            "Greet": {"Type": "Pass", "Result": "hello", "ResultPath": "$.greeting", "Next": "Decide"},
+            "Decide": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.fail", "BooleanEquals": true, "Next": "Broken"}],
+                "Default": "Done"
+            },
+            "Broken": {"Type": "Fail", "Error": "Custom.Broken", "Cause": "asked to fail"},
+            "Done": {"Type": "Succeed"}
+        }
+    })
+}
+
+/// A machine that stays RUNNING for an hour, whatever other tests' ticks do.
+pub fn waiting() -> Value {
+    serde_json::json!({
+        "StartAt": "Hold",
+        "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": true}}
+    })
+}

@@ -1,0 +1,514 @@
+//! [`Catalog`] for [`PgStore`].
+
+use crate::catalog::{
+    ActivityRecord, Catalog, CreateOutcome, ExecutionCursor, ExecutionDefinition, ExecutionSummary,
+    StateMachineChanges, StateMachineRecord, StateMachineSpec, StateMachineSummary, Tag,
+    TagOutcome, Updated,
+};
+use crate::postgres::PgStore;
+use crate::{Result, StoredEvent};
+
+/// Tag columns, deduplicated by key (the last value wins, as a map would have it):
+/// one upsert statement may not touch the same row twice.
+fn tag_columns(tags: &[Tag]) -> (Vec<String>, Vec<String>) {
+    let mut keys: Vec<String> = Vec::with_capacity(tags.len());
+    let mut values: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if let Some(i) = keys.iter().position(|k| *k == tag.key) {
+            values[i] = tag.value.clone();
+        } else {
+            keys.push(tag.key.clone());
+            values.push(tag.value.clone());
+        }
+    }
+    (keys, values)
+}
+
+async fn insert_tags(tx: &mut sqlx::PgConnection, arn: &str, tags: &[Tag]) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let (keys, values) = tag_columns(tags);
+    sqlx::query!(
+        r#"insert into tags (resource_arn, key, value)
+           select $1, k, v from unnest($2::text[], $3::text[]) as u(k, v)
+           on conflict (resource_arn, key) do update set value = excluded.value"#,
+        arn,
+        &keys,
+        &values,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn resource_exists(tx: &mut sqlx::PgConnection, arn: &str) -> Result<bool> {
+    let exists = sqlx::query_scalar!(
+        r#"select (exists (select 1 from state_machines where arn = $1)
+                   or exists (select 1 from activities where arn = $1)) as "exists!""#,
+        arn
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(exists)
+}
+
+impl Catalog for PgStore {
+    async fn create_state_machine_tagged(&self, spec: &StateMachineSpec) -> Result<CreateOutcome> {
+        let mut tx = self.pool().begin().await?;
+        let definition_id = sqlx::query_scalar!(
+            r#"insert into definitions (digest, body) values (md5($1), $1)
+               on conflict (digest) do update set digest = excluded.digest
+               returning id"#,
+            spec.definition
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let inserted = sqlx::query!(
+            r#"insert into state_machines (arn, name, type, definition_id, role_arn, revision_id,
+                                           logging_configuration, tracing_configuration)
+               values ($1, $2, $3, $4, $5, $6, $7::text::json, $8::text::json)
+               on conflict (arn) do nothing
+               returning created_at, updated_at"#,
+            spec.arn,
+            spec.name,
+            spec.machine_type,
+            definition_id,
+            spec.role_arn,
+            spec.revision_id,
+            spec.logging,
+            spec.tracing,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(inserted) = inserted else {
+            // Compare with what is there; the repeat of an identical call is not an error.
+            let existing = select_state_machine(&mut tx, &spec.arn).await?;
+            // Nothing of this call may stay: not even the definition row.
+            tx.rollback().await?;
+            return Ok(match existing {
+                Some(e)
+                    if e.definition == spec.definition
+                        && e.machine_type == spec.machine_type
+                        && e.logging.as_deref().unwrap_or(&spec.logging) == spec.logging
+                        && e.tracing.as_deref().unwrap_or(&spec.tracing) == spec.tracing =>
+                {
+                    CreateOutcome::Existing(e)
+                }
+                _ => CreateOutcome::Conflict,
+            });
+        };
+        insert_tags(&mut tx, &spec.arn, &spec.tags).await?;
+        tx.commit().await?;
+        Ok(CreateOutcome::Created(StateMachineRecord {
+            arn: spec.arn.clone(),
+            name: spec.name.clone(),
+            machine_type: spec.machine_type.clone(),
+            definition_id,
+            definition: spec.definition.clone(),
+            role_arn: spec.role_arn.clone(),
+            status: "ACTIVE".to_string(),
+            revision_id: spec.revision_id.clone(),
+            logging: Some(spec.logging.clone()),
+            tracing: Some(spec.tracing.clone()),
+            created_at: inserted.created_at,
+            updated_at: inserted.updated_at,
+        }))
+    }
+
+    async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
+        let mut conn = self.pool().acquire().await?;
+        select_state_machine(&mut conn, arn).await
+    }
+
+    async fn update_state_machine(
+        &self,
+        arn: &str,
+        changes: &StateMachineChanges,
+    ) -> Result<Option<Updated>> {
+        let mut tx = self.pool().begin().await?;
+        let definition_id = match &changes.definition {
+            Some(body) => Some(
+                sqlx::query_scalar!(
+                    r#"insert into definitions (digest, body) values (md5($1), $1)
+                       on conflict (digest) do update set digest = excluded.digest
+                       returning id"#,
+                    body
+                )
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+            None => None,
+        };
+        let updated = sqlx::query_scalar!(
+            r#"update state_machines set
+                   definition_id = coalesce($2, definition_id),
+                   role_arn = coalesce($3, role_arn),
+                   logging_configuration = coalesce($4::text::json, logging_configuration),
+                   tracing_configuration = coalesce($5::text::json, tracing_configuration),
+                   revision_id = $6,
+                   updated_at = now()
+               where arn = $1
+               returning updated_at"#,
+            arn,
+            definition_id,
+            changes.role_arn,
+            changes.logging,
+            changes.tracing,
+            changes.revision_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(updated_at) = updated else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        tx.commit().await?;
+        Ok(Some(Updated {
+            updated_at,
+            revision_id: changes.revision_id.clone(),
+        }))
+    }
+
+    async fn delete_state_machine(&self, arn: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query!("delete from tags where resource_arn = $1", arn)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query!("delete from state_machines where arn = $1", arn)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_state_machines(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StateMachineSummary>> {
+        let rows = sqlx::query!(
+            r#"select arn, name, type, created_at from state_machines
+               where $1::text is null or arn > $1
+               order by arn limit $2"#,
+            after,
+            limit
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StateMachineSummary {
+                arn: r.arn,
+                name: r.name,
+                machine_type: r.r#type,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn list_executions(
+        &self,
+        state_machine_arn: &str,
+        status: Option<&str>,
+        after: Option<&ExecutionCursor>,
+        limit: i64,
+    ) -> Result<Vec<ExecutionSummary>> {
+        let after_time = after.map(|c| c.started_at);
+        let after_arn = after.map(|c| c.arn.as_str());
+        let rows = sqlx::query!(
+            r#"select arn, state_machine_arn, name, status, started_at, stopped_at
+               from executions
+               where state_machine_arn = $1
+                 and ($2::text is null or status = $2)
+                 and ($3::timestamptz is null or (started_at, arn) < ($3, $4::text))
+               order by started_at desc, arn desc
+               limit $5"#,
+            state_machine_arn,
+            status,
+            after_time,
+            after_arn,
+            limit
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ExecutionSummary {
+                arn: r.arn,
+                state_machine_arn: r.state_machine_arn,
+                name: r.name,
+                status: r.status,
+                started_at: r.started_at,
+                stopped_at: r.stopped_at,
+            })
+            .collect())
+    }
+
+    async fn history_page(
+        &self,
+        execution_arn: &str,
+        after: Option<i64>,
+        limit: i64,
+        reverse: bool,
+    ) -> Result<Option<Vec<StoredEvent>>> {
+        let mut tx = self.pool().begin().await?;
+        let exists = sqlx::query_scalar!(
+            r#"select exists (select 1 from executions where arn = $1) as "exists!""#,
+            execution_arn
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !exists {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let events: Vec<StoredEvent> = if reverse {
+            sqlx::query!(
+                r#"select id, previous_event_id, at, type, details::text as "details!"
+                   from history_events where execution_arn = $1 and id < $2
+                   order by id desc limit $3"#,
+                execution_arn,
+                after.unwrap_or(i64::MAX),
+                limit
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| StoredEvent {
+                id: r.id,
+                previous_event_id: r.previous_event_id,
+                at: r.at,
+                event_type: r.r#type,
+                details: r.details,
+            })
+            .collect()
+        } else {
+            sqlx::query!(
+                r#"select id, previous_event_id, at, type, details::text as "details!"
+                   from history_events where execution_arn = $1 and id > $2
+                   order by id limit $3"#,
+                execution_arn,
+                after.unwrap_or(0),
+                limit
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| StoredEvent {
+                id: r.id,
+                previous_event_id: r.previous_event_id,
+                at: r.at,
+                event_type: r.r#type,
+                details: r.details,
+            })
+            .collect()
+        };
+        tx.commit().await?;
+        Ok(Some(events))
+    }
+
+    async fn execution_definition(
+        &self,
+        execution_arn: &str,
+    ) -> Result<Option<ExecutionDefinition>> {
+        let row = sqlx::query!(
+            r#"select e.arn, e.state_machine_arn, e.role_arn, e.definition_id, d.body, e.started_at
+               from executions e join definitions d on d.id = e.definition_id
+               where e.arn = $1"#,
+            execution_arn
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| ExecutionDefinition {
+            arn: r.arn,
+            state_machine_arn: r.state_machine_arn,
+            role_arn: r.role_arn,
+            definition_id: r.definition_id,
+            definition: r.body,
+            started_at: r.started_at,
+        }))
+    }
+
+    async fn create_activity(&self, arn: &str, name: &str, tags: &[Tag]) -> Result<ActivityRecord> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query_scalar!(
+            r#"insert into activities (arn, name) values ($1, $2)
+               on conflict do nothing
+               returning created_at"#,
+            arn,
+            name
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let record = match inserted {
+            Some(created_at) => {
+                insert_tags(&mut tx, arn, tags).await?;
+                ActivityRecord {
+                    arn: arn.to_string(),
+                    name: name.to_string(),
+                    created_at,
+                }
+            }
+            None => {
+                let row = sqlx::query!(
+                    "select arn, name, created_at from activities where name = $1 or arn = $2",
+                    name,
+                    arn
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                ActivityRecord {
+                    arn: row.arn,
+                    name: row.name,
+                    created_at: row.created_at,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>> {
+        let row = sqlx::query!(
+            "select arn, name, created_at from activities where arn = $1",
+            arn
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| ActivityRecord {
+            arn: r.arn,
+            name: r.name,
+            created_at: r.created_at,
+        }))
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query!("delete from tags where resource_arn = $1", arn)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query!("delete from activities where arn = $1", arn)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn list_activities(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ActivityRecord>> {
+        let rows = sqlx::query!(
+            r#"select arn, name, created_at from activities
+               where $1::text is null or arn > $1
+               order by arn limit $2"#,
+            after,
+            limit
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ActivityRecord {
+                arn: r.arn,
+                name: r.name,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: i64) -> Result<TagOutcome> {
+        let mut tx = self.pool().begin().await?;
+        if !resource_exists(&mut tx, arn).await? {
+            tx.rollback().await?;
+            return Ok(TagOutcome::NotFound);
+        }
+        insert_tags(&mut tx, arn, tags).await?;
+        let count = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from tags where resource_arn = $1"#,
+            arn
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if count > max_tags {
+            tx.rollback().await?;
+            return Ok(TagOutcome::TooMany);
+        }
+        tx.commit().await?;
+        Ok(TagOutcome::Tagged)
+    }
+
+    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        if !resource_exists(&mut tx, arn).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query!(
+            "delete from tags where resource_arn = $1 and key = any($2)",
+            arn,
+            keys
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<Option<Vec<Tag>>> {
+        let mut tx = self.pool().begin().await?;
+        if !resource_exists(&mut tx, arn).await? {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let rows = sqlx::query!(
+            "select key, value from tags where resource_arn = $1 order by key",
+            arn
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|r| Tag {
+                    key: r.key,
+                    value: r.value,
+                })
+                .collect(),
+        ))
+    }
+}
+
+async fn select_state_machine(
+    conn: &mut sqlx::PgConnection,
+    arn: &str,
+) -> Result<Option<StateMachineRecord>> {
+    let row = sqlx::query!(
+        r#"select m.arn, m.name, m.type, m.definition_id, d.body, m.role_arn, m.status,
+                  m.revision_id, m.logging_configuration::text as logging,
+                  m.tracing_configuration::text as tracing, m.created_at, m.updated_at
+           from state_machines m join definitions d on d.id = m.definition_id
+           where m.arn = $1"#,
+        arn
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| StateMachineRecord {
+        arn: r.arn,
+        name: r.name,
+        machine_type: r.r#type,
+        definition_id: r.definition_id,
+        definition: r.body,
+        role_arn: r.role_arn,
+        status: r.status,
+        revision_id: r.revision_id,
+        logging: r.logging,
+        tracing: r.tracing,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }))
+}
