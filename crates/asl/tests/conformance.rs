@@ -206,15 +206,23 @@ fn uuid_for(name: &str) -> String {
     )
 }
 
-fn execution_info(case_name: &str) -> ExecutionInfo {
+/// The execution's identity, shaped as AWS's: a `conf-…` machine name, a UUID execution
+/// name, and for Express machines AWS's `…:express:<machine>:<name>:<uuid>` ARN.
+fn execution_info(case_name: &str, express: bool) -> ExecutionInfo {
     let machine = format!(
         "conf-{:016x}{:04x}",
         hash64(case_name, 3),
         hash64(case_name, 4) & 0xffff
     );
     let execution = uuid_for(case_name);
+    let execution_arn = if express {
+        let run_id = uuid_for(&format!("{case_name}#express"));
+        format!("{ARN_PREFIX}:express:{machine}:{execution}:{run_id}")
+    } else {
+        format!("{ARN_PREFIX}:execution:{machine}:{execution}")
+    };
     ExecutionInfo {
-        execution_arn: format!("{ARN_PREFIX}:execution:{machine}:{execution}"),
+        execution_arn,
         execution_name: execution,
         state_machine_arn: format!("{ARN_PREFIX}:stateMachine:{machine}"),
         state_machine_name: machine,
@@ -318,7 +326,7 @@ fn evaluate_execution(case: &Case) -> Evaluation {
     };
     let input = case.doc.get("input").cloned().unwrap_or_else(|| json!({}));
     let options = RunOptions {
-        info: execution_info(&case.name),
+        info: execution_info(&case.name, validate_options(case).express),
         limits: Limits::default(),
         seed: hash64(&case.name, 5),
     };
