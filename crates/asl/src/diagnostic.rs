@@ -14,9 +14,11 @@ pub enum DiagnosticCode {
     MissingTransitionTarget,
     /// A state name is used twice in the machine, branches included.
     DuplicateStateName,
-    /// A state no transition leads to.
+    /// A state no transition leads to. Not emitted: AWS reports this as
+    /// `MISSING_TRANSITION_TARGET` (`State "X" is not reachable.`), and so does Cairn.
     UnreachableState,
-    /// No path from this state leads to a terminal state.
+    /// No path from this state leads to a terminal state. Not emitted: AWS only checks
+    /// that a state list has some terminal state, reported as [`Self::MissingEndState`].
     NoTerminalState,
     /// The definition is larger than the limit.
     DefinitionTooLarge,

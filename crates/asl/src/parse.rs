@@ -134,7 +134,11 @@ const STATE_TYPES: &[&str] = &[
 /// definition has any error; warnings alone do not stop it.
 pub fn parse_definition(value: &Value, diagnostics: &mut Vec<Diagnostic>) -> Option<StateMachine> {
     let errors_before = count_errors(diagnostics);
-    let mut parser = Parser { diags: diagnostics };
+    let mut parser = Parser {
+        diags: diagnostics,
+        jsonata_machine: false,
+        jsonata_state: false,
+    };
     let machine = match value.as_object() {
         Some(obj) => parser.machine(obj, "", Scope::Top, 0),
         None => {
@@ -176,6 +180,12 @@ type Obj = JsonMap<String, Value>;
 
 struct Parser<'d> {
     diags: &'d mut Vec<Diagnostic>,
+    /// The machine declares `QueryLanguage: JSONata`.
+    jsonata_machine: bool,
+    /// The state being read is JSONata (its own or the machine's `QueryLanguage`). Its
+    /// JSONata fields and expressions are then covered by the one "not supported yet"
+    /// diagnostic instead of being reported one by one as JSONPath mistakes.
+    jsonata_state: bool,
 }
 
 /// `base/key`, with the root written `/` as AWS does.
@@ -227,6 +237,9 @@ impl Parser<'_> {
                 continue;
             }
             if JSONATA_ONLY_FIELDS.contains(&key.as_str()) {
+                if self.jsonata_state {
+                    continue;
+                }
                 self.err(
                     loc,
                     format!(
@@ -342,10 +355,14 @@ impl Parser<'_> {
         match value.as_f64() {
             Some(n) if n.is_finite() && n >= min && n <= max => Some(n),
             Some(_) => {
-                self.err(
-                    &here,
-                    format!("The value of '{key}' must be a number between {min} and {max}"),
-                );
+                let message = if max == f64::MAX {
+                    format!(
+                        "The value of '{key}' must be a number greater than or equal to {min:.1}"
+                    )
+                } else {
+                    format!("The value of '{key}' must be a number between {min} and {max}")
+                };
+                self.err(&here, message);
                 None
             }
             None => {
@@ -624,6 +641,9 @@ impl Parser<'_> {
         } else {
             QueryLanguage::JsonPath
         };
+        if query_language == QueryLanguage::JsonAta {
+            self.jsonata_machine = true;
+        }
         let timeout_seconds = self.integer(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS);
         let version = self.string(obj, "Version", loc).map(str::to_string);
 
@@ -692,11 +712,29 @@ impl Parser<'_> {
                 return None;
             }
         };
+        let saved = self.jsonata_state;
+        let state_language = self.query_language(obj, loc);
+        self.jsonata_state = self.jsonata_machine || state_language == QueryLanguage::JsonAta;
+        let state = self.state_body(obj, raw, loc, ty, own, depth);
+        self.jsonata_state = saved;
+        state
+    }
+
+    fn state_body(
+        &mut self,
+        obj: &Obj,
+        raw: &Value,
+        loc: &str,
+        ty: &str,
+        own: &[&str],
+        depth: usize,
+    ) -> Option<State> {
         self.check_fields(obj, loc, &[COMMON_FIELDS, own]);
-        self.query_language(obj, loc);
-        self.assign_unsupported(obj, loc);
-        let mut budget = 16;
-        self.scan_jsonata(raw, loc, 0, &mut budget);
+        if !self.jsonata_state {
+            self.assign_unsupported(obj, loc);
+            let mut budget = 16;
+            self.scan_jsonata(raw, loc, 0, &mut budget);
+        }
 
         let comment = self.comment(obj, loc);
         let (input_path, output_path) = if own.contains(&"InputPath") {
@@ -910,7 +948,9 @@ impl Parser<'_> {
                 continue;
             };
             self.check_fields(c, &cloc, &[CATCHER_FIELDS]);
-            self.assign_unsupported(c, &cloc);
+            if !self.jsonata_state {
+                self.assign_unsupported(c, &cloc);
+            }
             self.require(c, &cloc, &["ErrorEquals", "Next"]);
             self.comment(c, &cloc);
             let error_equals = self.error_equals(c, &cloc, i + 1 == list.len());
@@ -943,8 +983,8 @@ impl Parser<'_> {
                     self.wrong_type(&rloc, "Object", raw);
                     continue;
                 };
-                let mut usable = true;
-                if rule_obj.contains_key("Condition") {
+                let mut usable = !self.jsonata_state;
+                if rule_obj.contains_key("Condition") && !self.jsonata_state {
                     self.err(
                         &rloc,
                         "The QueryLanguage is set to 'JSONPath', but field 'Condition' is only \
@@ -952,7 +992,7 @@ impl Parser<'_> {
                     );
                     usable = false;
                 }
-                if rule_obj.contains_key("Output") {
+                if rule_obj.contains_key("Output") && !self.jsonata_state {
                     self.err(
                         &rloc,
                         "The QueryLanguage is set to 'JSONPath', but field 'Output' is only \
@@ -960,7 +1000,7 @@ impl Parser<'_> {
                     );
                     usable = false;
                 }
-                if rule_obj.contains_key("Assign") {
+                if rule_obj.contains_key("Assign") && !self.jsonata_state {
                     self.assign_unsupported(rule_obj, &rloc);
                     usable = false;
                 }

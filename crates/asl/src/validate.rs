@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::diagnostic::{index, pointer, Diagnostic, DiagnosticCode, Severity};
@@ -80,8 +81,11 @@ pub fn validate(
         )]);
     }
 
-    let mut diagnostics = Vec::new();
-    let Some(machine) = parse_definition(&value, &mut diagnostics) else {
+    // A state name written twice in one `States` object: JSON parsing keeps only the
+    // last, so the text itself is scanned.
+    let mut diagnostics = duplicate_keys_in_states(text);
+    let parsed = parse_definition(&value, &mut diagnostics);
+    let Some(machine) = parsed.filter(|_| !has_errors(&diagnostics)) else {
         if !has_errors(&diagnostics) {
             diagnostics.push(Diagnostic::schema("/", "The definition is not valid"));
         }
@@ -180,11 +184,8 @@ impl Checker<'_> {
         for name in m.states.keys() {
             let sloc = at(&states_loc, name);
             if let Some(first) = self.names.get(name) {
-                let message = format!(
-                    "Duplicate State name: {name} (already defined at {first}); state names \
-                     must be unique across the whole state machine, branches and item \
-                     processors included"
-                );
+                // AWS: "Duplicate State name: …" (its exact continuation is not recorded).
+                let message = format!("Duplicate State name: {name} (first defined at {first})");
                 self.diags.push(Diagnostic::error(
                     DiagnosticCode::DuplicateStateName,
                     sloc,
@@ -305,4 +306,111 @@ fn reachable(m: &StateMachine) -> HashSet<&str> {
         }
     }
     referenced
+}
+
+/// `DUPLICATE_STATE_NAME` for every state name repeated inside one `States` object of
+/// the text (at any depth: branches and item processors included).
+fn duplicate_keys_in_states(text: &str) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let scan = KeyScan {
+        loc: String::new(),
+        is_states: false,
+        found: &mut found,
+    };
+    // The text already parsed as JSON; an error here can only repeat that finding.
+    let _ = scan.deserialize(&mut deserializer);
+    found
+        .into_iter()
+        .map(|(loc, name)| {
+            Diagnostic::error(
+                DiagnosticCode::DuplicateStateName,
+                loc,
+                format!("Duplicate State name: {name}"),
+            )
+        })
+        .collect()
+}
+
+/// Walks a JSON text without building it, noting repeated keys of `States` objects.
+struct KeyScan<'f> {
+    loc: String,
+    /// This value is the value of a `States` key.
+    is_states: bool,
+    found: &'f mut Vec<(String, String)>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeyScan<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyScan<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            let item = KeyScan {
+                loc: index(&self.loc, i),
+                is_states: false,
+                found: &mut *self.found,
+            };
+            if seq.next_element_seed(item)?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let child = at(&self.loc, &key);
+            if self.is_states && seen.contains(&key) {
+                self.found.push((child.clone(), key.clone()));
+            }
+            let value = KeyScan {
+                loc: child,
+                is_states: key == "States",
+                found: &mut *self.found,
+            };
+            map.next_value_seed(value)?;
+            if self.is_states {
+                seen.insert(key);
+            }
+        }
+        Ok(())
+    }
 }

@@ -115,7 +115,7 @@ fn retry(retriers: Value) -> Value {
 
 #[test]
 fn invalid_json_is_reported() {
-    let d = validate("{\"StartAt\": ", &ValidateOptions::default()).unwrap_err();
+    let d = validate("{\"StartAt\": ", &ValidateOptions::default()).expect_err("should be refused");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, DiagnosticCode::InvalidJsonDescription);
 }
@@ -123,7 +123,7 @@ fn invalid_json_is_reported() {
 #[test]
 fn non_object_definitions_are_refused() {
     for text in ["[]", "42", "\"StartAt\"", "null", "true"] {
-        let d = validate(text, &ValidateOptions::default()).unwrap_err();
+        let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
         assert_eq!(d[0].code, DiagnosticCode::InvalidJsonDescription, "{text}");
     }
 }
@@ -131,7 +131,7 @@ fn non_object_definitions_are_refused() {
 #[test]
 fn empty_text_is_missing_description() {
     for text in ["", "   \n"] {
-        let d = validate(text, &ValidateOptions::default()).unwrap_err();
+        let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
         assert_eq!(d[0].code, DiagnosticCode::MissingDescription);
         assert_eq!(d[0].message, "Received a null or empty workflow input.");
     }
@@ -144,7 +144,7 @@ fn too_large_definitions_are_refused() {
         express: false,
     };
     let text = single(json!({"Type": "Pass", "Comment": "x".repeat(100), "End": true})).to_string();
-    let d = validate(&text, &options).unwrap_err();
+    let d = validate(&text, &options).expect_err("should be refused");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, DiagnosticCode::DefinitionTooLarge);
     // Exactly at the limit is fine.
@@ -159,7 +159,7 @@ fn too_large_definitions_are_refused() {
 #[test]
 fn deep_json_is_refused_without_overflowing() {
     let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let d = validate(&text, &ValidateOptions::default()).unwrap_err();
+    let d = validate(&text, &ValidateOptions::default()).expect_err("should be refused");
     assert_eq!(d[0].code, DiagnosticCode::InvalidJsonDescription);
 }
 
@@ -239,6 +239,28 @@ fn jsonata_query_language_is_not_supported_yet() {
     let mut def = single(pass_end());
     def["QueryLanguage"] = json!("XPath");
     schema(def, "/QueryLanguage", "JSONPath, JSONata");
+}
+
+#[test]
+fn jsonata_machines_get_one_diagnostic_not_one_per_field() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {
+        "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Arguments": "{% $states.input %}", "Output": {"a": "{% 1 %}"}, "Assign": {"x": 1},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C", "Output": "{% 2 %}"}], "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "D"}], "Default": "D"},
+        "D": {"Type": "Map", "Items": "{% [1] %}", "ItemProcessor": {"StartAt": "I", "States": {
+            "I": {"Type": "Pass", "Output": "{% $states.input %}", "End": true}}}, "End": true}
+    }});
+    schema(def, "/QueryLanguage", "JSONata is not supported yet");
+    // A JSONata state in a JSONPath machine: its own one diagnostic.
+    let def = single(
+        json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}),
+    );
+    schema(
+        def,
+        "/States/S/QueryLanguage",
+        "JSONata is not supported yet",
+    );
 }
 
 #[test]
@@ -577,7 +599,7 @@ fn retrier_field_ranges() {
     schema(
         retry(json!([{"ErrorEquals": ["A"], "BackoffRate": 0.5}])),
         &format!("{base}/BackoffRate"),
-        "BackoffRate",
+        "The value of 'BackoffRate' must be a number greater than or equal to 1.0",
     );
     schema(
         retry(json!([{"ErrorEquals": ["A"], "BackoffRate": "2"}])),
@@ -849,7 +871,7 @@ fn express_refuses_sync_and_callbacks() {
         "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync", "End": true}}});
     assert!(check(&sync).is_ok());
     assert_eq!(
-        invalid_definition_message(&check_express(&sync).unwrap_err()),
+        invalid_definition_message(&check_express(&sync).expect_err("should be refused")),
         "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does \
          not support '.sync' service integration at /States/StartExecution/Resource'"
     );
@@ -862,7 +884,7 @@ fn express_refuses_sync_and_callbacks() {
         "Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken", "End": true}}});
     assert!(check(&token).is_ok());
     assert_eq!(
-        invalid_definition_message(&check_express(&token).unwrap_err()),
+        invalid_definition_message(&check_express(&token).expect_err("should be refused")),
         "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does \
          not support '.waitForTaskToken' service integration  at /States/Publish/Resource'"
     );
@@ -871,7 +893,7 @@ fn express_refuses_sync_and_callbacks() {
         json!({"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "T", "States": {
         "T": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken", "End": true}}}}),
     );
-    let d = check_express(&nested).unwrap_err();
+    let d = check_express(&nested).expect_err("should be refused");
     assert_eq!(d[0].location, "/States/S/ItemProcessor/States/T/Resource");
     assert!(check_express(&single(
         json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true})
@@ -1292,6 +1314,26 @@ fn duplicate_state_names_across_branches() {
                 && d.location == "/States/N/ItemProcessor/States/Inner"),
         "{d:#?}"
     );
+}
+
+#[test]
+fn duplicate_state_names_in_one_states_object() {
+    let text = r#"{"StartAt": "Dup Check", "States": {
+        "Dup Check": {"Type": "Pass", "Next": "SuccessState"},
+        "Dup Check": {"Type": "Pass", "Next": "SuccessState"},
+        "SuccessState": {"Type": "Succeed"}}}"#;
+    let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].code, DiagnosticCode::DuplicateStateName);
+    assert_eq!(d[0].location, "/States/Dup Check");
+    assert_eq!(d[0].message, "Duplicate State name: Dup Check");
+    // Inside a branch too; other repeated keys are JSON's business (the last one wins).
+    let text = r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "A": {"Type": "Succeed"}}}]}}}"#;
+    let d = validate(text, &ValidateOptions::default()).expect_err("should be refused");
+    assert_eq!(d[0].location, "/States/P/Branches[0]/States/A", "{d:#?}");
+    let text = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Comment": "x", "Comment": "y"}}}"#;
+    assert!(validate(text, &ValidateOptions::default()).is_ok());
 }
 
 #[test]
