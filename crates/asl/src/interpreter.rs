@@ -14,7 +14,8 @@ pub struct ExecutionInfo {
     pub state_machine_name: String,
     pub role_arn: String,
     pub start_time: Timestamp,
-    pub redrive_count: u64,
+    /// `None` for Express executions, which cannot be redriven and show no count.
+    pub redrive_count: Option<u64>,
 }
 
 impl ExecutionInfo {
@@ -28,7 +29,7 @@ impl ExecutionInfo {
             state_machine_name: machine.to_string(),
             role_arn: "arn:aws:iam::123456789012:role/cairn".to_string(),
             start_time,
-            redrive_count: 0,
+            redrive_count: Some(0),
         }
     }
 }
@@ -275,17 +276,23 @@ pub fn start(
     limits: Limits,
     clock: Clock,
 ) -> (Snapshot, Output) {
+    // Keys in the order AWS shows them.
+    let mut execution = JsonMap::new();
+    execution.insert("Id".into(), json!(info.execution_arn));
+    execution.insert("Input".into(), input.clone());
+    execution.insert(
+        "StartTime".into(),
+        json!(info.start_time.to_rfc3339_millis()),
+    );
+    execution.insert("Name".into(), json!(info.execution_name));
+    execution.insert("RoleArn".into(), json!(info.role_arn));
+    if let Some(count) = info.redrive_count {
+        execution.insert("RedriveCount".into(), json!(count));
+    }
     let context = json!({
-        "Execution": {
-            "Id": info.execution_arn,
-            "Input": input,
-            "StartTime": info.start_time.to_rfc3339_millis(),
-            "Name": info.execution_name,
-            "RoleArn": info.role_arn,
-            "RedriveCount": info.redrive_count,
-        },
+        "Execution": execution,
         "StateMachine": { "Id": info.state_machine_arn, "Name": info.state_machine_name },
-        "State": { "EnteredTime": "", "Name": "", "RetryCount": 0 },
+        "State": { "Name": "", "EnteredTime": "" },
     });
     let mut snapshot = Snapshot {
         info,
@@ -1488,6 +1495,9 @@ impl<'a> Run<'a> {
         value: Value,
         next: &Transition,
     ) -> Result<Progress, Failure> {
+        if state.output_path.as_ref().is_some_and(|p| p.is_context()) {
+            self.update_context(frame, None);
+        }
         let output = self.prefix(
             frame,
             payload::select(value, state.output_path.as_ref(), &self.snapshot.context),
@@ -1680,18 +1690,26 @@ impl<'a> Run<'a> {
 
     /// Rewrites `$$.State` (and `$$.Map`) for the frame about to evaluate something.
     fn update_context(&mut self, frame: &Frame, item: Option<(usize, &Value)>) {
-        let retry_count: u64 = frame.retries.iter().sum();
+        let mut state = JsonMap::new();
+        state.insert("Name".into(), json!(frame.state));
+        state.insert(
+            "EnteredTime".into(),
+            json!(frame.entered_time.to_rfc3339_millis()),
+        );
+        // Only states that can retry have a retry count.
+        if matches!(
+            self.state_of(frame).map(|s| &s.kind),
+            Some(StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_))
+        ) {
+            state.insert(
+                "RetryCount".into(),
+                json!(frame.retries.iter().sum::<u64>()),
+            );
+        }
         let Value::Object(context) = &mut self.snapshot.context else {
             return;
         };
-        context.insert(
-            "State".into(),
-            json!({
-                "EnteredTime": frame.entered_time.to_rfc3339_millis(),
-                "Name": frame.state,
-                "RetryCount": retry_count,
-            }),
-        );
+        context.insert("State".into(), Value::Object(state));
         match item {
             Some((index, value)) => {
                 context.insert(

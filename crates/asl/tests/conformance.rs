@@ -206,8 +206,8 @@ fn uuid_for(name: &str) -> String {
     )
 }
 
-/// The execution's identity, shaped as AWS's: a `conf-…` machine name, a UUID execution
-/// name, and for Express machines AWS's `…:express:<machine>:<name>:<uuid>` ARN.
+/// What the context object shows for this case's execution. Express executions have
+/// their own ARN form (`…:express:<machine>:<name>:<id>`) and no redrive count.
 fn execution_info(case_name: &str, express: bool) -> ExecutionInfo {
     let machine = format!(
         "conf-{:016x}{:04x}",
@@ -216,8 +216,8 @@ fn execution_info(case_name: &str, express: bool) -> ExecutionInfo {
     );
     let execution = uuid_for(case_name);
     let execution_arn = if express {
-        let run_id = uuid_for(&format!("{case_name}#express"));
-        format!("{ARN_PREFIX}:express:{machine}:{execution}:{run_id}")
+        let id = uuid_for(&format!("{case_name}/express"));
+        format!("{ARN_PREFIX}:express:{machine}:{execution}:{id}")
     } else {
         format!("{ARN_PREFIX}:execution:{machine}:{execution}")
     };
@@ -228,7 +228,7 @@ fn execution_info(case_name: &str, express: bool) -> ExecutionInfo {
         state_machine_name: machine,
         role_arn: ROLE_ARN.to_string(),
         start_time: Timestamp::from_unix_millis(START_MILLIS),
-        redrive_count: 0,
+        redrive_count: if express { None } else { Some(0) },
     }
 }
 
@@ -326,7 +326,10 @@ fn evaluate_execution(case: &Case) -> Evaluation {
     };
     let input = case.doc.get("input").cloned().unwrap_or_else(|| json!({}));
     let options = RunOptions {
-        info: execution_info(&case.name, validate_options(case).express),
+        info: execution_info(
+            &case.name,
+            case.doc["state_machine_type"].as_str() == Some("EXPRESS"),
+        ),
         limits: Limits::default(),
         seed: hash64(&case.name, 5),
     };

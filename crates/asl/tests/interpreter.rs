@@ -422,8 +422,11 @@ fn payload_over_the_limit_fails_with_data_limit_exceeded() {
 
 #[test]
 fn history_limit_fails_a_runaway_loop() {
-    let machine =
-        machine(json!({"StartAt": "Loop", "States": {"Loop": {"Type": "Pass", "Next": "Loop"}}}));
+    let machine = machine(json!({"StartAt": "Loop", "States": {
+        "Loop": {"Type": "Pass", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Loop"},
+        "Done": {"Type": "Succeed"}
+    }}));
     let mut options = options();
     options.limits.max_history_events = 100;
     let outcome = driver::run(&machine, json!({}), &options, &mut driver::NoTasks);

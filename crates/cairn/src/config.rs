@@ -1,0 +1,173 @@
+//! Cairn's configuration: one typed struct, loaded once at start from an optional TOML
+//! file and then the environment (`DATABASE_URL`, `CAIRN_*`), which wins. Every field is
+//! documented in `docs/configuration.md`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Postgres connection URL. The database is created if it does not exist.
+    pub database_url: String,
+    /// Address the Step Functions API listens on.
+    pub listen: SocketAddr,
+    /// Region used in ARNs.
+    pub region: String,
+    /// Account id used in ARNs.
+    pub account: String,
+    /// Most Postgres connections this process opens.
+    pub pool_size: u32,
+    /// Scheduler loops in this process.
+    pub schedulers: usize,
+    /// Most executions one scheduler transaction advances.
+    pub scheduler_batch: i64,
+    /// Most task invocations in flight in this process.
+    pub worker_concurrency: usize,
+    /// How long a worker's lease on a task lasts before another worker may take it over;
+    /// renewed while the invocation runs.
+    pub lease_seconds: u64,
+    /// Largest state input/output, in bytes (AWS: 262144).
+    pub max_payload_bytes: usize,
+    /// Most history events per execution (AWS: 25000).
+    pub max_history_events: usize,
+    /// Lambda function names served by plain HTTP URLs instead of the Lambda API.
+    pub functions: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "postgres://postgres@127.0.0.1:5432/cairn".to_string(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8083)),
+            region: "us-east-1".to_string(),
+            account: "123456789012".to_string(),
+            pool_size: 16,
+            schedulers: 2,
+            scheduler_batch: 64,
+            worker_concurrency: 256,
+            lease_seconds: 30,
+            max_payload_bytes: 256 * 1024,
+            max_history_events: 25_000,
+            functions: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (if given), then applies the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{name}={value:?} is invalid: {e}"))
+        }
+        if let Some(v) = var("DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("CAIRN_LISTEN") {
+            self.listen = parse("CAIRN_LISTEN", v)?;
+        }
+        if let Some(v) = var("CAIRN_REGION") {
+            self.region = v;
+        }
+        if let Some(v) = var("CAIRN_ACCOUNT") {
+            self.account = v;
+        }
+        if let Some(v) = var("CAIRN_POOL_SIZE") {
+            self.pool_size = parse("CAIRN_POOL_SIZE", v)?;
+        }
+        if let Some(v) = var("CAIRN_SCHEDULERS") {
+            self.schedulers = parse("CAIRN_SCHEDULERS", v)?;
+        }
+        if let Some(v) = var("CAIRN_SCHEDULER_BATCH") {
+            self.scheduler_batch = parse("CAIRN_SCHEDULER_BATCH", v)?;
+        }
+        if let Some(v) = var("CAIRN_WORKER_CONCURRENCY") {
+            self.worker_concurrency = parse("CAIRN_WORKER_CONCURRENCY", v)?;
+        }
+        if let Some(v) = var("CAIRN_LEASE_SECONDS") {
+            self.lease_seconds = parse("CAIRN_LEASE_SECONDS", v)?;
+        }
+        if let Some(v) = var("CAIRN_MAX_PAYLOAD_BYTES") {
+            self.max_payload_bytes = parse("CAIRN_MAX_PAYLOAD_BYTES", v)?;
+        }
+        if let Some(v) = var("CAIRN_MAX_HISTORY_EVENTS") {
+            self.max_history_events = parse("CAIRN_MAX_HISTORY_EVENTS", v)?;
+        }
+        // CAIRN_FUNCTIONS="name=url,name2=url2"
+        if let Some(v) = var("CAIRN_FUNCTIONS") {
+            for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (name, url) = pair
+                    .split_once('=')
+                    .with_context(|| format!("CAIRN_FUNCTIONS entry {pair:?} is not name=url"))?;
+                self.functions.insert(name.trim().to_string(), url.trim().to_string());
+            }
+        }
+        if self.schedulers == 0 || self.scheduler_batch <= 0 || self.pool_size < 2 {
+            anyhow::bail!("schedulers and scheduler_batch must be positive and pool_size at least 2");
+        }
+        Ok(())
+    }
+
+    pub fn limits(&self) -> cairn_asl::interpreter::Limits {
+        cairn_asl::interpreter::Limits {
+            max_payload_bytes: self.max_payload_bytes,
+            max_history_events: self.max_history_events,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults_and_bad_values_are_named() {
+        let mut config = Config::default();
+        let env: BTreeMap<&str, &str> = [
+            ("CAIRN_LISTEN", "0.0.0.0:9000"),
+            ("CAIRN_FUNCTIONS", "validate-order=http://127.0.0.1:3000/v, pay=http://x/p"),
+        ]
+        .into();
+        config
+            .apply_env(|n| env.get(n).map(|v| v.to_string()))
+            .expect("valid environment");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.functions["validate-order"], "http://127.0.0.1:3000/v");
+        assert_eq!(config.functions["pay"], "http://x/p");
+
+        let bad: BTreeMap<&str, &str> = [("CAIRN_POOL_SIZE", "many")].into();
+        let error = Config::default()
+            .apply_env(|n| bad.get(n).map(|v| v.to_string()))
+            .expect_err("invalid");
+        assert!(error.to_string().contains("CAIRN_POOL_SIZE"), "{error}");
+    }
+
+    #[test]
+    fn a_file_with_an_unknown_field_is_refused() {
+        assert!(toml::from_str::<Config>("listen = \"127.0.0.1:1\"\nbogus = 1").is_err());
+        let config: Config = toml::from_str("[functions]\npay = \"http://127.0.0.1:1/pay\"").expect("parses");
+        assert_eq!(config.functions.len(), 1);
+    }
+}

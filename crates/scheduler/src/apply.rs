@@ -1,0 +1,149 @@
+//! One claimed execution's events through the interpreter, turned into the rows to write.
+
+use cairn_asl::interpreter::{
+    self, Clock, Command, ExecutionInfo, Limits, Output, Snapshot, Status,
+};
+use cairn_asl::timestamp::Timestamp;
+use cairn_asl::validate::{validate, ValidateOptions};
+use cairn_asl::StateMachine;
+use cairn_store::postgres::{from_time, to_time};
+use cairn_store::{Advance, Claimed, InboxEvent, Time};
+use serde_json::Value;
+
+pub(crate) fn parse(text: &str) -> Result<StateMachine, String> {
+    validate(text, &ValidateOptions::default())
+        .map(|(machine, _)| machine)
+        .map_err(|d| cairn_asl::diagnostic::invalid_definition_message(&d))
+}
+
+/// Applies `claimed`'s events in order. `machine` is `Err` when the stored definition can
+/// no longer be read: the execution then fails rather than stalling.
+pub fn apply(
+    machine: Result<&StateMachine, &String>,
+    claimed: Claimed,
+    limits: Limits,
+    now: Time,
+) -> Advance {
+    let machine = match machine {
+        Ok(m) => m,
+        Err(problem) => {
+            return fail(
+                &claimed,
+                &format!("the definition cannot be run: {problem}"),
+            )
+        }
+    };
+    let mut snapshot: Option<Snapshot> = match claimed.snapshot.as_deref().map(serde_json::from_str)
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return fail(&claimed, &format!("the stored snapshot is unreadable: {e}")),
+    };
+    let now = from_time(now);
+    let mut seed = seed_of(&claimed.arn, now);
+    let mut output = Output::default();
+    for event in claimed.events.iter().cloned() {
+        seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+        let clock = Clock { now, seed };
+        let step = match (event, snapshot.as_mut()) {
+            (InboxEvent::Start, None) => {
+                let input: Value = serde_json::from_str(&claimed.input).unwrap_or(Value::Null);
+                let info = ExecutionInfo {
+                    execution_arn: claimed.arn.clone(),
+                    execution_name: claimed.name.clone(),
+                    state_machine_arn: claimed.state_machine_arn.clone(),
+                    state_machine_name: claimed
+                        .state_machine_arn
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    role_arn: claimed.role_arn.clone(),
+                    start_time: from_time(claimed.started_at),
+                    redrive_count: Some(0),
+                };
+                let (s, out) = interpreter::start(machine, info, input, limits, clock);
+                snapshot = Some(s);
+                out
+            }
+            (InboxEvent::Step(event), Some(s)) => interpreter::step(machine, s, event, clock),
+            // A second start, or an event before the start: nothing to apply.
+            _ => continue,
+        };
+        output.history.extend(step.history);
+        output.commands.extend(step.commands);
+    }
+    let Some(snapshot) = snapshot else {
+        return Advance::default();
+    };
+    let mut advance = Advance {
+        snapshot: serde_json::to_string(&snapshot).ok(),
+        history: output.history,
+        ..Advance::default()
+    };
+    for command in output.commands {
+        match command {
+            Command::InvokeTask(task) => advance.tasks.push(task),
+            Command::StartTimer { timer, due } => advance.timers.push((timer, to_time(due))),
+            Command::CancelTimer { timer } => {
+                // A timer set and cancelled in this same batch is simply never written.
+                let before = advance.timers.len();
+                advance.timers.retain(|(t, _)| *t != timer);
+                if advance.timers.len() == before {
+                    advance.cancelled_timers.push(timer);
+                }
+            }
+            Command::CancelTask { task } => {
+                let before = advance.tasks.len();
+                advance.tasks.retain(|t| t.task != task);
+                if advance.tasks.len() == before {
+                    advance.cancelled_tasks.push(task);
+                }
+            }
+            Command::Finish(finish) => {
+                advance.status = Some(status_text(finish.status).to_string());
+                advance.output = finish.output.map(|o| o.to_string());
+                advance.error = finish.error;
+                advance.cause = finish.cause;
+            }
+        }
+    }
+    advance
+}
+
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Running => "RUNNING",
+        Status::Succeeded => "SUCCEEDED",
+        Status::Failed => "FAILED",
+        Status::TimedOut => "TIMED_OUT",
+        Status::Aborted => "ABORTED",
+    }
+}
+
+/// The entropy for a step: different per execution and per moment, recorded nowhere
+/// because its effects (UUIDs, jitter) are recorded in history and snapshot.
+fn seed_of(arn: &str, now: Timestamp) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in arn.bytes() {
+        hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^ (now.0 as u64)
+}
+
+/// Ends an execution that cannot be advanced, so it does not stay RUNNING forever.
+fn fail(claimed: &Claimed, cause: &str) -> Advance {
+    tracing::error!(execution = %claimed.arn, cause, "failing an execution that cannot advance");
+    Advance {
+        snapshot: Some(
+            claimed
+                .snapshot
+                .clone()
+                .unwrap_or_else(|| "null".to_string()),
+        ),
+        status: Some("FAILED".to_string()),
+        error: Some(cairn_asl::error::names::RUNTIME.to_string()),
+        cause: Some(cause.to_string()),
+        ..Advance::default()
+    }
+}

@@ -1,0 +1,143 @@
+//! `cairn-scheduler`: claims executions that have due events, applies them with the pure
+//! interpreter and commits the result — snapshot, history, tasks, timers and the
+//! consumption of the events — in one transaction per batch.
+
+mod apply;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_asl::interpreter::Limits;
+use cairn_asl::StateMachine;
+use cairn_store::{Store, StoreError};
+use tokio::sync::{watch, Notify};
+
+pub use apply::apply;
+
+/// How a scheduler loop behaves.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Most executions claimed and committed together.
+    pub batch_size: i64,
+    /// Longest sleep when idle, in case a notification was missed.
+    pub idle_poll: Duration,
+    pub limits: Limits,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            batch_size: 64,
+            idle_poll: Duration::from_secs(5),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Parsed definitions by id: a definition is immutable once stored.
+#[derive(Default)]
+struct Definitions(Mutex<HashMap<i64, Arc<StateMachine>>>);
+
+impl Definitions {
+    fn known(&self) -> Vec<i64> {
+        self.0
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn get(&self, id: i64) -> Option<Arc<StateMachine>> {
+        self.0.lock().ok()?.get(&id).cloned()
+    }
+
+    fn insert(&self, id: i64, machine: Arc<StateMachine>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, machine);
+        }
+    }
+}
+
+/// Drives executions forward. Any number of schedulers, in any number of processes,
+/// may share one database: they coordinate only through row locks.
+pub struct Scheduler<S> {
+    store: S,
+    config: SchedulerConfig,
+    definitions: Definitions,
+}
+
+impl<S: Store> Scheduler<S> {
+    pub fn new(store: S, config: SchedulerConfig) -> Self {
+        Scheduler {
+            store,
+            config,
+            definitions: Definitions::default(),
+        }
+    }
+
+    /// Claims and advances one batch; returns how many executions advanced.
+    pub async fn tick(&self) -> Result<usize, StoreError> {
+        let known = self.definitions.known();
+        let limits = self.config.limits;
+        let definitions = &self.definitions;
+        self.store
+            .advance(self.config.batch_size, &known, |claimed| {
+                let machine = match (definitions.get(claimed.definition_id), &claimed.definition) {
+                    (Some(machine), _) => Ok(machine),
+                    (None, Some(text)) => apply::parse(text).map(|m| {
+                        let m = Arc::new(m);
+                        definitions.insert(claimed.definition_id, m.clone());
+                        m
+                    }),
+                    (None, None) => Err("definition text missing".to_string()),
+                };
+                let now = chrono::Utc::now();
+                apply(machine.as_deref(), claimed, limits, now)
+            })
+            .await
+    }
+
+    /// Runs until `shutdown` turns true: advances batches while there is work, and
+    /// sleeps on `doorbell` (rung by NOTIFY) or until the next timer is due when idle.
+    pub async fn run(&self, doorbell: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        while !*shutdown.borrow() {
+            let notified = doorbell.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.tick().await {
+                Ok(n) if n as i64 >= self.config.batch_size => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::error!(%error, "scheduler batch failed");
+                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            }
+            let sleep = match self.store.next_due().await {
+                Ok(Some(due)) => (due - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(self.config.idle_poll),
+                Ok(None) => self.config.idle_poll,
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the next due time");
+                    self.config.idle_poll
+                }
+            };
+            if sleep.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The scheduler and store together on real Postgres: executions advance through tasks,
+//! timers and branches with dense history, and concurrent schedulers never apply an
+//! event twice.
+
+use std::time::Duration;
+
+use cairn_asl::interpreter::Event;
+use cairn_scheduler::{Scheduler, SchedulerConfig};
+use cairn_store::postgres::PgStore;
+use cairn_store::{testing, NewExecution, NewStateMachine, Store};
+use serde_json::{json, Value};
+
+const ACCOUNT_PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
+
+async fn machine(store: &PgStore, name: &str, definition: Value) -> (String, i64) {
+    let arn = format!("{ACCOUNT_PREFIX}:stateMachine:{name}");
+    let row = store
+        .create_state_machine(&NewStateMachine {
+            arn: arn.clone(),
+            name: name.to_string(),
+            machine_type: "STANDARD".to_string(),
+            definition: definition.to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
+        })
+        .await
+        .expect("create machine");
+    (arn, row.definition_id)
+}
+
+async fn start(store: &PgStore, machine: &(String, i64), name: &str, input: Value) -> String {
+    let machine_name = machine.0.rsplit(':').next().unwrap_or_default();
+    let arn = format!("{ACCOUNT_PREFIX}:execution:{machine_name}:{name}");
+    store
+        .start_execution(&NewExecution {
+            arn: arn.clone(),
+            state_machine_arn: machine.0.clone(),
+            name: name.to_string(),
+            definition_id: machine.1,
+            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
+            input: input.to_string(),
+            started_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("start");
+    arn
+}
+
+/// Ticks until no execution has due work.
+async fn settle(scheduler: &Scheduler<PgStore>) {
+    while scheduler.tick().await.expect("tick") > 0 {}
+}
+
+/// Answers every leased task by echoing its input under `"done"`.
+async fn answer_tasks(store: &PgStore) -> usize {
+    let tasks = store
+        .lease_tasks("test-worker", 100, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    for task in &tasks {
+        let input: Value = serde_json::from_str(&task.input).expect("json");
+        let event = Event::TaskSucceeded {
+            task: task.task_id as u64,
+            output: json!({"done": input}),
+        };
+        assert!(store.complete_task(task, &event).await.expect("complete"));
+    }
+    tasks.len()
+}
+
+async fn assert_dense_history(store: &PgStore, arn: &str) -> Vec<String> {
+    let events = store.history(arn, 0, 10_000).await.expect("history");
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "dense history for {arn}"
+    );
+    let row = store.describe_execution(arn).await.expect("describe");
+    assert_eq!(row.history_length, events.len() as i64);
+    events.into_iter().map(|e| e.event_type).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_choice_and_parallel_run_to_completion_with_dense_history() {
+    let (store, _) = testing::fresh_store("engine_flow", 8)
+        .await
+        .expect("database");
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    let machine = machine(
+        &store,
+        "flow",
+        json!({"StartAt": "T1", "States": {
+            "T1": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultPath": "$.t1", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": true, "Next": "P"}], "Default": "Skip"},
+            "Skip": {"Type": "Succeed"},
+            "P": {"Type": "Parallel", "ResultPath": "$.branches", "End": true, "Branches": [
+                {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "b", "End": true}}}
+            ]}
+        }}),
+    )
+    .await;
+    let arn = start(&store, &machine, "one", json!({"go": true})).await;
+
+    settle(&scheduler).await;
+    assert_eq!(
+        store
+            .describe_execution(&arn)
+            .await
+            .expect("describe")
+            .status,
+        "RUNNING"
+    );
+    assert_eq!(answer_tasks(&store).await, 1, "T1 is the only task");
+    settle(&scheduler).await;
+    assert_eq!(answer_tasks(&store).await, 1, "branch A's task");
+    settle(&scheduler).await;
+
+    let row = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(row.status, "SUCCEEDED");
+    let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("json");
+    assert_eq!(output["branches"][1], json!("b"));
+    assert_eq!(output["t1"]["done"], json!({"go": true}));
+    let types = assert_dense_history(&store, &arn).await;
+    assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"));
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
+    assert!(types.iter().any(|t| t == "TaskStarted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_is_one_timer_row_that_fires_when_due() {
+    let (store, _) = testing::fresh_store("engine_wait", 8)
+        .await
+        .expect("database");
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    let machine = machine(
+        &store,
+        "wait",
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "Long"},
+               "Long": {"Type": "Wait", "Seconds": 31536000, "End": true}}}),
+    )
+    .await;
+    let arn = start(&store, &machine, "w", json!({})).await;
+    settle(&scheduler).await;
+    let due = store
+        .next_due()
+        .await
+        .expect("due")
+        .expect("a timer is pending");
+    assert!(due > chrono::Utc::now(), "the 1 s wait is in the future");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    settle(&scheduler).await;
+    // Now the year-long wait: exactly one inbox row, due in a year.
+    let due = store
+        .next_due()
+        .await
+        .expect("due")
+        .expect("the long wait is pending");
+    assert!(due - chrono::Utc::now() > chrono::Duration::days(364));
+    let types = assert_dense_history(&store, &arn).await;
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "WaitStateEntered"
+        ]
+    );
+    store
+        .stop_execution(&arn, Some("Enough"), None)
+        .await
+        .expect("stop");
+    settle(&scheduler).await;
+    assert_eq!(
+        store
+            .describe_execution(&arn)
+            .await
+            .expect("describe")
+            .status,
+        "ABORTED"
+    );
+    assert_eq!(
+        store.next_due().await.expect("due"),
+        None,
+        "the stop cancelled the timer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
+    let (store, _) = testing::fresh_store("engine_idem", 4)
+        .await
+        .expect("database");
+    let machine = machine(
+        &store,
+        "m",
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let arn = start(&store, &machine, "same", json!({"a": 1})).await;
+    let again = store
+        .start_execution(&NewExecution {
+            arn: arn.clone(),
+            state_machine_arn: machine.0.clone(),
+            name: "same".into(),
+            definition_id: machine.1,
+            role_arn: "r".into(),
+            input: json!({"a": 1}).to_string(),
+            started_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("same input is idempotent");
+    assert!(!again.created);
+    let conflict = store
+        .start_execution(&NewExecution {
+            arn: arn.clone(),
+            state_machine_arn: machine.0.clone(),
+            name: "same".into(),
+            definition_id: machine.1,
+            role_arn: "r".into(),
+            input: json!({"a": 2}).to_string(),
+            started_at: chrono::Utc::now(),
+        })
+        .await;
+    assert!(matches!(
+        conflict,
+        Err(cairn_store::StoreError::ExecutionAlreadyExists(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_schedulers_never_apply_an_event_twice() {
+    let (store, _) = testing::fresh_store("engine_race", 16)
+        .await
+        .expect("database");
+    let machine = machine(
+        &store,
+        "race",
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "P"},
+            "P": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let mut arns = Vec::new();
+    for i in 0..100 {
+        arns.push(start(&store, &machine, &format!("e{i}"), json!({"i": i})).await);
+    }
+    let config = SchedulerConfig {
+        batch_size: 8,
+        ..SchedulerConfig::default()
+    };
+    let run_all = |store: PgStore| {
+        let config = config.clone();
+        tokio::spawn(async move {
+            let scheduler = Scheduler::new(store.clone(), config);
+            for _ in 0..400 {
+                let advanced = scheduler.tick().await.expect("tick");
+                let answered = answer_tasks(&store).await;
+                if advanced == 0 && answered == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        })
+    };
+    let a = run_all(store.clone());
+    let b = run_all(store.clone());
+    let c = run_all(store.clone());
+    let (a, b, c) = tokio::join!(a, b, c);
+    a.expect("scheduler a");
+    b.expect("scheduler b");
+    c.expect("scheduler c");
+    for arn in &arns {
+        let types = assert_dense_history(&store, arn).await;
+        assert_eq!(
+            store
+                .describe_execution(arn)
+                .await
+                .expect("describe")
+                .status,
+            "SUCCEEDED",
+            "{arn}"
+        );
+        assert_eq!(
+            types.iter().filter(|t| *t == "TaskSucceeded").count(),
+            1,
+            "{arn}: {types:?}"
+        );
+    }
+}

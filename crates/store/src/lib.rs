@@ -1,0 +1,124 @@
+//! `cairn-store`: everything Cairn persists, behind one trait.
+//!
+//! The scheduler, the workers and the API talk to [`Store`]; [`postgres::PgStore`] is the
+//! implementation. Every change to an execution commits in one transaction together with
+//! the event that caused it: [`Store::advance`] claims executions that have due events,
+//! hands each to a pure function (the interpreter) and writes what it returns —
+//! snapshot, history, tasks, timers, the consumption of the events — in one commit.
+
+pub mod postgres;
+pub mod testing;
+mod types;
+
+pub use types::*;
+
+use std::future::Future;
+
+/// What can go wrong in the store. API-facing variants carry AWS's error names.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// `ExecutionAlreadyExists`: the name is taken by an execution with another input.
+    #[error("Execution Already Exists: '{0}'")]
+    ExecutionAlreadyExists(String),
+    /// `StateMachineDoesNotExist`.
+    #[error("State Machine Does Not Exist: '{0}'")]
+    StateMachineDoesNotExist(String),
+    /// `StateMachineAlreadyExists`.
+    #[error("State Machine Already Exists: '{0}'")]
+    StateMachineAlreadyExists(String),
+    /// `ExecutionDoesNotExist`.
+    #[error("Execution Does Not Exist: '{0}'")]
+    ExecutionDoesNotExist(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The persistence Cairn's services share.
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores a definition text once; returns its id.
+    fn put_definition(&self, body: &str) -> impl Future<Output = Result<i64>> + Send;
+    fn definition(&self, id: i64) -> impl Future<Output = Result<String>> + Send;
+
+    fn create_state_machine(
+        &self,
+        machine: &NewStateMachine,
+    ) -> impl Future<Output = Result<StateMachineRow>> + Send;
+    fn describe_state_machine(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<StateMachineRow>> + Send;
+
+    /// Inserts the execution and its start event in one transaction. Starting the same
+    /// name again with the same input returns the existing execution, as AWS does.
+    fn start_execution(
+        &self,
+        execution: &NewExecution,
+    ) -> impl Future<Output = Result<Started>> + Send;
+    fn describe_execution(&self, arn: &str) -> impl Future<Output = Result<ExecutionRow>> + Send;
+    /// Events with id greater than `after`, in order, at most `limit`.
+    fn history(
+        &self,
+        arn: &str,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>>> + Send;
+    /// Asks a running execution to stop; a no-op on a finished one.
+    fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Claims up to `limit` executions with due events (`FOR UPDATE SKIP LOCKED`), calls
+    /// `step` for each and commits all results in ONE transaction. Returns how many
+    /// executions advanced. `known_definitions` lists definition ids the caller has
+    /// parsed already; their text is not sent again.
+    fn advance<F>(
+        &self,
+        limit: i64,
+        known_definitions: &[i64],
+        step: F,
+    ) -> impl Future<Output = Result<usize>> + Send
+    where
+        F: FnMut(Claimed) -> Advance + Send;
+
+    /// When the next timer falls due, if any is pending.
+    fn next_due(
+        &self,
+    ) -> impl Future<Output = Result<Option<chrono::DateTime<chrono::Utc>>>> + Send;
+
+    /// Leases up to `limit` tasks whose lease is free or expired.
+    fn lease_tasks(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<LeasedTask>>> + Send;
+    /// Extends the leases `owner` holds on `tasks`.
+    fn renew_leases(
+        &self,
+        owner: &str,
+        tasks: &[i64],
+        lease: std::time::Duration,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Records a task's outcome as an event for its execution and removes the task, in
+    /// one transaction. `false` when the task is gone (cancelled, or completed by a
+    /// worker that took over an expired lease): the outcome is dropped.
+    fn complete_task(
+        &self,
+        task: &LeasedTask,
+        event: &cairn_asl::interpreter::Event,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Gives back every lease `owner` holds (graceful shutdown).
+    fn release_leases(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;
+}

@@ -1,0 +1,692 @@
+//! The Postgres implementation of [`Store`].
+
+use std::time::Duration;
+
+use cairn_asl::interpreter::Event;
+use chrono::Utc;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::{
+    Advance, Claimed, ExecutionRow, InboxEvent, LeasedTask, NewExecution, NewStateMachine, Result,
+    Started, StateMachineRow, Store, StoreError, StoredEvent, Time,
+};
+
+/// The channel that tells schedulers an execution has a new due event.
+pub const INBOX_CHANNEL: &str = "cairn_inbox";
+/// The channel that tells workers a task is ready.
+pub const TASKS_CHANNEL: &str = "cairn_tasks";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// A pool of Postgres connections.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url`, creating the database first if it does not exist.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore> {
+        use sqlx::migrate::MigrateDatabase;
+        if !sqlx::Postgres::database_exists(url).await? {
+            sqlx::Postgres::create_database(url).await?;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Nanoseconds since the epoch → a database time (microsecond precision).
+pub fn to_time(timestamp: cairn_asl::timestamp::Timestamp) -> Time {
+    let nanos = timestamp.0;
+    let seconds = nanos.div_euclid(1_000_000_000) as i64;
+    let sub = nanos.rem_euclid(1_000_000_000) as u32;
+    chrono::DateTime::from_timestamp(seconds, sub).unwrap_or_default()
+}
+
+/// A database time → the interpreter's timestamp.
+pub fn from_time(time: Time) -> cairn_asl::timestamp::Timestamp {
+    let nanos = time.timestamp() as i128 * 1_000_000_000 + time.timestamp_subsec_nanos() as i128;
+    cairn_asl::timestamp::Timestamp(nanos)
+}
+
+impl Store for PgStore {
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn put_definition(&self, body: &str) -> Result<i64> {
+        let id = sqlx::query_scalar!(
+            r#"insert into definitions (digest, body) values (md5($1), $1)
+               on conflict (digest) do update set digest = excluded.digest
+               returning id"#,
+            body
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn definition(&self, id: i64) -> Result<String> {
+        let body = sqlx::query_scalar!("select body from definitions where id = $1", id)
+            .fetch_optional(&self.pool)
+            .await?;
+        body.ok_or_else(|| StoreError::Corrupt(format!("definition {id} is missing")))
+    }
+
+    async fn create_state_machine(&self, machine: &NewStateMachine) -> Result<StateMachineRow> {
+        let definition_id = self.put_definition(&machine.definition).await?;
+        let revision_id = format!("{definition_id}");
+        let row = sqlx::query!(
+            r#"insert into state_machines (arn, name, type, definition_id, role_arn, revision_id)
+               values ($1, $2, $3, $4, $5, $6)
+               on conflict (arn) do nothing
+               returning created_at"#,
+            machine.arn,
+            machine.name,
+            machine.machine_type,
+            definition_id,
+            machine.role_arn,
+            revision_id,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::StateMachineAlreadyExists(machine.arn.clone()));
+        };
+        Ok(StateMachineRow {
+            arn: machine.arn.clone(),
+            name: machine.name.clone(),
+            machine_type: machine.machine_type.clone(),
+            definition_id,
+            definition: machine.definition.clone(),
+            role_arn: machine.role_arn.clone(),
+            status: "ACTIVE".to_string(),
+            revision_id,
+            created_at: row.created_at,
+        })
+    }
+
+    async fn describe_state_machine(&self, arn: &str) -> Result<StateMachineRow> {
+        let row = sqlx::query!(
+            r#"select m.arn, m.name, m.type, m.definition_id, d.body, m.role_arn, m.status,
+                      m.revision_id, m.created_at
+               from state_machines m join definitions d on d.id = m.definition_id
+               where m.arn = $1"#,
+            arn
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::StateMachineDoesNotExist(arn.to_string()))?;
+        Ok(StateMachineRow {
+            arn: row.arn,
+            name: row.name,
+            machine_type: row.r#type,
+            definition_id: row.definition_id,
+            definition: row.body,
+            role_arn: row.role_arn,
+            status: row.status,
+            revision_id: row.revision_id,
+            created_at: row.created_at,
+        })
+    }
+
+    async fn start_execution(&self, execution: &NewExecution) -> Result<Started> {
+        let start = to_json_text(&InboxEvent::Start)?;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query!(
+            r#"insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
+                                       status, input, started_at)
+               values ($1, $2, $3, $4, $5, 'RUNNING', $6::text::json, $7)
+               on conflict (arn) do nothing
+               returning started_at"#,
+            execution.arn,
+            execution.state_machine_arn,
+            execution.name,
+            execution.definition_id,
+            execution.role_arn,
+            execution.input,
+            execution.started_at,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(inserted) = inserted else {
+            let existing = sqlx::query!(
+                r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
+                execution.arn
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            // AWS: the same name and input while the execution runs is idempotent.
+            if existing.input == execution.input && existing.status == "RUNNING" {
+                return Ok(Started {
+                    arn: execution.arn.clone(),
+                    started_at: existing.started_at,
+                    created: false,
+                });
+            }
+            return Err(StoreError::ExecutionAlreadyExists(execution.arn.clone()));
+        };
+        sqlx::query!(
+            r#"insert into inbox (execution_arn, due_at, event) values ($1, now(), $2::text::json)"#,
+            execution.arn,
+            start,
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Started {
+            arn: execution.arn.clone(),
+            started_at: inserted.started_at,
+            created: true,
+        })
+    }
+
+    async fn describe_execution(&self, arn: &str) -> Result<ExecutionRow> {
+        let row = sqlx::query!(
+            r#"select arn, state_machine_arn, name, status, input::text as "input!",
+                      output::text as output, error, cause, started_at, stopped_at, history_length
+               from executions where arn = $1"#,
+            arn
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?;
+        Ok(ExecutionRow {
+            arn: row.arn,
+            state_machine_arn: row.state_machine_arn,
+            name: row.name,
+            status: row.status,
+            input: row.input,
+            output: row.output,
+            error: row.error,
+            cause: row.cause,
+            started_at: row.started_at,
+            stopped_at: row.stopped_at,
+            history_length: row.history_length,
+        })
+    }
+
+    async fn history(&self, arn: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query!(
+            r#"select id, previous_event_id, at, type, details::text as "details!"
+               from history_events where execution_arn = $1 and id > $2
+               order by id limit $3"#,
+            arn,
+            after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredEvent {
+                id: r.id,
+                previous_event_id: r.previous_event_id,
+                at: r.at,
+                event_type: r.r#type,
+                details: r.details,
+            })
+            .collect())
+    }
+
+    async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<()> {
+        let event = to_json_text(&InboxEvent::Step(Event::Stop {
+            error: error.map(str::to_string),
+            cause: cause.map(str::to_string),
+        }))?;
+        let mut tx = self.pool.begin().await?;
+        let status = sqlx::query_scalar!("select status from executions where arn = $1", arn)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?;
+        if status == "RUNNING" {
+            sqlx::query!(
+                r#"insert into inbox (execution_arn, due_at, event) values ($1, now(), $2::text::json)"#,
+                arn,
+                event
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn advance<F>(&self, limit: i64, known_definitions: &[i64], mut step: F) -> Result<usize>
+    where
+        F: FnMut(Claimed) -> Advance + Send,
+    {
+        let mut tx = self.pool.begin().await?;
+        // Executions with a due event, oldest event first; rows another scheduler holds
+        // are skipped, not waited for.
+        let claimed = sqlx::query!(
+            r#"select e.arn, e.name, e.state_machine_arn, e.role_arn, e.definition_id,
+                      e.input::text as "input!", e.started_at, e.snapshot::text as snapshot,
+                      case when e.definition_id = any($2) then null else d.body end as definition
+               from executions e join definitions d on d.id = e.definition_id
+               where e.arn in (select execution_arn from inbox where due_at <= now()
+                               group by execution_arn order by min(id) limit $1)
+               for update of e skip locked"#,
+            limit,
+            known_definitions
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if claimed.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let arns: Vec<String> = claimed.iter().map(|c| c.arn.clone()).collect();
+        let inbox = sqlx::query!(
+            r#"select id, execution_arn, event::text as "event!" from inbox
+               where execution_arn = any($1) and due_at <= now()
+               order by id"#,
+            &arns
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let mut consumed: Vec<i64> = Vec::with_capacity(inbox.len());
+        let mut by_execution: std::collections::HashMap<String, Vec<InboxEvent>> =
+            Default::default();
+        for row in inbox {
+            consumed.push(row.id);
+            by_execution
+                .entry(row.execution_arn)
+                .or_default()
+                .push(from_json_text(&row.event)?);
+        }
+
+        let mut writes = Writes::default();
+        for row in claimed {
+            let events = by_execution.remove(&row.arn).unwrap_or_default();
+            let arn = row.arn.clone();
+            let advance = step(Claimed {
+                arn: row.arn,
+                name: row.name,
+                state_machine_arn: row.state_machine_arn,
+                role_arn: row.role_arn,
+                definition_id: row.definition_id,
+                definition: row.definition,
+                input: row.input,
+                started_at: row.started_at,
+                snapshot: row.snapshot,
+                events,
+            });
+            writes.add(&arn, advance)?;
+        }
+        let count = writes.executions.len();
+        writes.commit(&mut tx, &consumed).await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    async fn next_due(&self) -> Result<Option<Time>> {
+        let due = sqlx::query_scalar!("select min(due_at) from inbox")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(due)
+    }
+
+    async fn lease_tasks(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<LeasedTask>> {
+        let seconds = lease.as_secs_f64();
+        let rows = sqlx::query!(
+            r#"update tasks set lease_owner = $1, lease_until = now() + make_interval(secs => $3)
+               where id in (select id from tasks
+                            where lease_until is null or lease_until < now()
+                            order by id limit $2 for update skip locked)
+               returning id, execution_arn, task_id, state_name, resource, input::text as "input!",
+                         timeout_seconds, heartbeat_seconds, attempt"#,
+            owner,
+            limit,
+            seconds
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LeasedTask {
+                id: r.id,
+                execution_arn: r.execution_arn,
+                task_id: r.task_id,
+                state_name: r.state_name,
+                resource: r.resource,
+                input: r.input,
+                timeout_seconds: r.timeout_seconds,
+                heartbeat_seconds: r.heartbeat_seconds,
+                attempt: r.attempt,
+            })
+            .collect())
+    }
+
+    async fn renew_leases(&self, owner: &str, tasks: &[i64], lease: Duration) -> Result<()> {
+        sqlx::query!(
+            r#"update tasks set lease_until = now() + make_interval(secs => $3)
+               where id = any($2) and lease_owner = $1"#,
+            owner,
+            tasks,
+            lease.as_secs_f64()
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn complete_task(&self, task: &LeasedTask, event: &Event) -> Result<bool> {
+        let event = to_json_text(&InboxEvent::Step(event.clone()))?;
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query!("delete from tasks where id = $1", task.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // The task's start is recorded with its outcome: one commit per invocation.
+        let started = to_json_text(&InboxEvent::Step(Event::TaskStarted {
+            task: task.task_id as u64,
+        }))?;
+        sqlx::query!(
+            r#"insert into inbox (execution_arn, due_at, event)
+               select $1, now(), e::json from unnest(array[$2, $3]::text[]) with ordinality as u(e, n)
+               order by n"#,
+            task.execution_arn,
+            started,
+            event
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let released = sqlx::query!(
+            "update tasks set lease_owner = null, lease_until = null where lease_owner = $1",
+            owner
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(released)
+    }
+}
+
+/// Everything one `advance` writes, gathered into column arrays so each table takes one
+/// statement however many executions advanced.
+#[derive(Default)]
+struct Writes {
+    executions: Vec<String>,
+    snapshots: Vec<String>,
+    statuses: Vec<Option<String>>,
+    outputs: Vec<Option<String>>,
+    errors: Vec<Option<String>>,
+    causes: Vec<Option<String>>,
+    history_added: Vec<i64>,
+
+    event_execution: Vec<String>,
+    event_id: Vec<i64>,
+    event_previous: Vec<i64>,
+    event_at: Vec<Time>,
+    event_type: Vec<String>,
+    event_details: Vec<String>,
+
+    task_execution: Vec<String>,
+    task_id: Vec<i64>,
+    task_state: Vec<String>,
+    task_resource: Vec<String>,
+    task_input: Vec<String>,
+    task_timeout: Vec<Option<i64>>,
+    task_heartbeat: Vec<Option<i64>>,
+    task_attempt: Vec<i64>,
+
+    timer_execution: Vec<String>,
+    timer_id: Vec<i64>,
+    timer_due: Vec<Time>,
+    timer_event: Vec<String>,
+
+    cancel_timer_execution: Vec<String>,
+    cancel_timer_id: Vec<i64>,
+    cancel_task_execution: Vec<String>,
+    cancel_task_id: Vec<i64>,
+}
+
+impl Writes {
+    fn add(&mut self, arn: &str, advance: Advance) -> Result<()> {
+        if let Some(snapshot) = advance.snapshot {
+            self.executions.push(arn.to_string());
+            self.snapshots.push(snapshot);
+            self.statuses.push(advance.status);
+            self.outputs.push(advance.output);
+            self.errors.push(advance.error);
+            self.causes.push(advance.cause);
+            self.history_added.push(advance.history.len() as i64);
+        }
+        for event in advance.history {
+            self.event_execution.push(arn.to_string());
+            self.event_id.push(event.id as i64);
+            self.event_previous.push(event.previous_event_id as i64);
+            self.event_at.push(to_time(event.timestamp));
+            self.event_type.push(event.event_type);
+            self.event_details.push(to_json_text(&event.details)?);
+        }
+        for task in advance.tasks {
+            self.task_execution.push(arn.to_string());
+            self.task_id.push(task.task as i64);
+            self.task_state.push(task.state_name);
+            self.task_resource.push(task.resource);
+            self.task_input.push(to_json_text(&task.input)?);
+            self.task_timeout
+                .push(task.timeout_seconds.map(|t| t as i64));
+            self.task_heartbeat
+                .push(task.heartbeat_seconds.map(|t| t as i64));
+            self.task_attempt.push(task.attempt as i64);
+        }
+        for (timer, due) in advance.timers {
+            self.timer_execution.push(arn.to_string());
+            self.timer_id.push(timer as i64);
+            self.timer_due.push(due);
+            self.timer_event
+                .push(to_json_text(&InboxEvent::Step(Event::TimerFired {
+                    timer,
+                }))?);
+        }
+        for timer in advance.cancelled_timers {
+            self.cancel_timer_execution.push(arn.to_string());
+            self.cancel_timer_id.push(timer as i64);
+        }
+        for task in advance.cancelled_tasks {
+            self.cancel_task_execution.push(arn.to_string());
+            self.cancel_task_id.push(task as i64);
+        }
+        Ok(())
+    }
+
+    async fn commit(self, tx: &mut sqlx::PgConnection, consumed: &[i64]) -> Result<()> {
+        sqlx::query!("delete from inbox where id = any($1)", consumed)
+            .execute(&mut *tx)
+            .await?;
+        if !self.executions.is_empty() {
+            sqlx::query!(
+                r#"update executions e set
+                       snapshot = u.snapshot::json,
+                       version = e.version + 1,
+                       status = coalesce(u.status, e.status),
+                       output = coalesce(u.output::json, e.output),
+                       error = coalesce(u.error, e.error),
+                       cause = coalesce(u.cause, e.cause),
+                       stopped_at = case when u.status is not null and u.status <> 'RUNNING'
+                                         then now() else e.stopped_at end,
+                       history_length = e.history_length + u.added
+                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[])
+                        as u(arn, snapshot, status, output, error, cause, added)
+                   where e.arn = u.arn"#,
+                &self.executions,
+                &self.snapshots,
+                &self.statuses as &[Option<String>],
+                &self.outputs as &[Option<String>],
+                &self.errors as &[Option<String>],
+                &self.causes as &[Option<String>],
+                &self.history_added,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.event_execution.is_empty() {
+            sqlx::query!(
+                r#"insert into history_events (execution_arn, id, previous_event_id, at, type, details)
+                   select a, i, p, t, ty, d::json
+                   from unnest($1::text[], $2::int8[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[])
+                        as u(a, i, p, t, ty, d)"#,
+                &self.event_execution,
+                &self.event_id,
+                &self.event_previous,
+                &self.event_at,
+                &self.event_type,
+                &self.event_details,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.cancel_task_execution.is_empty() {
+            sqlx::query!(
+                r#"delete from tasks t using unnest($1::text[], $2::int8[]) as u(a, i)
+                   where t.execution_arn = u.a and t.task_id = u.i"#,
+                &self.cancel_task_execution,
+                &self.cancel_task_id,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.cancel_timer_execution.is_empty() {
+            sqlx::query!(
+                r#"delete from inbox x using unnest($1::text[], $2::int8[]) as u(a, i)
+                   where x.execution_arn = u.a and x.timer_id = u.i"#,
+                &self.cancel_timer_execution,
+                &self.cancel_timer_id,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.timer_execution.is_empty() {
+            sqlx::query!(
+                r#"insert into inbox (execution_arn, timer_id, due_at, event)
+                   select a, i, d, e::json
+                   from unnest($1::text[], $2::int8[], $3::timestamptz[], $4::text[]) as u(a, i, d, e)
+                   on conflict do nothing"#,
+                &self.timer_execution,
+                &self.timer_id,
+                &self.timer_due,
+                &self.timer_event,
+            )
+            .execute(&mut *tx)
+            .await?;
+            // A timer already due (a zero back-off) must wake a scheduler now.
+            if self.timer_due.iter().any(|d| *d <= Utc::now()) {
+                sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if !self.task_execution.is_empty() {
+            sqlx::query!(
+                r#"insert into tasks (execution_arn, task_id, state_name, resource, input,
+                                      timeout_seconds, heartbeat_seconds, attempt)
+                   select a, i, s, r, inp::json, t, h, at
+                   from unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
+                               $6::int8[], $7::int8[], $8::int8[]) as u(a, i, s, r, inp, t, h, at)
+                   on conflict do nothing"#,
+                &self.task_execution,
+                &self.task_id,
+                &self.task_state,
+                &self.task_resource,
+                &self.task_input,
+                &self.task_timeout as &[Option<i64>],
+                &self.task_heartbeat as &[Option<i64>],
+                &self.task_attempt,
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!("select pg_notify($1, '')", TASKS_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rings whenever a NOTIFY arrives on a channel — and after every reconnect, because
+/// notifications sent while the listener was away are lost and the waiter must rescan.
+pub fn doorbell(pool: &PgPool, channel: &'static str) -> std::sync::Arc<tokio::sync::Notify> {
+    let bell = std::sync::Arc::new(tokio::sync::Notify::new());
+    let ringer = bell.clone();
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(error) = listen(&pool, channel, &ringer).await {
+                tracing::warn!(%error, channel, "listener lost; reconnecting");
+            }
+            ringer.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    bell
+}
+
+async fn listen(
+    pool: &PgPool,
+    channel: &str,
+    ringer: &tokio::sync::Notify,
+) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(channel).await?;
+    // Anything sent before we listened is unknown: make waiters rescan.
+    ringer.notify_waiters();
+    loop {
+        listener.recv().await?;
+        ringer.notify_waiters();
+    }
+}

@@ -1,0 +1,138 @@
+//! The rows and messages that cross the store's boundary.
+
+use cairn_asl::history::HistoryEvent;
+use cairn_asl::interpreter::{Event, TaskRequest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub type Time = DateTime<Utc>;
+
+#[derive(Debug, Clone)]
+pub struct NewStateMachine {
+    pub arn: String,
+    pub name: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub machine_type: String,
+    pub definition: String,
+    pub role_arn: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StateMachineRow {
+    pub arn: String,
+    pub name: String,
+    pub machine_type: String,
+    pub definition_id: i64,
+    pub definition: String,
+    pub role_arn: String,
+    pub status: String,
+    pub revision_id: String,
+    pub created_at: Time,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub definition_id: i64,
+    pub role_arn: String,
+    /// The input exactly as the caller sent it (JSON text).
+    pub input: String,
+    pub started_at: Time,
+}
+
+/// The answer to `start_execution`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub arn: String,
+    pub started_at: Time,
+    /// False when an execution with this name and input already existed.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecutionRow {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub started_at: Time,
+    pub stopped_at: Option<Time>,
+    pub history_length: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub previous_event_id: i64,
+    pub at: Time,
+    pub event_type: String,
+    /// JSON text of the details object.
+    pub details: String,
+}
+
+/// An event waiting in an execution's inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InboxEvent {
+    /// Run the interpreter's `start` with the execution's input.
+    Start,
+    /// Apply an interpreter event.
+    Step(Event),
+}
+
+/// An execution claimed by [`crate::Store::advance`], with its due events in order.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub role_arn: String,
+    pub definition_id: i64,
+    /// The definition's text, unless the caller said it knows this definition.
+    pub definition: Option<String>,
+    pub input: String,
+    pub started_at: Time,
+    /// JSON text of the interpreter's snapshot; `None` before the first step.
+    pub snapshot: Option<String>,
+    pub events: Vec<InboxEvent>,
+}
+
+/// What applying a claimed execution's events produced: written in the same
+/// transaction that consumes the events.
+#[derive(Debug, Clone, Default)]
+pub struct Advance {
+    /// JSON text of the new snapshot; `None` leaves the execution untouched (its events
+    /// are still consumed).
+    pub snapshot: Option<String>,
+    pub status: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub history: Vec<HistoryEvent>,
+    pub tasks: Vec<TaskRequest>,
+    pub timers: Vec<(u64, Time)>,
+    pub cancelled_timers: Vec<u64>,
+    pub cancelled_tasks: Vec<u64>,
+}
+
+/// A task a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct LeasedTask {
+    /// The row id.
+    pub id: i64,
+    pub execution_arn: String,
+    /// The interpreter's task id within the execution.
+    pub task_id: i64,
+    pub state_name: String,
+    pub resource: String,
+    /// JSON text.
+    pub input: String,
+    pub timeout_seconds: Option<i64>,
+    pub heartbeat_seconds: Option<i64>,
+    pub attempt: i64,
+}
