@@ -84,7 +84,7 @@ fn choice_loop() -> Workload {
             { "Variable": "$.i", "NumericEquals": -1 },
             { "Variable": "$.label", "StringMatches": "x*" }
         ], "Next": "Done" }),
-        json!({ "Variable": "$.i", "NumericEqualsPath": "$.missingToo", "Next": "Done" }),
+        json!({ "Variable": "$.i", "NumericEqualsPath": "$.limit", "Next": "Done" }),
         json!({ "Variable": "$.label", "StringGreaterThan": "zzz", "Next": "Done" }),
         json!({ "Variable": "$.limit", "NumericLessThanEquals": 0, "Next": "Done" }),
     ];
