@@ -1372,11 +1372,12 @@ impl<'a> Run<'a> {
                         } else {
                             failure
                         };
-                        if map.mode == ProcessorMode::Distributed {
-                            self.record_for_frame(&mut parent, "MapRunFailed", Details::default());
-                        }
-                        self.record_for_frame(&mut parent, "MapStateFailed", Details::default());
-                        self.handle_error(&mut parent, failure)
+                        let events: &[&str] = if map.mode == ProcessorMode::Distributed {
+                            &["MapRunFailed", "MapStateFailed"]
+                        } else {
+                            &["MapStateFailed"]
+                        };
+                        self.handle_error_with(&mut parent, failure, events)
                     }
                 }
             }
@@ -1395,8 +1396,7 @@ impl<'a> Run<'a> {
             }
             (Err(failure), StateKind::Parallel(_)) => {
                 self.abort_children(&join);
-                self.record_for_frame(&mut parent, "ParallelStateFailed", Details::default());
-                self.handle_error(&mut parent, failure)
+                self.handle_error_with(&mut parent, failure, &["ParallelStateFailed"])
             }
             _ => Progress::Blocked,
         };
@@ -1597,6 +1597,17 @@ impl<'a> Run<'a> {
 
     /// A state failed: retry it, catch the error, or end the frame with it.
     fn handle_error(&mut self, frame: &mut Frame, failure: Failure) -> Progress {
+        self.handle_error_with(frame, failure, &[])
+    }
+
+    /// Like [`Self::handle_error`]; `final_events` (e.g. `MapStateFailed`) are recorded
+    /// only when the state is not retried, as AWS records them.
+    fn handle_error_with(
+        &mut self,
+        frame: &mut Frame,
+        failure: Failure,
+        final_events: &[&str],
+    ) -> Progress {
         let Some(state) = self.state_of(frame) else {
             return self.frame_ended(frame, Err(failure));
         };
@@ -1628,6 +1639,11 @@ impl<'a> Run<'a> {
                     return Progress::Blocked;
                 }
             }
+        }
+        for event in final_events {
+            self.record_for_frame(frame, event, Details::default());
+        }
+        if next_kind && failure.error != names::RUNTIME {
             if let Some(catcher) = catchers
                 .iter()
                 .find(|c| matches_error(&c.error_equals, &failure))
