@@ -152,7 +152,11 @@ impl Harness {
         });
         Harness {
             base: format!("http://{addr}/"),
-            client: reqwest::Client::new(),
+            client: {
+                // The workspace builds reqwest without a default TLS provider.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
             scheduler: Scheduler::new(store.clone(), SchedulerConfig::default()),
             store,
             database: name,
