@@ -1,0 +1,291 @@
+//! `cairn-bench`: starts a real `cairn server` on a fresh database of the local Postgres,
+//! drives it over the Step Functions API and reports durable throughput.
+//!
+//! ```sh
+//! cargo build --release -p cairn -p cairn-bench
+//! target/release/cairn-bench tasks3 --executions 2000
+//! target/release/cairn-bench pass10 --executions 5000
+//! ```
+//!
+//! Workloads: `pass10` (10 Pass states) and `tasks3` (3 sequential Tasks against a local
+//! HTTP target, the shape of the seed's order pipeline). Reported: executions/s and
+//! transitions/s from the first StartExecution to the last execution finished, Postgres
+//! commits per execution (`pg_stat_database.xact_commit` of the bench database), and
+//! the server's CPU time.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use axum::routing::post;
+use axum::{Json, Router};
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(about = "Durable throughput of cairn server on the local Postgres")]
+struct Args {
+    /// The workload to run.
+    workload: Workload,
+    /// How many executions to start.
+    #[arg(long, default_value_t = 2000)]
+    executions: usize,
+    /// StartExecution calls in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// The cairn binary to run (build it with --release first).
+    #[arg(long, default_value = "target/release/cairn")]
+    cairn: String,
+    /// Postgres server URL, without a database name.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Workload {
+    Pass10,
+    Tasks3,
+}
+
+impl Workload {
+    fn definition(self) -> Value {
+        match self {
+            Workload::Pass10 => {
+                let mut states = serde_json::Map::new();
+                for i in 1..=10 {
+                    let mut state = json!({"Type": "Pass", "Result": i, "ResultPath": "$.last"});
+                    if i == 10 {
+                        state["End"] = json!(true);
+                    } else {
+                        state["Next"] = json!(format!("P{}", i + 1));
+                    }
+                    states.insert(format!("P{i}"), state);
+                }
+                json!({"StartAt": "P1", "States": states})
+            }
+            Workload::Tasks3 => json!({"StartAt": "Validate", "States": {
+                "Validate": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step1", "Next": "Charge"},
+                "Charge": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step2", "Next": "Ship"},
+                "Ship": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step3", "End": true}
+            }}),
+        }
+    }
+
+    fn transitions(self) -> usize {
+        match self {
+            Workload::Pass10 => 10,
+            Workload::Tasks3 => 3,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Pass10 => "pass10",
+            Workload::Tasks3 => "tasks3",
+        }
+    }
+}
+
+async fn start_target() -> Result<SocketAddr> {
+    async fn step(Json(mut input): Json<Value>) -> Json<Value> {
+        let n = input["steps"].as_u64().unwrap_or(0);
+        input["steps"] = json!(n + 1);
+        Json(input)
+    }
+    let app = Router::new().route("/{name}", post(step));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn call(client: &reqwest::Client, endpoint: &str, operation: &str, body: Value) -> Result<Value> {
+    let response = client
+        .post(endpoint)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", format!("AWSStepFunctions.{operation}"))
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = response.status();
+    let value: Value = response.json().await?;
+    if !status.is_success() {
+        bail!("{operation} failed: {value}");
+    }
+    Ok(value)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let target = start_target().await?;
+    let database = format!("cairn_bench_{}_{}", args.workload.name(), std::process::id());
+    let database_url = format!("{}/{database}", args.postgres.trim_end_matches('/'));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let endpoint = format!("http://127.0.0.1:{port}/");
+    let functions = (1..=3)
+        .map(|i| format!("step{i}=http://{target}/step{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut server = tokio::process::Command::new(&args.cairn)
+        .arg("server")
+        .env("DATABASE_URL", &database_url)
+        .env("CAIRN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CAIRN_FUNCTIONS", functions)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {} (build it with cargo build --release -p cairn)", args.cairn))?;
+    let pid = server.id().context("server pid")?;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while call(&client, &endpoint, "ListStateMachines", json!({})).await.is_err() {
+        if Instant::now() > deadline {
+            bail!("cairn server did not come up at {endpoint}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let machine = call(
+        &client,
+        &endpoint,
+        "CreateStateMachine",
+        json!({"name": "bench", "roleArn": "arn:aws:iam::123456789012:role/bench",
+               "definition": args.workload.definition().to_string()}),
+    )
+    .await?["stateMachineArn"]
+        .as_str()
+        .context("stateMachineArn")?
+        .to_string();
+
+    let pool = sqlx::PgPool::connect(&database_url).await?;
+    let commits = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "select xact_commit from pg_stat_database where datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+    };
+    let finished = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'RUNNING'")
+            .fetch_one(&pool)
+            .await
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await; // let statistics settle
+    let commits_before = commits(pool.clone()).await?;
+    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut starters = Vec::new();
+    for _ in 0..args.concurrency {
+        let client = client.clone();
+        let endpoint = endpoint.clone();
+        let machine = machine.clone();
+        let next = next.clone();
+        let total = args.executions;
+        starters.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                call(&client, &endpoint, "StartExecution",
+                     json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": json!({"order": i}).to_string()}))
+                    .await?;
+            }
+        }));
+    }
+    let mut last = 0;
+    loop {
+        let done = finished(pool.clone()).await? as usize;
+        if done != last || done == args.executions {
+            let width = 40;
+            let filled = done * width / args.executions.max(1);
+            eprint!(
+                "\r[{}{}] {done}/{} executions finished, {:.1} s",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                args.executions,
+                started.elapsed().as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+            last = done;
+        }
+        if done >= args.executions {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("only {done} of {} finished in 10 minutes", args.executions);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!();
+    for starter in starters {
+        starter.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
+    let peak = peak_rss_mb(pid).unwrap_or(0.0);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let commits_after = commits(pool.clone()).await?;
+    let failed = sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'SUCCEEDED'")
+        .fetch_one(&pool)
+        .await?;
+    let executions = args.executions as f64;
+    // The bench's own progress queries commit too: two per poll.
+    let commits_per_execution = (commits_after - commits_before) as f64 / executions;
+    let report = json!({
+        "workload": args.workload.name(),
+        "executions": args.executions,
+        "failed": failed,
+        "seconds": elapsed,
+        "executions_per_second": executions / elapsed,
+        "transitions_per_second": executions * args.workload.transitions() as f64 / elapsed,
+        "commits_per_execution": commits_per_execution,
+        "server_cpu_seconds": cpu,
+        "server_peak_rss_mb": peak,
+    });
+    println!("workload  executions  seconds  exec/s  transitions/s  commits/exec  server CPU s  peak RSS MB");
+    println!(
+        "{:<9} {:>10} {:>8.2} {:>7.0} {:>14.0} {:>13.2} {:>12.2} {:>12.1}",
+        args.workload.name(),
+        args.executions,
+        elapsed,
+        executions / elapsed,
+        executions * args.workload.transitions() as f64 / elapsed,
+        commits_per_execution,
+        cpu,
+        peak
+    );
+    println!("{report}");
+    server.start_kill()?;
+    let _ = server.wait().await;
+    pool.close().await;
+    if failed > 0 {
+        bail!("{failed} executions did not succeed");
+    }
+    Ok(())
+}
