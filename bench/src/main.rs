@@ -120,7 +120,12 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-async fn call(client: &reqwest::Client, endpoint: &str, operation: &str, body: Value) -> Result<Value> {
+async fn call(
+    client: &reqwest::Client,
+    endpoint: &str,
+    operation: &str,
+    body: Value,
+) -> Result<Value> {
     let response = client
         .post(endpoint)
         .header("content-type", "application/x-amz-json-1.0")
@@ -141,9 +146,15 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let target = start_target().await?;
-    let database = format!("cairn_bench_{}_{}", args.workload.name(), std::process::id());
+    let database = format!(
+        "cairn_bench_{}_{}",
+        args.workload.name(),
+        std::process::id()
+    );
     let database_url = format!("{}/{database}", args.postgres.trim_end_matches('/'));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let endpoint = format!("http://127.0.0.1:{port}/");
     let functions = (1..=3)
         .map(|i| format!("step{i}=http://{target}/step{i}"))
@@ -158,11 +169,19 @@ async fn main() -> Result<()> {
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {} (build it with cargo build --release -p cairn)", args.cairn))?;
+        .with_context(|| {
+            format!(
+                "starting {} (build it with cargo build --release -p cairn)",
+                args.cairn
+            )
+        })?;
     let pid = server.id().context("server pid")?;
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while call(&client, &endpoint, "ListStateMachines", json!({})).await.is_err() {
+    while call(&client, &endpoint, "ListStateMachines", json!({}))
+        .await
+        .is_err()
+    {
         if Instant::now() > deadline {
             bail!("cairn server did not come up at {endpoint}");
         }
@@ -251,9 +270,10 @@ async fn main() -> Result<()> {
     let peak = peak_rss_mb(pid).unwrap_or(0.0);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let commits_after = commits(pool.clone()).await?;
-    let failed = sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'SUCCEEDED'")
-        .fetch_one(&pool)
-        .await?;
+    let failed =
+        sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'SUCCEEDED'")
+            .fetch_one(&pool)
+            .await?;
     let executions = args.executions as f64;
     // The bench's own progress queries commit too: two per poll.
     let commits_per_execution = (commits_after - commits_before) as f64 / executions;
