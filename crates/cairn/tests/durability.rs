@@ -41,7 +41,22 @@ async fn start_target() -> (SocketAddr, Seen) {
         input["steps"] = json!(steps + 1);
         Json(input)
     }
+    // The first attempt of every task fails with a named error; retries succeed.
+    async fn fail_first(headers: HeaderMap, Json(input): Json<Value>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let key = headers
+            .get("x-cairn-idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if key.ends_with("/0") {
+            let body = json!({"errorType": "Flaky", "errorMessage": "try again"});
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        } else {
+            Json(json!({"ok": input})).into_response()
+        }
+    }
     let app = Router::new()
+        .route("/fail-first", post(fail_first))
         .route("/{name}", post(step))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -67,6 +82,7 @@ impl Server {
     fn spawn(database_url: &str, target: SocketAddr) -> Server {
         let functions = (1..=3)
             .map(|i| format!("step{i}=http://{target}/step{i}"))
+            .chain([format!("flaky=http://{target}/fail-first")])
             .collect::<Vec<_>>()
             .join(",");
         let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
@@ -236,4 +252,86 @@ async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
         "no lease was lost, so no task ran twice"
     );
     drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_and_retry_back_offs_fire_after_a_restart() {
+    let (target, _) = start_target().await;
+    let (store, url) = testing::fresh_store("restart_timers", 8)
+        .await
+        .expect("database");
+    let definition = json!({"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 2, "Next": "Call"},
+        "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky",
+                 "TimeoutSeconds": 30,
+                 "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "MaxAttempts": 2}],
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                 "End": true},
+        "Caught": {"Type": "Fail", "Error": "Unexpected"}
+    }});
+    let machine = store
+        .create_state_machine(&NewStateMachine {
+            arn: format!("{PREFIX}:stateMachine:timers"),
+            name: "timers".into(),
+            machine_type: "STANDARD".into(),
+            definition: definition.to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        })
+        .await
+        .expect("machine");
+    let mut arns = Vec::new();
+    for i in 0..20 {
+        let arn = format!("{PREFIX}:execution:timers:t{i}");
+        store
+            .start_execution(&NewExecution {
+                arn: arn.clone(),
+                state_machine_arn: machine.arn.clone(),
+                name: format!("t{i}"),
+                definition_id: machine.definition_id,
+                role_arn: machine.role_arn.clone(),
+                input: json!({"i": i}).to_string(),
+                started_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("start");
+        arns.push(arn);
+    }
+    // Killed while every execution sits in its Wait; the timers fall due while no server
+    // runs.
+    let mut server = Server::spawn(&url, target);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    server.kill9();
+    assert_eq!(finished(&store).await, 0);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Back up: the waits fire, the first attempts fail, and it is killed again during
+    // the retry back-off.
+    let mut server = Server::spawn(&url, target);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill9();
+    let server = Server::spawn(&url, target);
+    wait_until_finished(&store, arns.len(), Duration::from_secs(60)).await;
+    for arn in &arns {
+        let row = store.describe_execution(arn).await.expect("describe");
+        assert_eq!(
+            row.status, "SUCCEEDED",
+            "{arn}: {:?} {:?}",
+            row.error, row.cause
+        );
+        let events = store.history(arn, 0, 1000).await.expect("history");
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        assert_eq!(
+            ids,
+            (1..=events.len() as i64).collect::<Vec<_>>(),
+            "{arn}: dense"
+        );
+        let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
+        assert_eq!(count("WaitStateExited"), 1, "{arn}");
+        assert_eq!(
+            count("TaskFailed"),
+            1,
+            "{arn}: the first attempt failed once"
+        );
+        assert_eq!(count("TaskSucceeded"), 1, "{arn}: the retry succeeded once");
+    }
+    drop(server);
 }
