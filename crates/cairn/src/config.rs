@@ -48,7 +48,7 @@ impl Default for Config {
             account: "123456789012".to_string(),
             pool_size: 16,
             schedulers: 2,
-            scheduler_batch: 64,
+            scheduler_batch: 256,
             worker_concurrency: 256,
             lease_seconds: 30,
             max_payload_bytes: 256 * 1024,
