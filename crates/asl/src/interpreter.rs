@@ -834,75 +834,43 @@ impl<'a> Run<'a> {
             WaitFor::Seconds(seconds) => self.now.plus_seconds(*seconds as f64),
             WaitFor::Timestamp(at) => *at,
             WaitFor::SecondsPath(path) => {
-                let root = if path.is_context() {
-                    &self.snapshot.context
-                } else {
-                    &effective
-                };
-                let value = path.select(root).ok_or_else(|| {
-                    self.with_prefix(
-                        frame,
-                        Failure::runtime(format!(
-                            "The SecondsPath parameter does not reference an input value: {}",
-                            path.source()
-                        )),
-                    )
-                })?;
-                let seconds = match value.as_i64() {
-                    Some(s) if s >= 0 => s,
+                let value = self.wait_parameter(frame, "SecondsPath", path, &effective)?;
+                // The overall limit below also catches values too large to add.
+                match value.as_i64() {
+                    Some(seconds) if seconds >= 0 => self
+                        .now
+                        .plus_seconds(seconds.min(MAX_WAIT_SECONDS + 1) as f64),
                     Some(_) => {
-                        return Err(self.with_prefix(
+                        return Err(self.wait_error(
                             frame,
-                            Failure::runtime(format!(
-                                "The SecondsPath parameter references a negative value: {} == {}",
-                                path.source(),
-                                display_value(&value)
-                            )),
+                            "SecondsPath",
+                            path,
+                            "references a negative value",
+                            &value,
                         ))
                     }
                     None => {
-                        return Err(self.with_prefix(
+                        return Err(self.wait_error(
                             frame,
-                            Failure::runtime(format!(
-                            "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
-                            path.source(),
-                            display_value(&value)
-                        )),
+                            "SecondsPath",
+                            path,
+                            "cannot be parsed as a long value",
+                            &value,
                         ))
                     }
-                };
-                if seconds > MAX_WAIT_SECONDS {
-                    return Err(
-                        self.with_prefix(frame, Failure::runtime("Wait state delay is too long"))
-                    );
                 }
-                self.now.plus_seconds(seconds as f64)
             }
             WaitFor::TimestampPath(path) => {
-                let root = if path.is_context() {
-                    &self.snapshot.context
-                } else {
-                    &effective
-                };
-                let value = path.select(root).ok_or_else(|| {
-                    self.with_prefix(
-                        frame,
-                        Failure::runtime(format!(
-                            "The TimestampPath parameter does not reference an input value: {}",
-                            path.source()
-                        )),
-                    )
-                })?;
+                let value = self.wait_parameter(frame, "TimestampPath", path, &effective)?;
                 match value.as_str().and_then(Timestamp::parse) {
                     Some(at) => at,
                     None => {
-                        return Err(self.with_prefix(
+                        return Err(self.wait_error(
                             frame,
-                            Failure::runtime(format!(
-                                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
-                                path.source(),
-                                display_value(&value)
-                            )),
+                            "TimestampPath",
+                            path,
+                            "does not reference a valid ISO-8601 extended offset date-time format string",
+                            &value,
                         ))
                     }
                 }
@@ -920,6 +888,50 @@ impl<'a> Run<'a> {
             .push(Command::StartTimer { timer, due });
         frame.waiting = Waiting::Timer(timer);
         Ok(Progress::Blocked)
+    }
+
+    /// The value a Wait's `SecondsPath`/`TimestampPath` points at, or AWS's error.
+    fn wait_parameter(
+        &self,
+        frame: &Frame,
+        field: &str,
+        path: &crate::path::Path,
+        effective: &Value,
+    ) -> Result<Value, Failure> {
+        let root = if path.is_context() {
+            &self.snapshot.context
+        } else {
+            effective
+        };
+        path.select(root).ok_or_else(|| {
+            self.with_prefix(
+                frame,
+                Failure::runtime(format!(
+                    "The {field} parameter does not reference an input value: {}",
+                    path.source()
+                )),
+            )
+        })
+    }
+
+    /// AWS's cause for a Wait parameter of the wrong kind, e.g. `The SecondsPath
+    /// parameter references a negative value: $.s == -1`.
+    fn wait_error(
+        &self,
+        frame: &Frame,
+        field: &str,
+        path: &crate::path::Path,
+        problem: &str,
+        value: &Value,
+    ) -> Failure {
+        self.with_prefix(
+            frame,
+            Failure::runtime(format!(
+                "The {field} parameter {problem}: {} == {}",
+                path.source(),
+                display_value(value)
+            )),
+        )
     }
 
     fn run_task(
