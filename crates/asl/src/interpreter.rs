@@ -777,19 +777,7 @@ impl<'a> Run<'a> {
                 ),
             ));
         };
-        let output = self.prefix(
-            frame,
-            payload::select(
-                effective,
-                state.output_path.as_ref(),
-                &self.snapshot.context,
-            ),
-        )?;
-        self.exited(frame, state, &output);
-        frame.state = next.to_string();
-        frame.input = output;
-        frame.waiting = Waiting::Enter;
-        Ok(Progress::Blocked)
+        self.output_of(frame, state, effective, &Transition::Next(next.to_string()))
     }
 
     fn fail_state(&mut self, frame: &mut Frame, fail: &Fail) -> Result<Failure, Failure> {
@@ -1572,16 +1560,7 @@ impl<'a> Run<'a> {
 
     fn run_succeed(&mut self, frame: &mut Frame, state: &State) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
-        let output = self.prefix(
-            frame,
-            payload::select(
-                effective,
-                state.output_path.as_ref(),
-                &self.snapshot.context,
-            ),
-        )?;
-        self.exited(frame, state, &output);
-        Ok(self.frame_ended(frame, Ok(output)))
+        self.output_of(frame, state, effective, &Transition::End)
     }
 
     fn exited(&mut self, frame: &mut Frame, state: &State, output: &Value) {
