@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use axum::routing::get;
 use axum::Router;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
-use cairn_store::postgres::{doorbell, PgStore, INBOX_CHANNEL, TASKS_CHANNEL};
+use cairn_store::postgres::PgStore;
+use cairn_store::signals::Channel;
 use cairn_store::Store;
 use cairn_worker::runner::{self, RunnerConfig};
 use cairn_worker::{TargetConfig, Targets};
@@ -41,7 +42,7 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
                 ..SchedulerConfig::default()
             },
         ));
-        let bell = doorbell(store.pool(), INBOX_CHANNEL);
+        let bell = store.doorbell(Channel::Inbox);
         for _ in 0..config.schedulers {
             let scheduler = scheduler.clone();
             let bell = bell.clone();
@@ -72,7 +73,7 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
     };
     {
         let store = store.clone();
-        let bell = doorbell(store.pool(), TASKS_CHANNEL);
+        let bell = store.doorbell(Channel::Tasks);
         let stopping = stopping.clone();
         loops.spawn(async move { runner::run(store, targets, worker, bell, stopping).await });
     }

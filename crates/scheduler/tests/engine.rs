@@ -7,7 +7,7 @@ use std::time::Duration;
 use cairn_asl::interpreter::Event;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, NewExecution, NewStateMachine, Store};
+use cairn_store::{testing, Completion, NewExecution, NewStateMachine, Store};
 use serde_json::{json, Value};
 
 const ACCOUNT_PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
@@ -56,14 +56,24 @@ async fn answer_tasks(store: &PgStore) -> usize {
         .lease_tasks("test-worker", 100, Duration::from_secs(30))
         .await
         .expect("lease");
-    for task in &tasks {
-        let input: Value = serde_json::from_str(&task.input).expect("json");
-        let event = Event::TaskSucceeded {
-            task: task.task_id as u64,
-            output: json!({"done": input}),
-        };
-        assert!(store.complete_task(task, &event).await.expect("complete"));
-    }
+    let completions: Vec<Completion> = tasks
+        .iter()
+        .map(|task| {
+            let input: Value = serde_json::from_str(&task.input).expect("json");
+            Completion {
+                task: task.clone(),
+                event: Event::TaskSucceeded {
+                    task: task.task_id as u64,
+                    output: json!({"done": input}),
+                },
+            }
+        })
+        .collect();
+    let recorded = store.complete_tasks(&completions).await.expect("complete");
+    assert!(recorded.iter().all(|r| *r), "every leased task is recorded");
+    // A second recording of the same outcomes finds the tasks gone and changes nothing.
+    let again = store.complete_tasks(&completions).await.expect("complete");
+    assert!(again.iter().all(|r| !*r), "a task completes once");
     tasks.len()
 }
 

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod postgres;
 mod postgres_catalog;
+pub mod signals;
 pub mod testing;
 mod types;
 
@@ -113,14 +114,14 @@ pub trait Store: Send + Sync {
         tasks: &[i64],
         lease: std::time::Duration,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Records a task's outcome as an event for its execution and removes the task, in
-    /// one transaction. `false` when the task is gone (cancelled, or completed by a
-    /// worker that took over an expired lease): the outcome is dropped.
-    fn complete_task(
+    /// Records each task's outcome as events for its execution and removes the task rows,
+    /// all in one transaction. One flag per completion: `false` when the task was gone
+    /// (cancelled, or completed by a worker that took over an expired lease) and its
+    /// outcome was dropped.
+    fn complete_tasks(
         &self,
-        task: &LeasedTask,
-        event: &cairn_asl::interpreter::Event,
-    ) -> impl Future<Output = Result<bool>> + Send;
+        completions: &[Completion],
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send;
     /// Gives back every lease `owner` holds (graceful shutdown).
     fn release_leases(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;
 }

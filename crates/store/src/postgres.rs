@@ -1,14 +1,16 @@
 //! The Postgres implementation of [`Store`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_asl::interpreter::Event;
 use chrono::Utc;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use crate::signals::{Channel, Signals};
 use crate::{
-    Advance, Claimed, ExecutionRow, InboxEvent, LeasedTask, NewExecution, NewStateMachine, Result,
-    Started, StateMachineRow, Store, StoreError, StoredEvent, Time,
+    Advance, Claimed, Completion, ExecutionRow, InboxEvent, LeasedTask, NewExecution,
+    NewStateMachine, Result, Started, StateMachineRow, Store, StoreError, StoredEvent, Time,
 };
 
 /// The channel that tells schedulers an execution has a new due event.
@@ -18,10 +20,11 @@ pub const TASKS_CHANNEL: &str = "cairn_tasks";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
-/// A pool of Postgres connections.
+/// A pool of Postgres connections, and the doorbells its writes ring.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    signals: Arc<Signals>,
 }
 
 impl PgStore {
@@ -36,15 +39,29 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore::from_pool(pool))
     }
 
     pub fn from_pool(pool: PgPool) -> PgStore {
-        PgStore { pool }
+        PgStore {
+            pool,
+            signals: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Rung when `channel` has news: by this store's own commits at once, and by other
+    /// processes' through `LISTEN`. Loops sleep on it between polls.
+    pub fn doorbell(&self, channel: Channel) -> Arc<tokio::sync::Notify> {
+        self.signals.doorbell(&self.pool, channel)
+    }
+
+    /// Tells loops here and elsewhere that `channel` has news; call after the commit.
+    pub(crate) fn announce(&self, channel: Channel) {
+        self.signals.announce(&self.pool, channel);
     }
 }
 
@@ -154,13 +171,18 @@ impl Store for PgStore {
 
     async fn start_execution(&self, execution: &NewExecution) -> Result<Started> {
         let start = to_json_text(&InboxEvent::Start)?;
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query!(
-            r#"insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
-                                       status, input, started_at)
-               values ($1, $2, $3, $4, $5, 'RUNNING', $6::text::json, $7)
-               on conflict (arn) do nothing
-               returning started_at"#,
+        // One statement, so one round trip: the execution and its start event together.
+        let inserted = sqlx::query_scalar!(
+            r#"with started as (
+                   insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
+                                           status, input, started_at)
+                   values ($1, $2, $3, $4, $5, 'RUNNING', $6::text::json, $7)
+                   on conflict (arn) do nothing
+                   returning arn, started_at),
+               queued as (
+                   insert into inbox (execution_arn, due_at, event)
+                   select arn, now(), $8::text::json from started)
+               select started_at from started"#,
             execution.arn,
             execution.state_machine_arn,
             execution.name,
@@ -168,43 +190,33 @@ impl Store for PgStore {
             execution.role_arn,
             execution.input,
             execution.started_at,
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(inserted) = inserted else {
-            let existing = sqlx::query!(
-                r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
-                execution.arn
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            // AWS: the same name and input while the execution runs is idempotent.
-            if existing.input == execution.input && existing.status == "RUNNING" {
-                return Ok(Started {
-                    arn: execution.arn.clone(),
-                    started_at: existing.started_at,
-                    created: false,
-                });
-            }
-            return Err(StoreError::ExecutionAlreadyExists(execution.arn.clone()));
-        };
-        sqlx::query!(
-            r#"insert into inbox (execution_arn, due_at, event) values ($1, now(), $2::text::json)"#,
-            execution.arn,
             start,
         )
-        .execute(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Started {
-            arn: execution.arn.clone(),
-            started_at: inserted.started_at,
-            created: true,
-        })
+        if let Some(started_at) = inserted {
+            self.announce(Channel::Inbox);
+            return Ok(Started {
+                arn: execution.arn.clone(),
+                started_at,
+                created: true,
+            });
+        }
+        let existing = sqlx::query!(
+            r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
+            execution.arn
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        // AWS: the same name and input while the execution runs is idempotent.
+        if existing.input == execution.input && existing.status == "RUNNING" {
+            return Ok(Started {
+                arn: execution.arn.clone(),
+                started_at: existing.started_at,
+                created: false,
+            });
+        }
+        Err(StoreError::ExecutionAlreadyExists(execution.arn.clone()))
     }
 
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionRow> {
@@ -278,11 +290,11 @@ impl Store for PgStore {
             )
             .execute(&mut *tx)
             .await?;
-            sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
+        if status == "RUNNING" {
+            self.announce(Channel::Inbox);
+        }
         Ok(())
     }
 
@@ -350,8 +362,11 @@ impl Store for PgStore {
             writes.add(&arn, advance)?;
         }
         let count = writes.executions.len();
-        writes.commit(&mut tx, &consumed).await?;
+        let news = writes.commit(&mut tx, &consumed).await?;
         tx.commit().await?;
+        for channel in news {
+            self.announce(channel);
+        }
         Ok(count)
     }
 
@@ -411,36 +426,48 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn complete_task(&self, task: &LeasedTask, event: &Event) -> Result<bool> {
-        let event = to_json_text(&InboxEvent::Step(event.clone()))?;
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query!("delete from tasks where id = $1", task.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            tx.rollback().await?;
-            return Ok(false);
+    async fn complete_tasks(&self, completions: &[Completion]) -> Result<Vec<bool>> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
         }
-        // The task's start is recorded with its outcome: one commit per invocation.
-        let started = to_json_text(&InboxEvent::Step(Event::TaskStarted {
-            task: task.task_id as u64,
-        }))?;
-        sqlx::query!(
-            r#"insert into inbox (execution_arn, due_at, event)
-               select $1, now(), e::json from unnest(array[$2, $3]::text[]) with ordinality as u(e, n)
-               order by n"#,
-            task.execution_arn,
-            started,
-            event
+        // Each task's start is recorded with its outcome, in that order.
+        let mut event_task = Vec::with_capacity(completions.len() * 2);
+        let mut event_execution = Vec::with_capacity(completions.len() * 2);
+        let mut event_body = Vec::with_capacity(completions.len() * 2);
+        for completion in completions {
+            let started = InboxEvent::Step(Event::TaskStarted {
+                task: completion.task.task_id as u64,
+            });
+            for event in [started, InboxEvent::Step(completion.event.clone())] {
+                event_task.push(completion.task.id);
+                event_execution.push(completion.task.execution_arn.clone());
+                event_body.push(to_json_text(&event)?);
+            }
+        }
+        let ids: Vec<i64> = completions.iter().map(|c| c.task.id).collect();
+        // One statement: a task already gone (cancelled, or completed by a worker that
+        // took over an expired lease) records nothing.
+        let done = sqlx::query_scalar!(
+            r#"with done as (delete from tasks where id = any($1) returning id),
+                    queued as (
+                        insert into inbox (execution_arn, due_at, event)
+                        select u.a, now(), u.e::json
+                        from unnest($2::int8[], $3::text[], $4::text[]) with ordinality as u(t, a, e, n)
+                        where u.t in (select id from done)
+                        order by u.n)
+               select id as "id!" from done"#,
+            &ids,
+            &event_task,
+            &event_execution,
+            &event_body,
         )
-        .execute(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        if !done.is_empty() {
+            self.announce(Channel::Inbox);
+        }
+        let done: std::collections::HashSet<i64> = done.into_iter().collect();
+        Ok(ids.iter().map(|id| done.contains(id)).collect())
     }
 
     async fn release_leases(&self, owner: &str) -> Result<u64> {
@@ -545,7 +572,9 @@ impl Writes {
         Ok(())
     }
 
-    async fn commit(self, tx: &mut sqlx::PgConnection, consumed: &[i64]) -> Result<()> {
+    /// Writes everything; returns the channels whose loops have news once it commits.
+    async fn commit(self, tx: &mut sqlx::PgConnection, consumed: &[i64]) -> Result<Vec<Channel>> {
+        let mut news = Vec::new();
         sqlx::query!("delete from inbox where id = any($1)", consumed)
             .execute(&mut *tx)
             .await?;
@@ -626,9 +655,7 @@ impl Writes {
             .await?;
             // A timer already due (a zero back-off) must wake a scheduler now.
             if self.timer_due.iter().any(|d| *d <= Utc::now()) {
-                sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
-                    .execute(&mut *tx)
-                    .await?;
+                news.push(Channel::Inbox);
             }
         }
         if !self.task_execution.is_empty() {
@@ -650,43 +677,8 @@ impl Writes {
             )
             .execute(&mut *tx)
             .await?;
-            sqlx::query!("select pg_notify($1, '')", TASKS_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
+            news.push(Channel::Tasks);
         }
-        Ok(())
-    }
-}
-
-/// Rings whenever a NOTIFY arrives on a channel — and after every reconnect, because
-/// notifications sent while the listener was away are lost and the waiter must rescan.
-pub fn doorbell(pool: &PgPool, channel: &'static str) -> std::sync::Arc<tokio::sync::Notify> {
-    let bell = std::sync::Arc::new(tokio::sync::Notify::new());
-    let ringer = bell.clone();
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = listen(&pool, channel, &ringer).await {
-                tracing::warn!(%error, channel, "listener lost; reconnecting");
-            }
-            ringer.notify_waiters();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-    bell
-}
-
-async fn listen(
-    pool: &PgPool,
-    channel: &str,
-    ringer: &tokio::sync::Notify,
-) -> Result<(), sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(channel).await?;
-    // Anything sent before we listened is unknown: make waiters rescan.
-    ringer.notify_waiters();
-    loop {
-        listener.recv().await?;
-        ringer.notify_waiters();
+        Ok(news)
     }
 }

@@ -136,3 +136,10 @@ pub struct LeasedTask {
     pub heartbeat_seconds: Option<i64>,
     pub attempt: i64,
 }
+
+/// A task's outcome, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub task: LeasedTask,
+    pub event: cairn_asl::interpreter::Event,
+}

@@ -1,6 +1,7 @@
 //! The lease loop: takes ready task rows from the store, invokes their targets and
 //! records each outcome as an event for its execution — in one transaction with the
-//! removal of the task row.
+//! removal of the task row. Outcomes that finish together are recorded together: one
+//! recorder commits whatever has queued up while its previous commit was in flight.
 //!
 //! Invocation is at-least-once. A lease lasts [`RunnerConfig::lease`] and is renewed
 //! while the target runs; if this process dies, the lease expires and another worker
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use cairn_asl::error::names;
 use cairn_asl::interpreter::Event;
-use cairn_store::{LeasedTask, Store};
-use tokio::sync::{watch, Notify, Semaphore};
+use cairn_store::{Completion, LeasedTask, Store};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 use crate::{Invocation, Targets, TaskOutcome};
 
@@ -42,6 +43,8 @@ pub async fn run<S>(
     S: Store + Clone + 'static,
 {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let (outcomes, queued) = mpsc::channel(config.concurrency.max(1));
+    let recorder = tokio::spawn(record(store.clone(), queued));
     let mut failures = 0u32;
     while !*shutdown.borrow() {
         let notified = doorbell.notified();
@@ -76,8 +79,11 @@ pub async fn run<S>(
             let store = store.clone();
             let targets = targets.clone();
             let config = config.clone();
+            let outcomes = outcomes.clone();
             tokio::spawn(async move {
-                invoke_and_record(&store, &targets, &config, task).await;
+                let completion = invoke(&store, &targets, &config, task).await;
+                let give_up = tokio::time::Instant::now() + config.lease;
+                let _ = outcomes.send((completion, give_up)).await;
                 drop(permit);
             });
         }
@@ -94,6 +100,8 @@ pub async fn run<S>(
     }
     // Let in-flight invocations finish and record their results.
     let _ = permits.acquire_many(config.concurrency.max(1) as u32).await;
+    drop(outcomes);
+    let _ = recorder.await;
     match store.release_leases(&config.owner).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(released = n, "gave back leases"),
@@ -101,13 +109,13 @@ pub async fn run<S>(
     }
 }
 
-/// Invokes one task, renewing its lease meanwhile, and records the outcome.
-async fn invoke_and_record<S: Store>(
+/// Invokes one task, renewing its lease meanwhile.
+async fn invoke<S: Store>(
     store: &S,
     targets: &Targets,
     config: &RunnerConfig,
     task: LeasedTask,
-) {
+) -> Completion {
     let input = serde_json::from_str(&task.input).unwrap_or(serde_json::Value::Null);
     let invocation = Invocation {
         execution_arn: task.execution_arn.clone(),
@@ -136,26 +144,62 @@ async fn invoke_and_record<S: Store>(
         }
     };
     let event = outcome_event(task.task_id as u64, outcome);
-    // The database may be briefly away (a restart): keep the result and try again
-    // while our lease can still be valid.
-    let mut delay = Duration::from_millis(50);
-    let give_up = tokio::time::Instant::now() + config.lease;
-    loop {
-        match store.complete_task(&task, &event).await {
-            Ok(true) => return,
-            Ok(false) => {
-                tracing::info!("task was cancelled or completed elsewhere; result dropped");
-                return;
+    Completion { task, event }
+}
+
+/// Most outcomes recorded in one commit.
+const RECORD_BATCH: usize = 512;
+
+/// Records outcomes as they arrive, each commit taking everything queued meanwhile,
+/// until every sender is gone.
+async fn record<S: Store>(
+    store: S,
+    mut queued: mpsc::Receiver<(Completion, tokio::time::Instant)>,
+) {
+    let mut batch: Vec<(Completion, tokio::time::Instant)> = Vec::new();
+    while let Some(first) = queued.recv().await {
+        batch.push(first);
+        while batch.len() < RECORD_BATCH {
+            match queued.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
-            Err(error) => {
-                tracing::warn!(%error, "recording the task result failed; retrying");
-                if tokio::time::Instant::now() >= give_up {
-                    // The lease has expired: another worker will redo the task.
-                    tracing::error!("giving up on recording the result; the lease has expired");
-                    return;
+        }
+        // The database may be briefly away (a restart): keep the results and try again
+        // while their leases can still be valid.
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let completions: Vec<Completion> = batch.iter().map(|(c, _)| c.clone()).collect();
+            match store.complete_tasks(&completions).await {
+                Ok(recorded) => {
+                    let dropped = recorded.iter().filter(|r| !**r).count();
+                    if dropped > 0 {
+                        tracing::info!(
+                            dropped,
+                            "tasks were cancelled or completed elsewhere; results dropped"
+                        );
+                    }
+                    batch.clear();
+                    break;
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                Err(error) => {
+                    tracing::warn!(%error, "recording task results failed; retrying");
+                    let now = tokio::time::Instant::now();
+                    let before = batch.len();
+                    // Past its lease, another worker will redo the task.
+                    batch.retain(|(_, give_up)| *give_up > now);
+                    if batch.len() < before {
+                        tracing::error!(
+                            expired = before - batch.len(),
+                            "giving up on recording results whose leases have expired"
+                        );
+                    }
+                    if batch.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
             }
         }
     }
