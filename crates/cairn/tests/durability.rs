@@ -21,12 +21,51 @@ const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 /// Invocations seen by the target, by idempotency key.
 type Seen = Arc<Mutex<HashMap<String, u32>>>;
 
+/// How many invocations the target answers before it holds the rest: a test opens it in
+/// steps so that each kill lands at a known point of the run, however fast the engine is.
+#[derive(Clone)]
+struct Gate {
+    answered: Arc<tokio::sync::watch::Sender<u64>>,
+    allowed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            answered: Arc::new(tokio::sync::watch::channel(0).0),
+            allowed: Arc::new(tokio::sync::watch::channel(u64::MAX).0),
+        }
+    }
+
+    /// Lets `n` invocations in all be answered; the rest wait.
+    fn allow(&self, n: u64) {
+        self.allowed.send_replace(n);
+    }
+
+    /// Waits until `n` invocations have been let through.
+    async fn reached(&self, n: u64) {
+        let mut answered = self.answered.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(60), answered.wait_for(|a| *a >= n)).await;
+    }
+
+    async fn pass(&self) {
+        let mut ticket = 0;
+        self.answered.send_modify(|a| {
+            *a += 1;
+            ticket = *a;
+        });
+        let mut allowed = self.allowed.subscribe();
+        let _ = allowed.wait_for(|n| ticket <= *n).await;
+    }
+}
+
 /// A local HTTP target standing in for three Lambda functions: it waits a little (so that
 /// kills land mid-invocation) and answers with the input plus a step marker.
-async fn start_target() -> (SocketAddr, Seen) {
+async fn start_target() -> (SocketAddr, Seen, Gate) {
     let seen: Seen = Arc::default();
+    let gate = Gate::new();
     async fn step(
-        State(seen): State<Seen>,
+        State((seen, gate)): State<(Seen, Gate)>,
         headers: HeaderMap,
         Json(mut input): Json<Value>,
     ) -> Json<Value> {
@@ -36,6 +75,7 @@ async fn start_target() -> (SocketAddr, Seen) {
             .unwrap_or("missing")
             .to_string();
         *seen.lock().expect("lock").entry(key).or_default() += 1;
+        gate.pass().await;
         tokio::time::sleep(Duration::from_millis(15)).await;
         let steps = input["steps"].as_u64().unwrap_or(0);
         input["steps"] = json!(steps + 1);
@@ -58,7 +98,7 @@ async fn start_target() -> (SocketAddr, Seen) {
     let app = Router::new()
         .route("/fail-first", post(fail_first))
         .route("/{name}", post(step))
-        .with_state(seen.clone());
+        .with_state((seen.clone(), gate.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -66,7 +106,7 @@ async fn start_target() -> (SocketAddr, Seen) {
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    (addr, seen)
+    (addr, seen, gate)
 }
 
 fn free_port() -> u16 {
@@ -202,17 +242,16 @@ async fn verify(store: &PgStore, arns: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_survive_kill_9_of_the_server() {
-    let (target, seen) = start_target().await;
+    let (target, seen, gate) = start_target().await;
     let (store, url, arns) = setup("kill9", 200).await;
 
+    gate.allow(0);
     let mut server = Server::spawn(&url, target);
     for kill in 1..=2 {
-        // Let it make some progress, then kill it mid-run.
-        let before = finished(&store).await;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while finished(&store).await < before + 30 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // Let it make some progress (of the 600 invocations), then kill it mid-run.
+        gate.allow(200 * kill);
+        gate.reached(200 * kill).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         server.kill9();
         assert!(
             finished(&store).await < 200,
@@ -220,6 +259,7 @@ async fn executions_survive_kill_9_of_the_server() {
         );
         server = Server::spawn(&url, target);
     }
+    gate.allow(u64::MAX);
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
     // At-least-once invocation: duplicates only where a lease was lost to a kill.
@@ -239,7 +279,7 @@ async fn executions_survive_kill_9_of_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
-    let (target, seen) = start_target().await;
+    let (target, seen, _) = start_target().await;
     let (store, url, arns) = setup("replicas", 200).await;
     let a = Server::spawn(&url, target);
     let b = Server::spawn(&url, target);
@@ -256,7 +296,7 @@ async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_and_retry_back_offs_fire_after_a_restart() {
-    let (target, _) = start_target().await;
+    let (target, _, _) = start_target().await;
     let (store, url) = testing::fresh_store("restart_timers", 8)
         .await
         .expect("database");

@@ -303,15 +303,17 @@ impl Store for PgStore {
         F: FnMut(Claimed) -> Advance + Send,
     {
         let mut tx = self.pool.begin().await?;
-        // Executions with a due event, oldest event first; rows another scheduler holds
-        // are skipped, not waited for.
+        // Executions with a due event, earliest due first; rows another scheduler holds
+        // are skipped, not waited for. Reading only a window of the due index keeps a
+        // batch's cost independent of how long the queue is.
         let claimed = sqlx::query!(
             r#"select e.arn, e.name, e.state_machine_arn, e.role_arn, e.definition_id,
                       e.input::text as "input!", e.started_at, e.snapshot::text as snapshot,
                       case when e.definition_id = any($2) then null else d.body end as definition
                from executions e join definitions d on d.id = e.definition_id
                where e.arn in (select execution_arn from inbox where due_at <= now()
-                               group by execution_arn order by min(id) limit $1)
+                               order by due_at limit 2 * $1::int8)
+               limit $1
                for update of e skip locked"#,
             limit,
             known_definitions
@@ -337,10 +339,11 @@ impl Store for PgStore {
             Default::default();
         for row in inbox {
             consumed.push(row.id);
-            by_execution
-                .entry(row.execution_arn)
-                .or_default()
-                .push(from_json_text(&row.event)?);
+            let events = by_execution.entry(row.execution_arn).or_default();
+            match from_json_text(&row.event)? {
+                InboxEvent::Steps(steps) => events.extend(steps.into_iter().map(InboxEvent::Step)),
+                event => events.push(event),
+            }
         }
 
         let mut writes = Writes::default();
@@ -430,20 +433,21 @@ impl Store for PgStore {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        // Each task's start is recorded with its outcome, in that order.
-        let mut event_task = Vec::with_capacity(completions.len() * 2);
-        let mut event_execution = Vec::with_capacity(completions.len() * 2);
-        let mut event_body = Vec::with_capacity(completions.len() * 2);
+        // Each task's start is recorded with its outcome, in that order, in one row.
+        let mut event_body = Vec::with_capacity(completions.len());
         for completion in completions {
-            let started = InboxEvent::Step(Event::TaskStarted {
+            let started = Event::TaskStarted {
                 task: completion.task.task_id as u64,
-            });
-            for event in [started, InboxEvent::Step(completion.event.clone())] {
-                event_task.push(completion.task.id);
-                event_execution.push(completion.task.execution_arn.clone());
-                event_body.push(to_json_text(&event)?);
-            }
+            };
+            event_body.push(to_json_text(&InboxEvent::Steps(vec![
+                started,
+                completion.event.clone(),
+            ]))?);
         }
+        let event_execution: Vec<String> = completions
+            .iter()
+            .map(|c| c.task.execution_arn.clone())
+            .collect();
         let ids: Vec<i64> = completions.iter().map(|c| c.task.id).collect();
         // One statement: a task already gone (cancelled, or completed by a worker that
         // took over an expired lease) records nothing.
@@ -452,12 +456,11 @@ impl Store for PgStore {
                     queued as (
                         insert into inbox (execution_arn, due_at, event)
                         select u.a, now(), u.e::json
-                        from unnest($2::int8[], $3::text[], $4::text[]) with ordinality as u(t, a, e, n)
+                        from unnest($1::int8[], $2::text[], $3::text[]) with ordinality as u(t, a, e, n)
                         where u.t in (select id from done)
                         order by u.n)
                select id as "id!" from done"#,
             &ids,
-            &event_task,
             &event_execution,
             &event_body,
         )
