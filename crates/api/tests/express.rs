@@ -75,6 +75,13 @@ async fn function(
         "flaky" => (StatusCode::OK, Json(json!("ok"))),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(1)).await;
+            // Reached only if the caller was still waiting: an aborted invocation drops
+            // its connection, and the server drops this handler with it.
+            calls
+                .0
+                .lock()
+                .expect("calls")
+                .push(("slow finished".to_string(), input.clone()));
             (StatusCode::OK, Json(input))
         }
         "record" => (StatusCode::OK, Json(json!("recorded"))),
@@ -348,6 +355,47 @@ async fn parallel_branches_invoke_tasks_concurrently() {
     // Three one-second tasks one after another would take three seconds.
     assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+}
+
+/// A failed branch cancels its sibling's task: the run goes on at once, and the
+/// sibling's invocation is aborted rather than left to finish.
+#[tokio::test]
+async fn a_failed_branch_cancels_the_other_branch_task() {
+    let (h, calls) = harness().await;
+    let mut decline = task("decline");
+    decline["End"] = json!(true);
+    let mut slow = task("slow");
+    slow["End"] = json!(true);
+    let (_, arn) = express_machine(
+        &h,
+        json!({"StartAt": "Fan", "States": {
+            "Fan": {"Type": "Parallel", "Branches": [
+                        {"StartAt": "Decline", "States": {"Decline": decline}},
+                        {"StartAt": "Slow", "States": {"Slow": slow}}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Recovered"}],
+                    "End": true},
+            // Outlasts the slow function, so an invocation left running would finish
+            // before the execution ends.
+            "Recovered": {"Type": "Pass", "Result": "recovered", "Next": "Linger"},
+            "Linger": {"Type": "Wait", "Seconds": 2, "End": true}
+        }}),
+    )
+    .await;
+    let began = Instant::now();
+    let reply = h
+        .call("StartSyncExecution", json!({"stateMachineArn": arn}))
+        .await
+        .ok();
+    let elapsed = began.elapsed();
+    assert_eq!(reply["status"], "SUCCEEDED", "{reply}");
+    assert_eq!(reply["output"], "\"recovered\"");
+    // The Catch did not wait for the slow branch: two seconds of Linger, not three.
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2900), "{elapsed:?}");
+    // The slow function was called, but its invocation was aborted when the branch
+    // was cancelled, so it never got to finish.
+    assert_eq!(calls.of("slow").len(), 1);
+    assert!(calls.of("slow finished").is_empty());
 }
 
 #[tokio::test]
