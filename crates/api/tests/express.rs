@@ -445,6 +445,10 @@ async fn the_maximum_duration_ends_the_run_timed_out() {
     let elapsed = began.elapsed();
     assert_eq!(outcome.status.as_str(), "TIMED_OUT");
     assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(
+        outcome.cause.as_deref(),
+        Some("The execution ran longer than the 0.3 seconds an Express execution may last")
+    );
     assert!(outcome.output.is_none());
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert!(elapsed < Duration::from_millis(900), "{elapsed:?}");

@@ -89,7 +89,8 @@ async fn drive(
     targets: Arc<Targets>,
 ) -> ExpressOutcome {
     let began = Instant::now();
-    let deadline = began + options.max_duration;
+    let options_max = options.max_duration;
+    let deadline = began + options_max;
     let execution_arn = options.info.execution_arn.clone();
     let mut entropy = Entropy::new();
     let clock = Clock {
@@ -115,7 +116,7 @@ async fn drive(
             break finish;
         }
         let Some(event) = driver.next_event(deadline).await else {
-            break stalled_or_timed_out(&driver, deadline);
+            break stalled_or_timed_out(&driver, deadline, options_max);
         };
         let out = driver.step(event);
         driver.carry_out(out);
@@ -141,7 +142,7 @@ async fn drive(
 }
 
 /// The end of a run that has nothing left to wait for, or has used up its time.
-fn stalled_or_timed_out(driver: &Driver<'_>, deadline: Instant) -> Finish {
+fn stalled_or_timed_out(driver: &Driver<'_>, deadline: Instant, max: Duration) -> Finish {
     if Instant::now() >= deadline {
         Finish {
             status: Status::TimedOut,
@@ -149,7 +150,7 @@ fn stalled_or_timed_out(driver: &Driver<'_>, deadline: Instant) -> Finish {
             error: Some(names::TIMEOUT.to_string()),
             cause: Some(format!(
                 "The execution ran longer than the {} seconds an Express execution may last",
-                MAX_DURATION.as_secs()
+                max.as_secs_f64()
             )),
         }
     } else {
