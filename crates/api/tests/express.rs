@@ -357,6 +357,37 @@ async fn parallel_branches_invoke_tasks_concurrently() {
     assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
 }
 
+#[tokio::test]
+async fn map_iterations_run_up_to_max_concurrency_at_once() {
+    let (h, calls) = harness().await;
+    let mut slow = task("slow");
+    slow["End"] = json!(true);
+    let (_, arn) = express_machine(
+        &h,
+        json!({"StartAt": "Each", "States": {
+            "Each": {"Type": "Map", "MaxConcurrency": 2,
+                     "ItemProcessor": {"StartAt": "Slow", "States": {"Slow": slow}},
+                     "End": true}
+        }}),
+    )
+    .await;
+    let began = Instant::now();
+    let reply = h
+        .call(
+            "StartSyncExecution",
+            json!({"stateMachineArn": arn, "input": "[1, 2, 3, 4]"}),
+        )
+        .await
+        .ok();
+    let elapsed = began.elapsed();
+    assert_eq!(reply["status"], "SUCCEEDED", "{reply}");
+    assert_eq!(reply["output"], "[1,2,3,4]");
+    assert_eq!(calls.of("slow").len(), 4);
+    // Two at a time: two seconds, not one (all at once) and not four (one by one).
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(3500), "{elapsed:?}");
+}
+
 /// A failed branch cancels its sibling's task: the run goes on at once, and the
 /// sibling's invocation is aborted rather than left to finish.
 #[tokio::test]
