@@ -74,6 +74,7 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
         let store = store.clone();
         let bell = doorbell(store.pool(), TASKS_CHANNEL);
         let stopping = stopping.clone();
+        let targets = targets.clone();
         loops.spawn(async move { runner::run(store, targets, worker, bell, stopping).await });
     }
 
@@ -85,11 +86,13 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
         let api = cairn_api::ApiConfig {
             region: config.region.clone(),
             account_id: config.account.clone(),
+            limits: config.limits(),
             ..cairn_api::ApiConfig::default()
         };
         let app = router(store.clone()).merge(cairn_api::router(cairn_api::ApiState::new(
             store.clone(),
             api,
+            targets.clone(),
         )));
         let mut stopping = stopping.clone();
         tracing::info!(%address, "Step Functions API listening");
