@@ -75,7 +75,7 @@ impl Instruments {
             }
         };
         let meter = provider.meter("cairn");
-        Instruments {
+        let instruments = Instruments {
             registry,
             started: counter(&meter, "cairn.executions.started", "AWS/States ExecutionsStarted: executions started, per state machine"),
             succeeded: counter(&meter, "cairn.executions.succeeded", "AWS/States ExecutionsSucceeded: executions that succeeded, per state machine"),
@@ -106,7 +106,10 @@ impl Instruments {
             pool_connections: meter.i64_gauge("cairn.db_pool.connections").with_description("This process's Postgres connections by state: idle or in_use").build(),
             pool_max: meter.i64_gauge("cairn.db_pool.max_connections").with_description("Most Postgres connections this process opens (pool_size)").build(),
             _provider: provider,
-        }
+        };
+        // Exposed from the start, so that its first increase is one rate() can see.
+        instruments.task_results_dropped.add(0, &[]);
+        instruments
     }
 
     pub(crate) fn execution_started(&self, machine: &str) {
