@@ -44,6 +44,22 @@ if command -v helm >/dev/null; then
 else
     echo "helm is not installed: the chart was not rendered (only Chart.yaml and values.yaml linted)"
 fi
+# Without helm: every .Values path the templates read exists in values.yaml.
+python3 - <<'PY'
+import pathlib, re, yaml
+values = yaml.safe_load(open("helm/cairn/values.yaml"))
+missing = []
+for template in pathlib.Path("helm/cairn/templates").glob("*"):
+    for path in re.findall(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", template.read_text()):
+        node = values
+        for key in path.strip(".").split("."):
+            if not isinstance(node, dict) or key not in node:
+                missing.append(f"{template.name}: .Values{path}")
+                break
+            node = node[key]
+assert not missing, f"templates read values that values.yaml lacks: {sorted(set(missing))}"
+print("every .Values path in the templates exists in values.yaml")
+PY
 
 step "Prometheus rules"
 promtool check rules deploy/prometheus/alerts.yml
