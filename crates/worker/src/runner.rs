@@ -122,7 +122,7 @@ async fn invoke_and_record<S: Store>(
     let _enter = span.enter();
     let renew_every = config.lease / 3;
     let outcome = {
-        let invoke = targets.invoke(&invocation);
+        let invoke = cairn_telemetry::timed_task(&task.resource, targets.invoke(&invocation));
         tokio::pin!(invoke);
         loop {
             tokio::select! {
@@ -144,6 +144,7 @@ async fn invoke_and_record<S: Store>(
         match store.complete_task(&task, &event).await {
             Ok(true) => return,
             Ok(false) => {
+                cairn_telemetry::task_result_dropped();
                 tracing::info!("task was cancelled or completed elsewhere; result dropped");
                 return;
             }

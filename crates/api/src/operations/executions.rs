@@ -95,6 +95,9 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         started_at: chrono::Utc::now(),
     };
     let started = state.store().start_execution(&execution).await?;
+    if started.created {
+        cairn_telemetry::execution_started(&machine.arn);
+    }
     tracing::info!(execution = %started.arn, created = started.created, "execution started");
     Ok(json!({
         "executionArn": started.arn,
