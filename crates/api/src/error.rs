@@ -56,6 +56,10 @@ pub enum ApiError {
     ExecutionAlreadyExists(String),
     #[error("Activity Does Not Exist: '{0}'")]
     ActivityDoesNotExist(String),
+    /// The operation does not apply to the machine's type (StartSyncExecution on a
+    /// STANDARD machine, ListExecutions on an EXPRESS one).
+    #[error("{0}")]
+    StateMachineTypeNotSupported(String),
     #[error("Resource not found: '{0}'")]
     ResourceNotFound(String),
     #[error("Too many tags for '{0}': a resource may carry at most 50")]
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
             ApiError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ApiError::ResourceNotFound(_) => "ResourceNotFound",
+            ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::TooManyTags(_) => "TooManyTags",
             ApiError::Internal(_) => "InternalFailure",
         }

@@ -102,6 +102,11 @@ pub fn apply(
             }
             Command::Finish(finish) => {
                 advance.status = Some(status_text(finish.status).to_string());
+                cairn_telemetry::execution_finished(
+                    &claimed.state_machine_arn,
+                    status_text(finish.status),
+                    claimed.started_at,
+                );
                 advance.output = finish.output.map(|o| o.to_string());
                 advance.error = finish.error;
                 advance.cause = finish.cause;
@@ -134,6 +139,7 @@ fn seed_of(arn: &str, now: Timestamp) -> u64 {
 /// Ends an execution that cannot be advanced, so it does not stay RUNNING forever.
 fn fail(claimed: &Claimed, cause: &str) -> Advance {
     tracing::error!(execution = %claimed.arn, cause, "failing an execution that cannot advance");
+    cairn_telemetry::execution_finished(&claimed.state_machine_arn, "FAILED", claimed.started_at);
     Advance {
         snapshot: Some(
             claimed

@@ -6,9 +6,11 @@
 //! hands each to a pure function (the interpreter) and writes what it returns —
 //! snapshot, history, tasks, timers, the consumption of the events — in one commit.
 
+pub mod backlog;
 pub mod catalog;
 pub mod postgres;
 mod postgres_catalog;
+pub mod schema;
 pub mod signals;
 pub mod testing;
 mod types;

@@ -15,12 +15,15 @@
 //! Every request carries [`IDEMPOTENCY_HEADER`] (`X-Cairn-Idempotency-Key`) with
 //! `<execution ARN>/<state name>/<attempt>`: delivery is at-least-once.
 //!
+//! [`express`] runs a whole Express execution in memory with these same invocations.
+//!
 //! TLS is rustls; the binary should install its one crypto provider in `main`
 //! (`rustls::crypto::ring::default_provider().install_default()`); if none is installed
 //! when [`Targets`] is built, ring is installed.
 
 mod config;
 mod error;
+pub mod express;
 mod http_task;
 mod invocation;
 mod lambda;

@@ -130,7 +130,7 @@ async fn invoke<S: Store>(
     let _enter = span.enter();
     let renew_every = config.lease / 3;
     let outcome = {
-        let invoke = targets.invoke(&invocation);
+        let invoke = cairn_telemetry::timed_task(&task.resource, targets.invoke(&invocation));
         tokio::pin!(invoke);
         loop {
             tokio::select! {
@@ -174,6 +174,7 @@ async fn record<S: Store>(
                 Ok(recorded) => {
                     let dropped = recorded.iter().filter(|r| !**r).count();
                     if dropped > 0 {
+                        cairn_telemetry::tasks_results_dropped(dropped as u64);
                         tracing::info!(
                             dropped,
                             "tasks were cancelled or completed elsewhere; results dropped"

@@ -4,6 +4,7 @@
 
 mod activities;
 mod executions;
+pub(crate) mod express;
 mod state_machines;
 mod tags;
 
@@ -30,6 +31,7 @@ pub const SUPPORTED: &[&str] = &[
     "ListStateMachines",
     "ListTagsForResource",
     "StartExecution",
+    "StartSyncExecution",
     "StopExecution",
     "TagResource",
     "UntagResource",
@@ -55,7 +57,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "SendTaskFailure",
     "SendTaskHeartbeat",
     "SendTaskSuccess",
-    "StartSyncExecution",
     "TestState",
     "UpdateMapRun",
     "UpdateStateMachineAlias",
@@ -72,6 +73,7 @@ pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Resul
         "ValidateStateMachineDefinition" => state_machines::validate_definition(input),
         "DescribeStateMachineForExecution" => state_machines::describe_for_execution(state, input).await,
         "StartExecution" => executions::start(state, input).await,
+        "StartSyncExecution" => express::start_sync(state, input).await,
         "StopExecution" => executions::stop(state, input).await,
         "DescribeExecution" => executions::describe(state, input).await,
         "ListExecutions" => executions::list(state, input).await,
