@@ -174,7 +174,7 @@ async fn record<S: Store>(
                 Ok(recorded) => {
                     let dropped = recorded.iter().filter(|r| !**r).count();
                     if dropped > 0 {
-                        cairn_telemetry::tasks_results_dropped(dropped as u64);
+                        cairn_telemetry::task_results_dropped(dropped as u64);
                         tracing::info!(
                             dropped,
                             "tasks were cancelled or completed elsewhere; results dropped"
