@@ -45,6 +45,9 @@ pub struct ApiConfig {
     pub account_id: String,
     /// Largest request body accepted, in bytes; AWS's limit is 1 MiB.
     pub max_request_bytes: usize,
+    /// How long GetActivityTask waits for a task before answering without one (AWS:
+    /// 60 s). Clients should set their socket timeout a few seconds above it.
+    pub activity_poll: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +57,7 @@ impl Default for ApiConfig {
             region: "us-east-1".to_string(),
             account_id: "123456789012".to_string(),
             max_request_bytes: 1024 * 1024,
+            activity_poll: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -63,6 +67,9 @@ impl Default for ApiConfig {
 pub struct ApiState {
     store: PgStore,
     config: std::sync::Arc<ApiConfig>,
+    /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
+    /// first poll, so building the state needs no runtime.
+    tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
 }
 
 impl ApiState {
@@ -70,7 +77,20 @@ impl ApiState {
         ApiState {
             store,
             config: std::sync::Arc::new(config),
+            tasks_doorbell: Default::default(),
         }
+    }
+
+    pub(crate) async fn tasks_doorbell(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.tasks_doorbell
+            .get_or_init(|| async {
+                cairn_store::postgres::doorbell(
+                    self.store.pool(),
+                    cairn_store::postgres::TASKS_CHANNEL,
+                )
+            })
+            .await
+            .clone()
     }
 
     pub(crate) fn store(&self) -> &PgStore {

@@ -60,6 +60,9 @@ pub struct Details {
     /// A Map state's item count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
+    /// The `workerName` an activity worker gave `GetActivityTask`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_name: Option<String>,
 }
 
 /// `inputDetails` / `outputDetails`.

@@ -11,6 +11,7 @@
 //! - [`path`], [`template`], [`intrinsics`], [`choice`], [`timestamp`]: the data language.
 //! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory.
 
+pub mod callback;
 pub mod choice;
 pub mod diagnostic;
 pub mod driver;

@@ -469,6 +469,7 @@ fn clock(seconds: i64) -> Clock {
     Clock {
         now: Timestamp::from_unix_millis(START + seconds * 1000),
         seed: seconds as u64,
+        entropy: [seconds as u8; 32],
     }
 }
 
