@@ -667,3 +667,78 @@ async fn a_waiting_callback_survives_a_restart() {
     assert_eq!(output(&described)["approval"], json!({"after": "restart"}));
     engine.shut_down().await;
 }
+
+/// An activity worker written against boto3, the way users write them: an empty poll,
+/// a task, a heartbeat, success, and boto3's modelled exceptions for a reused and a
+/// garbage token.
+const BOTO3_WORKER: &str = r#"
+import json, sys
+import boto3
+from botocore.config import Config
+
+endpoint, activity, machine = sys.argv[1:4]
+sfn = boto3.client(
+    "stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
+    aws_access_key_id="test", aws_secret_access_key="test",
+    config=Config(read_timeout=70, retries={"max_attempts": 0}),
+)
+empty = sfn.get_activity_task(activityArn=activity, workerName="py-worker")
+assert "taskToken" not in empty, empty
+execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"n": 5}))
+task = sfn.get_activity_task(activityArn=activity, workerName="py-worker")
+n = json.loads(task["input"])["n"]
+sfn.send_task_heartbeat(taskToken=task["taskToken"])
+sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"squared": n * n}))
+try:
+    sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+    sys.exit("a used token was accepted")
+except sfn.exceptions.TaskTimedOut:
+    pass
+try:
+    sfn.send_task_failure(taskToken="nonsense", error="E")
+    sys.exit("a garbage token was accepted")
+except sfn.exceptions.InvalidToken:
+    pass
+print(execution["executionArn"])
+"#;
+
+#[tokio::test]
+async fn a_boto3_activity_worker_completes_a_task() {
+    let h = harness("boto3", Duration::from_millis(1500)).await;
+    let f = function(h.base.clone()).await;
+    let engine = Engine::start(&h.store, &f.url).await;
+    let activity = h
+        .call("CreateActivity", json!({"name": unique("py")}))
+        .await
+        .ok()["activityArn"]
+        .as_str()
+        .expect("activityArn")
+        .to_string();
+    let machine = h
+        .machine(
+            &unique("py"),
+            &json!({"StartAt": "Work", "States": {"Work": {
+                "Type": "Task", "Resource": activity, "HeartbeatSeconds": 60, "End": true
+            }}}),
+        )
+        .await;
+    let worker = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(BOTO3_WORKER)
+        .arg(&h.base)
+        .arg(&activity)
+        .arg(&machine)
+        .output()
+        .await
+        .expect("python3 with boto3 runs");
+    assert!(
+        worker.status.success(),
+        "the boto3 worker failed: {}",
+        String::from_utf8_lossy(&worker.stderr)
+    );
+    let arn = String::from_utf8_lossy(&worker.stdout).trim().to_string();
+    let described = wait_end(&h, &arn).await;
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    assert_eq!(output(&described), json!({"squared": 25}));
+    engine.shut_down().await;
+}
