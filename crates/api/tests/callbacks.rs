@@ -742,3 +742,60 @@ async fn a_boto3_activity_worker_completes_a_task() {
     assert_eq!(output(&described), json!({"squared": 25}));
     engine.shut_down().await;
 }
+
+#[tokio::test]
+async fn timeout_seconds_covers_the_wait_and_withdraws_the_queued_activity_task() {
+    let h = harness("timeout", Duration::from_millis(1500)).await;
+    let f = function(h.base.clone()).await;
+    let engine = Engine::start(&h.store, &f.url).await;
+    let activity = h
+        .call("CreateActivity", json!({"name": unique("slow")}))
+        .await
+        .ok()["activityArn"]
+        .as_str()
+        .expect("activityArn")
+        .to_string();
+    let arn = start(
+        &h,
+        &json!({"StartAt": "Work", "States": {"Work": {
+            "Type": "Task", "Resource": activity, "TimeoutSeconds": 1, "End": true
+        }}}),
+        json!({}),
+    )
+    .await;
+    let described = wait_end(&h, &arn).await;
+    assert_eq!(described["status"], "FAILED", "{described}");
+    assert_eq!(described["error"], "States.Timeout");
+    let types = history_types(&h, &arn).await;
+    assert!(types.contains(&"ActivityTimedOut".to_string()), "{types:?}");
+    // Nobody polled in time: the task is withdrawn, not handed out late.
+    let reply = h
+        .call("GetActivityTask", json!({"activityArn": activity}))
+        .await
+        .ok();
+    assert_eq!(reply, json!({}));
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from task_tokens where execution_arn = $1 and closed_at is null",
+    )
+    .bind(&arn)
+    .fetch_one(h.store.pool())
+    .await
+    .expect("count open tokens");
+    assert_eq!(open, 0, "the timed-out task's token is closed");
+
+    // A callback task times out the same way while it waits for its token.
+    let mut definition = callback_machine(None);
+    definition["States"]["Notify"]["TimeoutSeconds"] = json!(1);
+    let waiting = start(&h, &definition, json!({"order": 3, "answerInline": false})).await;
+    let token = f.next().await["token"].as_str().expect("token").to_string();
+    let described = wait_end(&h, &waiting).await;
+    assert_eq!(described["status"], "FAILED", "{described}");
+    assert_eq!(described["error"], "States.Timeout");
+    h.call(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{}"}),
+    )
+    .await
+    .err("TaskTimedOut");
+    engine.shut_down().await;
+}
