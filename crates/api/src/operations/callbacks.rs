@@ -16,8 +16,10 @@ use crate::ApiState;
 const MAX_OUTPUT_BYTES: usize = 256 * 1024;
 /// AWS's model limit on `taskToken`.
 const MAX_TOKEN_CHARS: usize = 2048;
-/// Longest a poll sleeps between two looks at the queue when no NOTIFY arrives.
-const POLL_RESCAN: Duration = Duration::from_secs(1);
+/// Longest a poll sleeps between two looks at the queue when no NOTIFY arrives. The
+/// doorbell rings for every queued task (and after a listener reconnect), so this only
+/// bounds the damage of a lost notification; idle pollers cost one query per period.
+const POLL_RESCAN: Duration = Duration::from_secs(2);
 
 fn token(input: &Input) -> Result<&str, ApiError> {
     let token = input.required_string("taskToken")?;
