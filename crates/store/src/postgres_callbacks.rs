@@ -1,10 +1,14 @@
 //! Callbacks in Postgres: task tokens (stored as SHA-256 hashes), `SendTask*`,
 //! heartbeats, and the activity task queue `GetActivityTask` takes from.
 //!
-//! Lock order, to stay clear of deadlocks with the scheduler (which locks an execution
-//! row first, then its inbox, tasks and tokens): operations on a token lock the
-//! execution row first too (`for update`), then heartbeat timer, task, activity task and
-//! token rows in that order.
+//! Lock order. Callbacks never lock the execution row: that would make every
+//! SendTask* wait for whichever scheduler batch holds it. Instead every transaction here
+//! takes row locks in the order the scheduler's commit does — `tasks`, then
+//! `activity_tasks`, then the heartbeat timer in `inbox`, then `task_tokens` last — so no
+//! two can wait on each other. (The scheduler also deletes a fired heartbeat timer
+//! first, among the consumed inbox rows; a heartbeat timer exists only once the task's
+//! `tasks`/`activity_tasks` row is gone, so that cannot close a cycle.) Closing a token is
+//! `update … where closed_at is null`: of two concurrent callbacks, one wins.
 //!
 //! A heartbeat timer is an inbox timer row whose `timer_id` is the task id negated, so it
 //! never collides with the interpreter's own (positive) timer ids; it carries
@@ -112,20 +116,20 @@ impl CallbackWrites {
         cancelled_task: &[i64],
     ) -> Result<()> {
         if !cancelled_execution.is_empty() {
+            sqlx::query!(
+                r#"delete from activity_tasks t using unnest($1::text[], $2::int8[]) as u(a, i)
+                   where t.execution_arn = u.a and t.task_id = u.i"#,
+                cancelled_execution,
+                cancelled_task,
+            )
+            .execute(&mut *tx)
+            .await?;
             let timers: Vec<i64> = cancelled_task.iter().map(|t| heartbeat_timer(*t)).collect();
             sqlx::query!(
                 r#"delete from inbox x using unnest($1::text[], $2::int8[]) as u(a, i)
                    where x.execution_arn = u.a and x.timer_id = u.i"#,
                 cancelled_execution,
                 &timers,
-            )
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query!(
-                r#"delete from activity_tasks t using unnest($1::text[], $2::int8[]) as u(a, i)
-                   where t.execution_arn = u.a and t.task_id = u.i"#,
-                cancelled_execution,
-                cancelled_task,
             )
             .execute(&mut *tx)
             .await?;
@@ -226,14 +230,13 @@ struct TokenRow {
     open: bool,
 }
 
-/// Finds the token and locks its execution row (see the module's lock order).
+/// Finds the token, without locking anything (see the module's lock order).
 async fn find_token(tx: &mut sqlx::PgConnection, token: &str) -> Result<Option<TokenRow>> {
     let row = sqlx::query!(
         r#"select t.execution_arn, t.task_id, t.heartbeat_seconds,
                   (t.closed_at is null and e.status = 'RUNNING') as "open!"
            from task_tokens t join executions e on e.arn = t.execution_arn
-           where t.token_hash = $1
-           for update of e"#,
+           where t.token_hash = $1"#,
         token_hash(token),
     )
     .fetch_optional(&mut *tx)
@@ -312,13 +315,6 @@ impl PgStore {
             return Ok(TokenOutcome::Closed);
         }
         let id = row.task_id as u64;
-        sqlx::query!(
-            "delete from inbox where execution_arn = $1 and timer_id = $2",
-            row.execution_arn,
-            heartbeat_timer(row.task_id),
-        )
-        .execute(&mut *tx)
-        .await?;
         let mut events = Vec::with_capacity(2);
         // The callback can beat the worker that invoked the target (a fast Lambda), or
         // come for an activity task no poller took: the task starts now, and the
@@ -356,11 +352,24 @@ impl PgStore {
             },
         })?);
         sqlx::query!(
-            "update task_tokens set closed_at = now() where token_hash = $1",
-            token_hash(token),
+            "delete from inbox where execution_arn = $1 and timer_id = $2",
+            row.execution_arn,
+            heartbeat_timer(row.task_id),
         )
         .execute(&mut *tx)
         .await?;
+        let closed = sqlx::query!(
+            "update task_tokens set closed_at = now() where token_hash = $1 and closed_at is null",
+            token_hash(token),
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if closed == 0 {
+            // Another callback, or the task's timeout, closed it first.
+            tx.rollback().await?;
+            return Ok(TokenOutcome::Closed);
+        }
         push_events(&mut tx, &row.execution_arn, &events).await?;
         tx.commit().await?;
         Ok(TokenOutcome::Done)
