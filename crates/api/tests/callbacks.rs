@@ -112,8 +112,17 @@ async fn function(api: String) -> Function {
                         .expect("inline SendTaskSuccess");
                     assert_eq!(reply.status().as_u16(), 200);
                 }
+                let refuse = payload["refuse"] == true;
                 let _ = sender.send(payload);
+                if refuse {
+                    return (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        [("content-type", "application/json")],
+                        json!({"errorType": "Refused", "errorMessage": "no"}).to_string(),
+                    );
+                }
                 (
+                    axum::http::StatusCode::OK,
                     [("content-type", "application/json")],
                     json!({"accepted": true}).to_string(),
                 )
@@ -417,6 +426,23 @@ async fn callback_failure_is_caught_and_a_fast_callback_beats_the_worker() {
     h.call(
         "SendTaskFailure",
         json!({"taskToken": token, "error": "Rejected"}),
+    )
+    .await
+    .err("TaskTimedOut");
+
+    // The invocation itself fails: the task fails at once and its token is closed.
+    let mut definition = callback_machine(None);
+    definition["States"]["Notify"]["Parameters"]["Payload"]["refuse"] = json!(true);
+    let refused = start(&h, &definition, json!({"order": 4, "answerInline": false})).await;
+    let token = f.next().await["token"].as_str().expect("token").to_string();
+    let described = wait_end(&h, &refused).await;
+    assert_eq!(described["status"], "FAILED", "{described}");
+    assert_eq!(described["error"], "Refused");
+    let types = history_types(&h, &refused).await;
+    assert!(!types.contains(&"TaskSubmitted".to_string()), "{types:?}");
+    h.call(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{}"}),
     )
     .await
     .err("TaskTimedOut");
