@@ -550,9 +550,12 @@ async fn activity_pollers_each_get_a_distinct_task() {
     });
     let machine = h.machine(&unique("act"), &definition).await;
 
-    // Both pollers wait before any task exists; the tasks' NOTIFY wakes them.
-    let poll = |worker: &'static str| {
-        let h = &h;
+    // Both pollers, one per replica, wait before any task exists; the tasks' NOTIFY
+    // wakes them, and each task goes to one of them.
+    // A second replica: its own pool and API server on the same database.
+    let replica = harness("activity", Duration::from_secs(60)).await;
+    let poll = |server: &'static str, worker: &'static str| {
+        let h = if server == "replica" { &replica } else { &h };
         let activity = activity.clone();
         async move {
             let started = Instant::now();
@@ -584,7 +587,8 @@ async fn activity_pollers_each_get_a_distinct_task() {
         }
         arns
     };
-    let ((a, a_took), (b, b_took), arns) = tokio::join!(poll("alpha"), poll("beta"), starter);
+    let ((a, a_took), (b, b_took), arns) =
+        tokio::join!(poll("first", "alpha"), poll("replica", "beta"), starter);
     assert!(a_took < Duration::from_secs(10) && b_took < Duration::from_secs(10));
     let token_a = a["taskToken"].as_str().expect("alpha got a task");
     let token_b = b["taskToken"].as_str().expect("beta got a task");
