@@ -141,7 +141,7 @@ async fn invoke_and_record<S: Store>(
     let mut delay = Duration::from_millis(50);
     let give_up = tokio::time::Instant::now() + config.lease;
     loop {
-        match store.complete_task(&task, &event).await {
+        match crate::callback::record(store, &task, &event).await {
             Ok(true) => return,
             Ok(false) => {
                 cairn_telemetry::task_result_dropped();
