@@ -38,6 +38,12 @@ pub enum ApiError {
     InvalidExecutionInput(String),
     #[error("Invalid Token: '{0}'")]
     InvalidToken(String),
+    /// A task token that worked once but no longer does (used, timed out, execution over).
+    #[error("Task Timed Out: '{0}'")]
+    TaskTimedOut(String),
+    /// SendTaskSuccess's `output` is not JSON.
+    #[error("Invalid Output: '{0}'")]
+    InvalidOutput(String),
     #[error("{0}")]
     InvalidLoggingConfiguration(String),
     #[error("{0}")]
@@ -81,6 +87,8 @@ impl ApiError {
             ApiError::InvalidDefinition(_) => "InvalidDefinition",
             ApiError::InvalidExecutionInput(_) => "InvalidExecutionInput",
             ApiError::InvalidToken(_) => "InvalidToken",
+            ApiError::TaskTimedOut(_) => "TaskTimedOut",
+            ApiError::InvalidOutput(_) => "InvalidOutput",
             ApiError::InvalidLoggingConfiguration(_) => "InvalidLoggingConfiguration",
             ApiError::InvalidTracingConfiguration(_) => "InvalidTracingConfiguration",
             ApiError::InvalidEncryptionConfiguration(_) => "InvalidEncryptionConfiguration",

@@ -54,6 +54,9 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// How long an Express execution may run before it ends `TIMED_OUT` (AWS: 5 minutes).
     pub express_max_duration: std::time::Duration,
+    /// How long GetActivityTask waits for a task before answering without one (AWS:
+    /// 60 s). Clients should set their socket timeout a few seconds above it.
+    pub activity_poll: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -65,6 +68,7 @@ impl Default for ApiConfig {
             max_request_bytes: 1024 * 1024,
             limits: Limits::default(),
             express_max_duration: cairn_worker::express::MAX_DURATION,
+            activity_poll: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -77,6 +81,9 @@ pub struct ApiState {
     config: std::sync::Arc<ApiConfig>,
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
+    /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
+    /// first poll, so building the state needs no runtime.
+    tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
 }
 
 impl ApiState {
@@ -86,6 +93,7 @@ impl ApiState {
             config: std::sync::Arc::new(config),
             targets,
             express: Default::default(),
+            tasks_doorbell: Default::default(),
         }
     }
 
@@ -95,6 +103,13 @@ impl ApiState {
 
     pub(crate) fn express_definitions(&self) -> &operations::express::Definitions {
         &self.express
+    }
+
+    pub(crate) async fn tasks_doorbell(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.tasks_doorbell
+            .get_or_init(|| async { self.store.doorbell(cairn_store::signals::Channel::Tasks) })
+            .await
+            .clone()
     }
 
     pub(crate) fn store(&self) -> &PgStore {

@@ -65,6 +65,9 @@ pub struct Details {
     pub assigned_variables: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_variables_details: Option<PayloadDetails>,
+    /// The `workerName` an activity worker gave `GetActivityTask`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_name: Option<String>,
 }
 
 /// `inputDetails` / `outputDetails`.

@@ -93,6 +93,17 @@ pub enum Event {
     TaskHeartbeatTimedOut {
         task: TaskId,
     },
+    /// A `.waitForTaskToken` target accepted the task (AWS's `TaskSubmitted`); the task
+    /// now waits for its token.
+    TaskSubmitted {
+        task: TaskId,
+        output: Value,
+    },
+    /// An activity worker took the task with `GetActivityTask` (`ActivityStarted`).
+    ActivityStarted {
+        task: TaskId,
+        worker_name: Option<String>,
+    },
     TimerFired {
         timer: TimerId,
     },
@@ -135,6 +146,9 @@ pub struct TaskRequest {
     pub heartbeat_seconds: Option<u64>,
     /// 0 for the first try.
     pub attempt: u64,
+    /// The task token (`$$.Task.Token`) of a `.waitForTaskToken` or activity task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// How an execution ended.
@@ -167,6 +181,10 @@ pub struct Output {
 pub struct Clock {
     pub now: Timestamp,
     pub seed: u64,
+    /// Unpredictable bytes that task tokens are made from (see [`crate::callback`]). A
+    /// durable driver draws them from the operating system; `seed` is not enough, since
+    /// a token must not be guessable.
+    pub entropy: [u8; 32],
 }
 
 /// Everything needed to resume an execution. Serializable; the store persists it.
@@ -374,6 +392,9 @@ struct Run<'a> {
     snapshot: &'a mut Snapshot,
     now: Timestamp,
     random: SplitMix64,
+    entropy: [u8; 32],
+    /// The token `$$.Task.Token` shows while a callback task's Parameters are evaluated.
+    task_token: Option<String>,
     output: Output,
     /// Frames to advance, in order.
     ready: std::collections::VecDeque<FrameId>,
@@ -394,6 +415,8 @@ impl<'a> Run<'a> {
             snapshot,
             now: clock.now,
             random: SplitMix64::new(clock.seed),
+            entropy: clock.entropy,
+            task_token: None,
             output: Output {
                 history: Vec::with_capacity(32),
                 commands: Vec::with_capacity(4),
@@ -456,45 +479,57 @@ impl<'a> Run<'a> {
 
     fn apply(&mut self, event: Event) {
         match event {
-            Event::TaskStarted { task } => {
+            Event::TaskStarted { task } => self.task_started(task, None),
+            Event::ActivityStarted { task, worker_name } => {
+                self.task_started(task, Some(worker_name.unwrap_or_default()))
+            }
+            Event::TaskSubmitted { task, output } => {
                 if let Some(&frame_id) = self.snapshot.tasks.get(&task) {
                     let resource = self.current_resource(frame_id);
                     self.record_for(
                         frame_id,
-                        "TaskStarted",
-                        details([("resourceType", resource.0), ("resource", resource.1)]),
-                    );
-                }
-            }
-            Event::TaskSucceeded { task, output } => {
-                if let Some(frame_id) = self.take_task(task) {
-                    let resource = self.current_resource(frame_id);
-                    self.record_for(
-                        frame_id,
-                        "TaskSucceeded",
+                        "TaskSubmitted",
                         details([
                             ("resourceType", resource.0),
                             ("resource", resource.1),
                             ("output", Value::String(payload::to_text(&output))),
                         ]),
                     );
+                }
+            }
+            Event::TaskSucceeded { task, output } => {
+                if let Some(frame_id) = self.take_task(task) {
+                    let (activity, mut d) = self.task_details(frame_id);
+                    d.output = Some(payload::to_text(&output));
+                    let event = if activity {
+                        "ActivitySucceeded"
+                    } else {
+                        "TaskSucceeded"
+                    };
+                    self.record_for(frame_id, event, d);
                     self.resume_task(frame_id, Ok(output));
                 }
             }
             Event::TaskFailed { task, error, cause } => {
                 if let Some(frame_id) = self.take_task(task) {
-                    let resource = self.current_resource(frame_id);
-                    let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+                    let (activity, mut d) = self.task_details(frame_id);
                     d.error = Some(error.clone());
                     if let Some(c) = &cause {
                         d.cause = Some(c.clone());
                     }
-                    self.record_for(frame_id, "TaskFailed", d);
+                    let event = if activity {
+                        "ActivityFailed"
+                    } else {
+                        "TaskFailed"
+                    };
+                    self.record_for(frame_id, event, d);
                     self.resume_task(frame_id, Err(Failure { error, cause }));
                 }
             }
             Event::TaskHeartbeatTimedOut { task } => {
                 if let Some(frame_id) = self.take_task(task) {
+                    // Tells the driver the task is over, so its token stops working.
+                    self.output.commands.push(Command::CancelTask { task });
                     self.task_timed_out(frame_id, names::HEARTBEAT_TIMEOUT);
                 }
             }
@@ -526,12 +561,58 @@ impl<'a> Run<'a> {
         self.drain();
     }
 
-    fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
+    /// Records `TaskStarted`, or `ActivityStarted` with the worker's name.
+    fn task_started(&mut self, task: TaskId, worker_name: Option<String>) {
+        let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
+            return;
+        };
+        let (activity, mut d) = self.task_details(frame_id);
+        if activity {
+            d = Details {
+                worker_name,
+                ..Details::default()
+            };
+        }
+        let event = if activity {
+            "ActivityStarted"
+        } else {
+            "TaskStarted"
+        };
+        self.record_for(frame_id, event, d);
+    }
+
+    /// Whether the frame's task is an activity, and the details its events start from:
+    /// `resourceType`/`resource` for a task, nothing for an activity (AWS's
+    /// `Activity*EventDetails` carry neither).
+    fn task_details(&self, frame_id: FrameId) -> (bool, Details) {
+        let activity = self
+            .snapshot
+            .frames
+            .get(&frame_id)
+            .and_then(|frame| self.state_of(frame))
+            .is_some_and(|state| {
+                matches!(&state.kind, StateKind::Task(t) if crate::callback::is_activity(&t.resource))
+            });
+        if activity {
+            return (true, Details::default());
+        }
         let resource = self.current_resource(frame_id);
-        let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+        (
+            false,
+            details([("resourceType", resource.0), ("resource", resource.1)]),
+        )
+    }
+
+    fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
+        let (activity, mut d) = self.task_details(frame_id);
         d.error = Some(error.to_string());
         d.cause = Some(String::new());
-        self.record_for(frame_id, "TaskTimedOut", d);
+        let event = if activity {
+            "ActivityTimedOut"
+        } else {
+            "TaskTimedOut"
+        };
+        self.record_for(frame_id, event, d);
         self.resume_task(
             frame_id,
             Err(Failure {
@@ -986,29 +1067,49 @@ impl<'a> Run<'a> {
             self.number_source(frame, task.timeout_seconds.as_ref(), &effective)?;
         let heartbeat_seconds =
             self.number_source(frame, task.heartbeat_seconds.as_ref(), &effective)?;
-        let input = match &task.parameters {
-            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters")?,
-            None => effective,
-        };
         let task_id = self.snapshot.next_task;
+        let pattern = crate::callback::Pattern::of(&task.resource);
+        let token = pattern.uses_token().then(|| {
+            crate::callback::token(&self.entropy, &self.snapshot.info.execution_arn, task_id)
+        });
+        self.task_token = token.clone();
+        let input = match &task.parameters {
+            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters"),
+            None => Ok(effective),
+        };
+        self.task_token = None;
+        let input = input?;
         self.snapshot.next_task += 1;
-        let (resource_type, resource) = resource_parts(&task.resource);
-        let mut d = details([
-            ("resourceType", Value::String(resource_type)),
-            ("resource", Value::String(resource)),
-            (
-                "region",
-                Value::String(region_of(&self.snapshot.info.state_machine_arn)),
-            ),
-            ("parameters", Value::String(payload::to_text(&input))),
-        ]);
+        let mut d = if pattern == crate::callback::Pattern::Activity {
+            Details {
+                resource: Some(task.resource.clone()),
+                input: Some(payload::to_text(&input)),
+                ..Details::default()
+            }
+        } else {
+            let (resource_type, resource) = resource_parts(&task.resource);
+            details([
+                ("resourceType", Value::String(resource_type)),
+                ("resource", Value::String(resource)),
+                (
+                    "region",
+                    Value::String(region_of(&self.snapshot.info.state_machine_arn)),
+                ),
+                ("parameters", Value::String(payload::to_text(&input))),
+            ])
+        };
         if let Some(t) = timeout_seconds {
             d.timeout_in_seconds = Some(t);
         }
         if let Some(h) = heartbeat_seconds {
             d.heartbeat_in_seconds = Some(h);
         }
-        self.record_for_frame(frame, "TaskScheduled", d);
+        let scheduled = if pattern == crate::callback::Pattern::Activity {
+            "ActivityScheduled"
+        } else {
+            "TaskScheduled"
+        };
+        self.record_for_frame(frame, scheduled, d);
         let timeout_timer = timeout_seconds.map(|seconds| {
             let timer = self.new_timer(TimerPurpose::TaskTimeout(frame_id, task_id));
             let due = self.now.plus_seconds(seconds as f64);
@@ -1026,6 +1127,7 @@ impl<'a> Run<'a> {
             timeout_seconds,
             heartbeat_seconds,
             attempt,
+            token,
         }));
         self.snapshot.tasks.insert(task_id, frame_id);
         frame.waiting = Waiting::Task {
@@ -1863,6 +1965,15 @@ impl<'a> Run<'a> {
             return;
         };
         context.insert("State".into(), Value::Object(state));
+        // `$$.Task` exists only while a callback task's Parameters are evaluated.
+        match &self.task_token {
+            Some(token) => {
+                context.insert("Task".into(), json!({ "Token": token }));
+            }
+            None => {
+                context.shift_remove("Task");
+            }
+        }
         match item {
             Some((index, value)) => {
                 context.insert(

@@ -12,6 +12,7 @@
 //!   [`variables`]: workflow variables (`Assign`, `$name`).
 //! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory.
 
+pub mod callback;
 pub mod choice;
 pub mod diagnostic;
 pub mod driver;

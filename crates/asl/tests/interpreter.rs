@@ -469,6 +469,7 @@ fn clock(seconds: i64) -> Clock {
     Clock {
         now: Timestamp::from_unix_millis(START + seconds * 1000),
         seed: seconds as u64,
+        entropy: [seconds as u8; 32],
     }
 }
 
@@ -853,4 +854,158 @@ fn variables_survive_a_snapshot_round_trip_and_leave_plain_snapshots_unchanged()
     let (snapshot, _) = interpreter::start(&plain, info, json!({}), Limits::default(), clock(0));
     let text = serde_json::to_string(&snapshot).expect("serializes");
     assert!(!text.contains("variables"), "{text}");
+}
+
+fn invoked(output: &interpreter::Output) -> cairn_asl::interpreter::TaskRequest {
+    output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::InvokeTask(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("a task is invoked")
+}
+
+#[test]
+fn callback_tasks_get_a_token_in_the_context_object_and_wait_after_submission() {
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+              "Parameters": {"FunctionName": "f", "Payload": {"token.$": "$$.Task.Token"}},
+              "Next": "After"},
+        "After": {"Type": "Pass", "Parameters": {"context.$": "$$"}, "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) = interpreter::start(
+        &machine,
+        info.clone(),
+        json!({}),
+        Limits::default(),
+        clock(0),
+    );
+    let request = invoked(&output);
+    let token = request
+        .token
+        .clone()
+        .expect("a callback task carries its token");
+    assert_eq!(
+        token,
+        cairn_asl::callback::token(&[0; 32], &info.execution_arn, request.task)
+    );
+    assert_eq!(request.input["Payload"]["token"], token.as_str());
+
+    interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskStarted { task: request.task },
+        clock(1),
+    );
+    let submitted = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSubmitted {
+            task: request.task,
+            output: json!({"StatusCode": 200}),
+        },
+        clock(2),
+    );
+    assert_eq!(submitted.history[0].event_type, "TaskSubmitted");
+    assert_eq!(
+        snapshot.status,
+        Status::Running,
+        "still waiting for the token"
+    );
+    let done = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task: request.task,
+            output: json!({"ok": true}),
+        },
+        clock(3),
+    );
+    // `$$.Task` exists only inside the callback task's Parameters.
+    let finish = done
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Finish(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("finished");
+    assert_eq!(finish.status, Status::Succeeded);
+    let context = &finish.output.expect("output")["context"];
+    assert_eq!(context["State"]["Name"], "After");
+    assert!(
+        context.get("Task").is_none(),
+        "no $$.Task outside the task: {context}"
+    );
+}
+
+#[test]
+fn request_response_tasks_have_no_token() {
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (_, output) = interpreter::start(&machine, info, json!({}), Limits::default(), clock(0));
+    assert_eq!(invoked(&output).token, None);
+}
+
+#[test]
+fn activity_tasks_record_activity_events_and_heartbeat_timeouts_cancel_the_task() {
+    let activity = "arn:aws:states:us-east-1:123456789012:activity:Work";
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 5,
+              "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "Late"}], "End": true},
+        "Late": {"Type": "Pass", "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) =
+        interpreter::start(&machine, info, json!({"n": 1}), Limits::default(), clock(0));
+    let request = invoked(&output);
+    assert!(request.token.is_some());
+    let scheduled = output
+        .history
+        .iter()
+        .find(|e| e.event_type == "ActivityScheduled")
+        .expect("ActivityScheduled");
+    assert_eq!(scheduled.details.resource.as_deref(), Some(activity));
+    assert_eq!(scheduled.details.input.as_deref(), Some(r#"{"n":1}"#));
+    assert_eq!(scheduled.details.heartbeat_in_seconds, Some(5));
+    assert_eq!(scheduled.details.resource_type, None);
+
+    let started = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::ActivityStarted {
+            task: request.task,
+            worker_name: Some("w1".into()),
+        },
+        clock(1),
+    );
+    assert_eq!(started.history[0].event_type, "ActivityStarted");
+    assert_eq!(
+        started.history[0].details.worker_name.as_deref(),
+        Some("w1")
+    );
+    let timed_out = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskHeartbeatTimedOut { task: request.task },
+        clock(7),
+    );
+    assert_eq!(timed_out.history[0].event_type, "ActivityTimedOut");
+    assert_eq!(
+        timed_out.history[0].details.error.as_deref(),
+        Some("States.HeartbeatTimeout")
+    );
+    assert!(
+        timed_out
+            .commands
+            .iter()
+            .any(|c| *c == Command::CancelTask { task: request.task }),
+        "the driver learns the task is over, so its token stops working"
+    );
+    assert_eq!(snapshot.status, Status::Succeeded);
 }

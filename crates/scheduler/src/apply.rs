@@ -41,10 +41,11 @@ pub fn apply(
     };
     let now = from_time(now);
     let mut seed = seed_of(&claimed.arn, now);
+    let entropy = crate::entropy::fresh(); // callbacks: task tokens
     let mut output = Output::default();
     for event in claimed.events.iter().cloned() {
         seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-        let clock = Clock { now, seed };
+        let clock = Clock { now, seed, entropy };
         let step = match (event, snapshot.as_mut()) {
             (InboxEvent::Start, None) => {
                 let input: Value = serde_json::from_str(&claimed.input).unwrap_or(Value::Null);

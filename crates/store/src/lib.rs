@@ -9,6 +9,7 @@
 pub mod backlog;
 pub mod catalog;
 pub mod postgres;
+pub mod postgres_callbacks;
 mod postgres_catalog;
 pub mod schema;
 pub mod signals;
@@ -124,6 +125,14 @@ pub trait Store: Send + Sync {
         &self,
         completions: &[Completion],
     ) -> impl Future<Output = Result<Vec<bool>>> + Send;
+    /// Records the invocation of a `.waitForTaskToken` task: `TaskStarted` and
+    /// `TaskSubmitted` (it then waits for `SendTaskSuccess`/`SendTaskFailure`), or the
+    /// failure. `false` when the task row is gone, as for [`Store::complete_tasks`].
+    fn record_callback_invocation(
+        &self,
+        task: &LeasedTask,
+        event: &cairn_asl::interpreter::Event,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Gives back every lease `owner` holds (graceful shutdown).
     fn release_leases(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;
 }

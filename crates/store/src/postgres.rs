@@ -473,6 +473,10 @@ impl Store for PgStore {
         Ok(ids.iter().map(|id| done.contains(id)).collect())
     }
 
+    async fn record_callback_invocation(&self, task: &LeasedTask, event: &Event) -> Result<bool> {
+        PgStore::record_callback_invocation(self, task, event).await
+    }
+
     async fn release_leases(&self, owner: &str) -> Result<u64> {
         let released = sqlx::query!(
             "update tasks set lease_owner = null, lease_until = null where lease_owner = $1",
@@ -522,6 +526,9 @@ struct Writes {
     cancel_timer_id: Vec<i64>,
     cancel_task_execution: Vec<String>,
     cancel_task_id: Vec<i64>,
+
+    // callbacks: tokens, activity tasks, closing tokens of cancelled tasks
+    callbacks: crate::postgres_callbacks::CallbackWrites,
 }
 
 impl Writes {
@@ -544,6 +551,10 @@ impl Writes {
             self.event_details.push(to_json_text(&event.details)?);
         }
         for task in advance.tasks {
+            // callbacks: activity tasks are queued for GetActivityTask, not leased
+            if self.callbacks.add(arn, &task)? {
+                continue;
+            }
             self.task_execution.push(arn.to_string());
             self.task_id.push(task.task as i64);
             self.task_state.push(task.state_name);
@@ -681,6 +692,14 @@ impl Writes {
             .execute(&mut *tx)
             .await?;
             news.push(Channel::Tasks);
+        }
+        // callbacks
+        if let Some(channel) = self
+            .callbacks
+            .commit(tx, &self.cancel_task_execution, &self.cancel_task_id)
+            .await?
+        {
+            news.push(channel);
         }
         Ok(news)
     }

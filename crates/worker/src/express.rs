@@ -96,6 +96,7 @@ async fn drive(
     let clock = Clock {
         now: options.info.start_time,
         seed: entropy.next_u64(),
+        entropy: entropy.bytes(),
     };
     let (snapshot, output) =
         interpreter::start(machine, options.info, input, options.limits, clock);
@@ -179,6 +180,14 @@ impl Entropy {
     fn next_u64(&mut self) -> u64 {
         getrandom::u64().unwrap_or_else(|_| self.0.next_u64())
     }
+
+    fn bytes(&mut self) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
+        }
+        bytes
+    }
 }
 
 /// One run's moving parts.
@@ -201,6 +210,7 @@ impl Driver<'_> {
         let clock = Clock {
             now: now(),
             seed: self.entropy.next_u64(),
+            entropy: self.entropy.bytes(),
         };
         interpreter::step(self.machine, &mut self.snapshot, event, clock)
     }
@@ -283,7 +293,9 @@ fn task_of(event: &Event) -> Option<TaskId> {
         Event::TaskSucceeded { task, .. }
         | Event::TaskFailed { task, .. }
         | Event::TaskHeartbeatTimedOut { task }
-        | Event::TaskStarted { task } => Some(*task),
+        | Event::TaskStarted { task }
+        | Event::TaskSubmitted { task, .. }
+        | Event::ActivityStarted { task, .. } => Some(*task),
         Event::TimerFired { .. } | Event::Stop { .. } => None,
     }
 }

@@ -170,7 +170,7 @@ async fn record<S: Store>(
         let mut delay = Duration::from_millis(50);
         loop {
             let completions: Vec<Completion> = batch.iter().map(|(c, _)| c.clone()).collect();
-            match store.complete_tasks(&completions).await {
+            match crate::callback::record(&store, &completions).await {
                 Ok(recorded) => {
                     let dropped = recorded.iter().filter(|r| !**r).count();
                     if dropped > 0 {

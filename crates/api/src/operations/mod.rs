@@ -3,6 +3,7 @@
 //! request changes nothing.
 
 mod activities;
+mod callbacks;
 mod executions;
 pub(crate) mod express;
 mod state_machines;
@@ -25,11 +26,15 @@ pub const SUPPORTED: &[&str] = &[
     "DescribeExecution",
     "DescribeStateMachine",
     "DescribeStateMachineForExecution",
+    "GetActivityTask",
     "GetExecutionHistory",
     "ListActivities",
     "ListExecutions",
     "ListStateMachines",
     "ListTagsForResource",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "SendTaskSuccess",
     "StartExecution",
     "StartSyncExecution",
     "StopExecution",
@@ -48,15 +53,11 @@ pub const UNSUPPORTED: &[&str] = &[
     "DeleteStateMachineVersion",
     "DescribeMapRun",
     "DescribeStateMachineAlias",
-    "GetActivityTask",
     "ListMapRuns",
     "ListStateMachineAliases",
     "ListStateMachineVersions",
     "PublishStateMachineVersion",
     "RedriveExecution",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "SendTaskSuccess",
     "TestState",
     "UpdateMapRun",
     "UpdateStateMachineAlias",
@@ -82,6 +83,10 @@ pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Resul
         "DescribeActivity" => activities::describe(state, input).await,
         "DeleteActivity" => activities::delete(state, input).await,
         "ListActivities" => activities::list(state, input).await,
+        "GetActivityTask" => callbacks::get_activity_task(state, input).await,
+        "SendTaskSuccess" => callbacks::send_success(state, input).await,
+        "SendTaskFailure" => callbacks::send_failure(state, input).await,
+        "SendTaskHeartbeat" => callbacks::send_heartbeat(state, input).await,
         "TagResource" => tags::tag(state, input).await,
         "UntagResource" => tags::untag(state, input).await,
         "ListTagsForResource" => tags::list(state, input).await,

@@ -121,6 +121,17 @@ pub struct Harness {
     pub database: String,
 }
 
+/// Task targets reaching functions through their URLs only (no Lambda API).
+pub fn task_targets(config: TargetConfig) -> std::sync::Arc<Targets> {
+    // The workspace builds reqwest without a default TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let lambda = LambdaApi::new(
+        Some("http://127.0.0.1:9/".parse().expect("a URL")),
+        Credentials::new("test", "test", None, None, "test"),
+    );
+    std::sync::Arc::new(Targets::new(config, lambda).expect("task targets"))
+}
+
 impl Harness {
     /// A server on the run's shared database.
     pub async fn start() -> Harness {
@@ -164,18 +175,10 @@ impl Harness {
         let store = PgStore::connect(&format!("{}/{name}", server_url()), 4)
             .await
             .expect("connect");
-        // The workspace builds reqwest without a default TLS provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        // No Lambda API: tests reach functions through their URLs only.
-        let lambda = LambdaApi::new(
-            Some("http://127.0.0.1:9/".parse().expect("a URL")),
-            Credentials::new("test", "test", None, None, "test"),
-        );
-        let targets = Targets::new(targets, lambda).expect("task targets");
         let app = router(ApiState::new(
             store.clone(),
             ApiConfig::default(),
-            std::sync::Arc::new(targets),
+            task_targets(targets),
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
