@@ -1505,6 +1505,14 @@ fn huge(f: &Fixture) -> Vec<Case> {
         ),
         too_large("8 MiB of garbage", "ListStateMachines", vec![b'{'; 8 * MIB]),
         Case {
+            label: "4 MiB to another service's target".to_string(),
+            transport: Transport::Raw(vec![(
+                "x-amz-target",
+                b"DynamoDB_20120810.ListTables".to_vec(),
+            )]),
+            ..too_large("", "", vec![b' '; 4 * MIB])
+        },
+        Case {
             label: "chunked definition over 1 MiB".to_string(),
             transport: Transport::Chunked("CreateStateMachine".to_string()),
             body: create.to_string().into_bytes(),
