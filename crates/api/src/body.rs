@@ -2,9 +2,9 @@
 //!
 //! A body over the limit is refused with HTTP 413 — but only after the rest of it has
 //! been read and dropped, up to [`DRAIN_LIMIT`]. A server that answers and closes while
-//! the client is still sending leaves the client with a broken pipe instead of the
-//! answer, and botocore retries a broken pipe as a connection error, sending the same
-//! oversized body four more times. Past [`DRAIN_LIMIT`] the connection is closed.
+//! the client is still sending leaves a client that stops at the write error (reqwest
+//! and hyper do: "broken pipe") without the answer; urllib3, under boto3, happens to read
+//! the answer anyway. Past [`DRAIN_LIMIT`] the connection is closed.
 
 use std::pin::Pin;
 

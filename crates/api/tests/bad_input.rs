@@ -2111,3 +2111,77 @@ async fn bad_task_tokens_are_invalid_and_change_nothing() {
     ]);
     check_corpus(&h, &mut before, vec![("task tokens", cases)]).await;
 }
+
+/// boto3 against bad input: each refusal reaches it as the modelled exception (or a
+/// `ClientError` with AWS's code), and an oversized request as a readable 413 rather than
+/// a connection error botocore would retry.
+const BOTO3_BAD_INPUT: &str = r#"
+import json, sys
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, machine = sys.argv[1:3]
+sfn = boto3.client(
+    "stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
+    aws_access_key_id="test", aws_secret_access_key="test",
+    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+)
+
+def refused(expected, call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        code = e.response["Error"]["Code"]
+        if code != expected:
+            sys.exit(f"{call.__name__}: expected {expected}, got {code}: {e}")
+        return e
+    sys.exit(f"{call.__name__} was accepted")
+
+refused("InvalidName", sfn.create_state_machine, name="a b", definition="{}", roleArn="arn:aws:iam::123456789012:role/r")
+refused("InvalidDefinition", sfn.create_state_machine, name="ok", definition="{\"StartAt\": 1}", roleArn="arn:aws:iam::123456789012:role/r")
+refused("InvalidArn", sfn.describe_state_machine, stateMachineArn="not-an-arn")
+refused("StateMachineDoesNotExist", sfn.start_execution, stateMachineArn=machine + "-missing")
+refused("InvalidExecutionInput", sfn.start_execution, stateMachineArn=machine, input="{not json")
+refused("ExecutionAlreadyExists", sfn.start_execution, stateMachineArn=machine, name="fixture-run", input="{\"a\": 2}")
+refused("InvalidToken", sfn.list_state_machines, nextToken="garbage")
+refused("ValidationException", sfn.start_execution, stateMachineArn=machine, input=json.dumps("x" * (300 * 1024)))
+try:
+    sfn.describe_state_machine(stateMachineArn="not-an-arn")
+except sfn.exceptions.InvalidArn:
+    pass
+big = refused("ValidationException", sfn.start_execution, stateMachineArn=machine, input=json.dumps("x" * (12 * 1024 * 1024)))
+status = big.response["ResponseMetadata"]["HTTPStatusCode"]
+if status != 413:
+    sys.exit(f"an oversized request answered {status}")
+print("ok")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_reads_every_refusal_and_nothing_changes() {
+    let h = Harness::fresh("bad_input_boto3").await;
+    let fixture = Fixture::create(&h).await;
+    let before = Snapshot::take(h.store.pool()).await;
+    // std's Command on a blocking thread: the server keeps answering meanwhile.
+    let (base, machine) = (h.base.clone(), fixture.machine.clone());
+    let script = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(BOTO3_BAD_INPUT)
+            .arg(base)
+            .arg(machine)
+            .output()
+    })
+    .await
+    .expect("the script's thread")
+    .expect("python3 with boto3 runs");
+    assert!(
+        script.status.success(),
+        "the boto3 script failed: {}{}",
+        String::from_utf8_lossy(&script.stdout),
+        String::from_utf8_lossy(&script.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&script.stdout).trim(), "ok");
+    let after = Snapshot::take(h.store.pool()).await;
+    assert_eq!(before, after, "{:?}", before.differences(&after));
+}
