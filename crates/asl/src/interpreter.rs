@@ -458,38 +458,51 @@ impl<'a> Run<'a> {
         match event {
             Event::TaskStarted { task } => {
                 if let Some(&frame_id) = self.snapshot.tasks.get(&task) {
-                    let resource = self.current_resource(frame_id);
-                    self.record_for(
-                        frame_id,
-                        "TaskStarted",
-                        details([("resourceType", resource.0), ("resource", resource.1)]),
-                    );
+                    let (event_type, d) = match self.task_events(frame_id) {
+                        // AWS's LambdaFunctionStarted carries no details.
+                        TaskEvents::LambdaFunction => ("LambdaFunctionStarted", Details::default()),
+                        TaskEvents::Task => {
+                            let resource = self.current_resource(frame_id);
+                            (
+                                "TaskStarted",
+                                details([("resourceType", resource.0), ("resource", resource.1)]),
+                            )
+                        }
+                    };
+                    self.record_for(frame_id, event_type, d);
                 }
             }
             Event::TaskSucceeded { task, output } => {
                 if let Some(frame_id) = self.take_task(task) {
-                    let resource = self.current_resource(frame_id);
-                    self.record_for(
-                        frame_id,
-                        "TaskSucceeded",
-                        details([
-                            ("resourceType", resource.0),
-                            ("resource", resource.1),
-                            ("output", Value::String(payload::to_text(&output))),
-                        ]),
-                    );
+                    let output_text = ("output", Value::String(payload::to_text(&output)));
+                    let (event_type, d) = match self.task_events(frame_id) {
+                        TaskEvents::LambdaFunction => {
+                            ("LambdaFunctionSucceeded", details([output_text]))
+                        }
+                        TaskEvents::Task => {
+                            let resource = self.current_resource(frame_id);
+                            (
+                                "TaskSucceeded",
+                                details([
+                                    ("resourceType", resource.0),
+                                    ("resource", resource.1),
+                                    output_text,
+                                ]),
+                            )
+                        }
+                    };
+                    self.record_for(frame_id, event_type, d);
                     self.resume_task(frame_id, Ok(output));
                 }
             }
             Event::TaskFailed { task, error, cause } => {
                 if let Some(frame_id) = self.take_task(task) {
-                    let resource = self.current_resource(frame_id);
-                    let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+                    let (event_type, mut d) = self.task_outcome_details(frame_id, "Failed");
                     d.error = Some(error.clone());
                     if let Some(c) = &cause {
                         d.cause = Some(c.clone());
                     }
-                    self.record_for(frame_id, "TaskFailed", d);
+                    self.record_for(frame_id, &event_type, d);
                     self.resume_task(frame_id, Err(Failure { error, cause }));
                 }
             }
@@ -527,11 +540,10 @@ impl<'a> Run<'a> {
     }
 
     fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
-        let resource = self.current_resource(frame_id);
-        let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+        let (event_type, mut d) = self.task_outcome_details(frame_id, "TimedOut");
         d.error = Some(error.to_string());
         d.cause = Some(String::new());
-        self.record_for(frame_id, "TaskTimedOut", d);
+        self.record_for(frame_id, &event_type, d);
         self.resume_task(
             frame_id,
             Err(Failure {
@@ -554,6 +566,35 @@ impl<'a> Run<'a> {
             }
         }
         Some(frame_id)
+    }
+
+    /// Which family of events the task `frame_id` waits for records.
+    fn task_events(&self, frame_id: FrameId) -> TaskEvents {
+        match self
+            .snapshot
+            .frames
+            .get(&frame_id)
+            .and_then(|frame| self.state_of(frame))
+            .map(|s| &s.kind)
+        {
+            Some(StateKind::Task(task)) => TaskEvents::of(&task.resource),
+            _ => TaskEvents::Task,
+        }
+    }
+
+    /// The type and details (before error and cause) of a task's failure or time-out:
+    /// `Task<outcome>` names the resource, `LambdaFunction<outcome>` does not.
+    fn task_outcome_details(&self, frame_id: FrameId, outcome: &str) -> (String, Details) {
+        match self.task_events(frame_id) {
+            TaskEvents::LambdaFunction => (format!("LambdaFunction{outcome}"), Details::default()),
+            TaskEvents::Task => {
+                let resource = self.current_resource(frame_id);
+                (
+                    format!("Task{outcome}"),
+                    details([("resourceType", resource.0), ("resource", resource.1)]),
+                )
+            }
+        }
     }
 
     fn current_resource(&self, frame_id: FrameId) -> (Value, Value) {
@@ -992,23 +1033,32 @@ impl<'a> Run<'a> {
         };
         let task_id = self.snapshot.next_task;
         self.snapshot.next_task += 1;
-        let (resource_type, resource) = resource_parts(&task.resource);
-        let mut d = details([
-            ("resourceType", Value::String(resource_type)),
-            ("resource", Value::String(resource)),
-            (
-                "region",
-                Value::String(region_of(&self.snapshot.info.state_machine_arn)),
+        let (event_type, mut d) = match TaskEvents::of(&task.resource) {
+            // The function's ARN and its payload; AWS shows no heartbeat here.
+            TaskEvents::LambdaFunction => (
+                "LambdaFunctionScheduled",
+                details([
+                    ("resource", Value::String(task.resource.clone())),
+                    ("input", Value::String(payload::to_text(&input))),
+                ]),
             ),
-            ("parameters", Value::String(payload::to_text(&input))),
-        ]);
-        if let Some(t) = timeout_seconds {
-            d.timeout_in_seconds = Some(t);
-        }
-        if let Some(h) = heartbeat_seconds {
-            d.heartbeat_in_seconds = Some(h);
-        }
-        self.record_for_frame(frame, "TaskScheduled", d);
+            TaskEvents::Task => {
+                let (resource_type, resource) = resource_parts(&task.resource);
+                let mut d = details([
+                    ("resourceType", Value::String(resource_type)),
+                    ("resource", Value::String(resource)),
+                    (
+                        "region",
+                        Value::String(region_of(&self.snapshot.info.state_machine_arn)),
+                    ),
+                    ("parameters", Value::String(payload::to_text(&input))),
+                ]);
+                d.heartbeat_in_seconds = heartbeat_seconds;
+                ("TaskScheduled", d)
+            }
+        };
+        d.timeout_in_seconds = timeout_seconds;
+        self.record_for_frame(frame, event_type, d);
         let timeout_timer = timeout_seconds.map(|seconds| {
             let timer = self.new_timer(TimerPurpose::TaskTimeout(frame_id, task_id));
             let due = self.now.plus_seconds(seconds as f64);
@@ -2096,6 +2146,25 @@ fn exited_event(state: &State) -> &'static str {
 
 /// `arn:aws:states:::lambda:invoke.waitForTaskToken` → (`lambda`, `invoke.waitForTaskToken`);
 /// a Lambda function ARN → (`lambda`, `invoke`); anything else → (`task`, the resource).
+/// Which family of history events a Task state's resource records. AWS records a bare
+/// Lambda function ARN (`arn:aws:lambda:…:function:NAME[:QUALIFIER]`) as
+/// `LambdaFunctionScheduled`/`Started`/`Succeeded`/`Failed`/`TimedOut`, and every service
+/// integration (`arn:aws:states:::…`, `lambda:invoke` included) as `Task*` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskEvents {
+    LambdaFunction,
+    Task,
+}
+
+impl TaskEvents {
+    fn of(resource: &str) -> TaskEvents {
+        match resource.splitn(7, ':').collect::<Vec<_>>().as_slice() {
+            ["arn", _, "lambda", _, _, "function", _] => TaskEvents::LambdaFunction,
+            _ => TaskEvents::Task,
+        }
+    }
+}
+
 pub fn resource_parts(resource: &str) -> (String, String) {
     let parts: Vec<&str> = resource.splitn(7, ':').collect();
     match parts.as_slice() {

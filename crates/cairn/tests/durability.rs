@@ -160,7 +160,7 @@ async fn verify(store: &PgStore, arns: &[String]) {
         let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
         assert_eq!(count("TaskStateEntered"), 3, "{arn}");
         assert_eq!(
-            count("TaskSucceeded"),
+            count("LambdaFunctionSucceeded"),
             3,
             "{arn}: each task's result applied once"
         );
@@ -295,11 +295,15 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
         let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
         assert_eq!(count("WaitStateExited"), 1, "{arn}");
         assert_eq!(
-            count("TaskFailed"),
+            count("LambdaFunctionFailed"),
             1,
             "{arn}: the first attempt failed once"
         );
-        assert_eq!(count("TaskSucceeded"), 1, "{arn}: the retry succeeded once");
+        assert_eq!(
+            count("LambdaFunctionSucceeded"),
+            1,
+            "{arn}: the retry succeeded once"
+        );
     }
     drop(server);
 }

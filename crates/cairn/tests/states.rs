@@ -1134,6 +1134,34 @@ async fn a_lambda_function_arn_records_lambda_function_events() {
     let (finished, types) = world.run("arn", &definition, &json!({"a": 1})).await;
     // A function ARN's result is the payload itself.
     assert_eq!(finished.output(), json!({"echoed": {"a": 1}}));
+    let execution = finished.0["executionArn"].as_str().unwrap_or_default();
+    let history = world.api.history(execution).await;
+    let by_type = |t: &str| {
+        history
+            .iter()
+            .find(|e| e["type"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {t}: {history:?}"))
+    };
+    assert_eq!(
+        by_type("LambdaFunctionScheduled")["lambdaFunctionScheduledEventDetails"],
+        json!({
+            "resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+            "input": "{\"a\":1}",
+            "inputDetails": {"truncated": false}
+        })
+    );
+    let started = by_type("LambdaFunctionStarted");
+    assert!(
+        started
+            .as_object()
+            .is_some_and(|e| !e.keys().any(|k| k.ends_with("EventDetails"))),
+        "LambdaFunctionStarted carries no details: {started}"
+    );
+    assert_eq!(
+        by_type("LambdaFunctionSucceeded")["lambdaFunctionSucceededEventDetails"],
+        json!({"output": "{\"echoed\":{\"a\":1}}", "outputDetails": {"truncated": false}})
+    );
     assert_eq!(
         types,
         strings(&[
