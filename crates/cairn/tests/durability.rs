@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,9 @@ use axum::{Json, Router};
 use cairn_store::postgres::PgStore;
 use cairn_store::{testing, NewExecution, NewStateMachine, Store};
 use serde_json::{json, Value};
+
+mod support;
+use support::Server;
 
 const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 
@@ -69,48 +71,14 @@ async fn start_target() -> (SocketAddr, Seen) {
     (addr, seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Server(Child);
-
-impl Server {
-    fn spawn(database_url: &str, target: SocketAddr) -> Server {
-        let functions = (1..=3)
-            .map(|i| format!("step{i}=http://{target}/step{i}"))
-            .chain([format!("flaky=http://{target}/fail-first")])
-            .collect::<Vec<_>>()
-            .join(",");
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("server")
-            .env("DATABASE_URL", database_url)
-            .env("CAIRN_LISTEN", format!("127.0.0.1:{}", free_port()))
-            .env("CAIRN_FUNCTIONS", functions)
-            .env("CAIRN_LEASE_SECONDS", "2")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cairn server starts");
-        Server(child)
-    }
-
-    fn kill9(&mut self) {
-        // SIGKILL: no shutdown code runs.
-        self.0.kill().expect("kill");
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `cairn server` with the three steps and the flaky function mapped to the target, and
+/// a short lease so that a killed server's tasks are taken over quickly.
+fn spawn_server(database_url: &str, target: SocketAddr) -> Server {
+    let functions: Vec<(String, String)> = (1..=3)
+        .map(|i| (format!("step{i}"), format!("http://{target}/step{i}")))
+        .chain([("flaky".to_string(), format!("http://{target}/fail-first"))])
+        .collect();
+    Server::spawn(database_url, &functions, &[("CAIRN_LEASE_SECONDS", "2")])
 }
 
 async fn setup(label: &str, executions: usize) -> (PgStore, String, Vec<String>) {
@@ -192,7 +160,7 @@ async fn verify(store: &PgStore, arns: &[String]) {
         let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
         assert_eq!(count("TaskStateEntered"), 3, "{arn}");
         assert_eq!(
-            count("TaskSucceeded"),
+            count("LambdaFunctionSucceeded"),
             3,
             "{arn}: each task's result applied once"
         );
@@ -205,20 +173,22 @@ async fn executions_survive_kill_9_of_the_server() {
     let (target, seen) = start_target().await;
     let (store, url, arns) = setup("kill9", 200).await;
 
-    let mut server = Server::spawn(&url, target);
+    let mut server = spawn_server(&url, target);
     for kill in 1..=2 {
-        // Let it make some progress, then kill it mid-run.
-        let before = finished(&store).await;
+        // Let it make some progress, then kill it mid-run. Progress is counted in task
+        // invocations, not finished executions: executions advance in near lockstep, so
+        // finished ones arrive in one burst at the very end.
+        let invoked = || seen.lock().expect("lock").len();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while finished(&store).await < before + 30 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        while invoked() < 200 * kill && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         server.kill9();
         assert!(
             finished(&store).await < 200,
             "kill {kill} must land mid-run"
         );
-        server = Server::spawn(&url, target);
+        server = spawn_server(&url, target);
     }
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
@@ -241,8 +211,8 @@ async fn executions_survive_kill_9_of_the_server() {
 async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
     let (target, seen) = start_target().await;
     let (store, url, arns) = setup("replicas", 200).await;
-    let a = Server::spawn(&url, target);
-    let b = Server::spawn(&url, target);
+    let a = spawn_server(&url, target);
+    let b = spawn_server(&url, target);
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
     let seen = seen.lock().expect("lock");
@@ -298,17 +268,17 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
     }
     // Killed while every execution sits in its Wait; the timers fall due while no server
     // runs.
-    let mut server = Server::spawn(&url, target);
+    let mut server = spawn_server(&url, target);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     server.kill9();
     assert_eq!(finished(&store).await, 0);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // Back up: the waits fire, the first attempts fail, and it is killed again during
     // the retry back-off.
-    let mut server = Server::spawn(&url, target);
+    let mut server = spawn_server(&url, target);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.kill9();
-    let server = Server::spawn(&url, target);
+    let server = spawn_server(&url, target);
     wait_until_finished(&store, arns.len(), Duration::from_secs(60)).await;
     for arn in &arns {
         let row = store.describe_execution(arn).await.expect("describe");
@@ -327,11 +297,15 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
         let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
         assert_eq!(count("WaitStateExited"), 1, "{arn}");
         assert_eq!(
-            count("TaskFailed"),
+            count("LambdaFunctionFailed"),
             1,
             "{arn}: the first attempt failed once"
         );
-        assert_eq!(count("TaskSucceeded"), 1, "{arn}: the retry succeeded once");
+        assert_eq!(
+            count("LambdaFunctionSucceeded"),
+            1,
+            "{arn}: the retry succeeded once"
+        );
     }
     drop(server);
 }
