@@ -15,6 +15,7 @@
 //! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`.
 
 pub mod arn;
+mod body;
 pub mod error;
 pub mod input;
 mod operations;
@@ -168,32 +169,18 @@ async fn serve(
     target: &str,
     body: Body,
 ) -> Result<Value, ApiError> {
+    // The body is read (or an oversized one drained) before anything can refuse the
+    // request, so every refusal reaches a client that is still sending.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let bytes = crate::body::read(body, declared, state.config().max_request_bytes).await?;
     let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::UnknownOperation(format!(
             "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"
         )));
     };
-    let limit = state.config().max_request_bytes;
-    let too_large = || {
-        ApiError::RequestTooLarge(format!(
-            "The request body is larger than the {limit}-byte limit"
-        ))
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // With a declared length within the limit, a failed read is a broken body.
-        if declared.is_some() {
-            ApiError::Serialization(format!("The request body could not be read: {e}"))
-        } else {
-            too_large()
-        }
-    })?;
     let input = input::Input::parse(&bytes)?;
     operations::dispatch(state, operation, &input).await
 }

@@ -115,7 +115,8 @@ pub fn details_key(event_type: &str) -> Option<String> {
             | "MapStateStarted"
             | "MapStateSucceeded"
             | "MapStateAborted"
-            | "WaitStateAborted" => return None,
+            | "WaitStateAborted"
+            | "LambdaFunctionStarted" => return None,
             "MapStateFailed" => return None,
             _ => {
                 let mut chars = event_type.chars();

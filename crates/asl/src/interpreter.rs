@@ -499,30 +499,20 @@ impl<'a> Run<'a> {
             }
             Event::TaskSucceeded { task, output } => {
                 if let Some(frame_id) = self.take_task(task) {
-                    let (activity, mut d) = self.task_details(frame_id);
+                    let (events, mut d) = self.task_details(frame_id);
                     d.output = Some(payload::to_text(&output));
-                    let event = if activity {
-                        "ActivitySucceeded"
-                    } else {
-                        "TaskSucceeded"
-                    };
-                    self.record_for(frame_id, event, d);
+                    self.record_for(frame_id, &events.named("Succeeded"), d);
                     self.resume_task(frame_id, Ok(output));
                 }
             }
             Event::TaskFailed { task, error, cause } => {
                 if let Some(frame_id) = self.take_task(task) {
-                    let (activity, mut d) = self.task_details(frame_id);
+                    let (events, mut d) = self.task_details(frame_id);
                     d.error = Some(error.clone());
                     if let Some(c) = &cause {
                         d.cause = Some(c.clone());
                     }
-                    let event = if activity {
-                        "ActivityFailed"
-                    } else {
-                        "TaskFailed"
-                    };
-                    self.record_for(frame_id, event, d);
+                    self.record_for(frame_id, &events.named("Failed"), d);
                     self.resume_task(frame_id, Err(Failure { error, cause }));
                 }
             }
@@ -566,53 +556,42 @@ impl<'a> Run<'a> {
         let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
             return;
         };
-        let (activity, mut d) = self.task_details(frame_id);
-        if activity {
-            d = Details {
-                worker_name,
-                ..Details::default()
-            };
+        let (events, mut d) = self.task_details(frame_id);
+        if events == TaskEvents::Activity {
+            d.worker_name = worker_name;
         }
-        let event = if activity {
-            "ActivityStarted"
-        } else {
-            "TaskStarted"
-        };
-        self.record_for(frame_id, event, d);
+        self.record_for(frame_id, &events.named("Started"), d);
     }
 
-    /// Whether the frame's task is an activity, and the details its events start from:
-    /// `resourceType`/`resource` for a task, nothing for an activity (AWS's
-    /// `Activity*EventDetails` carry neither).
-    fn task_details(&self, frame_id: FrameId) -> (bool, Details) {
-        let activity = self
+    /// The family of events the frame's task records, and the details they start from:
+    /// `resourceType`/`resource` for `Task*` events, nothing for `Activity*` and
+    /// `LambdaFunction*` (AWS's details of those carry neither).
+    fn task_details(&self, frame_id: FrameId) -> (TaskEvents, Details) {
+        let events = self
             .snapshot
             .frames
             .get(&frame_id)
             .and_then(|frame| self.state_of(frame))
-            .is_some_and(|state| {
-                matches!(&state.kind, StateKind::Task(t) if crate::callback::is_activity(&t.resource))
-            });
-        if activity {
-            return (true, Details::default());
+            .and_then(|state| match &state.kind {
+                StateKind::Task(task) => Some(TaskEvents::of(&task.resource)),
+                _ => None,
+            })
+            .unwrap_or(TaskEvents::Task);
+        if events != TaskEvents::Task {
+            return (events, Details::default());
         }
         let resource = self.current_resource(frame_id);
         (
-            false,
+            events,
             details([("resourceType", resource.0), ("resource", resource.1)]),
         )
     }
 
     fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
-        let (activity, mut d) = self.task_details(frame_id);
+        let (events, mut d) = self.task_details(frame_id);
         d.error = Some(error.to_string());
         d.cause = Some(String::new());
-        let event = if activity {
-            "ActivityTimedOut"
-        } else {
-            "TaskTimedOut"
-        };
-        self.record_for(frame_id, event, d);
+        self.record_for(frame_id, &events.named("TimedOut"), d);
         self.resume_task(
             frame_id,
             Err(Failure {
@@ -1080,36 +1059,33 @@ impl<'a> Run<'a> {
         self.task_token = None;
         let input = input?;
         self.snapshot.next_task += 1;
-        let mut d = if pattern == crate::callback::Pattern::Activity {
-            Details {
+        let events = TaskEvents::of(&task.resource);
+        let mut d = match events {
+            // The resource's ARN and its input, as AWS shows them.
+            TaskEvents::Activity | TaskEvents::LambdaFunction => Details {
                 resource: Some(task.resource.clone()),
                 input: Some(payload::to_text(&input)),
                 ..Details::default()
+            },
+            TaskEvents::Task => {
+                let (resource_type, resource) = resource_parts(&task.resource);
+                details([
+                    ("resourceType", Value::String(resource_type)),
+                    ("resource", Value::String(resource)),
+                    (
+                        "region",
+                        Value::String(region_of(&self.snapshot.info.state_machine_arn)),
+                    ),
+                    ("parameters", Value::String(payload::to_text(&input))),
+                ])
             }
-        } else {
-            let (resource_type, resource) = resource_parts(&task.resource);
-            details([
-                ("resourceType", Value::String(resource_type)),
-                ("resource", Value::String(resource)),
-                (
-                    "region",
-                    Value::String(region_of(&self.snapshot.info.state_machine_arn)),
-                ),
-                ("parameters", Value::String(payload::to_text(&input))),
-            ])
         };
-        if let Some(t) = timeout_seconds {
-            d.timeout_in_seconds = Some(t);
+        d.timeout_in_seconds = timeout_seconds;
+        // AWS shows no heartbeat in LambdaFunctionScheduled.
+        if events != TaskEvents::LambdaFunction {
+            d.heartbeat_in_seconds = heartbeat_seconds;
         }
-        if let Some(h) = heartbeat_seconds {
-            d.heartbeat_in_seconds = Some(h);
-        }
-        let scheduled = if pattern == crate::callback::Pattern::Activity {
-            "ActivityScheduled"
-        } else {
-            "TaskScheduled"
-        };
-        self.record_for_frame(frame, scheduled, d);
+        self.record_for_frame(frame, &events.named("Scheduled"), d);
         let timeout_timer = timeout_seconds.map(|seconds| {
             let timer = self.new_timer(TimerPurpose::TaskTimeout(frame_id, task_id));
             let due = self.now.plus_seconds(seconds as f64);
@@ -2290,4 +2266,38 @@ fn assigned_texts(assigned: &JsonMap<String, Value>) -> JsonMap<String, Value> {
         .iter()
         .map(|(name, value)| (name.clone(), Value::String(payload::to_text(value))))
         .collect()
+}
+
+/// Which family of history events a Task state records: AWS names a task's events after
+/// what it runs. A bare Lambda function ARN (`arn:aws:lambda:…:function:NAME`) records
+/// `LambdaFunctionScheduled`/`Started`/`Succeeded`/`Failed`/`TimedOut`, an activity
+/// `Activity*`, and every service integration (`arn:aws:states:::…`, `lambda:invoke`
+/// included) `Task*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskEvents {
+    Task,
+    LambdaFunction,
+    Activity,
+}
+
+impl TaskEvents {
+    fn of(resource: &str) -> TaskEvents {
+        if crate::callback::is_activity(resource) {
+            return TaskEvents::Activity;
+        }
+        match resource.splitn(7, ':').collect::<Vec<_>>().as_slice() {
+            ["arn", _, "lambda", _, _, "function", _] => TaskEvents::LambdaFunction,
+            _ => TaskEvents::Task,
+        }
+    }
+
+    /// The event type for `what` happened: `TaskSucceeded`, `ActivityStarted`, …
+    fn named(self, what: &str) -> String {
+        let family = match self {
+            TaskEvents::Task => "Task",
+            TaskEvents::LambdaFunction => "LambdaFunction",
+            TaskEvents::Activity => "Activity",
+        };
+        format!("{family}{what}")
+    }
 }

@@ -138,9 +138,10 @@ fn task_result_goes_through_result_selector_result_path_and_output_path() {
         [
             "ExecutionStarted",
             "TaskStateEntered",
-            "TaskScheduled",
-            "TaskStarted",
-            "TaskSucceeded",
+            // A bare function ARN: AWS's Lambda events, not the service integration's.
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
             "TaskStateExited",
             "ExecutionSucceeded"
         ]

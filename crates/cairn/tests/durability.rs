@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,56 +15,20 @@ use cairn_store::postgres::PgStore;
 use cairn_store::{testing, NewExecution, NewStateMachine, Store};
 use serde_json::{json, Value};
 
+mod support;
+use support::Server;
+
 const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 
 /// Invocations seen by the target, by idempotency key.
 type Seen = Arc<Mutex<HashMap<String, u32>>>;
 
-/// How many invocations the target answers before it holds the rest: a test opens it in
-/// steps so that each kill lands at a known point of the run, however fast the engine is.
-#[derive(Clone)]
-struct Gate {
-    answered: Arc<tokio::sync::watch::Sender<u64>>,
-    allowed: Arc<tokio::sync::watch::Sender<u64>>,
-}
-
-impl Gate {
-    fn new() -> Gate {
-        Gate {
-            answered: Arc::new(tokio::sync::watch::channel(0).0),
-            allowed: Arc::new(tokio::sync::watch::channel(u64::MAX).0),
-        }
-    }
-
-    /// Lets `n` invocations in all be answered; the rest wait.
-    fn allow(&self, n: u64) {
-        self.allowed.send_replace(n);
-    }
-
-    /// Waits until `n` invocations have been let through.
-    async fn reached(&self, n: u64) {
-        let mut answered = self.answered.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(60), answered.wait_for(|a| *a >= n)).await;
-    }
-
-    async fn pass(&self) {
-        let mut ticket = 0;
-        self.answered.send_modify(|a| {
-            *a += 1;
-            ticket = *a;
-        });
-        let mut allowed = self.allowed.subscribe();
-        let _ = allowed.wait_for(|n| ticket <= *n).await;
-    }
-}
-
 /// A local HTTP target standing in for three Lambda functions: it waits a little (so that
 /// kills land mid-invocation) and answers with the input plus a step marker.
-async fn start_target() -> (SocketAddr, Seen, Gate) {
+async fn start_target() -> (SocketAddr, Seen) {
     let seen: Seen = Arc::default();
-    let gate = Gate::new();
     async fn step(
-        State((seen, gate)): State<(Seen, Gate)>,
+        State(seen): State<Seen>,
         headers: HeaderMap,
         Json(mut input): Json<Value>,
     ) -> Json<Value> {
@@ -75,7 +38,6 @@ async fn start_target() -> (SocketAddr, Seen, Gate) {
             .unwrap_or("missing")
             .to_string();
         *seen.lock().expect("lock").entry(key).or_default() += 1;
-        gate.pass().await;
         tokio::time::sleep(Duration::from_millis(15)).await;
         let steps = input["steps"].as_u64().unwrap_or(0);
         input["steps"] = json!(steps + 1);
@@ -98,7 +60,7 @@ async fn start_target() -> (SocketAddr, Seen, Gate) {
     let app = Router::new()
         .route("/fail-first", post(fail_first))
         .route("/{name}", post(step))
-        .with_state((seen.clone(), gate.clone()));
+        .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -106,51 +68,17 @@ async fn start_target() -> (SocketAddr, Seen, Gate) {
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    (addr, seen, gate)
+    (addr, seen)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Server(Child);
-
-impl Server {
-    fn spawn(database_url: &str, target: SocketAddr) -> Server {
-        let functions = (1..=3)
-            .map(|i| format!("step{i}=http://{target}/step{i}"))
-            .chain([format!("flaky=http://{target}/fail-first")])
-            .collect::<Vec<_>>()
-            .join(",");
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("server")
-            .env("DATABASE_URL", database_url)
-            .env("CAIRN_LISTEN", format!("127.0.0.1:{}", free_port()))
-            .env("CAIRN_FUNCTIONS", functions)
-            .env("CAIRN_LEASE_SECONDS", "2")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cairn server starts");
-        Server(child)
-    }
-
-    fn kill9(&mut self) {
-        // SIGKILL: no shutdown code runs.
-        self.0.kill().expect("kill");
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `cairn server` with the three steps and the flaky function mapped to the target, and
+/// a short lease so that a killed server's tasks are taken over quickly.
+fn spawn_server(database_url: &str, target: SocketAddr) -> Server {
+    let functions: Vec<(String, String)> = (1..=3)
+        .map(|i| (format!("step{i}"), format!("http://{target}/step{i}")))
+        .chain([("flaky".to_string(), format!("http://{target}/fail-first"))])
+        .collect();
+    Server::spawn(database_url, &functions, &[("CAIRN_LEASE_SECONDS", "2")])
 }
 
 async fn setup(label: &str, executions: usize) -> (PgStore, String, Vec<String>) {
@@ -232,7 +160,7 @@ async fn verify(store: &PgStore, arns: &[String]) {
         let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
         assert_eq!(count("TaskStateEntered"), 3, "{arn}");
         assert_eq!(
-            count("TaskSucceeded"),
+            count("LambdaFunctionSucceeded"),
             3,
             "{arn}: each task's result applied once"
         );
@@ -242,24 +170,26 @@ async fn verify(store: &PgStore, arns: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_survive_kill_9_of_the_server() {
-    let (target, seen, gate) = start_target().await;
+    let (target, seen) = start_target().await;
     let (store, url, arns) = setup("kill9", 200).await;
 
-    gate.allow(0);
-    let mut server = Server::spawn(&url, target);
+    let mut server = spawn_server(&url, target);
     for kill in 1..=2 {
-        // Let it make some progress (of the 600 invocations), then kill it mid-run.
-        gate.allow(200 * kill);
-        gate.reached(200 * kill).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Let it make some progress, then kill it mid-run. Progress is counted in task
+        // invocations, not finished executions: executions advance in near lockstep, so
+        // finished ones arrive in one burst at the very end.
+        let invoked = || seen.lock().expect("lock").len();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while invoked() < 200 * kill && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         server.kill9();
         assert!(
             finished(&store).await < 200,
             "kill {kill} must land mid-run"
         );
-        server = Server::spawn(&url, target);
+        server = spawn_server(&url, target);
     }
-    gate.allow(u64::MAX);
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
     // At-least-once invocation: duplicates only where a lease was lost to a kill.
@@ -279,10 +209,10 @@ async fn executions_survive_kill_9_of_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
-    let (target, seen, _) = start_target().await;
+    let (target, seen) = start_target().await;
     let (store, url, arns) = setup("replicas", 200).await;
-    let a = Server::spawn(&url, target);
-    let b = Server::spawn(&url, target);
+    let a = spawn_server(&url, target);
+    let b = spawn_server(&url, target);
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
     let seen = seen.lock().expect("lock");
@@ -296,7 +226,7 @@ async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_and_retry_back_offs_fire_after_a_restart() {
-    let (target, _, _) = start_target().await;
+    let (target, _) = start_target().await;
     let (store, url) = testing::fresh_store("restart_timers", 8)
         .await
         .expect("database");
@@ -338,17 +268,17 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
     }
     // Killed while every execution sits in its Wait; the timers fall due while no server
     // runs.
-    let mut server = Server::spawn(&url, target);
+    let mut server = spawn_server(&url, target);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     server.kill9();
     assert_eq!(finished(&store).await, 0);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // Back up: the waits fire, the first attempts fail, and it is killed again during
     // the retry back-off.
-    let mut server = Server::spawn(&url, target);
+    let mut server = spawn_server(&url, target);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.kill9();
-    let server = Server::spawn(&url, target);
+    let server = spawn_server(&url, target);
     wait_until_finished(&store, arns.len(), Duration::from_secs(60)).await;
     for arn in &arns {
         let row = store.describe_execution(arn).await.expect("describe");
@@ -367,11 +297,15 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
         let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
         assert_eq!(count("WaitStateExited"), 1, "{arn}");
         assert_eq!(
-            count("TaskFailed"),
+            count("LambdaFunctionFailed"),
             1,
             "{arn}: the first attempt failed once"
         );
-        assert_eq!(count("TaskSucceeded"), 1, "{arn}: the retry succeeded once");
+        assert_eq!(
+            count("LambdaFunctionSucceeded"),
+            1,
+            "{arn}: the retry succeeded once"
+        );
     }
     drop(server);
 }

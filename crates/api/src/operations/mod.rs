@@ -13,7 +13,7 @@ use cairn_store::catalog::Tag;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::input::{check_length, Input};
+use crate::input::{check_enum, check_length, Input};
 use crate::ApiState;
 
 /// The Step Functions operations Cairn answers (see `docs/api-support.md`).
@@ -152,13 +152,28 @@ pub(crate) fn check_encryption(input: &Input) -> Result<(), ApiError> {
     let Some(config) = input.object("encryptionConfiguration")? else {
         return Ok(());
     };
-    match config.get("type").and_then(Value::as_str) {
-        Some("AWS_OWNED_KEY") => Ok(()),
-        Some("CUSTOMER_MANAGED_KMS_KEY") => Err(ApiError::InvalidEncryptionConfiguration(
+    // A wrong JSON type fails deserialisation on AWS, before any constraint is checked.
+    let kind = match config.get("type") {
+        None | Some(Value::Null) => return Err(ApiError::missing("encryptionConfiguration.type")),
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => {
+            return Err(ApiError::Serialization(
+                "Member 'encryptionConfiguration.type' has the wrong type: expected a string"
+                    .to_string(),
+            ))
+        }
+    };
+    check_enum(
+        "encryptionConfiguration.type",
+        kind,
+        &["AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY"],
+    )?;
+    if kind == "CUSTOMER_MANAGED_KMS_KEY" {
+        return Err(ApiError::InvalidEncryptionConfiguration(
             "Cairn does not support customer managed KMS keys".to_string(),
-        )),
-        _ => Err(ApiError::missing("encryptionConfiguration.type")),
+        ));
     }
+    Ok(())
 }
 
 /// A list page: items and, when more follow, the next token.

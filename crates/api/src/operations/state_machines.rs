@@ -97,9 +97,11 @@ fn read_tracing(input: &Input) -> Result<Option<String>, ApiError> {
     let enabled = match config.get("enabled") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
+        // A wrong JSON type fails deserialisation on AWS, as for any other member.
         Some(_) => {
-            return Err(ApiError::InvalidTracingConfiguration(
-                "Invalid Tracing Configuration: 'enabled' must be true or false".to_string(),
+            return Err(ApiError::Serialization(
+                "Member 'tracingConfiguration.enabled' has the wrong type: expected a boolean"
+                    .to_string(),
             ))
         }
     };

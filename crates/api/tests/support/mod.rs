@@ -17,6 +17,8 @@ use cairn_worker::{Credentials, LambdaApi, TargetConfig, Targets};
 use serde_json::Value;
 use sqlx::Connection;
 
+pub mod snapshot;
+
 pub const NS: &str = "com.amazonaws.swf.service.v2.model";
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/cairn-test";
 
@@ -111,6 +113,31 @@ impl Reply {
         assert!(!self.message().is_empty(), "no message: {}", self.body);
         self
     }
+
+    /// Reads an answer: status, content type, request id and the JSON body (`null` when
+    /// the body is not JSON).
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let request_id = response
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.expect("read body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            request_id,
+            body,
+        }
+    }
 }
 
 pub struct Harness {
@@ -171,10 +198,24 @@ impl Harness {
         Self::serve_with(name, TargetConfig::default()).await
     }
 
+    /// A server on a fresh database of its own made by
+    /// `cairn_store::testing::fresh_store` (for tests that compare the whole database).
+    pub async fn fresh(label: &str) -> Harness {
+        let (store, url) = cairn_store::testing::fresh_store(label, 8)
+            .await
+            .expect("a fresh test database");
+        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        Self::serve_store(store, name, TargetConfig::default()).await
+    }
+
     async fn serve_with(name: String, targets: TargetConfig) -> Harness {
         let store = PgStore::connect(&format!("{}/{name}", server_url()), 4)
             .await
             .expect("connect");
+        Self::serve_store(store, name, targets).await
+    }
+
+    async fn serve_store(store: PgStore, name: String, targets: TargetConfig) -> Harness {
         let app = router(ApiState::new(
             store.clone(),
             ApiConfig::default(),
@@ -229,26 +270,19 @@ impl Harness {
             request = request.header("Host", host);
         }
         let response = request.body(body).send().await.expect("send request");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let request_id = response
-            .headers()
-            .get("x-amzn-requestid")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response.bytes().await.expect("read body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            content_type,
-            request_id,
-            body,
+        Reply::read(response).await
+    }
+
+    /// Sends raw bytes with exactly the given headers (none of boto3's): for requests
+    /// no SDK would send, such as a missing target or a wrong content type.
+    pub async fn send_raw(&self, headers: &[(&str, &[u8])], body: Vec<u8>) -> Reply {
+        let mut request = self.client.post(&self.base);
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+            request = request.header(*name, value);
         }
+        let response = request.body(body).send().await.expect("send request");
+        Reply::read(response).await
     }
 
     /// Ticks the scheduler until the execution is no longer RUNNING.
