@@ -103,7 +103,8 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Option<chrono::DateTime<chrono::Utc>>>> + Send;
 
-    /// Leases up to `limit` tasks whose lease is free or expired.
+    /// Leases up to `limit` tasks whose lease is free or expired. A task's first lease
+    /// records its `TaskStarted` event, in the same transaction.
     fn lease_tasks(
         &self,
         owner: &str,
@@ -125,9 +126,8 @@ pub trait Store: Send + Sync {
         &self,
         completions: &[Completion],
     ) -> impl Future<Output = Result<Vec<bool>>> + Send;
-    /// Records the invocation of a `.waitForTaskToken` task: `TaskStarted` and
-    /// `TaskSubmitted` (it then waits for `SendTaskSuccess`/`SendTaskFailure`), or the
-    /// failure. `false` when the task row is gone, as for [`Store::complete_tasks`].
+    /// Records the invocation of a `.waitForTaskToken` task: `TaskSubmitted` (it then
+    /// waits for `SendTaskSuccess`/`SendTaskFailure`), or the failure. `false` when the task row is gone, as for [`Store::complete_tasks`].
     fn record_callback_invocation(
         &self,
         task: &LeasedTask,

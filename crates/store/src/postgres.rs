@@ -339,11 +339,10 @@ impl Store for PgStore {
             Default::default();
         for row in inbox {
             consumed.push(row.id);
-            let events = by_execution.entry(row.execution_arn).or_default();
-            match from_json_text(&row.event)? {
-                InboxEvent::Steps(steps) => events.extend(steps.into_iter().map(InboxEvent::Step)),
-                event => events.push(event),
-            }
+            by_execution
+                .entry(row.execution_arn)
+                .or_default()
+                .push(from_json_text(&row.event)?);
         }
 
         let mut writes = Writes::default();
@@ -387,19 +386,50 @@ impl Store for PgStore {
         lease: Duration,
     ) -> Result<Vec<LeasedTask>> {
         let seconds = lease.as_secs_f64();
+        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query!(
-            r#"update tasks set lease_owner = $1, lease_until = now() + make_interval(secs => $3)
-               where id in (select id from tasks
-                            where lease_until is null or lease_until < now()
-                            order by id limit $2 for update skip locked)
-               returning id, execution_arn, task_id, state_name, resource, input::text as "input!",
-                         timeout_seconds, heartbeat_seconds, attempt"#,
+            r#"with picked as (
+                   select id, started from tasks
+                   where lease_until is null or lease_until < now()
+                   order by id limit $2 for update skip locked)
+               update tasks t set lease_owner = $1,
+                                  lease_until = now() + make_interval(secs => $3),
+                                  started = true
+               from picked where t.id = picked.id
+               returning t.id, t.execution_arn, t.task_id, t.state_name, t.resource,
+                         t.input::text as "input!", t.timeout_seconds, t.heartbeat_seconds,
+                         t.attempt, picked.started as was_started"#,
             owner,
             limit,
             seconds
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        // The first lease of a task is its start: recorded now, in this transaction.
+        let mut started_execution = Vec::new();
+        let mut started_event = Vec::new();
+        for row in rows.iter().filter(|r| !r.was_started) {
+            started_execution.push(row.execution_arn.clone());
+            started_event.push(to_json_text(&InboxEvent::Step(Event::TaskStarted {
+                task: row.task_id as u64,
+            }))?);
+        }
+        if !started_execution.is_empty() {
+            sqlx::query!(
+                r#"insert into inbox (execution_arn, due_at, event)
+                   select a, now(), e::json
+                   from unnest($1::text[], $2::text[]) with ordinality as u(a, e, n)
+                   order by n"#,
+                &started_execution,
+                &started_event,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if !started_execution.is_empty() {
+            self.announce(Channel::Inbox);
+        }
         Ok(rows
             .into_iter()
             .map(|r| LeasedTask {
@@ -433,17 +463,11 @@ impl Store for PgStore {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        // Each task's start is recorded with its outcome, in that order, in one row.
-        let mut event_body = Vec::with_capacity(completions.len());
-        for completion in completions {
-            let started = Event::TaskStarted {
-                task: completion.task.task_id as u64,
-            };
-            event_body.push(to_json_text(&InboxEvent::Steps(vec![
-                started,
-                completion.event.clone(),
-            ]))?);
-        }
+        // The task's start was recorded when it was first leased.
+        let event_body = completions
+            .iter()
+            .map(|c| to_json_text(&InboxEvent::Step(c.event.clone())))
+            .collect::<Result<Vec<String>>>()?;
         let event_execution: Vec<String> = completions
             .iter()
             .map(|c| c.task.execution_arn.clone())

@@ -246,9 +246,9 @@ async fn find_token(tx: &mut sqlx::PgConnection, token: &str) -> Result<Option<T
 }
 
 impl PgStore {
-    /// Records the invocation of a `.waitForTaskToken` task: on success `TaskStarted` +
-    /// `TaskSubmitted` (the task then waits for its token) and the heartbeat timer; on
-    /// failure `TaskStarted` + the failure, and the token closes. `false` when the task
+    /// Records the invocation of a `.waitForTaskToken` task (its `TaskStarted` was
+    /// recorded at lease): on success `TaskSubmitted` (the task then waits for its token)
+    /// and the heartbeat timer; on failure the failure, and the token closes. `false` when the task
     /// row is gone (cancelled, or a callback arrived first): nothing is written.
     pub async fn record_callback_invocation(
         &self,
@@ -264,10 +264,8 @@ impl PgStore {
             other => other.clone(),
         };
         let submitted = matches!(outcome, Event::TaskSubmitted { .. });
-        let events = [
-            step_text(Event::TaskStarted { task: id })?,
-            step_text(outcome)?,
-        ];
+        // TaskStarted was recorded when the task was leased.
+        let events = [step_text(outcome)?];
         let mut tx = self.pool().begin().await?;
         let deleted = sqlx::query!("delete from tasks where id = $1", task.id)
             .execute(&mut *tx)
@@ -316,14 +314,14 @@ impl PgStore {
         // The callback can beat the worker that invoked the target (a fast Lambda), or
         // come for an activity task no poller took: the task starts now, and the
         // worker's own record will find its row gone.
-        let unstarted_task = sqlx::query!(
-            "delete from tasks where execution_arn = $1 and task_id = $2",
+        let unstarted_task = sqlx::query_scalar!(
+            "delete from tasks where execution_arn = $1 and task_id = $2 returning started",
             row.execution_arn,
             row.task_id,
         )
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
-        .rows_affected();
+        .is_some_and(|started| !started);
         let unstarted_activity = sqlx::query!(
             "delete from activity_tasks where execution_arn = $1 and task_id = $2",
             row.execution_arn,
@@ -332,7 +330,7 @@ impl PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if unstarted_task > 0 {
+        if unstarted_task {
             events.push(step_text(Event::TaskStarted { task: id })?);
         } else if unstarted_activity > 0 {
             events.push(step_text(Event::ActivityStarted {

@@ -83,8 +83,6 @@ pub enum InboxEvent {
     Start,
     /// Apply an interpreter event.
     Step(Event),
-    /// Apply several events in order: a task's start and its outcome travel in one row.
-    Steps(Vec<Event>),
 }
 
 /// An execution claimed by [`crate::Store::advance`], with its due events in order.
