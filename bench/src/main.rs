@@ -268,7 +268,11 @@ async fn main() -> Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
     let peak = peak_rss_mb(pid).unwrap_or(0.0);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Postgres backends report their commits lazily (an idle one up to 10 s later) but
+    // always when they exit: stop the server first, so every commit it made is counted.
+    server.start_kill()?;
+    let _ = server.wait().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let commits_after = commits(pool.clone()).await?;
     let failed =
         sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'SUCCEEDED'")
@@ -301,8 +305,6 @@ async fn main() -> Result<()> {
         peak
     );
     println!("{report}");
-    server.start_kill()?;
-    let _ = server.wait().await;
     pool.close().await;
     if failed > 0 {
         bail!("{failed} executions did not succeed");
