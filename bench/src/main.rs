@@ -8,10 +8,13 @@
 //! ```
 //!
 //! Workloads: `pass10` (10 Pass states) and `tasks3` (3 sequential Tasks against a local
-//! HTTP target, the shape of the seed's order pipeline). Reported: executions/s and
-//! transitions/s from the first StartExecution to the last execution finished, Postgres
-//! commits per execution (`pg_stat_database.xact_commit` of the bench database), and
-//! the server's CPU time.
+//! HTTP target, the shape of the seed's order pipeline), both Standard; `express3`
+//! (StartSyncExecution of an Express machine of 3 Pass states). Reported: executions/s
+//! and transitions/s from the first start to the last execution finished, latency
+//! percentiles (Standard: start to stop date of each execution as stored; Express: each
+//! StartSyncExecution call), Postgres commits per execution
+//! (`pg_stat_database.xact_commit` of the bench database), and the server's CPU time and
+//! peak memory.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -26,7 +29,9 @@ use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(about = "Durable throughput of cairn server on the local Postgres")]
+#[command(
+    about = "Throughput and latency of a real cairn server on the local Postgres, driven over the Step Functions API"
+)]
 struct Args {
     /// The workload to run.
     workload: Workload,
@@ -48,6 +53,7 @@ struct Args {
 enum Workload {
     Pass10,
     Tasks3,
+    Express3,
 }
 
 impl Workload {
@@ -66,6 +72,11 @@ impl Workload {
                 }
                 json!({"StartAt": "P1", "States": states})
             }
+            Workload::Express3 => json!({"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
+                "B": {"Type": "Pass", "Result": 2, "ResultPath": "$.b", "Next": "C"},
+                "C": {"Type": "Pass", "Result": 3, "ResultPath": "$.c", "End": true}
+            }}),
             Workload::Tasks3 => json!({"StartAt": "Validate", "States": {
                 "Validate": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step1", "Next": "Charge"},
                 "Charge": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step2", "Next": "Ship"},
@@ -77,7 +88,7 @@ impl Workload {
     fn transitions(self) -> usize {
         match self {
             Workload::Pass10 => 10,
-            Workload::Tasks3 => 3,
+            Workload::Tasks3 | Workload::Express3 => 3,
         }
     }
 
@@ -85,8 +96,31 @@ impl Workload {
         match self {
             Workload::Pass10 => "pass10",
             Workload::Tasks3 => "tasks3",
+            Workload::Express3 => "express3",
         }
     }
+
+    fn express(self) -> bool {
+        self == Workload::Express3
+    }
+}
+
+/// p50, p90, p99 and max of `samples` (seconds), in milliseconds.
+fn percentiles(mut samples: Vec<f64>) -> [f64; 4] {
+    if samples.is_empty() {
+        return [0.0; 4];
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| {
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[i] * 1000.0
+    };
+    [
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        samples[samples.len() - 1] * 1000.0,
+    ]
 }
 
 async fn start_target() -> Result<SocketAddr> {
@@ -192,6 +226,7 @@ async fn main() -> Result<()> {
         &endpoint,
         "CreateStateMachine",
         json!({"name": "bench", "roleArn": "arn:aws:iam::123456789012:role/bench",
+               "type": if args.workload.express() { "EXPRESS" } else { "STANDARD" },
                "definition": args.workload.definition().to_string()}),
     )
     .await?["stateMachineArn"]
@@ -218,28 +253,45 @@ async fn main() -> Result<()> {
 
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done_sync = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let express = args.workload.express();
     let mut starters = Vec::new();
     for _ in 0..args.concurrency {
         let client = client.clone();
         let endpoint = endpoint.clone();
         let machine = machine.clone();
         let next = next.clone();
+        let done_sync = done_sync.clone();
         let total = args.executions;
         starters.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total {
-                    return Ok::<(), anyhow::Error>(());
+                    return Ok::<Vec<f64>, anyhow::Error>(latencies);
                 }
-                call(&client, &endpoint, "StartExecution",
+                let operation = if express { "StartSyncExecution" } else { "StartExecution" };
+                let began = Instant::now();
+                let answer = call(&client, &endpoint, operation,
                      json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": json!({"order": i}).to_string()}))
                     .await?;
+                if express {
+                    if answer["status"] != "SUCCEEDED" {
+                        bail!("express execution e{i} ended {answer}");
+                    }
+                    latencies.push(began.elapsed().as_secs_f64());
+                    done_sync.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }));
     }
     let mut last = 0;
     loop {
-        let done = finished(pool.clone()).await? as usize;
+        let done = if express {
+            done_sync.load(std::sync::atomic::Ordering::Relaxed)
+        } else {
+            finished(pool.clone()).await? as usize
+        };
         if done != last || done == args.executions {
             let width = 40;
             let filled = done * width / args.executions.max(1);
@@ -262,10 +314,19 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!();
-    for starter in starters {
-        starter.await??;
-    }
     let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies = Vec::new();
+    for starter in starters {
+        latencies.extend(starter.await??);
+    }
+    if !express {
+        latencies = sqlx::query_scalar::<_, f64>(
+            "select extract(epoch from stopped_at - started_at)::float8 from executions",
+        )
+        .fetch_all(&pool)
+        .await?;
+    }
+    let [p50, p90, p99, max] = percentiles(latencies);
     let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
     let peak = peak_rss_mb(pid).unwrap_or(0.0);
     // Postgres backends report their commits lazily (an idle one up to 10 s later) but
@@ -274,6 +335,7 @@ async fn main() -> Result<()> {
     let _ = server.wait().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let commits_after = commits(pool.clone()).await?;
+    // Express runs store nothing; each answer was checked as it came.
     let failed =
         sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'SUCCEEDED'")
             .fetch_one(&pool)
@@ -289,17 +351,22 @@ async fn main() -> Result<()> {
         "executions_per_second": executions / elapsed,
         "transitions_per_second": executions * args.workload.transitions() as f64 / elapsed,
         "commits_per_execution": commits_per_execution,
+        "latency_ms": {"p50": p50, "p90": p90, "p99": p99, "max": max},
         "server_cpu_seconds": cpu,
         "server_peak_rss_mb": peak,
     });
-    println!("workload  executions  seconds  exec/s  transitions/s  commits/exec  server CPU s  peak RSS MB");
+    println!("workload  executions  seconds  exec/s  transitions/s  p50 ms  p90 ms  p99 ms  max ms  commits/exec  server CPU s  peak RSS MB");
     println!(
-        "{:<9} {:>10} {:>8.2} {:>7.0} {:>14.0} {:>13.2} {:>12.2} {:>12.1}",
+        "{:<9} {:>10} {:>8.2} {:>7.0} {:>14.0} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>13.2} {:>12.2} {:>12.1}",
         args.workload.name(),
         args.executions,
         elapsed,
         executions / elapsed,
         executions * args.workload.transitions() as f64 / elapsed,
+        p50,
+        p90,
+        p99,
+        max,
         commits_per_execution,
         cpu,
         peak
