@@ -1,5 +1,6 @@
 //! One claimed execution's events through the interpreter, turned into the rows to write.
 
+use cairn_asl::history::{Details, HistoryEvent};
 use cairn_asl::interpreter::{
     self, Clock, Command, ExecutionInfo, Limits, Output, Snapshot, Status,
 };
@@ -24,11 +25,22 @@ pub fn apply(
     limits: Limits,
     now: Time,
 ) -> Advance {
+    // An execution that ended without a readable snapshot (see `fail`) has nothing left
+    // to apply its late events to: they are consumed and change nothing.
+    if claimed.status != "RUNNING"
+        && claimed
+            .snapshot
+            .as_deref()
+            .is_none_or(|s| serde_json::from_str::<Snapshot>(s).is_err())
+    {
+        return Advance::default();
+    }
     let machine = match machine {
         Ok(m) => m,
         Err(problem) => {
             return fail(
                 &claimed,
+                now,
                 &format!("the definition cannot be run: {problem}"),
             )
         }
@@ -37,7 +49,13 @@ pub fn apply(
     {
         None => None,
         Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return fail(&claimed, &format!("the stored snapshot is unreadable: {e}")),
+        Some(Err(e)) => {
+            return fail(
+                &claimed,
+                now,
+                &format!("the stored snapshot is unreadable: {e}"),
+            )
+        }
     };
     let now = from_time(now);
     let mut seed = seed_of(&claimed.arn, now);
@@ -138,10 +156,25 @@ fn seed_of(arn: &str, now: Timestamp) -> u64 {
 }
 
 /// Ends an execution that cannot be advanced, so it does not stay RUNNING forever.
-fn fail(claimed: &Claimed, cause: &str) -> Advance {
+/// Ends an execution the interpreter cannot run (its definition or snapshot is unreadable)
+/// as `FAILED` with `States.Runtime`, recording `ExecutionFailed` after its last event.
+fn fail(claimed: &Claimed, now: Time, cause: &str) -> Advance {
     tracing::error!(execution = %claimed.arn, cause, "failing an execution that cannot advance");
     cairn_telemetry::execution_finished(&claimed.state_machine_arn, "FAILED", claimed.started_at);
+    let last = claimed.history_length.max(0) as u64;
+    let failed = HistoryEvent {
+        id: last + 1,
+        previous_event_id: last,
+        timestamp: from_time(now),
+        event_type: "ExecutionFailed".to_string(),
+        details: Details {
+            error: Some(cairn_asl::error::names::RUNTIME.to_string()),
+            cause: Some(cause.to_string()),
+            ..Details::default()
+        },
+    };
     Advance {
+        history: vec![failed],
         snapshot: Some(
             claimed
                 .snapshot

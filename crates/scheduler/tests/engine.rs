@@ -298,3 +298,65 @@ async fn concurrent_schedulers_never_apply_an_event_twice() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_snapshot_fails_the_execution_with_an_execution_failed_event() {
+    let (store, _) = testing::fresh_store("corrupt_snapshot", 4)
+        .await
+        .expect("database");
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    let m = machine(
+        &store,
+        "corrupt",
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+    )
+    .await;
+    let arn = start(&store, &m, "e1", json!({})).await;
+    settle(&scheduler).await;
+    let before = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(before.status, "RUNNING");
+    sqlx::query(
+        "update executions set snapshot = '{\"not\": \"a snapshot\"}'::json where arn = $1",
+    )
+    .bind(&arn)
+    .execute(store.pool())
+    .await
+    .expect("corrupt the snapshot");
+    // The Wait's timer fires: the scheduler cannot read the snapshot and fails the run.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store
+        .describe_execution(&arn)
+        .await
+        .expect("describe")
+        .status
+        == "RUNNING"
+    {
+        assert!(std::time::Instant::now() < deadline, "the execution ended");
+        settle(&scheduler).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(after.status, "FAILED");
+    assert_eq!(after.error.as_deref(), Some("States.Runtime"));
+    let types = assert_dense_history(&store, &arn).await;
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionFailed"));
+    assert_eq!(after.history_length, types.len() as i64);
+    // A late event for the failed execution is consumed and records nothing more.
+    store
+        .stop_execution(&arn, None, None)
+        .await
+        .expect("stop is a no-op on a finished execution");
+    sqlx::query("insert into inbox (execution_arn, due_at, event) values ($1, now(), '{\"Step\":{\"TimerFired\":{\"timer\":99}}}'::json)")
+        .bind(&arn)
+        .execute(store.pool())
+        .await
+        .expect("a late event");
+    settle(&scheduler).await;
+    assert_eq!(assert_dense_history(&store, &arn).await, types);
+    let left: i64 = sqlx::query_scalar("select count(*) from inbox where execution_arn = $1")
+        .bind(&arn)
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "the late event was consumed");
+}

@@ -309,6 +309,7 @@ impl Store for PgStore {
         let claimed = sqlx::query!(
             r#"select e.arn, e.name, e.state_machine_arn, e.role_arn, e.definition_id,
                       e.input::text as "input!", e.started_at, e.snapshot::text as snapshot,
+                      e.history_length, e.status,
                       case when e.definition_id = any($2) then null else d.body end as definition
                from executions e join definitions d on d.id = e.definition_id
                where e.arn in (select execution_arn from inbox where due_at <= now()
@@ -359,6 +360,8 @@ impl Store for PgStore {
                 input: row.input,
                 started_at: row.started_at,
                 snapshot: row.snapshot,
+                history_length: row.history_length,
+                status: row.status,
                 events,
             });
             writes.add(&arn, advance)?;

@@ -99,6 +99,10 @@ pub struct Claimed {
     pub started_at: Time,
     /// JSON text of the interpreter's snapshot; `None` before the first step.
     pub snapshot: Option<String>,
+    /// How many history events the execution has recorded.
+    pub history_length: i64,
+    /// `RUNNING`, or how it ended.
+    pub status: String,
     pub events: Vec<InboxEvent>,
 }
 
