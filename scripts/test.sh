@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how far into the run it starts, to keep CI's time budget in view.
+step() { printf '\n==> %s   [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -32,4 +33,5 @@ if ! cmp -s e2e/requirements.txt "$venv/requirements.installed" 2>/dev/null; the
 fi
 
 step "end to end: pytest e2e (boto3, AWS CLI, conformance run.py against cairn server)"
+# Last, so pytest's summary line is the last line of the run.
 "$venv/bin/python" -m pytest e2e
