@@ -40,15 +40,22 @@ fuzz_target!(|data: &[u8]| {
     };
     let input = input();
     let context = context();
+    // Workflow variables for `$name` paths: a few shapes under short names.
+    let variables = match json!({"a": input.clone(), "n": 42, "s": "text", "list": [1, 2]}) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
     let scope = Scope {
         input: &input,
         context: &context,
+        variables: &variables,
     };
     let mut random = SplitMix64::new(data.len() as u64);
 
     if let Ok(path) = Path::parse(text) {
-        let root = if path.is_context() { &context } else { &input };
+        let root = scope.root_of(&path).unwrap_or(&input);
         let _ = path.select(root);
+        let _ = scope.select(&path);
         let _ = path.normalized();
         let _ = path.not_found_cause(root);
     }

@@ -38,6 +38,12 @@ pub enum ApiError {
     InvalidExecutionInput(String),
     #[error("Invalid Token: '{0}'")]
     InvalidToken(String),
+    /// A task token that worked once but no longer does (used, timed out, execution over).
+    #[error("Task Timed Out: '{0}'")]
+    TaskTimedOut(String),
+    /// SendTaskSuccess's `output` is not JSON.
+    #[error("Invalid Output: '{0}'")]
+    InvalidOutput(String),
     #[error("{0}")]
     InvalidLoggingConfiguration(String),
     #[error("{0}")]
@@ -56,6 +62,10 @@ pub enum ApiError {
     ExecutionAlreadyExists(String),
     #[error("Activity Does Not Exist: '{0}'")]
     ActivityDoesNotExist(String),
+    /// The operation does not apply to the machine's type (StartSyncExecution on a
+    /// STANDARD machine, ListExecutions on an EXPRESS one).
+    #[error("{0}")]
+    StateMachineTypeNotSupported(String),
     #[error("Resource not found: '{0}'")]
     ResourceNotFound(String),
     #[error("Too many tags for '{0}': a resource may carry at most 50")]
@@ -77,6 +87,8 @@ impl ApiError {
             ApiError::InvalidDefinition(_) => "InvalidDefinition",
             ApiError::InvalidExecutionInput(_) => "InvalidExecutionInput",
             ApiError::InvalidToken(_) => "InvalidToken",
+            ApiError::TaskTimedOut(_) => "TaskTimedOut",
+            ApiError::InvalidOutput(_) => "InvalidOutput",
             ApiError::InvalidLoggingConfiguration(_) => "InvalidLoggingConfiguration",
             ApiError::InvalidTracingConfiguration(_) => "InvalidTracingConfiguration",
             ApiError::InvalidEncryptionConfiguration(_) => "InvalidEncryptionConfiguration",
@@ -87,6 +99,7 @@ impl ApiError {
             ApiError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
             ApiError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ApiError::ResourceNotFound(_) => "ResourceNotFound",
+            ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::TooManyTags(_) => "TooManyTags",
             ApiError::Internal(_) => "InternalFailure",
         }

@@ -8,7 +8,10 @@
 //! ignored, so the `sync-` host prefix AWS uses for StartSyncExecution and TestState
 //! reaches the same router.
 //!
-//! Mount it with [`router`]: `cairn_api::router(ApiState::new(store, ApiConfig::default()))`.
+//! Mount it with [`router`]:
+//! `cairn_api::router(ApiState::new(store, ApiConfig::default(), targets))`. EXPRESS
+//! machines run in this process, through `targets`, and are never stored (see
+//! `operations/express.rs`).
 //! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`.
 
 pub mod arn;
@@ -23,7 +26,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use cairn_asl::interpreter::Limits;
 use cairn_store::postgres::PgStore;
+use cairn_worker::Targets;
 use serde_json::Value;
 
 pub use error::ApiError;
@@ -45,6 +50,13 @@ pub struct ApiConfig {
     pub account_id: String,
     /// Largest request body accepted, in bytes; AWS's limit is 1 MiB.
     pub max_request_bytes: usize,
+    /// Payload and history limits of Express executions (the same as the durable path's).
+    pub limits: Limits,
+    /// How long an Express execution may run before it ends `TIMED_OUT` (AWS: 5 minutes).
+    pub express_max_duration: std::time::Duration,
+    /// How long GetActivityTask waits for a task before answering without one (AWS:
+    /// 60 s). Clients should set their socket timeout a few seconds above it.
+    pub activity_poll: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -54,23 +66,55 @@ impl Default for ApiConfig {
             region: "us-east-1".to_string(),
             account_id: "123456789012".to_string(),
             max_request_bytes: 1024 * 1024,
+            limits: Limits::default(),
+            express_max_duration: cairn_worker::express::MAX_DURATION,
+            activity_poll: std::time::Duration::from_secs(60),
         }
     }
 }
 
-/// What the handlers share: the store and the configuration. Cheap to clone.
-#[derive(Clone, Debug)]
+/// What the handlers share: the store, the configuration and the Task targets that
+/// Express executions invoke in-process. Cheap to clone.
+#[derive(Clone)]
 pub struct ApiState {
     store: PgStore,
     config: std::sync::Arc<ApiConfig>,
+    targets: std::sync::Arc<Targets>,
+    express: std::sync::Arc<operations::express::Definitions>,
+    /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
+    /// first poll, so building the state needs no runtime.
+    tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
 }
 
 impl ApiState {
-    pub fn new(store: PgStore, config: ApiConfig) -> Self {
+    pub fn new(store: PgStore, config: ApiConfig, targets: std::sync::Arc<Targets>) -> Self {
         ApiState {
             store,
             config: std::sync::Arc::new(config),
+            targets,
+            express: Default::default(),
+            tasks_doorbell: Default::default(),
         }
+    }
+
+    pub(crate) fn targets(&self) -> &std::sync::Arc<Targets> {
+        &self.targets
+    }
+
+    pub(crate) fn express_definitions(&self) -> &operations::express::Definitions {
+        &self.express
+    }
+
+    pub(crate) async fn tasks_doorbell(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.tasks_doorbell
+            .get_or_init(|| async {
+                cairn_store::postgres::doorbell(
+                    self.store.pool(),
+                    cairn_store::postgres::TASKS_CHANNEL,
+                )
+            })
+            .await
+            .clone()
     }
 
     pub(crate) fn store(&self) -> &PgStore {

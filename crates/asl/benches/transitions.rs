@@ -48,6 +48,32 @@ fn pass_chain() -> Workload {
     }
 }
 
+/// Ten Pass states in a row, each assigning a counter from the previous one's and a
+/// field of the input: the cost of workflow variables against `pass_chain`.
+fn pass_chain_assign() -> Workload {
+    let mut states = serde_json::Map::new();
+    for i in 1..=10 {
+        let mut state = json!({
+            "Type": "Pass",
+            "Assign": { "n.$": format!("States.MathAdd($n, {i})"), "order.$": "$.order" }
+        });
+        if i == 1 {
+            state["Assign"] = json!({ "n": 0, "order.$": "$.order" });
+        }
+        if i < 10 {
+            state["Next"] = json!(format!("Pass{}", i + 1));
+        } else {
+            state["End"] = json!(true);
+        }
+        states.insert(format!("Pass{i}"), state);
+    }
+    Workload {
+        name: "pass chain with Assign (10 Pass)",
+        definition: json!({ "StartAt": "Pass1", "States": states }),
+        input: json!({ "order": 42, "items": [1, 2, 3], "customer": { "name": "Ada" } }),
+    }
+}
+
 /// A loop of one Pass (`States.MathAdd` counter) and ten Choice states of assorted
 /// operators, run ten times round.
 fn choice_loop() -> Workload {
@@ -264,7 +290,13 @@ fn main() {
         "workload", "transitions", "executions/s", "transitions/s", "ns/transition"
     );
     let mut failed = false;
-    let workloads = [pass_chain(), choice_loop(), parallel(), map_1000()];
+    let workloads = [
+        pass_chain(),
+        pass_chain_assign(),
+        choice_loop(),
+        parallel(),
+        map_1000(),
+    ];
     for w in workloads
         .iter()
         .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name.contains(f.as_str())))

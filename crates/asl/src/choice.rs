@@ -539,12 +539,7 @@ impl Comparison {
 
 /// What `path` selects, borrowed from the scope (a Reference Path never builds a value).
 fn select<'a>(path: &Path, scope: Scope<'a>) -> Option<Cow<'a, Value>> {
-    let root = if path.is_context() {
-        scope.context
-    } else {
-        scope.input
-    };
-    path.select_ref(root)
+    scope.select(path)
 }
 
 /// AWS's error for a Choice path that matches nothing.
@@ -1535,6 +1530,7 @@ mod tests {
         rule.evaluate(Scope {
             input,
             context: &context,
+            variables: &crate::variables::NoVariables,
         })
     }
 

@@ -110,6 +110,7 @@ pub fn run(
     let clock = Clock {
         now,
         seed: seeds.next_u64(),
+        entropy: entropy(&mut seeds),
     };
     let (mut snapshot, output) =
         interpreter::start(machine, options.info.clone(), input, options.limits, clock);
@@ -126,6 +127,7 @@ pub fn run(
                     let clock = Clock {
                         now,
                         seed: seeds.next_u64(),
+                        entropy: entropy(&mut seeds),
                     };
                     let started = interpreter::step(
                         machine,
@@ -174,6 +176,7 @@ pub fn run(
                 let clock = Clock {
                     now,
                     seed: seeds.next_u64(),
+                    entropy: entropy(&mut seeds),
                 };
                 let out = interpreter::step(machine, &mut snapshot, event, clock);
                 history.extend(out.history);
@@ -190,6 +193,7 @@ pub fn run(
         let clock = Clock {
             now,
             seed: seeds.next_u64(),
+            entropy: entropy(&mut seeds),
         };
         let out = interpreter::step(machine, &mut snapshot, Event::TimerFired { timer }, clock);
         history.extend(out.history);
@@ -214,4 +218,14 @@ pub fn run(
         history,
         finished_at: now,
     }
+}
+
+/// Token entropy for an in-memory run: drawn from the run's seeded generator, so a run
+/// replays exactly. Nothing outside the process ever sees these tokens.
+fn entropy(seeds: &mut impl Random) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&seeds.next_u64().to_le_bytes());
+    }
+    bytes
 }

@@ -60,6 +60,14 @@ pub struct Details {
     /// A Map state's item count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
+    /// `*StateExited` of a state with `Assign`: each variable's new value as JSON text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_variables: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_variables_details: Option<PayloadDetails>,
+    /// The `workerName` an activity worker gave `GetActivityTask`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_name: Option<String>,
 }
 
 /// `inputDetails` / `outputDetails`.
@@ -76,6 +84,9 @@ impl Details {
         }
         if self.output.is_some() {
             self.output_details = Some(PayloadDetails::default());
+        }
+        if self.assigned_variables.is_some() {
+            self.assigned_variables_details = Some(PayloadDetails::default());
         }
         self
     }

@@ -65,6 +65,7 @@ use crate::model::{
 use crate::payload;
 use crate::random::{Random, SplitMix64};
 use crate::template::{Scope, Template};
+use crate::variables::{Assign, Variables};
 
 /// Identifies a task invocation the interpreter asked for.
 pub type TaskId = u64;
@@ -91,6 +92,17 @@ pub enum Event {
     /// The driver's heartbeat clock ran out (`States.HeartbeatTimeout`).
     TaskHeartbeatTimedOut {
         task: TaskId,
+    },
+    /// A `.waitForTaskToken` target accepted the task (AWS's `TaskSubmitted`); the task
+    /// now waits for its token.
+    TaskSubmitted {
+        task: TaskId,
+        output: Value,
+    },
+    /// An activity worker took the task with `GetActivityTask` (`ActivityStarted`).
+    ActivityStarted {
+        task: TaskId,
+        worker_name: Option<String>,
     },
     TimerFired {
         timer: TimerId,
@@ -134,6 +146,9 @@ pub struct TaskRequest {
     pub heartbeat_seconds: Option<u64>,
     /// 0 for the first try.
     pub attempt: u64,
+    /// The task token (`$$.Task.Token`) of a `.waitForTaskToken` or activity task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// How an execution ended.
@@ -166,6 +181,10 @@ pub struct Output {
 pub struct Clock {
     pub now: Timestamp,
     pub seed: u64,
+    /// Unpredictable bytes that task tokens are made from (see [`crate::callback`]). A
+    /// durable driver draws them from the operating system; `seed` is not enough, since
+    /// a token must not be guessable.
+    pub entropy: [u8; 32],
 }
 
 /// Everything needed to resume an execution. Serializable; the store persists it.
@@ -239,6 +258,45 @@ struct Frame {
     /// Per retrier of the current state: attempts made so far.
     retries: Vec<u64>,
     waiting: Waiting,
+    /// The workflow variables this frame assigned. A child frame (a Parallel branch, a
+    /// Map iteration) also reads its ancestors' (see [`FrameVariables`]); the parent is
+    /// waiting on it, so those cannot change meanwhile.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    variables: JsonMap<String, Value>,
+}
+
+/// The variables a frame sees: its own, then those of the frames it runs inside.
+struct FrameVariables<'s> {
+    own: &'s JsonMap<String, Value>,
+    frames: &'s BTreeMap<FrameId, Frame>,
+    parent: Option<FrameId>,
+}
+
+impl Variables for FrameVariables<'_> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        if let Some(value) = self.own.get(name) {
+            return Some(value);
+        }
+        let mut next = self.parent;
+        while let Some(id) = next {
+            let frame = self.frames.get(&id)?;
+            if let Some(value) = frame.variables.get(name) {
+                return Some(value);
+            }
+            next = frame.parent.map(|(parent, _)| parent);
+        }
+        None
+    }
+}
+
+/// `frame`'s variables; `frames` holds its ancestors (the frame itself is out of the
+/// map while it runs).
+fn variables_of<'s>(frames: &'s BTreeMap<FrameId, Frame>, frame: &'s Frame) -> FrameVariables<'s> {
+    FrameVariables {
+        own: &frame.variables,
+        frames,
+        parent: frame.parent.map(|(parent, _)| parent),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -334,6 +392,9 @@ struct Run<'a> {
     snapshot: &'a mut Snapshot,
     now: Timestamp,
     random: SplitMix64,
+    entropy: [u8; 32],
+    /// The token `$$.Task.Token` shows while a callback task's Parameters are evaluated.
+    task_token: Option<String>,
     output: Output,
     /// Frames to advance, in order.
     ready: std::collections::VecDeque<FrameId>,
@@ -354,6 +415,8 @@ impl<'a> Run<'a> {
             snapshot,
             now: clock.now,
             random: SplitMix64::new(clock.seed),
+            entropy: clock.entropy,
+            task_token: None,
             output: Output {
                 history: Vec::with_capacity(32),
                 commands: Vec::with_capacity(4),
@@ -407,6 +470,7 @@ impl<'a> Run<'a> {
             last_event: id,
             retries: Vec::new(),
             waiting: Waiting::Enter,
+            variables: JsonMap::new(),
         };
         let id = self.add_frame(frame);
         self.ready.push_back(id);
@@ -415,45 +479,57 @@ impl<'a> Run<'a> {
 
     fn apply(&mut self, event: Event) {
         match event {
-            Event::TaskStarted { task } => {
+            Event::TaskStarted { task } => self.task_started(task, None),
+            Event::ActivityStarted { task, worker_name } => {
+                self.task_started(task, Some(worker_name.unwrap_or_default()))
+            }
+            Event::TaskSubmitted { task, output } => {
                 if let Some(&frame_id) = self.snapshot.tasks.get(&task) {
                     let resource = self.current_resource(frame_id);
                     self.record_for(
                         frame_id,
-                        "TaskStarted",
-                        details([("resourceType", resource.0), ("resource", resource.1)]),
-                    );
-                }
-            }
-            Event::TaskSucceeded { task, output } => {
-                if let Some(frame_id) = self.take_task(task) {
-                    let resource = self.current_resource(frame_id);
-                    self.record_for(
-                        frame_id,
-                        "TaskSucceeded",
+                        "TaskSubmitted",
                         details([
                             ("resourceType", resource.0),
                             ("resource", resource.1),
                             ("output", Value::String(payload::to_text(&output))),
                         ]),
                     );
+                }
+            }
+            Event::TaskSucceeded { task, output } => {
+                if let Some(frame_id) = self.take_task(task) {
+                    let (activity, mut d) = self.task_details(frame_id);
+                    d.output = Some(payload::to_text(&output));
+                    let event = if activity {
+                        "ActivitySucceeded"
+                    } else {
+                        "TaskSucceeded"
+                    };
+                    self.record_for(frame_id, event, d);
                     self.resume_task(frame_id, Ok(output));
                 }
             }
             Event::TaskFailed { task, error, cause } => {
                 if let Some(frame_id) = self.take_task(task) {
-                    let resource = self.current_resource(frame_id);
-                    let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+                    let (activity, mut d) = self.task_details(frame_id);
                     d.error = Some(error.clone());
                     if let Some(c) = &cause {
                         d.cause = Some(c.clone());
                     }
-                    self.record_for(frame_id, "TaskFailed", d);
+                    let event = if activity {
+                        "ActivityFailed"
+                    } else {
+                        "TaskFailed"
+                    };
+                    self.record_for(frame_id, event, d);
                     self.resume_task(frame_id, Err(Failure { error, cause }));
                 }
             }
             Event::TaskHeartbeatTimedOut { task } => {
                 if let Some(frame_id) = self.take_task(task) {
+                    // Tells the driver the task is over, so its token stops working.
+                    self.output.commands.push(Command::CancelTask { task });
                     self.task_timed_out(frame_id, names::HEARTBEAT_TIMEOUT);
                 }
             }
@@ -485,12 +561,58 @@ impl<'a> Run<'a> {
         self.drain();
     }
 
-    fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
+    /// Records `TaskStarted`, or `ActivityStarted` with the worker's name.
+    fn task_started(&mut self, task: TaskId, worker_name: Option<String>) {
+        let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
+            return;
+        };
+        let (activity, mut d) = self.task_details(frame_id);
+        if activity {
+            d = Details {
+                worker_name,
+                ..Details::default()
+            };
+        }
+        let event = if activity {
+            "ActivityStarted"
+        } else {
+            "TaskStarted"
+        };
+        self.record_for(frame_id, event, d);
+    }
+
+    /// Whether the frame's task is an activity, and the details its events start from:
+    /// `resourceType`/`resource` for a task, nothing for an activity (AWS's
+    /// `Activity*EventDetails` carry neither).
+    fn task_details(&self, frame_id: FrameId) -> (bool, Details) {
+        let activity = self
+            .snapshot
+            .frames
+            .get(&frame_id)
+            .and_then(|frame| self.state_of(frame))
+            .is_some_and(|state| {
+                matches!(&state.kind, StateKind::Task(t) if crate::callback::is_activity(&t.resource))
+            });
+        if activity {
+            return (true, Details::default());
+        }
         let resource = self.current_resource(frame_id);
-        let mut d = details([("resourceType", resource.0), ("resource", resource.1)]);
+        (
+            false,
+            details([("resourceType", resource.0), ("resource", resource.1)]),
+        )
+    }
+
+    fn task_timed_out(&mut self, frame_id: FrameId, error: &str) {
+        let (activity, mut d) = self.task_details(frame_id);
         d.error = Some(error.to_string());
         d.cause = Some(String::new());
-        self.record_for(frame_id, "TaskTimedOut", d);
+        let event = if activity {
+            "ActivityTimedOut"
+        } else {
+            "TaskTimedOut"
+        };
+        self.record_for(frame_id, event, d);
         self.resume_task(
             frame_id,
             Err(Failure {
@@ -627,10 +749,10 @@ impl<'a> Run<'a> {
                     // A Wait state's time has come.
                     match &state.kind {
                         StateKind::Wait(wait) => {
-                            match self
-                                .effective_input(frame, state)
-                                .and_then(|input| self.output_of(frame, state, input, &wait.next))
-                            {
+                            match self.effective_input(frame, state).and_then(|input| {
+                                let assigned = self.assign(frame, state.assign.as_ref(), &input)?;
+                                self.output_of(frame, state, input, &wait.next, assigned)
+                            }) {
                                 Ok(p) => StepResult::Progress(p),
                                 Err(f) => StepResult::Failed(f),
                             }
@@ -735,10 +857,12 @@ impl<'a> Run<'a> {
             }
             (None, None) => effective,
         };
+        // `$` in a Pass state's Assign is its result (Result or Parameters).
+        let assigned = self.assign(frame, state.assign.as_ref(), &result)?;
         let input = std::mem::take(&mut frame.input);
         let placed = payload::place_result(input, result, &pass.result_path);
         let placed = self.prefix(frame, placed)?;
-        self.output_of(frame, state, placed, &pass.next)
+        self.output_of(frame, state, placed, &pass.next, assigned)
     }
 
     fn run_choice(
@@ -749,12 +873,14 @@ impl<'a> Run<'a> {
         default: Option<&str>,
     ) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
-        let mut next = None;
+        let mut matched_branch = None;
         {
             self.update_context(frame, None);
+            let variables = variables_of(&self.snapshot.frames, frame);
             let scope = Scope {
                 input: &effective,
                 context: &self.snapshot.context,
+                variables: &variables,
             };
             for branch in choices {
                 let matched = branch.rule.evaluate(scope);
@@ -763,11 +889,18 @@ impl<'a> Run<'a> {
                     Err(f) => return Err(self.with_prefix(frame, f)),
                 };
                 if matched {
-                    next = Some(branch.next.as_str());
+                    matched_branch = Some(branch);
                     break;
                 }
             }
         }
+        // The matching rule's Assign, or the state's own when Default is taken; `$` is
+        // the effective input.
+        let assign = match matched_branch {
+            Some(branch) => branch.assign.as_ref(),
+            None => state.assign.as_ref(),
+        };
+        let next = matched_branch.map(|b| b.next.as_str());
         let Some(next) = next.or(default) else {
             return Err(Failure::new(
                 names::NO_CHOICE_MATCHED,
@@ -777,7 +910,9 @@ impl<'a> Run<'a> {
                 ),
             ));
         };
-        self.output_of(frame, state, effective, &Transition::Next(next.to_string()))
+        let next = Transition::Next(next.to_string());
+        let assigned = self.assign(frame, assign, &effective)?;
+        self.output_of(frame, state, effective, &next, assigned)
     }
 
     fn fail_state(&mut self, frame: &mut Frame, fail: &Fail) -> Result<Failure, Failure> {
@@ -868,7 +1003,8 @@ impl<'a> Run<'a> {
             return Err(self.with_prefix(frame, Failure::runtime("Wait state delay is too long")));
         }
         if due <= self.now {
-            return self.output_of(frame, state, effective, next);
+            let assigned = self.assign(frame, state.assign.as_ref(), &effective)?;
+            return self.output_of(frame, state, effective, next, assigned);
         }
         let timer = self.new_timer(TimerPurpose::Resume(frame_id));
         self.output
@@ -886,12 +1022,7 @@ impl<'a> Run<'a> {
         path: &crate::path::Path,
         effective: &Value,
     ) -> Result<Value, Failure> {
-        let root = if path.is_context() {
-            &self.snapshot.context
-        } else {
-            effective
-        };
-        path.select(root).ok_or_else(|| {
+        self.lookup(frame, path, effective).ok_or_else(|| {
             self.with_prefix(
                 frame,
                 Failure::runtime(format!(
@@ -936,29 +1067,49 @@ impl<'a> Run<'a> {
             self.number_source(frame, task.timeout_seconds.as_ref(), &effective)?;
         let heartbeat_seconds =
             self.number_source(frame, task.heartbeat_seconds.as_ref(), &effective)?;
-        let input = match &task.parameters {
-            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters")?,
-            None => effective,
-        };
         let task_id = self.snapshot.next_task;
+        let pattern = crate::callback::Pattern::of(&task.resource);
+        let token = pattern.uses_token().then(|| {
+            crate::callback::token(&self.entropy, &self.snapshot.info.execution_arn, task_id)
+        });
+        self.task_token = token.clone();
+        let input = match &task.parameters {
+            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters"),
+            None => Ok(effective),
+        };
+        self.task_token = None;
+        let input = input?;
         self.snapshot.next_task += 1;
-        let (resource_type, resource) = resource_parts(&task.resource);
-        let mut d = details([
-            ("resourceType", Value::String(resource_type)),
-            ("resource", Value::String(resource)),
-            (
-                "region",
-                Value::String(region_of(&self.snapshot.info.state_machine_arn)),
-            ),
-            ("parameters", Value::String(payload::to_text(&input))),
-        ]);
+        let mut d = if pattern == crate::callback::Pattern::Activity {
+            Details {
+                resource: Some(task.resource.clone()),
+                input: Some(payload::to_text(&input)),
+                ..Details::default()
+            }
+        } else {
+            let (resource_type, resource) = resource_parts(&task.resource);
+            details([
+                ("resourceType", Value::String(resource_type)),
+                ("resource", Value::String(resource)),
+                (
+                    "region",
+                    Value::String(region_of(&self.snapshot.info.state_machine_arn)),
+                ),
+                ("parameters", Value::String(payload::to_text(&input))),
+            ])
+        };
         if let Some(t) = timeout_seconds {
             d.timeout_in_seconds = Some(t);
         }
         if let Some(h) = heartbeat_seconds {
             d.heartbeat_in_seconds = Some(h);
         }
-        self.record_for_frame(frame, "TaskScheduled", d);
+        let scheduled = if pattern == crate::callback::Pattern::Activity {
+            "ActivityScheduled"
+        } else {
+            "TaskScheduled"
+        };
+        self.record_for_frame(frame, scheduled, d);
         let timeout_timer = timeout_seconds.map(|seconds| {
             let timer = self.new_timer(TimerPurpose::TaskTimeout(frame_id, task_id));
             let due = self.now.plus_seconds(seconds as f64);
@@ -976,6 +1127,7 @@ impl<'a> Run<'a> {
             timeout_seconds,
             heartbeat_seconds,
             attempt,
+            token,
         }));
         self.snapshot.tasks.insert(task_id, frame_id);
         frame.waiting = Waiting::Task {
@@ -994,27 +1146,20 @@ impl<'a> Run<'a> {
         match source {
             None => Ok(None),
             Some(NumberSource::Literal(n)) => Ok(Some(*n)),
-            Some(NumberSource::Path(path)) => {
-                let root = if path.is_context() {
-                    &self.snapshot.context
-                } else {
-                    effective
-                };
-                match path.select(root) {
-                    None => Err(self.with_prefix(frame, payload::no_results(path))),
-                    Some(value) => match value.as_u64() {
-                        Some(n) if n > 0 => Ok(Some(n)),
-                        _ => Err(self.with_prefix(
-                            frame,
-                            Failure::runtime(format!(
-                                "The value at {} must be a positive integer: {}",
-                                path.source(),
-                                display_value(&value)
-                            )),
+            Some(NumberSource::Path(path)) => match self.lookup(frame, path, effective) {
+                None => Err(self.with_prefix(frame, payload::no_results(path))),
+                Some(value) => match value.as_u64() {
+                    Some(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(self.with_prefix(
+                        frame,
+                        Failure::runtime(format!(
+                            "The value at {} must be a positive integer: {}",
+                            path.source(),
+                            display_value(&value)
                         )),
-                    },
-                }
-            }
+                    )),
+                },
+            },
         }
     }
 
@@ -1095,6 +1240,7 @@ impl<'a> Run<'a> {
             last_event: parent.last_event,
             retries: Vec::new(),
             waiting: Waiting::Enter,
+            variables: JsonMap::new(),
         };
         self.add_frame(frame)
     }
@@ -1111,7 +1257,7 @@ impl<'a> Run<'a> {
             NumberSource::Literal(n) => *n,
             NumberSource::Path(path) => {
                 let value = self.select_for(frame, path, &effective)?;
-                match value.as_u64() {
+                match lenient_i64(&value).and_then(|n| u64::try_from(n).ok()) {
                     Some(n) => n,
                     None => {
                         return Err(self.with_prefix(
@@ -1127,12 +1273,7 @@ impl<'a> Run<'a> {
             }
         };
         let items = {
-            let root = if map.items_path.is_context() {
-                &self.snapshot.context
-            } else {
-                &effective
-            };
-            match map.items_path.select(root) {
+            match self.lookup(frame, &map.items_path, &effective) {
                 Some(Value::Array(items)) => items,
                 Some(other) => {
                     return Err(self.with_prefix(
@@ -1157,7 +1298,7 @@ impl<'a> Run<'a> {
             Some(NumberSource::Literal(n)) => Some(*n),
             Some(NumberSource::Path(path)) => {
                 let value = self.select_for(frame, path, &effective)?;
-                match value.as_i64() {
+                match lenient_i64(&value) {
                     Some(n) if n < 0 => {
                         return Err(self.with_prefix(frame, Failure::runtime("ToleratedFailureCount cannot be negative.")))
                     }
@@ -1180,7 +1321,7 @@ impl<'a> Run<'a> {
             Some(NumberSource::Literal(p)) => Some(*p),
             Some(NumberSource::Path(path)) => {
                 let value = self.select_for(frame, path, &effective)?;
-                match value.as_f64() {
+                match lenient_f64(&value) {
                     Some(p) if !(0.0..=100.0).contains(&p) => {
                         return Err(self.with_prefix(
                             frame,
@@ -1250,13 +1391,42 @@ impl<'a> Run<'a> {
         path: &crate::path::Path,
         effective: &Value,
     ) -> Result<Value, Failure> {
-        let root = if path.is_context() {
-            &self.snapshot.context
-        } else {
-            effective
-        };
-        path.select(root)
+        self.lookup(frame, path, effective)
             .ok_or_else(|| self.with_prefix(frame, payload::no_results(path)))
+    }
+
+    /// What `path` selects for `frame`: from `input`, the context object or a variable.
+    fn lookup(&self, frame: &Frame, path: &crate::path::Path, input: &Value) -> Option<Value> {
+        let variables = variables_of(&self.snapshot.frames, frame);
+        let scope = Scope {
+            input,
+            context: &self.snapshot.context,
+            variables: &variables,
+        };
+        scope.select(path).map(std::borrow::Cow::into_owned)
+    }
+
+    /// Evaluates an `Assign` field for `frame` with `dollar` as `$`, against the
+    /// variables as they are before the state; [`Self::output_of`] makes the values
+    /// take effect when the state is left.
+    fn assign(
+        &mut self,
+        frame: &Frame,
+        assign: Option<&Assign>,
+        dollar: &Value,
+    ) -> Result<Option<JsonMap<String, Value>>, Failure> {
+        let Some(assign) = assign else {
+            return Ok(None);
+        };
+        self.update_context(frame, None);
+        let variables = variables_of(&self.snapshot.frames, frame);
+        let scope = Scope {
+            input: dollar,
+            context: &self.snapshot.context,
+            variables: &variables,
+        };
+        let values = assign.evaluate(scope, &mut self.random);
+        self.prefix(frame, values).map(Some)
     }
 
     /// Starts Map iterations while below MaxConcurrency.
@@ -1275,9 +1445,11 @@ impl<'a> Run<'a> {
             let input = match &map.item_selector {
                 Some(selector) => {
                     self.update_context(frame, Some((index, &item)));
+                    let variables = variables_of(&self.snapshot.frames, frame);
                     let scope = Scope {
                         input: &join.effective_input,
                         context: &self.snapshot.context,
+                        variables: &variables,
                     };
                     selector
                         .evaluate(scope, &mut self.random, "ItemSelector")
@@ -1496,9 +1668,11 @@ impl<'a> Run<'a> {
         let result = match result_selector {
             Some(selector) => {
                 self.update_context(frame, None);
+                let variables = variables_of(&self.snapshot.frames, frame);
                 let scope = Scope {
                     input: &result,
                     context: &self.snapshot.context,
+                    variables: &variables,
                 };
                 selector
                     .evaluate(scope, &mut self.random, "ResultSelector")
@@ -1509,27 +1683,35 @@ impl<'a> Run<'a> {
         if payload::json_size_exceeds(&result, self.snapshot.limits.max_payload_bytes) {
             return Err(data_limit(&frame.state));
         }
+        // `$` in Assign is the result after ResultSelector.
+        let assigned = self.assign(frame, state.assign.as_ref(), &result)?;
         let input = std::mem::take(&mut frame.input);
         let placed = payload::place_result(input, result, result_path);
         let placed = self.prefix(frame, placed)?;
-        self.output_of(frame, state, placed, next)
+        self.output_of(frame, state, placed, next, assigned)
     }
 
-    /// Applies OutputPath, records the Exited event and follows the transition.
+    /// Applies OutputPath, makes the state's `assigned` variables take effect, records
+    /// the Exited event and follows the transition. OutputPath still sees the variables
+    /// as they were before the state.
     fn output_of(
         &mut self,
         frame: &mut Frame,
         state: &State,
         value: Value,
         next: &Transition,
+        assigned: Option<JsonMap<String, Value>>,
     ) -> Result<Progress, Failure> {
         if state.output_path.as_ref().is_some_and(|p| p.is_context()) {
             self.update_context(frame, None);
         }
-        let output = self.prefix(
-            frame,
-            payload::select(value, state.output_path.as_ref(), &self.snapshot.context),
-        )?;
+        let selected = payload::select(
+            value,
+            state.output_path.as_ref(),
+            &self.snapshot.context,
+            &variables_of(&self.snapshot.frames, frame),
+        );
+        let output = self.prefix(frame, selected)?;
         let limit = self.snapshot.limits.max_payload_bytes;
         // The output's text serves the size check, this Exited event and the next
         // state's Entered event.
@@ -1543,9 +1725,13 @@ impl<'a> Run<'a> {
             if text.len() > limit {
                 return Err(data_limit(&frame.state));
             }
-            self.exited_with_text(frame, state, text.clone());
+            let assigned_texts = assigned.as_ref().map(assigned_texts);
+            self.exited_with_text(frame, state, text.clone(), assigned_texts);
             Some(text)
         };
+        if let Some(assigned) = assigned {
+            frame.variables.extend(assigned);
+        }
         match next {
             Transition::Next(name) => {
                 frame.state = name.clone();
@@ -1560,27 +1746,36 @@ impl<'a> Run<'a> {
 
     fn run_succeed(&mut self, frame: &mut Frame, state: &State) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
-        self.output_of(frame, state, effective, &Transition::End)
+        self.output_of(frame, state, effective, &Transition::End, None)
     }
 
-    fn exited(&mut self, frame: &mut Frame, state: &State, output: &Value) {
+    fn exited(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        output: &Value,
+        assigned: Option<&JsonMap<String, Value>>,
+    ) {
         if frame.quiet {
             return;
         }
         let text = payload::to_text(output);
-        self.exited_with_text(frame, state, text);
+        self.exited_with_text(frame, state, text, assigned.map(assigned_texts));
     }
 
-    fn exited_with_text(&mut self, frame: &mut Frame, state: &State, output_text: String) {
-        let id = self.record_quiet(
-            frame.quiet,
-            Some(frame.last_event),
-            exited_event(state),
-            details([
-                ("name", Value::String(frame.state.clone())),
-                ("output", Value::String(output_text)),
-            ]),
-        );
+    fn exited_with_text(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        output_text: String,
+        assigned: Option<JsonMap<String, Value>>,
+    ) {
+        let mut d = details([
+            ("name", Value::String(frame.state.clone())),
+            ("output", Value::String(output_text)),
+        ]);
+        d.assigned_variables = assigned;
+        let id = self.record_quiet(frame.quiet, Some(frame.last_event), exited_event(state), d);
         if !frame.quiet {
             frame.last_event = id;
         }
@@ -1639,12 +1834,20 @@ impl<'a> Run<'a> {
                 .iter()
                 .find(|c| matches_error(&c.error_equals, &failure))
             {
+                let error_output = error_output(&failure);
+                // `$` in a catcher's Assign is the error output.
+                let assigned = match self.assign(frame, catcher.assign.as_ref(), &error_output) {
+                    Ok(assigned) => assigned,
+                    Err(f) => return self.frame_ended(frame, Err(f)),
+                };
                 let input = std::mem::take(&mut frame.input);
-                let placed =
-                    payload::place_result(input, error_output(&failure), &catcher.result_path);
+                let placed = payload::place_result(input, error_output, &catcher.result_path);
                 match placed {
                     Ok(output) => {
-                        self.exited(frame, state, &output);
+                        self.exited(frame, state, &output, assigned.as_ref());
+                        if let Some(assigned) = assigned {
+                            frame.variables.extend(assigned);
+                        }
                         frame.state = catcher.next.clone();
                         frame.input = output;
                         frame.waiting = Waiting::Enter;
@@ -1762,6 +1965,15 @@ impl<'a> Run<'a> {
             return;
         };
         context.insert("State".into(), Value::Object(state));
+        // `$$.Task` exists only while a callback task's Parameters are evaluated.
+        match &self.task_token {
+            Some(token) => {
+                context.insert("Task".into(), json!({ "Token": token }));
+            }
+            None => {
+                context.shift_remove("Task");
+            }
+        }
         match item {
             Some((index, value)) => {
                 context.insert(
@@ -1784,6 +1996,7 @@ impl<'a> Run<'a> {
             &frame.input,
             state.input_path.as_ref(),
             &self.snapshot.context,
+            &variables_of(&self.snapshot.frames, frame),
         );
         self.prefix(frame, selected)
     }
@@ -1796,9 +2009,11 @@ impl<'a> Run<'a> {
         field: &str,
     ) -> Result<Value, Failure> {
         self.update_context(frame, None);
+        let variables = variables_of(&self.snapshot.frames, frame);
         let scope = Scope {
             input,
             context: &self.snapshot.context,
+            variables: &variables,
         };
         let value = template.evaluate(scope, &mut self.random, field);
         self.prefix(frame, value)
@@ -2006,6 +2221,23 @@ fn region_of(arn: &str) -> String {
 }
 
 /// A value as AWS prints it inside error causes: strings bare, everything else as JSON.
+/// An integer for the Map's `MaxConcurrencyPath`/`ToleratedFailureCountPath`: a JSON
+/// integer or a string holding one (AWS accepts `"1"` there, as the recorded corpus shows).
+fn lenient_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::String(text) => text.trim().parse().ok(),
+        other => other.as_i64(),
+    }
+}
+
+/// A number for `ToleratedFailurePercentagePath`, accepting numeric strings likewise.
+fn lenient_f64(value: &Value) -> Option<f64> {
+    match value {
+        Value::String(text) => text.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+        other => other.as_f64(),
+    }
+}
+
 fn display_value(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -2050,4 +2282,12 @@ fn data_limit(state: &str) -> Failure {
         names::DATA_LIMIT_EXCEEDED,
         format!("The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."),
     )
+}
+
+/// AWS's `assignedVariables`: each assigned variable's value as JSON text.
+fn assigned_texts(assigned: &JsonMap<String, Value>) -> JsonMap<String, Value> {
+    assigned
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(payload::to_text(value))))
+        .collect()
 }

@@ -247,24 +247,17 @@ impl Call {
             args.push(match arg {
                 Arg::Literal(v) => Cow::Borrowed(v),
                 Arg::Str(s) => Cow::Borrowed(&s.value),
-                Arg::Path(path) => {
-                    let root = if path.is_context() {
-                        scope.context
-                    } else {
-                        scope.input
-                    };
-                    match path.select_ref(root) {
-                        Some(v) => v,
-                        None => {
-                            return Err(Failure::runtime(format!(
-                                "The JSONPath '{}' specified for the field '{field}' could not \
+                Arg::Path(path) => match scope.select(path) {
+                    Some(v) => v,
+                    None => {
+                        return Err(Failure::runtime(format!(
+                            "The JSONPath '{}' specified for the field '{field}' could not \
                                  be found in the input '{}'",
-                                path.source(),
-                                compact(scope.input)
-                            )))
-                        }
+                            path.source(),
+                            compact(scope.input)
+                        )))
                     }
-                }
+                },
                 Arg::Call(call) => call.eval(scope, random, field)?,
             });
         }
@@ -959,6 +952,7 @@ impl<'s> CallParser<'s> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::variables::NoVariables;
     use serde_json::json;
 
     /// Entropy that replays fixed words.
@@ -978,7 +972,11 @@ mod tests {
 
     fn eval_with(text: &str, input: &Value, context: &Value) -> Result<Value, Failure> {
         let call = Call::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        let scope = Scope { input, context };
+        let scope = Scope {
+            input,
+            context,
+            variables: &NoVariables,
+        };
         call.evaluate_in_field(scope, &mut SplitMix64::new(7), "FunctionResult.$")
     }
 
@@ -1366,6 +1364,7 @@ mod tests {
         let scope = Scope {
             input: &input,
             context: &input,
+            variables: &NoVariables,
         };
         let call = Call::parse("States.MathRandom(12.5, 44.51)").unwrap();
         let mut rng = SplitMix64::new(1);
@@ -1446,6 +1445,7 @@ mod tests {
         let scope = Scope {
             input: &input,
             context: &input,
+            variables: &NoVariables,
         };
         let call = Call::parse("States.UUID()").unwrap();
         let a = call

@@ -8,9 +8,11 @@
 //! Where to look:
 //! - [`model`]: the definition as typed Rust values; [`parse`] builds it from JSON and
 //!   [`validate`] checks it, both reporting AWS-shaped [`diagnostic::Diagnostic`]s.
-//! - [`path`], [`template`], [`intrinsics`], [`choice`], [`timestamp`]: the data language.
+//! - [`path`], [`template`], [`intrinsics`], [`choice`], [`timestamp`]: the data language;
+//!   [`variables`]: workflow variables (`Assign`, `$name`).
 //! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory.
 
+pub mod callback;
 pub mod choice;
 pub mod diagnostic;
 pub mod driver;
@@ -26,6 +28,7 @@ pub mod random;
 pub mod template;
 pub mod timestamp;
 pub mod validate;
+pub mod variables;
 
 pub use diagnostic::{Diagnostic, DiagnosticCode};
 pub use error::Failure;

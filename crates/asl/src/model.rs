@@ -11,6 +11,7 @@ use crate::choice::Rule;
 use crate::path::Path;
 use crate::template::Template;
 use crate::timestamp::Timestamp;
+use crate::variables::Assign;
 
 /// A whole machine, or one Parallel branch, or a Map's item processor.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,9 @@ pub struct State {
     pub input_path: Option<Path>,
     /// `OutputPath`: `None` when the definition says `null` (the state emits `{}`).
     pub output_path: Option<Path>,
+    /// `Assign` (Pass, Task, Choice, Wait, Parallel, Map). On a Choice state it applies
+    /// when the `Default` transition is taken.
+    pub assign: Option<Assign>,
     pub kind: StateKind,
 }
 
@@ -161,6 +165,8 @@ pub struct Task {
 pub struct ChoiceBranch {
     pub rule: Rule,
     pub next: String,
+    /// Applies when this rule is the one that matched.
+    pub assign: Option<Assign>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -275,4 +281,6 @@ pub struct Catcher {
     pub next: String,
     /// Default `$`.
     pub result_path: ResultPath,
+    /// Evaluated against the error output (`{"Error": …, "Cause": …}`).
+    pub assign: Option<Assign>,
 }

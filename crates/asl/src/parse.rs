@@ -9,8 +9,9 @@
 //! answers); elsewhere they say plainly what is wrong and what is expected.
 //!
 //! Only JSONPath definitions are accepted today: `QueryLanguage: JSONata`, the
-//! JSONata-only fields and `{% … %}` expressions get a "not supported yet" diagnostic,
-//! and so does `Assign` (workflow variables), which the model cannot hold yet.
+//! JSONata-only fields and `{% … %}` expressions get a "not supported yet" diagnostic.
+//! `Assign` (workflow variables) is accepted on the states, Choice rules and catchers
+//! that AWS allows it on.
 
 use serde_json::{Map as JsonMap, Value};
 
@@ -24,6 +25,7 @@ use crate::model::{
 use crate::path::Path;
 use crate::template::{Template, TemplateError};
 use crate::timestamp::Timestamp;
+use crate::variables::Assign;
 
 /// How deeply Parallel branches and Map item processors may nest inside each other.
 /// Deeper definitions are refused (with a diagnostic), which also bounds recursion.
@@ -439,6 +441,18 @@ impl Parser<'_> {
 
     fn result_path(&mut self, obj: &Obj, loc: &str) -> ResultPath {
         match self.path(obj, "ResultPath", loc, true) {
+            // ResultPath writes into the state's input: a variable is no place to write.
+            PathField::Valid(p) if p.variable().is_some() => {
+                self.err(
+                    &at(loc, "ResultPath"),
+                    format!(
+                        "The value for the field 'ResultPath' must be a valid ReferencePath: \
+                         '{}' names a variable, not a place in the input",
+                        p.source()
+                    ),
+                );
+                ResultPath::default()
+            }
             PathField::Valid(p) => ResultPath::At(p),
             PathField::Null => ResultPath::Discard,
             PathField::Absent | PathField::Invalid => ResultPath::default(),
@@ -561,12 +575,20 @@ impl Parser<'_> {
         }
     }
 
-    fn assign_unsupported(&mut self, obj: &Obj, loc: &str) {
-        if obj.contains_key("Assign") {
-            self.err(
-                &at(loc, "Assign"),
-                "Field 'Assign' (workflow variables) is not supported yet by Cairn",
-            );
+    /// `Assign`: an object of variable names (see [`crate::variables`]).
+    fn assign(&mut self, obj: &Obj, loc: &str) -> Option<Assign> {
+        let value = obj.get("Assign")?;
+        let here = at(loc, "Assign");
+        if !value.is_object() {
+            self.wrong_type(&here, "Object", value);
+            return None;
+        }
+        match Assign::compile(value) {
+            Ok(assign) => Some(assign),
+            Err(errors) => {
+                self.template_errors(&here, errors);
+                None
+            }
         }
     }
 
@@ -730,8 +752,18 @@ impl Parser<'_> {
         depth: usize,
     ) -> Option<State> {
         self.check_fields(obj, loc, &[COMMON_FIELDS, own]);
+        // AWS allows Assign on every type that can continue to another state.
+        let assign = if matches!(ty, "Succeed" | "Fail") {
+            if obj.contains_key("Assign") {
+                self.err(loc, "Field 'Assign' is not supported");
+            }
+            None
+        } else if self.jsonata_state {
+            None
+        } else {
+            self.assign(obj, loc)
+        };
         if !self.jsonata_state {
-            self.assign_unsupported(obj, loc);
             let mut budget = 16;
             self.scan_jsonata(raw, loc, 0, &mut budget);
         }
@@ -759,6 +791,7 @@ impl Parser<'_> {
             comment,
             input_path,
             output_path,
+            assign,
             kind,
         })
     }
@@ -948,9 +981,11 @@ impl Parser<'_> {
                 continue;
             };
             self.check_fields(c, &cloc, &[CATCHER_FIELDS]);
-            if !self.jsonata_state {
-                self.assign_unsupported(c, &cloc);
-            }
+            let assign = if self.jsonata_state {
+                None
+            } else {
+                self.assign(c, &cloc)
+            };
             self.require(c, &cloc, &["ErrorEquals", "Next"]);
             self.comment(c, &cloc);
             let error_equals = self.error_equals(c, &cloc, i + 1 == list.len());
@@ -963,6 +998,7 @@ impl Parser<'_> {
                 error_equals,
                 next,
                 result_path,
+                assign,
             });
         }
         out
@@ -1000,10 +1036,11 @@ impl Parser<'_> {
                     );
                     usable = false;
                 }
-                if rule_obj.contains_key("Assign") && !self.jsonata_state {
-                    self.assign_unsupported(rule_obj, &rloc);
-                    usable = false;
-                }
+                let assign = if self.jsonata_state {
+                    None
+                } else {
+                    self.assign(rule_obj, &rloc)
+                };
                 // `Next` is checked by the rule parser (present, a string).
                 let next = rule_obj
                     .get("Next")
@@ -1014,7 +1051,7 @@ impl Parser<'_> {
                 }
                 let rule = Rule::parse(raw, &rloc, true, self.diags);
                 if let (Some(rule), Some(next)) = (rule, next) {
-                    choices.push(ChoiceBranch { rule, next });
+                    choices.push(ChoiceBranch { rule, next, assign });
                 }
             }
         }

@@ -5,7 +5,9 @@
 //!   select many nodes (wildcards, slices, filters) and then yields an array;
 //! - a **Reference Path** (`ResultPath`, Choice `Variable`) must name one node.
 //!
-//! A path starting with `$$` is evaluated against the context object, not the input.
+//! A path starting with `$$` is evaluated against the context object, not the input;
+//! one starting with `$name` (a workflow variable, see [`crate::variables`]) against the
+//! value of that variable.
 //!
 //! The dialect follows Jayway JsonPath, the library behind AWS's implementation:
 //! - dot names run up to the next `.`, `[`, `(` or white space, so `$.detail-type` and
@@ -69,6 +71,8 @@ pub struct Path {
 struct PathInner {
     source: String,
     context: bool,
+    /// `$name…`: the workflow variable the path starts from.
+    variable: Option<String>,
     segments: Vec<Segment>,
     definite: bool,
 }
@@ -229,6 +233,7 @@ impl Path {
             inner: Box::new(PathInner {
                 source: "$".to_string(),
                 context: false,
+                variable: None,
                 segments: Vec::new(),
                 definite: true,
             }),
@@ -255,6 +260,12 @@ impl Path {
                 "The path '{text}' must start with '$' or '$$'"
             )));
         };
+        let variable = if context {
+            None
+        } else {
+            variable_name(text.get(1..).unwrap_or(""))
+        };
+        let start = start + variable.map_or(0, str::len);
         let mut parser = Parser::new(text, start);
         let segments = parser.segments(false, 0)?;
         if parser.pos < text.len() {
@@ -281,6 +292,7 @@ impl Path {
             inner: Box::new(PathInner {
                 source: text.to_string(),
                 context,
+                variable: variable.map(str::to_string),
                 segments,
                 definite,
             }),
@@ -294,7 +306,12 @@ impl Path {
 
     /// `$` exactly.
     pub fn is_root(&self) -> bool {
-        !self.inner.context && self.inner.segments.is_empty()
+        !self.inner.context && self.inner.variable.is_none() && self.inner.segments.is_empty()
+    }
+
+    /// `$name…`: the workflow variable this path reads, if it reads one.
+    pub fn variable(&self) -> Option<&str> {
+        self.inner.variable.as_deref()
     }
 
     /// Starts with `$$`: evaluated against the context object.
@@ -324,6 +341,9 @@ impl Path {
     /// `$.a.b[0]` is `$['a']['b'][0]` (`$$` paths print as `$`-rooted too).
     pub fn normalized(&self) -> String {
         let mut out = String::from("$");
+        if let Some(name) = &self.inner.variable {
+            out.push_str(name);
+        }
         for segment in &self.inner.segments {
             write_segment(&mut out, segment);
         }
@@ -378,10 +398,11 @@ impl Path {
     /// array) fails with AWS's cause for `States.ReferencePathConflict`:
     /// `Unable to apply ReferencePath $.x to input "text"`.
     pub fn set(&self, target: Value, value: Value) -> Result<Value, SetError> {
-        if self.inner.segments.is_empty() && !self.inner.context {
+        let elsewhere = self.inner.context || self.inner.variable.is_some();
+        if self.inner.segments.is_empty() && !elsewhere {
             return Ok(value);
         }
-        if self.inner.context || !self.can_set(&target) {
+        if elsewhere || !self.can_set(&target) {
             let input = serde_json::to_string(&target).unwrap_or_default();
             return Err(SetError {
                 message: format!(
@@ -542,6 +563,21 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
     } else {
         None
     }
+}
+
+/// The variable name a path text starts with (after its `$`), if it starts with one:
+/// an identifier (a letter or `_`, then letters, digits and `_`), as AWS's variable
+/// names are. `$.x`, `$[0]`, `$$` and `$` alone start with none.
+fn variable_name(after_dollar: &str) -> Option<&str> {
+    let mut chars = after_dollar.char_indices();
+    let (_, first) = chars.next()?;
+    if !(first.is_alphabetic() || first == '_') {
+        return None;
+    }
+    let end = chars
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(after_dollar.len(), |(i, _)| i);
+    after_dollar.get(..end)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1580,13 +1616,43 @@ mod tests {
     }
 
     #[test]
+    fn variable_paths() {
+        let path = Path::parse("$order.items[1].sku").unwrap();
+        assert_eq!(path.variable(), Some("order"));
+        assert!(!path.is_context() && !path.is_root() && path.is_definite());
+        // The segments apply to the variable's value.
+        let order = json!({"items": [{"sku": "a"}, {"sku": "b"}]});
+        assert_eq!(path.select(&order), Some(json!("b")));
+        assert_eq!(path.normalized(), "$order['items'][1]['sku']");
+
+        let whole = Path::parse_reference("$x").unwrap();
+        assert_eq!(whole.variable(), Some("x"));
+        assert!(!whole.is_root());
+        assert_eq!(whole.select(&json!(42)), Some(json!(42)));
+
+        let unicode = Path::parse("$ünï_1.a").unwrap();
+        assert_eq!(unicode.variable(), Some("ünï_1"));
+        let wild = Path::parse("$list[*].id").unwrap();
+        assert_eq!(wild.variable(), Some("list"));
+        assert!(!wild.is_definite());
+
+        for plain in ["$", "$.a", "$['a']", "$[0]", "$$.Execution", "$..a"] {
+            assert_eq!(Path::parse(plain).unwrap().variable(), None, "{plain}");
+        }
+        // A variable is never a place to write a result.
+        assert!(whole.set(json!({}), json!(1)).is_err());
+    }
+
+    #[test]
     fn invalid_paths_are_rejected() {
         for p in [
             "",
             "a",
             "$.",
             "$..",
-            "$a",
+            "$a-b",
+            "$1a",
+            "$a b",
             "$[",
             "$[]",
             "$['a'",

@@ -7,31 +7,52 @@ use serde_json::Value;
 use crate::error::{names, Failure};
 use crate::model::ResultPath;
 use crate::path::Path;
+use crate::variables::Variables;
 
 /// Applies `InputPath` (or `OutputPath`) to `value`: `None` (the definition said `null`)
 /// gives `{}`; `$` passes the value through without copying.
-pub fn select(value: Value, path: Option<&Path>, context: &Value) -> Result<Value, Failure> {
+pub fn select(
+    value: Value,
+    path: Option<&Path>,
+    context: &Value,
+    variables: &dyn Variables,
+) -> Result<Value, Failure> {
     let Some(path) = path else {
         return Ok(Value::Object(Default::default()));
     };
     if path.is_root() {
         return Ok(value);
     }
-    let root = if path.is_context() { context } else { &value };
-    path.select(root).ok_or_else(|| no_results(path))
+    let root = match path.variable() {
+        Some(name) => variables.variable(name),
+        None if path.is_context() => Some(context),
+        None => Some(&value),
+    };
+    root.and_then(|root| path.select(root))
+        .ok_or_else(|| no_results(path))
 }
 
 /// Like [`select`] but borrowing: for InputPath, whose source (the raw input) must be
 /// kept for ResultPath.
-pub fn select_ref(value: &Value, path: Option<&Path>, context: &Value) -> Result<Value, Failure> {
+pub fn select_ref(
+    value: &Value,
+    path: Option<&Path>,
+    context: &Value,
+    variables: &dyn Variables,
+) -> Result<Value, Failure> {
     let Some(path) = path else {
         return Ok(Value::Object(Default::default()));
     };
-    let root = if path.is_context() { context } else { value };
     if path.is_root() {
-        return Ok(root.clone());
+        return Ok(value.clone());
     }
-    path.select(root).ok_or_else(|| no_results(path))
+    let root = match path.variable() {
+        Some(name) => variables.variable(name),
+        None if path.is_context() => Some(context),
+        None => Some(value),
+    };
+    root.and_then(|root| path.select(root))
+        .ok_or_else(|| no_results(path))
 }
 
 /// AWS's cause for a path that matches nothing, e.g.

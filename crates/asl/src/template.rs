@@ -15,17 +15,46 @@ use crate::error::Failure;
 use crate::intrinsics::{self, Call};
 use crate::path::Path;
 use crate::random::Random;
+use crate::variables::Variables;
 
 /// Deepest nesting of objects and arrays a template may have.
 pub const MAX_TEMPLATE_DEPTH: usize = 128;
 
 /// Where a template or an intrinsic reads data from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Scope<'a> {
     /// The effective input (`$`).
     pub input: &'a Value,
     /// The context object (`$$`).
     pub context: &'a Value,
+    /// The workflow variables visible here (`$name`).
+    pub variables: &'a dyn Variables,
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("input", self.input)
+            .field("context", self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Scope<'a> {
+    /// The document `path` starts from: the input, the context object or a variable
+    /// (`None` when that variable does not exist).
+    pub fn root_of(&self, path: &Path) -> Option<&'a Value> {
+        match path.variable() {
+            Some(name) => self.variables.variable(name),
+            None if path.is_context() => Some(self.context),
+            None => Some(self.input),
+        }
+    }
+
+    /// Evaluates `path` from its root; see [`Path::select_ref`].
+    pub fn select(&self, path: &Path) -> Option<std::borrow::Cow<'a, Value>> {
+        path.select_ref(self.root_of(path)?)
+    }
 }
 
 /// A problem in a template found at definition time.
@@ -235,13 +264,10 @@ fn evaluate_node(
             .map(|child| evaluate_node(child, scope, random, field))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        Node::Path { path, field: key } => {
-            let root = if path.is_context() {
-                scope.context
-            } else {
-                scope.input
-            };
-            path.select(root).ok_or_else(|| {
+        Node::Path { path, field: key } => scope
+            .select(path)
+            .map(std::borrow::Cow::into_owned)
+            .ok_or_else(|| {
                 Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{}' could not be found in the \
                      input '{}'",
@@ -249,8 +275,7 @@ fn evaluate_node(
                     key.as_deref().unwrap_or(field),
                     intrinsics::compact(scope.input)
                 ))
-            })
-        }
+            }),
         Node::Call { call, field: key } => {
             call.evaluate_in_field(scope, random, key.as_deref().unwrap_or(field))
         }
@@ -271,6 +296,7 @@ mod tests {
             Scope {
                 input: &input,
                 context: &context,
+                variables: &crate::variables::NoVariables,
             },
             &mut SplitMix64::new(1),
             "Parameters",
@@ -402,6 +428,7 @@ mod tests {
         let scope = Scope {
             input: &input,
             context: &json!({}),
+            variables: &crate::variables::NoVariables,
         };
         let mut rng = SplitMix64::new(1);
         let path = Template::compile_expression("$.Error").unwrap();

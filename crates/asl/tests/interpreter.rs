@@ -469,6 +469,7 @@ fn clock(seconds: i64) -> Clock {
     Clock {
         now: Timestamp::from_unix_millis(START + seconds * 1000),
         seed: seconds as u64,
+        entropy: [seconds as u8; 32],
     }
 }
 
@@ -588,4 +589,423 @@ fn a_runaway_loop_inside_a_distributed_map_iteration_is_stopped() {
     let outcome = driver::run(&machine, json!([{}]), &options, &mut driver::NoTasks);
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+}
+
+// ------------------------------------------------------------------ workflow variables
+
+/// The `assignedVariables` of the Exited event of `state`.
+fn assigned(outcome: &Outcome, state: &str) -> Option<Value> {
+    outcome
+        .history
+        .iter()
+        .find(|e| e.event_type.ends_with("StateExited") && e.details.name.as_deref() == Some(state))
+        .and_then(|e| e.details.assigned_variables.clone())
+        .map(Value::Object)
+}
+
+#[test]
+fn assignments_of_one_state_read_the_values_from_before_it() {
+    let outcome = run(
+        json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"a": 1, "b": 2}, "Next": "Swap"},
+            "Swap": {"Type": "Pass", "Assign": {"a.$": "$b", "b.$": "$a"},
+                     "OutputPath": "$a", "Next": "Show"},
+            "Show": {"Type": "Pass", "Parameters": {"a.$": "$a", "b.$": "$b", "in.$": "$"}, "End": true}
+        }}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    // OutputPath of the assigning state still sees the old `a`.
+    assert_eq!(outcome.output, Some(json!({"a": 2, "b": 1, "in": 1})));
+    assert_eq!(
+        assigned(&outcome, "Swap"),
+        Some(json!({"a": "2", "b": "1"}))
+    );
+    assert_eq!(assigned(&outcome, "Show"), None);
+    let exited = outcome
+        .history
+        .iter()
+        .find(|e| e.event_type == "PassStateExited")
+        .map(|e| serde_json::to_value(&e.details).expect("serializes"));
+    assert_eq!(
+        exited
+            .as_ref()
+            .map(|d| d["assignedVariablesDetails"].clone()),
+        Some(json!({"truncated": false}))
+    );
+}
+
+#[test]
+fn dollar_in_assign_is_the_result_after_result_selector_for_a_task() {
+    let resource = "arn:aws:lambda:us-east-1:123456789012:function:f";
+    let mut script = Script::default().on(
+        resource,
+        vec![TaskOutcome::Succeeded(json!({"Payload": {"total": 10}}))],
+    );
+    let outcome = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource,
+                  "ResultSelector": {"t.$": "$.Payload.total"},
+                  "ResultPath": "$.r",
+                  "Assign": {"total.$": "$.t", "input.$": "States.JsonToString($)"},
+                  "Next": "Use"},
+            "Use": {"Type": "Pass", "Parameters": {"total.$": "$total", "input.$": "$input"}, "End": true}
+        }}),
+        json!({"order": 1}),
+        &mut script,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(
+        outcome.output,
+        Some(json!({"total": 10, "input": "{\"t\":10}"}))
+    );
+}
+
+#[test]
+fn choice_takes_the_matching_rules_assign_or_the_states_on_default() {
+    let definition = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice",
+              "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "Out",
+                           "Assign": {"how": "rule", "n.$": "$.n"}}],
+              "Default": "Out",
+              "Assign": {"how": "default"}},
+        "Out": {"Type": "Pass", "Parameters": {"how.$": "$how"}, "End": true}
+    }});
+    let matched = run(definition.clone(), json!({"n": 1}));
+    assert_eq!(matched.output, Some(json!({"how": "rule"})), "{matched:?}");
+    let defaulted = run(definition, json!({"n": 2}));
+    assert_eq!(
+        defaulted.output,
+        Some(json!({"how": "default"})),
+        "{defaulted:?}"
+    );
+}
+
+#[test]
+fn variables_feed_choice_wait_fail_and_map_fields() {
+    let outcome = run(
+        json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass",
+                    "Assign": {"limit": 2, "wait": 3, "items": [1, 2, 3], "max": "1"},
+                    "Next": "Check"},
+            "Check": {"Type": "Choice",
+                      "Choices": [{"Variable": "$limit", "NumericLessThanPath": "$wait", "Next": "Wait"}],
+                      "Default": "Boom"},
+            "Wait": {"Type": "Wait", "SecondsPath": "$wait", "Next": "Each"},
+            "Each": {"Type": "Map", "ItemsPath": "$items", "MaxConcurrencyPath": "$max",
+                     "ItemSelector": {"v.$": "$$.Map.Item.Value", "limit.$": "$limit"},
+                     "ItemProcessor": {"StartAt": "Inner", "States": {
+                         "Inner": {"Type": "Pass", "Parameters": {"over.$": "States.MathAdd($.v, $limit)"}, "End": true}
+                     }},
+                     "Next": "Boom"},
+            "Boom": {"Type": "Fail", "ErrorPath": "$items[0]", "CausePath": "States.Format('{} items', States.ArrayLength($items))"}
+        }}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
+    assert_eq!(outcome.error.as_deref(), Some("1"));
+    assert_eq!(outcome.cause.as_deref(), Some("3 items"));
+    assert_eq!(
+        outcome.finished_at.unix_millis() - START,
+        3_000,
+        "waited $wait seconds"
+    );
+}
+
+#[test]
+fn inner_scopes_read_outer_variables_and_keep_their_own() {
+    let outcome = run(
+        json!({"StartAt": "Outer", "States": {
+            "Outer": {"Type": "Pass", "Assign": {"x": 1}, "Next": "Par"},
+            "Par": {"Type": "Parallel", "Branches": [
+                {"StartAt": "B1", "States": {
+                    "B1": {"Type": "Pass", "Assign": {"inner.$": "States.MathAdd($x, 10)"}, "Next": "B2"},
+                    "B2": {"Type": "Pass", "Parameters": {"x.$": "$x", "inner.$": "$inner"}, "End": true}
+                }},
+                {"StartAt": "M", "States": {
+                    "M": {"Type": "Map", "ItemsPath": "$.items",
+                          "ItemProcessor": {"StartAt": "I", "States": {
+                              "I": {"Type": "Pass", "Assign": {"item.$": "$"}, "Next": "J"},
+                              "J": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($item, $x)"}, "End": true}
+                          }},
+                          "End": true}
+                }}
+            ], "Next": "After"},
+            "After": {"Type": "Pass", "Parameters": {"x.$": "$x", "branches.$": "$"}, "Next": "Leak"},
+            "Leak": {"Type": "Pass", "Parameters": {"inner.$": "$inner"}, "End": true}
+        }}),
+        json!({"items": [5, 6]}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
+    let after = outcome
+        .history
+        .iter()
+        .find(|e| e.event_type == "PassStateExited" && e.details.name.as_deref() == Some("After"))
+        .and_then(|e| e.details.output.clone())
+        .expect("After exited");
+    assert_eq!(
+        serde_json::from_str::<Value>(&after).expect("json"),
+        json!({"x": 1, "branches": [{"x": 1, "inner": 11}, [{"sum": 6}, {"sum": 7}]]})
+    );
+    // What a branch assigned does not exist outside it.
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    let cause = outcome.cause.unwrap_or_default();
+    assert!(
+        cause.starts_with("An error occurred while executing the state 'Leak'")
+            && cause.contains(
+                "The JSONPath '$inner' specified for the field 'inner.$' could not be found"
+            ),
+        "{cause}"
+    );
+}
+
+#[test]
+fn a_catchers_assign_reads_the_error_output() {
+    let resource = "arn:aws:states:::lambda:invoke";
+    let mut script = Script::default().on(resource, vec![failed("Oops", "it broke")]);
+    let outcome = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource, "Assign": {"never": 1},
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": "Handle",
+                             "Assign": {"err.$": "$.Error", "why.$": "$.Cause"}}],
+                  "End": true},
+            "Handle": {"Type": "Pass", "Parameters": {"err.$": "$err", "why.$": "$why", "in.$": "$"}, "Next": "Never"},
+            "Never": {"Type": "Pass", "InputPath": "$never", "End": true}
+        }}),
+        json!({"a": 1}),
+        &mut script,
+    );
+    assert_eq!(
+        assigned(&outcome, "T"),
+        Some(json!({"err": "\"Oops\"", "why": "\"it broke\""}))
+    );
+    // The state's own Assign applies only when it succeeds.
+    assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
+    assert_eq!(
+        outcome.cause.as_deref(),
+        Some("An error occurred while executing the state 'Never' (entered at the event id #9). Invalid path '$never' : No results for path: $never")
+    );
+    let handled = outcome
+        .history
+        .iter()
+        .find(|e| e.event_type == "PassStateExited" && e.details.name.as_deref() == Some("Handle"))
+        .and_then(|e| e.details.output.clone())
+        .expect("Handle exited");
+    assert_eq!(
+        serde_json::from_str::<Value>(&handled).expect("json"),
+        json!({"err": "Oops", "why": "it broke", "in": {"a": 1}})
+    );
+}
+
+#[test]
+fn a_missing_variable_in_assign_is_not_caught_by_states_all() {
+    let outcome = run(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Assign": {"y.$": "$nope.field"}, "End": true}
+        }}),
+        json!({}),
+    );
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        outcome.cause.as_deref(),
+        Some("An error occurred while executing the state 'P' (entered at the event id #2). The JSONPath '$nope.field' specified for the field 'y.$' could not be found in the input '{}'")
+    );
+}
+
+#[test]
+fn variables_survive_a_snapshot_round_trip_and_leave_plain_snapshots_unchanged() {
+    let machine = machine(json!({"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"kept": {"deep": [1, 2]}}, "Next": "Wait"},
+        "Wait": {"Type": "Wait", "Seconds": 5, "Next": "Use"},
+        "Use": {"Type": "Pass", "Parameters": {"v.$": "$kept.deep[1]"}, "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (snapshot, output) = interpreter::start(
+        &machine,
+        info.clone(),
+        json!({}),
+        Limits::default(),
+        clock(0),
+    );
+    let timer = output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::StartTimer { timer, .. } => Some(*timer),
+            _ => None,
+        })
+        .expect("the wait starts a timer");
+    let text = serde_json::to_string(&snapshot).expect("serializes");
+    assert!(text.contains("\"kept\""), "{text}");
+    let mut snapshot: Snapshot = serde_json::from_str(&text).expect("deserializes");
+    interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TimerFired { timer },
+        clock(5),
+    );
+    assert_eq!(snapshot.status, Status::Succeeded);
+
+    // A machine without Assign keeps the snapshot shape it had before variables existed.
+    let plain = self::machine(json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 5, "End": true}
+    }}));
+    let (snapshot, _) = interpreter::start(&plain, info, json!({}), Limits::default(), clock(0));
+    let text = serde_json::to_string(&snapshot).expect("serializes");
+    assert!(!text.contains("variables"), "{text}");
+}
+
+fn invoked(output: &interpreter::Output) -> cairn_asl::interpreter::TaskRequest {
+    output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::InvokeTask(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("a task is invoked")
+}
+
+#[test]
+fn callback_tasks_get_a_token_in_the_context_object_and_wait_after_submission() {
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+              "Parameters": {"FunctionName": "f", "Payload": {"token.$": "$$.Task.Token"}},
+              "Next": "After"},
+        "After": {"Type": "Pass", "Parameters": {"context.$": "$$"}, "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) = interpreter::start(
+        &machine,
+        info.clone(),
+        json!({}),
+        Limits::default(),
+        clock(0),
+    );
+    let request = invoked(&output);
+    let token = request
+        .token
+        .clone()
+        .expect("a callback task carries its token");
+    assert_eq!(
+        token,
+        cairn_asl::callback::token(&[0; 32], &info.execution_arn, request.task)
+    );
+    assert_eq!(request.input["Payload"]["token"], token.as_str());
+
+    interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskStarted { task: request.task },
+        clock(1),
+    );
+    let submitted = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSubmitted {
+            task: request.task,
+            output: json!({"StatusCode": 200}),
+        },
+        clock(2),
+    );
+    assert_eq!(submitted.history[0].event_type, "TaskSubmitted");
+    assert_eq!(
+        snapshot.status,
+        Status::Running,
+        "still waiting for the token"
+    );
+    let done = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task: request.task,
+            output: json!({"ok": true}),
+        },
+        clock(3),
+    );
+    // `$$.Task` exists only inside the callback task's Parameters.
+    let finish = done
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Finish(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("finished");
+    assert_eq!(finish.status, Status::Succeeded);
+    let context = &finish.output.expect("output")["context"];
+    assert_eq!(context["State"]["Name"], "After");
+    assert!(
+        context.get("Task").is_none(),
+        "no $$.Task outside the task: {context}"
+    );
+}
+
+#[test]
+fn request_response_tasks_have_no_token() {
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (_, output) = interpreter::start(&machine, info, json!({}), Limits::default(), clock(0));
+    assert_eq!(invoked(&output).token, None);
+}
+
+#[test]
+fn activity_tasks_record_activity_events_and_heartbeat_timeouts_cancel_the_task() {
+    let activity = "arn:aws:states:us-east-1:123456789012:activity:Work";
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 5,
+              "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "Late"}], "End": true},
+        "Late": {"Type": "Pass", "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) =
+        interpreter::start(&machine, info, json!({"n": 1}), Limits::default(), clock(0));
+    let request = invoked(&output);
+    assert!(request.token.is_some());
+    let scheduled = output
+        .history
+        .iter()
+        .find(|e| e.event_type == "ActivityScheduled")
+        .expect("ActivityScheduled");
+    assert_eq!(scheduled.details.resource.as_deref(), Some(activity));
+    assert_eq!(scheduled.details.input.as_deref(), Some(r#"{"n":1}"#));
+    assert_eq!(scheduled.details.heartbeat_in_seconds, Some(5));
+    assert_eq!(scheduled.details.resource_type, None);
+
+    let started = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::ActivityStarted {
+            task: request.task,
+            worker_name: Some("w1".into()),
+        },
+        clock(1),
+    );
+    assert_eq!(started.history[0].event_type, "ActivityStarted");
+    assert_eq!(
+        started.history[0].details.worker_name.as_deref(),
+        Some("w1")
+    );
+    let timed_out = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskHeartbeatTimedOut { task: request.task },
+        clock(7),
+    );
+    assert_eq!(timed_out.history[0].event_type, "ActivityTimedOut");
+    assert_eq!(
+        timed_out.history[0].details.error.as_deref(),
+        Some("States.HeartbeatTimeout")
+    );
+    assert!(
+        timed_out
+            .commands
+            .iter()
+            .any(|c| *c == Command::CancelTask { task: request.task }),
+        "the driver learns the task is over, so its token stops working"
+    );
+    assert_eq!(snapshot.status, Status::Succeeded);
 }

@@ -74,6 +74,7 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
         let store = store.clone();
         let bell = doorbell(store.pool(), TASKS_CHANNEL);
         let stopping = stopping.clone();
+        let targets = targets.clone();
         loops.spawn(async move { runner::run(store, targets, worker, bell, stopping).await });
     }
 
@@ -85,11 +86,13 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
         let api = cairn_api::ApiConfig {
             region: config.region.clone(),
             account_id: config.account.clone(),
+            limits: config.limits(),
             ..cairn_api::ApiConfig::default()
         };
         let app = router(store.clone()).merge(cairn_api::router(cairn_api::ApiState::new(
             store.clone(),
             api,
+            targets.clone(),
         )));
         let mut stopping = stopping.clone();
         tracing::info!(%address, "Step Functions API listening");
@@ -130,24 +133,43 @@ async fn connect(config: &Config) -> Result<PgStore> {
     Ok(store)
 }
 
+/// Health and metrics, beside the API. `/healthz` says the process is alive; `/readyz`
+/// says it can serve: Postgres answers and carries every migration this build expects.
 fn router(store: PgStore) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
-            get(move || {
+            get({
                 let store = store.clone();
-                async move {
-                    match sqlx::query("select 1").execute(store.pool()).await {
-                        Ok(_) => (axum::http::StatusCode::OK, "ready"),
-                        Err(_) => (
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "database unreachable",
-                        ),
-                    }
+                move || {
+                    let store = store.clone();
+                    async move { readiness(&store).await }
                 }
             }),
         )
+        .merge(cairn_telemetry::router(store))
+}
+
+async fn readiness(store: &PgStore) -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    use cairn_store::schema::SchemaState;
+    match store.schema_state().await {
+        Ok(SchemaState::Current { version }) => {
+            (StatusCode::OK, format!("ready (schema {version})"))
+        }
+        Ok(SchemaState::Behind { missing }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("migration {missing} is not applied"),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable".to_string(),
+            )
+        }
+    }
 }
 
 fn target_config(config: &Config) -> Result<TargetConfig> {

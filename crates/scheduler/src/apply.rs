@@ -41,10 +41,11 @@ pub fn apply(
     };
     let now = from_time(now);
     let mut seed = seed_of(&claimed.arn, now);
+    let entropy = crate::entropy::fresh(); // callbacks: task tokens
     let mut output = Output::default();
     for event in claimed.events.iter().cloned() {
         seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-        let clock = Clock { now, seed };
+        let clock = Clock { now, seed, entropy };
         let step = match (event, snapshot.as_mut()) {
             (InboxEvent::Start, None) => {
                 let input: Value = serde_json::from_str(&claimed.input).unwrap_or(Value::Null);
@@ -102,6 +103,11 @@ pub fn apply(
             }
             Command::Finish(finish) => {
                 advance.status = Some(status_text(finish.status).to_string());
+                cairn_telemetry::execution_finished(
+                    &claimed.state_machine_arn,
+                    status_text(finish.status),
+                    claimed.started_at,
+                );
                 advance.output = finish.output.map(|o| o.to_string());
                 advance.error = finish.error;
                 advance.cause = finish.cause;
@@ -134,6 +140,7 @@ fn seed_of(arn: &str, now: Timestamp) -> u64 {
 /// Ends an execution that cannot be advanced, so it does not stay RUNNING forever.
 fn fail(claimed: &Claimed, cause: &str) -> Advance {
     tracing::error!(execution = %claimed.arn, cause, "failing an execution that cannot advance");
+    cairn_telemetry::execution_finished(&claimed.state_machine_arn, "FAILED", claimed.started_at);
     Advance {
         snapshot: Some(
             claimed

@@ -3,6 +3,7 @@
 //! consumption of the events — in one transaction per batch.
 
 mod apply;
+mod entropy; // callbacks: task tokens
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -6,9 +6,12 @@
 //! hands each to a pure function (the interpreter) and writes what it returns —
 //! snapshot, history, tasks, timers, the consumption of the events — in one commit.
 
+pub mod backlog;
 pub mod catalog;
 pub mod postgres;
+pub mod postgres_callbacks;
 mod postgres_catalog;
+pub mod schema;
 pub mod testing;
 mod types;
 
@@ -117,6 +120,14 @@ pub trait Store: Send + Sync {
     /// one transaction. `false` when the task is gone (cancelled, or completed by a
     /// worker that took over an expired lease): the outcome is dropped.
     fn complete_task(
+        &self,
+        task: &LeasedTask,
+        event: &cairn_asl::interpreter::Event,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Records the invocation of a `.waitForTaskToken` task: `TaskStarted` and
+    /// `TaskSubmitted` (it then waits for `SendTaskSuccess`/`SendTaskFailure`), or the
+    /// failure. `false` when the task row is gone, as for [`Store::complete_task`].
+    fn record_callback_invocation(
         &self,
         task: &LeasedTask,
         event: &cairn_asl::interpreter::Event,

@@ -443,6 +443,10 @@ impl Store for PgStore {
         Ok(true)
     }
 
+    async fn record_callback_invocation(&self, task: &LeasedTask, event: &Event) -> Result<bool> {
+        PgStore::record_callback_invocation(self, task, event).await
+    }
+
     async fn release_leases(&self, owner: &str) -> Result<u64> {
         let released = sqlx::query!(
             "update tasks set lease_owner = null, lease_until = null where lease_owner = $1",
@@ -492,6 +496,9 @@ struct Writes {
     cancel_timer_id: Vec<i64>,
     cancel_task_execution: Vec<String>,
     cancel_task_id: Vec<i64>,
+
+    // callbacks: tokens, activity tasks, closing tokens of cancelled tasks
+    callbacks: crate::postgres_callbacks::CallbackWrites,
 }
 
 impl Writes {
@@ -514,6 +521,10 @@ impl Writes {
             self.event_details.push(to_json_text(&event.details)?);
         }
         for task in advance.tasks {
+            // callbacks: activity tasks are queued for GetActivityTask, not leased
+            if self.callbacks.add(arn, &task)? {
+                continue;
+            }
             self.task_execution.push(arn.to_string());
             self.task_id.push(task.task as i64);
             self.task_state.push(task.state_name);
@@ -654,6 +665,10 @@ impl Writes {
                 .execute(&mut *tx)
                 .await?;
         }
+        // callbacks
+        self.callbacks
+            .commit(tx, &self.cancel_task_execution, &self.cancel_task_id)
+            .await?;
         Ok(())
     }
 }

@@ -10,17 +10,22 @@
 //! | `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` | the input is POSTed to the function's configured URL, or sent to the Lambda Invoke API (SigV4); the result is the function's payload |
 //! | `arn:aws:states:::lambda:invoke` | the same for `FunctionName`/`Payload`/`Qualifier`/`InvocationType`; the result is the Invoke response (`ExecutedVersion`, `Payload`, `SdkHttpMetadata`, `SdkResponseMetadata`, `StatusCode`) |
 //! | `arn:aws:states:::http:invoke` | AWS's HTTP Task, with credentials from the configuration instead of EventBridge connections |
+//! | `arn:aws:states:::lambda:invoke.waitForTaskToken`, `…http:invoke.waitForTaskToken` | the same invocation; its answer is recorded as `TaskSubmitted` and the task waits for `SendTaskSuccess`/`SendTaskFailure` |
 //! | anything else | `States.TaskFailed`, "resource not supported" |
 //!
 //! Every request carries [`IDEMPOTENCY_HEADER`] (`X-Cairn-Idempotency-Key`) with
 //! `<execution ARN>/<state name>/<attempt>`: delivery is at-least-once.
 //!
+//! [`express`] runs a whole Express execution in memory with these same invocations.
+//!
 //! TLS is rustls; the binary should install its one crypto provider in `main`
 //! (`rustls::crypto::ring::default_provider().install_default()`); if none is installed
 //! when [`Targets`] is built, ring is installed.
 
+mod callback;
 mod config;
 mod error;
+pub mod express;
 mod http_task;
 mod invocation;
 mod lambda;

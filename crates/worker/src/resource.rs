@@ -22,9 +22,11 @@ impl Target {
             return Err(unsupported());
         }
         match (fields[2], fields[3], fields[4]) {
+            // `.waitForTaskToken` invokes the same target; the runner records the answer
+            // as TaskSubmitted and the task then waits for its token.
             ("states", "", "") => match &fields[5..] {
-                ["lambda", "invoke"] => Ok(Target::LambdaInvoke),
-                ["http", "invoke"] => Ok(Target::HttpInvoke),
+                ["lambda", "invoke" | "invoke.waitForTaskToken"] => Ok(Target::LambdaInvoke),
+                ["http", "invoke" | "invoke.waitForTaskToken"] => Ok(Target::HttpInvoke),
                 _ => Err(unsupported()),
             },
             ("lambda", _, _) if fields.get(5) == Some(&"function") => FunctionRef::parse(resource)
@@ -137,8 +139,17 @@ mod tests {
         assert_eq!(f.name, "Hello");
         assert_eq!(f.qualifier.as_deref(), Some("prod"));
         assert_eq!(f.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            Target::parse("arn:aws:states:::lambda:invoke.waitForTaskToken"),
+            Ok(Target::LambdaInvoke)
+        );
+        assert_eq!(
+            Target::parse("arn:aws:states:::http:invoke.waitForTaskToken"),
+            Ok(Target::HttpInvoke)
+        );
         for other in [
-            "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "arn:aws:states:::lambda:invoke.sync",
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
             "arn:aws:states:::sqs:sendMessage",
             "arn:aws:states:us-east-1:123456789012:activity:a",
             "arn:aws:lambda:us-east-1:123456789012:layer:x",

@@ -122,7 +122,7 @@ async fn invoke_and_record<S: Store>(
     let _enter = span.enter();
     let renew_every = config.lease / 3;
     let outcome = {
-        let invoke = targets.invoke(&invocation);
+        let invoke = cairn_telemetry::timed_task(&task.resource, targets.invoke(&invocation));
         tokio::pin!(invoke);
         loop {
             tokio::select! {
@@ -141,9 +141,10 @@ async fn invoke_and_record<S: Store>(
     let mut delay = Duration::from_millis(50);
     let give_up = tokio::time::Instant::now() + config.lease;
     loop {
-        match store.complete_task(&task, &event).await {
+        match crate::callback::record(store, &task, &event).await {
             Ok(true) => return,
             Ok(false) => {
+                cairn_telemetry::task_result_dropped();
                 tracing::info!("task was cancelled or completed elsewhere; result dropped");
                 return;
             }

@@ -23,10 +23,18 @@ const STATUSES: &[&str] = &[
     "PENDING_REDRIVE",
 ];
 
-/// Starts an execution. On an EXPRESS machine it runs through the same durable path as
-/// a STANDARD one (and is idempotent by name the same way), so DescribeExecution and
-/// GetExecutionHistory work on it, which AWS does not offer for EXPRESS.
-pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+/// A checked StartExecution / StartSyncExecution request.
+pub(crate) struct StartRequest<'a> {
+    pub machine_arn: &'a str,
+    /// The caller's name, or a fresh UUID.
+    pub name: String,
+    /// The input as sent: valid JSON within AWS's size limit.
+    pub input: &'a str,
+    pub trace_header: Option<&'a str>,
+}
+
+/// Checks the members StartExecution and StartSyncExecution share, as AWS checks them.
+pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
     arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
     let name = match input.string("name")? {
@@ -44,13 +52,33 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
             &format!("Member must have length less than or equal to {MAX_INPUT_BYTES}"),
         ));
     }
-    if let Some(header) = input.string("traceHeader")? {
+    let trace_header = input.string("traceHeader")?;
+    if let Some(header) = trace_header {
         check_length("traceHeader", header, 0, 256, false)?;
     }
     if let Err(e) = serde_json::from_str::<Value>(execution_input) {
         return Err(ApiError::InvalidExecutionInput(e.to_string()));
     }
-    let machine = state.store().describe_state_machine(machine_arn).await?;
+    Ok(StartRequest {
+        machine_arn,
+        name,
+        input: execution_input,
+        trace_header,
+    })
+}
+
+/// Starts an execution. A STANDARD one goes through the durable path (idempotent by
+/// name); an EXPRESS one runs in this process and is not stored (see
+/// [`super::express::start_async`]).
+pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let request = read_start(input)?;
+    let machine = state
+        .store()
+        .describe_state_machine(request.machine_arn)
+        .await?;
+    if machine.machine_type == super::express::EXPRESS {
+        return super::express::start_async(state, &machine, request);
+    }
     // The execution's ARN shares the machine's partition, region and account.
     let prefix = machine
         .arn
@@ -58,15 +86,18 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         .map(|(p, _)| p)
         .unwrap_or_default();
     let execution = NewExecution {
-        arn: format!("{prefix}:execution:{}:{name}", machine.name),
+        arn: format!("{prefix}:execution:{}:{}", machine.name, request.name),
         state_machine_arn: machine.arn.clone(),
-        name,
+        name: request.name,
         definition_id: machine.definition_id,
         role_arn: machine.role_arn.clone(),
-        input: execution_input.to_string(),
+        input: request.input.to_string(),
         started_at: chrono::Utc::now(),
     };
     let started = state.store().start_execution(&execution).await?;
+    if started.created {
+        cairn_telemetry::execution_started(&machine.arn);
+    }
     tracing::info!(execution = %started.arn, created = started.created, "execution started");
     Ok(json!({
         "executionArn": started.arn,
@@ -192,8 +223,14 @@ pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         }
         None => None,
     };
-    if state.store().state_machine(machine_arn).await?.is_none() {
-        return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
+    match state.store().state_machine(machine_arn).await? {
+        None => return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string())),
+        // Express executions are not recorded (AWS: their history goes to CloudWatch
+        // Logs only), so there is nothing to list.
+        Some(m) if m.machine_type == super::express::EXPRESS => {
+            return Err(super::express::type_not_supported())
+        }
+        Some(_) => {}
     }
     // No execution has been redriven: Cairn cannot redrive yet.
     if redrive == Some("REDRIVEN") {

@@ -3,7 +3,9 @@
 //! request changes nothing.
 
 mod activities;
+mod callbacks;
 mod executions;
+pub(crate) mod express;
 mod state_machines;
 mod tags;
 
@@ -24,12 +26,17 @@ pub const SUPPORTED: &[&str] = &[
     "DescribeExecution",
     "DescribeStateMachine",
     "DescribeStateMachineForExecution",
+    "GetActivityTask",
     "GetExecutionHistory",
     "ListActivities",
     "ListExecutions",
     "ListStateMachines",
     "ListTagsForResource",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "SendTaskSuccess",
     "StartExecution",
+    "StartSyncExecution",
     "StopExecution",
     "TagResource",
     "UntagResource",
@@ -46,16 +53,11 @@ pub const UNSUPPORTED: &[&str] = &[
     "DeleteStateMachineVersion",
     "DescribeMapRun",
     "DescribeStateMachineAlias",
-    "GetActivityTask",
     "ListMapRuns",
     "ListStateMachineAliases",
     "ListStateMachineVersions",
     "PublishStateMachineVersion",
     "RedriveExecution",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "SendTaskSuccess",
-    "StartSyncExecution",
     "TestState",
     "UpdateMapRun",
     "UpdateStateMachineAlias",
@@ -72,6 +74,7 @@ pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Resul
         "ValidateStateMachineDefinition" => state_machines::validate_definition(input),
         "DescribeStateMachineForExecution" => state_machines::describe_for_execution(state, input).await,
         "StartExecution" => executions::start(state, input).await,
+        "StartSyncExecution" => express::start_sync(state, input).await,
         "StopExecution" => executions::stop(state, input).await,
         "DescribeExecution" => executions::describe(state, input).await,
         "ListExecutions" => executions::list(state, input).await,
@@ -80,6 +83,10 @@ pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Resul
         "DescribeActivity" => activities::describe(state, input).await,
         "DeleteActivity" => activities::delete(state, input).await,
         "ListActivities" => activities::list(state, input).await,
+        "GetActivityTask" => callbacks::get_activity_task(state, input).await,
+        "SendTaskSuccess" => callbacks::send_success(state, input).await,
+        "SendTaskFailure" => callbacks::send_failure(state, input).await,
+        "SendTaskHeartbeat" => callbacks::send_heartbeat(state, input).await,
         "TagResource" => tags::tag(state, input).await,
         "UntagResource" => tags::untag(state, input).await,
         "ListTagsForResource" => tags::list(state, input).await,

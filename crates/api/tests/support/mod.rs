@@ -13,6 +13,7 @@ use cairn_api::{router, ApiConfig, ApiState};
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
 use cairn_store::Store;
+use cairn_worker::{Credentials, LambdaApi, TargetConfig, Targets};
 use serde_json::Value;
 use sqlx::Connection;
 
@@ -120,6 +121,17 @@ pub struct Harness {
     pub database: String,
 }
 
+/// Task targets reaching functions through their URLs only (no Lambda API).
+pub fn task_targets(config: TargetConfig) -> std::sync::Arc<Targets> {
+    // The workspace builds reqwest without a default TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let lambda = LambdaApi::new(
+        Some("http://127.0.0.1:9/".parse().expect("a URL")),
+        Credentials::new("test", "test", None, None, "test"),
+    );
+    std::sync::Arc::new(Targets::new(config, lambda).expect("task targets"))
+}
+
 impl Harness {
     /// A server on the run's shared database.
     pub async fn start() -> Harness {
@@ -131,6 +143,23 @@ impl Harness {
         Self::serve(name).await
     }
 
+    /// A server on the run's shared database whose Task targets include the given
+    /// Lambda function names, each POSTed to its URL.
+    pub async fn with_functions(functions: &[(&str, String)]) -> Harness {
+        let name = database_name("");
+        let n = name.clone();
+        SHARED
+            .get_or_init(|| async move { prepare(&n).await })
+            .await;
+        let mut config = TargetConfig::default();
+        for (function, url) in functions {
+            config
+                .functions
+                .insert(function.to_string(), url.parse().expect("a function URL"));
+        }
+        Self::serve_with(name, config).await
+    }
+
     /// A server on a database of its own (for tests that count rows).
     pub async fn isolated(suffix: &str) -> Harness {
         let name = database_name(suffix);
@@ -139,10 +168,18 @@ impl Harness {
     }
 
     async fn serve(name: String) -> Harness {
+        Self::serve_with(name, TargetConfig::default()).await
+    }
+
+    async fn serve_with(name: String, targets: TargetConfig) -> Harness {
         let store = PgStore::connect(&format!("{}/{name}", server_url()), 4)
             .await
             .expect("connect");
-        let app = router(ApiState::new(store.clone(), ApiConfig::default()));
+        let app = router(ApiState::new(
+            store.clone(),
+            ApiConfig::default(),
+            task_targets(targets),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");

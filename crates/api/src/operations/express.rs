@@ -1,0 +1,254 @@
+//! Express executions: StartSyncExecution, and StartExecution on an EXPRESS machine.
+//!
+//! Both run the machine in this process with [`cairn_worker::express::run`] — the real
+//! clock, the same task targets as the durable path — and store nothing: AWS keeps no
+//! history of Express executions either (it goes to CloudWatch Logs only). So
+//! DescribeExecution, GetExecutionHistory and StopExecution refuse the `express:` ARN as
+//! AWS does (`InvalidArn`, the resource type is not valid in that context), and
+//! ListExecutions refuses an EXPRESS machine (`StateMachineTypeNotSupported`).
+//!
+//! Names are not idempotent for Express (AWS: starting the same name twice runs twice);
+//! each execution's ARN ends in a fresh UUID:
+//! `arn:PARTITION:states:REGION:ACCOUNT:express:MACHINE:NAME:UUID`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cairn_asl::interpreter::ExecutionInfo;
+use cairn_asl::timestamp::Timestamp;
+use cairn_asl::validate::{validate, ValidateOptions};
+use cairn_asl::StateMachine;
+use cairn_store::StateMachineRow;
+use cairn_store::Store;
+use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
+use serde_json::{json, Map, Value};
+
+use super::executions::{read_start, StartRequest};
+use super::state_machines::read_included_data;
+use crate::error::ApiError;
+use crate::input::Input;
+use crate::{epoch, ApiState};
+
+/// The `type` of an Express machine.
+pub(crate) const EXPRESS: &str = "EXPRESS";
+
+/// AWS bills Express duration in 100 ms steps and memory in 64 MB steps.
+const BILLED_DURATION_STEP_MS: u64 = 100;
+const BILLED_MEMORY_MB: u64 = 64;
+
+/// Parsed definitions by id: a stored definition never changes, so each is parsed once
+/// per process rather than once per execution.
+#[derive(Default)]
+pub(crate) struct Definitions(Mutex<HashMap<i64, Arc<StateMachine>>>);
+
+impl Definitions {
+    fn get_or_parse(&self, id: i64, text: &str) -> Result<Arc<StateMachine>, ApiError> {
+        if let Some(machine) = self.0.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(machine);
+        }
+        let (machine, _) = validate(text, &ValidateOptions::default()).map_err(|d| {
+            // A stored definition passed validation when it was created; failing now
+            // means this build reads it differently, which is Cairn's fault.
+            ApiError::Internal(format!(
+                "the stored definition cannot be run: {}",
+                cairn_asl::diagnostic::invalid_definition_message(&d)
+            ))
+        })?;
+        let machine = Arc::new(machine);
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, machine.clone());
+        }
+        Ok(machine)
+    }
+}
+
+/// What AWS answers when an operation does not apply to the machine's type.
+pub(crate) fn type_not_supported() -> ApiError {
+    ApiError::StateMachineTypeNotSupported(
+        "This operation is not supported by this type of state machine".to_string(),
+    )
+}
+
+/// One Express execution, ready to run.
+struct Prepared {
+    machine: Arc<StateMachine>,
+    input: Value,
+    options: ExpressOptions,
+}
+
+fn prepare(
+    state: &ApiState,
+    machine: &StateMachineRow,
+    request: &StartRequest<'_>,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Prepared, ApiError> {
+    let parsed = state
+        .express_definitions()
+        .get_or_parse(machine.definition_id, &machine.definition)?;
+    let input = serde_json::from_str(request.input)
+        .map_err(|e| ApiError::InvalidExecutionInput(e.to_string()))?;
+    // The execution's ARN shares the machine's partition, region and account.
+    let prefix = machine
+        .arn
+        .rsplit_once(":stateMachine:")
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    let info = ExecutionInfo {
+        execution_arn: format!(
+            "{prefix}:express:{}:{}:{}",
+            machine.name,
+            request.name,
+            uuid::Uuid::new_v4()
+        ),
+        execution_name: request.name.clone(),
+        state_machine_arn: machine.arn.clone(),
+        state_machine_name: machine.name.clone(),
+        role_arn: machine.role_arn.clone(),
+        start_time: Timestamp::from_unix_millis(started_at.timestamp_millis()),
+        // Express executions cannot be redriven and show no count.
+        redrive_count: None,
+    };
+    Ok(Prepared {
+        machine: parsed,
+        input,
+        options: ExpressOptions {
+            info,
+            limits: state.config().limits,
+            max_duration: state.config().express_max_duration,
+        },
+    })
+}
+
+/// StartExecution on an EXPRESS machine: the run is spawned and the ARN returned at
+/// once. At most once: nothing is stored, so a restart loses runs in flight.
+pub(crate) fn start_async(
+    state: &ApiState,
+    machine: &StateMachineRow,
+    request: StartRequest<'_>,
+) -> Result<Value, ApiError> {
+    let started_at = chrono::Utc::now();
+    let prepared = prepare(state, machine, &request, started_at)?;
+    let arn = prepared.options.info.execution_arn.clone();
+    let targets = state.targets().clone();
+    tracing::info!(execution = %arn, "express execution started");
+    tokio::spawn(async move {
+        let Prepared {
+            machine,
+            input,
+            options,
+        } = prepared;
+        // The outcome is logged by the driver, which is all AWS keeps without
+        // CloudWatch Logs.
+        express::run(&machine, input, options, targets).await;
+    });
+    Ok(json!({
+        "executionArn": arn,
+        "startDate": epoch(started_at),
+    }))
+}
+
+/// StartSyncExecution: runs an EXPRESS machine to the end and answers its outcome, with
+/// HTTP 200 whether the execution succeeded or not.
+pub async fn start_sync(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+    let request = read_start(input)?;
+    let metadata_only = read_included_data(input)?;
+    let machine = state
+        .store()
+        .describe_state_machine(request.machine_arn)
+        .await?;
+    if machine.machine_type != EXPRESS {
+        return Err(type_not_supported());
+    }
+    let started_at = chrono::Utc::now();
+    let prepared = prepare(state, &machine, &request, started_at)?;
+    let arn = prepared.options.info.execution_arn.clone();
+    let outcome = express::run(
+        &prepared.machine,
+        prepared.input,
+        prepared.options,
+        state.targets().clone(),
+    )
+    .await;
+    Ok(sync_response(
+        &arn,
+        &machine,
+        &request,
+        started_at,
+        &outcome,
+        metadata_only,
+    ))
+}
+
+fn sync_response(
+    arn: &str,
+    machine: &StateMachineRow,
+    request: &StartRequest<'_>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    outcome: &ExpressOutcome,
+    metadata_only: bool,
+) -> Value {
+    let stopped_at = chrono::DateTime::from_timestamp_millis(outcome.stopped_at.unix_millis())
+        .unwrap_or_else(chrono::Utc::now)
+        // The wall clock may step back during a run; a stop before the start is nonsense.
+        .max(started_at);
+    let mut out = Map::new();
+    out.insert("executionArn".into(), json!(arn));
+    out.insert("stateMachineArn".into(), json!(machine.arn));
+    out.insert("name".into(), json!(request.name));
+    out.insert("startDate".into(), epoch(started_at));
+    out.insert("stopDate".into(), epoch(stopped_at));
+    out.insert("status".into(), json!(outcome.status.as_str()));
+    if let Some(error) = &outcome.error {
+        out.insert("error".into(), json!(error));
+    }
+    if let Some(cause) = &outcome.cause {
+        out.insert("cause".into(), json!(cause));
+    }
+    if !metadata_only {
+        out.insert("input".into(), json!(request.input));
+    }
+    out.insert("inputDetails".into(), json!({ "included": !metadata_only }));
+    if let Some(output) = &outcome.output {
+        if !metadata_only {
+            out.insert("output".into(), json!(output.to_string()));
+        }
+        out.insert(
+            "outputDetails".into(),
+            json!({ "included": !metadata_only }),
+        );
+    }
+    if let Some(header) = request.trace_header {
+        out.insert("traceHeader".into(), json!(header));
+    }
+    out.insert(
+        "billingDetails".into(),
+        billing(outcome.duration.as_millis() as u64),
+    );
+    Value::Object(out)
+}
+
+/// AWS's billing figures for a run of `millis`: the duration rounded up to the next
+/// 100 ms (at least 100), and the smallest memory step, 64 MB — Cairn does not measure
+/// an execution's memory.
+fn billing(millis: u64) -> Value {
+    let steps = millis.div_ceil(BILLED_DURATION_STEP_MS).max(1);
+    json!({
+        "billedMemoryUsedInMB": BILLED_MEMORY_MB,
+        "billedDurationInMilliseconds": steps * BILLED_DURATION_STEP_MS,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_is_billed_in_100_ms_steps() {
+        assert_eq!(billing(0)["billedDurationInMilliseconds"], 100);
+        assert_eq!(billing(1)["billedDurationInMilliseconds"], 100);
+        assert_eq!(billing(100)["billedDurationInMilliseconds"], 100);
+        assert_eq!(billing(101)["billedDurationInMilliseconds"], 200);
+        assert_eq!(billing(1_234)["billedDurationInMilliseconds"], 1_300);
+        assert_eq!(billing(5)["billedMemoryUsedInMB"], 64);
+    }
+}

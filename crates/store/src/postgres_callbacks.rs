@@ -1,0 +1,447 @@
+//! Callbacks in Postgres: task tokens (stored as SHA-256 hashes), `SendTask*`,
+//! heartbeats, and the activity task queue `GetActivityTask` takes from.
+//!
+//! Lock order. Callbacks never lock the execution row: that would make every
+//! SendTask* wait for whichever scheduler batch holds it. Instead every transaction here
+//! takes row locks in the order the scheduler's commit does — `tasks`, then
+//! `activity_tasks`, then the heartbeat timer in `inbox`, then `task_tokens` last — so no
+//! two can wait on each other. (The scheduler also deletes a fired heartbeat timer
+//! first, among the consumed inbox rows; a heartbeat timer exists only once the task's
+//! `tasks`/`activity_tasks` row is gone, so that cannot close a cycle.) Closing a token is
+//! `update … where closed_at is null`: of two concurrent callbacks, one wins.
+//!
+//! A heartbeat timer is an inbox timer row whose `timer_id` is the task id negated, so it
+//! never collides with the interpreter's own (positive) timer ids; it carries
+//! `TaskHeartbeatTimedOut` and is moved by `SendTaskHeartbeat`.
+
+use cairn_asl::callback::{token_hash, Pattern};
+use cairn_asl::interpreter::{Event, TaskRequest};
+
+use crate::postgres::{PgStore, INBOX_CHANNEL, TASKS_CHANNEL};
+use crate::{InboxEvent, LeasedTask, Result, StoreError};
+
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn step_text(event: Event) -> Result<String> {
+    json_text(&InboxEvent::Step(event))
+}
+
+/// The inbox `timer_id` of task `task`'s heartbeat timer.
+fn heartbeat_timer(task: i64) -> i64 {
+    -task
+}
+
+/// What a token lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOutcome {
+    /// The request took effect.
+    Done,
+    /// No task ever had this token: AWS's `InvalidToken`.
+    Unknown,
+    /// The task is over (completed, timed out, its execution ended): AWS's `TaskTimedOut`.
+    Closed,
+}
+
+/// How a callback ends a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// `SendTaskSuccess`: the output, already validated as JSON.
+    Success(serde_json::Value),
+    /// `SendTaskFailure`.
+    Failure {
+        error: String,
+        cause: Option<String>,
+    },
+}
+
+/// An activity task handed to a `GetActivityTask` poller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityTask {
+    pub token: String,
+    /// JSON text.
+    pub input: String,
+}
+
+/// The callback rows one `advance` writes: token hashes of new callback tasks, activity
+/// tasks (which go to `activity_tasks`, never to `tasks`), and the closing of tokens
+/// whose task was cancelled. Gathered in column arrays like the rest of `Writes`.
+#[derive(Default)]
+pub(crate) struct CallbackWrites {
+    token_execution: Vec<String>,
+    token_task: Vec<i64>,
+    token_hash: Vec<String>,
+    token_heartbeat: Vec<Option<i64>>,
+
+    activity_execution: Vec<String>,
+    activity_task: Vec<i64>,
+    activity_arn: Vec<String>,
+    activity_input: Vec<String>,
+    activity_token: Vec<String>,
+    activity_heartbeat: Vec<Option<i64>>,
+}
+
+impl CallbackWrites {
+    /// Notes `task`'s token, if it has one. `true` when the task is an activity task and
+    /// so must not become a `tasks` row.
+    pub(crate) fn add(&mut self, arn: &str, task: &TaskRequest) -> Result<bool> {
+        let Some(token) = &task.token else {
+            return Ok(false);
+        };
+        let heartbeat = task.heartbeat_seconds.map(|h| h as i64);
+        self.token_execution.push(arn.to_string());
+        self.token_task.push(task.task as i64);
+        self.token_hash.push(token_hash(token));
+        self.token_heartbeat.push(heartbeat);
+        if Pattern::of(&task.resource) != Pattern::Activity {
+            return Ok(false);
+        }
+        self.activity_execution.push(arn.to_string());
+        self.activity_task.push(task.task as i64);
+        self.activity_arn.push(task.resource.clone());
+        self.activity_input.push(json_text(&task.input)?);
+        self.activity_token.push(token.clone());
+        self.activity_heartbeat.push(heartbeat);
+        Ok(true)
+    }
+
+    /// Writes the rows inside `advance`'s transaction. `cancelled` are the
+    /// (execution, task id) columns of the tasks the interpreter cancelled: their
+    /// heartbeat timers and queued activity tasks go, and their tokens close.
+    pub(crate) async fn commit(
+        self,
+        tx: &mut sqlx::PgConnection,
+        cancelled_execution: &[String],
+        cancelled_task: &[i64],
+    ) -> Result<()> {
+        if !cancelled_execution.is_empty() {
+            sqlx::query!(
+                r#"delete from activity_tasks t using unnest($1::text[], $2::int8[]) as u(a, i)
+                   where t.execution_arn = u.a and t.task_id = u.i"#,
+                cancelled_execution,
+                cancelled_task,
+            )
+            .execute(&mut *tx)
+            .await?;
+            let timers: Vec<i64> = cancelled_task.iter().map(|t| heartbeat_timer(*t)).collect();
+            sqlx::query!(
+                r#"delete from inbox x using unnest($1::text[], $2::int8[]) as u(a, i)
+                   where x.execution_arn = u.a and x.timer_id = u.i"#,
+                cancelled_execution,
+                &timers,
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                r#"update task_tokens t set closed_at = now()
+                   from unnest($1::text[], $2::int8[]) as u(a, i)
+                   where t.execution_arn = u.a and t.task_id = u.i and t.closed_at is null"#,
+                cancelled_execution,
+                cancelled_task,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.token_execution.is_empty() {
+            sqlx::query!(
+                r#"insert into task_tokens (token_hash, execution_arn, task_id, heartbeat_seconds)
+                   select h, a, i, s from unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
+                        as u(h, a, i, s)
+                   on conflict do nothing"#,
+                &self.token_hash,
+                &self.token_execution,
+                &self.token_task,
+                &self.token_heartbeat as &[Option<i64>],
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.activity_execution.is_empty() {
+            sqlx::query!(
+                r#"insert into activity_tasks (execution_arn, task_id, activity_arn, input, token,
+                                               heartbeat_seconds)
+                   select a, i, r, inp::json, t, h
+                   from unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
+                               $6::int8[]) as u(a, i, r, inp, t, h)
+                   on conflict do nothing"#,
+                &self.activity_execution,
+                &self.activity_task,
+                &self.activity_arn,
+                &self.activity_input,
+                &self.activity_token,
+                &self.activity_heartbeat as &[Option<i64>],
+            )
+            .execute(&mut *tx)
+            .await?;
+            // Wakes long-polling GetActivityTask calls.
+            sqlx::query!("select pg_notify($1, '')", TASKS_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Inserts `events` into the execution's inbox, due now, in order.
+async fn push_events(tx: &mut sqlx::PgConnection, arn: &str, events: &[String]) -> Result<()> {
+    sqlx::query!(
+        r#"insert into inbox (execution_arn, due_at, event)
+           select $1, now(), e::json from unnest($2::text[]) with ordinality as u(e, n)
+           order by n"#,
+        arn,
+        events,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("select pg_notify($1, '')", INBOX_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Starts task `task`'s heartbeat timer, `seconds` from now.
+async fn start_heartbeat(
+    tx: &mut sqlx::PgConnection,
+    arn: &str,
+    task: i64,
+    seconds: i64,
+) -> Result<()> {
+    let event = step_text(Event::TaskHeartbeatTimedOut { task: task as u64 })?;
+    sqlx::query!(
+        r#"insert into inbox (execution_arn, timer_id, due_at, event)
+           values ($1, $2, now() + make_interval(secs => $3), $4::text::json)
+           on conflict do nothing"#,
+        arn,
+        heartbeat_timer(task),
+        seconds as f64,
+        event,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A token row and whether its task can still take a callback.
+struct TokenRow {
+    execution_arn: String,
+    task_id: i64,
+    heartbeat_seconds: Option<i64>,
+    open: bool,
+}
+
+/// Finds the token, without locking anything (see the module's lock order).
+async fn find_token(tx: &mut sqlx::PgConnection, token: &str) -> Result<Option<TokenRow>> {
+    let row = sqlx::query!(
+        r#"select t.execution_arn, t.task_id, t.heartbeat_seconds,
+                  (t.closed_at is null and e.status = 'RUNNING') as "open!"
+           from task_tokens t join executions e on e.arn = t.execution_arn
+           where t.token_hash = $1"#,
+        token_hash(token),
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|r| TokenRow {
+        execution_arn: r.execution_arn,
+        task_id: r.task_id,
+        heartbeat_seconds: r.heartbeat_seconds,
+        open: r.open,
+    }))
+}
+
+impl PgStore {
+    /// Records the invocation of a `.waitForTaskToken` task: on success `TaskStarted` +
+    /// `TaskSubmitted` (the task then waits for its token) and the heartbeat timer; on
+    /// failure `TaskStarted` + the failure, and the token closes. `false` when the task
+    /// row is gone (cancelled, or a callback arrived first): nothing is written.
+    pub async fn record_callback_invocation(
+        &self,
+        task: &LeasedTask,
+        event: &Event,
+    ) -> Result<bool> {
+        let id = task.task_id as u64;
+        let outcome = match event {
+            Event::TaskSucceeded { output, .. } => Event::TaskSubmitted {
+                task: id,
+                output: output.clone(),
+            },
+            other => other.clone(),
+        };
+        let submitted = matches!(outcome, Event::TaskSubmitted { .. });
+        let events = [
+            step_text(Event::TaskStarted { task: id })?,
+            step_text(outcome)?,
+        ];
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query!("delete from tasks where id = $1", task.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        push_events(&mut tx, &task.execution_arn, &events).await?;
+        if submitted {
+            if let Some(seconds) = task.heartbeat_seconds {
+                start_heartbeat(&mut tx, &task.execution_arn, task.task_id, seconds).await?;
+            }
+        } else {
+            sqlx::query!(
+                r#"update task_tokens set closed_at = now()
+                   where execution_arn = $1 and task_id = $2 and closed_at is null"#,
+                task.execution_arn,
+                task.task_id,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// `SendTaskSuccess` / `SendTaskFailure`: in one transaction, the task's outcome goes
+    /// to its execution's inbox and the token closes, so it works once.
+    pub async fn complete_by_token(
+        &self,
+        token: &str,
+        completion: Completion,
+    ) -> Result<TokenOutcome> {
+        let mut tx = self.pool().begin().await?;
+        let Some(row) = find_token(&mut tx, token).await? else {
+            return Ok(TokenOutcome::Unknown);
+        };
+        if !row.open {
+            return Ok(TokenOutcome::Closed);
+        }
+        let id = row.task_id as u64;
+        let mut events = Vec::with_capacity(2);
+        // The callback can beat the worker that invoked the target (a fast Lambda), or
+        // come for an activity task no poller took: the task starts now, and the
+        // worker's own record will find its row gone.
+        let unstarted_task = sqlx::query!(
+            "delete from tasks where execution_arn = $1 and task_id = $2",
+            row.execution_arn,
+            row.task_id,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let unstarted_activity = sqlx::query!(
+            "delete from activity_tasks where execution_arn = $1 and task_id = $2",
+            row.execution_arn,
+            row.task_id,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if unstarted_task > 0 {
+            events.push(step_text(Event::TaskStarted { task: id })?);
+        } else if unstarted_activity > 0 {
+            events.push(step_text(Event::ActivityStarted {
+                task: id,
+                worker_name: None,
+            })?);
+        }
+        events.push(step_text(match completion {
+            Completion::Success(output) => Event::TaskSucceeded { task: id, output },
+            Completion::Failure { error, cause } => Event::TaskFailed {
+                task: id,
+                error,
+                cause,
+            },
+        })?);
+        sqlx::query!(
+            "delete from inbox where execution_arn = $1 and timer_id = $2",
+            row.execution_arn,
+            heartbeat_timer(row.task_id),
+        )
+        .execute(&mut *tx)
+        .await?;
+        let closed = sqlx::query!(
+            "update task_tokens set closed_at = now() where token_hash = $1 and closed_at is null",
+            token_hash(token),
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if closed == 0 {
+            // Another callback, or the task's timeout, closed it first.
+            tx.rollback().await?;
+            return Ok(TokenOutcome::Closed);
+        }
+        push_events(&mut tx, &row.execution_arn, &events).await?;
+        tx.commit().await?;
+        Ok(TokenOutcome::Done)
+    }
+
+    /// `SendTaskHeartbeat`: moves the task's heartbeat timer a full `HeartbeatSeconds`
+    /// into the future.
+    pub async fn heartbeat_by_token(&self, token: &str) -> Result<TokenOutcome> {
+        let mut tx = self.pool().begin().await?;
+        let Some(row) = find_token(&mut tx, token).await? else {
+            return Ok(TokenOutcome::Unknown);
+        };
+        if !row.open {
+            return Ok(TokenOutcome::Closed);
+        }
+        if let Some(seconds) = row.heartbeat_seconds {
+            sqlx::query!(
+                r#"update inbox set due_at = now() + make_interval(secs => $3)
+                   where execution_arn = $1 and timer_id = $2"#,
+                row.execution_arn,
+                heartbeat_timer(row.task_id),
+                seconds as f64,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query!(
+            "update task_tokens set heartbeat_at = now() where token_hash = $1",
+            token_hash(token),
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(TokenOutcome::Done)
+    }
+
+    /// Takes the oldest queued task of `activity_arn`, if any, for one poller: the row is
+    /// locked with `SKIP LOCKED` and deleted, so two pollers never get the same task.
+    /// Records `ActivityStarted` and starts the heartbeat timer in the same transaction.
+    pub async fn claim_activity_task(
+        &self,
+        activity_arn: &str,
+        worker_name: Option<&str>,
+    ) -> Result<Option<ActivityTask>> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query!(
+            r#"delete from activity_tasks
+               where (execution_arn, task_id) = (
+                   select execution_arn, task_id from activity_tasks where activity_arn = $1
+                   order by created_at limit 1 for update skip locked)
+               returning execution_arn, task_id, input::text as "input!", token,
+                         heartbeat_seconds"#,
+            activity_arn,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let started = step_text(Event::ActivityStarted {
+            task: row.task_id as u64,
+            worker_name: worker_name.map(str::to_string),
+        })?;
+        push_events(&mut tx, &row.execution_arn, &[started]).await?;
+        if let Some(seconds) = row.heartbeat_seconds {
+            start_heartbeat(&mut tx, &row.execution_arn, row.task_id, seconds).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(ActivityTask {
+            token: row.token,
+            input: row.input,
+        }))
+    }
+}
