@@ -118,6 +118,10 @@ class FakeLambda:
     def fn_initiate_shipping(self, order):
         return {"trackingNumber": f"TRK-{order['orderId']}"}
 
+    # ---- for `.waitForTaskToken`: takes the token (the test answers for it) and returns
+    def fn_request_approval(self, request):
+        return {"queued": request.get("orderId")}
+
 
 def _order_id(payload):
     if isinstance(payload, dict):

@@ -124,9 +124,9 @@ def test_stop_execution(sfn, unique):
     assert described["error"] == "Operator"
     assert described["cause"] == "stopped by the e2e suite"
     # StopExecution answers the time it queued the stop; the scheduler records the abort
-    # a moment later, and that is the date the execution keeps.
+    # (and the date the execution keeps) on its own clock, a moment before or after.
     lag = (described["stopDate"] - stopped["stopDate"]).total_seconds()
-    assert 0 <= lag < 5, (stopped["stopDate"], described["stopDate"])
+    assert abs(lag) < 5, (stopped["stopDate"], described["stopDate"])
     types = [e["type"] for e in full_history(sfn, arn)]
     assert types[0] == "ExecutionStarted"
     assert types[-1] == "ExecutionAborted"

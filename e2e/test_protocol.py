@@ -1,9 +1,7 @@
 """What any client sees of the protocol: operations Cairn does not have, unknown targets,
-and the AWS JSON 1.0 error shape on the wire.
-
-StartSyncExecution, SendTask*/GetActivityTask and the Express path are being built; their
-tests belong in their own modules (test_sync_express.py, test_activity_workers.py) using
-the same fixtures (`sfn`, `unique`, `lambda_fake`, `conftest.wait_for_end`)."""
+and the AWS JSON 1.0 error shape on the wire. A module for a new group of operations
+uses the fixtures in conftest.py (`server`, `sfn`, `unique`, `lambda_fake`) and
+`conftest.wait_for_end` / `full_history`; test_coverage.py checks it calls each one."""
 import json
 import urllib.error
 import urllib.request
