@@ -102,8 +102,10 @@ def test_start_execution_is_idempotent_by_name_and_input(sfn, unique):
     listed = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert [x["executionArn"] for x in listed] == [first["executionArn"]]
 
-    # Once it has ended, even the same input is refused.
+    # Once it has ended, even the same input is refused. (StopExecution only queues the
+    # stop for the scheduler: until it is applied the execution still shows RUNNING.)
     sfn.stop_execution(executionArn=first["executionArn"])
+    assert wait_for_end(sfn, first["executionArn"])["status"] == "ABORTED"
     with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
         sfn.start_execution(stateMachineArn=machine, name=name, input='{"a":1}')
 
