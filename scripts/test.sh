@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Cairn's test command: formatting, lints, then every test in the workspace.
+# Cairn's test command: formatting, lints, every test in the workspace, then the
+# end-to-end suite (e2e/): boto3, the AWS CLI and the conformance corpus's run.py against
+# a real `cairn server`.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how far into the run it starts, to keep CI's time budget in view.
+step() { printf '\n==> %s   [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -14,3 +17,21 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "end to end: cargo build -p cairn"
+cargo build -p cairn --locked
+
+# The clients come from PyPI, pinned in e2e/requirements.txt, into a venv of their own;
+# it is rebuilt when the requirements change.
+venv=target/e2e-venv
+if ! cmp -s e2e/requirements.txt "$venv/requirements.installed" 2>/dev/null; then
+    step "end to end: Python venv $venv"
+    rm -rf "$venv"
+    "${PYTHON:-python3}" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r e2e/requirements.txt
+    cp e2e/requirements.txt "$venv/requirements.installed"
+fi
+
+step "end to end: pytest e2e (boto3, AWS CLI, conformance run.py against cairn server)"
+# Last, so pytest's summary line is the last line of the run.
+"$venv/bin/python" -m pytest e2e

@@ -1,0 +1,251 @@
+"""Session fixtures of the end-to-end suite: a fake Lambda API, a real `cairn server`
+(target/debug/cairn) on a free loopback port with a database of its own, and boto3 /
+AWS CLI clients pointed at it.
+
+Environment:
+- `CAIRN_BIN`: the binary (default `<repo>/target/debug/cairn`).
+- `CAIRN_TEST_DATABASE_URL`: the Postgres server (default postgres://postgres@127.0.0.1:5432);
+  the suite's database is `cairn_e2e_<pid>`, dropped before and after.
+- `CAIRN_SHARED_DIR`: the shared folder beside the repository (default `<repo>/../shared`).
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+import fake_lambda
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("CAIRN_SHARED_DIR", REPO.parent / "shared"))
+LOG_DIR = REPO / "target" / "e2e-logs"
+POSTGRES = os.environ.get("CAIRN_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+ROLE = "arn:aws:iam::123456789012:role/cairn-e2e"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+# Dummy credentials: Cairn signs its Lambda calls with them and accepts any on its API.
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # No profile files from the machine: the dummy credentials above are the only ones.
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+
+
+class Server:
+    def __init__(self, endpoint, log_path, process):
+        self.endpoint = endpoint
+        self.log_path = log_path
+        self.process = process
+
+    def log_tail(self, lines=150):
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError as e:
+            return f"(cannot read {self.log_path}: {e})"
+        return "\n".join(text[-lines:])
+
+
+def _psql(sql):
+    subprocess.run(
+        ["psql", f"{POSTGRES}/postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+        check=True, capture_output=True, text=True,
+    )
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env():
+    """The environment without anything that could point the server or the clients at
+    real AWS or another profile."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k not in ("DATABASE_URL", "CAIRN_CONFIG")
+           and not k.startswith("CAIRN_")}
+    env.update(CREDENTIALS)
+    return env
+
+
+@pytest.fixture(scope="session")
+def lambda_fake():
+    fake, server, url = fake_lambda.start()
+    fake.url = url
+    yield fake
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server(lambda_fake, request):
+    binary = Path(os.environ.get("CAIRN_BIN", REPO / "target" / "debug" / "cairn"))
+    if not binary.exists():
+        pytest.fail(f"{binary} does not exist: run `cargo build -p cairn` first", pytrace=False)
+    database = f"cairn_e2e_{os.getpid()}"
+    _psql(f'drop database if exists "{database}" with (force)')
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"server-{os.getpid()}.log"
+
+    last_error = None
+    # The port is chosen free and then handed over, so another process could take it in
+    # between: try again on another port if the server cannot bind.
+    for _ in range(3):
+        port = _free_port()
+        env = _clean_env()
+        env.update({
+            "DATABASE_URL": f"{POSTGRES}/{database}",
+            "CAIRN_LISTEN": f"127.0.0.1:{port}",
+            "AWS_ENDPOINT_URL_LAMBDA": lambda_fake.url,
+            "RUST_LOG": os.environ.get("CAIRN_E2E_RUST_LOG", "info"),
+            "NO_COLOR": "1",
+        })
+        log = open(log_path, "w")
+        process = subprocess.Popen([str(binary), "server"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        log.close()
+        srv = Server(f"http://127.0.0.1:{port}", log_path, process)
+        request.config.stash[SERVER_KEY] = srv
+        if _wait_ready(srv, timeout=90):
+            break
+        last_error = srv.log_tail()
+        _stop(process)
+        if "listening on" not in last_error:
+            pytest.fail(f"cairn server did not become ready; its log:\n{last_error}", pytrace=False)
+    else:
+        pytest.fail(f"cairn server could not bind a port; its log:\n{last_error}", pytrace=False)
+
+    yield srv
+    _stop(srv.process)
+    try:
+        _psql(f'drop database if exists "{database}" with (force)')
+    except subprocess.CalledProcessError as e:
+        print(f"could not drop {database}: {e.stderr}")
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM it when pytest dies, however pytest dies, so no
+    server outlives its run (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _wait_ready(srv, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if srv.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(srv.endpoint + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _stop(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+SERVER_KEY = pytest.StashKey()
+CONFORMANCE_KEY = pytest.StashKey()
+
+
+def make_client(endpoint):
+    return boto3.session.Session().client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        # The host prefix boto3 puts on StartSyncExecution/TestState (`sync-`) would not
+        # resolve on loopback; no retries, so an error surfaces as the server sent it.
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1, "mode": "standard"},
+                      read_timeout=70),
+    )
+
+
+@pytest.fixture(scope="session")
+def sfn(server):
+    return make_client(server.endpoint)
+
+
+@pytest.fixture
+def unique():
+    """A name unique in the suite's database: `<prefix>-<8 hex>`."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+PASS_MACHINE = json.dumps({
+    "StartAt": "Greet",
+    "States": {
+        "Greet": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hello {}', $.who)"},
+                  "ResultPath": "$.out", "End": True},
+    },
+})
+
+
+@pytest.fixture
+def pass_machine(sfn, unique):
+    """A Pass-only state machine; returns its ARN."""
+    return sfn.create_state_machine(name=unique("pass"), definition=PASS_MACHINE,
+                                    roleArn=ROLE)["stateMachineArn"]
+
+
+def wait_for_end(sfn, execution_arn, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] in TERMINAL:
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{execution_arn} still {described['status']} after {timeout}s")
+        time.sleep(0.1)
+
+
+def full_history(sfn, execution_arn, **kwargs):
+    events, token = [], None
+    while True:
+        page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
+                                         **({"nextToken": token} if token else {}), **kwargs)
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(CONFORMANCE_KEY, None)
+    if lines:
+        terminalreporter.section("conformance corpus against the live server")
+        for line in lines:
+            terminalreporter.write_line(line)
+    srv = config.stash.get(SERVER_KEY, None)
+    failed = terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")
+    if srv is not None and failed:
+        terminalreporter.section(f"cairn server log (last lines of {srv.log_path})")
+        terminalreporter.write_line(srv.log_tail())

@@ -1,0 +1,29 @@
+"""The suite covers every operation Cairn supports: each name in SUPPORTED
+(crates/api/src/operations/mod.rs) must be called through boto3 somewhere in e2e/. A new
+operation fails this test until a module here exercises it."""
+import re
+from pathlib import Path
+
+from botocore import xform_name
+
+from conftest import REPO
+
+OPERATIONS = REPO / "crates" / "api" / "src" / "operations" / "mod.rs"
+
+
+def supported_operations():
+    text = OPERATIONS.read_text()
+    block = re.search(r"pub const SUPPORTED: &\[&str\] = &\[(.*?)\];", text, re.S)
+    assert block, f"no SUPPORTED list in {OPERATIONS}"
+    return re.findall(r'"(\w+)"', block.group(1))
+
+
+def test_every_supported_operation_is_exercised():
+    sources = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py")
+                        if p.name != Path(__file__).name)
+    operations = supported_operations()
+    assert len(operations) >= 19
+    missing = [op for op in operations
+               if f".{xform_name(op)}(" not in sources
+               and f'get_paginator("{xform_name(op)}")' not in sources]
+    assert not missing, f"no end-to-end test calls {missing} through boto3"
