@@ -13,10 +13,14 @@ from conftest import ROLE, SHARED, full_history, wait_for_end
 WORKFLOW = SHARED / "seed" / "workflows" / "order-processing.asl.json"
 
 # AWS records a Task whose Resource is a Lambda function ARN with LambdaFunction* events
-# (LambdaFunctionScheduled / Started / Succeeded / Failed); Cairn records Task* events for
-# every resource today. test_lambda_function_arn_tasks_use_lambda_event_types pins AWS's
-# names and is expected to fail until Cairn records them; then switch these four.
-SCHEDULED, STARTED, SUCCEEDED, FAILED = "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed"
+# (LambdaFunctionScheduled / Started / Succeeded / Failed), and so does Cairn;
+# test_lambda_function_arn_tasks_use_lambda_event_types also checks their details.
+SCHEDULED, STARTED, SUCCEEDED, FAILED = (
+    "LambdaFunctionScheduled",
+    "LambdaFunctionStarted",
+    "LambdaFunctionSucceeded",
+    "LambdaFunctionFailed",
+)
 
 TASK_OK = ["TaskStateEntered", SCHEDULED, STARTED, SUCCEEDED, "TaskStateExited"]
 TASK_CAUGHT = ["TaskStateEntered", SCHEDULED, STARTED, FAILED, "TaskStateExited"]
@@ -188,8 +192,6 @@ def test_payment_declined_is_caught(sfn, scenarios, lambda_fake):
     assert fail_input["reserved"] == ["BOOK-1", "PEN-7"]
 
 
-@pytest.mark.xfail(strict=True, reason="Cairn records Task* events for Lambda function ARN "
-                   "resources; AWS records LambdaFunction* events (reported, not yet fixed)")
 def test_lambda_function_arn_tasks_use_lambda_event_types(sfn, scenarios):
     _, _, _, events = run(sfn, scenarios, "success")
     types = [e["type"] for e in events]

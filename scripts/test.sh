@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Cairn's test command: formatting, lints, every test in the workspace, then the
-# end-to-end suite (e2e/): boto3, the AWS CLI and the conformance corpus's run.py against
-# a real `cairn server`.
+# Cairn's test command: formatting, lints, every test in the workspace, the deployment
+# checks (deploy/check.sh), then the end-to-end suite (e2e/): boto3, the AWS CLI and the
+# conformance corpus's run.py against a real `cairn server`.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,9 @@ cargo test --workspace --locked
 
 step "end to end: cargo build -p cairn"
 cargo build -p cairn --locked
+
+step "deploy/check.sh (YAML, Kubernetes schemas, Prometheus rules, /metrics exposition)"
+bash deploy/check.sh
 
 # The clients come from PyPI, pinned in e2e/requirements.txt, into a venv of their own;
 # it is rebuilt when the requirements change.
