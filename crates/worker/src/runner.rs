@@ -103,7 +103,8 @@ pub async fn run<S>(
     drop(outcomes);
     let _ = recorder.await;
     match store.release_leases(&config.owner).await {
-        Ok(0) => {}
+        // Said either way, so an operator can tell a clean stop from one cut short.
+        Ok(0) => tracing::info!("no leases to give back"),
         Ok(n) => tracing::info!(released = n, "gave back leases"),
         Err(error) => tracing::warn!(%error, "could not give back leases; they will expire"),
     }

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -33,6 +34,27 @@ impl Server {
         functions: &[(String, String)],
         env: &[(&str, &str)],
     ) -> Server {
+        Server::spawn_to(database_url, functions, env, Stdio::inherit())
+    }
+
+    /// As [`Server::spawn`], with its log (stderr) written to the file at `log` so that a
+    /// test can read what the process said about itself.
+    pub fn spawn_logged(
+        database_url: &str,
+        functions: &[(String, String)],
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Server {
+        let file = std::fs::File::create(log).expect("the log file is created");
+        Server::spawn_to(database_url, functions, env, Stdio::from(file))
+    }
+
+    fn spawn_to(
+        database_url: &str,
+        functions: &[(String, String)],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
         let functions = functions
             .iter()
             .map(|(name, url)| format!("{name}={url}"))
@@ -47,7 +69,7 @@ impl Server {
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("cairn server starts");
         Server {
@@ -73,6 +95,35 @@ impl Server {
             }
             assert!(Instant::now() < deadline, "cairn server never became ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM: asks for the graceful shutdown; see [`Server::exited`] for its end.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+    }
+
+    /// Waits up to `limit` for the process to exit by itself; `None` if it is still
+    /// running then.
+    pub async fn exited(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
