@@ -14,6 +14,7 @@
 //! `operations/express.rs`).
 //! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`.
 
+pub mod approval;
 pub mod arn;
 mod body;
 pub mod error;

@@ -37,6 +37,22 @@ pub struct Config {
     pub max_history_events: usize,
     /// Lambda function names served by plain HTTP URLs instead of the Lambda API.
     pub functions: BTreeMap<String, String>,
+    /// Key that signs approval links (at least 32 bytes); approval links are off without it.
+    pub approval_key: Option<Secret>,
+    /// Base URL approval links start with, as their readers reach this server; default
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+}
+
+/// A configuration value that must never reach a log: `Debug` prints it redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Default for Config {
@@ -54,6 +70,8 @@ impl Default for Config {
             max_payload_bytes: 256 * 1024,
             max_history_events: 25_000,
             functions: BTreeMap::new(),
+            approval_key: None,
+            public_url: None,
         }
     }
 }
@@ -115,6 +133,12 @@ impl Config {
         if let Some(v) = var("CAIRN_MAX_HISTORY_EVENTS") {
             self.max_history_events = parse("CAIRN_MAX_HISTORY_EVENTS", v)?;
         }
+        if let Some(v) = var("CAIRN_APPROVAL_KEY") {
+            self.approval_key = Some(Secret(v));
+        }
+        if let Some(v) = var("CAIRN_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
         // CAIRN_FUNCTIONS="name=url,name2=url2"
         if let Some(v) = var("CAIRN_FUNCTIONS") {
             for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -131,6 +155,23 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// Approval links' settings, or `None` when no key is configured (the feature is off).
+    pub fn approval(&self) -> Result<Option<cairn_api::approval::ApprovalConfig>> {
+        let Some(Secret(key)) = &self.approval_key else {
+            return Ok(None);
+        };
+        let key = cairn_api::approval::link::SigningKey::new(key.as_bytes())
+            .map_err(|e| anyhow::anyhow!("CAIRN_APPROVAL_KEY: {e}"))?;
+        let public_url = match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", self.listen),
+        };
+        Ok(Some(cairn_api::approval::ApprovalConfig {
+            key,
+            public_url,
+        }))
     }
 
     pub fn limits(&self) -> cairn_asl::interpreter::Limits {
@@ -171,6 +212,19 @@ mod tests {
             .apply_env(|n| bad.get(n).map(|v| v.to_string()))
             .expect_err("invalid");
         assert!(error.to_string().contains("CAIRN_POOL_SIZE"), "{error}");
+    }
+
+    #[test]
+    fn approval_links_need_a_long_enough_key() {
+        let mut config = Config::default();
+        assert!(config.approval().expect("off").is_none());
+        config.approval_key = Some(Secret("short".to_string()));
+        let error = config.approval().expect_err("short key");
+        assert!(error.to_string().contains("CAIRN_APPROVAL_KEY"), "{error}");
+        config.approval_key = Some(Secret("k".repeat(32)));
+        let approval = config.approval().expect("valid").expect("on");
+        assert_eq!(approval.public_url, "http://127.0.0.1:8083");
+        assert!(!format!("{config:?}").contains(&"k".repeat(32)));
     }
 
     #[test]

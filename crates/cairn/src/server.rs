@@ -90,11 +90,12 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
             limits: config.limits(),
             ..cairn_api::ApiConfig::default()
         };
-        let app = router(store.clone()).merge(cairn_api::router(cairn_api::ApiState::new(
-            store.clone(),
-            api,
-            targets.clone(),
-        )));
+        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone());
+        let mut app = router(store.clone()).merge(cairn_api::router(api.clone()));
+        if let Some(approval) = config.approval()? {
+            tracing::info!(public_url = %approval.public_url, "approval links are on");
+            app = app.merge(cairn_api::approval::router(api, approval));
+        }
         let mut stopping = stopping.clone();
         tracing::info!(%address, "Step Functions API listening");
         Some(tokio::spawn(async move {

@@ -295,6 +295,18 @@ impl PgStore {
         Ok(true)
     }
 
+    /// Whether `token` could still complete its task, changing nothing: `Done` when it
+    /// is open, else what `complete_by_token` would answer. A hint only (the task can end
+    /// a moment later); `complete_by_token` decides.
+    pub async fn token_state(&self, token: &str) -> Result<TokenOutcome> {
+        let mut conn = self.pool().acquire().await?;
+        Ok(match find_token(&mut conn, token).await? {
+            None => TokenOutcome::Unknown,
+            Some(row) if row.open => TokenOutcome::Done,
+            Some(_) => TokenOutcome::Closed,
+        })
+    }
+
     /// `SendTaskSuccess` / `SendTaskFailure`: in one transaction, the task's outcome goes
     /// to its execution's inbox and the token closes, so it works once.
     pub async fn complete_by_token(
