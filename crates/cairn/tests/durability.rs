@@ -23,12 +23,52 @@ const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 /// Invocations seen by the target, by idempotency key.
 type Seen = Arc<Mutex<HashMap<String, u32>>>;
 
+/// How many invocations the target lets through before it holds the rest: the kill test
+/// opens it in steps, so each kill lands at a known point of the run however fast the
+/// engine is.
+#[derive(Clone)]
+struct Gate {
+    begun: Arc<tokio::sync::watch::Sender<u64>>,
+    allowed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            begun: Arc::new(tokio::sync::watch::channel(0).0),
+            allowed: Arc::new(tokio::sync::watch::channel(u64::MAX).0),
+        }
+    }
+
+    /// Lets `n` invocations in all through; later ones wait.
+    fn allow(&self, n: u64) {
+        self.allowed.send_replace(n);
+    }
+
+    /// Waits (at most a minute) until `n` invocations have begun.
+    async fn begun(&self, n: u64) {
+        let mut begun = self.begun.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(60), begun.wait_for(|b| *b >= n)).await;
+    }
+
+    async fn pass(&self) {
+        let mut ticket = 0;
+        self.begun.send_modify(|b| {
+            *b += 1;
+            ticket = *b;
+        });
+        let mut allowed = self.allowed.subscribe();
+        let _ = allowed.wait_for(|n| ticket <= *n).await;
+    }
+}
+
 /// A local HTTP target standing in for three Lambda functions: it waits a little (so that
 /// kills land mid-invocation) and answers with the input plus a step marker.
-async fn start_target() -> (SocketAddr, Seen) {
+async fn start_target() -> (SocketAddr, Seen, Gate) {
     let seen: Seen = Arc::default();
+    let gate = Gate::new();
     async fn step(
-        State(seen): State<Seen>,
+        State((seen, gate)): State<(Seen, Gate)>,
         headers: HeaderMap,
         Json(mut input): Json<Value>,
     ) -> Json<Value> {
@@ -38,6 +78,7 @@ async fn start_target() -> (SocketAddr, Seen) {
             .unwrap_or("missing")
             .to_string();
         *seen.lock().expect("lock").entry(key).or_default() += 1;
+        gate.pass().await;
         tokio::time::sleep(Duration::from_millis(15)).await;
         let steps = input["steps"].as_u64().unwrap_or(0);
         input["steps"] = json!(steps + 1);
@@ -60,7 +101,7 @@ async fn start_target() -> (SocketAddr, Seen) {
     let app = Router::new()
         .route("/fail-first", post(fail_first))
         .route("/{name}", post(step))
-        .with_state(seen.clone());
+        .with_state((seen.clone(), gate.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -68,7 +109,7 @@ async fn start_target() -> (SocketAddr, Seen) {
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    (addr, seen)
+    (addr, seen, gate)
 }
 
 /// `cairn server` with the three steps and the flaky function mapped to the target, and
@@ -170,19 +211,16 @@ async fn verify(store: &PgStore, arns: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_survive_kill_9_of_the_server() {
-    let (target, seen) = start_target().await;
+    let (target, seen, gate) = start_target().await;
     let (store, url, arns) = setup("kill9", 200).await;
 
+    gate.allow(0);
     let mut server = spawn_server(&url, target);
     for kill in 1..=2 {
-        // Let it make some progress, then kill it mid-run. Progress is counted in task
-        // invocations, not finished executions: executions advance in near lockstep, so
-        // finished ones arrive in one burst at the very end.
-        let invoked = || seen.lock().expect("lock").len();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while invoked() < 200 * kill && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        // Let 200 more of the 600 invocations through, then kill the server while the
+        // next ones are held in flight.
+        gate.allow(200 * kill);
+        gate.begun(200 * kill + 1).await;
         server.kill9();
         assert!(
             finished(&store).await < 200,
@@ -190,6 +228,7 @@ async fn executions_survive_kill_9_of_the_server() {
         );
         server = spawn_server(&url, target);
     }
+    gate.allow(u64::MAX);
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
     // At-least-once invocation: duplicates only where a lease was lost to a kill.
@@ -209,7 +248,7 @@ async fn executions_survive_kill_9_of_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
-    let (target, seen) = start_target().await;
+    let (target, seen, _) = start_target().await;
     let (store, url, arns) = setup("replicas", 200).await;
     let a = spawn_server(&url, target);
     let b = spawn_server(&url, target);
@@ -226,7 +265,7 @@ async fn two_servers_share_the_work_and_never_advance_an_execution_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_and_retry_back_offs_fire_after_a_restart() {
-    let (target, _) = start_target().await;
+    let (target, _, _) = start_target().await;
     let (store, url) = testing::fresh_store("restart_timers", 8)
         .await
         .expect("database");
