@@ -124,8 +124,23 @@ pub async fn stop(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         .store()
         .stop_execution(execution_arn, error, cause)
         .await?;
+    // The stop is an event the scheduler applies; AWS answers once the execution is
+    // ABORTED, so a DescribeExecution right after shows it. Wait for that (a scheduler is
+    // woken at once), answering the stored stop date; without a scheduler to apply it in
+    // time, the stop stays queued and the answer is now.
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let execution = state.store().describe_execution(execution_arn).await?;
+        if let Some(stopped) = execution.stopped_at {
+            return Ok(json!({ "stopDate": epoch(stopped) }));
+        }
+    }
     Ok(json!({ "stopDate": epoch(chrono::Utc::now()) }))
 }
+
+/// How long StopExecution waits for the stop to be applied before it answers anyway.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn redrive_reason(status: &str) -> &'static str {
     match status {
