@@ -7,12 +7,13 @@
 //! target/release/cairn-bench pass10 --executions 5000
 //! ```
 //!
-//! Workloads: `pass10` (10 Pass states) and `tasks3` (3 sequential Tasks against a local
-//! HTTP target, the shape of the seed's order pipeline), both Standard; `express3`
-//! (StartSyncExecution of an Express machine of 3 Pass states). Reported: executions/s
-//! and transitions/s from the first start to the last execution finished, latency
-//! percentiles (Standard: start to stop date of each execution as stored; Express: each
-//! StartSyncExecution call), Postgres commits per execution
+//! Workloads: `pass10` (10 Pass states), `tasks3` (3 sequential Tasks against a local
+//! HTTP target, the shape of the seed's order pipeline), `fanout` (a Parallel of 3 Task
+//! branches, then a Map of a Task over 100 items) and `wait` (a Wait of 1 s: latency is
+//! how late the timer fired), all Standard; `express3` (StartSyncExecution of an Express
+//! machine of 3 Pass states). Reported: executions/s and transitions/s from the first
+//! start to the last execution finished, latency percentiles (Standard: start to stop
+//! date of each execution as stored; Express: each StartSyncExecution call), Postgres commits per execution
 //! (`pg_stat_database.xact_commit` of the bench database), and the server's CPU time and
 //! peak memory.
 
@@ -54,6 +55,8 @@ enum Workload {
     Pass10,
     Tasks3,
     Express3,
+    Fanout,
+    Wait,
 }
 
 impl Workload {
@@ -72,6 +75,21 @@ impl Workload {
                 }
                 json!({"StartAt": "P1", "States": states})
             }
+            Workload::Fanout => {
+                let task = |n: u32| json!({"Type": "Task", "Resource": format!("arn:aws:lambda:us-east-1:123456789012:function:step{n}"), "End": true});
+                json!({"StartAt": "Fan", "States": {
+                    "Fan": {"Type": "Parallel", "ResultPath": "$.branches", "Next": "Each", "Branches": [
+                        {"StartAt": "A", "States": {"A": task(1)}},
+                        {"StartAt": "B", "States": {"B": task(2)}},
+                        {"StartAt": "C", "States": {"C": task(3)}}
+                    ]},
+                    "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.mapped", "End": true,
+                             "ItemProcessor": {"StartAt": "Item", "States": {"Item": task(1)}}}
+                }})
+            }
+            Workload::Wait => json!({"StartAt": "W", "States": {
+                "W": {"Type": "Wait", "Seconds": 1, "End": true}
+            }}),
             Workload::Express3 => json!({"StartAt": "A", "States": {
                 "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
                 "B": {"Type": "Pass", "Result": 2, "ResultPath": "$.b", "Next": "C"},
@@ -89,6 +107,9 @@ impl Workload {
         match self {
             Workload::Pass10 => 10,
             Workload::Tasks3 | Workload::Express3 => 3,
+            // Parallel, its 3 tasks, Map and its 100 items.
+            Workload::Fanout => 2 + 3 + FANOUT_ITEMS,
+            Workload::Wait => 1,
         }
     }
 
@@ -97,6 +118,15 @@ impl Workload {
             Workload::Pass10 => "pass10",
             Workload::Tasks3 => "tasks3",
             Workload::Express3 => "express3",
+            Workload::Fanout => "fanout",
+            Workload::Wait => "wait",
+        }
+    }
+
+    fn input(self, i: usize) -> Value {
+        match self {
+            Workload::Fanout => json!({"order": i, "items": (0..FANOUT_ITEMS).collect::<Vec<_>>()}),
+            _ => json!({"order": i}),
         }
     }
 
@@ -104,6 +134,9 @@ impl Workload {
         self == Workload::Express3
     }
 }
+
+/// Items of the `fanout` workload's Map.
+const FANOUT_ITEMS: usize = 100;
 
 /// p50, p90, p99 and max of `samples` (seconds), in milliseconds.
 fn percentiles(mut samples: Vec<f64>) -> [f64; 4] {
@@ -124,10 +157,16 @@ fn percentiles(mut samples: Vec<f64>) -> [f64; 4] {
 }
 
 async fn start_target() -> Result<SocketAddr> {
-    async fn step(Json(mut input): Json<Value>) -> Json<Value> {
-        let n = input["steps"].as_u64().unwrap_or(0);
-        input["steps"] = json!(n + 1);
-        Json(input)
+    async fn step(Json(input): Json<Value>) -> Json<Value> {
+        match input {
+            Value::Object(mut fields) => {
+                let n = fields.get("steps").and_then(Value::as_u64).unwrap_or(0);
+                fields.insert("steps".into(), json!(n + 1));
+                Json(Value::Object(fields))
+            }
+            // A Map item is a bare value.
+            item => Json(json!({"item": item, "steps": 1})),
+        }
     }
     let app = Router::new().route("/{name}", post(step));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -263,6 +302,7 @@ async fn main() -> Result<()> {
         let next = next.clone();
         let done_sync = done_sync.clone();
         let total = args.executions;
+        let workload = args.workload;
         starters.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -273,7 +313,7 @@ async fn main() -> Result<()> {
                 let operation = if express { "StartSyncExecution" } else { "StartExecution" };
                 let began = Instant::now();
                 let answer = call(&client, &endpoint, operation,
-                     json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": json!({"order": i}).to_string()}))
+                     json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": workload.input(i).to_string()}))
                     .await?;
                 if express {
                     if answer["status"] != "SUCCEEDED" {
@@ -325,6 +365,12 @@ async fn main() -> Result<()> {
         )
         .fetch_all(&pool)
         .await?;
+    }
+    if args.workload == Workload::Wait {
+        // What matters for timers is how late they fire: the time beyond the 1 s wait.
+        for latency in &mut latencies {
+            *latency -= 1.0;
+        }
     }
     let [p50, p90, p99, max] = percentiles(latencies);
     let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
