@@ -16,6 +16,11 @@ missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v yamllint >/dev/null || missing+=(yamllint)
 if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "deploy/check.sh needs Debian's ${missing[*]} (promtool, yamllint): install them" >&2
+        echo "with 'sudo apt-get install ${missing[*]}', or run this script as root." >&2
+        exit 1
+    fi
     apt-get update -qq
     # Debian's prometheus package also tries to start its service; policy-rc.d may refuse.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
