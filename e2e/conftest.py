@@ -27,6 +27,7 @@ import fake_lambda
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CAIRN_SHARED_DIR", REPO.parent / "shared"))
 LOG_DIR = REPO / "target" / "e2e-logs"
+APPROVAL_KEY = "e2e-approval-key-0123456789abcdefghijklmnopqrstuvwxyz"
 POSTGRES = os.environ.get("CAIRN_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 ROLE = "arn:aws:iam::123456789012:role/cairn-e2e"
 REGION = "us-east-1"
@@ -110,6 +111,9 @@ def server(lambda_fake, request):
             "DATABASE_URL": f"{POSTGRES}/{database}",
             "CAIRN_LISTEN": f"127.0.0.1:{port}",
             "AWS_ENDPOINT_URL_LAMBDA": lambda_fake.url,
+            # Approval links on (examples/human-approval); a test-only key.
+            "CAIRN_APPROVAL_KEY": APPROVAL_KEY,
+            "CAIRN_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "RUST_LOG": os.environ.get("CAIRN_E2E_RUST_LOG", "info"),
             "NO_COLOR": "1",
         })
