@@ -139,24 +139,37 @@ async fn setup(label: &str, executions: usize) -> (PgStore, String, Vec<String>)
         })
         .await
         .expect("machine");
+    let arns = start_many(&store, &machine, "o", executions, |i| json!({"order": i})).await;
+    (store, url, arns)
+}
+
+/// Starts `count` executions of `machine` named `<prefix><i>` with `input(i)`; their ARNs.
+async fn start_many(
+    store: &PgStore,
+    machine: &cairn_store::StateMachineRow,
+    prefix: &str,
+    count: usize,
+    input: impl Fn(usize) -> Value,
+) -> Vec<String> {
     let mut arns = Vec::new();
-    for i in 0..executions {
-        let arn = format!("{PREFIX}:execution:orders:o{i}");
+    for i in 0..count {
+        let name = format!("{prefix}{i}");
+        let arn = format!("{PREFIX}:execution:{}:{name}", machine.name);
         store
             .start_execution(&NewExecution {
                 arn: arn.clone(),
                 state_machine_arn: machine.arn.clone(),
-                name: format!("o{i}"),
+                name,
                 definition_id: machine.definition_id,
                 role_arn: machine.role_arn.clone(),
-                input: json!({"order": i}).to_string(),
+                input: input(i).to_string(),
                 started_at: chrono::Utc::now(),
             })
             .await
             .expect("start");
         arns.push(arn);
     }
-    (store, url, arns)
+    arns
 }
 
 async fn finished(store: &PgStore) -> i64 {
@@ -288,23 +301,7 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
         })
         .await
         .expect("machine");
-    let mut arns = Vec::new();
-    for i in 0..20 {
-        let arn = format!("{PREFIX}:execution:timers:t{i}");
-        store
-            .start_execution(&NewExecution {
-                arn: arn.clone(),
-                state_machine_arn: machine.arn.clone(),
-                name: format!("t{i}"),
-                definition_id: machine.definition_id,
-                role_arn: machine.role_arn.clone(),
-                input: json!({"i": i}).to_string(),
-                started_at: chrono::Utc::now(),
-            })
-            .await
-            .expect("start");
-        arns.push(arn);
-    }
+    let arns = start_many(&store, &machine, "t", 20, |i| json!({"i": i})).await;
     // Killed while every execution sits in its Wait; the timers fall due while no server
     // runs.
     let mut server = spawn_server(&url, target);
