@@ -185,7 +185,7 @@ async fn sync_execution_runs_tasks_and_answers_aws_shape() {
         serde_json::from_str(reply["output"].as_str().expect("output text")).expect("JSON");
     assert_eq!(output["value"], 12);
     // The task was invoked with the express ARN in its idempotency key.
-    assert_eq!(output["who"]["key"], format!("{execution_arn}/Who/0"));
+    assert_eq!(output["who"]["key"], format!("{execution_arn}/Who/3/0"));
     // The context object is the express execution's, with no redrive count.
     assert_eq!(
         output["context"]["execution"]["Id"], execution_arn,

@@ -427,7 +427,7 @@ async fn task_success_with_result_selector_result_path_and_output_path() {
         json!({"value": 7}),
         "Parameters built the payload"
     );
-    assert_eq!(calls[0].key, format!("{execution}/Call/0"));
+    assert_eq!(calls[0].key, format!("{execution}/Call/1/0"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1039,7 +1039,10 @@ async fn retry_catch_and_timeout_across_kill_9_while_targets_hang() {
         .collect();
     assert_eq!(
         keys,
-        [format!("{takeover}/Call/0"), format!("{takeover}/Call/0")],
+        [
+            format!("{takeover}/Call/1/0"),
+            format!("{takeover}/Call/1/0")
+        ],
         "the same attempt, invoked again by the new server"
     );
 

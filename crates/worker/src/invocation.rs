@@ -45,14 +45,16 @@ impl Invocation {
         }
     }
 
-    /// `<execution ARN>/<state name>/<attempt>`: the same for every delivery of one
-    /// attempt, different for each retry. So that it fits in an HTTP header, `%` and
+    /// `<execution ARN>/<state name>/<task id>/<attempt>`: the same for every delivery of
+    /// one attempt, different for each retry and for each time a loop enters the state
+    /// again (the task id tells those apart: the seed's order workflow goes through
+    /// CheckInventory twice, with attempt 0 both times). So that it fits in an HTTP header, `%` and
     /// every byte outside visible ASCII (a space, a non-ASCII letter in a state name) are
     /// percent-encoded.
     pub fn idempotency_key(&self) -> String {
         let raw = format!(
-            "{}/{}/{}",
-            self.execution_arn, self.state_name, self.attempt
+            "{}/{}/{}/{}",
+            self.execution_arn, self.state_name, self.task_id, self.attempt
         );
         let mut key = String::with_capacity(raw.len());
         for byte in raw.bytes() {
@@ -83,10 +85,18 @@ mod tests {
     }
 
     #[test]
-    fn key_is_arn_state_attempt() {
+    fn key_is_arn_state_task_attempt() {
         assert_eq!(
             invocation("Charge", 2).idempotency_key(),
-            "arn:aws:states:us-east-1:123456789012:execution:m:e1/Charge/2"
+            "arn:aws:states:us-east-1:123456789012:execution:m:e1/Charge/3/2"
+        );
+        let again = Invocation {
+            task_id: 7,
+            ..invocation("Charge", 2)
+        };
+        assert_ne!(
+            again.idempotency_key(),
+            invocation("Charge", 2).idempotency_key()
         );
     }
 
@@ -95,7 +105,7 @@ mod tests {
         let key = invocation("Charge card 100% — é", 0).idempotency_key();
         assert_eq!(
             key,
-            "arn:aws:states:us-east-1:123456789012:execution:m:e1/Charge%20card%20100%25%20%E2%80%94%20%C3%A9/0"
+            "arn:aws:states:us-east-1:123456789012:execution:m:e1/Charge%20card%20100%25%20%E2%80%94%20%C3%A9/3/0"
         );
         assert!(http::HeaderValue::from_str(&key).is_ok());
     }
