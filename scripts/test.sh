@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cairn's test command: formatting, lints, every test in the workspace, the deployment
-# checks (deploy/check.sh), then the end-to-end suite (e2e/): boto3, the AWS CLI and the
-# conformance corpus's run.py against a real `cairn server`.
+# checks (deploy/check.sh), the chaos suite's short form (bench/src/chaos), then the
+# end-to-end suite (e2e/): boto3, the AWS CLI and the conformance corpus's run.py against
+# a real `cairn server`.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-step "end to end: cargo build -p cairn"
-cargo build -p cairn --locked
+step "end to end: cargo build -p cairn -p cairn-bench"
+cargo build -p cairn -p cairn-bench --locked
+
+# The chaos suite's short form: 3 replicas killed with -9 every few seconds and Postgres
+# crashed once under a stream of executions; fails unless nothing is lost or duplicated.
+step "chaos: cairn-chaos --duration 40 (3 replicas, kill -9, Postgres crash)"
+target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 \
+    --seed "${CAIRN_SHARED_DIR:-../shared}/seed/workflows" --json target/chaos.json
 
 step "deploy/check.sh (YAML, Kubernetes schemas, Prometheus rules, /metrics exposition)"
 bash deploy/check.sh

@@ -1,0 +1,587 @@
+//! `cairn-chaos`: three `cairn server` replicas on a Postgres of the run's own, a stream
+//! of executions (the seed's order workflow down each of its paths, a fan-out, callbacks
+//! and waits), a random replica `kill -9`'d and restarted every few seconds and Postgres
+//! crashed and restarted once; then every execution is read back and checked.
+//!
+//! ```sh
+//! cargo build --release -p cairn -p cairn-bench
+//! target/release/cairn-chaos --duration 300
+//! ```
+//!
+//! It prints executions, kills, restarts, lost executions, duplicated transitions and
+//! duplicated invocations, and fails (exit 1) unless nothing was lost, no transition was
+//! duplicated and every execution ended as its input says it must.
+
+mod client;
+mod postgres;
+mod replicas;
+mod target;
+mod verify;
+mod workload;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use serde_json::{json, Value};
+use tokio::sync::Mutex as AsyncMutex;
+
+use client::{Answer, Client};
+use replicas::{Launch, Replica};
+use workload::{Kind, MACHINES, MIX};
+
+#[derive(Parser)]
+#[command(
+    about = "Kills cairn server replicas and Postgres under load, then checks that no execution was lost and no transition duplicated",
+    long_about = None
+)]
+struct Args {
+    /// Seconds of load and chaos (the drain and the checks come after).
+    #[arg(long, default_value_t = 120)]
+    duration: u64,
+    /// Executions started per second.
+    #[arg(long, default_value_t = 20)]
+    rate: u64,
+    /// `cairn server` processes.
+    #[arg(long, default_value_t = 3)]
+    replicas: usize,
+    /// Mean seconds between two kills.
+    #[arg(long, default_value_t = 4.0)]
+    kill_every: f64,
+    /// Crash and restart Postgres once, half-way through.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    restart_postgres: bool,
+    /// Task lease of the replicas: how soon a killed replica's tasks are taken over.
+    #[arg(long, default_value_t = 3)]
+    lease_seconds: u64,
+    /// The cairn binary.
+    #[arg(long, default_value = "target/release/cairn")]
+    cairn: PathBuf,
+    /// Where the seed's workflows are.
+    #[arg(long, default_value = "../shared/seed/workflows")]
+    seed: PathBuf,
+    /// Postgres's server binaries (initdb, pg_ctl); found under /usr/lib/postgresql if not given.
+    #[arg(long)]
+    pg_bin: Option<PathBuf>,
+    /// Where the replicas' logs go.
+    #[arg(long, default_value = "target/chaos-logs")]
+    logs: PathBuf,
+    /// Seconds to wait, after the chaos, for every execution to end.
+    #[arg(long, default_value_t = 180)]
+    drain: u64,
+    /// Seed of the kill schedule (default: the clock).
+    #[arg(long)]
+    rng: Option<u64>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// A small xorshift: the kill schedule needs no more, and a printed seed replays it.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// Uniform in [lo, hi) seconds.
+    fn seconds(&mut self, lo: f64, hi: f64) -> Duration {
+        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        Duration::from_secs_f64(lo + (hi - lo) * unit)
+    }
+}
+
+struct Started {
+    arn: String,
+    kind: Kind,
+    id: u64,
+}
+
+#[derive(Default)]
+struct Chaos {
+    kills: usize,
+    postgres_restarts: usize,
+    /// Replicas that exited without being killed.
+    crashed: Vec<String>,
+}
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rng_seed = args.rng.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            | 1
+    });
+    eprintln!(
+        "cairn-chaos: {} replicas, {} s at {} executions/s, a kill every ~{} s, Postgres restart: {}, rng seed {rng_seed}",
+        args.replicas, args.duration, args.rate, args.kill_every, args.restart_postgres
+    );
+
+    let dir = std::env::temp_dir().join(format!("cairn-chaos-{}", std::process::id()));
+    let postgres = postgres::PrivatePostgres::start(args.pg_bin.clone(), dir, free_port()?)
+        .context("starting the run's own Postgres")?;
+    let admin = sqlx::PgPool::connect(&postgres.url("postgres")).await?;
+    sqlx::query("create database cairn").execute(&admin).await?;
+    admin.close().await;
+    let database_url = postgres.url("cairn");
+
+    let (target, seen, mut approvals) = target::start().await?;
+    let functions = target::FUNCTIONS
+        .iter()
+        .map(|name| format!("{name}=http://{target}/fn/{name}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let launch = Launch {
+        cairn: args.cairn.clone(),
+        database_url: database_url.clone(),
+        functions,
+        lease_seconds: args.lease_seconds,
+    };
+    let migrate = tokio::process::Command::new(&args.cairn)
+        .arg("migrate")
+        .env("DATABASE_URL", &database_url)
+        .status()
+        .await
+        .with_context(|| format!("running {} migrate", args.cairn.display()))?;
+    if !migrate.success() {
+        bail!("cairn migrate failed: {migrate}");
+    }
+
+    std::fs::create_dir_all(&args.logs)?;
+    let http = reqwest::Client::new();
+    let mut replicas = Vec::new();
+    for i in 0..args.replicas {
+        let mut replica = Replica::new(free_port()?, args.logs.join(format!("replica-{i}.log")));
+        let _ = std::fs::remove_file(&replica.log);
+        replica.start(&launch)?;
+        replicas.push(replica);
+    }
+    for replica in &replicas {
+        replica.healthy(&http, PATIENCE).await?;
+    }
+    let client = Client::new(replicas.iter().map(Replica::endpoint).collect());
+    let mut machines = HashMap::new();
+    for machine in MACHINES {
+        let definition = machine.definition(&args.seed, &target.to_string())?;
+        let created = client
+            .ok(
+                "CreateStateMachine",
+                &json!({"name": machine.name(), "definition": definition.to_string(),
+                        "roleArn": "arn:aws:iam::123456789012:role/chaos"}),
+                PATIENCE,
+            )
+            .await?;
+        let arn = created["stateMachineArn"]
+            .as_str()
+            .context("stateMachineArn")?
+            .to_string();
+        machines.insert(machine.name(), arn);
+    }
+
+    // The approver answers each callback a moment after it arrives, through whichever
+    // replica is up.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let approver = {
+        let client = client.clone();
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            while let Some(approval) = approvals.recv().await {
+                let client = client.clone();
+                let answered = answered.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(500 + approval.id % 1500)).await;
+                    let body = json!({"taskToken": approval.token,
+                                      "output": json!({"approved": approval.id}).to_string()});
+                    // A refusal means an earlier try got through before its answer was lost.
+                    if client
+                        .call("SendTaskSuccess", &body, PATIENCE * 3)
+                        .await
+                        .is_ok()
+                    {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        })
+    };
+
+    // The stream of executions.
+    let started: Arc<Mutex<Vec<Started>>> = Arc::new(Mutex::new(Vec::new()));
+    let start_errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let begin = Instant::now();
+    let load_for = Duration::from_secs(args.duration);
+    let stream = {
+        let client = client.clone();
+        let started = started.clone();
+        let start_errors = start_errors.clone();
+        let machines = machines.clone();
+        let rate = args.rate.max(1);
+        tokio::spawn(async move {
+            let mut starts = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            let mut id = 0u64;
+            while begin.elapsed() < load_for {
+                tick.tick().await;
+                let kind = MIX[id as usize % MIX.len()];
+                let machine = machines[kind.machine().name()].clone();
+                let client = client.clone();
+                let started = started.clone();
+                let start_errors = start_errors.clone();
+                starts.push(tokio::spawn(async move {
+                    let name = format!("e{id}");
+                    let body = json!({"stateMachineArn": machine, "name": name,
+                                      "input": kind.input(id).to_string()});
+                    // The name makes a repeated start safe: while the execution runs
+                    // it answers the same ARN; once it has ended, ExecutionAlreadyExists
+                    // (its input is unique to it, so it can only be this one).
+                    let arn = format!(
+                        "{}:{name}",
+                        machine.replace(":stateMachine:", ":execution:")
+                    );
+                    match client.call("StartExecution", &body, PATIENCE).await {
+                        Ok(Answer::Ok(_)) => {}
+                        Ok(Answer::Refused { error, .. }) if error == "ExecutionAlreadyExists" => {}
+                        Ok(Answer::Refused { error, message }) => {
+                            push(&start_errors, format!("{name}: {error}: {message}"));
+                            return;
+                        }
+                        Err(e) => {
+                            push(&start_errors, format!("{name}: {e:#}"));
+                            return;
+                        }
+                    }
+                    if let Ok(mut started) = started.lock() {
+                        started.push(Started { arn, kind, id });
+                    }
+                }));
+                id += 1;
+            }
+            for start in starts {
+                let _ = start.await;
+            }
+            id
+        })
+    };
+
+    // The chaos: kill -9 a random replica, bring it back; crash Postgres once.
+    let replicas = Arc::new(AsyncMutex::new(replicas));
+    let chaos = Arc::new(Mutex::new(Chaos::default()));
+    let killer = {
+        let replicas = replicas.clone();
+        let chaos = chaos.clone();
+        let http = http.clone();
+        let kill_every = args.kill_every;
+        let restart_postgres = args.restart_postgres;
+        let launch = Arc::new(launch);
+        let postgres = Arc::new(postgres);
+        let killer_launch = launch.clone();
+        let killer_postgres = postgres.clone();
+        let handle = tokio::spawn(async move {
+            let launch = killer_launch;
+            let postgres = killer_postgres;
+            let mut rng = Rng(rng_seed);
+            let mut postgres_done = !restart_postgres;
+            while begin.elapsed() < load_for {
+                tokio::time::sleep(rng.seconds(kill_every * 0.5, kill_every * 1.5)).await;
+                if begin.elapsed() >= load_for {
+                    break;
+                }
+                if !postgres_done && begin.elapsed() >= load_for / 2 {
+                    postgres_done = true;
+                    let crashed = tokio::task::spawn_blocking({
+                        let postgres = postgres.clone();
+                        move || postgres.crash_and_restart()
+                    })
+                    .await;
+                    match crashed {
+                        Ok(Ok(())) => lock(&chaos).postgres_restarts += 1,
+                        Ok(Err(e)) => return Err(e.context("restarting Postgres")),
+                        Err(e) => return Err(e.into()),
+                    }
+                    continue;
+                }
+                let mut replicas = replicas.lock().await;
+                let count = replicas.len() as u64;
+                let victim = &mut replicas[rng.below(count) as usize];
+                if let Some(status) = victim.exited() {
+                    lock(&chaos)
+                        .crashed
+                        .push(format!("port {}: {status}", victim.port));
+                }
+                victim.kill9().await;
+                lock(&chaos).kills += 1;
+                tokio::time::sleep(rng.seconds(0.2, 1.5)).await;
+                victim.start(&launch)?;
+                victim.healthy(&http, PATIENCE).await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        });
+        (handle, postgres)
+    };
+    let (killer, postgres) = killer;
+
+    // Progress while the load runs.
+    while begin.elapsed() < load_for {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (kills, restarts) = {
+            let c = lock(&chaos);
+            (c.kills, c.postgres_restarts)
+        };
+        progress(format!(
+            "[{:>4} s / {} s] {} started, {} kills, {} Postgres restarts",
+            begin.elapsed().as_secs(),
+            args.duration,
+            lock(&started).len(),
+            kills,
+            restarts
+        ));
+    }
+    killer.await??;
+    let attempted = stream.await?;
+    eprintln!();
+    {
+        let mut replicas = replicas.lock().await;
+        for replica in replicas.iter_mut() {
+            if let Some(status) = replica.exited() {
+                lock(&chaos)
+                    .crashed
+                    .push(format!("port {}: {status}", replica.port));
+            }
+        }
+    }
+
+    // Drain: every execution started must end.
+    let executions = std::mem::take(&mut *lock(&started));
+    let drain_until = Instant::now() + Duration::from_secs(args.drain);
+    let mut describes: HashMap<String, Value> = HashMap::new();
+    let mut lost = Vec::new();
+    loop {
+        let open: Vec<&Started> = executions
+            .iter()
+            .filter(|e| {
+                describes
+                    .get(&e.arn)
+                    .is_none_or(|d| d["status"] == "RUNNING")
+            })
+            .collect();
+        progress(format!(
+            "draining: {} of {} executions ended",
+            executions.len() - open.len(),
+            executions.len()
+        ));
+        if open.is_empty() {
+            break;
+        }
+        if Instant::now() > drain_until {
+            for e in open {
+                lost.push(format!("{} ({}): never ended", e.arn, e.kind.label()));
+            }
+            break;
+        }
+        let mut asked = Vec::new();
+        for e in open {
+            let client = client.clone();
+            let arn = e.arn.clone();
+            asked.push(tokio::spawn(async move {
+                let answer = client
+                    .call("DescribeExecution", &json!({"executionArn": arn}), PATIENCE)
+                    .await;
+                (arn, answer)
+            }));
+        }
+        for ask in asked {
+            let (arn, answer) = ask.await?;
+            match answer? {
+                Answer::Ok(describe) => {
+                    describes.insert(arn, describe);
+                }
+                Answer::Refused { error, message } => {
+                    lost.push(format!("{arn}: {error}: {message}"));
+                    describes.insert(arn, json!({"status": "LOST"}));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!();
+
+    // Verify each ended execution.
+    let invocations = lock(&seen).invocations.clone();
+    let mut duplicated = Vec::new();
+    let mut wrong = Vec::new();
+    let mut never_invoked = 0;
+    let mut duplicate_invocations = 0;
+    let mut scheduled = 0;
+    let mut by_kind: HashMap<&str, usize> = HashMap::new();
+    for e in &executions {
+        *by_kind.entry(e.kind.label()).or_default() += 1;
+        let Some(describe) = describes.get(&e.arn) else {
+            continue;
+        };
+        if describe["status"] == "RUNNING" || describe["status"] == "LOST" {
+            continue;
+        }
+        let history = history(&client, &e.arn).await?;
+        let verdict = verify::check(
+            &e.arn,
+            &e.kind.expected(e.id),
+            describe,
+            &history,
+            &invocations,
+        );
+        scheduled += verdict.scheduled;
+        never_invoked += verdict.never_invoked;
+        duplicate_invocations += verdict.duplicate_invocations;
+        if let Some(why) = verdict.duplicated {
+            duplicated.push(format!("{} ({}): {why}", e.arn, e.kind.label()));
+        }
+        if let Some(why) = verdict.wrong {
+            wrong.push(format!("{} ({}): {why}", e.arn, e.kind.label()));
+        }
+    }
+    let start_errors = std::mem::take(&mut *lock(&start_errors));
+    approver.abort();
+    {
+        let mut replicas = replicas.lock().await;
+        for replica in replicas.iter_mut() {
+            replica.kill9().await;
+        }
+    }
+    let chaos = std::mem::take(&mut *lock(&chaos));
+    drop(postgres);
+
+    let mut kinds: Vec<_> = by_kind.into_iter().collect();
+    kinds.sort();
+    let report = json!({
+        "seconds": args.duration,
+        "replicas": args.replicas,
+        "rng_seed": rng_seed,
+        "executions": executions.len(),
+        "executions_by_kind": kinds.iter().map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "start_attempts": attempted,
+        "start_errors": start_errors.len(),
+        "kills": chaos.kills,
+        "replica_restarts": chaos.kills,
+        "postgres_restarts": chaos.postgres_restarts,
+        "replicas_crashed_by_themselves": chaos.crashed.len(),
+        "lost": lost.len(),
+        "duplicated_transitions": duplicated.len(),
+        "wrong_outcomes": wrong.len(),
+        "task_attempts": scheduled,
+        "attempts_never_invoked": never_invoked,
+        "duplicated_invocations": duplicate_invocations,
+        "callbacks_answered": answered.load(Ordering::Relaxed),
+    });
+    println!(
+        "executions              {} ({})",
+        executions.len(),
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("kills (kill -9)         {}", chaos.kills);
+    println!("replica restarts        {}", chaos.kills);
+    println!("Postgres restarts       {}", chaos.postgres_restarts);
+    println!("lost                    {}", lost.len());
+    println!("duplicated transitions  {}", duplicated.len());
+    println!("wrong outcomes          {}", wrong.len());
+    println!("task attempts           {scheduled} ({never_invoked} never reached the target)");
+    println!("duplicated invocations  {duplicate_invocations} (a lease lost with its replica)");
+    println!("start errors            {}", start_errors.len());
+    println!("{report}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, format!("{report}\n"))?;
+    }
+    let problems: Vec<&String> = lost
+        .iter()
+        .chain(&duplicated)
+        .chain(&wrong)
+        .chain(&start_errors)
+        .chain(&chaos.crashed)
+        .collect();
+    for problem in problems.iter().take(20) {
+        eprintln!("  {problem}");
+    }
+    if !problems.is_empty() || never_invoked > 0 {
+        bail!(
+            "chaos run failed: {} lost, {} duplicated, {} wrong, {} start errors, {} self-crashes, {never_invoked} attempts never invoked (logs in {})",
+            lost.len(),
+            duplicated.len(),
+            wrong.len(),
+            start_errors.len(),
+            chaos.crashed.len(),
+            args.logs.display()
+        );
+    }
+    Ok(())
+}
+
+async fn history(client: &Client, arn: &str) -> Result<Vec<Value>> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = json!({"executionArn": arn, "maxResults": 1000});
+        if let Some(t) = &token {
+            body["nextToken"] = json!(t);
+        }
+        let page = client.ok("GetExecutionHistory", &body, PATIENCE).await?;
+        events.extend(page["events"].as_array().cloned().unwrap_or_default());
+        match page["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => return Ok(events),
+        }
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A status line: rewritten in place on a terminal, one line every 5 s in a log.
+fn progress(line: String) {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let _ = write!(stderr, "\r{line}   ");
+        let _ = stderr.flush();
+        return;
+    }
+    let mut last = lock(&LAST);
+    if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(5)) {
+        let _ = writeln!(stderr, "{line}");
+        *last = Some(Instant::now());
+    }
+}
+
+fn push(list: &Mutex<Vec<String>>, item: String) {
+    lock(list).push(item);
+}
