@@ -7,7 +7,7 @@
 //! target/release/cairn-bench pass10 --executions 5000
 //! ```
 //!
-//! Workloads: `pass10` (10 Pass states), `tasks3` (3 sequential Tasks against a local
+//! Workloads: `pass3` and `pass10` (3 and 10 Pass states), `tasks3` (3 sequential Tasks against a local
 //! HTTP target, the shape of the seed's order pipeline), `fanout` (a Parallel of 3 Task
 //! branches, then a Map of a Task over 100 items) and `wait` (a Wait of 1 s: latency is
 //! how late the timer fired), all Standard; `express3` (StartSyncExecution of an Express
@@ -48,10 +48,15 @@ struct Args {
     /// Postgres server URL, without a database name.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
+    /// Before the measured run, park this many executions on a 30-day Wait, to measure
+    /// the workload with that many pending (the scale run uses 1,000,000 with `wait`).
+    #[arg(long, default_value_t = 0)]
+    waiting: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Workload {
+    Pass3,
     Pass10,
     Tasks3,
     Express3,
@@ -90,7 +95,7 @@ impl Workload {
             Workload::Wait => json!({"StartAt": "W", "States": {
                 "W": {"Type": "Wait", "Seconds": 1, "End": true}
             }}),
-            Workload::Express3 => json!({"StartAt": "A", "States": {
+            Workload::Express3 | Workload::Pass3 => json!({"StartAt": "A", "States": {
                 "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
                 "B": {"Type": "Pass", "Result": 2, "ResultPath": "$.b", "Next": "C"},
                 "C": {"Type": "Pass", "Result": 3, "ResultPath": "$.c", "End": true}
@@ -106,7 +111,7 @@ impl Workload {
     fn transitions(self) -> usize {
         match self {
             Workload::Pass10 => 10,
-            Workload::Tasks3 | Workload::Express3 => 3,
+            Workload::Tasks3 | Workload::Express3 | Workload::Pass3 => 3,
             // Parallel, its 3 tasks, Map and its 100 items.
             Workload::Fanout => 2 + 3 + FANOUT_ITEMS,
             Workload::Wait => 1,
@@ -115,6 +120,7 @@ impl Workload {
 
     fn name(self) -> &'static str {
         match self {
+            Workload::Pass3 => "pass3",
             Workload::Pass10 => "pass10",
             Workload::Tasks3 => "tasks3",
             Workload::Express3 => "express3",
@@ -187,10 +193,92 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 fn peak_rss_mb(pid: u32) -> Option<f64> {
+    status_mb(pid, "VmHWM:")
+}
+
+fn rss_mb(pid: u32) -> Option<f64> {
+    status_mb(pid, "VmRSS:")
+}
+
+fn status_mb(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Starts `args.waiting` executions of a 30-day Wait and reports the server's memory
+/// before and after, so that a run shows whether memory grows with the number waiting.
+async fn park(client: &reqwest::Client, endpoint: &str, args: &Args, pid: u32) -> Result<Value> {
+    let machine = call(
+        client,
+        endpoint,
+        "CreateStateMachine",
+        json!({"name": "parked", "roleArn": "arn:aws:iam::123456789012:role/bench",
+               "definition": json!({"StartAt": "Park", "States": {
+                   "Park": {"Type": "Wait", "Seconds": 30 * 86400, "End": true}}}).to_string()}),
+    )
+    .await?["stateMachineArn"]
+        .as_str()
+        .context("stateMachineArn")?
+        .to_string();
+    let rss_before = rss_mb(pid).unwrap_or(0.0);
+    let began = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut starters = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, endpoint, machine, next) = (
+            client.clone(),
+            endpoint.to_string(),
+            machine.clone(),
+            next.clone(),
+        );
+        let total = args.waiting;
+        starters.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                call(
+                    &client,
+                    &endpoint,
+                    "StartExecution",
+                    json!({"stateMachineArn": machine, "name": format!("parked{i}")}),
+                )
+                .await?;
+            }
+        }));
+    }
+    let mut samples = Vec::new();
+    loop {
+        let done = next
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(args.waiting);
+        let rss = rss_mb(pid).unwrap_or(0.0);
+        eprint!(
+            "\rparking: {done}/{} executions waiting, server RSS {rss:.0} MB, {:.0} s   ",
+            args.waiting,
+            began.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stderr().flush();
+        samples.push(json!({"waiting": done, "rss_mb": rss}));
+        if starters.iter().all(|s| s.is_finished()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    eprintln!();
+    for starter in starters {
+        starter.await??;
+    }
+    Ok(json!({
+        "executions": args.waiting,
+        "seconds_to_start": began.elapsed().as_secs_f64(),
+        "server_rss_before_mb": rss_before,
+        "server_rss_after_mb": rss_mb(pid).unwrap_or(0.0),
+        "rss_samples": samples,
+    }))
 }
 
 async fn call(
@@ -281,10 +369,19 @@ async fn main() -> Result<()> {
         .fetch_one(&pool)
         .await
     };
-    let finished = |pool: sqlx::PgPool| async move {
-        sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'RUNNING'")
-            .fetch_one(&pool)
-            .await
+    // Only the measured machine's executions: parked ones (--waiting) stay RUNNING.
+    let finished = |pool: sqlx::PgPool, machine: String| async move {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from executions where state_machine_arn = $1 and status <> 'RUNNING'",
+        )
+        .bind(machine)
+        .fetch_one(&pool)
+        .await
+    };
+    let parked = if args.waiting > 0 {
+        park(&client, &endpoint, &args, pid).await?
+    } else {
+        json!(null)
     };
     tokio::time::sleep(Duration::from_millis(600)).await; // let statistics settle
     let commits_before = commits(pool.clone()).await?;
@@ -330,7 +427,7 @@ async fn main() -> Result<()> {
         let done = if express {
             done_sync.load(std::sync::atomic::Ordering::Relaxed)
         } else {
-            finished(pool.clone()).await? as usize
+            finished(pool.clone(), machine.clone()).await? as usize
         };
         if done != last || done == args.executions {
             let width = 40;
@@ -361,8 +458,10 @@ async fn main() -> Result<()> {
     }
     if !express {
         latencies = sqlx::query_scalar::<_, f64>(
-            "select extract(epoch from stopped_at - started_at)::float8 from executions",
+            "select extract(epoch from stopped_at - started_at)::float8 from executions
+             where state_machine_arn = $1",
         )
+        .bind(&machine)
         .fetch_all(&pool)
         .await?;
     }
@@ -375,6 +474,13 @@ async fn main() -> Result<()> {
     let [p50, p90, p99, max] = percentiles(latencies);
     let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
     let peak = peak_rss_mb(pid).unwrap_or(0.0);
+    let rss_at_end = rss_mb(pid).unwrap_or(0.0);
+    let disk = sqlx::query_as::<_, (i64, i64, i64, i64)>(
+        "select pg_total_relation_size('executions'), (select count(*) from executions),
+                pg_total_relation_size('history_events'), (select count(*) from history_events)",
+    )
+    .fetch_one(&pool)
+    .await?;
     // Postgres backends report their commits lazily (an idle one up to 10 s later) but
     // always when they exit: stop the server first, so every commit it made is counted.
     server.start_kill()?;
@@ -382,10 +488,12 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let commits_after = commits(pool.clone()).await?;
     // Express runs store nothing; each answer was checked as it came.
-    let failed =
-        sqlx::query_scalar::<_, i64>("select count(*) from executions where status <> 'SUCCEEDED'")
-            .fetch_one(&pool)
-            .await?;
+    let failed = sqlx::query_scalar::<_, i64>(
+        "select count(*) from executions where state_machine_arn = $1 and status <> 'SUCCEEDED'",
+    )
+    .bind(&machine)
+    .fetch_one(&pool)
+    .await?;
     let executions = args.executions as f64;
     // The bench's own progress queries commit too: two per poll.
     let commits_per_execution = (commits_after - commits_before) as f64 / executions;
@@ -400,6 +508,10 @@ async fn main() -> Result<()> {
         "latency_ms": {"p50": p50, "p90": p90, "p99": p99, "max": max},
         "server_cpu_seconds": cpu,
         "server_peak_rss_mb": peak,
+        "server_rss_at_end_mb": rss_at_end,
+        "disk_bytes_per_execution": disk.0 as f64 / disk.1.max(1) as f64,
+        "disk_bytes_per_history_event": disk.2 as f64 / disk.3.max(1) as f64,
+        "waiting": parked,
     });
     println!("workload  executions  seconds  exec/s  transitions/s  p50 ms  p90 ms  p99 ms  max ms  commits/exec  server CPU s  peak RSS MB");
     println!(
