@@ -546,3 +546,42 @@ async fn a_sync_wait_survives_kill_9_and_completes_exactly_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_sync_task_stops_its_child_and_a_retry_cannot_take_it_over() {
+    let world = World::new("timeout").await;
+    let (child, parent) = world
+        .machines(
+            "timeout",
+            &doubling_child(300),
+            "startExecution.sync",
+            json!({"Name": "kid", "Input": {"n": 1}}),
+            json!({
+                "TimeoutSeconds": 1,
+                "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 1, "IntervalSeconds": 1}]
+            }),
+        )
+        .await;
+    let execution = world.api.start(&parent, "p", &json!({})).await;
+    let finished = world.api.finished(&execution).await;
+    assert_eq!(finished.status(), "FAILED");
+    assert_eq!(
+        finished.error(),
+        "StepFunctions.ExecutionAlreadyExistsException",
+        "{}",
+        finished.cause()
+    );
+    let child_done = world.api.finished(&execution_arn(&child, "kid")).await;
+    assert_eq!(child_done.status(), "ABORTED");
+    let types = world.api.event_types(&execution).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "TaskTimedOut").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|t| *t == "TaskScheduled").count(),
+        2,
+        "{types:?}"
+    );
+}

@@ -359,12 +359,17 @@ async fn start_child(
         return Ok(Ok((child_arn, started_at)));
     }
     let existing = sqlx::query!(
-        r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
+        r#"select input::text as "input!", status, started_at, parent_arn, parent_task_id
+           from executions where arn = $1"#,
         child_arn
     )
     .fetch_one(&mut *tx)
     .await?;
-    if existing.status != "RUNNING" || existing.input != request.input {
+    // A child an earlier task of this parent started (a retry after a timeout, whose
+    // child is being stopped) is not this task's to take over: AWS finds it stopped.
+    let earlier_task = existing.parent_arn.as_deref() == Some(parent_arn)
+        && existing.parent_task_id != Some(task.task as i64);
+    if existing.status != "RUNNING" || existing.input != request.input || earlier_task {
         return Ok(Err(Refusal::new(
             "ExecutionAlreadyExists",
             format!("Execution Already Exists: '{child_arn}'"),
