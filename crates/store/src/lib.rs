@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod postgres;
 pub mod postgres_callbacks;
 mod postgres_catalog;
+pub mod postgres_nested;
 pub mod schema;
 pub mod signals;
 pub mod testing;

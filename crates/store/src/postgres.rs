@@ -556,11 +556,18 @@ struct Writes {
 
     // callbacks: tokens, activity tasks, closing tokens of cancelled tasks
     callbacks: crate::postgres_callbacks::CallbackWrites,
+    // nested executions: children to start; executions that ended (their waiting parents
+    // hear of it in this transaction)
+    nested: crate::postgres_nested::NestedWrites,
+    ended: Vec<String>,
 }
 
 impl Writes {
     fn add(&mut self, arn: &str, advance: Advance) -> Result<()> {
         if let Some(snapshot) = advance.snapshot {
+            if advance.status.as_deref().is_some_and(|s| s != "RUNNING") {
+                self.ended.push(arn.to_string());
+            }
             self.executions.push(arn.to_string());
             self.snapshots.push(snapshot);
             self.statuses.push(advance.status);
@@ -580,6 +587,10 @@ impl Writes {
         for task in advance.tasks {
             // callbacks: activity tasks are queued for GetActivityTask, not leased
             if self.callbacks.add(arn, &task)? {
+                continue;
+            }
+            // nested executions start inside this transaction, not through a worker
+            if self.nested.add(arn, &task) {
                 continue;
             }
             self.task_execution.push(arn.to_string());
@@ -727,6 +738,18 @@ impl Writes {
             .await?
         {
             news.push(channel);
+        }
+        // nested executions: after the callback writes, so a token row exists to close
+        let started = self.nested.commit(tx).await?;
+        let notified = crate::postgres_nested::notify_parents(tx, &self.ended).await?;
+        let stopped = crate::postgres_nested::stop_children(
+            tx,
+            &self.cancel_task_execution,
+            &self.cancel_task_id,
+        )
+        .await?;
+        if started || notified || stopped {
+            news.push(Channel::Inbox);
         }
         Ok(news)
     }

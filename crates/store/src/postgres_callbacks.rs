@@ -183,7 +183,11 @@ impl CallbackWrites {
 }
 
 /// Inserts `events` into the execution's inbox, due now, in order.
-async fn push_events(tx: &mut sqlx::PgConnection, arn: &str, events: &[String]) -> Result<()> {
+pub(crate) async fn push_events(
+    tx: &mut sqlx::PgConnection,
+    arn: &str,
+    events: &[String],
+) -> Result<()> {
     sqlx::query!(
         r#"insert into inbox (execution_arn, due_at, event)
            select $1, now(), e::json from unnest($2::text[]) with ordinality as u(e, n)
@@ -197,7 +201,7 @@ async fn push_events(tx: &mut sqlx::PgConnection, arn: &str, events: &[String]) 
 }
 
 /// Starts task `task`'s heartbeat timer, `seconds` from now.
-async fn start_heartbeat(
+pub(crate) async fn start_heartbeat(
     tx: &mut sqlx::PgConnection,
     arn: &str,
     task: i64,
