@@ -31,6 +31,8 @@ const HOLD_AFTER: usize = EXECUTIONS;
 #[derive(Clone)]
 struct Target {
     seen: Arc<Mutex<HashMap<String, u32>>>,
+    /// Keys of the invocations being held at the gate right now.
+    held: Arc<Mutex<std::collections::HashSet<String>>>,
     gate: Arc<watch::Sender<bool>>,
 }
 
@@ -44,6 +46,10 @@ impl Target {
             .sum()
     }
 
+    fn is_held(&self, key: &str) -> bool {
+        self.held.lock().expect("lock").contains(key)
+    }
+
     fn open(&self) {
         self.gate.send_replace(true);
     }
@@ -52,6 +58,7 @@ impl Target {
 async fn start_target() -> (SocketAddr, Target) {
     let target = Target {
         seen: Arc::default(),
+        held: Arc::default(),
         gate: Arc::new(watch::channel(false).0),
     };
     async fn step(
@@ -66,11 +73,13 @@ async fn start_target() -> (SocketAddr, Target) {
             .to_string();
         let nth = {
             let mut seen = target.seen.lock().expect("lock");
-            *seen.entry(key).or_default() += 1;
+            *seen.entry(key.clone()).or_default() += 1;
             seen.values().map(|n| *n as usize).sum::<usize>()
         };
         if nth > HOLD_AFTER {
+            target.held.lock().expect("lock").insert(key.clone());
             let _ = target.gate.subscribe().wait_for(|open| *open).await;
+            target.held.lock().expect("lock").remove(&key);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         let steps = input["steps"].as_u64().unwrap_or(0);
@@ -117,6 +126,20 @@ async fn wait_for<F: Fn() -> bool>(what: &str, limit: Duration, ready: F) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Tasks leased by `owner` whose invocation the target is holding at its gate: work the
+/// replica cannot finish before the gate opens.
+async fn held_at_target(store: &PgStore, owner: &str, target: &Target) -> usize {
+    let keys = sqlx::query_scalar::<_, String>(
+        "select execution_arn || '/' || state_name || '/' || task_id || '/' || attempt
+         from tasks where lease_owner = $1",
+    )
+    .bind(owner)
+    .fetch_all(store.pool())
+    .await
+    .expect("leased tasks");
+    keys.iter().filter(|key| target.is_held(key)).count()
 }
 
 async fn leases_held_by(store: &PgStore, owner: &str) -> i64 {
@@ -189,10 +212,11 @@ async fn a_replica_stopped_by_sigterm_mid_load_finishes_its_work_and_loses_nothi
     }
 
     // Mid-run: the target holds every invocation past HOLD_AFTER, so the replicas pile
-    // up leased, in-flight tasks. Wait until the one to be stopped holds some.
+    // up leased, in-flight tasks. Wait until the one to be stopped holds some that the
+    // target is holding (a leased task whose invocation got through may end at once).
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if target.invocations() > HOLD_AFTER && leases_held_by(&store, &owner).await > 0 {
+        if held_at_target(&store, &owner, &target).await > 0 {
             break;
         }
         assert!(
