@@ -511,7 +511,7 @@ async fn main() -> Result<()> {
         "server_rss_at_end_mb": rss_at_end,
         "disk_bytes_per_execution": disk.0 as f64 / disk.1.max(1) as f64,
         "disk_bytes_per_history_event": disk.2 as f64 / disk.3.max(1) as f64,
-        "waiting": parked,
+        "waiting": parked.clone(),
     });
     println!("workload  executions  seconds  exec/s  transitions/s  p50 ms  p90 ms  p99 ms  max ms  commits/exec  server CPU s  peak RSS MB");
     println!(
@@ -529,6 +529,22 @@ async fn main() -> Result<()> {
         cpu,
         peak
     );
+    println!(
+        "disk: {:.0} bytes per execution, {:.0} bytes per history event",
+        report["disk_bytes_per_execution"].as_f64().unwrap_or(0.0),
+        report["disk_bytes_per_history_event"]
+            .as_f64()
+            .unwrap_or(0.0)
+    );
+    if !parked.is_null() {
+        println!(
+            "waiting: {} executions parked in {:.0} s; server RSS {:.1} MB before, {:.1} MB after, {rss_at_end:.1} MB at the end",
+            parked["executions"],
+            parked["seconds_to_start"].as_f64().unwrap_or(0.0),
+            parked["server_rss_before_mb"].as_f64().unwrap_or(0.0),
+            parked["server_rss_after_mb"].as_f64().unwrap_or(0.0),
+        );
+    }
     println!("{report}");
     pool.close().await;
     if failed > 0 {
