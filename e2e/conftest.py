@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -91,8 +93,63 @@ def lambda_fake():
     server.shutdown()
 
 
+def start_moto(log_path):
+    """moto's server mode (`moto.server`, from the venv's moto[server]) on a free loopback
+    port; returns (process, endpoint URL) once it answers."""
+    for _ in range(3):
+        port = _free_port()
+        log = open(log_path, "w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), preexec_fn=_die_with_parent)
+        log.close()
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(endpoint + "/moto-api/", timeout=2):
+                    return process, endpoint
+            except urllib.error.HTTPError:
+                return process, endpoint
+            except OSError:
+                time.sleep(0.2)
+        _stop(process)
+    pytest.fail(f"moto server did not start; its log:\n{log_path.read_text(errors='replace')}",
+                pytrace=False)
+
+
+def moto_env(endpoint):
+    """The variables that point a `cairn server` at moto for SQS, SNS, DynamoDB and
+    EventBridge (Lambda stays where AWS_ENDPOINT_URL_LAMBDA says)."""
+    return {f"AWS_ENDPOINT_URL_{service}": endpoint
+            for service in ("SQS", "SNS", "DYNAMODB", "EVENTBRIDGE")}
+
+
 @pytest.fixture(scope="session")
-def server(lambda_fake, request):
+def moto():
+    """moto's server, started before the session's `cairn server` (which is pointed at it);
+    its `.endpoint` is the URL, `.client(service)` a boto3 client for it."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    process, endpoint = start_moto(LOG_DIR / f"moto-{os.getpid()}.log")
+
+    class Moto:
+        pass
+
+    fake = Moto()
+    fake.endpoint = endpoint
+    fake.client = lambda service: aws_client(service, endpoint)
+    yield fake
+    _stop(process)
+
+
+def aws_client(service, endpoint):
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@pytest.fixture(scope="session")
+def server(lambda_fake, moto, request):
     binary = Path(os.environ.get("CAIRN_BIN", REPO / "target" / "debug" / "cairn"))
     if not binary.exists():
         pytest.fail(f"{binary} does not exist: run `cargo build -p cairn` first", pytrace=False)
@@ -111,6 +168,7 @@ def server(lambda_fake, request):
             "DATABASE_URL": f"{POSTGRES}/{database}",
             "CAIRN_LISTEN": f"127.0.0.1:{port}",
             "AWS_ENDPOINT_URL_LAMBDA": lambda_fake.url,
+            **moto_env(moto.endpoint),
             # Approval links on (examples/human-approval); a test-only key.
             "CAIRN_APPROVAL_KEY": APPROVAL_KEY,
             "CAIRN_PUBLIC_URL": f"http://127.0.0.1:{port}",
@@ -166,6 +224,7 @@ def _wait_ready(srv, timeout):
 
 
 def _stop(process):
+    """SIGTERM, then SIGKILL after 15 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
