@@ -4,13 +4,14 @@ AWS_ENDPOINT_URL_SQS/SNS/DYNAMODB/EVENTBRIDGE (see conftest.py). Every test chec
 boto3 on moto that the message, item or event really arrived, and the result or error
 as Step Functions shapes it."""
 import hashlib
+import importlib.util
 import json
 import time
 import uuid
 
 import pytest
 
-from conftest import ACCOUNT, REGION, ROLE, SHARED, full_history, wait_for_end
+from conftest import ACCOUNT, REGION, REPO, ROLE, SHARED, full_history, wait_for_end
 
 SDK_WORKFLOW = SHARED / "seed" / "workflows" / "sdk-integrations.asl.json"
 
@@ -341,19 +342,13 @@ def test_other_actions_stay_unsupported(sfn, resource):
 
 
 def prepare_orders(moto, order_id, status):
-    """The seed's `orders` table (key `pk`) holding the order, and its `notifications`
-    topic with a queue subscribed; returns that queue's URL."""
-    ddb, sns = moto.client("dynamodb"), moto.client("sns")
-    try:
-        ddb.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-    except ddb.exceptions.ResourceInUseException:
-        pass
-    ddb.put_item(TableName="orders", Item={"pk": {"S": order_id}, "status": {"S": status}})
-    topic = sns.create_topic(Name="notifications")["TopicArn"]
-    assert topic == f"arn:aws:sns:{REGION}:{ACCOUNT}:notifications"
-    return subscribed_queue(moto, topic)
+    """The seed's `orders` table holding the order and its `notifications` topic with a
+    new queue subscribed (the example's own set-up); returns that queue's URL."""
+    spec = importlib.util.spec_from_file_location(
+        "sdk_integrations_example", REPO / "examples" / "sdk-integrations" / "run.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.prepare(moto.endpoint, order_id, status)
 
 
 def test_seed_sdk_integrations_workflow_as_written(sfn, moto):
