@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -91,16 +93,68 @@ def lambda_fake():
     server.shutdown()
 
 
+def start_moto(log_path):
+    """moto's server mode (`moto.server`, from the venv's moto[server]) on a free loopback
+    port; returns (process, endpoint URL) once it answers."""
+    for _ in range(3):
+        port = _free_port()
+        log = open(log_path, "w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), preexec_fn=_die_with_parent)
+        log.close()
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(endpoint + "/moto-api/", timeout=2):
+                    return process, endpoint
+            except urllib.error.HTTPError:
+                return process, endpoint
+            except OSError:
+                time.sleep(0.2)
+        _stop(process)
+    pytest.fail(f"moto server did not start; its log:\n{log_path.read_text(errors='replace')}",
+                pytrace=False)
+
+
+def moto_env(endpoint):
+    """The variables that point a `cairn server` at moto for SQS, SNS, DynamoDB and
+    EventBridge (Lambda stays where AWS_ENDPOINT_URL_LAMBDA says)."""
+    return {f"AWS_ENDPOINT_URL_{service}": endpoint
+            for service in ("SQS", "SNS", "DYNAMODB", "EVENTBRIDGE")}
+
+
 @pytest.fixture(scope="session")
-def server(lambda_fake, request):
+def moto():
+    """moto's server, started before the session's `cairn server` (which is pointed at it);
+    its `.endpoint` is the URL, `.client(service)` a boto3 client for it."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    process, endpoint = start_moto(LOG_DIR / f"moto-{os.getpid()}.log")
+
+    class Moto:
+        pass
+
+    fake = Moto()
+    fake.endpoint = endpoint
+    fake.client = lambda service: aws_client(service, endpoint)
+    yield fake
+    _stop(process)
+
+
+def aws_client(service, endpoint):
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def start_server(database, log_path, extra_env, on_start=None):
+    """A `cairn server` on a free loopback port with the database `database` (created by
+    the server), and `extra_env` on top of the clean environment; returns its Server once
+    /readyz answers. `on_start(server)` is called as soon as the process exists."""
     binary = Path(os.environ.get("CAIRN_BIN", REPO / "target" / "debug" / "cairn"))
     if not binary.exists():
         pytest.fail(f"{binary} does not exist: run `cargo build -p cairn` first", pytrace=False)
-    database = f"cairn_e2e_{os.getpid()}"
-    _psql(f'drop database if exists "{database}" with (force)')
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"server-{os.getpid()}.log"
-
     last_error = None
     # The port is chosen free and then handed over, so another process could take it in
     # between: try again on another port if the server cannot bind.
@@ -110,34 +164,50 @@ def server(lambda_fake, request):
         env.update({
             "DATABASE_URL": f"{POSTGRES}/{database}",
             "CAIRN_LISTEN": f"127.0.0.1:{port}",
-            "AWS_ENDPOINT_URL_LAMBDA": lambda_fake.url,
-            # Approval links on (examples/human-approval); a test-only key.
-            "CAIRN_APPROVAL_KEY": APPROVAL_KEY,
-            "CAIRN_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "RUST_LOG": os.environ.get("CAIRN_E2E_RUST_LOG", "info"),
             "NO_COLOR": "1",
+            **{k: v.replace("{port}", str(port)) for k, v in extra_env.items()},
         })
-        log = open(log_path, "w")
+        log = open(log_path, "a")
         process = subprocess.Popen([str(binary), "server"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         log.close()
         srv = Server(f"http://127.0.0.1:{port}", log_path, process)
-        request.config.stash[SERVER_KEY] = srv
+        if on_start:
+            on_start(srv)
         if _wait_ready(srv, timeout=90):
-            break
+            return srv
         last_error = srv.log_tail()
         _stop(process)
         if "listening on" not in last_error:
             pytest.fail(f"cairn server did not become ready; its log:\n{last_error}", pytrace=False)
-    else:
-        pytest.fail(f"cairn server could not bind a port; its log:\n{last_error}", pytrace=False)
+    pytest.fail(f"cairn server could not bind a port; its log:\n{last_error}", pytrace=False)
 
-    yield srv
-    _stop(srv.process)
+
+def drop_database(database):
     try:
         _psql(f'drop database if exists "{database}" with (force)')
     except subprocess.CalledProcessError as e:
         print(f"could not drop {database}: {e.stderr}")
+
+
+@pytest.fixture(scope="session")
+def server(lambda_fake, moto, request):
+    database = f"cairn_e2e_{os.getpid()}"
+    _psql(f'drop database if exists "{database}" with (force)')
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"server-{os.getpid()}.log"
+    log_path.write_text("")
+    srv = start_server(database, log_path, {
+        "AWS_ENDPOINT_URL_LAMBDA": lambda_fake.url,
+        **moto_env(moto.endpoint),
+        # Approval links on (examples/human-approval); a test-only key.
+        "CAIRN_APPROVAL_KEY": APPROVAL_KEY,
+        "CAIRN_PUBLIC_URL": "http://127.0.0.1:{port}",
+    }, on_start=lambda srv: request.config.stash.__setitem__(SERVER_KEY, srv))
+    yield srv
+    _stop(srv.process)
+    drop_database(database)
 
 
 def _die_with_parent():
@@ -166,6 +236,7 @@ def _wait_ready(srv, timeout):
 
 
 def _stop(process):
+    """SIGTERM, then SIGKILL after 15 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:

@@ -1,11 +1,16 @@
-"""The examples in examples/, run as their READMEs describe, against the live server."""
+"""The examples in examples/, run as their READMEs describe, against the live server
+(and the session's moto server for the AWS services)."""
+import importlib.util
 import json
+import os
+import signal
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
+import uuid
 
-from conftest import REPO, ROLE, full_history, wait_for_end
+from conftest import (LOG_DIR, REPO, ROLE, _stop, drop_database, full_history, make_client,
+                      moto_env, start_server, wait_for_end)
 
 APPROVAL = REPO / "examples" / "human-approval" / "human-approval.asl.json"
 
@@ -86,3 +91,92 @@ def test_human_approval_example_rejected_through_its_link(sfn, server, unique):
     entered = [e["stateEnteredEventDetails"]["name"] for e in full_history(sfn, arn)
                if e["type"].endswith("StateEntered")]
     assert "RequestDenied" in entered
+
+
+def example(name, module="run"):
+    """examples/NAME/MODULE.py as a module: the code `examples/run.sh NAME` runs."""
+    path = REPO / "examples" / name / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name.replace('-', '_')}_{module}",
+                                                  path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def test_sdk_integrations_example(server, moto):
+    result = example("sdk-integrations").run(server.endpoint, moto.endpoint)
+    assert result["status"] == "SUCCEEDED", result
+    assert result["item"]["notified"] == {"BOOL": True}
+    assert {"orderId": result["orderId"], "status": "shipped"} in result["notifications"]
+    # UpdateStatus's result (DynamoDB's answer, SDK metadata included) is the output.
+    assert result["output"]["SdkHttpMetadata"]["HttpStatusCode"] == 200
+
+
+def test_sqs_approval_example(server, moto):
+    results = example("sqs-approval").run(server.endpoint, moto.endpoint)
+    status, output, last = results["approve"]
+    assert (status, last) == ("SUCCEEDED", "ProcessApproved")
+    assert output == {"approved": True, "approver": "approver.py"}
+    status, output, last = results["reject"]
+    assert (status, last) == ("SUCCEEDED", "RequestDenied")
+    assert output["rejection"] == {"Error": "Rejected", "Cause": "Rejected by approver.py"}
+
+
+def kill_hard(srv):
+    srv.process.send_signal(signal.SIGKILL)
+    srv.process.wait(timeout=30)
+
+
+def approval_across_a_restart(moto, approve):
+    """Issue 5's "done when": an approval pending in SQS survives a SIGKILL of the server
+    that started it, and the token from the queue still resumes it on the next server."""
+    database = f"cairn_e2e_restart_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    log_path = LOG_DIR / f"{database}.log"
+    log_path.write_text("")
+    env = moto_env(moto.endpoint)
+    run = example("sqs-approval")
+    approver = example("sqs-approval", "approver")
+    srv = start_server(database, log_path, env)
+    try:
+        sfn = make_client(srv.endpoint)
+        queue_url = run.queue(moto.endpoint)
+        machine = run.state_machine(sfn)
+        request = f"restart {'approve' if approve else 'reject'} {uuid.uuid4().hex[:6]}"
+        arn = run.start(sfn, machine, request)
+        sqs = moto.client("sqs")
+        # Wait until the request is in the queue (and give it back at once).
+        message, body = next(approver.requests(sqs, queue_url, request))
+        sqs.change_message_visibility(QueueUrl=queue_url, VisibilityTimeout=0,
+                                      ReceiptHandle=message["ReceiptHandle"])
+        assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+        kill_hard(srv)
+        srv = start_server(database, log_path, env)
+        sfn = make_client(srv.endpoint)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+        answered = approver.answer(sfn, sqs, queue_url, approve, request=request)
+        assert [b["taskToken"] for b in answered] == [body["taskToken"]]
+        done = wait_for_end(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done
+        entered = [e["stateEnteredEventDetails"]["name"] for e in full_history(sfn, arn)
+                   if e["type"].endswith("StateEntered")]
+        assert entered[-1] == ("ProcessApproved" if approve else "RequestDenied"), entered
+        # One message, one submission: the restart sent nothing twice.
+        types = [e["type"] for e in full_history(sfn, arn)]
+        assert types.count("TaskSubmitted") == 1 and types.count("TaskScheduled") == 1
+        assert not list(approver.requests(sqs, queue_url, request, timeout=2))
+        return json.loads(done["output"])
+    finally:
+        _stop(srv.process)
+        drop_database(database)
+
+
+def test_sqs_approval_survives_a_server_kill_then_approves(moto):
+    output = approval_across_a_restart(moto, approve=True)
+    assert output == {"approved": True, "approver": "approver.py"}
+
+
+def test_sqs_approval_survives_a_server_kill_then_rejects(moto):
+    output = approval_across_a_restart(moto, approve=False)
+    assert output["rejection"]["Error"] == "Rejected"

@@ -76,6 +76,8 @@ pub struct DefaultTimeouts {
     pub lambda_seconds: u64,
     /// An `http:invoke` request. Default 60, AWS's limit for the HTTP Task.
     pub http_seconds: u64,
+    /// A call of an AWS service integration (SQS, SNS, DynamoDB, EventBridge). Default 60.
+    pub service_seconds: u64,
 }
 
 impl Default for DefaultTimeouts {
@@ -84,6 +86,7 @@ impl Default for DefaultTimeouts {
             function_url_seconds: 900,
             lambda_seconds: 900,
             http_seconds: 60,
+            service_seconds: 60,
         }
     }
 }

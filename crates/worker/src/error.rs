@@ -126,7 +126,7 @@ mod tests {
             }
         );
 
-        let u = InvokeError::UnsupportedResource("arn:aws:states:::sqs:sendMessage".into());
+        let u = InvokeError::UnsupportedResource("arn:aws:states:::sqs:receiveMessage".into());
         assert_eq!(u.error_name(), "States.TaskFailed");
     }
 }

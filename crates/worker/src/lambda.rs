@@ -13,16 +13,14 @@
 //!   Invoke response: `ExecutedVersion`, `Payload` (parsed from JSON), `SdkHttpMetadata`,
 //!   `SdkResponseMetadata`, `StatusCode`.
 
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
-
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use serde_json::{json, Map, Value};
+use aws_credential_types::provider::ProvideCredentials;
+use serde_json::{Map, Value};
 use url::Url;
 
+use crate::aws::endpoint::AwsService;
+use crate::aws::request::{send, AwsRequest};
+use crate::aws::sigv4::Signer;
+use crate::aws::{errors, metadata};
 use crate::config::TargetConfig;
 use crate::error::InvokeError;
 use crate::invocation::IDEMPOTENCY_HEADER;
@@ -164,8 +162,7 @@ impl LambdaCall {
 /// Where the Lambda API is and how Cairn signs its requests.
 pub struct LambdaApi {
     endpoint: Option<Url>,
-    credentials: SharedCredentialsProvider,
-    cached: Mutex<Option<Credentials>>,
+    signer: Signer,
 }
 
 impl std::fmt::Debug for LambdaApi {
@@ -176,19 +173,16 @@ impl std::fmt::Debug for LambdaApi {
     }
 }
 
-/// Credentials are fetched again this long before they expire.
-const REFRESH_MARGIN: Duration = Duration::from_secs(300);
-
 impl LambdaApi {
     /// A Lambda API at `endpoint` (`None`: `https://lambda.{region}.amazonaws.com`, the
     /// region being the function ARN's or the configured one), signed with credentials
     /// from `credentials`. Credentials with an expiry are cached until five minutes before
-    /// it.
+    /// it. The service integrations (SQS, SNS, DynamoDB, EventBridge) sign with the same
+    /// credentials.
     pub fn new(endpoint: Option<Url>, credentials: impl ProvideCredentials + 'static) -> Self {
         LambdaApi {
             endpoint,
-            credentials: SharedCredentialsProvider::new(credentials),
-            cached: Mutex::new(None),
+            signer: Signer::new(credentials),
         }
     }
 
@@ -197,24 +191,8 @@ impl LambdaApi {
         self.endpoint.as_ref()
     }
 
-    async fn credentials(&self) -> Result<Credentials, InvokeError> {
-        let now = SystemTime::now();
-        let fresh = |c: &Credentials| c.expiry().is_none_or(|at| at > now + REFRESH_MARGIN);
-        if let Ok(cached) = self.cached.lock() {
-            if let Some(c) = cached.as_ref().filter(|c| fresh(c)) {
-                return Ok(c.clone());
-            }
-        }
-        let credentials = self.credentials.provide_credentials().await.map_err(|e| {
-            InvokeError::named(
-                "Lambda.SdkClientException",
-                format!("Unable to load AWS credentials: {}", describe(&e)),
-            )
-        })?;
-        if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some(credentials.clone());
-        }
-        Ok(credentials)
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     /// Calls Invoke for `call` and maps the answer as AWS does.
@@ -227,8 +205,6 @@ impl LambdaApi {
     ) -> Result<Value, InvokeError> {
         let region = call.function.region.as_deref().unwrap_or(&config.region);
         let url = self.invoke_url(config, call, region)?;
-        let credentials = self.credentials().await?;
-
         let mut headers: Vec<(&str, &str)> = vec![
             ("x-amz-invocation-type", call.invocation_type.as_str()),
             ("content-type", "application/json"),
@@ -240,30 +216,20 @@ impl LambdaApi {
         if let Some(context) = &call.client_context {
             headers.push(("x-amz-client-context", context));
         }
-        let signed = signing_headers(&credentials, region, url.as_str(), &headers, &call.payload)?;
-
-        let mut request = client.post(url.as_str()).body(call.payload.clone());
-        for (name, value) in &headers {
-            request = request.header(*name, *value);
-        }
-        for (name, value) in &signed {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let fetched = fetch(request, url.as_str(), config.max_response_bytes)
-            .await
-            .map_err(|e| match e {
-                InvokeError::Transport { url, reason } => InvokeError::named(
-                    "Lambda.SdkClientException",
-                    format!("Unable to execute HTTP request to {url}: {reason}"),
-                ),
-                other => other,
-            })?;
+        let request = AwsRequest {
+            service: AwsService::Lambda,
+            region,
+            url: &url,
+            headers: &headers,
+            body: call.payload.clone(),
+        };
+        let fetched = send(client, &self.signer, config.max_response_bytes, request).await?;
 
         if fetched.headers.contains_key("x-amz-function-error") {
             return Err(function_error(&fetched));
         }
         if !fetched.status.is_success() {
-            return Err(service_error(&fetched));
+            return Err(errors::service_error(AwsService::Lambda, &fetched));
         }
         let payload = match call.invocation_type {
             InvocationType::RequestResponse => parse_payload(&fetched, url.as_str())?,
@@ -285,11 +251,7 @@ impl LambdaApi {
         let base = match &self.endpoint {
             Some(endpoint) => endpoint.as_str().trim_end_matches('/').to_string(),
             None => {
-                let suffix = match call.function.partition.as_deref() {
-                    Some("aws-cn") => "amazonaws.com.cn",
-                    _ => "amazonaws.com",
-                };
-                format!("https://lambda.{region}.{suffix}")
+                AwsService::Lambda.regional_endpoint(region, call.function.partition.as_deref())
             }
         };
         // A name alone stays a name (what a local Lambda emulator expects); anything that
@@ -313,47 +275,6 @@ impl LambdaApi {
     }
 }
 
-/// SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for a request
-/// to the Lambda API.
-fn signing_headers(
-    credentials: &Credentials,
-    region: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<Vec<(String, String)>, InvokeError> {
-    let signing_failed = |e: &dyn std::fmt::Display| {
-        InvokeError::named(
-            "Lambda.SdkClientException",
-            format!("Unable to sign the request to {url}: {e}"),
-        )
-    };
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("lambda")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| signing_failed(&e))?
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| signing_failed(&e))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| signing_failed(&e))?
-        .into_parts();
-    Ok(instructions
-        .headers()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect())
-}
-
 /// A function's own error: `errorType` (or `Lambda.Unknown`) with the payload as cause.
 pub(crate) fn function_error(fetched: &Fetched) -> InvokeError {
     let text = fetched.text();
@@ -367,43 +288,6 @@ pub(crate) fn function_error(fetched: &Fetched) -> InvokeError {
         .filter(|e| !e.is_empty())
         .unwrap_or_else(|| "Lambda.Unknown".to_string());
     InvokeError::named(error, text)
-}
-
-/// An error of the Lambda service itself, named `Lambda.<ErrorCode>`.
-fn service_error(fetched: &Fetched) -> InvokeError {
-    let status = fetched.status.as_u16();
-    let body: Option<Value> = serde_json::from_slice(&fetched.body).ok();
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|b| b.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    // `x-amzn-ErrorType: ResourceNotFoundException:http://internal…`, or a JSON
-    // `__type` of `…#ResourceNotFoundException`.
-    let code = fetched
-        .header("x-amzn-errortype")
-        .map(|t| t.split(':').next().unwrap_or(t).to_string())
-        .or_else(|| field("__type").map(|t| t.rsplit('#').next().unwrap_or(&t).to_string()))
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| {
-            match status {
-                429 => "TooManyRequestsException",
-                500..=599 => "ServiceException",
-                _ => "AWSLambdaException",
-            }
-            .to_string()
-        });
-    let message = field("message")
-        .or_else(|| field("Message"))
-        .unwrap_or_else(|| fetched.text());
-    let request_id = fetched.header("x-amzn-requestid").unwrap_or("");
-    InvokeError::named(
-        format!("Lambda.{code}"),
-        format!(
-            "{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; Request ID: {request_id}; Proxy: null)"
-        ),
-    )
 }
 
 /// A successful synchronous payload: JSON (an empty body is `null`).
@@ -423,21 +307,6 @@ pub(crate) fn parse_payload(fetched: &Fetched, url: &str) -> Result<Value, Invok
 
 /// `lambda:invoke`'s result, shaped as Step Functions shows the Invoke response.
 pub(crate) fn invoke_response(fetched: &Fetched, payload: Value) -> Value {
-    let status = fetched.status.as_u16();
-    let mut all = Map::new();
-    let mut single = Map::new();
-    for name in fetched.headers.keys() {
-        let values: Vec<Value> = fetched
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        if let Some(Value::String(first)) = values.first() {
-            single.insert(name.to_string(), Value::String(first.clone()));
-        }
-        all.insert(name.to_string(), Value::Array(values));
-    }
     let mut result = Map::new();
     result.insert(
         "ExecutedVersion".into(),
@@ -452,15 +321,8 @@ pub(crate) fn invoke_response(fetched: &Fetched, payload: Value) -> Value {
         result.insert("LogResult".into(), Value::String(log.to_string()));
     }
     result.insert("Payload".into(), payload);
-    result.insert(
-        "SdkHttpMetadata".into(),
-        json!({"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": status}),
-    );
-    result.insert(
-        "SdkResponseMetadata".into(),
-        json!({"RequestId": fetched.header("x-amzn-requestid").unwrap_or("")}),
-    );
-    result.insert("StatusCode".into(), json!(status));
+    metadata::add_sdk_metadata(&mut result, fetched, metadata::request_id(fetched, None));
+    result.insert("StatusCode".into(), Value::from(fetched.status.as_u16()));
     Value::Object(result)
 }
 
@@ -522,20 +384,10 @@ fn url_error(fetched: &Fetched, url: &Url) -> InvokeError {
     }
 }
 
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn parameters_are_read_and_checked() {

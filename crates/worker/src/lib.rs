@@ -10,11 +10,14 @@
 //! | `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` | the input is POSTed to the function's configured URL, or sent to the Lambda Invoke API (SigV4); the result is the function's payload |
 //! | `arn:aws:states:::lambda:invoke` | the same for `FunctionName`/`Payload`/`Qualifier`/`InvocationType`; the result is the Invoke response (`ExecutedVersion`, `Payload`, `SdkHttpMetadata`, `SdkResponseMetadata`, `StatusCode`) |
 //! | `arn:aws:states:::http:invoke` | AWS's HTTP Task, with credentials from the configuration instead of EventBridge connections |
-//! | `arn:aws:states:::lambda:invoke.waitForTaskToken`, `…http:invoke.waitForTaskToken` | the same invocation; its answer is recorded as `TaskSubmitted` and the task waits for `SendTaskSuccess`/`SendTaskFailure` |
+//! | `arn:aws:states:::sqs:sendMessage`, `sns:publish`, `dynamodb:getItem`/`putItem`/`updateItem`/`deleteItem`, `events:putEvents` | the AWS API (SigV4, the same credentials as Lambda; endpoints from `AWS_ENDPOINT_URL_<SERVICE>`), with Step Functions' request and result shapes and error names (see `services`) |
+//! | `arn:aws:states:::lambda:invoke.waitForTaskToken`, `…http:invoke.waitForTaskToken`, `…sqs:sendMessage.waitForTaskToken`, `…sns:publish.waitForTaskToken`, `…events:putEvents.waitForTaskToken` | the same invocation; its answer is recorded as `TaskSubmitted` and the task waits for `SendTaskSuccess`/`SendTaskFailure` |
 //! | anything else | `States.TaskFailed`, "resource not supported" |
 //!
-//! Every request carries [`IDEMPOTENCY_HEADER`] (`X-Cairn-Idempotency-Key`) with
-//! `<execution ARN>/<state name>/<attempt>`: delivery is at-least-once.
+//! Every request to a function URL, the Lambda API or an HTTP Task carries
+//! [`IDEMPOTENCY_HEADER`] (`X-Cairn-Idempotency-Key`) with
+//! `<execution ARN>/<state name>/<attempt>`: delivery is at-least-once. Requests to the
+//! other AWS APIs do not (see `aws`).
 //!
 //! [`express`] runs a whole Express execution in memory with these same invocations.
 //!
@@ -22,6 +25,7 @@
 //! (`rustls::crypto::ring::default_provider().install_default()`); if none is installed
 //! when [`Targets`] is built, ring is installed.
 
+mod aws;
 mod callback;
 mod config;
 mod error;
@@ -31,9 +35,11 @@ mod invocation;
 mod lambda;
 mod resource;
 pub mod runner;
+mod services;
 mod targets;
 mod transport;
 
+pub use aws::endpoint::{service_endpoint, AwsService, ServiceEndpoints};
 pub use aws_credential_types::Credentials;
 pub use cairn_asl::driver::TaskOutcome;
 pub use config::{DefaultTimeouts, EndpointAuth, HttpAuth, HttpTaskConfig, TargetConfig};

@@ -1,6 +1,7 @@
 //! What a Task state's `Resource` names.
 
 use crate::error::InvokeError;
+use crate::services::ServiceAction;
 
 /// The kinds of target this crate invokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,8 @@ pub(crate) enum Target {
     LambdaInvoke,
     /// `arn:aws:states:::http:invoke`: AWS's HTTP Task.
     HttpInvoke,
+    /// An optimized AWS service integration (`sqs:sendMessage`, `dynamodb:getItem`, …).
+    Service(ServiceAction),
 }
 
 impl Target {
@@ -27,6 +30,9 @@ impl Target {
             ("states", "", "") => match &fields[5..] {
                 ["lambda", "invoke" | "invoke.waitForTaskToken"] => Ok(Target::LambdaInvoke),
                 ["http", "invoke" | "invoke.waitForTaskToken"] => Ok(Target::HttpInvoke),
+                [service, action] => ServiceAction::parse(service, action)
+                    .map(Target::Service)
+                    .ok_or_else(unsupported),
                 _ => Err(unsupported()),
             },
             ("lambda", _, _) if fields.get(5) == Some(&"function") => FunctionRef::parse(resource)
@@ -147,10 +153,15 @@ mod tests {
             Target::parse("arn:aws:states:::http:invoke.waitForTaskToken"),
             Ok(Target::HttpInvoke)
         );
+        assert_eq!(
+            Target::parse("arn:aws:states:::sqs:sendMessage.waitForTaskToken"),
+            Ok(Target::Service(ServiceAction::SqsSendMessage))
+        );
         for other in [
             "arn:aws:states:::lambda:invoke.sync",
-            "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-            "arn:aws:states:::sqs:sendMessage",
+            "arn:aws:states:::sqs:receiveMessage",
+            "arn:aws:states:::dynamodb:getItem.waitForTaskToken",
+            "arn:aws:states:::states:startExecution.sync:2",
             "arn:aws:states:us-east-1:123456789012:activity:a",
             "arn:aws:lambda:us-east-1:123456789012:layer:x",
             "https://example.com",

@@ -10,11 +10,13 @@ use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
+use crate::aws::endpoint::{service_endpoint, AwsService, ServiceEndpoints};
 use crate::config::TargetConfig;
 use crate::error::InvokeError;
 use crate::invocation::Invocation;
 use crate::lambda::{self, LambdaApi, LambdaCall};
 use crate::resource::Target;
+use crate::services::{ServiceAction, Services};
 use crate::transport;
 
 /// Why [`Targets`] could not be built.
@@ -23,7 +25,8 @@ pub enum BuildError {
     /// reqwest refused its configuration.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
-    /// `AWS_ENDPOINT_URL_LAMBDA` or `AWS_ENDPOINT_URL` holds something other than a URL.
+    /// An endpoint variable (`AWS_ENDPOINT_URL_LAMBDA`, `AWS_ENDPOINT_URL_SQS`, …,
+    /// `AWS_ENDPOINT_URL`) holds something other than a URL.
     #[error("{variable} is not a URL ('{value}'): {reason}")]
     Endpoint {
         variable: &'static str,
@@ -33,48 +36,40 @@ pub enum BuildError {
 }
 
 /// Invokes the resources of Task states: one shared HTTP client (rustls), the Lambda API
-/// and its credentials, the operator's configuration. Cheap to share behind an `Arc`;
-/// `invoke` takes `&self` and may run many invocations at once.
+/// and its credentials, the service integrations' endpoints (signed with the same
+/// credentials), the operator's configuration. Cheap to share behind an `Arc`; `invoke`
+/// takes `&self` and may run many invocations at once.
 #[derive(Debug)]
 pub struct Targets {
     config: TargetConfig,
     client: reqwest::Client,
     lambda: LambdaApi,
+    services: Services,
 }
 
 /// The Lambda endpoint the environment asks for: the configuration's
 /// `lambda_endpoint`, else `AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`; `None`
 /// means AWS's regional endpoint. `env` reads a variable (`std::env::var` in production).
+/// [`service_endpoint`] does the same for every service.
 pub fn lambda_endpoint(
     config: &TargetConfig,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Url>, BuildError> {
-    if let Some(url) = &config.lambda_endpoint {
-        return Ok(Some(url.clone()));
-    }
-    for variable in ["AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"] {
-        if let Some(value) = env(variable).filter(|v| !v.trim().is_empty()) {
-            return Url::parse(value.trim())
-                .map(Some)
-                .map_err(|e| BuildError::Endpoint {
-                    variable,
-                    value: value.clone(),
-                    reason: e.to_string(),
-                });
-        }
-    }
-    Ok(None)
+    service_endpoint(AwsService::Lambda, config.lambda_endpoint.as_ref(), env)
 }
 
 impl Targets {
-    /// Production set-up: the Lambda endpoint from [`lambda_endpoint`] and credentials
+    /// Production set-up: the Lambda endpoint from [`lambda_endpoint`], the service
+    /// integrations' from [`ServiceEndpoints::from_env`], and credentials
     /// from the standard AWS chain (environment variables, the shared config and
     /// credentials files with `AWS_PROFILE`, web identity as on EKS, ECS container
     /// credentials, EC2 instance metadata), whose own HTTP calls go through the same
     /// client. Reads the environment once, here.
     pub async fn from_env(config: TargetConfig) -> Result<Targets, BuildError> {
         let client = transport::client(config.connect_timeout()).map_err(BuildError::Client)?;
-        let endpoint = lambda_endpoint(&config, |name| std::env::var(name).ok())?;
+        let env = |name: &str| std::env::var(name).ok();
+        let endpoint = lambda_endpoint(&config, env)?;
+        let service_endpoints = ServiceEndpoints::from_env(env)?;
         let region = Region::new(config.region.clone());
         let provider_config = ProviderConfig::without_region()
             .with_region(Some(region.clone()))
@@ -86,22 +81,32 @@ impl Targets {
             .region(region)
             .build()
             .await;
-        Ok(Targets {
-            config,
-            client,
-            lambda: LambdaApi::new(endpoint, chain),
-        })
+        Ok(Targets::new(config, LambdaApi::new(endpoint, chain))?
+            .with_service_endpoints(service_endpoints))
     }
 
     /// Targets with an explicit Lambda API (endpoint and credentials provider): for tests
-    /// and for embedders that manage credentials themselves. Reads no environment.
+    /// and for embedders that manage credentials themselves. Reads no environment. The
+    /// service integrations sign with the Lambda API's credentials and call AWS's
+    /// regional endpoints until [`Targets::with_service_endpoints`] says otherwise.
     pub fn new(config: TargetConfig, lambda: LambdaApi) -> Result<Targets, BuildError> {
         let client = transport::client(config.connect_timeout()).map_err(BuildError::Client)?;
+        let services = Services {
+            endpoints: ServiceEndpoints::default(),
+            signer: lambda.signer().clone(),
+        };
         Ok(Targets {
             config,
             client,
             lambda,
+            services,
         })
+    }
+
+    /// The same targets with the service integrations at `endpoints`.
+    pub fn with_service_endpoints(mut self, endpoints: ServiceEndpoints) -> Targets {
+        self.services.endpoints = endpoints;
+        self
     }
 
     /// The configuration the targets were built from.
@@ -145,12 +150,14 @@ impl Targets {
                 self.lambda_route(LambdaCall::from_parameters(&invocation.input)?)
             }
             Target::HttpInvoke => Route::Http,
+            Target::Service(action) => Route::Service(action),
         };
         let timeouts = &self.config.timeouts;
         let seconds = invocation.timeout_seconds.unwrap_or(match &route {
             Route::FunctionUrl(..) => timeouts.function_url_seconds,
             Route::LambdaApi(_) => timeouts.lambda_seconds,
             Route::Http => timeouts.http_seconds,
+            Route::Service(_) => timeouts.service_seconds,
         });
         let key = invocation.idempotency_key();
         let work = async {
@@ -165,6 +172,11 @@ impl Targets {
                 }
                 Route::Http => {
                     crate::http_task::invoke(&self.client, &self.config, &invocation.input, &key)
+                        .await
+                }
+                Route::Service(action) => {
+                    self.services
+                        .call(&self.client, &self.config, *action, invocation)
                         .await
                 }
             }
@@ -199,59 +211,5 @@ enum Route {
     FunctionUrl(Url, LambdaCall),
     LambdaApi(LambdaCall),
     Http,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoint_precedence() {
-        let config = TargetConfig::default();
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(lambda_endpoint(&config, env(&[])).ok().flatten(), None);
-        let both = env(&[
-            ("AWS_ENDPOINT_URL", "http://general:1"),
-            ("AWS_ENDPOINT_URL_LAMBDA", "http://lambda:2"),
-        ]);
-        assert_eq!(
-            lambda_endpoint(&config, both)
-                .ok()
-                .flatten()
-                .map(String::from),
-            Some("http://lambda:2/".to_string())
-        );
-        let general = env(&[("AWS_ENDPOINT_URL", "http://general:1")]);
-        assert_eq!(
-            lambda_endpoint(&config, general)
-                .ok()
-                .flatten()
-                .map(String::from),
-            Some("http://general:1/".to_string())
-        );
-        assert!(
-            lambda_endpoint(&config, env(&[("AWS_ENDPOINT_URL_LAMBDA", "not a url")])).is_err()
-        );
-        let configured = TargetConfig {
-            lambda_endpoint: Url::parse("http://configured:3").ok(),
-            ..TargetConfig::default()
-        };
-        assert_eq!(
-            lambda_endpoint(
-                &configured,
-                env(&[("AWS_ENDPOINT_URL_LAMBDA", "http://lambda:2")])
-            )
-            .ok()
-            .flatten()
-            .map(String::from),
-            Some("http://configured:3/".to_string())
-        );
-    }
+    Service(ServiceAction),
 }

@@ -99,7 +99,7 @@ pub(crate) fn transport(url: &str, error: &reqwest::Error) -> InvokeError {
     }
 }
 
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {

@@ -210,13 +210,16 @@ async fn a_refused_connection_names_the_url() {
 async fn unsupported_resources_fail_clearly() {
     let targets = targets().await;
     let outcome = targets
-        .invoke(&invocation("arn:aws:states:::sqs:sendMessage", json!({})))
+        .invoke(&invocation(
+            "arn:aws:states:::sqs:receiveMessage",
+            json!({}),
+        ))
         .await;
     assert_eq!(
         failed(&outcome),
         (
             "States.TaskFailed",
-            Some("resource not supported: arn:aws:states:::sqs:sendMessage")
+            Some("resource not supported: arn:aws:states:::sqs:receiveMessage")
         )
     );
 }
