@@ -149,6 +149,13 @@ def approval_across_a_restart(moto, approve):
         sqs.change_message_visibility(QueueUrl=queue_url, VisibilityTimeout=0,
                                       ReceiptHandle=message["ReceiptHandle"])
         assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        # The message can be in the queue a moment before the worker has recorded the
+        # send (TaskSubmitted); a kill in between would rightly send it again after the
+        # lease expires. The approval is pending once TaskSubmitted is history.
+        deadline = time.monotonic() + 30
+        while "TaskSubmitted" not in [e["type"] for e in full_history(sfn, arn)]:
+            assert time.monotonic() < deadline, "the send was never recorded"
+            time.sleep(0.1)
 
         kill_hard(srv)
         srv = start_server(database, log_path, env)
