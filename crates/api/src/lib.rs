@@ -182,7 +182,7 @@ async fn serve(
             "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"
         )));
     };
-    let input = input::Input::parse(&bytes)?;
+    let input = input::Input::parse(&bytes)?.with_trace_headers(headers);
     operations::dispatch(state, operation, &input).await
 }
 

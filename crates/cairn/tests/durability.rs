@@ -164,6 +164,7 @@ async fn start_many(
                 role_arn: machine.role_arn.clone(),
                 input: input(i).to_string(),
                 started_at: chrono::Utc::now(),
+                trace: None,
             })
             .await
             .expect("start");

@@ -39,6 +39,7 @@ async fn start(store: &PgStore, machine: &(String, i64), name: &str, input: Valu
             role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
             input: input.to_string(),
             started_at: chrono::Utc::now(),
+            trace: None,
         })
         .await
         .expect("start");
@@ -218,6 +219,7 @@ async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
             role_arn: "r".into(),
             input: json!({"a": 1}).to_string(),
             started_at: chrono::Utc::now(),
+            trace: None,
         })
         .await
         .expect("same input is idempotent");
@@ -231,6 +233,7 @@ async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
             role_arn: "r".into(),
             input: json!({"a": 2}).to_string(),
             started_at: chrono::Utc::now(),
+            trace: None,
         })
         .await;
     assert!(matches!(
