@@ -1011,10 +1011,11 @@ fn activity_tasks_record_activity_events_and_heartbeat_timeouts_cancel_the_task(
     assert_eq!(snapshot.status, Status::Succeeded);
 }
 
-/// The state visits a step reports, as `(state, type, entered event, parent, error)`.
-fn visits(
-    output: &interpreter::Output,
-) -> Vec<(String, &'static str, u64, Option<u64>, Option<String>)> {
+/// A reported state visit: `(state, type, entered event, parent's entered event, error)`.
+type Visit = (String, &'static str, u64, Option<u64>, Option<String>);
+
+/// The state visits a step reports.
+fn visits(output: &interpreter::Output) -> Vec<Visit> {
     output
         .states
         .iter()

@@ -545,4 +545,61 @@ async fn grpc_exporter_delivers_to_a_tonic_receiver() {
         (root.trace_id.clone(), attempt.span_id.clone()),
         "{key}"
     );
+
+    // An Express run started with a caller's traceparent: its span is the caller's
+    // child, its attempt the run's child, and the target sees the attempt.
+    let express = api
+        .call(
+            "CreateStateMachine",
+            &json!({"name": "grpc-express", "type": "EXPRESS", "roleArn": support::ROLE,
+                    "definition": json!({"StartAt": "Call", "States": {
+                        "Call": {"Type": "Task", "Resource": format!("{FUNCTION}:ok"), "End": true}
+                    }}).to_string()}),
+        )
+        .await["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let caller = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
+    let answer = api
+        .try_call_with(
+            "StartSyncExecution",
+            &json!({"stateMachineArn": express, "name": "sync-1", "input": "{}"}),
+            &[("traceparent", &caller)],
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer["status"], "SUCCEEDED", "{answer}");
+    let run = answer["executionArn"].as_str().expect("arn").to_string();
+    let spans = collected
+        .until("the Express run's spans", |spans| {
+            spans
+                .iter()
+                .filter(|s| s.attribute("cairn.execution.arn") == run)
+                .count()
+                >= 2
+        })
+        .await;
+    let ours: Vec<Received> = spans
+        .into_iter()
+        .filter(|s| s.attribute("cairn.execution.arn") == run)
+        .collect();
+    let root = one(&ours, "execution");
+    assert_eq!(root.trace_id, CALLER_TRACE);
+    assert_eq!(root.parent_span_id, CALLER_SPAN);
+    assert_eq!(root.attribute("cairn.execution.status"), "SUCCEEDED");
+    let attempt = ours
+        .iter()
+        .find(|s| s.attribute("cairn.state.name") == "Call")
+        .expect("the attempt span");
+    assert_eq!(attempt.parent_span_id, root.span_id, "{ours:#?}");
+    let (_, _, traceparent) = calls
+        .all()
+        .into_iter()
+        .find(|(_, key, _)| key.starts_with(&run))
+        .expect("the target was called");
+    assert_eq!(
+        ids(&traceparent),
+        (CALLER_TRACE.to_string(), attempt.span_id.clone())
+    );
 }

@@ -194,6 +194,7 @@ impl Tracing {
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("cairn"))
             .with_location(false)
+            .with_tracked_inactivity(false)
             .with_threads(false)
             .with_target(false)
     }
@@ -498,6 +499,18 @@ pub async fn within_parent<F: Future>(
                 .await
         }
         None => work.await,
+    }
+}
+
+/// Runs `work` (to be spawned) in the OpenTelemetry context current here, so that spans
+/// it creates on another task keep their parent. As it is when tracing is off.
+pub fn in_current_context<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let cx = ACTIVE.get().map(|_| Context::current());
+    async move {
+        match cx {
+            Some(cx) => work.with_context(cx).await,
+            None => work.await,
+        }
     }
 }
 
