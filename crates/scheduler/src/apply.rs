@@ -38,40 +38,36 @@ pub fn apply_traced(
     limits: Limits,
     now: Time,
 ) -> (Advance, Option<ExecutionSpans>) {
-    let at = now;
-    let mut advance = apply_untraced(machine, &claimed, limits, now);
-    let Some(states) = advance.1 else {
-        return (advance.0, None);
-    };
+    let (mut advance, states) = apply_untraced(machine, &claimed, limits, now);
     let trace = claimed.trace.as_ref();
-    if trace.is_some() && cairn_telemetry::trace::enabled() {
-        advance.0.task_trace_parents = advance
-            .0
-            .tasks
-            .iter()
-            .map(|task| cairn_telemetry::trace::task_parent(trace, task.entered_event))
-            .collect();
-    }
+    let (Some(states), true) = (states, trace.is_some() && cairn_telemetry::trace::enabled())
+    else {
+        return (advance, None);
+    };
+    advance.task_trace_parents = advance
+        .tasks
+        .iter()
+        .map(|task| cairn_telemetry::trace::task_parent(trace, task.entered_event))
+        .collect();
     let finished = advance
-        .0
         .status
         .as_ref()
         .filter(|s| *s != "RUNNING")
         .map(|status| Finished {
             status: status.clone(),
-            error: advance.0.error.clone(),
-            cause: advance.0.cause.clone(),
+            error: advance.error.clone(),
+            cause: advance.cause.clone(),
         });
     let spans = ExecutionSpans::new(
         trace,
         &claimed.arn,
         &claimed.state_machine_arn,
         claimed.started_at.into(),
-        at.into(),
+        now.into(),
         states,
         finished,
     );
-    (advance.0, spans)
+    (advance, spans)
 }
 
 /// The advance, and the state visits that ended in it (`None` when nothing ran).
