@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 const SFN: &str = "com.amazonaws.swf.service.v2.model";
 /// Errors of AWS's request layer, shared by every JSON service.
 const CORAL_SERVICE: &str = "com.amazon.coral.service";
+/// AWS's request layer refusing for load (throttling).
+const CORAL_AVAILABILITY: &str = "com.amazon.coral.availability";
 const CORAL_VALIDATE: &str = "com.amazon.coral.validate";
 
 /// Everything a request can fail with. Each variant is the AWS error of the same name;
@@ -70,6 +72,9 @@ pub enum ApiError {
     ResourceNotFound(String),
     #[error("Too many tags for '{0}': a resource may carry at most 50")]
     TooManyTags(String),
+    /// The action's token bucket is empty (see `crate::throttle`); botocore retries it.
+    #[error("{0}")]
+    Throttling(String),
     /// The database failed; the detail is logged, not sent.
     #[error("Cairn could not complete the request; see the server log")]
     Internal(String),
@@ -101,6 +106,7 @@ impl ApiError {
             ApiError::ResourceNotFound(_) => "ResourceNotFound",
             ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::TooManyTags(_) => "TooManyTags",
+            ApiError::Throttling(_) => "ThrottlingException",
             ApiError::Internal(_) => "InternalFailure",
         }
     }
@@ -111,6 +117,7 @@ impl ApiError {
             ApiError::Serialization(_) | ApiError::UnknownOperation(_) | ApiError::Internal(_) => {
                 CORAL_SERVICE
             }
+            ApiError::Throttling(_) => CORAL_AVAILABILITY,
             _ => SFN,
         }
     }

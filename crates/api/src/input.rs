@@ -11,6 +11,9 @@ use crate::error::ApiError;
 #[derive(Debug)]
 pub struct Input {
     members: Map<String, Value>,
+    /// The request's W3C `traceparent` and `tracestate` headers, if it carried them.
+    traceparent: Option<String>,
+    tracestate: Option<String>,
 }
 
 impl Input {
@@ -19,16 +22,45 @@ impl Input {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Input {
                 members: Map::new(),
+                traceparent: None,
+                tracestate: None,
             });
         }
         match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(members)) => Ok(Input { members }),
+            Ok(Value::Object(members)) => Ok(Input {
+                members,
+                traceparent: None,
+                tracestate: None,
+            }),
             Ok(_) => Err(ApiError::Serialization(
                 "The request body must be a JSON object".to_string(),
             )),
             Err(e) => Err(ApiError::Serialization(format!(
                 "The request body is not valid JSON: {e}"
             ))),
+        }
+    }
+
+    /// Keeps the request's W3C Trace Context headers (`traceparent`, `tracestate`), so
+    /// that a started execution continues the caller's trace.
+    pub fn with_trace_headers(mut self, headers: &axum::http::HeaderMap) -> Input {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        self.traceparent = text("traceparent");
+        self.tracestate = text("tracestate");
+        self
+    }
+
+    /// A W3C Trace Context header the request carried: `traceparent` or `tracestate`.
+    pub fn trace_header(&self, name: &str) -> Option<&str> {
+        match name {
+            "traceparent" => self.traceparent.as_deref(),
+            "tracestate" => self.tracestate.as_deref(),
+            _ => None,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod error;
 pub mod input;
 mod operations;
 pub mod page;
+pub mod throttle;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -59,6 +60,8 @@ pub struct ApiConfig {
     /// How long GetActivityTask waits for a task before answering without one (AWS:
     /// 60 s). Clients should set their socket timeout a few seconds above it.
     pub activity_poll: std::time::Duration,
+    /// Token buckets per API action, per replica; off by default.
+    pub throttle: throttle::ThrottleConfig,
 }
 
 impl Default for ApiConfig {
@@ -71,6 +74,7 @@ impl Default for ApiConfig {
             limits: Limits::default(),
             express_max_duration: cairn_worker::express::MAX_DURATION,
             activity_poll: std::time::Duration::from_secs(60),
+            throttle: throttle::ThrottleConfig::default(),
         }
     }
 }
@@ -83,6 +87,7 @@ pub struct ApiState {
     config: std::sync::Arc<ApiConfig>,
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
+    throttle: std::sync::Arc<throttle::Throttle>,
     /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
     /// first poll, so building the state needs no runtime.
     tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
@@ -92,6 +97,7 @@ impl ApiState {
     pub fn new(store: PgStore, config: ApiConfig, targets: std::sync::Arc<Targets>) -> Self {
         ApiState {
             store,
+            throttle: std::sync::Arc::new(throttle::Throttle::new(config.throttle)),
             config: std::sync::Arc::new(config),
             targets,
             express: Default::default(),
@@ -112,6 +118,10 @@ impl ApiState {
             .get_or_init(|| async { self.store.doorbell(cairn_store::signals::Channel::Tasks) })
             .await
             .clone()
+    }
+
+    pub(crate) fn throttle(&self) -> &throttle::Throttle {
+        &self.throttle
     }
 
     pub(crate) fn store(&self) -> &PgStore {
@@ -182,7 +192,7 @@ async fn serve(
             "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"
         )));
     };
-    let input = input::Input::parse(&bytes)?;
+    let input = input::Input::parse(&bytes)?.with_trace_headers(headers);
     operations::dispatch(state, operation, &input).await
 }
 

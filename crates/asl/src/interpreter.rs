@@ -149,6 +149,10 @@ pub struct TaskRequest {
     /// The task token (`$$.Task.Token`) of a `.waitForTaskToken` or activity task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// The id of the Task state's `TaskStateEntered` event: every attempt of one visit
+    /// to the state shares it (a tracer parents the attempts to the state's span).
+    #[serde(default)]
+    pub entered_event: u64,
 }
 
 /// How an execution ended.
@@ -174,6 +178,26 @@ pub enum Status {
 pub struct Output {
     pub history: Vec<HistoryEvent>,
     pub commands: Vec<Command>,
+    /// Visits to states that ended in this step (exited, failed, or cut short by the
+    /// end of the execution), for tracing. Quiet frames (Distributed Map children)
+    /// report none.
+    pub states: Vec<StateVisit>,
+}
+
+/// One visit to a state, from its `*StateEntered` event to the step that ended it
+/// (whose clock gives the end time): what a tracer draws as one span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateVisit {
+    pub state: String,
+    /// The state's type as AWS names it: `Task`, `Pass`, `Choice`, …
+    pub state_type: &'static str,
+    /// The id of the visit's `*StateEntered` event (unique within the execution).
+    pub entered_event: u64,
+    pub entered_at: Timestamp,
+    /// The Entered event of the Parallel or Map state this visit runs inside, if any.
+    pub parent_entered_event: Option<u64>,
+    /// `None` when the state exited; the error that ended it otherwise.
+    pub error: Option<String>,
 }
 
 /// When and with what entropy a step happens. Both come from the driver.
@@ -420,6 +444,7 @@ impl<'a> Run<'a> {
             output: Output {
                 history: Vec::with_capacity(32),
                 commands: Vec::with_capacity(4),
+                states: Vec::new(),
             },
             ready: Default::default(),
             states_run: 0,
@@ -1104,6 +1129,7 @@ impl<'a> Run<'a> {
             heartbeat_seconds,
             attempt,
             token,
+            entered_event: frame.entered_event,
         }));
         self.snapshot.tasks.insert(task_id, frame_id);
         frame.waiting = Waiting::Task {
@@ -1754,6 +1780,28 @@ impl<'a> Run<'a> {
         let id = self.record_quiet(frame.quiet, Some(frame.last_event), exited_event(state), d);
         if !frame.quiet {
             frame.last_event = id;
+            self.visit_ended(frame, state, None);
+        }
+    }
+
+    /// Reports the end of `frame`'s visit to `state` in [`Output::states`].
+    fn visit_ended(&mut self, frame: &Frame, state: &State, error: Option<String>) {
+        let visit = self.visit_of(frame, state, error);
+        self.output.states.push(visit);
+    }
+
+    fn visit_of(&self, frame: &Frame, state: &State, error: Option<String>) -> StateVisit {
+        let parent_entered_event = frame
+            .parent
+            .and_then(|(parent, _)| self.snapshot.frames.get(&parent))
+            .map(|parent| parent.entered_event);
+        StateVisit {
+            state: frame.state.clone(),
+            state_type: entered_event(state).trim_end_matches("StateEntered"),
+            entered_event: frame.entered_event,
+            entered_at: frame.entered_time,
+            parent_entered_event,
+            error,
         }
     }
 
@@ -2023,6 +2071,13 @@ impl<'a> Run<'a> {
 
     /// A frame reached its end (`End`, Succeed, Fail, or an uncaught error).
     fn frame_ended(&mut self, frame: &mut Frame, result: Result<Value, Failure>) -> Progress {
+        if let Err(failure) = &result {
+            if !frame.quiet && !matches!(frame.waiting, Waiting::Enter) {
+                if let Some(state) = self.state_of(frame) {
+                    self.visit_ended(frame, state, Some(failure.error.clone()));
+                }
+            }
+        }
         match frame.parent {
             Some((parent, index)) => self.child_ended(parent, index, result, frame.last_event),
             None => {
@@ -2105,6 +2160,20 @@ impl<'a> Run<'a> {
     /// Ends the execution: everything still pending is cancelled.
     fn finish_with(&mut self, finish: Finish) {
         self.snapshot.status = finish.status;
+        // Visits still open end with the execution.
+        let error = finish.error.clone().or_else(|| match finish.status {
+            Status::Aborted => Some("ABORTED".to_string()),
+            Status::TimedOut => Some(names::TIMEOUT.to_string()),
+            _ => None,
+        });
+        let open: Vec<StateVisit> = self
+            .snapshot
+            .frames
+            .values()
+            .filter(|f| !f.quiet && f.entered_event > 0 && !matches!(f.waiting, Waiting::Enter))
+            .filter_map(|f| Some(self.visit_of(f, self.state_of(f)?, error.clone())))
+            .collect();
+        self.output.states.extend(open);
         for task in std::mem::take(&mut self.snapshot.tasks).into_keys() {
             self.output.commands.push(Command::CancelTask { task });
         }

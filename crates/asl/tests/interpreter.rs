@@ -1010,3 +1010,121 @@ fn activity_tasks_record_activity_events_and_heartbeat_timeouts_cancel_the_task(
     );
     assert_eq!(snapshot.status, Status::Succeeded);
 }
+
+/// A reported state visit: `(state, type, entered event, parent's entered event, error)`.
+type Visit = (String, &'static str, u64, Option<u64>, Option<String>);
+
+/// The state visits a step reports.
+fn visits(output: &interpreter::Output) -> Vec<Visit> {
+    output
+        .states
+        .iter()
+        .map(|v| {
+            (
+                v.state.clone(),
+                v.state_type,
+                v.entered_event,
+                v.parent_entered_event,
+                v.error.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn steps_report_the_state_visits_they_end_for_tracing() {
+    let machine = machine(json!({"StartAt": "Fan", "States": {
+        "Fan": {"Type": "Parallel", "Next": "Call", "Branches": [
+            {"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": true}}}
+        ]},
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "f"}, "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) =
+        interpreter::start(&machine, info, json!({}), Limits::default(), clock(0));
+    let reported = visits(&output);
+    let fan = output
+        .history
+        .iter()
+        .find(|e| e.event_type == "ParallelStateEntered")
+        .expect("Fan entered")
+        .id;
+    let inner = output
+        .history
+        .iter()
+        .find(|e| e.event_type == "PassStateEntered")
+        .expect("Inner entered")
+        .id;
+    assert_eq!(
+        reported,
+        vec![
+            ("Inner".to_string(), "Pass", inner, Some(fan), None),
+            ("Fan".to_string(), "Parallel", fan, None, None),
+        ]
+    );
+    // The Task's attempts carry its Entered event; its visit ends with the failure
+    // that ends the execution.
+    let task = invoked(&output);
+    let call = output
+        .history
+        .iter()
+        .find(|e| e.event_type == "TaskStateEntered")
+        .expect("Call entered")
+        .id;
+    assert_eq!(task.entered_event, call);
+    let failed = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskFailed {
+            task: task.task,
+            error: "Boom".to_string(),
+            cause: None,
+        },
+        clock(1),
+    );
+    assert_eq!(
+        visits(&failed),
+        vec![(
+            "Call".to_string(),
+            "Task",
+            call,
+            None,
+            Some("Boom".to_string())
+        )]
+    );
+    assert_eq!(
+        failed.states[0].entered_at,
+        Timestamp::from_unix_millis(START)
+    );
+}
+
+#[test]
+fn a_stop_ends_the_open_visits() {
+    let machine = machine(json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 60, "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) =
+        interpreter::start(&machine, info, json!({}), Limits::default(), clock(0));
+    assert!(output.states.is_empty(), "the Wait is still open");
+    let stopped = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::Stop {
+            error: None,
+            cause: None,
+        },
+        clock(5),
+    );
+    assert_eq!(
+        visits(&stopped),
+        vec![(
+            "W".to_string(),
+            "Wait",
+            2,
+            None,
+            Some("ABORTED".to_string())
+        )]
+    );
+}

@@ -42,6 +42,16 @@ pub struct Config {
     /// Base URL approval links start with, as their readers reach this server; default
     /// `http://<listen>`.
     pub public_url: Option<String>,
+    /// StartExecution's token bucket in this process: most starts admitted at once; 0
+    /// (the default) turns throttling of StartExecution off. AWS: 1300.
+    pub start_execution_bucket: u32,
+    /// Tokens StartExecution's bucket regains per second. AWS: 300.
+    pub start_execution_refill: f64,
+    /// The bucket of every other API action (each its own) in this process; 0 (the
+    /// default) turns it off.
+    pub api_bucket: u32,
+    /// Tokens each other action's bucket regains per second.
+    pub api_refill: f64,
 }
 
 /// A configuration value that must never reach a log: `Debug` prints it redacted.
@@ -72,6 +82,10 @@ impl Default for Config {
             functions: BTreeMap::new(),
             approval_key: None,
             public_url: None,
+            start_execution_bucket: 0,
+            start_execution_refill: 300.0,
+            api_bucket: 0,
+            api_refill: 50.0,
         }
     }
 }
@@ -139,6 +153,18 @@ impl Config {
         if let Some(v) = var("CAIRN_PUBLIC_URL") {
             self.public_url = Some(v);
         }
+        if let Some(v) = var("CAIRN_START_EXECUTION_BUCKET") {
+            self.start_execution_bucket = parse("CAIRN_START_EXECUTION_BUCKET", v)?;
+        }
+        if let Some(v) = var("CAIRN_START_EXECUTION_REFILL") {
+            self.start_execution_refill = parse("CAIRN_START_EXECUTION_REFILL", v)?;
+        }
+        if let Some(v) = var("CAIRN_API_BUCKET") {
+            self.api_bucket = parse("CAIRN_API_BUCKET", v)?;
+        }
+        if let Some(v) = var("CAIRN_API_REFILL") {
+            self.api_refill = parse("CAIRN_API_REFILL", v)?;
+        }
         // CAIRN_FUNCTIONS="name=url,name2=url2"
         if let Some(v) = var("CAIRN_FUNCTIONS") {
             for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -147,6 +173,14 @@ impl Config {
                     .with_context(|| format!("CAIRN_FUNCTIONS entry {pair:?} is not name=url"))?;
                 self.functions
                     .insert(name.trim().to_string(), url.trim().to_string());
+            }
+        }
+        for (name, refill) in [
+            ("start_execution_refill", self.start_execution_refill),
+            ("api_refill", self.api_refill),
+        ] {
+            if !refill.is_finite() || refill < 0.0 {
+                anyhow::bail!("{name} must be a number of tokens per second, 0 or more");
             }
         }
         if self.schedulers == 0 || self.scheduler_batch <= 0 || self.pool_size < 2 {
@@ -172,6 +206,20 @@ impl Config {
             key,
             public_url,
         }))
+    }
+
+    /// The API's token buckets.
+    pub fn throttle(&self) -> cairn_api::throttle::ThrottleConfig {
+        let bucket = |size: u32, refill: f64| {
+            (size > 0).then_some(cairn_api::throttle::Bucket {
+                size: f64::from(size),
+                refill_per_second: refill,
+            })
+        };
+        cairn_api::throttle::ThrottleConfig {
+            start_execution: bucket(self.start_execution_bucket, self.start_execution_refill),
+            other_actions: bucket(self.api_bucket, self.api_refill),
+        }
     }
 
     pub fn limits(&self) -> cairn_asl::interpreter::Limits {
@@ -206,6 +254,28 @@ mod tests {
             "http://127.0.0.1:3000/v"
         );
         assert_eq!(config.functions["pay"], "http://x/p");
+
+        assert_eq!(config.throttle(), Default::default(), "off by default");
+        let throttled: BTreeMap<&str, &str> = [
+            ("CAIRN_START_EXECUTION_BUCKET", "5"),
+            ("CAIRN_START_EXECUTION_REFILL", "0.5"),
+        ]
+        .into();
+        config
+            .apply_env(|n| throttled.get(n).map(|v| v.to_string()))
+            .expect("valid throttling");
+        assert_eq!(
+            config.throttle().start_execution,
+            Some(cairn_api::throttle::Bucket {
+                size: 5.0,
+                refill_per_second: 0.5
+            })
+        );
+        assert_eq!(config.throttle().other_actions, None);
+        let negative: BTreeMap<&str, &str> = [("CAIRN_API_REFILL", "-1")].into();
+        assert!(Config::default()
+            .apply_env(|n| negative.get(n).map(|v| v.to_string()))
+            .is_err());
 
         let bad: BTreeMap<&str, &str> = [("CAIRN_POOL_SIZE", "many")].into();
         let error = Config::default()

@@ -205,24 +205,59 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 /// Starts logging and a runtime for a server-side command.
 fn long_running(work: impl std::future::Future<Output = Result<()>>) -> Result<ExitCode> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
     // One TLS crypto provider for the whole process.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = std::env::var("CAIRN_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(work)?;
+    // The gRPC exporter needs the runtime as it is built.
+    let traces = {
+        let _runtime = runtime.enter();
+        cairn_telemetry::trace::Tracing::from_env().context("setting up tracing (OTEL_*)")?
+    };
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let json = std::env::var("CAIRN_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let text_logs = (!json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    let json_logs = json.then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    // Only the spans that make up an execution's trace are exported (the execution's
+    // and states' spans are drawn by the scheduler directly): task attempts, and Express
+    // executions run inline. RUST_LOG does not filter them.
+    let spans = traces.as_ref().map(|t| {
+        t.layer()
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.is_span() && matches!(meta.name(), "attempt" | "express_execution")
+            }))
+    });
+    tracing_subscriber::registry()
+        .with(text_logs)
+        .with(json_logs)
+        .with(spans)
+        .init();
+    if traces.is_some() {
+        tracing::info!("exporting traces with OTLP");
+    }
+    let result = runtime.block_on(work);
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 

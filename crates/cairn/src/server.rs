@@ -88,6 +88,7 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
             region: config.region.clone(),
             account_id: config.account.clone(),
             limits: config.limits(),
+            throttle: config.throttle(),
             ..cairn_api::ApiConfig::default()
         };
         let api = cairn_api::ApiState::new(store.clone(), api, targets.clone());

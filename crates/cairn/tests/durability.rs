@@ -164,6 +164,7 @@ async fn start_many(
                 role_arn: machine.role_arn.clone(),
                 input: input(i).to_string(),
                 started_at: chrono::Utc::now(),
+                trace: None,
             })
             .await
             .expect("start");
@@ -245,17 +246,33 @@ async fn executions_survive_kill_9_of_the_server() {
     wait_until_finished(&store, arns.len(), Duration::from_secs(120)).await;
     verify(&store, &arns).await;
     // At-least-once invocation: duplicates only where a lease was lost to a kill.
-    let seen = seen.lock().expect("lock");
+    let (invoked, duplicated) = {
+        let seen = seen.lock().expect("lock");
+        (seen.len(), seen.values().filter(|n| **n > 1).count())
+    };
     assert_eq!(
-        seen.len(),
-        600,
+        invoked, 600,
         "every (execution, state, attempt) was invoked"
     );
-    let duplicated = seen.values().filter(|n| **n > 1).count();
     assert!(
         duplicated <= 2 * 256,
         "duplicates bounded by what two kills can interrupt: {duplicated}"
     );
+    // The survivor took over the tasks the killed server held in flight (the gate held
+    // at least one when it died) once their leases expired, and counted them.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    let takeovers: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cairn_task_lease_takeovers_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no takeover counter:\n{metrics}"));
+    assert!(takeovers >= 1.0, "takeovers counted: {takeovers}");
     drop(server);
 }
 

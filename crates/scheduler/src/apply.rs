@@ -1,6 +1,7 @@
 //! One claimed execution's events through the interpreter, turned into the rows to write.
 
 use cairn_asl::history::{Details, HistoryEvent};
+use cairn_asl::interpreter::StateVisit;
 use cairn_asl::interpreter::{
     self, Clock, Command, ExecutionInfo, Limits, Output, Snapshot, Status,
 };
@@ -9,6 +10,7 @@ use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
 use cairn_store::postgres::{from_time, to_time};
 use cairn_store::{Advance, Claimed, InboxEvent, Time};
+use cairn_telemetry::trace::{ExecutionSpans, Finished};
 use serde_json::Value;
 
 pub(crate) fn parse(text: &str) -> Result<StateMachine, String> {
@@ -25,6 +27,56 @@ pub fn apply(
     limits: Limits,
     now: Time,
 ) -> Advance {
+    apply_traced(machine, claimed, limits, now).0
+}
+
+/// [`apply`], and the spans the advance draws when the execution is traced: export
+/// them once the advance has committed.
+pub fn apply_traced(
+    machine: Result<&StateMachine, &String>,
+    claimed: Claimed,
+    limits: Limits,
+    now: Time,
+) -> (Advance, Option<ExecutionSpans>) {
+    let (mut advance, states) = apply_untraced(machine, &claimed, limits, now);
+    let trace = claimed.trace.as_ref();
+    let (Some(states), true) = (states, trace.is_some() && cairn_telemetry::trace::enabled())
+    else {
+        return (advance, None);
+    };
+    advance.task_trace_parents = advance
+        .tasks
+        .iter()
+        .map(|task| cairn_telemetry::trace::task_parent(trace, task.entered_event))
+        .collect();
+    let finished = advance
+        .status
+        .as_ref()
+        .filter(|s| *s != "RUNNING")
+        .map(|status| Finished {
+            status: status.clone(),
+            error: advance.error.clone(),
+            cause: advance.cause.clone(),
+        });
+    let spans = ExecutionSpans::new(
+        trace,
+        &claimed.arn,
+        &claimed.state_machine_arn,
+        claimed.started_at.into(),
+        now.into(),
+        states,
+        finished,
+    );
+    (advance, spans)
+}
+
+/// The advance, and the state visits that ended in it (`None` when nothing ran).
+fn apply_untraced(
+    machine: Result<&StateMachine, &String>,
+    claimed: &Claimed,
+    limits: Limits,
+    now: Time,
+) -> (Advance, Option<Vec<StateVisit>>) {
     // An execution that ended without a readable snapshot (see `fail`) has nothing left
     // to apply its late events to: they are consumed and change nothing.
     if claimed.status != "RUNNING"
@@ -33,15 +85,18 @@ pub fn apply(
             .as_deref()
             .is_none_or(|s| serde_json::from_str::<Snapshot>(s).is_err())
     {
-        return Advance::default();
+        return (Advance::default(), None);
     }
     let machine = match machine {
         Ok(m) => m,
         Err(problem) => {
-            return fail(
-                &claimed,
-                now,
-                &format!("the definition cannot be run: {problem}"),
+            return (
+                fail(
+                    claimed,
+                    now,
+                    &format!("the definition cannot be run: {problem}"),
+                ),
+                Some(Vec::new()),
             )
         }
     };
@@ -50,10 +105,13 @@ pub fn apply(
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
-            return fail(
-                &claimed,
-                now,
-                &format!("the stored snapshot is unreadable: {e}"),
+            return (
+                fail(
+                    claimed,
+                    now,
+                    &format!("the stored snapshot is unreadable: {e}"),
+                ),
+                Some(Vec::new()),
             )
         }
     };
@@ -91,9 +149,10 @@ pub fn apply(
         };
         output.history.extend(step.history);
         output.commands.extend(step.commands);
+        output.states.extend(step.states);
     }
     let Some(snapshot) = snapshot else {
-        return Advance::default();
+        return (Advance::default(), None);
     };
     let mut advance = Advance {
         snapshot: serde_json::to_string(&snapshot).ok(),
@@ -132,7 +191,7 @@ pub fn apply(
             }
         }
     }
-    advance
+    (advance, Some(output.states))
 }
 
 fn status_text(status: Status) -> &'static str {

@@ -14,7 +14,7 @@ use cairn_asl::StateMachine;
 use cairn_store::{Store, StoreError};
 use tokio::sync::{watch, Notify};
 
-pub use apply::apply;
+pub use apply::{apply, apply_traced};
 
 /// How a scheduler loop behaves.
 #[derive(Debug, Clone)]
@@ -81,7 +81,9 @@ impl<S: Store> Scheduler<S> {
         let known = self.definitions.known();
         let limits = self.config.limits;
         let definitions = &self.definitions;
-        self.store
+        let mut spans = Vec::new();
+        let advanced = self
+            .store
             .advance(self.config.batch_size, &known, |claimed| {
                 let machine = match (definitions.get(claimed.definition_id), &claimed.definition) {
                     (Some(machine), _) => Ok(machine),
@@ -93,9 +95,16 @@ impl<S: Store> Scheduler<S> {
                     (None, None) => Err("definition text missing".to_string()),
                 };
                 let now = chrono::Utc::now();
-                apply(machine.as_deref(), claimed, limits, now)
+                let (advance, drawn) = apply_traced(machine.as_deref(), claimed, limits, now);
+                spans.extend(drawn);
+                advance
             })
-            .await
+            .await?;
+        // Drawn only for what committed.
+        for execution in spans {
+            execution.export();
+        }
+        Ok(advanced)
     }
 
     /// Runs until `shutdown` turns true: advances batches while there is work, and

@@ -39,6 +39,7 @@ async fn start(store: &PgStore, machine: &(String, i64), name: &str, input: Valu
             role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
             input: input.to_string(),
             started_at: chrono::Utc::now(),
+            trace: None,
         })
         .await
         .expect("start");
@@ -218,6 +219,7 @@ async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
             role_arn: "r".into(),
             input: json!({"a": 1}).to_string(),
             started_at: chrono::Utc::now(),
+            trace: None,
         })
         .await
         .expect("same input is idempotent");
@@ -231,6 +233,7 @@ async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
             role_arn: "r".into(),
             input: json!({"a": 2}).to_string(),
             started_at: chrono::Utc::now(),
+            trace: None,
         })
         .await;
     assert!(matches!(
@@ -359,4 +362,62 @@ async fn an_unreadable_snapshot_fails_the_execution_with_an_execution_failed_eve
         .await
         .expect("count");
     assert_eq!(left, 0, "the late event was consumed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_taken_after_expiry_is_a_takeover_and_a_released_one_is_not() {
+    let (store, _) = testing::fresh_store("engine_takeover", 4)
+        .await
+        .expect("database");
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    let machine = machine(
+        &store,
+        "takeover",
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}
+        }}),
+    )
+    .await;
+    start(&store, &machine, "one", json!({})).await;
+    settle(&scheduler).await;
+
+    let first = store
+        .lease_tasks("worker-a", 10, Duration::from_millis(200))
+        .await
+        .expect("lease");
+    assert_eq!(first.len(), 1);
+    assert!(!first[0].taken_over, "a first lease takes nothing over");
+    // While the lease is live nobody else gets the task.
+    let during = store
+        .lease_tasks("worker-b", 10, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    assert!(during.is_empty());
+    // Poll until the short lease has run out (a hang guard, not a timing claim).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let second = loop {
+        let leased = store
+            .lease_tasks("worker-b", 10, Duration::from_secs(30))
+            .await
+            .expect("lease");
+        if !leased.is_empty() {
+            break leased;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(second.len(), 1);
+    assert!(second[0].taken_over, "worker-a's lease had expired");
+
+    // A lease given back at a graceful stop is not taken over: it was released.
+    assert_eq!(store.release_leases("worker-b").await.expect("release"), 1);
+    let third = store
+        .lease_tasks("worker-c", 10, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    assert_eq!(third.len(), 1);
+    assert!(!third[0].taken_over, "a released lease is not a takeover");
 }

@@ -175,8 +175,9 @@ impl Store for PgStore {
         let inserted = sqlx::query_scalar!(
             r#"with started as (
                    insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
-                                           status, input, started_at)
-                   values ($1, $2, $3, $4, $5, 'RUNNING', $6::text::json, $7)
+                                           status, input, started_at, trace_parent,
+                                           trace_caller_span, trace_state)
+                   values ($1, $2, $3, $4, $5, 'RUNNING', $6::text::json, $7, $9, $10, $11)
                    on conflict (arn) do nothing
                    returning arn, started_at),
                queued as (
@@ -191,6 +192,15 @@ impl Store for PgStore {
             execution.input,
             execution.started_at,
             start,
+            execution.trace.as_ref().map(|t| t.traceparent.as_str()),
+            execution
+                .trace
+                .as_ref()
+                .and_then(|t| t.caller_span.as_deref()),
+            execution
+                .trace
+                .as_ref()
+                .and_then(|t| t.tracestate.as_deref()),
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -309,7 +319,8 @@ impl Store for PgStore {
         let claimed = sqlx::query!(
             r#"select e.arn, e.name, e.state_machine_arn, e.role_arn, e.definition_id,
                       e.input::text as "input!", e.started_at, e.snapshot::text as snapshot,
-                      e.history_length, e.status,
+                      e.history_length, e.status, e.trace_parent, e.trace_caller_span,
+                      e.trace_state,
                       case when e.definition_id = any($2) then null else d.body end as definition
                from executions e join definitions d on d.id = e.definition_id
                where e.arn in (select execution_arn from inbox where due_at <= now()
@@ -350,6 +361,7 @@ impl Store for PgStore {
         for row in claimed {
             let events = by_execution.remove(&row.arn).unwrap_or_default();
             let arn = row.arn.clone();
+            let trace_state = row.trace_state.clone();
             let advance = step(Claimed {
                 arn: row.arn,
                 name: row.name,
@@ -363,8 +375,13 @@ impl Store for PgStore {
                 history_length: row.history_length,
                 status: row.status,
                 events,
+                trace: row.trace_parent.map(|traceparent| crate::TraceContext {
+                    traceparent,
+                    caller_span: row.trace_caller_span,
+                    tracestate: row.trace_state,
+                }),
             });
-            writes.add(&arn, advance)?;
+            writes.add(&arn, advance, trace_state)?;
         }
         let count = writes.executions.len();
         let news = writes.commit(&mut tx, &consumed).await?;
@@ -392,7 +409,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query!(
             r#"with picked as (
-                   select id, started from tasks
+                   select id, started, lease_until is not null as held from tasks
                    where lease_until is null or lease_until < now()
                    order by id limit $2 for update skip locked)
                update tasks t set lease_owner = $1,
@@ -401,7 +418,8 @@ impl Store for PgStore {
                from picked where t.id = picked.id
                returning t.id, t.execution_arn, t.task_id, t.state_name, t.resource,
                          t.input::text as "input!", t.timeout_seconds, t.heartbeat_seconds,
-                         t.attempt, picked.started as was_started"#,
+                         t.attempt, picked.started as was_started, t.trace_parent,
+                         t.trace_state, picked.held as "was_held!""#,
             owner,
             limit,
             seconds
@@ -445,6 +463,10 @@ impl Store for PgStore {
                 timeout_seconds: r.timeout_seconds,
                 heartbeat_seconds: r.heartbeat_seconds,
                 attempt: r.attempt,
+                trace_parent: r.trace_parent,
+                trace_state: r.trace_state,
+                // Started and still carrying a lease: its holder's lease ran out.
+                taken_over: r.was_started && r.was_held,
             })
             .collect())
     }
@@ -543,6 +565,8 @@ struct Writes {
     task_timeout: Vec<Option<i64>>,
     task_heartbeat: Vec<Option<i64>>,
     task_attempt: Vec<i64>,
+    task_trace_parent: Vec<Option<String>>,
+    task_trace_state: Vec<Option<String>>,
 
     timer_execution: Vec<String>,
     timer_id: Vec<i64>,
@@ -563,7 +587,7 @@ struct Writes {
 }
 
 impl Writes {
-    fn add(&mut self, arn: &str, advance: Advance) -> Result<()> {
+    fn add(&mut self, arn: &str, advance: Advance, trace_state: Option<String>) -> Result<()> {
         if let Some(snapshot) = advance.snapshot {
             if advance.status.as_deref().is_some_and(|s| s != "RUNNING") {
                 self.ended.push(arn.to_string());
@@ -584,7 +608,15 @@ impl Writes {
             self.event_type.push(event.event_type);
             self.event_details.push(to_json_text(&event.details)?);
         }
+        let trace_state = advance
+            .task_trace_parents
+            .iter()
+            .any(Option::is_some)
+            .then_some(trace_state)
+            .flatten();
+        let mut trace_parents = advance.task_trace_parents.into_iter();
         for task in advance.tasks {
+            let trace_parent = trace_parents.next().flatten();
             // callbacks: activity tasks are queued for GetActivityTask, not leased
             if self.callbacks.add(arn, &task)? {
                 continue;
@@ -593,6 +625,9 @@ impl Writes {
             if self.nested.add(arn, &task) {
                 continue;
             }
+            self.task_trace_state
+                .push(trace_parent.as_ref().and(trace_state.clone()));
+            self.task_trace_parent.push(trace_parent);
             self.task_execution.push(arn.to_string());
             self.task_id.push(task.task as i64);
             self.task_state.push(task.state_name);
@@ -713,10 +748,12 @@ impl Writes {
         if !self.task_execution.is_empty() {
             sqlx::query!(
                 r#"insert into tasks (execution_arn, task_id, state_name, resource, input,
-                                      timeout_seconds, heartbeat_seconds, attempt)
-                   select a, i, s, r, inp::json, t, h, at
+                                      timeout_seconds, heartbeat_seconds, attempt,
+                                      trace_parent, trace_state)
+                   select a, i, s, r, inp::json, t, h, at, tp, ts
                    from unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
-                               $6::int8[], $7::int8[], $8::int8[]) as u(a, i, s, r, inp, t, h, at)
+                               $6::int8[], $7::int8[], $8::int8[], $9::text[], $10::text[])
+                        as u(a, i, s, r, inp, t, h, at, tp, ts)
                    on conflict do nothing"#,
                 &self.task_execution,
                 &self.task_id,
@@ -726,6 +763,8 @@ impl Writes {
                 &self.task_timeout as &[Option<i64>],
                 &self.task_heartbeat as &[Option<i64>],
                 &self.task_attempt,
+                &self.task_trace_parent as &[Option<String>],
+                &self.task_trace_state as &[Option<String>],
             )
             .execute(&mut *tx)
             .await?;

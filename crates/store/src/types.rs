@@ -40,6 +40,21 @@ pub struct NewExecution {
     /// The input exactly as the caller sent it (JSON text).
     pub input: String,
     pub started_at: Time,
+    /// The execution's trace; `None` when tracing is off.
+    pub trace: Option<TraceContext>,
+}
+
+/// An execution's place in a distributed trace, kept on its row so that every replica
+/// that advances it, before or after a restart, draws its spans in the same trace.
+/// Plain W3C Trace Context text: `cairn-telemetry` reads and writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// The W3C `traceparent` of the execution's own span.
+    pub traceparent: String,
+    /// The span id (16 hex digits) of the caller that StartExecution continued.
+    pub caller_span: Option<String>,
+    /// The caller's W3C `tracestate`, passed on to targets.
+    pub tracestate: Option<String>,
 }
 
 /// The answer to `start_execution`.
@@ -104,6 +119,8 @@ pub struct Claimed {
     /// `RUNNING`, or how it ended.
     pub status: String,
     pub events: Vec<InboxEvent>,
+    /// The execution's trace, when it is traced.
+    pub trace: Option<TraceContext>,
 }
 
 /// What applying a claimed execution's events produced: written in the same
@@ -119,6 +136,9 @@ pub struct Advance {
     pub cause: Option<String>,
     pub history: Vec<HistoryEvent>,
     pub tasks: Vec<TaskRequest>,
+    /// For each of `tasks` (same order; missing entries mean none), the W3C
+    /// `traceparent` its attempts are children of.
+    pub task_trace_parents: Vec<Option<String>>,
     pub timers: Vec<(u64, Time)>,
     pub cancelled_timers: Vec<u64>,
     pub cancelled_tasks: Vec<u64>,
@@ -139,6 +159,12 @@ pub struct LeasedTask {
     pub timeout_seconds: Option<i64>,
     pub heartbeat_seconds: Option<i64>,
     pub attempt: i64,
+    /// The W3C `traceparent` (and `tracestate`) the attempt's span is a child of, when
+    /// the execution is traced.
+    pub trace_parent: Option<String>,
+    pub trace_state: Option<String>,
+    /// This lease took the task over from a worker whose lease had expired.
+    pub taken_over: bool,
 }
 
 /// A task's outcome, ready to be recorded.

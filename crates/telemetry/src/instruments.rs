@@ -42,6 +42,7 @@ pub(crate) struct Instruments {
 
     task_time: Histogram<f64>,
     task_results_dropped: Counter<u64>,
+    task_lease_takeovers: Counter<u64>,
 
     pub(crate) ready_depth: Gauge<i64>,
     pub(crate) ready_age: Gauge<f64>,
@@ -82,7 +83,7 @@ impl Instruments {
             failed: counter(&meter, "cairn.executions.failed", "AWS/States ExecutionsFailed: executions that failed, per state machine"),
             aborted: counter(&meter, "cairn.executions.aborted", "AWS/States ExecutionsAborted: executions stopped by StopExecution, per state machine"),
             timed_out: counter(&meter, "cairn.executions.timed_out", "AWS/States ExecutionsTimedOut: executions that exceeded TimeoutSeconds, per state machine"),
-            throttled: counter(&meter, "cairn.execution.throttled", "AWS/States ExecutionThrottled: StartExecution calls refused for a rate limit, per state machine (Cairn has no rate limit yet: always 0)"),
+            throttled: counter(&meter, "cairn.execution.throttled", "AWS/States ExecutionThrottled: StartExecution calls refused for a rate limit, per state machine (see docs/configuration.md, start_rate)"),
             execution_time: meter
                 .f64_histogram("cairn.execution.time")
                 .with_unit("s")
@@ -96,6 +97,7 @@ impl Instruments {
                 .with_boundaries(TASK_SECONDS.to_vec())
                 .build(),
             task_results_dropped: counter(&meter, "cairn.task.results_dropped", "Task results not recorded because the task was cancelled or completed by a worker that took over an expired lease"),
+            task_lease_takeovers: counter(&meter, "cairn.task.lease_takeovers", "Tasks leased after their previous lease expired: the worker holding them died or stalled, and the invocation runs again"),
             ready_depth: meter.i64_gauge("cairn.ready_queue.depth").with_description("Due events (starts, task results, stops, timers) waiting for a scheduler, across the cluster").build(),
             ready_age: meter.f64_gauge("cairn.ready_queue.age").with_unit("s").with_description("How long the oldest due event has waited for a scheduler").build(),
             timers_due: meter.i64_gauge("cairn.timers.due").with_description("Timers (Wait, retry back-off, timeouts) whose time has come but which no scheduler has applied").build(),
@@ -109,6 +111,7 @@ impl Instruments {
         };
         // Exposed from the start, so that its first increase is one rate() can see.
         instruments.task_results_dropped.add(0, &[]);
+        instruments.task_lease_takeovers.add(0, &[]);
         instruments
     }
 
@@ -142,6 +145,17 @@ impl Instruments {
     pub(crate) fn task_finished(&self, resource: &str, seconds: f64) {
         self.task_time
             .record(seconds, &[KeyValue::new("resource", resource.to_string())]);
+    }
+
+    pub(crate) fn task_lease_takeovers(&self, count: u64) {
+        self.task_lease_takeovers.add(count, &[]);
+    }
+
+    pub(crate) fn execution_throttled(&self, machine: &str) {
+        self.throttled.add(
+            1,
+            &[KeyValue::new("state_machine_arn", machine.to_string())],
+        );
     }
 
     pub(crate) fn task_results_dropped(&self, count: u64) {

@@ -20,6 +20,7 @@
 mod exposition;
 mod http;
 mod instruments;
+pub mod trace;
 
 use std::future::Future;
 use std::time::Instant;
@@ -66,6 +67,18 @@ pub async fn timed_task<F: Future>(resource: &str, invocation: F) -> F::Output {
     let outcome = invocation.await;
     instruments::get().task_finished(resource, started.elapsed().as_secs_f64());
     outcome
+}
+
+/// A worker leased `count` tasks whose previous lease had expired: the worker that held
+/// them died or stalled, and their invocations run again (at least once).
+pub fn task_lease_takeovers(count: u64) {
+    instruments::get().task_lease_takeovers(count);
+}
+
+/// StartExecution of `state_machine_arn` was refused with `ThrottlingException`: AWS's
+/// `ExecutionThrottled`.
+pub fn execution_throttled(state_machine_arn: &str) {
+    instruments::get().execution_throttled(state_machine_arn);
 }
 
 /// Worker task results were not recorded because the task row was gone: cancelled,

@@ -227,9 +227,13 @@ impl Driver<'_> {
                     let invocation = Invocation::from_request(&self.execution_arn, &request);
                     let targets = self.targets.clone();
                     let task = request.task;
-                    let handle = self.tasks.spawn(async move {
+                    // In the run's span and trace context: the attempt is the run's child.
+                    let attempt = cairn_telemetry::trace::in_current_context(async move {
                         outcome_event(task, targets.invoke(&invocation).await)
                     });
+                    let handle = self
+                        .tasks
+                        .spawn(tracing::Instrument::in_current_span(attempt));
                     self.running.insert(task, handle);
                 }
                 Command::StartTimer { timer, due } => {

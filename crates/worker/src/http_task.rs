@@ -211,6 +211,7 @@ pub(crate) async fn invoke(
         }
     }
     request = request.header(IDEMPOTENCY_HEADER, idempotency_key);
+    request = crate::transport::with_trace_headers(request);
 
     let fetched = fetch(request, url.as_str(), config.max_response_bytes).await?;
 

@@ -344,6 +344,7 @@ pub(crate) async fn invoke_url(
         .header("content-type", "application/json")
         .header(IDEMPOTENCY_HEADER, idempotency_key)
         .body(call.payload.clone());
+    let request = crate::transport::with_trace_headers(request);
     let fetched = fetch(request, url.as_str(), config.max_response_bytes).await?;
     if fetched.headers.contains_key("x-amz-function-error") {
         return Err(function_error(&fetched));

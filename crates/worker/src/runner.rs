@@ -72,6 +72,11 @@ pub async fn run<S>(
             }
         };
         let full = leased.len() == free && free > 0;
+        let takeovers = leased.iter().filter(|t| t.taken_over).count();
+        if takeovers > 0 {
+            cairn_telemetry::task_lease_takeovers(takeovers as u64);
+            tracing::info!(takeovers, "took over tasks whose lease had expired");
+        }
         for task in leased {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
@@ -131,7 +136,12 @@ async fn invoke<S: Store>(
     let _enter = span.enter();
     let renew_every = config.lease / 3;
     let outcome = {
-        let invoke = cairn_telemetry::timed_task(&task.resource, targets.invoke(&invocation));
+        let attempt = cairn_telemetry::trace::within_parent(
+            task.trace_parent.as_deref(),
+            task.trace_state.as_deref(),
+            targets.invoke(&invocation),
+        );
+        let invoke = cairn_telemetry::timed_task(&task.resource, attempt);
         tokio::pin!(invoke);
         loop {
             tokio::select! {

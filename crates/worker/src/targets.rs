@@ -126,18 +126,45 @@ impl Targets {
 
     /// [`Targets::invoke`] with the failure as a typed error.
     pub async fn try_invoke(&self, invocation: &Invocation) -> Result<Value, InvokeError> {
+        // The task attempt's span (exported when tracing is on; see
+        // `cairn_telemetry::trace`); its parent is the state's span, set by the caller.
         let span = tracing::info_span!(
-            "invoke",
-            execution_arn = %invocation.execution_arn,
-            state_name = %invocation.state_name,
-            attempt = invocation.attempt,
-            resource = %invocation.resource,
+            "attempt",
+            otel.name = %format_args!("{} attempt {}", invocation.state_name, invocation.attempt),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            cairn.execution.arn = %invocation.execution_arn,
+            cairn.state.name = %invocation.state_name,
+            cairn.task.attempt = invocation.attempt,
+            cairn.task.resource = %invocation.resource,
+            cairn.task.status = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            cairn.error.cause = tracing::field::Empty,
         );
         let result = self.dispatch(invocation).instrument(span.clone()).await;
-        span.in_scope(|| match &result {
-            Ok(_) => tracing::debug!("task succeeded"),
-            Err(e) => tracing::debug!(error = e.error_name(), cause = ?e.cause(), "task failed"),
-        });
+        match &result {
+            Ok(_) => {
+                span.record("cairn.task.status", "SUCCEEDED");
+                span.in_scope(|| tracing::debug!("task succeeded"));
+            }
+            Err(e) => {
+                let status = match e {
+                    InvokeError::TimedOut { .. } => "TIMED_OUT",
+                    _ => "FAILED",
+                };
+                let name = e.error_name();
+                let cause = e.cause();
+                span.record("cairn.task.status", status);
+                span.record("error.type", name.to_string());
+                span.record("otel.status_code", "ERROR");
+                span.record("otel.status_description", name.to_string());
+                if let Some(cause) = &cause {
+                    span.record("cairn.error.cause", cause.to_string());
+                }
+                span.in_scope(|| tracing::debug!(error = name, cause = ?cause, "task failed"));
+            }
+        }
         result
     }
 

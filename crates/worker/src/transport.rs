@@ -184,3 +184,13 @@ pub(crate) mod aws {
         }
     }
 }
+
+/// Adds the W3C `traceparent` (and `tracestate`) of the current span — the task
+/// attempt's — so the target's own spans join the execution's trace. Adds nothing when
+/// tracing is off.
+pub(crate) fn with_trace_headers(mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    for (name, value) in cairn_telemetry::trace::inject() {
+        request = request.header(name, value);
+    }
+    request
+}

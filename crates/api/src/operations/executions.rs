@@ -31,9 +31,23 @@ pub(crate) struct StartRequest<'a> {
     /// The input as sent: valid JSON within AWS's size limit.
     pub input: &'a str,
     pub trace_header: Option<&'a str>,
+    /// The request's W3C `traceparent` and `tracestate` headers.
+    pub traceparent: Option<&'a str>,
+    pub tracestate: Option<&'a str>,
 }
 
 /// Checks the members StartExecution and StartSyncExecution share, as AWS checks them.
+impl<'a> StartRequest<'a> {
+    /// A W3C Trace Context header of the request: `traceparent` or `tracestate`.
+    pub fn trace_context(&self, name: &str) -> Option<&'a str> {
+        match name {
+            "traceparent" => self.traceparent,
+            "tracestate" => self.tracestate,
+            _ => None,
+        }
+    }
+}
+
 pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
     arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
@@ -64,6 +78,8 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
         name,
         input: execution_input,
         trace_header,
+        traceparent: input.trace_header("traceparent"),
+        tracestate: input.trace_header("tracestate"),
     })
 }
 
@@ -85,6 +101,7 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         .rsplit_once(":stateMachine:")
         .map(|(p, _)| p)
         .unwrap_or_default();
+    let trace = cairn_telemetry::trace::start_execution(|name| request.trace_context(name));
     let execution = NewExecution {
         arn: format!("{prefix}:execution:{}:{}", machine.name, request.name),
         state_machine_arn: machine.arn.clone(),
@@ -93,6 +110,7 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         role_arn: machine.role_arn.clone(),
         input: request.input.to_string(),
         started_at: chrono::Utc::now(),
+        trace,
     };
     let started = state.store().start_execution(&execution).await?;
     if started.created {

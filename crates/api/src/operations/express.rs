@@ -22,6 +22,7 @@ use cairn_store::StateMachineRow;
 use cairn_store::Store;
 use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 use super::executions::{read_start, StartRequest};
 use super::state_machines::read_included_data;
@@ -131,20 +132,43 @@ pub(crate) fn start_async(
     let arn = prepared.options.info.execution_arn.clone();
     let targets = state.targets().clone();
     tracing::info!(execution = %arn, "express execution started");
-    tokio::spawn(async move {
-        let Prepared {
-            machine,
-            input,
-            options,
-        } = prepared;
-        // The outcome is logged by the driver, which is all AWS keeps without
-        // CloudWatch Logs.
-        express::run(&machine, input, options, targets).await;
-    });
+    let span = express_span(&arn, &machine.arn, |name| request.trace_context(name));
+    tokio::spawn(
+        async move {
+            let Prepared {
+                machine,
+                input,
+                options,
+            } = prepared;
+            // The outcome is logged by the driver, which is all AWS keeps without
+            // CloudWatch Logs.
+            let outcome = express::run(&machine, input, options, targets).await;
+            tracing::Span::current().record("cairn.execution.status", outcome.status.as_str());
+        }
+        .instrument(span),
+    );
     Ok(json!({
         "executionArn": arn,
         "startDate": epoch(started_at),
     }))
+}
+
+/// The span of an Express execution (exported when tracing is on): its task attempts
+/// are its children, and a caller's `traceparent` makes it the caller's child.
+fn express_span<'h>(
+    arn: &str,
+    machine_arn: &str,
+    header: impl Fn(&str) -> Option<&'h str>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "express_execution",
+        otel.name = "execution",
+        cairn.execution.arn = %arn,
+        cairn.state_machine.arn = %machine_arn,
+        cairn.execution.status = tracing::field::Empty,
+    );
+    cairn_telemetry::trace::adopt_caller(&span, header);
+    span
 }
 
 /// StartSyncExecution: runs an EXPRESS machine to the end and answers its outcome, with
@@ -162,13 +186,16 @@ pub async fn start_sync(state: &ApiState, input: &Input) -> Result<Value, ApiErr
     let started_at = chrono::Utc::now();
     let prepared = prepare(state, &machine, &request, started_at)?;
     let arn = prepared.options.info.execution_arn.clone();
+    let span = express_span(&arn, &machine.arn, |name| request.trace_context(name));
     let outcome = express::run(
         &prepared.machine,
         prepared.input,
         prepared.options,
         state.targets().clone(),
     )
+    .instrument(span.clone())
     .await;
+    span.record("cairn.execution.status", outcome.status.as_str());
     Ok(sync_response(
         &arn,
         &machine,

@@ -65,6 +65,20 @@ pub const UNSUPPORTED: &[&str] = &[
 
 /// Runs `operation` on `input`.
 pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Result<Value, ApiError> {
+    // Only real actions have buckets, so unknown names cannot grow the table.
+    if SUPPORTED.contains(&operation) && !state.throttle().admit(operation) {
+        if operation == "StartExecution" {
+            // ExecutionThrottled, per state machine: only for an ARN that is one.
+            if let Ok(Some(machine)) = input.string("stateMachineArn") {
+                if crate::arn::check("stateMachineArn", machine, crate::arn::Kind::StateMachine)
+                    .is_ok()
+                {
+                    cairn_telemetry::execution_throttled(machine);
+                }
+            }
+        }
+        return Err(ApiError::Throttling("Rate exceeded".to_string()));
+    }
     match operation {
         "CreateStateMachine" => state_machines::create(state, input).await,
         "DescribeStateMachine" => state_machines::describe(state, input).await,

@@ -160,11 +160,25 @@ impl Api {
 
     /// One AWS JSON 1.0 call: `Ok(body)` on HTTP 200, `Err((status, body))` otherwise.
     pub async fn try_call(&self, operation: &str, body: &Value) -> Result<Value, (u16, Value)> {
-        let response = self
+        self.try_call_with(operation, body, &[]).await
+    }
+
+    /// [`Api::try_call`] with further request headers (`traceparent`, …).
+    pub async fn try_call_with(
+        &self,
+        operation: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, (u16, Value)> {
+        let mut request = self
             .client
             .post(format!("{}/", self.base))
             .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("AWSStepFunctions.{operation}"))
+            .header("x-amz-target", format!("AWSStepFunctions.{operation}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
             .body(body.to_string())
             .send()
             .await

@@ -52,6 +52,9 @@ pub(crate) async fn send(
     for (name, value) in &signed {
         builder = builder.header(name.as_str(), value.as_str());
     }
+    // Unsigned, so the signature holds: the task attempt's W3C trace context, which the
+    // Lambda API hands to the function and the other services ignore.
+    let builder = crate::transport::with_trace_headers(builder);
     fetch(builder, url, limit).await.map_err(|e| match e {
         InvokeError::Transport { url, reason } => {
             client_error(format!("Unable to execute HTTP request to {url}: {reason}"))
