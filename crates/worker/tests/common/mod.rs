@@ -56,7 +56,8 @@ pub fn invocation(resource: &str, input: Value) -> Invocation {
 }
 
 /// What `Invocation::idempotency_key` gives for [`invocation`].
-pub const KEY: &str = "arn:aws:states:us-east-1:123456789012:execution:orders:e-1/Charge%20Card/2";
+pub const KEY: &str =
+    "arn:aws:states:us-east-1:123456789012:execution:orders:e-1/Charge%20Card/7/2";
 
 pub fn credentials() -> Credentials {
     Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test")
