@@ -52,6 +52,9 @@ struct Args {
     /// the workload with that many pending (the scale run uses 1,000,000 with `wait`).
     #[arg(long, default_value_t = 0)]
     waiting: usize,
+    /// Keep the bench's database afterwards (it is dropped by default).
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -547,6 +550,19 @@ async fn main() -> Result<()> {
     }
     println!("{report}");
     pool.close().await;
+    if args.keep {
+        eprintln!("kept the database: {database_url}");
+    } else {
+        // A scale run leaves gigabytes behind: drop the bench's database.
+        let admin = format!("{}/postgres", args.postgres.trim_end_matches('/'));
+        let admin = sqlx::PgPool::connect(&admin).await?;
+        // The name is the bench's own (workload and process id), not input.
+        let drop = format!("drop database if exists \"{database}\" with (force)");
+        sqlx::query(sqlx::AssertSqlSafe(drop))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+    }
     if failed > 0 {
         bail!("{failed} executions did not succeed");
     }
