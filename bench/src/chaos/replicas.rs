@@ -78,6 +78,20 @@ impl Replica {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// `cairn_task_lease_takeovers_total` as this process counts it (0 if it does not
+    /// answer): tasks it leased after another worker's lease had expired.
+    pub async fn takeovers(&self, http: &reqwest::Client) -> u64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let Ok(response) = http.get(&url).send().await else {
+            return 0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .filter(|line| line.starts_with("cairn_task_lease_takeovers_total"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
     pub async fn healthy(&self, http: &reqwest::Client, patience: Duration) -> Result<()> {
         let deadline = Instant::now() + patience;
         loop {
