@@ -538,6 +538,10 @@ impl Store for PgStore {
     }
 }
 
+/// The `inbox.timer_id` of an execution's pending `Event::Resume` (see
+/// [`Advance::resume_at`]).
+const RESUME_TIMER_ID: i64 = 0;
+
 /// Everything one `advance` writes, gathered into column arrays so each table takes one
 /// statement however many executions advanced.
 #[derive(Default)]
@@ -647,6 +651,15 @@ impl Writes {
                 .push(to_json_text(&InboxEvent::Step(Event::TimerFired {
                     timer,
                 }))?);
+        }
+        if let Some(due) = advance.resume_at {
+            // Timer id 0 is no interpreter timer (they count from 1) nor a heartbeat
+            // timer (minus a task id): the unique index keeps one resume per execution.
+            self.timer_execution.push(arn.to_string());
+            self.timer_id.push(RESUME_TIMER_ID);
+            self.timer_due.push(due);
+            self.timer_event
+                .push(to_json_text(&InboxEvent::Step(Event::Resume))?);
         }
         for timer in advance.cancelled_timers {
             self.cancel_timer_execution.push(arn.to_string());
