@@ -553,6 +553,8 @@ struct Writes {
     errors: Vec<Option<String>>,
     causes: Vec<Option<String>>,
     history_added: Vec<i64>,
+    /// When an execution that ended did so: its last event's time, as AWS's stopDate.
+    stopped: Vec<Option<Time>>,
 
     event_execution: Vec<String>,
     event_id: Vec<i64>,
@@ -603,6 +605,8 @@ impl Writes {
             self.errors.push(advance.error);
             self.causes.push(advance.cause);
             self.history_added.push(advance.history.len() as i64);
+            self.stopped
+                .push(advance.history.last().map(|e| to_time(e.timestamp)));
         }
         for event in advance.history {
             self.event_execution.push(arn.to_string());
@@ -688,10 +692,10 @@ impl Writes {
                        error = coalesce(u.error, e.error),
                        cause = coalesce(u.cause, e.cause),
                        stopped_at = case when u.status is not null and u.status <> 'RUNNING'
-                                         then now() else e.stopped_at end,
+                                         then coalesce(u.stopped, now()) else e.stopped_at end,
                        history_length = e.history_length + u.added
-                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[])
-                        as u(arn, snapshot, status, output, error, cause, added)
+                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::timestamptz[])
+                        as u(arn, snapshot, status, output, error, cause, added, stopped)
                    where e.arn = u.arn"#,
                 &self.executions,
                 &self.snapshots,
@@ -700,6 +704,7 @@ impl Writes {
                 &self.errors as &[Option<String>],
                 &self.causes as &[Option<String>],
                 &self.history_added,
+                &self.stopped as &[Option<Time>],
             )
             .execute(&mut *tx)
             .await?;
