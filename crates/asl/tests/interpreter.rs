@@ -1234,6 +1234,7 @@ fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
         Some(0),
     );
     assert!(started.paused);
+    assert!(snapshot.is_paused());
     assert_eq!(started.transitions, 0);
     let types: Vec<&str> = started
         .history
@@ -1268,6 +1269,7 @@ fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
     let types: Vec<&str> = done.history.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["TaskSucceeded", "TaskStateExited"]);
     assert!(done.paused);
+    assert!(snapshot.is_paused());
     assert_eq!(snapshot.status, Status::Running);
 
     let end = interpreter::step_within(&machine, &mut snapshot, Event::Resume, clock(3), Some(5));
@@ -1277,4 +1279,5 @@ fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
         ["PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
     );
     assert_eq!(snapshot.status, Status::Succeeded);
+    assert!(!snapshot.is_paused());
 }
