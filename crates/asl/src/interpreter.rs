@@ -112,6 +112,9 @@ pub enum Event {
         error: Option<String>,
         cause: Option<String>,
     },
+    /// Continue the transitions an earlier step held back because its budget ran out
+    /// ([`Output::paused`]). Harmless when nothing is held back.
+    Resume,
 }
 
 /// What the driver must carry out after a step.
@@ -182,6 +185,13 @@ pub struct Output {
     /// end of the execution), for tracing. Quiet frames (Distributed Map children)
     /// report none.
     pub states: Vec<StateVisit>,
+    /// State transitions this step made: states entered and retries run (what AWS's
+    /// StateTransition quota counts).
+    pub transitions: u64,
+    /// The step's transition budget ran out (see [`step_within`]) with frames still
+    /// ready to enter a state or retry one; they wait, in the snapshot, for
+    /// [`Event::Resume`].
+    pub paused: bool,
 }
 
 /// One visit to a state, from its `*StateEntered` event to the step that ended it
@@ -354,6 +364,18 @@ struct Join {
     max_concurrency: usize,
 }
 
+impl Snapshot {
+    /// Whether transitions are held back for [`Event::Resume`]: a step's budget ran out
+    /// (see [`step_within`]) before every ready frame entered its next state.
+    pub fn is_paused(&self) -> bool {
+        self.status == Status::Running
+            && self
+                .frames
+                .values()
+                .any(|f| matches!(f.waiting, Waiting::Enter | Waiting::Retry))
+    }
+}
+
 /// Starts an execution: records `ExecutionStarted` and runs until it blocks or ends.
 pub fn start(
     machine: &StateMachine,
@@ -361,6 +383,20 @@ pub fn start(
     input: Value,
     limits: Limits,
     clock: Clock,
+) -> (Snapshot, Output) {
+    start_within(machine, info, input, limits, clock, None)
+}
+
+/// [`start`], making at most `budget` state transitions (`None`: no bound); the rest
+/// wait for [`Event::Resume`] (`Output::paused`). `ExecutionStarted` is recorded even
+/// with a budget of 0.
+pub fn start_within(
+    machine: &StateMachine,
+    info: ExecutionInfo,
+    input: Value,
+    limits: Limits,
+    clock: Clock,
+    budget: Option<u64>,
 ) -> (Snapshot, Output) {
     // Keys in the order AWS shows them.
     let mut execution = JsonMap::new();
@@ -395,6 +431,7 @@ pub fn start(
         context,
     };
     let mut run = Run::new(machine, &mut snapshot, clock);
+    run.budget = budget;
     run.begin(input);
     let output = run.finish();
     (snapshot, output)
@@ -403,7 +440,23 @@ pub fn start(
 /// Applies one event to an execution and runs until it blocks or ends. Events that no
 /// longer matter (a result for an aborted task, a cancelled timer) change nothing.
 pub fn step(machine: &StateMachine, snapshot: &mut Snapshot, event: Event, clock: Clock) -> Output {
+    step_within(machine, snapshot, event, clock, None)
+}
+
+/// [`step`], making at most `budget` state transitions (`None`: no bound). The event
+/// itself is always applied (a task's result and its state's exit are recorded); the
+/// transitions past the budget wait in the snapshot for [`Event::Resume`], and
+/// `Output::paused` says so. This is how a driver paces executions under a
+/// transition rate limit without failing them, as AWS's StateTransition quota does.
+pub fn step_within(
+    machine: &StateMachine,
+    snapshot: &mut Snapshot,
+    event: Event,
+    clock: Clock,
+    budget: Option<u64>,
+) -> Output {
     let mut run = Run::new(machine, snapshot, clock);
+    run.budget = budget;
     if run.snapshot.status == Status::Running {
         run.apply(event);
     }
@@ -424,6 +477,8 @@ struct Run<'a> {
     ready: std::collections::VecDeque<FrameId>,
     /// States entered or resumed during this step.
     states_run: u64,
+    /// Most state transitions this step may make; `None`: no bound.
+    budget: Option<u64>,
 }
 
 /// Why a frame stopped advancing.
@@ -445,9 +500,12 @@ impl<'a> Run<'a> {
                 history: Vec::with_capacity(32),
                 commands: Vec::with_capacity(4),
                 states: Vec::new(),
+                transitions: 0,
+                paused: false,
             },
             ready: Default::default(),
             states_run: 0,
+            budget: None,
         }
     }
 
@@ -571,6 +629,17 @@ impl<'a> Run<'a> {
             },
             Event::Stop { error, cause } => {
                 self.end_with_status(Status::Aborted, error, cause);
+            }
+            Event::Resume => {
+                // At rest only a paused frame is about to enter or retry a state.
+                let held: Vec<FrameId> = self
+                    .snapshot
+                    .frames
+                    .iter()
+                    .filter(|(_, f)| matches!(f.waiting, Waiting::Enter | Waiting::Retry))
+                    .map(|(id, _)| *id)
+                    .collect();
+                self.ready.extend(held);
             }
         }
         self.drain();
@@ -703,7 +772,8 @@ impl<'a> Run<'a> {
     fn put_back(&mut self, frame_id: FrameId, frame: Frame, progress: Progress) {
         match progress {
             Progress::Blocked => {
-                if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
+                // A paused frame stays out of the queue until `Event::Resume`.
+                if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) && !self.output.paused {
                     self.ready.push_back(frame_id);
                 }
                 self.snapshot.frames.insert(frame_id, frame);
@@ -726,6 +796,16 @@ impl<'a> Run<'a> {
         loop {
             if self.snapshot.status != Status::Running {
                 return Progress::Ended;
+            }
+            if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
+                if self
+                    .budget
+                    .is_some_and(|budget| self.output.transitions >= budget)
+                {
+                    self.output.paused = true;
+                    return Progress::Blocked;
+                }
+                self.output.transitions += 1;
             }
             // A loop of non-blocking states never returns to `drain`: check here. Quiet
             // frames (Distributed Map iterations) record no history, so a step also has

@@ -1128,3 +1128,156 @@ fn a_stop_ends_the_open_visits() {
         )]
     );
 }
+
+/// A transition budget pauses an execution without changing what it does: run with a
+/// budget per step and `Resume` until the end, it records the same events, ids dense,
+/// and ends with the same output as a run without one.
+#[test]
+fn a_transition_budget_paces_an_execution_without_changing_it() {
+    let machine = machine(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "Both"},
+        "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Each", "Branches": [
+            {"StartAt": "L1", "States": {"L1": {"Type": "Pass", "Next": "L2"}, "L2": {"Type": "Pass", "End": true}}},
+            {"StartAt": "R1", "States": {"R1": {"Type": "Pass", "End": true}}}
+        ]},
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "Next": "Pick",
+                 "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}},
+        "Pick": {"Type": "Choice", "Choices": [{"Variable": "$[0]", "IsPresent": true, "Next": "Done"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let input = json!({"items": [1, 2, 3]});
+    let (free_snapshot, free) = interpreter::start(
+        &machine,
+        info.clone(),
+        input.clone(),
+        Limits::default(),
+        clock(0),
+    );
+    assert_eq!(free_snapshot.status, Status::Succeeded);
+    assert!(!free.paused);
+    let entered = free
+        .history
+        .iter()
+        .filter(|e| e.event_type.ends_with("StateEntered"))
+        .count() as u64;
+    assert_eq!(
+        free.transitions, entered,
+        "every entered state is a transition"
+    );
+
+    for budget in [0, 1, 2, 3] {
+        let (mut snapshot, first) = interpreter::start_within(
+            &machine,
+            info.clone(),
+            input.clone(),
+            Limits::default(),
+            clock(0),
+            Some(budget),
+        );
+        let mut history = first.history;
+        let mut transitions = first.transitions;
+        let mut paused = first.paused;
+        let mut steps = 0;
+        while paused {
+            steps += 1;
+            assert!(steps < 100, "budget {budget}: never ends");
+            // A budget of 0 makes no transition: give the resumes at least one.
+            let out = interpreter::step_within(
+                &machine,
+                &mut snapshot,
+                Event::Resume,
+                clock(0),
+                Some(budget.max(1)),
+            );
+            assert!(out.transitions <= budget.max(1));
+            transitions += out.transitions;
+            paused = out.paused;
+            history.extend(out.history);
+        }
+        assert_eq!(snapshot.status, Status::Succeeded, "budget {budget}");
+        assert_eq!(transitions, free.transitions, "budget {budget}");
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
+        let mut types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
+        let mut free_types: Vec<&str> =
+            free.history.iter().map(|e| e.event_type.as_str()).collect();
+        types.sort();
+        free_types.sort();
+        assert_eq!(types, free_types, "budget {budget}");
+        assert_eq!(
+            history.last().map(|e| &e.details.output),
+            free.history.last().map(|e| &e.details.output)
+        );
+        // Resuming a finished or unpaused execution changes nothing.
+        let out =
+            interpreter::step_within(&machine, &mut snapshot, Event::Resume, clock(0), Some(1));
+        assert!(out.history.is_empty() && !out.paused && out.transitions == 0);
+    }
+}
+
+/// A paused execution still takes the events that arrive meanwhile: a task result is
+/// recorded with its state's exit, and the next state waits for `Resume`.
+#[test]
+fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
+    let machine = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "P"},
+        "P": {"Type": "Pass", "End": true}
+    }}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, started) = interpreter::start_within(
+        &machine,
+        info,
+        json!({}),
+        Limits::default(),
+        clock(0),
+        Some(0),
+    );
+    assert!(started.paused);
+    assert!(snapshot.is_paused());
+    assert_eq!(started.transitions, 0);
+    let types: Vec<&str> = started
+        .history
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(types, ["ExecutionStarted"]);
+    assert!(started.commands.is_empty());
+
+    let resumed =
+        interpreter::step_within(&machine, &mut snapshot, Event::Resume, clock(1), Some(1));
+    let task = resumed
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::InvokeTask(t) => Some(t.task),
+            _ => None,
+        })
+        .expect("the task is invoked once its state is entered");
+    assert!(!resumed.paused, "blocked on the task, not on the budget");
+
+    let done = interpreter::step_within(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task,
+            output: json!({"ok": true}),
+        },
+        clock(2),
+        Some(0),
+    );
+    let types: Vec<&str> = done.history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["TaskSucceeded", "TaskStateExited"]);
+    assert!(done.paused);
+    assert!(snapshot.is_paused());
+    assert_eq!(snapshot.status, Status::Running);
+
+    let end = interpreter::step_within(&machine, &mut snapshot, Event::Resume, clock(3), Some(5));
+    let types: Vec<&str> = end.history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    );
+    assert_eq!(snapshot.status, Status::Succeeded);
+    assert!(!snapshot.is_paused());
+}

@@ -52,6 +52,12 @@ pub struct Config {
     pub api_bucket: u32,
     /// Tokens each other action's bucket regains per second.
     pub api_refill: f64,
+    /// The state-transition token bucket of this process's schedulers (AWS's
+    /// StateTransition quota, shared by every state machine): the most transitions made
+    /// at once; 0 (the default) turns it off. AWS (Standard, large Regions): 5000.
+    pub transition_bucket: u32,
+    /// Transitions the bucket regains per second; more than 0. AWS: 5000.
+    pub transition_refill: f64,
 }
 
 /// A configuration value that must never reach a log: `Debug` prints it redacted.
@@ -86,6 +92,8 @@ impl Default for Config {
             start_execution_refill: 300.0,
             api_bucket: 0,
             api_refill: 50.0,
+            transition_bucket: 0,
+            transition_refill: 5000.0,
         }
     }
 }
@@ -165,6 +173,12 @@ impl Config {
         if let Some(v) = var("CAIRN_API_REFILL") {
             self.api_refill = parse("CAIRN_API_REFILL", v)?;
         }
+        if let Some(v) = var("CAIRN_TRANSITION_BUCKET") {
+            self.transition_bucket = parse("CAIRN_TRANSITION_BUCKET", v)?;
+        }
+        if let Some(v) = var("CAIRN_TRANSITION_REFILL") {
+            self.transition_refill = parse("CAIRN_TRANSITION_REFILL", v)?;
+        }
         // CAIRN_FUNCTIONS="name=url,name2=url2"
         if let Some(v) = var("CAIRN_FUNCTIONS") {
             for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -182,6 +196,14 @@ impl Config {
             if !refill.is_finite() || refill < 0.0 {
                 anyhow::bail!("{name} must be a number of tokens per second, 0 or more");
             }
+        }
+        if self.transition_bucket > 0
+            && !(self.transition_refill.is_finite() && self.transition_refill >= 0.001)
+        {
+            anyhow::bail!(
+                "transition_refill must be at least 0.001 tokens per second when \
+                 transition_bucket is on: executions waiting for tokens would never resume"
+            );
         }
         if self.schedulers == 0 || self.scheduler_batch <= 0 || self.pool_size < 2 {
             anyhow::bail!(
@@ -220,6 +242,14 @@ impl Config {
             start_execution: bucket(self.start_execution_bucket, self.start_execution_refill),
             other_actions: bucket(self.api_bucket, self.api_refill),
         }
+    }
+
+    /// The schedulers' state-transition bucket; `None` when off.
+    pub fn transitions(&self) -> Option<cairn_scheduler::TransitionRate> {
+        (self.transition_bucket > 0).then_some(cairn_scheduler::TransitionRate {
+            bucket: self.transition_bucket,
+            refill_per_second: self.transition_refill,
+        })
     }
 
     pub fn limits(&self) -> cairn_asl::interpreter::Limits {
@@ -276,6 +306,32 @@ mod tests {
         assert!(Config::default()
             .apply_env(|n| negative.get(n).map(|v| v.to_string()))
             .is_err());
+
+        assert_eq!(config.transitions(), None, "off by default");
+        let transitions: BTreeMap<&str, &str> = [
+            ("CAIRN_TRANSITION_BUCKET", "5"),
+            ("CAIRN_TRANSITION_REFILL", "2.5"),
+        ]
+        .into();
+        config
+            .apply_env(|n| transitions.get(n).map(|v| v.to_string()))
+            .expect("valid transition bucket");
+        assert_eq!(
+            config.transitions(),
+            Some(cairn_scheduler::TransitionRate {
+                bucket: 5,
+                refill_per_second: 2.5
+            })
+        );
+        let stranded: BTreeMap<&str, &str> = [
+            ("CAIRN_TRANSITION_BUCKET", "5"),
+            ("CAIRN_TRANSITION_REFILL", "0"),
+        ]
+        .into();
+        let error = Config::default()
+            .apply_env(|n| stranded.get(n).map(|v| v.to_string()))
+            .expect_err("a bucket that never refills");
+        assert!(error.to_string().contains("transition_refill"), "{error}");
 
         let bad: BTreeMap<&str, &str> = [("CAIRN_POOL_SIZE", "many")].into();
         let error = Config::default()

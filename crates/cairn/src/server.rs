@@ -39,6 +39,7 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
             SchedulerConfig {
                 batch_size: config.scheduler_batch,
                 limits: config.limits(),
+                transitions: config.transitions(),
                 ..SchedulerConfig::default()
             },
         ));

@@ -1,7 +1,8 @@
 //! StartExecution's token bucket on a real `cairn server`: a burst larger than the bucket
 //! is partly refused with AWS's `ThrottlingException` (HTTP 400), the refused starts
 //! leave nothing behind, and each is counted in `cairn_execution_throttled_total`
-//! (AWS/States ExecutionThrottled) for its state machine.
+//! (AWS/States ExecutionThrottled) for its state machine. The state-transition bucket
+//! slows executions down without failing them, and counts what it held back there too.
 
 mod support;
 
@@ -126,6 +127,131 @@ async fn an_empty_bucket_throttles_starts_and_writes_nothing() {
         .and_then(|v| v.parse().ok())
         .expect("a number");
     assert_eq!(value, 7.0, "{line}");
+}
+
+/// Ten Pass states: ten state transitions per execution.
+fn ten_passes() -> Value {
+    let mut states = serde_json::Map::new();
+    for i in 1..=10 {
+        let mut state =
+            json!({"Type": "Pass", "Result": {"step": i}, "ResultPath": format!("$.s{i}")});
+        if i < 10 {
+            state["Next"] = json!(format!("P{}", i + 1));
+        } else {
+            state["End"] = json!(true);
+        }
+        states.insert(format!("P{i}"), state);
+    }
+    json!({"StartAt": "P1", "States": states})
+}
+
+/// `cairn_execution_throttled_total` of `machine` on `server`, 0 when it has no series.
+async fn throttled_count(server: &Server, machine: &str) -> f64 {
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("cairn_execution_throttled_total{")
+                && l.contains(&format!("state_machine_arn=\"{machine}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Runs `executions` executions of [`ten_passes`] on `server` at once; checks each
+/// SUCCEEDED with its whole, dense history; returns the earliest startDate and the
+/// latest stopDate (seconds since the epoch, as DescribeExecution gives them).
+async fn run_ten_passes(api: &support::Api, machine: &str, executions: usize) -> (f64, f64) {
+    let mut arns = Vec::new();
+    for i in 0..executions {
+        arns.push(
+            api.start(machine, &format!("paced-{i}"), &json!({"n": i}))
+                .await,
+        );
+    }
+    let mut expected = vec!["ExecutionStarted".to_string()];
+    for _ in 0..10 {
+        expected.push("PassStateEntered".to_string());
+        expected.push("PassStateExited".to_string());
+    }
+    expected.push("ExecutionSucceeded".to_string());
+    let (mut first_start, mut last_stop) = (f64::MAX, f64::MIN);
+    for (i, arn) in arns.iter().enumerate() {
+        let finished = api.finished(arn).await;
+        let output = finished.output();
+        assert_eq!(output["n"], i, "{output}");
+        assert_eq!(output["s10"], json!({"step": 10}), "{output}");
+        // event_types checks the ids are dense from 1.
+        assert_eq!(api.event_types(arn).await, expected, "{arn}");
+        let date = |field: &str| {
+            finished.0[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{field}: {}", finished.0))
+        };
+        first_start = first_start.min(date("startDate"));
+        last_stop = last_stop.max(date("stopDate"));
+    }
+    (first_start, last_stop)
+}
+
+/// A tiny state-transition bucket paces executions instead of failing them: every one
+/// succeeds with its whole history, the engine's own dates show the run took at least
+/// as long as the bucket allows, and the held-back transitions are counted as
+/// ExecutionThrottled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transition_bucket_paces_executions_and_counts_throttled_transitions() {
+    let (_store, database) = testing::fresh_store("transition_throttling", 2)
+        .await
+        .expect("a database");
+    const BUCKET: f64 = 5.0;
+    const REFILL: f64 = 10.0;
+    const EXECUTIONS: usize = 3;
+    let server = Server::spawn(
+        &database,
+        &[],
+        &[
+            ("CAIRN_TRANSITION_BUCKET", "5"),
+            ("CAIRN_TRANSITION_REFILL", "10"),
+        ],
+    );
+    let api = server.ready().await;
+    let machine = api.create_machine("paced", &ten_passes()).await;
+
+    let (first_start, last_stop) = run_ten_passes(&api, &machine, EXECUTIONS).await;
+
+    // Every start finds the bucket at most full: the transitions beyond it wait for
+    // refills. Measured on the dates the engine recorded, not on the test's clock.
+    let transitions = (EXECUTIONS * 10) as f64;
+    let least = (transitions - BUCKET) / REFILL;
+    assert!(
+        last_stop - first_start >= least,
+        "{transitions} transitions through a bucket of {BUCKET} refilled at {REFILL}/s took \
+         {:.3} s by the executions' dates, less than {least} s",
+        last_stop - first_start
+    );
+    assert!(
+        throttled_count(&server, &machine).await > 0.0,
+        "held-back transitions are counted as ExecutionThrottled"
+    );
+}
+
+/// With no transition bucket (the default) nothing waits and nothing is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_transition_bucket_nothing_is_throttled() {
+    let (_store, database) = testing::fresh_store("transition_unthrottled", 2)
+        .await
+        .expect("a database");
+    let server = Server::spawn(&database, &[], &[]);
+    let api = server.ready().await;
+    let machine = api.create_machine("unpaced", &ten_passes()).await;
+    run_ten_passes(&api, &machine, 3).await;
+    assert_eq!(throttled_count(&server, &machine).await, 0.0);
 }
 
 /// Runs the futures concurrently on the runtime and returns their outputs in order.

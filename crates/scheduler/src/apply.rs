@@ -3,7 +3,7 @@
 use cairn_asl::history::{Details, HistoryEvent};
 use cairn_asl::interpreter::StateVisit;
 use cairn_asl::interpreter::{
-    self, Clock, Command, ExecutionInfo, Limits, Output, Snapshot, Status,
+    self, Clock, Command, Event, ExecutionInfo, Limits, Output, Snapshot, Status,
 };
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
@@ -38,11 +38,41 @@ pub fn apply_traced(
     limits: Limits,
     now: Time,
 ) -> (Advance, Option<ExecutionSpans>) {
-    let (mut advance, states) = apply_untraced(machine, &claimed, limits, now);
+    let applied = apply_within(machine, claimed, limits, now, None);
+    (applied.advance, applied.spans)
+}
+
+/// What [`apply_within`] made of a claimed execution.
+pub struct Applied {
+    pub advance: Advance,
+    /// The spans to export once the advance has committed, when traced.
+    pub spans: Option<ExecutionSpans>,
+    /// State transitions made (states entered, retries run).
+    pub transitions: u64,
+    /// Transitions were held back because the budget ran out: the execution must be
+    /// given `Event::Resume` later (the caller sets `advance.resume_at`).
+    pub paused: bool,
+}
+
+/// [`apply_traced`] with at most `budget` state transitions (`None`: no bound).
+pub fn apply_within(
+    machine: Result<&StateMachine, &String>,
+    claimed: Claimed,
+    limits: Limits,
+    now: Time,
+    budget: Option<u64>,
+) -> Applied {
+    let (mut advance, states, transitions, paused) =
+        apply_untraced(machine, &claimed, limits, now, budget);
     let trace = claimed.trace.as_ref();
     let (Some(states), true) = (states, trace.is_some() && cairn_telemetry::trace::enabled())
     else {
-        return (advance, None);
+        return Applied {
+            advance,
+            spans: None,
+            transitions,
+            paused,
+        };
     };
     advance.task_trace_parents = advance
         .tasks
@@ -67,16 +97,23 @@ pub fn apply_traced(
         states,
         finished,
     );
-    (advance, spans)
+    Applied {
+        advance,
+        spans,
+        transitions,
+        paused,
+    }
 }
 
-/// The advance, and the state visits that ended in it (`None` when nothing ran).
+/// The advance, the state visits that ended in it (`None` when nothing ran), the
+/// transitions made and whether some were held back for want of budget.
 fn apply_untraced(
     machine: Result<&StateMachine, &String>,
     claimed: &Claimed,
     limits: Limits,
     now: Time,
-) -> (Advance, Option<Vec<StateVisit>>) {
+    budget: Option<u64>,
+) -> (Advance, Option<Vec<StateVisit>>, u64, bool) {
     // An execution that ended without a readable snapshot (see `fail`) has nothing left
     // to apply its late events to: they are consumed and change nothing.
     if claimed.status != "RUNNING"
@@ -85,7 +122,7 @@ fn apply_untraced(
             .as_deref()
             .is_none_or(|s| serde_json::from_str::<Snapshot>(s).is_err())
     {
-        return (Advance::default(), None);
+        return (Advance::default(), None, 0, false);
     }
     let machine = match machine {
         Ok(m) => m,
@@ -97,6 +134,8 @@ fn apply_untraced(
                     &format!("the definition cannot be run: {problem}"),
                 ),
                 Some(Vec::new()),
+                0,
+                false,
             )
         }
     };
@@ -112,6 +151,8 @@ fn apply_untraced(
                     &format!("the stored snapshot is unreadable: {e}"),
                 ),
                 Some(Vec::new()),
+                0,
+                false,
             )
         }
     };
@@ -119,6 +160,8 @@ fn apply_untraced(
     let mut seed = seed_of(&claimed.arn, now);
     let entropy = crate::entropy::fresh(); // callbacks: task tokens
     let mut output = Output::default();
+    // Each event's step spends what the steps before it left of the budget.
+    let mut left = budget;
     for event in claimed.events.iter().cloned() {
         seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
         let clock = Clock { now, seed, entropy };
@@ -139,21 +182,41 @@ fn apply_untraced(
                     start_time: from_time(claimed.started_at),
                     redrive_count: Some(0),
                 };
-                let (s, out) = interpreter::start(machine, info, input, limits, clock);
+                let (s, out) = interpreter::start_within(machine, info, input, limits, clock, left);
                 snapshot = Some(s);
                 out
             }
-            (InboxEvent::Step(event), Some(s)) => interpreter::step(machine, s, event, clock),
+            (InboxEvent::Step(event), Some(s)) => {
+                interpreter::step_within(machine, s, event, clock, left)
+            }
             // A second start, or an event before the start: nothing to apply.
             _ => continue,
         };
+        left = left.map(|l| l.saturating_sub(step.transitions));
         output.history.extend(step.history);
         output.commands.extend(step.commands);
         output.states.extend(step.states);
+        output.transitions += step.transitions;
     }
-    let Some(snapshot) = snapshot else {
-        return (Advance::default(), None);
+    let Some(mut snapshot) = snapshot else {
+        return (Advance::default(), None, 0, false);
     };
+    // Under a budget, transitions an earlier event of this batch held back go now if
+    // budget remains; whatever is still held back waits for a resume.
+    let mut paused = false;
+    if let Some(left) = left {
+        if left > 0 && snapshot.is_paused() {
+            seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+            let clock = Clock { now, seed, entropy };
+            let step =
+                interpreter::step_within(machine, &mut snapshot, Event::Resume, clock, Some(left));
+            output.history.extend(step.history);
+            output.commands.extend(step.commands);
+            output.states.extend(step.states);
+            output.transitions += step.transitions;
+        }
+        paused = snapshot.is_paused();
+    }
     let mut advance = Advance {
         snapshot: serde_json::to_string(&snapshot).ok(),
         history: output.history,
@@ -191,7 +254,7 @@ fn apply_untraced(
             }
         }
     }
-    (advance, Some(output.states))
+    (advance, Some(output.states), output.transitions, paused)
 }
 
 fn status_text(status: Status) -> &'static str {

@@ -4,17 +4,20 @@
 
 mod apply;
 mod entropy; // callbacks: task tokens
+mod throttle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_asl::interpreter::Event;
 use cairn_asl::interpreter::Limits;
 use cairn_asl::StateMachine;
-use cairn_store::{Store, StoreError};
+use cairn_store::{Advance, InboxEvent, Store, StoreError};
 use tokio::sync::{watch, Notify};
 
-pub use apply::{apply, apply_traced};
+pub use apply::{apply, apply_traced, apply_within, Applied};
+pub use throttle::TransitionRate;
 
 /// How a scheduler loop behaves.
 #[derive(Debug, Clone)]
@@ -24,6 +27,9 @@ pub struct SchedulerConfig {
     /// Longest sleep when idle, in case a notification was missed.
     pub idle_poll: Duration,
     pub limits: Limits,
+    /// The state-transition token bucket of this process's schedulers (AWS's
+    /// StateTransition quota); `None`, the default, makes no transition wait.
+    pub transitions: Option<TransitionRate>,
 }
 
 impl Default for SchedulerConfig {
@@ -32,6 +38,7 @@ impl Default for SchedulerConfig {
             batch_size: 64,
             idle_poll: Duration::from_secs(5),
             limits: Limits::default(),
+            transitions: None,
         }
     }
 }
@@ -65,12 +72,14 @@ pub struct Scheduler<S> {
     store: S,
     config: SchedulerConfig,
     definitions: Definitions,
+    transitions: Option<throttle::TransitionBucket>,
 }
 
 impl<S: Store> Scheduler<S> {
     pub fn new(store: S, config: SchedulerConfig) -> Self {
         Scheduler {
             store,
+            transitions: config.transitions.map(throttle::TransitionBucket::new),
             config,
             definitions: Definitions::default(),
         }
@@ -81,6 +90,7 @@ impl<S: Store> Scheduler<S> {
         let known = self.definitions.known();
         let limits = self.config.limits;
         let definitions = &self.definitions;
+        let transitions = self.transitions.as_ref();
         let mut spans = Vec::new();
         let advanced = self
             .store
@@ -94,9 +104,47 @@ impl<S: Store> Scheduler<S> {
                     }),
                     (None, None) => Err("definition text missing".to_string()),
                 };
-                let now = chrono::Utc::now();
-                let (advance, drawn) = apply_traced(machine.as_deref(), claimed, limits, now);
-                spans.extend(drawn);
+                let Some(bucket) = transitions else {
+                    let now = chrono::Utc::now();
+                    let (advance, drawn) = apply_traced(machine.as_deref(), claimed, limits, now);
+                    spans.extend(drawn);
+                    return advance;
+                };
+                let machine_arn = claimed.state_machine_arn.clone();
+                let only_resumes = claimed.status == "RUNNING"
+                    && claimed
+                        .events
+                        .iter()
+                        .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
+                let spent = if only_resumes && bucket.is_empty() {
+                    // Still no token: wait again without reading the snapshot.
+                    bucket.spend(|_| (None, 0, true))
+                } else {
+                    bucket.spend(|budget| {
+                        let now = chrono::Utc::now();
+                        let applied =
+                            apply_within(machine.as_deref(), claimed, limits, now, Some(budget));
+                        let (transitions, paused) = (applied.transitions, applied.paused);
+                        (Some(applied), transitions, paused)
+                    })
+                };
+                let mut advance = match spent.value {
+                    Some(applied) => {
+                        spans.extend(applied.spans);
+                        applied.advance
+                    }
+                    None => Advance::default(),
+                };
+                if let Some(wait) = spent.resume_after {
+                    cairn_telemetry::execution_throttled(&machine_arn);
+                    let now = chrono::Utc::now();
+                    advance.resume_at = Some(
+                        chrono::Duration::from_std(wait)
+                            .ok()
+                            .and_then(|wait| now.checked_add_signed(wait))
+                            .unwrap_or(now),
+                    );
+                }
                 advance
             })
             .await?;

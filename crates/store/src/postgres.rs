@@ -538,6 +538,10 @@ impl Store for PgStore {
     }
 }
 
+/// The `inbox.timer_id` of an execution's pending `Event::Resume` (see
+/// [`Advance::resume_at`]).
+const RESUME_TIMER_ID: i64 = 0;
+
 /// Everything one `advance` writes, gathered into column arrays so each table takes one
 /// statement however many executions advanced.
 #[derive(Default)]
@@ -549,6 +553,8 @@ struct Writes {
     errors: Vec<Option<String>>,
     causes: Vec<Option<String>>,
     history_added: Vec<i64>,
+    /// When an execution that ended did so: its last event's time, as AWS's stopDate.
+    stopped: Vec<Option<Time>>,
 
     event_execution: Vec<String>,
     event_id: Vec<i64>,
@@ -599,6 +605,8 @@ impl Writes {
             self.errors.push(advance.error);
             self.causes.push(advance.cause);
             self.history_added.push(advance.history.len() as i64);
+            self.stopped
+                .push(advance.history.last().map(|e| to_time(e.timestamp)));
         }
         for event in advance.history {
             self.event_execution.push(arn.to_string());
@@ -648,6 +656,15 @@ impl Writes {
                     timer,
                 }))?);
         }
+        if let Some(due) = advance.resume_at {
+            // Timer id 0 is no interpreter timer (they count from 1) nor a heartbeat
+            // timer (minus a task id): the unique index keeps one resume per execution.
+            self.timer_execution.push(arn.to_string());
+            self.timer_id.push(RESUME_TIMER_ID);
+            self.timer_due.push(due);
+            self.timer_event
+                .push(to_json_text(&InboxEvent::Step(Event::Resume))?);
+        }
         for timer in advance.cancelled_timers {
             self.cancel_timer_execution.push(arn.to_string());
             self.cancel_timer_id.push(timer as i64);
@@ -675,10 +692,10 @@ impl Writes {
                        error = coalesce(u.error, e.error),
                        cause = coalesce(u.cause, e.cause),
                        stopped_at = case when u.status is not null and u.status <> 'RUNNING'
-                                         then now() else e.stopped_at end,
+                                         then coalesce(u.stopped, now()) else e.stopped_at end,
                        history_length = e.history_length + u.added
-                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[])
-                        as u(arn, snapshot, status, output, error, cause, added)
+                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::timestamptz[])
+                        as u(arn, snapshot, status, output, error, cause, added, stopped)
                    where e.arn = u.arn"#,
                 &self.executions,
                 &self.snapshots,
@@ -687,6 +704,7 @@ impl Writes {
                 &self.errors as &[Option<String>],
                 &self.causes as &[Option<String>],
                 &self.history_added,
+                &self.stopped as &[Option<Time>],
             )
             .execute(&mut *tx)
             .await?;

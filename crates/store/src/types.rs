@@ -142,6 +142,10 @@ pub struct Advance {
     pub timers: Vec<(u64, Time)>,
     pub cancelled_timers: Vec<u64>,
     pub cancelled_tasks: Vec<u64>,
+    /// The advance held transitions back (a transition rate limit): queue
+    /// `Event::Resume` for this time. An execution has at most one pending resume; one
+    /// already queued is kept. Written even when `snapshot` is `None`.
+    pub resume_at: Option<Time>,
 }
 
 /// A task a worker holds the lease of.

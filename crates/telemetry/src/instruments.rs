@@ -83,7 +83,7 @@ impl Instruments {
             failed: counter(&meter, "cairn.executions.failed", "AWS/States ExecutionsFailed: executions that failed, per state machine"),
             aborted: counter(&meter, "cairn.executions.aborted", "AWS/States ExecutionsAborted: executions stopped by StopExecution, per state machine"),
             timed_out: counter(&meter, "cairn.executions.timed_out", "AWS/States ExecutionsTimedOut: executions that exceeded TimeoutSeconds, per state machine"),
-            throttled: counter(&meter, "cairn.execution.throttled", "AWS/States ExecutionThrottled: StartExecution calls refused for a rate limit, per state machine (see docs/configuration.md, start_rate)"),
+            throttled: counter(&meter, "cairn.execution.throttled", "AWS/States ExecutionThrottled: StartExecution calls refused with ThrottlingException, and scheduler advances that held state transitions back for want of transition tokens, per state machine (docs/configuration.md: start_execution_bucket, transition_bucket)"),
             execution_time: meter
                 .f64_histogram("cairn.execution.time")
                 .with_unit("s")

@@ -75,7 +75,8 @@ pub fn task_lease_takeovers(count: u64) {
     instruments::get().task_lease_takeovers(count);
 }
 
-/// StartExecution of `state_machine_arn` was refused with `ThrottlingException`: AWS's
+/// StartExecution of `state_machine_arn` was refused with `ThrottlingException`, or an
+/// execution of it had state transitions held back by the transition bucket: AWS's
 /// `ExecutionThrottled`.
 pub fn execution_throttled(state_machine_arn: &str) {
     instruments::get().execution_throttled(state_machine_arn);
