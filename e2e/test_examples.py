@@ -9,6 +9,9 @@ import urllib.parse
 import urllib.request
 import uuid
 
+import pytest
+from fake_lambda import lambda_server  # examples/lambda_server.py
+
 from conftest import (LOG_DIR, REPO, ROLE, _stop, drop_database, full_history, make_client,
                       moto_env, start_server, wait_for_end)
 
@@ -187,3 +190,120 @@ def test_sqs_approval_survives_a_server_kill_then_approves(moto):
 def test_sqs_approval_survives_a_server_kill_then_rejects(moto):
     output = approval_across_a_restart(moto, approve=False)
     assert output["rejection"]["Error"] == "Rejected"
+
+
+@pytest.fixture(scope="module")
+def functions_server():
+    """What `examples/run.sh order-processing` and `... map-batch` start: the examples'
+    functions (examples/lambda_server.py) and a `cairn server` that calls them. One
+    server for both: order-processing's functions through the Lambda Invoke API
+    (`AWS_ENDPOINT_URL_LAMBDA`, as run.sh does), map-batch's through function URLs
+    (`CAIRN_FUNCTIONS`, the other way the READMEs describe)."""
+    order = example("order-processing", "functions").Functions()
+    batch = example("map-batch", "functions").Functions()
+    order_http, order_url = lambda_server.start(order)
+    batch_http, batch_url = lambda_server.start(batch)
+    database = f"cairn_e2e_examples_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    log_path = LOG_DIR / f"{database}.log"
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path.write_text("")
+    srv = start_server(database, log_path, {
+        "AWS_ENDPOINT_URL_LAMBDA": order_url,
+        "CAIRN_FUNCTIONS": ",".join(f"{name}={batch_url}/{name}" for name in batch.names()),
+    })
+    srv.order_functions, srv.batch_functions = order, batch
+    try:
+        yield srv
+    finally:
+        _stop(srv.process)
+        drop_database(database)
+        order_http.shutdown()
+        batch_http.shutdown()
+
+
+def test_order_processing_example(functions_server):
+    results = example("order-processing").run(functions_server.endpoint)
+    fulfil = [("FulfillOrder", 0), ("OrderComplete", 0)]
+    ok, bad, bo, flaky, declined = (results[name] for name in
+                                    ("success", "invalid", "backorder", "flaky", "declined"))
+
+    assert ok["status"] == "SUCCEEDED", ok
+    assert ok["path"] == [("ValidateOrder", 1), ("CheckInventory", 1), ("ProcessPayment", 1),
+                          *fulfil]
+    order_id = ok["arn"].rsplit(":", 1)[1]
+    # The Parallel's output: its three branches' results, in branch order.
+    assert ok["output"] == [{"inventoryUpdated": ["BOOK-1", "PEN-7"]},
+                            {"confirmationSentTo": "ok@example.com"},
+                            {"trackingNumber": f"TRK-{order_id}"}]
+
+    assert bad["status"] == "FAILED"
+    assert bad["path"] == [("ValidateOrder", 1), ("OrderFailed", 0)]
+    assert (bad["error"], bad["cause"]) == ("OrderProcessingFailed", "Order could not be processed")
+    assert bad["caught"]["Error"] == "ValidationError"
+
+    # Out of stock: notified, waited, checked again, then through.
+    assert bo["status"] == "SUCCEEDED", bo
+    assert bo["path"] == [("ValidateOrder", 1), ("CheckInventory", 1), ("NotifyBackorder", 1),
+                          ("WaitForInventory", 0), ("CheckInventory", 1), ("ProcessPayment", 1),
+                          *fulfil]
+    assert bo["output"][0] == {"inventoryUpdated": ["LAMP-3"]}
+
+    # Two gateway time-outs retried, the third attempt paid.
+    assert flaky["status"] == "SUCCEEDED", flaky
+    assert flaky["path"] == [("ValidateOrder", 1), ("CheckInventory", 1), ("ProcessPayment", 3),
+                             *fulfil]
+    flaky_id = flaky["arn"].rsplit(":", 1)[1]
+    attempts = [i for i in functions_server.order_functions.invocations
+                if i["function"] == "process-payment" and i["payload"]["orderId"] == flaky_id]
+    assert len(attempts) == 3
+
+    assert declined["status"] == "FAILED"
+    assert declined["path"] == [("ValidateOrder", 1), ("CheckInventory", 1),
+                                ("ProcessPayment", 1), ("OrderFailed", 0)]
+    assert declined["caught"]["Error"] == "PaymentDeclined"
+    assert declined["error"] == "OrderProcessingFailed"
+
+
+def test_map_batch_example(functions_server):
+    result = example("map-batch").run(functions_server.endpoint, size=25)
+    assert result["status"] == "SUCCEEDED", result
+    types = result["events"]
+    assert types.index("MapStateStarted") < types.index("MapRunStarted") \
+        < types.index("MapRunSucceeded") < types.index("MapStateSucceeded")
+    # A Distributed Map keeps its iterations' events out of the parent's history.
+    assert types.count("LambdaFunctionScheduled") == 2  # GetBatch, Aggregate
+    batch = result["batch"]
+    ids = [f"{batch}-{n:03}" for n in range(25)]
+    # The results in item order, whatever order the items finished in.
+    assert [r["id"] for r in result["results"]] == ids
+    assert [r["square"] for r in result["results"]] == [n * n for n in range(25)]
+    output = result["output"]
+    assert (output["batchId"], output["count"], output["ids"]) == (batch, 25, ids)
+    assert output["sumOfSquares"] == sum(n * n for n in range(25))
+    assert result["max_concurrency"] == 10
+    assert 1 < output["peakConcurrency"] <= 10, output
+    processed = [i for i in functions_server.batch_functions.invocations
+                 if i["function"] == "process-item" and i["payload"]["id"].startswith(batch)]
+    assert sorted(i["payload"]["id"] for i in processed) == ids  # each item once
+
+
+def test_activity_approval_example(server):
+    results = example("activity-approval").run(server.endpoint)
+    approve, reject, crash = results["approve"], results["reject"], results["crash"]
+    assert (approve["status"], approve["last"]) == ("SUCCEEDED", "ProcessApproved")
+    # It decided for longer than HeartbeatSeconds; its heartbeats kept the task alive.
+    assert approve["output"]["approved"] is True and approve["output"]["heartbeats"] >= 1
+    assert approve["activity"] == [("ActivityScheduled", None),
+                                   ("ActivityStarted", "approver.py"),
+                                   ("ActivitySucceeded", None)]
+    assert (reject["status"], reject["last"]) == ("SUCCEEDED", "RequestDenied")
+    assert reject["output"]["rejection"]["Error"] == "Rejected"
+    assert reject["activity"][-1] == ("ActivityFailed", "Rejected")
+    # The dead worker's task timed out on its heartbeat; the retry went to approver.py.
+    assert (crash["status"], crash["last"]) == ("SUCCEEDED", "ProcessApproved")
+    assert crash["activity"] == [("ActivityScheduled", None),
+                                 ("ActivityStarted", "crashed-worker"),
+                                 ("ActivityTimedOut", "States.HeartbeatTimeout"),
+                                 ("ActivityScheduled", None),
+                                 ("ActivityStarted", "approver.py"),
+                                 ("ActivitySucceeded", None)]

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Runs one example of examples/ with everything it needs, on this machine, in one command:
-# moto's server (SQS, SNS, DynamoDB, EventBridge) and a `cairn server` pointed at it, each
-# on a free loopback port, then `examples/NAME/run.py` against the two; both are stopped
-# at the end, whatever happens.
+# what the example calls, each on a free loopback port — moto's server (SQS, SNS,
+# DynamoDB, EventBridge) for the examples that use AWS services, the example's Lambda
+# functions (examples/NAME/functions.py served by examples/lambda_server.py, reached
+# through the Lambda Invoke API) for those that have any — then a `cairn server` pointed
+# at them, then `examples/NAME/run.py` against it; all are stopped at the end, whatever
+# happens.
 #
-#   examples/run.sh sdk-integrations
+#   examples/run.sh order-processing
+#   examples/run.sh map-batch
+#   examples/run.sh activity-approval
 #   examples/run.sh sqs-approval
+#   examples/run.sh sdk-integrations
 #
 # Needs Postgres (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cairn_examples;
 # the server creates the database) and Python 3 (moto and boto3 go into target/e2e-venv,
 # from e2e/requirements.txt, as scripts/test.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: examples/run.sh EXAMPLE   (sdk-integrations, sqs-approval)}
+name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, map-batch, activity-approval, sqs-approval, sdk-integrations)}
 [ -f "examples/$name/run.py" ] || { echo "no examples/$name/run.py" >&2; exit 2; }
 
 venv=target/e2e-venv
@@ -44,29 +50,48 @@ wait_for() {  # URL: until it answers at all (any HTTP status), for up to 60 s
 
 logs=target/examples-logs
 mkdir -p "$logs"
-moto_port=$(free_port)
-"$venv/bin/python" -m moto.server -H 127.0.0.1 -p "$moto_port" >"$logs/moto.log" 2>&1 &
-moto_pid=$!
-cairn_pid=""
-cleanup() {
-    [ -n "$cairn_pid" ] && kill "$cairn_pid" 2>/dev/null && wait "$cairn_pid" 2>/dev/null
-    kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
+pids=()
+cleanup() {  # the server first, then what it calls
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[i]}" 2>/dev/null && wait "${pids[i]}" 2>/dev/null
+    done
     true
 }
 trap cleanup EXIT
-wait_for "http://127.0.0.1:$moto_port/moto-api/"
+
+server_env=()
+run_args=()
+case "$name" in
+    sdk-integrations | sqs-approval)  # they call AWS services: moto stands in for them
+        moto_port=$(free_port)
+        "$venv/bin/python" -m moto.server -H 127.0.0.1 -p "$moto_port" >"$logs/moto.log" 2>&1 &
+        pids+=($!)
+        wait_for "http://127.0.0.1:$moto_port/moto-api/"
+        for service in SQS SNS DYNAMODB EVENTBRIDGE; do
+            server_env+=("AWS_ENDPOINT_URL_$service=http://127.0.0.1:$moto_port")
+        done
+        run_args+=(--aws-endpoint "http://127.0.0.1:$moto_port")
+        echo "==> moto on :$moto_port"
+        ;;
+esac
+if [ -f "examples/$name/functions.py" ]; then
+    functions_port=$(free_port)
+    "$venv/bin/python" examples/lambda_server.py "examples/$name/functions.py" \
+        --port "$functions_port" >"$logs/functions.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$functions_port/"
+    server_env+=("AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$functions_port")
+    echo "==> $(head -1 "$logs/functions.log")"
+fi
 
 cairn_port=$(free_port)
-AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$moto_port" \
-AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$moto_port" \
-AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port" \
-AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$moto_port" \
-DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cairn_examples}" \
-CAIRN_LISTEN="127.0.0.1:$cairn_port" \
+env ${server_env[@]+"${server_env[@]}"} \
+    DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cairn_examples}" \
+    CAIRN_LISTEN="127.0.0.1:$cairn_port" \
     target/debug/cairn server >"$logs/cairn.log" 2>&1 &
-cairn_pid=$!
+pids+=($!)
 wait_for "http://127.0.0.1:$cairn_port/readyz"
 
-echo "==> examples/$name/run.py (cairn on :$cairn_port, moto on :$moto_port; logs in $logs)"
-"$venv/bin/python" "examples/$name/run.py" \
-    --sfn-endpoint "http://127.0.0.1:$cairn_port" --aws-endpoint "http://127.0.0.1:$moto_port"
+echo "==> examples/$name/run.py (cairn on :$cairn_port; logs in $logs)"
+"$venv/bin/python" "examples/$name/run.py" --sfn-endpoint "http://127.0.0.1:$cairn_port" \
+    ${run_args[@]+"${run_args[@]}"}

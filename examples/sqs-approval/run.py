@@ -9,6 +9,7 @@ Exits 0 when the approved request ended in ProcessApproved and the rejected one 
 RequestDenied, both SUCCEEDED.
 """
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -16,8 +17,19 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import approver  # noqa: E402  (beside this file)
+
+
+def _beside(name):
+    """The module NAME.py beside this file, under a name of its own: other examples
+    have an approver.py too, and `import approver` would take whichever came first."""
+    spec = importlib.util.spec_from_file_location(f"{HERE.name.replace('-', '_')}_{name}",
+                                                  HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+approver = _beside("approver")
 
 DEFINITION = HERE / "sqs-approval.asl.json"
 ROLE = "arn:aws:iam::123456789012:role/cairn"
