@@ -2380,10 +2380,16 @@ fn error_output(failure: &Failure) -> Value {
     Value::Object(out)
 }
 
+/// Whether a Retrier's or Catcher's `ErrorEquals` takes this failure. `States.Timeout`
+/// also takes `States.HeartbeatTimeout`: AWS documents States.Timeout as covering a
+/// missed heartbeat, and the narrower name came later for those who want to tell them
+/// apart.
 fn matches_error(error_equals: &[String], failure: &Failure) -> bool {
-    error_equals
-        .iter()
-        .any(|name| name == &failure.error || (name == names::ALL && failure.is_catchable_by_all()))
+    error_equals.iter().any(|name| {
+        name == &failure.error
+            || (name == names::ALL && failure.is_catchable_by_all())
+            || (name == names::TIMEOUT && failure.error == names::HEARTBEAT_TIMEOUT)
+    })
 }
 
 /// Seconds to wait before retry number `attempts + 1`.

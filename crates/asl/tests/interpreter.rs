@@ -1011,6 +1011,35 @@ fn activity_tasks_record_activity_events_and_heartbeat_timeouts_cancel_the_task(
     assert_eq!(snapshot.status, Status::Succeeded);
 }
 
+#[test]
+fn states_timeout_also_catches_a_missed_heartbeat() {
+    let activity = "arn:aws:states:us-east-1:123456789012:activity:Work";
+    let run = |catch: &str, event: fn(u64) -> Event| {
+        let machine = machine(json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 5, "TimeoutSeconds": 60,
+                  "Catch": [{"ErrorEquals": [catch], "Next": "Caught"}], "End": true},
+            "Caught": {"Type": "Pass", "End": true}
+        }}));
+        let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+        let (mut snapshot, output) =
+            interpreter::start(&machine, info, json!({}), Limits::default(), clock(0));
+        let task = invoked(&output).task;
+        let ended = interpreter::step(&machine, &mut snapshot, event(task), clock(7));
+        let caught = ended
+            .history
+            .iter()
+            .any(|e| e.event_type == "PassStateEntered");
+        (caught, snapshot.status)
+    };
+    let heartbeat = |task| Event::TaskHeartbeatTimedOut { task };
+    assert_eq!(run("States.Timeout", heartbeat), (true, Status::Succeeded));
+    assert_eq!(
+        run("States.HeartbeatTimeout", heartbeat),
+        (true, Status::Succeeded)
+    );
+    assert_eq!(run("States.TaskFailed", heartbeat), (false, Status::Failed));
+}
+
 /// A reported state visit: `(state, type, entered event, parent's entered event, error)`.
 type Visit = (String, &'static str, u64, Option<u64>, Option<String>);
 
