@@ -164,7 +164,9 @@ impl<S: Store> Scheduler<S> {
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.tick().await {
-                Ok(n) if n as i64 >= self.config.batch_size => {
+                // Work was found: look for more at once. Only an empty batch asks for the
+                // next due time, which a busy loop would only learn is now.
+                Ok(n) if n > 0 => {
                     failures = 0;
                     continue;
                 }

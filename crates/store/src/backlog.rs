@@ -1,6 +1,7 @@
 //! What is waiting for the engine, read at scrape time for `/metrics`: due events no
 //! scheduler has applied yet, due timers, and tasks no worker holds. Read-only, one
-//! statement, served by the `inbox_by_due` and `tasks_by_lease` indexes.
+//! statement, the inbox through its `inbox_by_due` index, the tasks (only those not yet
+//! done) by a scan.
 
 use crate::postgres::PgStore;
 use crate::Result;

@@ -10,7 +10,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::signals::{Channel, Signals};
 use crate::{
     Advance, Claimed, Completion, ExecutionRow, InboxEvent, LeasedTask, NewExecution,
-    NewStateMachine, Result, Started, StateMachineRow, Store, StoreError, StoredEvent, Time,
+    NewStateMachine, Result, StartStandard, Started, StateMachineRow, Store, StoreError,
+    StoredEvent, Time,
 };
 
 /// The channel that tells schedulers an execution has a new due event.
@@ -62,6 +63,81 @@ impl PgStore {
     /// Tells loops here and elsewhere that `channel` has news; call after the commit.
     pub(crate) fn announce(&self, channel: Channel) {
         self.signals.announce(&self.pool, channel);
+    }
+
+    /// StartExecution of a STANDARD machine in one statement (one round trip, one
+    /// commit): the machine's lookup, the execution's insert and its start event.
+    /// `Ok(None)` when `start.machine_arn` names no STANDARD machine called
+    /// `start.machine_name`; the caller then looks the machine up to answer as it must
+    /// (an EXPRESS machine, or none).
+    pub async fn start_standard_execution(
+        &self,
+        start: &StartStandard<'_>,
+    ) -> Result<Option<Started>> {
+        let event = to_json_text(&InboxEvent::Start)?;
+        let trace = start.trace.as_ref();
+        let row = sqlx::query!(
+            r#"with machine as (
+                   select arn, definition_id, role_arn from state_machines
+                   where arn = $1 and name = $2 and type = 'STANDARD'),
+               started as (
+                   insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
+                                           status, input, started_at, trace_parent,
+                                           trace_caller_span, trace_state)
+                   select $3, m.arn, $4, m.definition_id, m.role_arn, 'RUNNING',
+                          $5::text::json, $6, $8, $9, $10
+                   from machine m
+                   on conflict (arn) do nothing
+                   returning arn, started_at),
+               queued as (
+                   insert into inbox (execution_arn, due_at, event)
+                   select arn, now(), $7::text::json from started)
+               select exists (select from machine) as "machine!",
+                      (select started_at from started) as started_at"#,
+            start.machine_arn,
+            start.machine_name,
+            start.arn,
+            start.name,
+            start.input,
+            start.started_at,
+            event,
+            trace.map(|t| t.traceparent.as_str()),
+            trace.and_then(|t| t.caller_span.as_deref()),
+            trace.and_then(|t| t.tracestate.as_deref()),
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !row.machine {
+            return Ok(None);
+        }
+        if let Some(started_at) = row.started_at {
+            self.announce(Channel::Inbox);
+            return Ok(Some(Started {
+                arn: start.arn.to_string(),
+                started_at,
+                created: true,
+            }));
+        }
+        self.already_started(start.arn, start.input).await.map(Some)
+    }
+
+    /// The answer to a start whose execution name is taken.
+    async fn already_started(&self, arn: &str, input: &str) -> Result<Started> {
+        let existing = sqlx::query!(
+            r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
+            arn
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        // AWS: the same name and input while the execution runs is idempotent.
+        if existing.input == input && existing.status == "RUNNING" {
+            return Ok(Started {
+                arn: arn.to_string(),
+                started_at: existing.started_at,
+                created: false,
+            });
+        }
+        Err(StoreError::ExecutionAlreadyExists(arn.to_string()))
     }
 }
 
@@ -212,21 +288,7 @@ impl Store for PgStore {
                 created: true,
             });
         }
-        let existing = sqlx::query!(
-            r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
-            execution.arn
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        // AWS: the same name and input while the execution runs is idempotent.
-        if existing.input == execution.input && existing.status == "RUNNING" {
-            return Ok(Started {
-                arn: execution.arn.clone(),
-                started_at: existing.started_at,
-                created: false,
-            });
-        }
-        Err(StoreError::ExecutionAlreadyExists(execution.arn.clone()))
+        self.already_started(&execution.arn, &execution.input).await
     }
 
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionRow> {

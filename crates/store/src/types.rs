@@ -57,6 +57,22 @@ pub struct TraceContext {
     pub tracestate: Option<String>,
 }
 
+/// A StartExecution that names its machine by ARN, for
+/// [`crate::PgStore::start_standard_execution`].
+#[derive(Debug, Clone)]
+pub struct StartStandard<'a> {
+    pub machine_arn: &'a str,
+    /// The machine's name, the last part of its ARN.
+    pub machine_name: &'a str,
+    /// The execution's ARN.
+    pub arn: &'a str,
+    pub name: &'a str,
+    /// The input exactly as the caller sent it (JSON text).
+    pub input: &'a str,
+    pub started_at: Time,
+    pub trace: Option<TraceContext>,
+}
+
 /// The answer to `start_execution`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {

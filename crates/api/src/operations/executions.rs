@@ -2,7 +2,7 @@
 
 use cairn_asl::history::details_key;
 use cairn_store::catalog::{Catalog, ExecutionCursor};
-use cairn_store::{NewExecution, Store, StoredEvent};
+use cairn_store::{NewExecution, StartStandard, Started, Store, StoredEvent};
 use serde_json::{json, Map, Value};
 
 use super::page;
@@ -88,6 +88,23 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
 /// [`super::express::start_async`]).
 pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
     let request = read_start(input)?;
+    // The common case, a STANDARD machine, in one statement: the machine's lookup folded
+    // into the execution's insert.
+    if let Some((prefix, machine_name)) = request.machine_arn.rsplit_once(":stateMachine:") {
+        let arn = format!("{prefix}:execution:{machine_name}:{}", request.name);
+        let start = StartStandard {
+            machine_arn: request.machine_arn,
+            machine_name,
+            arn: &arn,
+            name: &request.name,
+            input: request.input,
+            started_at: chrono::Utc::now(),
+            trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
+        };
+        if let Some(started) = state.store().start_standard_execution(&start).await? {
+            return Ok(started_answer(request.machine_arn, started));
+        }
+    }
     let machine = state
         .store()
         .describe_state_machine(request.machine_arn)
@@ -113,14 +130,19 @@ pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         trace,
     };
     let started = state.store().start_execution(&execution).await?;
+    Ok(started_answer(&machine.arn, started))
+}
+
+/// StartExecution's answer, once the execution is stored.
+fn started_answer(machine_arn: &str, started: Started) -> Value {
     if started.created {
-        cairn_telemetry::execution_started(&machine.arn);
+        cairn_telemetry::execution_started(machine_arn);
     }
     tracing::info!(execution = %started.arn, created = started.created, "execution started");
-    Ok(json!({
+    json!({
         "executionArn": started.arn,
         "startDate": epoch(started.started_at),
-    }))
+    })
 }
 
 pub async fn stop(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
