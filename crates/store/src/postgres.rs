@@ -141,6 +141,25 @@ impl PgStore {
     }
 }
 
+/// Queues events due now, in order: `events[i]` (inbox JSON text) for `executions[i]`.
+pub(crate) async fn enqueue_now(
+    tx: &mut sqlx::PgConnection,
+    executions: &[String],
+    events: &[String],
+) -> Result<()> {
+    sqlx::query!(
+        r#"insert into inbox (execution_arn, due_at, event)
+           select a, now(), e::json
+           from unnest($1::text[], $2::text[]) with ordinality as u(a, e, n)
+           order by n"#,
+        executions,
+        events,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -498,16 +517,7 @@ impl Store for PgStore {
             }))?);
         }
         if !started_execution.is_empty() {
-            sqlx::query!(
-                r#"insert into inbox (execution_arn, due_at, event)
-                   select a, now(), e::json
-                   from unnest($1::text[], $2::text[]) with ordinality as u(a, e, n)
-                   order by n"#,
-                &started_execution,
-                &started_event,
-            )
-            .execute(&mut *tx)
-            .await?;
+            enqueue_now(&mut tx, &started_execution, &started_event).await?;
         }
         tx.commit().await?;
         if !started_execution.is_empty() {

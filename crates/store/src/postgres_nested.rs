@@ -499,16 +499,7 @@ pub(crate) async fn notify_parents(tx: &mut sqlx::PgConnection, ended: &[String]
         parents.push(row.parent_arn);
         events.push(step_text(event)?);
     }
-    sqlx::query!(
-        r#"insert into inbox (execution_arn, due_at, event)
-           select a, now(), e::json
-           from unnest($1::text[], $2::text[]) with ordinality as u(a, e, n)
-           order by n"#,
-        &parents,
-        &events,
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::postgres::enqueue_now(tx, &parents, &events).await?;
     Ok(true)
 }
 
@@ -549,16 +540,7 @@ pub(crate) async fn stop_children(
         })?);
         arns.push(child.arn);
     }
-    sqlx::query!(
-        r#"insert into inbox (execution_arn, due_at, event)
-           select a, now(), e::json
-           from unnest($1::text[], $2::text[]) with ordinality as u(a, e, n)
-           order by n"#,
-        &arns,
-        &events,
-    )
-    .execute(&mut *tx)
-    .await?;
+    crate::postgres::enqueue_now(tx, &arns, &events).await?;
     Ok(true)
 }
 
