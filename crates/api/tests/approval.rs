@@ -45,6 +45,7 @@ fn engine(store: &PgStore) -> watch::Sender<bool> {
         config,
         store.doorbell(Channel::Tasks),
         stopping,
+        None,
     ));
     stop
 }

@@ -65,6 +65,7 @@ impl Engine {
             config,
             tasks,
             stopping,
+            None,
         ));
         Engine {
             stop,

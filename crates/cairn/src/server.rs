@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use axum::routing::get;
 use axum::Router;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
+use cairn_store::handoff::{self, TaskLease};
 use cairn_store::postgres::PgStore;
 use cairn_store::signals::Channel;
 use cairn_store::Store;
@@ -33,25 +34,6 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
     let (stop, stopping) = watch::channel(false);
     let mut loops = JoinSet::new();
 
-    if role == Role::Server {
-        let scheduler = Arc::new(Scheduler::new(
-            store.clone(),
-            SchedulerConfig {
-                batch_size: config.scheduler_batch,
-                limits: config.limits(),
-                transitions: config.transitions(),
-                ..SchedulerConfig::default()
-            },
-        ));
-        let bell = store.doorbell(Channel::Inbox);
-        for _ in 0..config.schedulers {
-            let scheduler = scheduler.clone();
-            let bell = bell.clone();
-            let stopping = stopping.clone();
-            loops.spawn(async move { scheduler.run(bell, stopping).await });
-        }
-    }
-
     let targets = Arc::new(
         Targets::from_env(target_config(&config)?)
             .await
@@ -72,12 +54,50 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
         lease: Duration::from_secs(config.lease_seconds.max(1)),
         idle_poll: Duration::from_secs(5),
     };
+    // The schedulers hand the tasks they create to this process's worker while it has
+    // free slots (see cairn_store::handoff).
+    let (handoff, local_tasks) = match role {
+        Role::Server => {
+            let lease = TaskLease {
+                owner: owner.clone(),
+                duration: worker.lease,
+            };
+            let (handoff, local) = handoff::local_worker(lease, worker.concurrency);
+            (Some(handoff), Some(local))
+        }
+        Role::Worker => (None, None),
+    };
+
+    if let Some(handoff) = handoff {
+        let scheduler = Arc::new(
+            Scheduler::new(
+                store.clone(),
+                SchedulerConfig {
+                    batch_size: config.scheduler_batch,
+                    limits: config.limits(),
+                    transitions: config.transitions(),
+                    ..SchedulerConfig::default()
+                },
+            )
+            .with_handoff(handoff),
+        );
+        let bell = store.doorbell(Channel::Inbox);
+        for _ in 0..config.schedulers {
+            let scheduler = scheduler.clone();
+            let bell = bell.clone();
+            let stopping = stopping.clone();
+            loops.spawn(async move { scheduler.run(bell, stopping).await });
+        }
+    }
+
     {
         let store = store.clone();
         let bell = store.doorbell(Channel::Tasks);
         let stopping = stopping.clone();
         let targets = targets.clone();
-        loops.spawn(async move { runner::run(store, targets, worker, bell, stopping).await });
+        loops.spawn(async move {
+            runner::run(store, targets, worker, bell, stopping, local_tasks).await
+        });
     }
 
     let http = if role == Role::Server {

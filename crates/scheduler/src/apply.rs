@@ -1,10 +1,10 @@
 //! One claimed execution's events through the interpreter, turned into the rows to write.
 
 use cairn_asl::history::{Details, HistoryEvent};
-use cairn_asl::interpreter::StateVisit;
 use cairn_asl::interpreter::{
     self, Clock, Command, Event, ExecutionInfo, Limits, Output, Snapshot, Status,
 };
+use cairn_asl::interpreter::{StateVisit, TaskRequest};
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
@@ -38,7 +38,7 @@ pub fn apply_traced(
     limits: Limits,
     now: Time,
 ) -> (Advance, Option<ExecutionSpans>) {
-    let applied = apply_within(machine, claimed, limits, now, None);
+    let applied = apply_within(machine, claimed, limits, now, None, &mut |_| false);
     (applied.advance, applied.spans)
 }
 
@@ -54,16 +54,18 @@ pub struct Applied {
     pub paused: bool,
 }
 
-/// [`apply_traced`] with at most `budget` state transitions (`None`: no bound).
+/// [`apply_traced`] with at most `budget` state transitions (`None`: no bound). The
+/// tasks `hand_off` accepts are started in this advance (see [`Advance::leased`]).
 pub fn apply_within(
     machine: Result<&StateMachine, &String>,
     claimed: Claimed,
     limits: Limits,
     now: Time,
     budget: Option<u64>,
+    hand_off: &mut dyn FnMut(&TaskRequest) -> bool,
 ) -> Applied {
     let (mut advance, states, transitions, paused) =
-        apply_untraced(machine, &claimed, limits, now, budget);
+        apply_untraced(machine, &claimed, limits, now, budget, hand_off);
     let trace = claimed.trace.as_ref();
     let (Some(states), true) = (states, trace.is_some() && cairn_telemetry::trace::enabled())
     else {
@@ -113,6 +115,7 @@ fn apply_untraced(
     limits: Limits,
     now: Time,
     budget: Option<u64>,
+    hand_off: &mut dyn FnMut(&TaskRequest) -> bool,
 ) -> (Advance, Option<Vec<StateVisit>>, u64, bool) {
     // An execution that ended without a readable snapshot (see `fail`) has nothing left
     // to apply its late events to: they are consumed and change nothing.
@@ -217,12 +220,32 @@ fn apply_untraced(
         }
         paused = snapshot.is_paused();
     }
-    let mut advance = Advance {
-        snapshot: serde_json::to_string(&snapshot).ok(),
-        history: output.history,
-        ..Advance::default()
-    };
-    for command in output.commands {
+    let mut advance = Advance::default();
+    absorb(&mut advance, output.commands, claimed);
+    // Tasks the local worker takes at once start now: no lease loop, no second advance.
+    let handed: Vec<u64> = advance
+        .tasks
+        .iter()
+        .filter(|task| hand_off(task))
+        .map(|task| task.task)
+        .collect();
+    for task in handed {
+        seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+        let clock = Clock { now, seed, entropy };
+        let step = interpreter::step(machine, &mut snapshot, Event::TaskStarted { task }, clock);
+        output.history.extend(step.history);
+        output.states.extend(step.states);
+        absorb(&mut advance, step.commands, claimed);
+        advance.leased.push(task);
+    }
+    advance.snapshot = serde_json::to_string(&snapshot).ok();
+    advance.history = output.history;
+    (advance, Some(output.states), output.transitions, paused)
+}
+
+/// Turns the interpreter's commands into the advance's writes.
+fn absorb(advance: &mut Advance, commands: Vec<Command>, claimed: &Claimed) {
+    for command in commands {
         match command {
             Command::InvokeTask(task) => advance.tasks.push(task),
             Command::StartTimer { timer, due } => advance.timers.push((timer, to_time(due))),
@@ -254,7 +277,6 @@ fn apply_untraced(
             }
         }
     }
-    (advance, Some(output.states), output.transitions, paused)
 }
 
 fn status_text(status: Status) -> &'static str {

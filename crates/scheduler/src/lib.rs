@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use cairn_asl::interpreter::Event;
 use cairn_asl::interpreter::Limits;
+use cairn_asl::interpreter::TaskRequest;
 use cairn_asl::StateMachine;
+use cairn_store::handoff::{runs_on_worker, Handoff};
 use cairn_store::{Advance, InboxEvent, Store, StoreError};
 use tokio::sync::{watch, Notify};
 
@@ -73,6 +75,9 @@ pub struct Scheduler<S> {
     config: SchedulerConfig,
     definitions: Definitions,
     transitions: Option<throttle::TransitionBucket>,
+    /// This process's worker, which takes the tasks this scheduler creates while it
+    /// has free slots.
+    handoff: Option<Handoff>,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -82,7 +87,15 @@ impl<S: Store> Scheduler<S> {
             transitions: config.transitions.map(throttle::TransitionBucket::new),
             config,
             definitions: Definitions::default(),
+            handoff: None,
         }
+    }
+
+    /// Hands the tasks this scheduler creates to a worker in this process while it has
+    /// free slots: they are leased and started in the advance that creates them.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Claims and advances one batch; returns how many executions advanced.
@@ -92,67 +105,104 @@ impl<S: Store> Scheduler<S> {
         let definitions = &self.definitions;
         let transitions = self.transitions.as_ref();
         let mut spans = Vec::new();
+        let handoff = self.handoff.as_ref();
+        // The worker slots taken by tasks of this batch, by (execution, task id).
+        let mut slots = HashMap::new();
         let advanced = self
             .store
-            .advance(self.config.batch_size, &known, |claimed| {
-                let machine = match (definitions.get(claimed.definition_id), &claimed.definition) {
-                    (Some(machine), _) => Ok(machine),
-                    (None, Some(text)) => apply::parse(text).map(|m| {
-                        let m = Arc::new(m);
-                        definitions.insert(claimed.definition_id, m.clone());
-                        m
-                    }),
-                    (None, None) => Err("definition text missing".to_string()),
-                };
-                let Some(bucket) = transitions else {
-                    let now = chrono::Utc::now();
-                    let (advance, drawn) = apply_traced(machine.as_deref(), claimed, limits, now);
-                    spans.extend(drawn);
-                    return advance;
-                };
-                let machine_arn = claimed.state_machine_arn.clone();
-                let only_resumes = claimed.status == "RUNNING"
-                    && claimed
-                        .events
-                        .iter()
-                        .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
-                let spent = if only_resumes && bucket.is_empty() {
-                    // Still no token: wait again without reading the snapshot.
-                    bucket.spend(|_| (None, 0, true))
-                } else {
-                    bucket.spend(|budget| {
+            .advance(
+                self.config.batch_size,
+                &known,
+                handoff.map(|h| &h.lease),
+                |claimed| {
+                    let arn = claimed.arn.clone();
+                    let mut hand_off = |task: &TaskRequest| {
+                        let slot = handoff
+                            .filter(|_| runs_on_worker(task))
+                            .and_then(Handoff::try_slot);
+                        slot.map(|slot| slots.insert((arn.clone(), task.task as i64), slot))
+                            .is_some()
+                    };
+                    let machine =
+                        match (definitions.get(claimed.definition_id), &claimed.definition) {
+                            (Some(machine), _) => Ok(machine),
+                            (None, Some(text)) => apply::parse(text).map(|m| {
+                                let m = Arc::new(m);
+                                definitions.insert(claimed.definition_id, m.clone());
+                                m
+                            }),
+                            (None, None) => Err("definition text missing".to_string()),
+                        };
+                    let Some(bucket) = transitions else {
                         let now = chrono::Utc::now();
-                        let applied =
-                            apply_within(machine.as_deref(), claimed, limits, now, Some(budget));
-                        let (transitions, paused) = (applied.transitions, applied.paused);
-                        (Some(applied), transitions, paused)
-                    })
-                };
-                let mut advance = match spent.value {
-                    Some(applied) => {
+                        let applied = apply_within(
+                            machine.as_deref(),
+                            claimed,
+                            limits,
+                            now,
+                            None,
+                            &mut hand_off,
+                        );
                         spans.extend(applied.spans);
-                        applied.advance
+                        return applied.advance;
+                    };
+                    let machine_arn = claimed.state_machine_arn.clone();
+                    let only_resumes = claimed.status == "RUNNING"
+                        && claimed
+                            .events
+                            .iter()
+                            .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
+                    let spent = if only_resumes && bucket.is_empty() {
+                        // Still no token: wait again without reading the snapshot.
+                        bucket.spend(|_| (None, 0, true))
+                    } else {
+                        bucket.spend(|budget| {
+                            let now = chrono::Utc::now();
+                            let applied = apply_within(
+                                machine.as_deref(),
+                                claimed,
+                                limits,
+                                now,
+                                Some(budget),
+                                &mut hand_off,
+                            );
+                            let (transitions, paused) = (applied.transitions, applied.paused);
+                            (Some(applied), transitions, paused)
+                        })
+                    };
+                    let mut advance = match spent.value {
+                        Some(applied) => {
+                            spans.extend(applied.spans);
+                            applied.advance
+                        }
+                        None => Advance::default(),
+                    };
+                    if let Some(wait) = spent.resume_after {
+                        cairn_telemetry::execution_throttled(&machine_arn);
+                        let now = chrono::Utc::now();
+                        advance.resume_at = Some(
+                            chrono::Duration::from_std(wait)
+                                .ok()
+                                .and_then(|wait| now.checked_add_signed(wait))
+                                .unwrap_or(now),
+                        );
                     }
-                    None => Advance::default(),
-                };
-                if let Some(wait) = spent.resume_after {
-                    cairn_telemetry::execution_throttled(&machine_arn);
-                    let now = chrono::Utc::now();
-                    advance.resume_at = Some(
-                        chrono::Duration::from_std(wait)
-                            .ok()
-                            .and_then(|wait| now.checked_add_signed(wait))
-                            .unwrap_or(now),
-                    );
-                }
-                advance
-            })
+                    advance
+                },
+            )
             .await?;
         // Drawn only for what committed.
         for execution in spans {
             execution.export();
         }
-        Ok(advanced)
+        if let Some(handoff) = handoff {
+            for task in advanced.leased {
+                if let Some(slot) = slots.remove(&(task.execution_arn.clone(), task.task_id)) {
+                    handoff.hand_over(task, slot);
+                }
+            }
+        }
+        Ok(advanced.executions)
     }
 
     /// Runs until `shutdown` turns true: advances batches while there is work, and

@@ -421,3 +421,112 @@ async fn a_lease_taken_after_expiry_is_a_takeover_and_a_released_one_is_not() {
     assert_eq!(third.len(), 1);
     assert!(!third[0].taken_over, "a released lease is not a takeover");
 }
+
+/// A scheduler with a local worker starts the tasks it creates in the same advance: the
+/// row is leased to that worker, `TaskStarted` is recorded once, the worker receives the
+/// task once the advance committed, and no other worker can lease it while the lease
+/// lasts. When it expires (the process died), another worker takes it over without a
+/// second `TaskStarted`. Tasks beyond the worker's free slots are left for any worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_handed_to_the_local_worker_start_in_their_advance_and_survive_its_death() {
+    use cairn_store::handoff::{local_worker, TaskLease};
+
+    let (store, _) = testing::fresh_store("engine_handoff", 4)
+        .await
+        .expect("database");
+    let lease = TaskLease {
+        owner: "local-worker".to_string(),
+        duration: Duration::from_secs(1),
+    };
+    // One slot: of two executions' first tasks, one is handed over, one is not.
+    let (handoff, mut local) = local_worker(lease, 1);
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default()).with_handoff(handoff);
+    let machine = machine(
+        &store,
+        "handoff",
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": true}}}),
+    )
+    .await;
+    let first = start(&store, &machine, "first", json!({"n": 1})).await;
+    let second = start(&store, &machine, "second", json!({"n": 2})).await;
+    settle(&scheduler).await;
+
+    let handed = local.tasks.try_recv().expect("one task was handed over");
+    assert!(local.tasks.try_recv().is_err(), "only one slot was free");
+    assert_eq!(
+        local.slots.available_permits(),
+        0,
+        "the handed task holds the slot"
+    );
+    let (mine, other) = if handed.task.execution_arn == first {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(handed.task.execution_arn, mine);
+    assert!(!handed.task.taken_over);
+    let started = |events: &[String]| events.iter().filter(|e| e.ends_with("Started")).count();
+    let mine_events = assert_dense_history(&store, &mine).await;
+    assert_eq!(
+        mine_events.last().map(String::as_str),
+        Some("LambdaFunctionStarted"),
+        "the handed task started in its advance: {mine_events:?}"
+    );
+    let other_events = assert_dense_history(&store, &other).await;
+    assert_eq!(
+        other_events.last().map(String::as_str),
+        Some("LambdaFunctionScheduled"),
+        "the task without a slot waits for a lease: {other_events:?}"
+    );
+
+    // Another worker leases only the task that was not handed over.
+    let leased = store
+        .lease_tasks("other-worker", 10, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    assert_eq!(
+        leased.iter().map(|t| &t.execution_arn).collect::<Vec<_>>(),
+        vec![&other]
+    );
+    // The local worker "dies": its slot is gone with it, and its lease runs out.
+    drop(handed);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let taken = store
+        .lease_tasks("other-worker", 10, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].execution_arn, mine);
+    assert!(taken[0].taken_over, "an expired lease is a takeover");
+
+    let completions: Vec<Completion> = leased
+        .into_iter()
+        .chain(taken)
+        .map(|task| Completion {
+            event: Event::TaskSucceeded {
+                task: task.task_id as u64,
+                output: json!({"ok": true}),
+            },
+            task,
+        })
+        .collect();
+    assert!(store
+        .complete_tasks(&completions)
+        .await
+        .expect("complete")
+        .iter()
+        .all(|r| *r));
+    settle(&scheduler).await;
+    for arn in [&mine, &other] {
+        let events = assert_dense_history(&store, arn).await;
+        assert_eq!(
+            started(&events),
+            2,
+            "ExecutionStarted and one task start: {events:?}"
+        );
+        assert_eq!(
+            events.last().map(String::as_str),
+            Some("ExecutionSucceeded")
+        );
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod backlog;
 pub mod catalog;
+pub mod handoff;
 pub mod postgres;
 pub mod postgres_callbacks;
 mod postgres_catalog;
@@ -87,15 +88,17 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Claims up to `limit` executions with due events (`FOR UPDATE SKIP LOCKED`), calls
-    /// `step` for each and commits all results in ONE transaction. Returns how many
-    /// executions advanced. `known_definitions` lists definition ids the caller has
-    /// parsed already; their text is not sent again.
+    /// `step` for each and commits all results in ONE transaction. `known_definitions`
+    /// lists definition ids the caller has parsed already; their text is not sent again.
+    /// Tasks an advance marks [`Advance::leased`] are inserted started and with `lease`
+    /// (without one, any worker may lease them; their start is not recorded again).
     fn advance<F>(
         &self,
         limit: i64,
         known_definitions: &[i64],
+        lease: Option<&handoff::TaskLease>,
         step: F,
-    ) -> impl Future<Output = Result<usize>> + Send
+    ) -> impl Future<Output = Result<Advanced>> + Send
     where
         F: FnMut(Claimed) -> Advance + Send;
 

@@ -7,9 +7,10 @@ use cairn_asl::interpreter::Event;
 use chrono::Utc;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use crate::handoff::TaskLease;
 use crate::signals::{Channel, Signals};
 use crate::{
-    Advance, Claimed, Completion, ExecutionRow, InboxEvent, LeasedTask, NewExecution,
+    Advance, Advanced, Claimed, Completion, ExecutionRow, InboxEvent, LeasedTask, NewExecution,
     NewStateMachine, Result, StartStandard, Started, StateMachineRow, Store, StoreError,
     StoredEvent, Time,
 };
@@ -389,7 +390,13 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn advance<F>(&self, limit: i64, known_definitions: &[i64], mut step: F) -> Result<usize>
+    async fn advance<F>(
+        &self,
+        limit: i64,
+        known_definitions: &[i64],
+        lease: Option<&TaskLease>,
+        mut step: F,
+    ) -> Result<Advanced>
     where
         F: FnMut(Claimed) -> Advance + Send,
     {
@@ -415,7 +422,7 @@ impl Store for PgStore {
         .await?;
         if claimed.is_empty() {
             tx.commit().await?;
-            return Ok(0);
+            return Ok(Advanced::default());
         }
         let arns: Vec<String> = claimed.iter().map(|c| c.arn.clone()).collect();
         let inbox = sqlx::query!(
@@ -464,13 +471,13 @@ impl Store for PgStore {
             });
             writes.add(&arn, advance, trace_state)?;
         }
-        let count = writes.executions.len();
-        let news = writes.commit(&mut tx, &consumed).await?;
+        let executions = writes.executions.len();
+        let (news, leased) = writes.commit(&mut tx, &consumed, lease).await?;
         tx.commit().await?;
         for channel in news {
             self.announce(channel);
         }
-        Ok(count)
+        Ok(Advanced { executions, leased })
     }
 
     async fn next_due(&self) -> Result<Option<Time>> {
@@ -645,6 +652,9 @@ struct Writes {
     task_attempt: Vec<i64>,
     task_trace_parent: Vec<Option<String>>,
     task_trace_state: Vec<Option<String>>,
+    /// `TaskStarted` is applied already: inserted started, and leased when the advance
+    /// has a lease to give.
+    task_leased: Vec<bool>,
 
     timer_execution: Vec<String>,
     timer_id: Vec<i64>,
@@ -718,6 +728,7 @@ impl Writes {
             self.task_heartbeat
                 .push(task.heartbeat_seconds.map(|t| t as i64));
             self.task_attempt.push(task.attempt as i64);
+            self.task_leased.push(advance.leased.contains(&task.task));
         }
         for (timer, due) in advance.timers {
             self.timer_execution.push(arn.to_string());
@@ -748,8 +759,14 @@ impl Writes {
         Ok(())
     }
 
-    /// Writes everything; returns the channels whose loops have news once it commits.
-    async fn commit(self, tx: &mut sqlx::PgConnection, consumed: &[i64]) -> Result<Vec<Channel>> {
+    /// Writes everything; returns the channels whose loops have news once it commits, and
+    /// the tasks inserted leased to `lease`.
+    async fn commit(
+        self,
+        tx: &mut sqlx::PgConnection,
+        consumed: &[i64],
+        lease: Option<&TaskLease>,
+    ) -> Result<(Vec<Channel>, Vec<LeasedTask>)> {
         let mut news = Vec::new();
         sqlx::query!("delete from inbox where id = any($1)", consumed)
             .execute(&mut *tx)
@@ -835,16 +852,29 @@ impl Writes {
                 news.push(Channel::Inbox);
             }
         }
+        let mut leased = Vec::new();
         if !self.task_execution.is_empty() {
-            sqlx::query!(
-                r#"insert into tasks (execution_arn, task_id, state_name, resource, input,
-                                      timeout_seconds, heartbeat_seconds, attempt,
-                                      trace_parent, trace_state)
-                   select a, i, s, r, inp::json, t, h, at, tp, ts
-                   from unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
-                               $6::int8[], $7::int8[], $8::int8[], $9::text[], $10::text[])
-                        as u(a, i, s, r, inp, t, h, at, tp, ts)
-                   on conflict do nothing"#,
+            let (owner, seconds) = lease
+                .map(|l| (Some(l.owner.as_str()), l.duration.as_secs_f64()))
+                .unwrap_or((None, 0.0));
+            let inserted = sqlx::query!(
+                r#"with inserted as (
+                       insert into tasks (execution_arn, task_id, state_name, resource, input,
+                                          timeout_seconds, heartbeat_seconds, attempt,
+                                          trace_parent, trace_state, started, lease_owner,
+                                          lease_until)
+                       select a, i, s, r, inp::json, t, h, at, tp, ts, l,
+                              case when l then $12::text end,
+                              case when l and $12::text is not null
+                                   then now() + make_interval(secs => $13) end
+                       from unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
+                                   $6::int8[], $7::int8[], $8::int8[], $9::text[], $10::text[],
+                                   $11::bool[])
+                            as u(a, i, s, r, inp, t, h, at, tp, ts, l)
+                       on conflict do nothing
+                       returning id, execution_arn, task_id, lease_owner is not null as held)
+                   select id as "id!", execution_arn as "execution_arn!", task_id as "task_id!"
+                   from inserted where held"#,
                 &self.task_execution,
                 &self.task_id,
                 &self.task_state,
@@ -855,10 +885,39 @@ impl Writes {
                 &self.task_attempt,
                 &self.task_trace_parent as &[Option<String>],
                 &self.task_trace_state as &[Option<String>],
+                &self.task_leased,
+                owner,
+                seconds,
             )
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-            news.push(Channel::Tasks);
+            if inserted.len() < self.task_execution.len() {
+                news.push(Channel::Tasks);
+            }
+            let mut row_ids: std::collections::HashMap<(&str, i64), i64> = inserted
+                .iter()
+                .map(|r| ((r.execution_arn.as_str(), r.task_id), r.id))
+                .collect();
+            for i in 0..self.task_execution.len() {
+                let Some(id) = row_ids.remove(&(self.task_execution[i].as_str(), self.task_id[i]))
+                else {
+                    continue;
+                };
+                leased.push(LeasedTask {
+                    id,
+                    execution_arn: self.task_execution[i].clone(),
+                    task_id: self.task_id[i],
+                    state_name: self.task_state[i].clone(),
+                    resource: self.task_resource[i].clone(),
+                    input: self.task_input[i].clone(),
+                    timeout_seconds: self.task_timeout[i],
+                    heartbeat_seconds: self.task_heartbeat[i],
+                    attempt: self.task_attempt[i],
+                    trace_parent: self.task_trace_parent[i].clone(),
+                    trace_state: self.task_trace_state[i].clone(),
+                    taken_over: false,
+                });
+            }
         }
         // callbacks
         if let Some(channel) = self
@@ -880,6 +939,6 @@ impl Writes {
         if started || notified || stopped {
             news.push(Channel::Inbox);
         }
-        Ok(news)
+        Ok((news, leased))
     }
 }

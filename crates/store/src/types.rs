@@ -162,6 +162,19 @@ pub struct Advance {
     /// `Event::Resume` for this time. An execution has at most one pending resume; one
     /// already queued is kept. Written even when `snapshot` is `None`.
     pub resume_at: Option<Time>,
+    /// Those of `tasks` (by task id) whose `TaskStarted` this advance applied: their rows
+    /// are inserted leased to the advance's [`crate::handoff::TaskLease`] and returned
+    /// in [`Advanced::leased`] for the local worker.
+    pub leased: Vec<u64>,
+}
+
+/// What one [`crate::Store::advance`] did.
+#[derive(Debug, Default)]
+pub struct Advanced {
+    /// Executions advanced.
+    pub executions: usize,
+    /// Tasks inserted already leased (see [`Advance::leased`]), committed.
+    pub leased: Vec<LeasedTask>,
 }
 
 /// A task a worker holds the lease of.

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use cairn_asl::error::names;
 use cairn_asl::interpreter::Event;
+use cairn_store::handoff::{HandedTask, LocalTasks};
 use cairn_store::{Completion, LeasedTask, Store};
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::{Invocation, Targets, TaskOutcome};
 
@@ -32,19 +33,35 @@ pub struct RunnerConfig {
 }
 
 /// Runs until `shutdown` turns true, then waits for in-flight invocations (they finish
-/// and are recorded) and gives back any lease still held.
+/// and are recorded) and gives back any lease still held. With `local`, it also runs the
+/// tasks this process's scheduler hands over, in the same slots (`config.concurrency`
+/// is then `local.slots`'s size).
 pub async fn run<S>(
     store: S,
     targets: Arc<Targets>,
     config: RunnerConfig,
     doorbell: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
+    local: Option<LocalTasks>,
 ) where
     S: Store + Clone + 'static,
 {
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let (outcomes, queued) = mpsc::channel(config.concurrency.max(1));
     let recorder = tokio::spawn(record(store.clone(), queued));
+    let (permits, handed) = match local {
+        Some(local) => {
+            let handed = tokio::spawn(run_handed(
+                local.tasks,
+                store.clone(),
+                targets.clone(),
+                config.clone(),
+                outcomes.clone(),
+                shutdown.clone(),
+            ));
+            (local.slots, Some(handed))
+        }
+        None => (Arc::new(Semaphore::new(config.concurrency.max(1))), None),
+    };
     let mut failures = 0u32;
     while !*shutdown.borrow() {
         let notified = doorbell.notified();
@@ -81,16 +98,7 @@ pub async fn run<S>(
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
-            let store = store.clone();
-            let targets = targets.clone();
-            let config = config.clone();
-            let outcomes = outcomes.clone();
-            tokio::spawn(async move {
-                let completion = invoke(&store, &targets, &config, task).await;
-                let give_up = tokio::time::Instant::now() + config.lease;
-                let _ = outcomes.send((completion, give_up)).await;
-                drop(permit);
-            });
+            spawn_invocation(&store, &targets, &config, &outcomes, task, permit);
         }
         if full {
             continue;
@@ -103,8 +111,13 @@ pub async fn run<S>(
             _ = permits.clone().acquire_owned(), if free == 0 => {}
         }
     }
-    // Let in-flight invocations finish and record their results.
-    let _ = permits.acquire_many(config.concurrency.max(1) as u32).await;
+    // No more handed-over tasks; let in-flight invocations finish and record their
+    // results. (A scheduler holds a slot until its task is handed over or given back.)
+    if let Some(handed) = handed {
+        let _ = handed.await;
+    }
+    // Holding every slot, so that no scheduler leases a task here after the release.
+    let _all_slots = permits.acquire_many(config.concurrency.max(1) as u32).await;
     drop(outcomes);
     let _ = recorder.await;
     match store.release_leases(&config.owner).await {
@@ -113,6 +126,60 @@ pub async fn run<S>(
         Ok(n) => tracing::info!(released = n, "gave back leases"),
         Err(error) => tracing::warn!(%error, "could not give back leases; they will expire"),
     }
+}
+
+/// Runs the tasks the scheduler hands over until shutdown; then stops taking them (the
+/// scheduler gives the slots of any it could not hand over back).
+async fn run_handed<S>(
+    mut handed: mpsc::UnboundedReceiver<HandedTask>,
+    store: S,
+    targets: Arc<Targets>,
+    config: RunnerConfig,
+    outcomes: mpsc::Sender<(Completion, tokio::time::Instant)>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: Store + Clone + 'static,
+{
+    loop {
+        tokio::select! {
+            next = handed.recv() => match next {
+                Some(HandedTask { task, slot }) => {
+                    spawn_invocation(&store, &targets, &config, &outcomes, task, slot);
+                }
+                None => return,
+            },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    handed.close();
+    // Committed and handed over before the close: still ours to run.
+    while let Ok(HandedTask { task, slot }) = handed.try_recv() {
+        spawn_invocation(&store, &targets, &config, &outcomes, task, slot);
+    }
+}
+
+/// Invokes `task` in the background, queues its outcome for recording and frees its
+/// slot.
+fn spawn_invocation<S>(
+    store: &S,
+    targets: &Arc<Targets>,
+    config: &RunnerConfig,
+    outcomes: &mpsc::Sender<(Completion, tokio::time::Instant)>,
+    task: LeasedTask,
+    slot: OwnedSemaphorePermit,
+) where
+    S: Store + Clone + 'static,
+{
+    let store = store.clone();
+    let targets = targets.clone();
+    let config = config.clone();
+    let outcomes = outcomes.clone();
+    tokio::spawn(async move {
+        let completion = invoke(&store, &targets, &config, task).await;
+        let give_up = tokio::time::Instant::now() + config.lease;
+        let _ = outcomes.send((completion, give_up)).await;
+        drop(slot);
+    });
 }
 
 /// Invokes one task, renewing its lease meanwhile.
