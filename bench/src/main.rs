@@ -499,7 +499,8 @@ async fn main() -> Result<()> {
     let rss_at_end = rss_mb(pid).unwrap_or(0.0);
     let disk = sqlx::query_as::<_, (i64, i64, i64, i64)>(
         "select pg_total_relation_size('executions'), (select count(*) from executions),
-                pg_total_relation_size('history_events'), (select count(*) from history_events)",
+                pg_total_relation_size('history_batches'),
+                (select coalesce(sum(last_id - first_id + 1), 0)::int8 from history_batches)",
     )
     .fetch_one(&pool)
     .await?;

@@ -1146,7 +1146,7 @@ async fn counts(h: &Harness) -> Vec<(String, i64)> {
         "state_machines",
         "tags",
         "executions",
-        "history_events",
+        "history_batches",
         "inbox",
         "tasks",
         "activities",

@@ -1768,7 +1768,7 @@ async fn malformed_requests_get_aws_errors_and_change_nothing() {
         "state_machines",
         "definitions",
         "executions",
-        "history_events",
+        "history_batches",
         "inbox",
         "tags",
         "activities",

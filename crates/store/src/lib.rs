@@ -9,6 +9,7 @@
 pub mod backlog;
 pub mod catalog;
 pub mod handoff;
+mod history;
 pub mod postgres;
 pub mod postgres_callbacks;
 mod postgres_catalog;

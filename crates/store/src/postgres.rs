@@ -337,26 +337,18 @@ impl Store for PgStore {
     }
 
     async fn history(&self, arn: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query!(
-            r#"select id, previous_event_id, at, type, details::text as "details!"
-               from history_events where execution_arn = $1 and id > $2
-               order by id limit $3"#,
+        // Every batch holds at least one event: `limit` batches hold the page.
+        let batches = sqlx::query_scalar!(
+            r#"select events::text as "events!" from history_batches
+               where execution_arn = $1 and last_id > $2
+               order by first_id limit $3"#,
             arn,
             after,
             limit
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredEvent {
-                id: r.id,
-                previous_event_id: r.previous_event_id,
-                at: r.at,
-                event_type: r.r#type,
-                details: r.details,
-            })
-            .collect())
+        crate::history::decode(&batches, crate::history::Page::After(after), limit)
     }
 
     async fn stop_execution(
@@ -635,12 +627,11 @@ struct Writes {
     /// When an execution that ended did so: its last event's time, as AWS's stopDate.
     stopped: Vec<Option<Time>>,
 
-    event_execution: Vec<String>,
-    event_id: Vec<i64>,
-    event_previous: Vec<i64>,
-    event_at: Vec<Time>,
-    event_type: Vec<String>,
-    event_details: Vec<String>,
+    /// One history batch per advance that recorded events (see [`crate::history`]).
+    batch_execution: Vec<String>,
+    batch_first: Vec<i64>,
+    batch_last: Vec<i64>,
+    batch_events: Vec<String>,
 
     task_execution: Vec<String>,
     task_id: Vec<i64>,
@@ -690,13 +681,12 @@ impl Writes {
             self.stopped
                 .push(advance.history.last().map(|e| to_time(e.timestamp)));
         }
-        for event in advance.history {
-            self.event_execution.push(arn.to_string());
-            self.event_id.push(event.id as i64);
-            self.event_previous.push(event.previous_event_id as i64);
-            self.event_at.push(to_time(event.timestamp));
-            self.event_type.push(event.event_type);
-            self.event_details.push(to_json_text(&event.details)?);
+        if let (Some(first), Some(last)) = (advance.history.first(), advance.history.last()) {
+            self.batch_execution.push(arn.to_string());
+            self.batch_first.push(first.id as i64);
+            self.batch_last.push(last.id as i64);
+            self.batch_events
+                .push(crate::history::encode(&advance.history)?);
         }
         let trace_state = advance
             .task_trace_parents
@@ -798,18 +788,15 @@ impl Writes {
             .execute(&mut *tx)
             .await?;
         }
-        if !self.event_execution.is_empty() {
+        if !self.batch_execution.is_empty() {
             sqlx::query!(
-                r#"insert into history_events (execution_arn, id, previous_event_id, at, type, details)
-                   select a, i, p, t, ty, d::json
-                   from unnest($1::text[], $2::int8[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[])
-                        as u(a, i, p, t, ty, d)"#,
-                &self.event_execution,
-                &self.event_id,
-                &self.event_previous,
-                &self.event_at,
-                &self.event_type,
-                &self.event_details,
+                r#"insert into history_batches (execution_arn, first_id, last_id, events)
+                   select a, f, l, e::json
+                   from unnest($1::text[], $2::int8[], $3::int8[], $4::text[]) as u(a, f, l, e)"#,
+                &self.batch_execution,
+                &self.batch_first,
+                &self.batch_last,
+                &self.batch_events,
             )
             .execute(&mut *tx)
             .await?;

@@ -5,6 +5,7 @@ use crate::catalog::{
     StateMachineChanges, StateMachineRecord, StateMachineSpec, StateMachineSummary, Tag,
     TagOutcome, Updated,
 };
+use crate::history::{decode, Page};
 use crate::postgres::PgStore;
 use crate::{Result, StoredEvent};
 
@@ -264,47 +265,35 @@ impl Catalog for PgStore {
             tx.commit().await?;
             return Ok(None);
         }
-        let events: Vec<StoredEvent> = if reverse {
-            sqlx::query!(
-                r#"select id, previous_event_id, at, type, details::text as "details!"
-                   from history_events where execution_arn = $1 and id < $2
-                   order by id desc limit $3"#,
+        // Every batch holds at least one event: `limit` batches hold the page.
+        let (batches, page) = if reverse {
+            let before = after.unwrap_or(i64::MAX);
+            let batches = sqlx::query_scalar!(
+                r#"select events::text as "events!" from history_batches
+                   where execution_arn = $1 and first_id < $2
+                   order by first_id desc limit $3"#,
                 execution_arn,
-                after.unwrap_or(i64::MAX),
+                before,
                 limit
             )
             .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|r| StoredEvent {
-                id: r.id,
-                previous_event_id: r.previous_event_id,
-                at: r.at,
-                event_type: r.r#type,
-                details: r.details,
-            })
-            .collect()
+            .await?;
+            (batches, Page::Before(before))
         } else {
-            sqlx::query!(
-                r#"select id, previous_event_id, at, type, details::text as "details!"
-                   from history_events where execution_arn = $1 and id > $2
-                   order by id limit $3"#,
+            let after = after.unwrap_or(0);
+            let batches = sqlx::query_scalar!(
+                r#"select events::text as "events!" from history_batches
+                   where execution_arn = $1 and last_id > $2
+                   order by first_id limit $3"#,
                 execution_arn,
-                after.unwrap_or(0),
+                after,
                 limit
             )
             .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|r| StoredEvent {
-                id: r.id,
-                previous_event_id: r.previous_event_id,
-                at: r.at,
-                event_type: r.r#type,
-                details: r.details,
-            })
-            .collect()
+            .await?;
+            (batches, Page::After(after))
         };
+        let events = decode(&batches, page, limit)?;
         tx.commit().await?;
         Ok(Some(events))
     }

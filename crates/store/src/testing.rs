@@ -12,10 +12,9 @@ pub fn server_url() -> String {
         .to_string()
 }
 
-/// Creates a new database named after `label`, migrates it and returns a store on it
-/// together with its URL. Databases are left behind for inspection; their names say
-/// which test made them.
-pub async fn fresh_store(label: &str, max_connections: u32) -> Result<(PgStore, String)> {
+/// The URL of a database named after `label` that does not exist yet (names are unique
+/// per call): [`PgStore::connect`] creates it.
+pub fn fresh_database_url(label: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -30,7 +29,14 @@ pub async fn fresh_store(label: &str, max_connections: u32) -> Result<(PgStore, 
             }
         })
         .collect();
-    let url = format!("{}/{name}", server_url());
+    format!("{}/{name}", server_url())
+}
+
+/// Creates a new database named after `label`, migrates it and returns a store on it
+/// together with its URL. Databases are left behind for inspection; their names say
+/// which test made them.
+pub async fn fresh_store(label: &str, max_connections: u32) -> Result<(PgStore, String)> {
+    let url = fresh_database_url(label);
     let store = PgStore::connect(&url, max_connections).await?;
     store.migrate().await?;
     Ok((store, url))
