@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod postgres_callbacks;
 mod postgres_catalog;
 pub mod postgres_nested;
+mod postgres_starts;
 pub mod schema;
 pub mod signals;
 pub mod testing;
@@ -41,6 +42,9 @@ pub enum StoreError {
     /// `StateMachineAlreadyExists`.
     #[error("State Machine Already Exists: '{0}'")]
     StateMachineAlreadyExists(String),
+    /// A write shared by several callers failed; each is told why.
+    #[error("database error: {0}")]
+    Unavailable(String),
     /// `ExecutionDoesNotExist`.
     #[error("Execution Does Not Exist: '{0}'")]
     ExecutionDoesNotExist(String),

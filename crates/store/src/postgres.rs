@@ -27,6 +27,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 pub struct PgStore {
     pool: PgPool,
     signals: Arc<Signals>,
+    /// StartExecution's batches (see `postgres_starts`), begun at the first start.
+    starts: Arc<std::sync::OnceLock<crate::postgres_starts::StartQueue>>,
 }
 
 impl PgStore {
@@ -48,6 +50,7 @@ impl PgStore {
         PgStore {
             pool,
             signals: Arc::default(),
+            starts: Arc::default(),
         }
     }
 
@@ -66,64 +69,30 @@ impl PgStore {
         self.signals.announce(&self.pool, channel);
     }
 
-    /// StartExecution of a STANDARD machine in one statement (one round trip, one
-    /// commit): the machine's lookup, the execution's insert and its start event.
-    /// `Ok(None)` when `start.machine_arn` names no STANDARD machine called
-    /// `start.machine_name`; the caller then looks the machine up to answer as it must
-    /// (an EXPRESS machine, or none).
+    /// StartExecution of a STANDARD machine: the machine's lookup, the execution's
+    /// insert and its start event in one statement, shared with the starts that arrive
+    /// meanwhile (see `postgres_starts`). `Ok(None)` when `start.machine_arn` names no
+    /// STANDARD machine called `start.machine_name`; the caller then looks the machine
+    /// up to answer as it must (an EXPRESS machine, or none).
     pub async fn start_standard_execution(
         &self,
         start: &StartStandard<'_>,
     ) -> Result<Option<Started>> {
-        let event = to_json_text(&InboxEvent::Start)?;
-        let trace = start.trace.as_ref();
-        let row = sqlx::query!(
-            r#"with machine as (
-                   select arn, definition_id, role_arn from state_machines
-                   where arn = $1 and name = $2 and type = 'STANDARD'),
-               started as (
-                   insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
-                                           status, input, started_at, trace_parent,
-                                           trace_caller_span, trace_state)
-                   select $3, m.arn, $4, m.definition_id, m.role_arn, 'RUNNING',
-                          $5::text::json, $6, $8, $9, $10
-                   from machine m
-                   on conflict (arn) do nothing
-                   returning arn, started_at),
-               queued as (
-                   insert into inbox (execution_arn, due_at, event)
-                   select arn, now(), $7::text::json from started)
-               select exists (select from machine) as "machine!",
-                      (select started_at from started) as started_at"#,
-            start.machine_arn,
-            start.machine_name,
-            start.arn,
-            start.name,
-            start.input,
-            start.started_at,
-            event,
-            trace.map(|t| t.traceparent.as_str()),
-            trace.and_then(|t| t.caller_span.as_deref()),
-            trace.and_then(|t| t.tracestate.as_deref()),
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        if !row.machine {
-            return Ok(None);
-        }
-        if let Some(started_at) = row.started_at {
-            self.announce(Channel::Inbox);
-            return Ok(Some(Started {
-                arn: start.arn.to_string(),
-                started_at,
-                created: true,
-            }));
-        }
-        self.already_started(start.arn, start.input).await.map(Some)
+        self.starts
+            .get_or_init(|| {
+                // The writer's own handle has no queue of its own: no cycle keeps it alive.
+                crate::postgres_starts::StartQueue::new(PgStore {
+                    pool: self.pool.clone(),
+                    signals: self.signals.clone(),
+                    starts: Arc::default(),
+                })
+            })
+            .start(start)
+            .await
     }
 
     /// The answer to a start whose execution name is taken.
-    async fn already_started(&self, arn: &str, input: &str) -> Result<Started> {
+    pub(crate) async fn already_started(&self, arn: &str, input: &str) -> Result<Started> {
         let existing = sqlx::query!(
             r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
             arn
@@ -161,7 +130,7 @@ pub(crate) async fn enqueue_now(
     Ok(())
 }
 
-fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+pub(crate) fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
