@@ -532,8 +532,9 @@ async fn main() -> Result<()> {
         "server_cpu_seconds": cpu,
         "server_peak_rss_mb": peak,
         "server_rss_at_end_mb": rss_at_end,
-        "disk_bytes_per_execution": disk.0 as f64 / disk.1.max(1) as f64,
-        "disk_bytes_per_history_event": disk.2 as f64 / disk.3.max(1) as f64,
+        // Express executions store nothing: no figure rather than an empty table's size.
+        "disk_bytes_per_execution": (disk.1 > 0).then(|| disk.0 as f64 / disk.1 as f64),
+        "disk_bytes_per_history_event": (disk.3 > 0).then(|| disk.2 as f64 / disk.3 as f64),
         "waiting": parked.clone(),
     });
     println!("workload  executions  seconds  exec/s  transitions/s  p50 ms  p90 ms  p99 ms  max ms  commits/exec  server CPU s  peak RSS MB");
@@ -552,13 +553,12 @@ async fn main() -> Result<()> {
         cpu,
         peak
     );
-    println!(
-        "disk: {:.0} bytes per execution, {:.0} bytes per history event",
-        report["disk_bytes_per_execution"].as_f64().unwrap_or(0.0),
-        report["disk_bytes_per_history_event"]
-            .as_f64()
-            .unwrap_or(0.0)
-    );
+    if let (Some(execution), Some(event)) = (
+        report["disk_bytes_per_execution"].as_f64(),
+        report["disk_bytes_per_history_event"].as_f64(),
+    ) {
+        println!("disk: {execution:.0} bytes per execution, {event:.0} bytes per history event");
+    }
     if !parked.is_null() {
         println!(
             "waiting: {} executions parked in {:.0} s; server RSS {:.1} MB before, {:.1} MB after, {rss_at_end:.1} MB at the end",
