@@ -9,13 +9,14 @@
 //!
 //! Workloads: `pass3` and `pass10` (3 and 10 Pass states), `tasks3` (3 sequential Tasks against a local
 //! HTTP target, the shape of the seed's order pipeline), `fanout` (a Parallel of 3 Task
-//! branches, then a Map of a Task over 100 items) and `wait` (a Wait of 1 s: latency is
+//! branches, then a Map of a Task over 100 items), `map` (one Map of a Task over
+//! `--map-items` items, 10 at a time) and `wait` (a Wait of 1 s: latency is
 //! how late the timer fired), all Standard; `express3` (StartSyncExecution of an Express
 //! machine of 3 Pass states). Reported: executions/s and transitions/s from the first
 //! start to the last execution finished, latency percentiles (Standard: start to stop
 //! date of each execution as stored; Express: each StartSyncExecution call), Postgres commits per execution
-//! (`pg_stat_database.xact_commit` of the bench database), and the server's CPU time and
-//! peak memory.
+//! (`pg_stat_database.xact_commit` of the bench database), WAL bytes per execution (the
+//! cluster's), and the server's CPU time and peak memory.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -55,6 +56,9 @@ struct Args {
     /// Keep the bench's database afterwards (it is dropped by default).
     #[arg(long)]
     keep: bool,
+    /// Items of the `map` workload's one Map state (run 10 at a time).
+    #[arg(long, default_value_t = 1000)]
+    map_items: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -64,6 +68,9 @@ enum Workload {
     Tasks3,
     Express3,
     Fanout,
+    /// One inline Map of `--map-items` Tasks, `MaxConcurrency` 10: how an execution's
+    /// cost grows with the size of its fan-out.
+    Map,
     Wait,
 }
 
@@ -95,6 +102,11 @@ impl Workload {
                              "ItemProcessor": {"StartAt": "Item", "States": {"Item": task(1)}}}
                 }})
             }
+            Workload::Map => json!({"StartAt": "Each", "States": {
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 10, "End": true,
+                         "ItemProcessor": {"StartAt": "Item", "States": {"Item": {"Type": "Task",
+                             "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step1", "End": true}}}}
+            }}),
             Workload::Wait => json!({"StartAt": "W", "States": {
                 "W": {"Type": "Wait", "Seconds": 1, "End": true}
             }}),
@@ -111,8 +123,9 @@ impl Workload {
         }
     }
 
-    fn transitions(self) -> usize {
+    fn transitions(self, map_items: usize) -> usize {
         match self {
+            Workload::Map => 1 + map_items,
             Workload::Pass10 => 10,
             Workload::Tasks3 | Workload::Express3 | Workload::Pass3 => 3,
             // Parallel, its 3 tasks, Map and its 100 items.
@@ -128,12 +141,14 @@ impl Workload {
             Workload::Tasks3 => "tasks3",
             Workload::Express3 => "express3",
             Workload::Fanout => "fanout",
+            Workload::Map => "map",
             Workload::Wait => "wait",
         }
     }
 
-    fn input(self, i: usize) -> Value {
+    fn input(self, i: usize, map_items: usize) -> Value {
         match self {
+            Workload::Map => json!({"order": i, "items": (0..map_items).collect::<Vec<_>>()}),
             Workload::Fanout => json!({"order": i, "items": (0..FANOUT_ITEMS).collect::<Vec<_>>()}),
             _ => json!({"order": i}),
         }
@@ -388,6 +403,13 @@ async fn main() -> Result<()> {
     };
     tokio::time::sleep(Duration::from_millis(600)).await; // let statistics settle
     let commits_before = commits(pool.clone()).await?;
+    // WAL written meanwhile: the whole cluster's, so meaningful on an otherwise idle one.
+    let wal = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, f64>("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8")
+            .fetch_one(&pool)
+            .await
+    };
+    let wal_before = wal(pool.clone()).await?;
     let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
 
     // The run's interval is read from the database's clock: from here to the last
@@ -409,6 +431,7 @@ async fn main() -> Result<()> {
         let done_sync = done_sync.clone();
         let total = args.executions;
         let workload = args.workload;
+        let map_items = args.map_items;
         starters.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -419,7 +442,7 @@ async fn main() -> Result<()> {
                 let operation = if express { "StartSyncExecution" } else { "StartExecution" };
                 let began = Instant::now();
                 let answer = call(&client, &endpoint, operation,
-                     json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": workload.input(i).to_string()}))
+                     json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": workload.input(i, map_items).to_string()}))
                     .await?;
                 if express {
                     if answer["status"] != "SUCCEEDED" {
@@ -504,6 +527,7 @@ async fn main() -> Result<()> {
     )
     .fetch_one(&pool)
     .await?;
+    let wal_bytes = wal(pool.clone()).await? - wal_before;
     // Postgres backends report their commits lazily (an idle one up to 10 s later) but
     // always when they exit: stop the server first, so every commit it made is counted.
     server.start_kill()?;
@@ -526,8 +550,9 @@ async fn main() -> Result<()> {
         "failed": failed,
         "seconds": elapsed,
         "executions_per_second": executions / elapsed,
-        "transitions_per_second": executions * args.workload.transitions() as f64 / elapsed,
+        "transitions_per_second": executions * args.workload.transitions(args.map_items) as f64 / elapsed,
         "commits_per_execution": commits_per_execution,
+        "wal_bytes_per_execution": wal_bytes / executions,
         "latency_ms": {"p50": p50, "p90": p90, "p99": p99, "max": max},
         "server_cpu_seconds": cpu,
         "server_peak_rss_mb": peak,
@@ -544,7 +569,7 @@ async fn main() -> Result<()> {
         args.executions,
         elapsed,
         executions / elapsed,
-        executions * args.workload.transitions() as f64 / elapsed,
+        executions * args.workload.transitions(args.map_items) as f64 / elapsed,
         p50,
         p90,
         p99,
@@ -553,6 +578,7 @@ async fn main() -> Result<()> {
         cpu,
         peak
     );
+    println!("WAL: {:.0} bytes per execution", wal_bytes / executions);
     if let (Some(execution), Some(event)) = (
         report["disk_bytes_per_execution"].as_f64(),
         report["disk_bytes_per_history_event"].as_f64(),
