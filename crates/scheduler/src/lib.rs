@@ -133,39 +133,34 @@ impl<S: Store> Scheduler<S> {
                             }),
                             (None, None) => Err("definition text missing".to_string()),
                         };
-                    let Some(bucket) = transitions else {
-                        let now = chrono::Utc::now();
-                        let applied = apply_within(
-                            machine.as_deref(),
-                            claimed,
-                            limits,
-                            now,
-                            None,
-                            &mut hand_off,
-                        );
-                        spans.extend(applied.spans);
-                        return applied.advance;
-                    };
                     let machine_arn = claimed.state_machine_arn.clone();
                     let only_resumes = claimed.status == "RUNNING"
                         && claimed
                             .events
                             .iter()
                             .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
+                    let apply = |budget| {
+                        let now = chrono::Utc::now();
+                        apply_within(
+                            machine.as_deref(),
+                            claimed,
+                            limits,
+                            now,
+                            budget,
+                            &mut hand_off,
+                        )
+                    };
+                    let Some(bucket) = transitions else {
+                        let applied = apply(None);
+                        spans.extend(applied.spans);
+                        return applied.advance;
+                    };
                     let spent = if only_resumes && bucket.is_empty() {
                         // Still no token: wait again without reading the snapshot.
                         bucket.spend(|_| (None, 0, true))
                     } else {
                         bucket.spend(|budget| {
-                            let now = chrono::Utc::now();
-                            let applied = apply_within(
-                                machine.as_deref(),
-                                claimed,
-                                limits,
-                                now,
-                                Some(budget),
-                                &mut hand_off,
-                            );
+                            let applied = apply(Some(budget));
                             let (transitions, paused) = (applied.transitions, applied.paused);
                             (Some(applied), transitions, paused)
                         })
