@@ -133,12 +133,15 @@ impl<S: Store> Scheduler<S> {
                             }),
                             (None, None) => Err("definition text missing".to_string()),
                         };
-                    let machine_arn = claimed.state_machine_arn.clone();
-                    let only_resumes = claimed.status == "RUNNING"
-                        && claimed
-                            .events
-                            .iter()
-                            .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
+                    // Read before `apply` takes the claim, and only when throttling.
+                    let throttled = transitions.map(|bucket| {
+                        let only_resumes = claimed.status == "RUNNING"
+                            && claimed
+                                .events
+                                .iter()
+                                .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
+                        (bucket, claimed.state_machine_arn.clone(), only_resumes)
+                    });
                     let apply = |budget| {
                         let now = chrono::Utc::now();
                         apply_within(
@@ -150,7 +153,7 @@ impl<S: Store> Scheduler<S> {
                             &mut hand_off,
                         )
                     };
-                    let Some(bucket) = transitions else {
+                    let Some((bucket, machine_arn, only_resumes)) = throttled else {
                         let applied = apply(None);
                         spans.extend(applied.spans);
                         return applied.advance;
