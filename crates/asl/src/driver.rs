@@ -4,10 +4,12 @@
 use serde_json::Value;
 
 use crate::history::HistoryEvent;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::error::names;
-use crate::interpreter::{self, Clock, Command, Event, ExecutionInfo, Limits, Status, TimerId};
+use crate::interpreter::{
+    self, Clock, Command, Event, ExecutionInfo, Limits, Status, StoredKind, StoredValue, TimerId,
+};
 use crate::model::StateMachine;
 use crate::random::{Random, SplitMix64};
 use crate::timestamp::Timestamp;
@@ -115,7 +117,10 @@ pub fn run(
     let (mut snapshot, output) =
         interpreter::start(machine, options.info.clone(), input, options.limits, clock);
     let mut history = output.history;
-    let mut pending: VecDeque<Command> = output.commands.into();
+    // What large Maps keep out of the snapshot (`Limits::store_map_items_over`).
+    let mut stored: BTreeMap<(u64, StoredKind, u64), StoredValue> = BTreeMap::new();
+    let mut pending: VecDeque<Command> = VecDeque::new();
+    keep(&mut stored, &mut pending, output.commands);
     // Ordered by (due, id): timers due at the same instant fire in the order they were set.
     let mut timers: BTreeSet<(Timestamp, TimerId)> = BTreeSet::new();
     let mut finish = None;
@@ -129,6 +134,7 @@ pub fn run(
                         seed: seeds.next_u64(),
                         entropy: entropy(&mut seeds),
                     };
+                    give_back(&mut snapshot, &stored);
                     let started = interpreter::step(
                         machine,
                         &mut snapshot,
@@ -136,7 +142,7 @@ pub fn run(
                         clock,
                     );
                     history.extend(started.history);
-                    pending.extend(started.commands);
+                    keep(&mut stored, &mut pending, started.commands);
                     let invocation = TaskInvocation {
                         state_name: request.state_name,
                         resource: request.resource,
@@ -167,6 +173,8 @@ pub fn run(
                     None
                 }
                 Command::CancelTask { .. } => None,
+                // Kept as soon as the step that made them returned (`keep`).
+                Command::Store(_) | Command::ReleaseStored { .. } => None,
                 Command::Finish(f) => {
                     finish = Some(f);
                     None
@@ -178,13 +186,26 @@ pub fn run(
                     seed: seeds.next_u64(),
                     entropy: entropy(&mut seeds),
                 };
+                give_back(&mut snapshot, &stored);
                 let out = interpreter::step(machine, &mut snapshot, event, clock);
                 history.extend(out.history);
-                pending.extend(out.commands);
+                keep(&mut stored, &mut pending, out.commands);
             }
         }
         if finish.is_some() {
             break;
+        }
+        if snapshot.needs_resume() {
+            give_back(&mut snapshot, &stored);
+            let clock = Clock {
+                now,
+                seed: seeds.next_u64(),
+                entropy: entropy(&mut seeds),
+            };
+            let out = interpreter::step(machine, &mut snapshot, Event::Resume, clock);
+            history.extend(out.history);
+            keep(&mut stored, &mut pending, out.commands);
+            continue;
         }
         let Some((due, timer)) = timers.pop_first() else {
             break;
@@ -195,9 +216,10 @@ pub fn run(
             seed: seeds.next_u64(),
             entropy: entropy(&mut seeds),
         };
+        give_back(&mut snapshot, &stored);
         let out = interpreter::step(machine, &mut snapshot, Event::TimerFired { timer }, clock);
         history.extend(out.history);
-        pending.extend(out.commands);
+        keep(&mut stored, &mut pending, out.commands);
     }
     let status = match finish.as_ref().map(|f| f.status) {
         None | Some(Status::Running) => ExecutionStatus::Running,
@@ -218,6 +240,51 @@ pub fn run(
         history,
         finished_at: now,
     }
+}
+
+/// Queues a step's commands, keeping what it stores at once: the durable driver's
+/// stored values are written in the same transaction as the step.
+fn keep(
+    stored: &mut BTreeMap<(u64, StoredKind, u64), StoredValue>,
+    pending: &mut VecDeque<Command>,
+    commands: Vec<Command>,
+) {
+    for command in commands {
+        match command {
+            Command::Store(value) => {
+                stored.insert((value.map, value.kind, value.index), value);
+            }
+            Command::ReleaseStored { map } => stored.retain(|key, _| key.0 != map),
+            other => pending.push_back(other),
+        }
+    }
+}
+
+/// Gives the snapshot the stored values it wants before a step, as a durable driver
+/// does before each advance.
+fn give_back(
+    snapshot: &mut interpreter::Snapshot,
+    stored: &BTreeMap<(u64, StoredKind, u64), StoredValue>,
+) {
+    let wanted = snapshot.wanted();
+    if wanted.is_empty() {
+        return;
+    }
+    let values = wanted
+        .iter()
+        .flat_map(|w| {
+            let items = w.items_from..w.items_from + w.items;
+            stored.values().filter(move |v| {
+                v.map == w.map
+                    && match v.kind {
+                        StoredKind::Item => items.contains(&v.index),
+                        StoredKind::Result | StoredKind::Input => w.results_and_input,
+                    }
+            })
+        })
+        .cloned()
+        .collect();
+    snapshot.restore(&wanted, values);
 }
 
 /// Token entropy for an in-memory run: drawn from the run's seeded generator, so a run

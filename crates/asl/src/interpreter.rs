@@ -41,6 +41,14 @@ pub struct Limits {
     pub max_payload_bytes: usize,
     /// Most history events of one execution (AWS: 25,000).
     pub max_history_events: usize,
+    /// Not an AWS limit but a durable driver's choice: an inline Map with more items
+    /// than this keeps its items, results and input out of the snapshot, as values the
+    /// driver stores ([`Command::Store`]) and gives back when asked
+    /// ([`Snapshot::wanted`]). Each step then rewrites a snapshot the size of the
+    /// Map's running iterations, not of all its items. `None`: everything stays in the
+    /// snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_map_items_over: Option<usize>,
 }
 
 impl Default for Limits {
@@ -48,6 +56,7 @@ impl Default for Limits {
         Limits {
             max_payload_bytes: 256 * 1024,
             max_history_events: 25_000,
+            store_map_items_over: None,
         }
     }
 }
@@ -66,6 +75,10 @@ use crate::payload;
 use crate::random::{Random, SplitMix64};
 use crate::template::{Scope, Template};
 use crate::variables::{Assign, Variables};
+
+mod stored;
+use stored::StoredMap;
+pub use stored::{StoredKind, StoredValue, Wanted};
 
 /// Identifies a task invocation the interpreter asked for.
 pub type TaskId = u64;
@@ -136,6 +149,13 @@ pub enum Command {
     },
     /// The execution ended.
     Finish(Finish),
+    /// Keep this value of a large Map outside the snapshot, until the Map is released
+    /// (see [`Limits::store_map_items_over`]).
+    Store(StoredValue),
+    /// The Map whose values `map` names is over: its stored values can go.
+    ReleaseStored {
+        map: u64,
+    },
 }
 
 /// A task to invoke.
@@ -239,6 +259,10 @@ pub struct Snapshot {
     tasks: BTreeMap<TaskId, FrameId>,
     /// The `$$` object; `State` and `Map` are rewritten before each evaluation.
     context: Value,
+    /// The execution's input is left out (`input` and `$$.Execution.Input`): the driver
+    /// keeps it and gives it back (see [`Snapshot::detach_input`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    input_detached: bool,
 }
 
 impl Snapshot {
@@ -362,6 +386,19 @@ struct Join {
     failures: u64,
     tolerated_failures: Option<u64>,
     max_concurrency: usize,
+    /// A large Map's items, results and input kept by the driver (`items` and
+    /// `results` are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stored: Option<Box<StoredMap>>,
+}
+
+impl Join {
+    /// How many children the join waits for in all.
+    fn total(&self) -> usize {
+        self.stored
+            .as_ref()
+            .map_or(self.results.len(), |stored| stored.total)
+    }
 }
 
 impl Snapshot {
@@ -429,6 +466,7 @@ pub fn start_within(
         timers: BTreeMap::new(),
         tasks: BTreeMap::new(),
         context,
+        input_detached: false,
     };
     let mut run = Run::new(machine, &mut snapshot, clock);
     run.budget = budget;
@@ -640,6 +678,7 @@ impl<'a> Run<'a> {
                     .map(|(id, _)| *id)
                     .collect();
                 self.ready.extend(held);
+                self.resume_stored_maps();
             }
         }
         self.drain();
@@ -1269,6 +1308,7 @@ impl<'a> Run<'a> {
             failures: 0,
             tolerated_failures: Some(0),
             max_concurrency: 0,
+            stored: None,
         };
         for (index, branch) in parallel.branches.iter().enumerate() {
             let child = self.child_frame(
@@ -1375,6 +1415,9 @@ impl<'a> Run<'a> {
             ..Details::default()
         };
         self.record_for_frame(frame, "MapStateStarted", started);
+        // Names the Map's stored values: unique within the execution, and for each run
+        // of the state (a retry records a new MapStateStarted).
+        let map_key = frame.last_event;
         let tolerated_count = match &map.tolerated_failure_count {
             None => None,
             Some(NumberSource::Literal(n)) => Some(*n),
@@ -1454,6 +1497,7 @@ impl<'a> Run<'a> {
             } else {
                 max_concurrency as usize
             },
+            stored: None,
         };
         let mut join = Box::new(join);
         if join.items.is_empty() {
@@ -1462,6 +1506,10 @@ impl<'a> Run<'a> {
         if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
             self.abort_children(&join);
             return Err(failure);
+        }
+        let store_over = self.snapshot.limits.store_map_items_over;
+        if !distributed && store_over.is_some_and(|over| join.items.len() > over) {
+            self.store_map(map_key, frame, &mut join, map);
         }
         frame.waiting = Waiting::Children(join);
         Ok(Progress::Blocked)
@@ -1520,10 +1568,17 @@ impl<'a> Run<'a> {
         map: &crate::model::Map,
     ) -> Result<(), Failure> {
         let distributed = map.mode == ProcessorMode::Distributed;
-        while join.next_item < join.items.len() && join.running.len() < join.max_concurrency {
+        while join.next_item < join.total() && join.running.len() < join.max_concurrency {
             let index = join.next_item;
+            let item = match join.stored.as_mut() {
+                // The rest arrive through `Snapshot::restore`.
+                Some(stored) => match stored.buffer.pop_front() {
+                    Some(item) => item,
+                    None => break,
+                },
+                None => std::mem::take(&mut join.items[index]),
+            };
             join.next_item += 1;
-            let item = std::mem::take(&mut join.items[index]);
             let input = match &map.item_selector {
                 Some(selector) => {
                     self.update_context(frame, Some((index, &item)));
@@ -1533,9 +1588,15 @@ impl<'a> Run<'a> {
                         context: &self.snapshot.context,
                         variables: &variables,
                     };
-                    selector
-                        .evaluate(scope, &mut self.random, "ItemSelector")
-                        .map_err(|f| self.with_prefix(frame, f))?
+                    match selector.evaluate(scope, &mut self.random, "ItemSelector") {
+                        Ok(input) => input,
+                        Err(failure) => {
+                            if let Some(stored) = join.stored.as_deref_mut() {
+                                stored.failed_selection(index, item);
+                            }
+                            return Err(self.with_prefix(frame, failure));
+                        }
+                    }
                 }
                 None => item,
             };
@@ -1593,7 +1654,7 @@ impl<'a> Run<'a> {
                         ]),
                     );
                 }
-                join.results[index] = Some(value);
+                self.keep_result(&mut join, index, value);
                 join.done += 1;
                 self.map_continue(parent_id, &mut parent, join, map)
             }
@@ -1613,7 +1674,7 @@ impl<'a> Run<'a> {
                 join.done += 1;
                 match join.tolerated_failures {
                     Some(tolerated) if join.failures <= tolerated => {
-                        join.results[index] = Some(error_output(&failure));
+                        self.keep_result(&mut join, index, error_output(&failure));
                         self.map_continue(parent_id, &mut parent, join, map)
                     }
                     tolerance => {
@@ -1631,7 +1692,7 @@ impl<'a> Run<'a> {
                         } else {
                             &["MapStateFailed"]
                         };
-                        self.handle_error_with(&mut parent, failure, events)
+                        self.map_failed(&mut parent, join, failure, events)
                     }
                 }
             }
@@ -1664,9 +1725,14 @@ impl<'a> Run<'a> {
         mut join: Box<Join>,
         map: &crate::model::Map,
     ) -> Progress {
-        if join.done == join.results.len() {
+        if join.done == join.total() {
             if map.mode == ProcessorMode::Distributed {
                 self.record_for_frame(parent, "MapRunSucceeded", Details::default());
+            }
+            if join.stored.is_some() {
+                // Joined once the driver gives the results back (`resume_stored`).
+                parent.waiting = Waiting::Children(join);
+                return Progress::Blocked;
             }
             return match self.join_complete(parent, *join) {
                 Ok(p) => p,
@@ -1675,7 +1741,7 @@ impl<'a> Run<'a> {
         }
         if let Err(failure) = self.launch_iterations(parent_id, parent, &mut join, map) {
             self.abort_children(&join);
-            return self.handle_error(parent, failure);
+            return self.map_failed(parent, join, failure, &[]);
         }
         parent.waiting = Waiting::Children(join);
         Progress::Blocked

@@ -124,6 +124,25 @@ impl Template {
         matches!(*self.node, Node::Literal(_))
     }
 
+    /// True when some path of the template, or of a call in it, reads the input (`$`)
+    /// rather than the context object or a variable.
+    pub fn reads_input(&self) -> bool {
+        let reads = |path: &Path| !path.is_context() && path.variable().is_none();
+        let mut stack = vec![&*self.node];
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Literal(_) => {}
+                Node::Object(fields) => stack.extend(fields.iter().map(|(_, n)| n)),
+                Node::Array(nodes) => stack.extend(nodes),
+                Node::Path { path, .. } if reads(path) => return true,
+                Node::Path { .. } => {}
+                Node::Call { call, .. } if call.paths().into_iter().any(reads) => return true,
+                Node::Call { .. } => {}
+            }
+        }
+        false
+    }
+
     /// Builds the value. `field` is the name AWS uses in error causes (`Parameters`,
     /// `ResultSelector`, `ItemSelector`, `ErrorPath`, …). A path that matches nothing is
     /// `States.Runtime`; a failing intrinsic is `States.IntrinsicFailure`.
@@ -353,6 +372,18 @@ mod tests {
             .unwrap()
             .is_literal());
         assert!(Template::literal(json!(1)).is_literal());
+    }
+
+    #[test]
+    fn reads_input_sees_paths_and_call_arguments_but_not_context_or_variables() {
+        let reads = |t: Value| Template::compile(&t).unwrap().reads_input();
+        assert!(!reads(json!({"a": 1})));
+        assert!(!reads(json!({"i.$": "$$.Map.Item.Value", "v.$": "$x"})));
+        assert!(reads(json!({"a": [{"b.$": "$.b"}]})));
+        assert!(reads(json!({"f.$": "States.Format('{}', $.name)"})));
+        assert!(!reads(
+            json!({"f.$": "States.Format('{}', $$.Map.Item.Index)"})
+        ));
     }
 
     #[test]

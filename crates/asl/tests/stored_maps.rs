@@ -1,0 +1,294 @@
+//! Large inline Maps whose items, results and input the driver keeps
+//! (`Limits::store_map_items_over`) behave exactly as Maps kept in the snapshot: same
+//! status, output, error and history. And their snapshots stay small.
+
+use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler, TaskInvocation, TaskOutcome};
+use cairn_asl::interpreter::{
+    self, Clock, Command, Event, ExecutionInfo, Limits, StoredKind, StoredValue,
+};
+use cairn_asl::timestamp::Timestamp;
+use cairn_asl::validate::{validate, ValidateOptions};
+use cairn_asl::StateMachine;
+use serde_json::{json, Value};
+
+fn machine(definition: &Value) -> StateMachine {
+    match validate(&definition.to_string(), &ValidateOptions::default()) {
+        Ok((machine, _)) => machine,
+        Err(diagnostics) => panic!("invalid definition: {diagnostics:?}"),
+    }
+}
+
+fn options(limits: Limits) -> RunOptions {
+    RunOptions {
+        info: ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000)),
+        limits,
+        seed: 11,
+    }
+}
+
+/// Doubles `n`; fails items listed in `fail` (each once, when `once`).
+struct Doubler {
+    fail: Vec<i64>,
+    once: bool,
+    calls: usize,
+}
+
+impl Doubler {
+    fn new(fail: &[i64], once: bool) -> Doubler {
+        Doubler {
+            fail: fail.to_vec(),
+            once,
+            calls: 0,
+        }
+    }
+}
+
+impl TaskHandler for Doubler {
+    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+        self.calls += 1;
+        let n = task.input["n"].as_i64().unwrap_or(-1);
+        if let Some(at) = self.fail.iter().position(|f| *f == n) {
+            if self.once {
+                self.fail.remove(at);
+            }
+            return TaskOutcome::Failed {
+                error: "Odd".to_string(),
+                cause: Some(format!("item {n}")),
+            };
+        }
+        TaskOutcome::Succeeded(json!({"n": n * 2}))
+    }
+}
+
+/// Runs `definition` twice, the Map kept in the snapshot and stored past 4 items, and
+/// asserts both runs agree; returns the stored run.
+fn same_either_way(definition: Value, input: Value, handler: impl Fn() -> Doubler) -> Outcome {
+    let (kept, stored) = both_ways(definition, input, handler);
+    assert_eq!(stored.history.len(), kept.history.len());
+    for (a, b) in stored.history.iter().zip(&kept.history) {
+        assert_eq!(a, b);
+    }
+    stored
+}
+
+/// Both runs of `definition`: kept in the snapshot, and stored. Their status and
+/// output agree.
+fn both_ways(definition: Value, input: Value, handler: impl Fn() -> Doubler) -> (Outcome, Outcome) {
+    let machine = machine(&definition);
+    let kept = driver::run(
+        &machine,
+        input.clone(),
+        &options(Limits::default()),
+        &mut handler(),
+    );
+    let limits = Limits::default().storing_maps_over(4);
+    let stored = driver::run(&machine, input, &options(limits), &mut handler());
+    assert_eq!(stored.status, kept.status, "{stored:?}");
+    assert_eq!(stored.output, kept.output);
+    assert_eq!(stored.error, kept.error);
+    assert_eq!(stored.cause, kept.cause);
+    (kept, stored)
+}
+
+fn items(n: i64) -> Vec<Value> {
+    (0..n).map(|i| json!({"n": i})).collect()
+}
+
+fn task_map(extra: Value) -> Value {
+    let mut map = json!({"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3,
+        "ItemProcessor": {"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double", "End": true}}},
+        "End": true});
+    for (k, v) in extra.as_object().expect("an object") {
+        map[k] = v.clone();
+    }
+    json!({"StartAt": "M", "States": {"M": map}})
+}
+
+#[test]
+fn results_come_back_in_order_with_item_selector_and_result_path() {
+    let definition = task_map(json!({
+        "ItemSelector": {"n.$": "$$.Map.Item.Value.n", "tag.$": "$.tag"},
+        "ResultPath": "$.doubled"}));
+    let outcome = same_either_way(definition, json!({"items": items(40), "tag": "t"}), || {
+        Doubler::new(&[], false)
+    });
+    let doubled = outcome.output.expect("an output")["doubled"].clone();
+    let expected: Vec<Value> = (0..40).map(|i| json!({"n": i * 2})).collect();
+    assert_eq!(doubled, Value::Array(expected));
+}
+
+#[test]
+fn tolerated_failures_keep_their_error_output_in_place() {
+    let definition = task_map(json!({"ToleratedFailureCount": 10}));
+    let outcome = same_either_way(definition, json!({"items": items(30)}), || {
+        Doubler::new(&[7, 14, 21], false)
+    });
+    let output = outcome.output.expect("an output");
+    assert_eq!(output[7], json!({"Error": "Odd", "Cause": "item 7"}));
+    assert_eq!(output[8], json!({"n": 16}));
+}
+
+#[test]
+fn a_failed_map_is_caught_with_its_input_back() {
+    let mut definition = task_map(json!({
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "After"}]}));
+    definition["States"]["After"] = json!({"Type": "Pass", "End": true});
+    let outcome = same_either_way(definition, json!({"items": items(30), "keep": 1}), || {
+        Doubler::new(&[20], false)
+    });
+    let output = outcome.output.expect("an output");
+    assert_eq!(output["keep"], json!(1));
+    assert_eq!(output["error"]["Error"], json!("Odd"));
+    assert_eq!(output["items"].as_array().map(Vec::len), Some(30));
+}
+
+#[test]
+fn a_retried_map_runs_again_from_its_input() {
+    let definition = task_map(json!({
+        "Retry": [{"ErrorEquals": ["Odd"], "IntervalSeconds": 1, "MaxAttempts": 1}]}));
+    let outcome = same_either_way(definition, json!({"items": items(25)}), || {
+        Doubler::new(&[12], true)
+    });
+    let output = outcome.output.expect("an output");
+    assert_eq!(output[12], json!({"n": 24}));
+    let started = outcome
+        .history
+        .iter()
+        .filter(|e| e.event_type == "MapStateStarted")
+        .count();
+    assert_eq!(started, 2);
+}
+
+#[test]
+fn an_item_selector_failing_past_the_first_items_fails_the_map_after_they_ran() {
+    let definition = task_map(json!({
+        "ItemSelector": {"n.$": "$$.Map.Item.Value.n", "x.$": "$$.Map.Item.Value.x"},
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "After"}]}));
+    let mut definition = definition;
+    definition["States"]["After"] = json!({"Type": "Pass", "End": true});
+    let mut list: Vec<Value> = (0..30).map(|i| json!({"n": i, "x": i})).collect();
+    list[25] = json!({"n": 25});
+    let outcome = same_either_way(definition, json!({"items": list}), || {
+        Doubler::new(&[], false)
+    });
+    // States.ALL does not catch States.Runtime; the cause shows the state's input.
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    let cause = outcome.cause.unwrap_or_default();
+    assert!(cause.contains(r#"{"n":24,"x":24}"#), "{cause}");
+    let iterations = outcome
+        .history
+        .iter()
+        .filter(|e| e.event_type == "MapIterationStarted")
+        .count();
+    assert_eq!(iterations, 25);
+}
+
+#[test]
+fn pass_only_iterations_past_several_buffers_all_run() {
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let input = Value::Array((0..700).map(|i| json!(i)).collect());
+    let outcome = same_either_way(definition, input.clone(), || Doubler::new(&[], false));
+    assert_eq!(outcome.output, Some(input));
+}
+
+#[test]
+fn maps_inside_map_iterations_are_stored_on_their_own() {
+    let definition = json!({"StartAt": "Outer", "States": {"Outer": {"Type": "Map",
+        "MaxConcurrency": 2,
+        "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": {"Type": "Map",
+            "MaxConcurrency": 2,
+            "ItemProcessor": {"StartAt": "T", "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double", "End": true}}},
+            "End": true}}},
+        "End": true}}});
+    let input = Value::Array((0..6).map(|_| Value::Array(items(6))).collect());
+    let (kept, stored) = both_ways(definition, input, || Doubler::new(&[], false));
+    assert_eq!(
+        stored.output.as_ref().expect("an output")[5][5],
+        json!({"n": 10})
+    );
+    // An inner Map ends once its results are back, so its MapStateSucceeded may come
+    // after events of its siblings: the same events, in another order.
+    let types = |o: &Outcome| {
+        let mut types: Vec<String> = o.history.iter().map(|e| e.event_type.clone()).collect();
+        types.sort();
+        types
+    };
+    assert_eq!(types(&stored), types(&kept));
+}
+
+/// Steps a stored Map by hand, as the durable driver does: what the snapshot holds
+/// stays the size of the running iterations while the Map runs through its items.
+#[test]
+fn the_snapshot_of_a_stored_map_does_not_grow_with_its_items() {
+    let definition = task_map(json!({}));
+    let machine = machine(&definition);
+    type Store = std::collections::BTreeMap<(u64, StoredKind, u64), StoredValue>;
+    let mut store = Store::new();
+    let keep = |store: &mut Store, commands: Vec<Command>, tasks: &mut Vec<u64>| {
+        for command in commands {
+            match command {
+                Command::Store(v) => {
+                    store.insert((v.map, v.kind, v.index), v);
+                }
+                Command::InvokeTask(t) => tasks.push(t.task),
+                _ => {}
+            }
+        }
+    };
+    let clock = |s: i64| Clock {
+        now: Timestamp::from_unix_millis(1_700_000_000_000 + s),
+        seed: s as u64,
+        entropy: [0; 32],
+    };
+    let input = json!({"items": items(2_000)});
+    let limits = Limits::default().storing_maps_over(4);
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000));
+    let (mut snapshot, out) = interpreter::start(&machine, info, input.clone(), limits, clock(0));
+    let mut tasks = Vec::new();
+    keep(&mut store, out.commands, &mut tasks);
+    let mut largest = 0;
+    let mut tick = 1;
+    while let Some(task) = tasks.pop() {
+        let wanted = snapshot.wanted();
+        let values = wanted
+            .iter()
+            .flat_map(|w| {
+                let from = (w.map, StoredKind::Item, w.items_from);
+                store
+                    .range(from..)
+                    .take(w.items as usize)
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        snapshot.restore(&wanted, values);
+        let n = task as i64; // any output will do
+        let out = interpreter::step(
+            &machine,
+            &mut snapshot,
+            Event::TaskSucceeded {
+                task,
+                output: json!(n),
+            },
+            clock(tick),
+        );
+        tick += 1;
+        keep(&mut store, out.commands, &mut tasks);
+        if snapshot.needs_resume() {
+            let wanted = snapshot.wanted();
+            let values = store.values().cloned().collect();
+            snapshot.restore(&wanted, values);
+            let out = interpreter::step(&machine, &mut snapshot, Event::Resume, clock(tick));
+            keep(&mut store, out.commands, &mut tasks);
+        }
+        let mut saved = snapshot.clone();
+        saved.detach_input();
+        largest = largest.max(serde_json::to_string(&saved).expect("serializable").len());
+    }
+    assert_eq!(snapshot.status, interpreter::Status::Succeeded);
+    // 2,000 items of ≈ 10 bytes: the Map's data alone would be ≈ 20 KB per copy.
+    assert!(largest < 8_000, "the snapshot reached {largest} bytes");
+}
