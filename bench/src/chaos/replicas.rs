@@ -48,6 +48,9 @@ impl Replica {
             .env("CAIRN_FUNCTIONS", &launch.functions)
             .env("CAIRN_LEASE_SECONDS", launch.lease_seconds.to_string())
             .env("CAIRN_POOL_SIZE", "8")
+            // The fan-out's 4-item Maps keep their items, results and input as rows, so
+            // kills land on stored Maps too (a real deployment stores only large ones).
+            .env("CAIRN_STORE_MAP_ITEMS_OVER", "2")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -393,6 +393,11 @@ struct Join {
 }
 
 impl Join {
+    /// The key of the values the driver keeps for this join, if it keeps any.
+    fn stored_key(&self) -> Option<u64> {
+        self.stored.as_ref().map(|stored| stored.map)
+    }
+
     /// How many children the join waits for in all.
     fn total(&self) -> usize {
         self.stored
@@ -1796,7 +1801,12 @@ impl<'a> Run<'a> {
                     self.snapshot.timers.remove(&timer);
                     self.output.commands.push(Command::CancelTimer { timer });
                 }
-                Waiting::Children(child_join) => stack.extend(child_join.running.values().copied()),
+                Waiting::Children(child_join) => {
+                    if let Some(map) = child_join.stored_key() {
+                        self.output.commands.push(Command::ReleaseStored { map });
+                    }
+                    stack.extend(child_join.running.values().copied())
+                }
                 Waiting::Enter | Waiting::Retry => {}
             }
         }
@@ -2325,6 +2335,13 @@ impl<'a> Run<'a> {
         }
         for timer in std::mem::take(&mut self.snapshot.timers).into_keys() {
             self.output.commands.push(Command::CancelTimer { timer });
+        }
+        for frame in self.snapshot.frames.values() {
+            if let Waiting::Children(join) = &frame.waiting {
+                if let Some(map) = join.stored_key() {
+                    self.output.commands.push(Command::ReleaseStored { map });
+                }
+            }
         }
         self.snapshot.frames.clear();
         self.ready.clear();

@@ -330,7 +330,15 @@ fn evaluate_execution(case: &Case) -> Evaluation {
             &case.name,
             case.doc["state_machine_type"].as_str() == Some("EXPRESS"),
         ),
-        limits: Limits::default(),
+        // `CAIRN_CONFORMANCE_STORE_MAPS_OVER=0` runs every inline Map the way a durable
+        // scheduler runs large ones: items, results and input kept by the driver.
+        limits: match std::env::var("CAIRN_CONFORMANCE_STORE_MAPS_OVER")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            Some(over) => Limits::default().storing_maps_over(over),
+            None => Limits::default(),
+        },
         seed: hash64(&case.name, 5),
     };
     let outcome = driver::run(&machine, input, &options, &mut NoTasks);

@@ -292,3 +292,70 @@ fn the_snapshot_of_a_stored_map_does_not_grow_with_its_items() {
     // 2,000 items of ≈ 10 bytes: the Map's data alone would be ≈ 20 KB per copy.
     assert!(largest < 8_000, "the snapshot reached {largest} bytes");
 }
+
+/// The driver hears when a stored Map's values can go: when its execution is stopped,
+/// and when a failing Parallel branch aborts the branch the Map runs in.
+#[test]
+fn stored_values_are_released_when_the_execution_or_the_branch_ends() {
+    let released = |definition: Value, input: Value, event: Option<Event>| {
+        let machine = machine(&definition);
+        let limits = Limits::default().storing_maps_over(4);
+        let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000));
+        let clock = Clock {
+            now: Timestamp::from_unix_millis(1_700_000_000_000),
+            seed: 1,
+            entropy: [0; 32],
+        };
+        let (mut snapshot, started) = interpreter::start(&machine, info, input, limits, clock);
+        let stored: Vec<u64> = started
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Store(v) => Some(v.map),
+                _ => None,
+            })
+            .collect();
+        assert!(!stored.is_empty(), "the Map stored its values");
+        let tasks: Vec<u64> = started
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::InvokeTask(t) if t.state_name == "F" => Some(t.task),
+                _ => None,
+            })
+            .collect();
+        let event = event.unwrap_or_else(|| Event::TaskFailed {
+            task: tasks[0],
+            error: "Boom".to_string(),
+            cause: None,
+        });
+        let out = interpreter::step(&machine, &mut snapshot, event, clock);
+        let released: Vec<u64> = out
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::ReleaseStored { map } => Some(*map),
+                _ => None,
+            })
+            .collect();
+        (stored[0], released)
+    };
+    let (map, released_maps) = released(
+        task_map(json!({})),
+        json!({"items": items(20)}),
+        Some(Event::Stop {
+            error: None,
+            cause: None,
+        }),
+    );
+    assert_eq!(released_maps, vec![map]);
+
+    let in_branch = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+    "Branches": [
+        task_map(json!({})),
+        {"StartAt": "F", "States": {"F": {"Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:fail", "End": true}}}
+    ]}}});
+    let (map, released_maps) = released(in_branch, json!({"items": items(20)}), None);
+    assert_eq!(released_maps, vec![map]);
+}

@@ -35,6 +35,9 @@ pub struct Config {
     pub max_payload_bytes: usize,
     /// Most history events per execution (AWS: 25000).
     pub max_history_events: usize,
+    /// Inline Maps of more items than this keep their items, results and input as rows
+    /// instead of in the execution's snapshot.
+    pub store_map_items_over: usize,
     /// Lambda function names served by plain HTTP URLs instead of the Lambda API.
     pub functions: BTreeMap<String, String>,
     /// Key that signs approval links (at least 32 bytes); approval links are off without it.
@@ -85,6 +88,7 @@ impl Default for Config {
             lease_seconds: 30,
             max_payload_bytes: 256 * 1024,
             max_history_events: 25_000,
+            store_map_items_over: cairn_scheduler::STORE_MAP_ITEMS_OVER,
             functions: BTreeMap::new(),
             approval_key: None,
             public_url: None,
@@ -154,6 +158,9 @@ impl Config {
         }
         if let Some(v) = var("CAIRN_MAX_HISTORY_EVENTS") {
             self.max_history_events = parse("CAIRN_MAX_HISTORY_EVENTS", v)?;
+        }
+        if let Some(v) = var("CAIRN_STORE_MAP_ITEMS_OVER") {
+            self.store_map_items_over = parse("CAIRN_STORE_MAP_ITEMS_OVER", v)?;
         }
         if let Some(v) = var("CAIRN_APPROVAL_KEY") {
             self.approval_key = Some(Secret(v));
@@ -256,6 +263,8 @@ impl Config {
         cairn_asl::interpreter::Limits {
             max_payload_bytes: self.max_payload_bytes,
             max_history_events: self.max_history_events,
+            // Express runs keep their Maps in memory; the schedulers add this.
+            store_map_items_over: None,
         }
     }
 }

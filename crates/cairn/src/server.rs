@@ -74,7 +74,9 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
                 store.clone(),
                 SchedulerConfig {
                     batch_size: config.scheduler_batch,
-                    limits: config.limits(),
+                    limits: config
+                        .limits()
+                        .storing_maps_over(config.store_map_items_over),
                     transitions: config.transitions(),
                     ..SchedulerConfig::default()
                 },

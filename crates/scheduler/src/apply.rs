@@ -159,6 +159,11 @@ fn apply_untraced(
             )
         }
     };
+    if let Some(snapshot) = snapshot.as_mut() {
+        snapshot.attach_input(serde_json::from_str(&claimed.input).unwrap_or(Value::Null));
+        snapshot.restore(&claimed.wanted, claimed.stored.clone());
+    }
+    let now_time = now;
     let now = from_time(now);
     let mut seed = seed_of(&claimed.arn, now);
     let entropy = crate::entropy::fresh(); // callbacks: task tokens
@@ -238,6 +243,13 @@ fn apply_untraced(
         absorb(&mut advance, step.commands, claimed);
         advance.leased.push(task);
     }
+    // A large Map waiting for values it stored: the next advance loads them (`wanted`)
+    // and goes on at once.
+    if snapshot.needs_resume() {
+        advance.resume_at = Some(now_time);
+    }
+    advance.wanted = snapshot.wanted();
+    snapshot.detach_input();
     advance.snapshot = serde_json::to_string(&snapshot).ok();
     advance.history = output.history;
     (advance, Some(output.states), output.transitions, paused)
@@ -263,6 +275,11 @@ fn absorb(advance: &mut Advance, commands: Vec<Command>, claimed: &Claimed) {
                 if advance.tasks.len() == before {
                     advance.cancelled_tasks.push(task);
                 }
+            }
+            Command::Store(value) => advance.stored.push(value),
+            Command::ReleaseStored { map } => {
+                advance.stored.retain(|value| value.map != map);
+                advance.released_maps.push(map);
             }
             Command::Finish(finish) => {
                 advance.status = Some(status_text(finish.status).to_string());

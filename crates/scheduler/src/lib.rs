@@ -34,12 +34,17 @@ pub struct SchedulerConfig {
     pub transitions: Option<TransitionRate>,
 }
 
+/// Inline Maps of more items than this keep their items, results and input as rows
+/// rather than in the snapshot (`Limits::store_map_items_over`; docs/benchmarks.md
+/// measures both sides).
+pub const STORE_MAP_ITEMS_OVER: usize = 64;
+
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             batch_size: 64,
             idle_poll: Duration::from_secs(5),
-            limits: Limits::default(),
+            limits: Limits::default().storing_maps_over(STORE_MAP_ITEMS_OVER),
             transitions: None,
         }
     }

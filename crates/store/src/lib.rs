@@ -15,6 +15,7 @@ pub mod postgres_callbacks;
 mod postgres_catalog;
 pub mod postgres_nested;
 mod postgres_starts;
+mod postgres_stored;
 pub mod schema;
 pub mod signals;
 pub mod testing;

@@ -369,7 +369,7 @@ impl Store for PgStore {
             r#"select e.arn, e.name, e.state_machine_arn, e.role_arn, e.definition_id,
                       e.input::text as "input!", e.started_at, e.snapshot::text as snapshot,
                       e.history_length, e.status, e.trace_parent, e.trace_caller_span,
-                      e.trace_state,
+                      e.trace_state, e.wanted::text as wanted,
                       case when e.definition_id = any($2) then null else d.body end as definition
                from executions e join definitions d on d.id = e.definition_id
                where e.arn in (select execution_arn from inbox where due_at <= now()
@@ -406,6 +406,17 @@ impl Store for PgStore {
                 .push(from_json_text(&row.event)?);
         }
 
+        let wanted: Vec<(String, Vec<cairn_asl::interpreter::Wanted>)> = claimed
+            .iter()
+            .filter(|row| row.wanted.is_some())
+            .map(|row| {
+                let wanted = crate::postgres_stored::wanted_of(row.wanted.as_deref());
+                (row.arn.clone(), wanted)
+            })
+            .collect();
+        let mut stored = crate::postgres_stored::load(&mut tx, &wanted).await?;
+        let mut wanted: std::collections::HashMap<_, _> = wanted.into_iter().collect();
+
         let mut writes = Writes::default();
         for row in claimed {
             let events = by_execution.remove(&row.arn).unwrap_or_default();
@@ -429,6 +440,8 @@ impl Store for PgStore {
                     caller_span: row.trace_caller_span,
                     tracestate: row.trace_state,
                 }),
+                wanted: wanted.remove(&arn).unwrap_or_default(),
+                stored: stored.remove(&arn).unwrap_or_default(),
             });
             writes.add(&arn, advance, trace_state)?;
         }
@@ -588,6 +601,7 @@ const RESUME_TIMER_ID: i64 = 0;
 struct Writes {
     executions: Vec<String>,
     snapshots: Vec<String>,
+    wanted: Vec<Option<String>>,
     statuses: Vec<Option<String>>,
     outputs: Vec<Option<String>>,
     errors: Vec<Option<String>>,
@@ -632,6 +646,8 @@ struct Writes {
     // hear of it in this transaction)
     nested: crate::postgres_nested::NestedWrites,
     ended: Vec<String>,
+    // large Maps' values kept outside the snapshot
+    stored: crate::postgres_stored::StoredWrites,
 }
 
 impl Writes {
@@ -642,6 +658,8 @@ impl Writes {
             }
             self.executions.push(arn.to_string());
             self.snapshots.push(snapshot);
+            self.wanted
+                .push(crate::postgres_stored::wanted_text(&advance.wanted)?);
             self.statuses.push(advance.status);
             self.outputs.push(advance.output);
             self.errors.push(advance.error);
@@ -707,6 +725,8 @@ impl Writes {
             self.timer_event
                 .push(to_json_text(&InboxEvent::Step(Event::Resume))?);
         }
+        self.stored
+            .add(arn, advance.stored, advance.released_maps)?;
         for timer in advance.cancelled_timers {
             self.cancel_timer_execution.push(arn.to_string());
             self.cancel_timer_id.push(timer as i64);
@@ -741,9 +761,10 @@ impl Writes {
                        cause = coalesce(u.cause, e.cause),
                        stopped_at = case when u.status is not null and u.status <> 'RUNNING'
                                          then coalesce(u.stopped, now()) else e.stopped_at end,
-                       history_length = e.history_length + u.added
-                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::timestamptz[])
-                        as u(arn, snapshot, status, output, error, cause, added, stopped)
+                       history_length = e.history_length + u.added,
+                       wanted = u.wanted::json
+                   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::timestamptz[], $9::text[])
+                        as u(arn, snapshot, status, output, error, cause, added, stopped, wanted)
                    where e.arn = u.arn"#,
                 &self.executions,
                 &self.snapshots,
@@ -753,6 +774,7 @@ impl Writes {
                 &self.causes as &[Option<String>],
                 &self.history_added,
                 &self.stopped as &[Option<Time>],
+                &self.wanted as &[Option<String>],
             )
             .execute(&mut *tx)
             .await?;
@@ -808,6 +830,7 @@ impl Writes {
                 news.push(Channel::Inbox);
             }
         }
+        self.stored.commit(tx).await?;
         let mut leased = Vec::new();
         if !self.task_execution.is_empty() {
             let (owner, seconds) = lease

@@ -137,6 +137,10 @@ pub struct Claimed {
     pub events: Vec<InboxEvent>,
     /// The execution's trace, when it is traced.
     pub trace: Option<TraceContext>,
+    /// What the last advance said the next one needs of the stored Map values
+    /// ([`cairn_asl::interpreter::Snapshot::wanted`]), and those values.
+    pub wanted: Vec<cairn_asl::interpreter::Wanted>,
+    pub stored: Vec<cairn_asl::interpreter::StoredValue>,
 }
 
 /// What applying a claimed execution's events produced: written in the same
@@ -166,6 +170,11 @@ pub struct Advance {
     /// are inserted leased to the advance's [`crate::handoff::TaskLease`] and returned
     /// in [`Advanced::leased`] for the local worker.
     pub leased: Vec<u64>,
+    /// Map values to keep outside the snapshot, and Map runs whose values can go.
+    pub stored: Vec<cairn_asl::interpreter::StoredValue>,
+    pub released_maps: Vec<u64>,
+    /// What the next advance must load of the stored values.
+    pub wanted: Vec<cairn_asl::interpreter::Wanted>,
 }
 
 /// What one [`crate::Store::advance`] did.

@@ -248,6 +248,8 @@ impl Driver<'_> {
                     }
                 }
                 Command::Finish(finish) => self.finish = Some(finish),
+                // An Express run keeps its Maps in memory: its limits store nothing.
+                Command::Store(_) | Command::ReleaseStored { .. } => {}
             }
         }
     }

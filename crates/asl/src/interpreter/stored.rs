@@ -56,7 +56,7 @@ pub struct Wanted {
 /// The part of a large Map's join the snapshot keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct StoredMap {
-    map: u64,
+    pub(super) map: u64,
     pub(super) total: usize,
     /// How many items the buffer is refilled up to.
     chunk: usize,
@@ -320,7 +320,7 @@ impl Run<'_> {
 
     /// Keeps an iteration's result: in the join, or with the driver.
     pub(super) fn keep_result(&mut self, join: &mut Join, index: usize, value: Value) {
-        match join.stored.as_ref().map(|stored| stored.map) {
+        match join.stored_key() {
             Some(map) => self.store(map, StoredKind::Result, index, value),
             None => join.results[index] = Some(value),
         }

@@ -1,0 +1,192 @@
+//! Large inline Maps through the scheduler on real Postgres: items, results and input
+//! live in `stored_map_values`, the snapshot stays the size of the running iterations,
+//! results join in order across scheduler instances, and every row goes when the Map or
+//! the execution ends.
+
+use std::time::Duration;
+
+use cairn_asl::interpreter::Event;
+use cairn_scheduler::{Scheduler, SchedulerConfig};
+use cairn_store::postgres::PgStore;
+use cairn_store::{testing, Completion, NewExecution, NewStateMachine, Store};
+use serde_json::{json, Value};
+
+const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
+
+async fn start_map(store: &PgStore, name: &str, definition: Value, input: Value) -> String {
+    let machine = format!("{PREFIX}:stateMachine:{name}");
+    let row = store
+        .create_state_machine(&NewStateMachine {
+            arn: machine.clone(),
+            name: name.to_string(),
+            machine_type: "STANDARD".to_string(),
+            definition: definition.to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
+        })
+        .await
+        .expect("create machine");
+    let arn = format!("{PREFIX}:execution:{name}:run");
+    store
+        .start_execution(&NewExecution {
+            arn: arn.clone(),
+            state_machine_arn: machine,
+            name: "run".to_string(),
+            definition_id: row.definition_id,
+            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
+            input: input.to_string(),
+            started_at: chrono::Utc::now(),
+            trace: None,
+        })
+        .await
+        .expect("start");
+    arn
+}
+
+/// Answers every leased task with `{"n": 2n}`; how many it answered.
+async fn answer_tasks(store: &PgStore) -> usize {
+    let tasks = store
+        .lease_tasks("test-worker", 100, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    let completions: Vec<Completion> = tasks
+        .iter()
+        .map(|task| {
+            let input: Value = serde_json::from_str(&task.input).expect("json");
+            let n = input["n"].as_i64().unwrap_or(-1);
+            Completion {
+                task: task.clone(),
+                event: Event::TaskSucceeded {
+                    task: task.task_id as u64,
+                    output: json!({"n": n * 2}),
+                },
+            }
+        })
+        .collect();
+    store.complete_tasks(&completions).await.expect("complete");
+    tasks.len()
+}
+
+async fn stored_rows(store: &PgStore, arn: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>("select count(*) from stored_map_values where execution_arn = $1")
+        .bind(arn)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+async fn snapshot_len(store: &PgStore, arn: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(
+        "select coalesce(length(snapshot::text), 0)::int8 from executions where arn = $1",
+    )
+    .bind(arn)
+    .fetch_one(store.pool())
+    .await
+    .expect("snapshot")
+}
+
+fn map_of_tasks() -> Value {
+    json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+        "MaxConcurrency": 7, "ResultPath": "$.doubled",
+        "ItemSelector": {"n.$": "$$.Map.Item.Value.n", "pad.$": "$$.Map.Item.Value.pad"},
+        "ItemProcessor": {"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+        "End": true}}})
+}
+
+fn items(n: i64) -> Vec<Value> {
+    // ≈ 100 bytes each: all of them would be ≈ 30 KB in every snapshot.
+    (0..n)
+        .map(|i| json!({"n": i, "pad": "x".repeat(80)}))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_map_joins_its_results_in_order_from_rows_with_a_small_snapshot() {
+    let (store, _) = testing::fresh_store("stored_map_run", 8)
+        .await
+        .expect("database");
+    let arn = start_map(
+        &store,
+        "big",
+        map_of_tasks(),
+        json!({"items": items(300), "keep": true}),
+    )
+    .await;
+    // Two scheduler instances take turns: nothing of the Map lives in either.
+    let schedulers = [
+        Scheduler::new(store.clone(), SchedulerConfig::default()),
+        Scheduler::new(store.clone(), SchedulerConfig::default()),
+    ];
+    let mut largest_snapshot = 0;
+    let mut turn = 0;
+    for _ in 0..1_000 {
+        while schedulers[turn % 2].tick().await.expect("tick") > 0 {
+            turn += 1;
+        }
+        largest_snapshot = largest_snapshot.max(snapshot_len(&store, &arn).await);
+        if answer_tasks(&store).await == 0 {
+            break;
+        }
+    }
+    let row = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(row.status, "SUCCEEDED");
+    let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("json");
+    let expected: Vec<Value> = (0..300).map(|i| json!({"n": 2 * i})).collect();
+    assert_eq!(output["doubled"], Value::Array(expected));
+    assert_eq!(output["keep"], json!(true));
+    assert_eq!(output["items"].as_array().map(Vec::len), Some(300));
+    assert!(
+        largest_snapshot < 12_000,
+        "the snapshot reached {largest_snapshot} bytes"
+    );
+
+    let events = store.history(&arn, 0, 10_000).await.expect("history");
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=events.len() as i64).collect::<Vec<_>>());
+    let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
+    assert_eq!(count("MapIterationStarted"), 300);
+    assert_eq!(count("MapIterationSucceeded"), 300);
+    assert_eq!(count("MapStateSucceeded"), 1);
+    assert_eq!(
+        stored_rows(&store, &arn).await,
+        0,
+        "the Map's rows are gone"
+    );
+    let wanted: Option<String> =
+        sqlx::query_scalar("select wanted::text from executions where arn = $1")
+            .bind(&arn)
+            .fetch_one(store.pool())
+            .await
+            .expect("wanted");
+    assert_eq!(wanted, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_an_execution_mid_map_deletes_its_stored_values() {
+    let (store, _) = testing::fresh_store("stored_map_stop", 8)
+        .await
+        .expect("database");
+    let arn = start_map(
+        &store,
+        "stopped",
+        map_of_tasks(),
+        json!({"items": items(200)}),
+    )
+    .await;
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    while scheduler.tick().await.expect("tick") > 0 {}
+    answer_tasks(&store).await;
+    while scheduler.tick().await.expect("tick") > 0 {}
+    let stored = stored_rows(&store, &arn).await;
+    // The items past the first iterations and the buffer, the input, 7 results.
+    assert!(stored > 150, "{stored} rows stored");
+
+    store
+        .stop_execution(&arn, Some("Enough"), None)
+        .await
+        .expect("stop");
+    while scheduler.tick().await.expect("tick") > 0 {}
+    let row = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(row.status, "ABORTED");
+    assert_eq!(stored_rows(&store, &arn).await, 0);
+}
