@@ -37,7 +37,7 @@ pub struct SchedulerConfig {
 /// Inline Maps of more items than this keep their items, results and input as rows
 /// rather than in the snapshot (`Limits::store_map_items_over`; docs/benchmarks.md
 /// measures both sides).
-pub const STORE_MAP_ITEMS_OVER: usize = 64;
+pub const STORE_MAP_ITEMS_OVER: usize = 256;
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
