@@ -7,44 +7,11 @@ use std::time::Duration;
 use cairn_asl::interpreter::Event;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, Completion, NewExecution, NewStateMachine, Store};
+use cairn_store::{testing, Completion, NewExecution, Store};
 use serde_json::{json, Value};
 
-const ACCOUNT_PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
-
-async fn machine(store: &PgStore, name: &str, definition: Value) -> (String, i64) {
-    let arn = format!("{ACCOUNT_PREFIX}:stateMachine:{name}");
-    let row = store
-        .create_state_machine(&NewStateMachine {
-            arn: arn.clone(),
-            name: name.to_string(),
-            machine_type: "STANDARD".to_string(),
-            definition: definition.to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-        })
-        .await
-        .expect("create machine");
-    (arn, row.definition_id)
-}
-
-async fn start(store: &PgStore, machine: &(String, i64), name: &str, input: Value) -> String {
-    let machine_name = machine.0.rsplit(':').next().unwrap_or_default();
-    let arn = format!("{ACCOUNT_PREFIX}:execution:{machine_name}:{name}");
-    store
-        .start_execution(&NewExecution {
-            arn: arn.clone(),
-            state_machine_arn: machine.0.clone(),
-            name: name.to_string(),
-            definition_id: machine.1,
-            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-            input: input.to_string(),
-            started_at: chrono::Utc::now(),
-            trace: None,
-        })
-        .await
-        .expect("start");
-    arn
-}
+mod support;
+use support::{machine, start};
 
 /// Ticks until no execution has due work.
 async fn settle(scheduler: &Scheduler<PgStore>) {

@@ -8,38 +8,14 @@ use std::time::Duration;
 use cairn_asl::interpreter::Event;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, Completion, NewExecution, NewStateMachine, Store};
+use cairn_store::{testing, Completion, Store};
 use serde_json::{json, Value};
 
-const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
+mod support;
 
 async fn start_map(store: &PgStore, name: &str, definition: Value, input: Value) -> String {
-    let machine = format!("{PREFIX}:stateMachine:{name}");
-    let row = store
-        .create_state_machine(&NewStateMachine {
-            arn: machine.clone(),
-            name: name.to_string(),
-            machine_type: "STANDARD".to_string(),
-            definition: definition.to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-        })
-        .await
-        .expect("create machine");
-    let arn = format!("{PREFIX}:execution:{name}:run");
-    store
-        .start_execution(&NewExecution {
-            arn: arn.clone(),
-            state_machine_arn: machine,
-            name: "run".to_string(),
-            definition_id: row.definition_id,
-            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-            input: input.to_string(),
-            started_at: chrono::Utc::now(),
-            trace: None,
-        })
-        .await
-        .expect("start");
-    arn
+    let machine = support::machine(store, name, definition).await;
+    support::start(store, &machine, "run", input).await
 }
 
 /// Answers every leased task with `{"n": 2n}`; how many it answered.
