@@ -195,6 +195,11 @@ async fn start_target() -> Result<SocketAddr> {
     let app = Router::new().route("/{name}", post(step));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    // Without TCP_NODELAY, a response written in two parts waits for the client's
+    // delayed ACK (40 ms on Linux): measured, see docs/benchmarks.md.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

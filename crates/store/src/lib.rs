@@ -10,6 +10,7 @@ pub mod backlog;
 pub mod catalog;
 pub mod handoff;
 mod history;
+mod nodelay;
 pub mod postgres;
 pub mod postgres_callbacks;
 mod postgres_catalog;

@@ -38,9 +38,16 @@ impl PgStore {
         if !sqlx::Postgres::database_exists(url).await? {
             sqlx::Postgres::create_database(url).await?;
         }
+        let port = url.parse::<sqlx::postgres::PgConnectOptions>()?.get_port();
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |_, _| {
+                Box::pin(async move {
+                    crate::nodelay::on_sockets_to(port);
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         Ok(PgStore::from_pool(pool))
