@@ -359,3 +359,53 @@ fn stored_values_are_released_when_the_execution_or_the_branch_ends() {
     let (map, released_maps) = released(in_branch, json!({"items": items(20)}), None);
     assert_eq!(released_maps, vec![map]);
 }
+
+/// Stored values that do not come back fail the Map with `States.Runtime` rather than
+/// leave it asking for them forever.
+#[test]
+fn a_map_whose_stored_items_never_come_back_fails() {
+    let machine = machine(&task_map(json!({})));
+    let clock = Clock {
+        now: Timestamp::from_unix_millis(1_700_000_000_000),
+        seed: 1,
+        entropy: [0; 32],
+    };
+    let limits = Limits::default().storing_maps_over(4);
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000));
+    let (mut snapshot, out) =
+        interpreter::start(&machine, info, json!({"items": items(40)}), limits, clock);
+    let mut tasks: Vec<u64> = Vec::new();
+    let collect = |commands: Vec<Command>, tasks: &mut Vec<u64>| {
+        for command in commands {
+            if let Command::InvokeTask(t) = command {
+                tasks.push(t.task);
+            }
+        }
+    };
+    collect(out.commands, &mut tasks);
+    // Answer tasks, giving nothing back, until the buffer runs dry.
+    while !snapshot.needs_resume() {
+        let task = tasks.remove(0);
+        let out = interpreter::step(
+            &machine,
+            &mut snapshot,
+            Event::TaskSucceeded {
+                task,
+                output: json!(1),
+            },
+            clock,
+        );
+        collect(out.commands, &mut tasks);
+    }
+    let wanted = snapshot.wanted();
+    assert!(wanted.iter().any(|w| w.items > 0), "{wanted:?}");
+    snapshot.restore(&wanted, Vec::new());
+    let out = interpreter::step(&machine, &mut snapshot, Event::Resume, clock);
+    assert_eq!(snapshot.status, interpreter::Status::Failed);
+    let failed = out
+        .history
+        .iter()
+        .find(|e| e.event_type == "ExecutionFailed")
+        .expect("ExecutionFailed");
+    assert_eq!(failed.details.error.as_deref(), Some("States.Runtime"));
+}

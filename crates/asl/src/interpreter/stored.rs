@@ -213,6 +213,10 @@ impl Snapshot {
                     stored.buffer.push_back(item);
                 }
             }
+            if asked.items > 0 && stored.buffer.is_empty() {
+                // Without them the Map could only ask again, forever.
+                stored.missing = true;
+            }
             if asked.results_and_input && stored.input.is_none() {
                 let complete = stored.failure.is_some() || results.iter().all(Option::is_some);
                 match input {
