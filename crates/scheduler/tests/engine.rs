@@ -20,29 +20,13 @@ async fn settle(scheduler: &Scheduler<PgStore>) {
 
 /// Answers every leased task by echoing its input under `"done"`.
 async fn answer_tasks(store: &PgStore) -> usize {
-    let tasks = store
-        .lease_tasks("test-worker", 100, Duration::from_secs(30))
-        .await
-        .expect("lease");
-    let completions: Vec<Completion> = tasks
-        .iter()
-        .map(|task| {
-            let input: Value = serde_json::from_str(&task.input).expect("json");
-            Completion {
-                task: task.clone(),
-                event: Event::TaskSucceeded {
-                    task: task.task_id as u64,
-                    output: json!({"done": input}),
-                },
-            }
-        })
-        .collect();
-    let recorded = store.complete_tasks(&completions).await.expect("complete");
+    let (completions, recorded) =
+        support::answer_tasks(store, |input| json!({"done": input})).await;
     assert!(recorded.iter().all(|r| *r), "every leased task is recorded");
     // A second recording of the same outcomes finds the tasks gone and changes nothing.
     let again = store.complete_tasks(&completions).await.expect("complete");
     assert!(again.iter().all(|r| !*r), "a task completes once");
-    tasks.len()
+    completions.len()
 }
 
 async fn assert_dense_history(store: &PgStore, arn: &str) -> Vec<String> {

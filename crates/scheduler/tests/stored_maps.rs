@@ -3,12 +3,9 @@
 //! results join in order across scheduler instances, and every row goes when the Map or
 //! the execution ends.
 
-use std::time::Duration;
-
-use cairn_asl::interpreter::Event;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, Completion, Store};
+use cairn_store::{testing, Store};
 use serde_json::{json, Value};
 
 mod support;
@@ -20,26 +17,12 @@ async fn start_map(store: &PgStore, name: &str, definition: Value, input: Value)
 
 /// Answers every leased task with `{"n": 2n}`; how many it answered.
 async fn answer_tasks(store: &PgStore) -> usize {
-    let tasks = store
-        .lease_tasks("test-worker", 100, Duration::from_secs(30))
-        .await
-        .expect("lease");
-    let completions: Vec<Completion> = tasks
-        .iter()
-        .map(|task| {
-            let input: Value = serde_json::from_str(&task.input).expect("json");
-            let n = input["n"].as_i64().unwrap_or(-1);
-            Completion {
-                task: task.clone(),
-                event: Event::TaskSucceeded {
-                    task: task.task_id as u64,
-                    output: json!({"n": n * 2}),
-                },
-            }
-        })
-        .collect();
-    store.complete_tasks(&completions).await.expect("complete");
-    tasks.len()
+    let (completions, _) = support::answer_tasks(
+        store,
+        |input| json!({"n": input["n"].as_i64().unwrap_or(-1) * 2}),
+    )
+    .await;
+    completions.len()
 }
 
 async fn stored_rows(store: &PgStore, arn: &str) -> i64 {

@@ -1,7 +1,11 @@
-//! What the scheduler's tests share: a machine and an execution in the store.
+//! What the scheduler's tests share: a machine and an execution in the store, and a
+//! worker that answers tasks.
 
+use std::time::Duration;
+
+use cairn_asl::interpreter::Event;
 use cairn_store::postgres::PgStore;
-use cairn_store::{NewExecution, NewStateMachine, Store};
+use cairn_store::{Completion, NewExecution, NewStateMachine, Store};
 use serde_json::Value;
 
 const ACCOUNT_PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
@@ -38,4 +42,28 @@ pub async fn start(store: &PgStore, machine: &(String, i64), name: &str, input: 
         .await
         .expect("start");
     arn
+}
+
+/// Leases every task that is due and records `output(input)` as its result: the
+/// completions, and which of them were recorded.
+pub async fn answer_tasks(
+    store: &PgStore,
+    output: impl Fn(Value) -> Value,
+) -> (Vec<Completion>, Vec<bool>) {
+    let tasks = store
+        .lease_tasks("test-worker", 100, Duration::from_secs(30))
+        .await
+        .expect("lease");
+    let completions: Vec<Completion> = tasks
+        .iter()
+        .map(|task| Completion {
+            task: task.clone(),
+            event: Event::TaskSucceeded {
+                task: task.task_id as u64,
+                output: output(serde_json::from_str(&task.input).expect("json")),
+            },
+        })
+        .collect();
+    let recorded = store.complete_tasks(&completions).await.expect("complete");
+    (completions, recorded)
 }
