@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use cairn_asl::driver::{self, ExecutionStatus, NoTasks, Outcome, RunOptions};
+use cairn_asl::driver::{self, NoTasks, Outcome, RunOptions};
 use cairn_asl::interpreter::{ExecutionInfo, Limits};
 use cairn_asl::model::StateMachine;
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
+use cairn_asl::ExecutionStatus;
 
 const SAMPLES: usize = 11;
 const SAMPLE_TARGET: Duration = Duration::from_millis(100);

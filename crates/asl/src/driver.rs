@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::error::names;
 use crate::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, Status, StoredKind, StoredValue, TimerId,
+    self, Clock, Command, Event, ExecutionInfo, Limits, StoredKind, StoredValue, TimerId,
 };
 use crate::model::StateMachine;
 use crate::random::{Random, SplitMix64};
+use crate::status::ExecutionStatus;
 use crate::timestamp::Timestamp;
 
 /// What a Task state asks the outside world to do.
@@ -51,28 +52,6 @@ impl TaskHandler for NoTasks {
         TaskOutcome::Failed {
             error: crate::error::names::TASK_FAILED.to_string(),
             cause: Some(format!("no task handler for resource '{}'", task.resource)),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionStatus {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-}
-
-impl ExecutionStatus {
-    /// AWS's spelling: `SUCCEEDED`, `FAILED`, …
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Running => "RUNNING",
-            ExecutionStatus::Succeeded => "SUCCEEDED",
-            ExecutionStatus::Failed => "FAILED",
-            ExecutionStatus::TimedOut => "TIMED_OUT",
-            ExecutionStatus::Aborted => "ABORTED",
         }
     }
 }
@@ -221,13 +200,9 @@ pub fn run(
         history.extend(out.history);
         keep(&mut stored, &mut pending, out.commands);
     }
-    let status = match finish.as_ref().map(|f| f.status) {
-        None | Some(Status::Running) => ExecutionStatus::Running,
-        Some(Status::Succeeded) => ExecutionStatus::Succeeded,
-        Some(Status::Failed) => ExecutionStatus::Failed,
-        Some(Status::TimedOut) => ExecutionStatus::TimedOut,
-        Some(Status::Aborted) => ExecutionStatus::Aborted,
-    };
+    let status = finish
+        .as_ref()
+        .map_or(ExecutionStatus::Running, |f| f.status);
     let (output, error, cause) = match finish {
         Some(f) => (f.output, f.error, f.cause),
         None => (None, None, None),

@@ -181,20 +181,13 @@ pub struct TaskRequest {
 /// How an execution ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finish {
-    pub status: Status,
+    pub status: ExecutionStatus,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-}
+use crate::status::ExecutionStatus;
 
 /// The result of `start` or `step`: history to append and commands to carry out, in order.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -246,7 +239,7 @@ pub struct Clock {
 pub struct Snapshot {
     pub info: ExecutionInfo,
     pub limits: Limits,
-    pub status: Status,
+    pub status: ExecutionStatus,
     pub input: Value,
     next_event_id: u64,
     next_task: TaskId,
@@ -410,7 +403,7 @@ impl Snapshot {
     /// Whether transitions are held back for [`Event::Resume`]: a step's budget ran out
     /// (see [`step_within`]) before every ready frame entered its next state.
     pub fn is_paused(&self) -> bool {
-        self.status == Status::Running
+        self.status == ExecutionStatus::Running
             && self
                 .frames
                 .values()
@@ -461,7 +454,7 @@ pub fn start_within(
     let mut snapshot = Snapshot {
         info,
         limits,
-        status: Status::Running,
+        status: ExecutionStatus::Running,
         input: input.clone(),
         next_event_id: 1,
         next_task: 1,
@@ -500,7 +493,7 @@ pub fn step_within(
 ) -> Output {
     let mut run = Run::new(machine, snapshot, clock);
     run.budget = budget;
-    if run.snapshot.status == Status::Running {
+    if run.snapshot.status == ExecutionStatus::Running {
         run.apply(event);
     }
     run.finish()
@@ -666,12 +659,12 @@ impl<'a> Run<'a> {
                     self.task_timed_out(frame_id, names::TIMEOUT);
                 }
                 Some(TimerPurpose::ExecutionTimeout) => {
-                    self.end_with_status(Status::TimedOut, None, None);
+                    self.end_with_status(ExecutionStatus::TimedOut, None, None);
                 }
                 Some(TimerPurpose::TaskTimeout(..)) | None => {}
             },
             Event::Stop { error, cause } => {
-                self.end_with_status(Status::Aborted, error, cause);
+                self.end_with_status(ExecutionStatus::Aborted, error, cause);
             }
             Event::Resume => {
                 // At rest only a paused frame is about to enter or retry a state.
@@ -798,7 +791,7 @@ impl<'a> Run<'a> {
     /// Advances every ready frame until all block or end.
     fn drain(&mut self) {
         while let Some(frame_id) = self.ready.pop_front() {
-            if self.snapshot.status != Status::Running {
+            if self.snapshot.status != ExecutionStatus::Running {
                 return;
             }
             if self.history_exceeded() {
@@ -838,7 +831,7 @@ impl<'a> Run<'a> {
             frame.last_event = id;
         }
         loop {
-            if self.snapshot.status != Status::Running {
+            if self.snapshot.status != ExecutionStatus::Running {
                 return Progress::Ended;
             }
             if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
@@ -2250,7 +2243,7 @@ impl<'a> Run<'a> {
     }
 
     fn end_execution_after(&mut self, previous: u64, result: Result<Value, Failure>) {
-        if self.snapshot.status != Status::Running {
+        if self.snapshot.status != ExecutionStatus::Running {
             return;
         }
         match result {
@@ -2261,7 +2254,7 @@ impl<'a> Run<'a> {
                     details([("output", Value::String(payload::to_text(&output)))]),
                 );
                 self.finish_with(Finish {
-                    status: Status::Succeeded,
+                    status: ExecutionStatus::Succeeded,
                     output: Some(output),
                     error: None,
                     cause: None,
@@ -2275,7 +2268,7 @@ impl<'a> Run<'a> {
                 };
                 self.record(Some(previous), "ExecutionFailed", d);
                 self.finish_with(Finish {
-                    status: Status::Failed,
+                    status: ExecutionStatus::Failed,
                     output: None,
                     error: Some(failure.error),
                     cause: failure.cause,
@@ -2285,16 +2278,21 @@ impl<'a> Run<'a> {
     }
 
     /// Timed out or aborted from outside.
-    fn end_with_status(&mut self, status: Status, error: Option<String>, cause: Option<String>) {
-        if self.snapshot.status != Status::Running {
+    fn end_with_status(
+        &mut self,
+        status: ExecutionStatus,
+        error: Option<String>,
+        cause: Option<String>,
+    ) {
+        if self.snapshot.status != ExecutionStatus::Running {
             return;
         }
         let event_type = match status {
-            Status::TimedOut => "ExecutionTimedOut",
+            ExecutionStatus::TimedOut => "ExecutionTimedOut",
             _ => "ExecutionAborted",
         };
         let (error, cause) = match status {
-            Status::TimedOut => (Some(names::TIMEOUT.to_string()), cause),
+            ExecutionStatus::TimedOut => (Some(names::TIMEOUT.to_string()), cause),
             _ => (error, cause),
         };
         let mut d = Details::default();
@@ -2318,8 +2316,8 @@ impl<'a> Run<'a> {
         self.snapshot.status = finish.status;
         // Visits still open end with the execution.
         let error = finish.error.clone().or_else(|| match finish.status {
-            Status::Aborted => Some("ABORTED".to_string()),
-            Status::TimedOut => Some(names::TIMEOUT.to_string()),
+            ExecutionStatus::Aborted => Some("ABORTED".to_string()),
+            ExecutionStatus::TimedOut => Some(names::TIMEOUT.to_string()),
             _ => None,
         });
         let open: Vec<StateVisit> = self

@@ -3,14 +3,11 @@
 
 use std::collections::HashMap;
 
-use cairn_asl::driver::{
-    self, ExecutionStatus, Outcome, RunOptions, TaskHandler, TaskInvocation, TaskOutcome,
-};
-use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot, Status,
-};
+use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler, TaskInvocation, TaskOutcome};
+use cairn_asl::interpreter::{self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot};
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
+use cairn_asl::ExecutionStatus;
 use cairn_asl::StateMachine;
 use serde_json::{json, Value};
 
@@ -523,7 +520,7 @@ fn a_snapshot_survives_serialization_and_stale_events_change_nothing() {
         },
         clock(2),
     );
-    assert_eq!(snapshot.status, Status::Succeeded);
+    assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
     assert!(
         done.commands
             .iter()
@@ -565,7 +562,7 @@ fn stop_aborts_a_waiting_execution() {
         },
         clock(5),
     );
-    assert_eq!(snapshot.status, Status::Aborted);
+    assert_eq!(snapshot.status, ExecutionStatus::Aborted);
     assert_eq!(
         out.history.last().map(|e| e.event_type.as_str()),
         Some("ExecutionAborted")
@@ -846,7 +843,7 @@ fn variables_survive_a_snapshot_round_trip_and_leave_plain_snapshots_unchanged()
         Event::TimerFired { timer },
         clock(5),
     );
-    assert_eq!(snapshot.status, Status::Succeeded);
+    assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
 
     // A machine without Assign keeps the snapshot shape it had before variables existed.
     let plain = self::machine(json!({"StartAt": "W", "States": {
@@ -913,7 +910,7 @@ fn callback_tasks_get_a_token_in_the_context_object_and_wait_after_submission() 
     assert_eq!(submitted.history[0].event_type, "TaskSubmitted");
     assert_eq!(
         snapshot.status,
-        Status::Running,
+        ExecutionStatus::Running,
         "still waiting for the token"
     );
     let done = interpreter::step(
@@ -934,7 +931,7 @@ fn callback_tasks_get_a_token_in_the_context_object_and_wait_after_submission() 
             _ => None,
         })
         .expect("finished");
-    assert_eq!(finish.status, Status::Succeeded);
+    assert_eq!(finish.status, ExecutionStatus::Succeeded);
     let context = &finish.output.expect("output")["context"];
     assert_eq!(context["State"]["Name"], "After");
     assert!(
@@ -1008,7 +1005,7 @@ fn activity_tasks_record_activity_events_and_heartbeat_timeouts_cancel_the_task(
             .any(|c| *c == Command::CancelTask { task: request.task }),
         "the driver learns the task is over, so its token stops working"
     );
-    assert_eq!(snapshot.status, Status::Succeeded);
+    assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
 }
 
 #[test]
@@ -1032,12 +1029,18 @@ fn states_timeout_also_catches_a_missed_heartbeat() {
         (caught, snapshot.status)
     };
     let heartbeat = |task| Event::TaskHeartbeatTimedOut { task };
-    assert_eq!(run("States.Timeout", heartbeat), (true, Status::Succeeded));
+    assert_eq!(
+        run("States.Timeout", heartbeat),
+        (true, ExecutionStatus::Succeeded)
+    );
     assert_eq!(
         run("States.HeartbeatTimeout", heartbeat),
-        (true, Status::Succeeded)
+        (true, ExecutionStatus::Succeeded)
     );
-    assert_eq!(run("States.TaskFailed", heartbeat), (false, Status::Failed));
+    assert_eq!(
+        run("States.TaskFailed", heartbeat),
+        (false, ExecutionStatus::Failed)
+    );
 }
 
 /// A reported state visit: `(state, type, entered event, parent's entered event, error)`.
@@ -1183,7 +1186,7 @@ fn a_transition_budget_paces_an_execution_without_changing_it() {
         Limits::default(),
         clock(0),
     );
-    assert_eq!(free_snapshot.status, Status::Succeeded);
+    assert_eq!(free_snapshot.status, ExecutionStatus::Succeeded);
     assert!(!free.paused);
     let entered = free
         .history
@@ -1224,7 +1227,11 @@ fn a_transition_budget_paces_an_execution_without_changing_it() {
             paused = out.paused;
             history.extend(out.history);
         }
-        assert_eq!(snapshot.status, Status::Succeeded, "budget {budget}");
+        assert_eq!(
+            snapshot.status,
+            ExecutionStatus::Succeeded,
+            "budget {budget}"
+        );
         assert_eq!(transitions, free.transitions, "budget {budget}");
         let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
         assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
@@ -1299,7 +1306,7 @@ fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
     assert_eq!(types, ["TaskSucceeded", "TaskStateExited"]);
     assert!(done.paused);
     assert!(snapshot.is_paused());
-    assert_eq!(snapshot.status, Status::Running);
+    assert_eq!(snapshot.status, ExecutionStatus::Running);
 
     let end = interpreter::step_within(&machine, &mut snapshot, Event::Resume, clock(3), Some(5));
     let types: Vec<&str> = end.history.iter().map(|e| e.event_type.as_str()).collect();
@@ -1307,6 +1314,6 @@ fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
         types,
         ["PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
     );
-    assert_eq!(snapshot.status, Status::Succeeded);
+    assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
     assert!(!snapshot.is_paused());
 }

@@ -288,7 +288,7 @@ fn the_snapshot_of_a_stored_map_does_not_grow_with_its_items() {
         saved.detach_input();
         largest = largest.max(serde_json::to_string(&saved).expect("serializable").len());
     }
-    assert_eq!(snapshot.status, interpreter::Status::Succeeded);
+    assert_eq!(snapshot.status, cairn_asl::ExecutionStatus::Succeeded);
     // 2,000 items of ≈ 10 bytes: the Map's data alone would be ≈ 20 KB per copy.
     assert!(largest < 8_000, "the snapshot reached {largest} bytes");
 }
@@ -401,7 +401,7 @@ fn a_map_whose_stored_items_never_come_back_fails() {
     assert!(wanted.iter().any(|w| w.items > 0), "{wanted:?}");
     snapshot.restore(&wanted, Vec::new());
     let out = interpreter::step(&machine, &mut snapshot, Event::Resume, clock);
-    assert_eq!(snapshot.status, interpreter::Status::Failed);
+    assert_eq!(snapshot.status, cairn_asl::ExecutionStatus::Failed);
     let failed = out
         .history
         .iter()

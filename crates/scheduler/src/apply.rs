@@ -2,7 +2,7 @@
 
 use cairn_asl::history::{Details, HistoryEvent};
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, Output, Snapshot, Status,
+    self, Clock, Command, Event, ExecutionInfo, Limits, Output, Snapshot,
 };
 use cairn_asl::interpreter::{StateVisit, TaskRequest};
 use cairn_asl::timestamp::Timestamp;
@@ -282,10 +282,10 @@ fn absorb(advance: &mut Advance, commands: Vec<Command>, claimed: &Claimed) {
                 advance.released_maps.push(map);
             }
             Command::Finish(finish) => {
-                advance.status = Some(status_text(finish.status).to_string());
+                advance.status = Some(finish.status.as_str().to_string());
                 cairn_telemetry::execution_finished(
                     &claimed.state_machine_arn,
-                    status_text(finish.status),
+                    finish.status.as_str(),
                     claimed.started_at,
                 );
                 advance.output = finish.output.map(|o| o.to_string());
@@ -293,16 +293,6 @@ fn absorb(advance: &mut Advance, commands: Vec<Command>, claimed: &Claimed) {
                 advance.cause = finish.cause;
             }
         }
-    }
-}
-
-fn status_text(status: Status) -> &'static str {
-    match status {
-        Status::Running => "RUNNING",
-        Status::Succeeded => "SUCCEEDED",
-        Status::Failed => "FAILED",
-        Status::TimedOut => "TIMED_OUT",
-        Status::Aborted => "ABORTED",
     }
 }
 

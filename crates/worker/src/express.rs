@@ -16,15 +16,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn_asl::driver::ExecutionStatus;
 use cairn_asl::error::names;
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Finish, Limits, Output, Snapshot, Status, TaskId,
-    TimerId,
+    self, Clock, Command, Event, ExecutionInfo, Finish, Limits, Output, Snapshot, TaskId, TimerId,
 };
 use cairn_asl::random::{Random, SplitMix64};
 use cairn_asl::timestamp::Timestamp;
-use cairn_asl::StateMachine;
+use cairn_asl::{ExecutionStatus, StateMachine};
 use serde_json::Value;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
@@ -124,13 +122,7 @@ async fn drive(
     };
     // Whatever is still in flight belongs to an execution that has ended.
     driver.tasks.abort_all();
-    let status = match finish.status {
-        Status::Succeeded => ExecutionStatus::Succeeded,
-        Status::Failed => ExecutionStatus::Failed,
-        Status::TimedOut => ExecutionStatus::TimedOut,
-        Status::Aborted => ExecutionStatus::Aborted,
-        Status::Running => ExecutionStatus::Running,
-    };
+    let status = finish.status;
     tracing::info!(status = status.as_str(), error = ?finish.error, "express execution ended");
     ExpressOutcome {
         status,
@@ -146,7 +138,7 @@ async fn drive(
 fn stalled_or_timed_out(driver: &Driver<'_>, deadline: Instant, max: Duration) -> Finish {
     if Instant::now() >= deadline {
         Finish {
-            status: Status::TimedOut,
+            status: ExecutionStatus::TimedOut,
             output: None,
             error: Some(names::TIMEOUT.to_string()),
             cause: Some(format!(
@@ -159,7 +151,7 @@ fn stalled_or_timed_out(driver: &Driver<'_>, deadline: Instant, max: Duration) -
         // or its end; if it ever did not, failing beats hanging the caller.
         tracing::error!(status = ?driver.snapshot.status, "express execution stalled");
         Finish {
-            status: Status::Failed,
+            status: ExecutionStatus::Failed,
             output: None,
             error: Some(names::RUNTIME.to_string()),
             cause: Some("The execution has nothing left to wait for but has not ended".into()),

@@ -16,7 +16,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Command, Frame, FrameId, Join, Limits, Progress, Run, Snapshot, Status, Waiting};
+use super::{
+    Command, ExecutionStatus, Frame, FrameId, Join, Limits, Progress, Run, Snapshot, Waiting,
+};
 use crate::error::Failure;
 use crate::model::{State, StateKind};
 
@@ -172,7 +174,7 @@ impl Snapshot {
     /// Whether a Map waits for stored values to go on: the driver should load them
     /// ([`Snapshot::wanted`]) and step with [`super::Event::Resume`].
     pub fn needs_resume(&self) -> bool {
-        self.status == Status::Running
+        self.status == ExecutionStatus::Running
             && stored_joins(self).any(|(_, join, stored)| stored.starved(join))
     }
 
