@@ -6,49 +6,26 @@ use serde_json::Value;
 use crate::history::HistoryEvent;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::error::names;
 use crate::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, StoredKind, StoredValue, TimerId,
+    self, Clock, Command, Event, ExecutionInfo, Limits, StoredKind, StoredValue, TaskRequest,
+    TimerId,
 };
 use crate::model::StateMachine;
 use crate::random::{Random, SplitMix64};
 use crate::status::ExecutionStatus;
+use crate::task::TaskOutcome;
 use crate::timestamp::Timestamp;
-
-/// What a Task state asks the outside world to do.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskInvocation {
-    pub state_name: String,
-    pub resource: String,
-    pub input: Value,
-    pub timeout_seconds: Option<u64>,
-    pub heartbeat_seconds: Option<u64>,
-    /// 0 for the first try, 1 for the first retry, …
-    pub attempt: u64,
-}
-
-/// How a task ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TaskOutcome {
-    Succeeded(Value),
-    Failed {
-        error: String,
-        cause: Option<String>,
-    },
-    TimedOut,
-    HeartbeatTimedOut,
-}
 
 /// Answers Task states. Called once per attempt.
 pub trait TaskHandler {
-    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome;
+    fn invoke(&mut self, task: &TaskRequest) -> TaskOutcome;
 }
 
 /// A handler for machines without Task states: every task fails with `States.TaskFailed`.
 pub struct NoTasks;
 
 impl TaskHandler for NoTasks {
-    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+    fn invoke(&mut self, task: &TaskRequest) -> TaskOutcome {
         TaskOutcome::Failed {
             error: crate::error::names::TASK_FAILED.to_string(),
             cause: Some(format!("no task handler for resource '{}'", task.resource)),
@@ -122,26 +99,7 @@ pub fn run(
                     );
                     history.extend(started.history);
                     keep(&mut stored, &mut pending, started.commands);
-                    let invocation = TaskInvocation {
-                        state_name: request.state_name,
-                        resource: request.resource,
-                        input: request.input,
-                        timeout_seconds: request.timeout_seconds,
-                        heartbeat_seconds: request.heartbeat_seconds,
-                        attempt: request.attempt,
-                    };
-                    Some(match tasks.invoke(&invocation) {
-                        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
-                        TaskOutcome::Failed { error, cause } => {
-                            Event::TaskFailed { task, error, cause }
-                        }
-                        TaskOutcome::TimedOut => Event::TaskFailed {
-                            task,
-                            error: names::TIMEOUT.to_string(),
-                            cause: None,
-                        },
-                        TaskOutcome::HeartbeatTimedOut => Event::TaskHeartbeatTimedOut { task },
-                    })
+                    Some(tasks.invoke(&request).into_event(task))
                 }
                 Command::StartTimer { timer, due } => {
                     timers.insert((due, timer));

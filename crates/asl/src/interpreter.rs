@@ -1189,10 +1189,11 @@ impl<'a> Run<'a> {
         let heartbeat_seconds =
             self.number_source(frame, task.heartbeat_seconds.as_ref(), &effective)?;
         let task_id = self.snapshot.next_task;
-        let pattern = crate::callback::Pattern::of(&task.resource);
-        let token = pattern.uses_token().then(|| {
-            crate::callback::token(&self.entropy, &self.snapshot.info.execution_arn, task_id)
-        });
+        let token = crate::task::Route::of(&task.resource)
+            .uses_token()
+            .then(|| {
+                crate::callback::token(&self.entropy, &self.snapshot.info.execution_arn, task_id)
+            });
         self.task_token = token.clone();
         let input = match &task.parameters {
             Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters"),
@@ -2518,7 +2519,7 @@ enum TaskEvents {
 
 impl TaskEvents {
     fn of(resource: &str) -> TaskEvents {
-        if crate::callback::is_activity(resource) {
+        if crate::task::is_activity(resource) {
             return TaskEvents::Activity;
         }
         match resource.splitn(7, ':').collect::<Vec<_>>().as_slice() {

@@ -26,6 +26,7 @@ pub mod path;
 pub mod payload;
 pub mod random;
 pub mod status;
+pub mod task;
 pub mod template;
 pub mod timestamp;
 pub mod validate;

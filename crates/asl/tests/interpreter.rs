@@ -3,8 +3,11 @@
 
 use std::collections::HashMap;
 
-use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler, TaskInvocation, TaskOutcome};
-use cairn_asl::interpreter::{self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot};
+use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler};
+use cairn_asl::interpreter::{
+    self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot, TaskRequest,
+};
+use cairn_asl::task::TaskOutcome;
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::ExecutionStatus;
@@ -49,7 +52,7 @@ fn event_types(outcome: &Outcome) -> Vec<&str> {
 #[derive(Default)]
 struct Script {
     outcomes: HashMap<String, Vec<TaskOutcome>>,
-    calls: Vec<TaskInvocation>,
+    calls: Vec<TaskRequest>,
 }
 
 impl Script {
@@ -60,7 +63,7 @@ impl Script {
 }
 
 impl TaskHandler for Script {
-    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+    fn invoke(&mut self, task: &TaskRequest) -> TaskOutcome {
         self.calls.push(task.clone());
         let queue = self.outcomes.entry(task.resource.clone()).or_default();
         if queue.is_empty() {

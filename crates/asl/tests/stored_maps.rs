@@ -2,10 +2,11 @@
 //! (`Limits::store_map_items_over`) behave exactly as Maps kept in the snapshot: same
 //! status, output, error and history. And their snapshots stay small.
 
-use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler, TaskInvocation, TaskOutcome};
+use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler};
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, StoredKind, StoredValue,
+    self, Clock, Command, Event, ExecutionInfo, Limits, StoredKind, StoredValue, TaskRequest,
 };
+use cairn_asl::task::TaskOutcome;
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
@@ -44,7 +45,7 @@ impl Doubler {
 }
 
 impl TaskHandler for Doubler {
-    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+    fn invoke(&mut self, task: &TaskRequest) -> TaskOutcome {
         self.calls += 1;
         let n = task.input["n"].as_i64().unwrap_or(-1);
         if let Some(at) = self.fail.iter().position(|f| *f == n) {

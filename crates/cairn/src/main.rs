@@ -10,8 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use cairn_asl::diagnostic::invalid_definition_message;
-use cairn_asl::driver::{self, RunOptions, TaskHandler, TaskInvocation, TaskOutcome};
+use cairn_asl::driver::{self, RunOptions, TaskHandler};
+use cairn_asl::interpreter::TaskRequest;
 use cairn_asl::interpreter::{ExecutionInfo, Limits};
+use cairn_asl::task::TaskOutcome;
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use clap::{Parser, Subcommand};
@@ -291,7 +293,7 @@ impl FixedResults {
 }
 
 impl TaskHandler for FixedResults {
-    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+    fn invoke(&mut self, task: &TaskRequest) -> TaskOutcome {
         match self
             .0
             .iter()

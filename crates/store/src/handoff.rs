@@ -11,17 +11,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_asl::callback::Pattern;
 use cairn_asl::interpreter::TaskRequest;
+use cairn_asl::task::Route;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::postgres_nested::Mode;
 use crate::LeasedTask;
 
 /// Whether a worker invokes `task`: not an activity (its workers poll GetActivityTask)
 /// and not a nested execution (started inside the advance).
 pub fn runs_on_worker(task: &TaskRequest) -> bool {
-    Pattern::of(&task.resource) != Pattern::Activity && Mode::of(&task.resource).is_none()
+    Route::of(&task.resource).runs_on_worker()
 }
 
 /// The lease an advance gives the tasks it hands over.

@@ -14,8 +14,9 @@
 //! never collides with the interpreter's own (positive) timer ids; it carries
 //! `TaskHeartbeatTimedOut` and is moved by `SendTaskHeartbeat`.
 
-use cairn_asl::callback::{token_hash, Pattern};
+use cairn_asl::callback::token_hash;
 use cairn_asl::interpreter::{Event, TaskRequest};
+use cairn_asl::task::Route;
 
 use crate::postgres::PgStore;
 use crate::signals::Channel;
@@ -95,7 +96,7 @@ impl CallbackWrites {
         self.token_task.push(task.task as i64);
         self.token_hash.push(token_hash(token));
         self.token_heartbeat.push(heartbeat);
-        if Pattern::of(&task.resource) != Pattern::Activity {
+        if Route::of(&task.resource) != Route::Activity {
             return Ok(false);
         }
         self.activity_execution.push(arn.to_string());

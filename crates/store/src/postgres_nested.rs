@@ -19,50 +19,18 @@
 
 use cairn_asl::callback::token_hash;
 use cairn_asl::interpreter::{Event, TaskRequest};
+use cairn_asl::task::Nested;
 use serde_json::{json, Map, Value};
 
 use crate::postgres_callbacks::{push_events, start_heartbeat};
 use crate::{InboxEvent, Result, StoreError, Time};
 
-/// How a nested-execution Task state finishes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `states:startExecution`: the task's result is StartExecution's answer.
-    RequestResponse,
-    /// `states:startExecution.sync`: waits; `Input`/`Output` of the result are JSON text.
-    Sync,
-    /// `states:startExecution.sync:2`: waits; `Input`/`Output` are JSON values.
-    Sync2,
-    /// `states:startExecution.waitForTaskToken`: waits for SendTaskSuccess/Failure.
-    WaitForTaskToken,
-}
-
-impl Mode {
-    /// The mode `resource` names, or `None` when it is not a nested execution.
-    pub fn of(resource: &str) -> Option<Mode> {
-        let fields: Vec<&str> = resource.splitn(7, ':').collect();
-        let ["arn", partition, "states", "", "", "states", action] = fields.as_slice() else {
-            return None;
-        };
-        if partition.is_empty() {
-            return None;
-        }
-        match *action {
-            "startExecution" => Some(Mode::RequestResponse),
-            "startExecution.sync" => Some(Mode::Sync),
-            "startExecution.sync:2" => Some(Mode::Sync2),
-            "startExecution.waitForTaskToken" => Some(Mode::WaitForTaskToken),
-            _ => None,
-        }
-    }
-
-    /// The `parent_waits` column: set when the parent waits for the child's end.
-    fn waits(self) -> Option<&'static str> {
-        match self {
-            Mode::Sync => Some("sync"),
-            Mode::Sync2 => Some("sync:2"),
-            Mode::RequestResponse | Mode::WaitForTaskToken => None,
-        }
+/// The `parent_waits` column: set when the parent waits for the child's end.
+fn waits_column(mode: Nested) -> Option<&'static str> {
+    match mode {
+        Nested::Sync => Some("sync"),
+        Nested::Sync2 => Some("sync:2"),
+        Nested::RequestResponse | Nested::WaitForTaskToken => None,
     }
 }
 
@@ -199,7 +167,7 @@ fn step_text(event: Event) -> Result<String> {
 /// One nested task to start in this advance.
 struct NestedStart {
     parent_arn: String,
-    mode: Mode,
+    mode: Nested,
     task: TaskRequest,
 }
 
@@ -213,7 +181,7 @@ impl NestedWrites {
     /// Takes `task` when it is a nested execution (`true`): it must not become a `tasks`
     /// row. Its token, if any, was noted by the callback writes first.
     pub(crate) fn add(&mut self, parent_arn: &str, task: &TaskRequest) -> bool {
-        let Some(mode) = Mode::of(&task.resource) else {
+        let Some(mode) = Nested::of(&task.resource) else {
             return false;
         };
         self.starts.push(NestedStart {
@@ -255,16 +223,16 @@ async fn start_one(tx: &mut sqlx::PgConnection, start: NestedStart) -> Result<()
             let response = json!({"ExecutionArn": child_arn, "StartDate": millis(started_at)});
             tracing::info!(parent = %parent_arn, child = %child_arn, state = %task.state_name, "nested execution started");
             events.push(step_text(match mode {
-                Mode::RequestResponse => Event::TaskSucceeded {
+                Nested::RequestResponse => Event::TaskSucceeded {
                     task: id,
                     output: response,
                 },
-                Mode::Sync | Mode::Sync2 | Mode::WaitForTaskToken => Event::TaskSubmitted {
+                Nested::Sync | Nested::Sync2 | Nested::WaitForTaskToken => Event::TaskSubmitted {
                     task: id,
                     output: response,
                 },
             })?);
-            if mode == Mode::WaitForTaskToken {
+            if mode == Nested::WaitForTaskToken {
                 if let Some(seconds) = task.heartbeat_seconds {
                     start_heartbeat(tx, &parent_arn, id as i64, seconds as i64).await?;
                 }
@@ -273,7 +241,7 @@ async fn start_one(tx: &mut sqlx::PgConnection, start: NestedStart) -> Result<()
         Err(refusal) => {
             let request_id = derived_uuid(&format!("{seed}/request"));
             events.push(step_text(refusal.into_event(id, &request_id))?);
-            if mode == Mode::WaitForTaskToken {
+            if mode == Nested::WaitForTaskToken {
                 sqlx::query!(
                     r#"update task_tokens set closed_at = now()
                        where execution_arn = $1 and task_id = $2 and closed_at is null"#,
@@ -295,7 +263,7 @@ async fn start_child(
     tx: &mut sqlx::PgConnection,
     parent_arn: &str,
     task: &TaskRequest,
-    mode: Mode,
+    mode: Nested,
     request: ChildRequest,
     seed: &str,
 ) -> Result<std::result::Result<(String, Time), Refusal>> {
@@ -329,7 +297,7 @@ async fn start_child(
     let child_arn = format!("{prefix}:execution:{}:{name}", machine.name);
     let start = serde_json::to_string(&InboxEvent::Start)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let waits = mode.waits();
+    let waits = waits_column(mode);
     let inserted = sqlx::query_scalar!(
         r#"with started as (
                insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
@@ -547,36 +515,6 @@ pub(crate) async fn stop_children(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn modes() {
-        assert_eq!(
-            Mode::of("arn:aws:states:::states:startExecution"),
-            Some(Mode::RequestResponse)
-        );
-        assert_eq!(
-            Mode::of("arn:aws:states:::states:startExecution.sync"),
-            Some(Mode::Sync)
-        );
-        assert_eq!(
-            Mode::of("arn:aws:states:::states:startExecution.sync:2"),
-            Some(Mode::Sync2)
-        );
-        assert_eq!(
-            Mode::of("arn:aws-cn:states:::states:startExecution.waitForTaskToken"),
-            Some(Mode::WaitForTaskToken)
-        );
-        for other in [
-            "arn:aws:states:::states:startExecution.sync:3",
-            "arn:aws:states:::states:startSyncExecution",
-            "arn:aws:states:::lambda:invoke",
-            "arn:aws:states:us-east-1:123456789012:activity:a",
-            "arn::states:::states:startExecution",
-            "",
-        ] {
-            assert_eq!(Mode::of(other), None, "{other}");
-        }
-    }
 
     #[test]
     fn parameters_as_start_execution_reads_them() {

@@ -3,7 +3,7 @@
 //! waits for `SendTaskSuccess`/`SendTaskFailure` with its token. A failed invocation
 //! fails the task as for any other resource.
 
-use cairn_asl::callback::Pattern;
+use cairn_asl::task::Route;
 use cairn_store::{Completion, Result, Store};
 
 /// Records the outcomes of invoking `completions`' targets, each the way its pattern
@@ -11,8 +11,7 @@ use cairn_store::{Completion, Result, Store};
 /// with its own token bookkeeping) one by one. One flag per completion, in order: `false`
 /// when the task row was gone and the outcome dropped.
 pub(crate) async fn record<S: Store>(store: &S, completions: &[Completion]) -> Result<Vec<bool>> {
-    let is_callback =
-        |c: &Completion| matches!(Pattern::of(&c.task.resource), Pattern::WaitForTaskToken);
+    let is_callback = |c: &Completion| Route::of(&c.task.resource) == Route::InvokeThenWait;
     let plain: Vec<Completion> = completions
         .iter()
         .filter(|c| !is_callback(c))

@@ -1,7 +1,7 @@
 //! Why an invocation did not succeed, and the ASL error each reason becomes.
 
-use cairn_asl::driver::TaskOutcome;
 use cairn_asl::error::names;
+use cairn_asl::task::TaskOutcome;
 
 /// A failed invocation. [`InvokeError::into_outcome`] turns it into what the interpreter
 /// sees; the error names are the ones AWS reports, so `Retry` and `Catch` written for AWS

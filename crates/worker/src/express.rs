@@ -27,7 +27,6 @@ use serde_json::Value;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::runner::outcome_event;
 use crate::{Invocation, Targets};
 
 /// AWS's limit on an Express execution's duration.
@@ -221,7 +220,7 @@ impl Driver<'_> {
                     let task = request.task;
                     // In the run's span and trace context: the attempt is the run's child.
                     let attempt = cairn_telemetry::trace::in_current_context(async move {
-                        outcome_event(task, targets.invoke(&invocation).await)
+                        targets.invoke(&invocation).await.into_event(task)
                     });
                     let handle = self
                         .tasks

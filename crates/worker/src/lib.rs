@@ -41,7 +41,7 @@ mod transport;
 
 pub use aws::endpoint::{service_endpoint, AwsService, ServiceEndpoints};
 pub use aws_credential_types::Credentials;
-pub use cairn_asl::driver::TaskOutcome;
+pub use cairn_asl::task::TaskOutcome;
 pub use config::{DefaultTimeouts, EndpointAuth, HttpAuth, HttpTaskConfig, TargetConfig};
 pub use error::InvokeError;
 pub use invocation::{Invocation, IDEMPOTENCY_HEADER};

@@ -11,13 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_asl::error::names;
-use cairn_asl::interpreter::Event;
 use cairn_store::handoff::{HandedTask, LocalTasks};
 use cairn_store::{Completion, LeasedTask, Store};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::{Invocation, Targets, TaskOutcome};
+use crate::{Invocation, Targets};
 
 /// How a worker loop behaves.
 #[derive(Debug, Clone)]
@@ -221,7 +219,7 @@ async fn invoke<S: Store>(
             }
         }
     };
-    let event = outcome_event(task.task_id as u64, outcome);
+    let event = outcome.into_event(task.task_id as u64);
     Completion { task, event }
 }
 
@@ -281,19 +279,5 @@ async fn record<S: Store>(
                 }
             }
         }
-    }
-}
-
-/// The interpreter event for a task's outcome.
-pub fn outcome_event(task: u64, outcome: TaskOutcome) -> Event {
-    match outcome {
-        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
-        TaskOutcome::Failed { error, cause } => Event::TaskFailed { task, error, cause },
-        TaskOutcome::TimedOut => Event::TaskFailed {
-            task,
-            error: names::TIMEOUT.to_string(),
-            cause: Some("The task did not finish within its TimeoutSeconds".to_string()),
-        },
-        TaskOutcome::HeartbeatTimedOut => Event::TaskHeartbeatTimedOut { task },
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::Region;
-use cairn_asl::driver::TaskOutcome;
+use cairn_asl::task::TaskOutcome;
 use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
