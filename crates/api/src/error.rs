@@ -166,8 +166,6 @@ impl From<cairn_store::StoreError> for ApiError {
         match error {
             StoreError::ExecutionAlreadyExists(arn) => ApiError::ExecutionAlreadyExists(arn),
             StoreError::ExecutionDoesNotExist(arn) => ApiError::ExecutionDoesNotExist(arn),
-            StoreError::StateMachineDoesNotExist(arn) => ApiError::StateMachineDoesNotExist(arn),
-            StoreError::StateMachineAlreadyExists(arn) => ApiError::StateMachineAlreadyExists(arn),
             other => {
                 tracing::error!(error = %other, "store failed");
                 ApiError::Internal(other.to_string())

@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use cairn_asl::interpreter::Limits;
-use cairn_store::postgres::PgStore;
+use cairn_store::Store;
 use cairn_worker::Targets;
 use serde_json::Value;
 
@@ -82,8 +82,8 @@ impl Default for ApiConfig {
 /// What the handlers share: the store, the configuration and the Task targets that
 /// Express executions invoke in-process. Cheap to clone.
 #[derive(Clone)]
-pub struct ApiState {
-    store: PgStore,
+pub struct ApiState<S> {
+    store: S,
     config: std::sync::Arc<ApiConfig>,
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
@@ -93,8 +93,8 @@ pub struct ApiState {
     tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
 }
 
-impl ApiState {
-    pub fn new(store: PgStore, config: ApiConfig, targets: std::sync::Arc<Targets>) -> Self {
+impl<S: Store> ApiState<S> {
+    pub fn new(store: S, config: ApiConfig, targets: std::sync::Arc<Targets>) -> Self {
         ApiState {
             store,
             throttle: std::sync::Arc::new(throttle::Throttle::new(config.throttle)),
@@ -115,7 +115,7 @@ impl ApiState {
 
     pub(crate) async fn tasks_doorbell(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.tasks_doorbell
-            .get_or_init(|| async { self.store.doorbell(cairn_store::signals::Channel::Tasks) })
+            .get_or_init(|| async { self.store.doorbell(cairn_store::Channel::Tasks) })
             .await
             .clone()
     }
@@ -124,7 +124,7 @@ impl ApiState {
         &self.throttle
     }
 
-    pub(crate) fn store(&self) -> &PgStore {
+    pub(crate) fn store(&self) -> &S {
         &self.store
     }
 
@@ -143,12 +143,18 @@ impl ApiState {
 
 /// The API: `POST /` for every operation. Merge it with other routes (health, metrics)
 /// in the binary; it answers nothing but `POST /`.
-pub fn router(state: ApiState) -> Router {
-    Router::new().route("/", post(handle)).with_state(state)
+pub fn router<S: Store>(state: ApiState<S>) -> Router {
+    Router::new()
+        .route("/", post(handle::<S>))
+        .with_state(state)
 }
 
 /// One request: target → body → operation → answer, every failure AWS-shaped.
-async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Body) -> Response {
+async fn handle<S: Store>(
+    State(state): State<ApiState<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let target = headers
         .get("x-amz-target")
@@ -174,8 +180,8 @@ async fn handle(State(state): State<ApiState>, headers: HeaderMap, body: Body) -
     response
 }
 
-async fn serve(
-    state: &ApiState,
+async fn serve<S: Store>(
+    state: &ApiState<S>,
     headers: &HeaderMap,
     target: &str,
     body: Body,

@@ -12,7 +12,7 @@ use cairn_api::approval::{self, ApprovalConfig};
 use cairn_api::{router, ApiConfig, ApiState};
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::signals::Channel;
+use cairn_store::{Channel, Store};
 use cairn_worker::runner::{self, RunnerConfig};
 use serde_json::{json, Value};
 use support::{unique, Harness};

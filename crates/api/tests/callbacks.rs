@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cairn_api::{router, ApiConfig, ApiState};
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::signals::Channel;
+use cairn_store::{Channel, Store};
 use cairn_worker::runner::{self, RunnerConfig};
 use cairn_worker::{Credentials, LambdaApi, TargetConfig, Targets};
 use serde_json::{json, Value};

@@ -6,12 +6,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::routing::get;
 use axum::Router;
-use cairn_scheduler::{Scheduler, SchedulerConfig};
-use cairn_store::handoff::{self, TaskLease};
+use cairn_scheduler::{Handoff, Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::signals::Channel;
-use cairn_store::Store;
-use cairn_worker::runner::{self, RunnerConfig};
+use cairn_store::tasks::TaskLease;
+use cairn_store::{Channel, Store};
+use cairn_worker::runner::{self, LocalTasks, RunnerConfig};
 use cairn_worker::{TargetConfig, Targets};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -55,15 +54,15 @@ pub async fn run(config: Config, role: Role) -> Result<()> {
         idle_poll: Duration::from_secs(5),
     };
     // The schedulers hand the tasks they create to this process's worker while it has
-    // free slots (see cairn_store::handoff).
+    // free slots (see cairn_scheduler::handoff).
     let (handoff, local_tasks) = match role {
         Role::Server => {
             let lease = TaskLease {
                 owner: owner.clone(),
                 duration: worker.lease,
             };
-            let (handoff, local) = handoff::local_worker(lease, worker.concurrency);
-            (Some(handoff), Some(local))
+            let (handoff, slots, tasks) = Handoff::new(lease, worker.concurrency);
+            (Some(handoff), Some(LocalTasks { slots, tasks }))
         }
         Role::Worker => (None, None),
     };
@@ -179,12 +178,10 @@ fn router(store: PgStore) -> Router {
 
 async fn readiness(store: &PgStore) -> (axum::http::StatusCode, String) {
     use axum::http::StatusCode;
-    use cairn_store::schema::SchemaState;
-    match store.schema_state().await {
-        Ok(SchemaState::Current { version }) => {
-            (StatusCode::OK, format!("ready (schema {version})"))
-        }
-        Ok(SchemaState::Behind { missing }) => (
+    use cairn_store::observe::Readiness;
+    match store.readiness().await {
+        Ok(Readiness::Current { version }) => (StatusCode::OK, format!("ready (schema {version})")),
+        Ok(Readiness::Behind { missing }) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("migration {missing} is not applied"),
         ),

@@ -11,14 +11,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
+use cairn_asl::ExecutionStatus;
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, NewExecution, NewStateMachine, Store};
+use cairn_store::prelude::*;
+use cairn_store::testing;
 use serde_json::{json, Value};
 
 mod support;
 use support::Server;
-
-const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 
 /// Invocations seen by the target, by idempotency key.
 type Seen = Arc<Mutex<HashMap<String, u32>>>;
@@ -129,16 +129,7 @@ async fn setup(label: &str, executions: usize) -> (PgStore, String, Vec<String>)
         "Charge": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step2", "Next": "Ship"},
         "Ship": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:step3", "End": true}
     }});
-    let machine = store
-        .create_state_machine(&NewStateMachine {
-            arn: format!("{PREFIX}:stateMachine:orders"),
-            name: "orders".into(),
-            machine_type: "STANDARD".into(),
-            definition: definition.to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-        })
-        .await
-        .expect("machine");
+    let machine = testing::create_machine(&store, "orders", &definition.to_string()).await;
     let arns = start_many(&store, &machine, "o", executions, |i| json!({"order": i})).await;
     (store, url, arns)
 }
@@ -146,7 +137,7 @@ async fn setup(label: &str, executions: usize) -> (PgStore, String, Vec<String>)
 /// Starts `count` executions of `machine` named `<prefix><i>` with `input(i)`; their ARNs.
 async fn start_many(
     store: &PgStore,
-    machine: &cairn_store::StateMachineRow,
+    machine: &str,
     prefix: &str,
     count: usize,
     input: impl Fn(usize) -> Value,
@@ -154,21 +145,7 @@ async fn start_many(
     let mut arns = Vec::new();
     for i in 0..count {
         let name = format!("{prefix}{i}");
-        let arn = format!("{PREFIX}:execution:{}:{name}", machine.name);
-        store
-            .start_execution(&NewExecution {
-                arn: arn.clone(),
-                state_machine_arn: machine.arn.clone(),
-                name,
-                definition_id: machine.definition_id,
-                role_arn: machine.role_arn.clone(),
-                input: input(i).to_string(),
-                started_at: chrono::Utc::now(),
-                trace: None,
-            })
-            .await
-            .expect("start");
-        arns.push(arn);
+        arns.push(testing::start(store, machine, &name, &input(i).to_string()).await);
     }
     arns
 }
@@ -198,14 +175,16 @@ async fn verify(store: &PgStore, arns: &[String]) {
     for arn in arns {
         let row = store.describe_execution(arn).await.expect("describe");
         assert_eq!(
-            row.status, "SUCCEEDED",
+            row.status,
+            ExecutionStatus::Succeeded,
             "{arn}: {:?} {:?}",
-            row.error, row.cause
+            row.error,
+            row.cause
         );
         let output: Value =
             serde_json::from_str(row.output.as_deref().unwrap_or("null")).expect("json");
         assert_eq!(output["steps"], json!(3), "{arn}");
-        let events = store.history(arn, 0, 1000).await.expect("history");
+        let events = testing::history(store, arn).await;
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         assert_eq!(
             ids,
@@ -308,16 +287,7 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
                  "End": true},
         "Caught": {"Type": "Fail", "Error": "Unexpected"}
     }});
-    let machine = store
-        .create_state_machine(&NewStateMachine {
-            arn: format!("{PREFIX}:stateMachine:timers"),
-            name: "timers".into(),
-            machine_type: "STANDARD".into(),
-            definition: definition.to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-        })
-        .await
-        .expect("machine");
+    let machine = testing::create_machine(&store, "timers", &definition.to_string()).await;
     let arns = start_many(&store, &machine, "t", 20, |i| json!({"i": i})).await;
     // Killed while every execution sits in its Wait; the timers fall due while no server
     // runs.
@@ -336,11 +306,13 @@ async fn waits_and_retry_back_offs_fire_after_a_restart() {
     for arn in &arns {
         let row = store.describe_execution(arn).await.expect("describe");
         assert_eq!(
-            row.status, "SUCCEEDED",
+            row.status,
+            ExecutionStatus::Succeeded,
             "{arn}: {:?} {:?}",
-            row.error, row.cause
+            row.error,
+            row.cause
         );
-        let events = store.history(arn, 0, 1000).await.expect("history");
+        let events = testing::history(&store, arn).await;
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         assert_eq!(
             ids,

@@ -1,24 +1,29 @@
-//! `cairn-scheduler`: claims executions that have due events, applies them with the pure
-//! interpreter and commits the result — snapshot, history, tasks, timers and the
-//! consumption of the events — in one transaction per batch.
+//! `cairn-scheduler`: claims executions that have due events, plans each with the pure
+//! interpreter ([`plan::plan`]) and commits the batch's plans — snapshots, history,
+//! tasks, timers and the consumption of the events — in one transaction. Metrics, spans
+//! and the local worker's hand-off happen only once the batch has committed.
+//!
+//! ```text
+//! claim ──▶ plan (pure, per execution) ──▶ commit (one transaction) ──▶ after the commit
+//! ```
 
-mod apply;
 mod entropy; // callbacks: task tokens
+pub mod handoff;
+pub mod plan;
 mod throttle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_asl::interpreter::Event;
-use cairn_asl::interpreter::Limits;
-use cairn_asl::interpreter::TaskRequest;
-use cairn_asl::StateMachine;
-use cairn_store::handoff::{runs_on_worker, Handoff};
-use cairn_store::{Advance, InboxEvent, Store, StoreError};
-use tokio::sync::{watch, Notify};
+use cairn_asl::interpreter::{Event, Limits};
+use cairn_asl::{ExecutionStatus, StateMachine};
+use cairn_store::engine::{Batch, Claimed, Committed, InboxEvent, Plan};
+use cairn_store::{Store, StoreError};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
-pub use apply::{apply, apply_traced, apply_within, Applied};
+pub use handoff::Handoff;
+pub use plan::{plan, Context, Planned};
 pub use throttle::TransitionRate;
 
 /// How a scheduler loop behaves.
@@ -62,14 +67,26 @@ impl Definitions {
             .unwrap_or_default()
     }
 
-    fn get(&self, id: i64) -> Option<Arc<StateMachine>> {
-        self.0.lock().ok()?.get(&id).cloned()
-    }
-
-    fn insert(&self, id: i64, machine: Arc<StateMachine>) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(id, machine);
+    /// The claimed execution's machine: parsed before, or parsed now from the text the
+    /// claim brought.
+    fn of(&self, claimed: &Claimed) -> Result<Arc<StateMachine>, String> {
+        if let Some(machine) = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&claimed.definition_id).cloned())
+        {
+            return Ok(machine);
         }
+        let text = claimed
+            .definition
+            .as_deref()
+            .ok_or_else(|| "definition text missing".to_string())?;
+        let machine = Arc::new(plan::parse(text)?);
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(claimed.definition_id, machine.clone());
+        }
+        Ok(machine)
     }
 }
 
@@ -83,6 +100,51 @@ pub struct Scheduler<S> {
     /// This process's worker, which takes the tasks this scheduler creates while it
     /// has free slots.
     handoff: Option<Handoff>,
+}
+
+/// One planned execution and what follows its commit.
+struct Advance {
+    arn: String,
+    state_machine_arn: String,
+    started_at: cairn_store::Time,
+    planned: Planned,
+    /// The worker slots its leased tasks hold until they are handed over: one permit
+    /// per task.
+    slots: Option<OwnedSemaphorePermit>,
+    /// It was held back by the transition bucket.
+    throttled: bool,
+}
+
+impl Advance {
+    /// Keeps of `free` the slots `planned`'s leased tasks took; the rest go back now.
+    fn new(
+        claimed: &Claimed,
+        planned: Planned,
+        free: Option<OwnedSemaphorePermit>,
+        throttled: bool,
+    ) -> Advance {
+        let slots = free.and_then(|mut free| match planned.leased {
+            0 => None,
+            n if n >= free.num_permits() => Some(free),
+            n => free.split(n),
+        });
+        Advance {
+            arn: claimed.arn.clone(),
+            state_machine_arn: claimed.state_machine_arn.clone(),
+            started_at: claimed.started_at,
+            planned,
+            slots,
+            throttled,
+        }
+    }
+
+    /// One of the slots this advance holds, for one of its leased tasks.
+    fn take_slot(&mut self) -> Option<OwnedSemaphorePermit> {
+        match self.slots.as_mut()?.num_permits() {
+            0 | 1 => self.slots.take(),
+            _ => self.slots.as_mut()?.split(1),
+        }
+    }
 }
 
 impl<S: Store> Scheduler<S> {
@@ -103,109 +165,115 @@ impl<S: Store> Scheduler<S> {
         self
     }
 
-    /// Claims and advances one batch; returns how many executions advanced.
+    /// Claims, plans and commits one batch; returns how many executions advanced.
     pub async fn tick(&self) -> Result<usize, StoreError> {
-        let known = self.definitions.known();
-        let limits = self.config.limits;
-        let definitions = &self.definitions;
-        let transitions = self.transitions.as_ref();
-        let mut spans = Vec::new();
-        let handoff = self.handoff.as_ref();
-        // The worker slots taken by tasks of this batch, by (execution, task id).
-        let mut slots = HashMap::new();
-        let advanced = self
+        let batch = self
             .store
-            .advance(
-                self.config.batch_size,
-                &known,
-                handoff.map(|h| &h.lease),
-                |claimed| {
-                    let arn = claimed.arn.clone();
-                    let mut hand_off = |task: &TaskRequest| {
-                        let slot = handoff
-                            .filter(|_| runs_on_worker(task))
-                            .and_then(Handoff::try_slot);
-                        slot.map(|slot| slots.insert((arn.clone(), task.task as i64), slot))
-                            .is_some()
-                    };
-                    let machine =
-                        match (definitions.get(claimed.definition_id), &claimed.definition) {
-                            (Some(machine), _) => Ok(machine),
-                            (None, Some(text)) => apply::parse(text).map(|m| {
-                                let m = Arc::new(m);
-                                definitions.insert(claimed.definition_id, m.clone());
-                                m
-                            }),
-                            (None, None) => Err("definition text missing".to_string()),
-                        };
-                    // Read before `apply` takes the claim, and only when throttling.
-                    let throttled = transitions.map(|bucket| {
-                        let only_resumes = claimed.status == "RUNNING"
-                            && claimed
-                                .events
-                                .iter()
-                                .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
-                        (bucket, claimed.state_machine_arn.clone(), only_resumes)
-                    });
-                    let apply = |budget| {
-                        let now = chrono::Utc::now();
-                        apply_within(
-                            machine.as_deref(),
-                            claimed,
-                            limits,
-                            now,
-                            budget,
-                            &mut hand_off,
-                        )
-                    };
-                    let Some((bucket, machine_arn, only_resumes)) = throttled else {
-                        let applied = apply(None);
-                        spans.extend(applied.spans);
-                        return applied.advance;
-                    };
-                    let spent = if only_resumes && bucket.is_empty() {
-                        // Still no token: wait again without reading the snapshot.
-                        bucket.spend(|_| (None, 0, true))
-                    } else {
-                        bucket.spend(|budget| {
-                            let applied = apply(Some(budget));
-                            let (transitions, paused) = (applied.transitions, applied.paused);
-                            (Some(applied), transitions, paused)
-                        })
-                    };
-                    let mut advance = match spent.value {
-                        Some(applied) => {
-                            spans.extend(applied.spans);
-                            applied.advance
-                        }
-                        None => Advance::default(),
-                    };
-                    if let Some(wait) = spent.resume_after {
-                        cairn_telemetry::execution_throttled(&machine_arn);
-                        let now = chrono::Utc::now();
-                        advance.resume_at = Some(
-                            chrono::Duration::from_std(wait)
-                                .ok()
-                                .and_then(|wait| now.checked_add_signed(wait))
-                                .unwrap_or(now),
-                        );
-                    }
-                    advance
-                },
-            )
+            .claim(self.config.batch_size, &self.definitions.known())
             .await?;
-        // Drawn only for what committed.
-        for execution in spans {
-            execution.export();
+        if batch.claimed().is_empty() {
+            return Ok(0);
         }
-        if let Some(handoff) = handoff {
-            for task in advanced.leased {
-                if let Some(slot) = slots.remove(&(task.execution_arn.clone(), task.task_id)) {
-                    handoff.hand_over(task, slot);
-                }
+        let advances: Vec<Advance> = batch.claimed().iter().map(|c| self.advance(c)).collect();
+        let executions = advances
+            .iter()
+            .filter(|a| a.planned.plan.execution.is_some())
+            .count();
+        let (advances, plans): (Vec<Advance>, Vec<Plan>) = advances
+            .into_iter()
+            .map(|mut a| {
+                let plan = std::mem::take(&mut a.planned.plan);
+                (a, plan)
+            })
+            .unzip();
+        let lease = self.handoff.as_ref().map(|h| &h.lease);
+        let committed = batch.commit(plans, lease).await?;
+        self.after_commit(advances, committed);
+        Ok(executions)
+    }
+
+    /// Plans one claimed execution, under the transition bucket when there is one.
+    fn advance(&self, claimed: &Claimed) -> Advance {
+        let slots = self.handoff.as_ref().and_then(Handoff::free_slots);
+        let machine = self.definitions.of(claimed);
+        let context = |budget| Context {
+            limits: self.config.limits,
+            now: chrono::Utc::now(),
+            budget,
+            local_slots: slots.as_ref().map_or(0, OwnedSemaphorePermit::num_permits),
+            entropy: entropy::fresh(),
+            tracing: cairn_telemetry::trace::enabled(),
+        };
+        let run = |budget| {
+            plan(
+                machine.as_deref().map_err(String::as_str),
+                claimed,
+                &context(budget),
+            )
+        };
+        let Some(bucket) = &self.transitions else {
+            return Advance::new(claimed, run(None), slots, false);
+        };
+        let only_resumes = claimed.status == ExecutionStatus::Running
+            && claimed
+                .events
+                .iter()
+                .all(|e| matches!(e, InboxEvent::Step(Event::Resume)));
+        let spent = if only_resumes && bucket.is_empty() {
+            // Still no token: wait again without reading the snapshot.
+            bucket.spend(|_| (None, 0, true))
+        } else {
+            bucket.spend(|budget| {
+                let planned = run(Some(budget));
+                let (transitions, paused) = (planned.transitions, planned.paused);
+                (Some(planned), transitions, paused)
+            })
+        };
+        let mut planned = spent.value.unwrap_or_default();
+        let throttled = spent.resume_after.is_some();
+        if let Some(wait) = spent.resume_after {
+            let now = chrono::Utc::now();
+            let at = chrono::Duration::from_std(wait)
+                .ok()
+                .and_then(|wait| now.checked_add_signed(wait))
+                .unwrap_or(now);
+            plan::resume_at(&mut planned.plan, at);
+        }
+        Advance::new(claimed, planned, slots, throttled)
+    }
+
+    /// What happens only for what committed: metrics, spans, the local hand-off.
+    fn after_commit(&self, advances: Vec<Advance>, committed: Committed) {
+        let mut holding: HashMap<String, Advance> = HashMap::new();
+        for mut advance in advances {
+            if advance.throttled {
+                cairn_telemetry::execution_throttled(&advance.state_machine_arn);
+            }
+            if let Some(status) = advance.planned.finished {
+                cairn_telemetry::execution_finished(
+                    &advance.state_machine_arn,
+                    status,
+                    advance.started_at,
+                );
+            }
+            if let Some(spans) = advance.planned.spans.take() {
+                spans.export();
+            }
+            if advance.slots.is_some() {
+                holding.insert(advance.arn.clone(), advance);
             }
         }
-        Ok(advanced.executions)
+        let Some(handoff) = &self.handoff else {
+            return;
+        };
+        for task in committed.leased {
+            let slot = holding
+                .get_mut(&task.execution_arn)
+                .and_then(Advance::take_slot);
+            if let Some(slot) = slot {
+                handoff.hand_over(task, slot);
+            }
+        }
     }
 
     /// Runs until `shutdown` turns true: advances batches while there is work, and

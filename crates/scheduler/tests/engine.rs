@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use cairn_asl::interpreter::Event;
+use cairn_asl::ExecutionStatus;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, Completion, NewExecution, Store};
+use cairn_store::prelude::*;
+use cairn_store::tasks::Completion;
+use cairn_store::testing;
 use serde_json::{json, Value};
 
 mod support;
@@ -30,7 +33,7 @@ async fn answer_tasks(store: &PgStore) -> usize {
 }
 
 async fn assert_dense_history(store: &PgStore, arn: &str) -> Vec<String> {
-    let events = store.history(arn, 0, 10_000).await.expect("history");
+    let events = support::history(store, arn).await;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     assert_eq!(
         ids,
@@ -71,7 +74,7 @@ async fn tasks_choice_and_parallel_run_to_completion_with_dense_history() {
             .await
             .expect("describe")
             .status,
-        "RUNNING"
+        ExecutionStatus::Running
     );
     assert_eq!(answer_tasks(&store).await, 1, "T1 is the only task");
     settle(&scheduler).await;
@@ -79,7 +82,7 @@ async fn tasks_choice_and_parallel_run_to_completion_with_dense_history() {
     settle(&scheduler).await;
 
     let row = store.describe_execution(&arn).await.expect("describe");
-    assert_eq!(row.status, "SUCCEEDED");
+    assert_eq!(row.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("json");
     assert_eq!(output["branches"][1], json!("b"));
     assert_eq!(output["t1"]["done"], json!({"go": true}));
@@ -140,7 +143,7 @@ async fn a_wait_is_one_timer_row_that_fires_when_due() {
             .await
             .expect("describe")
             .status,
-        "ABORTED"
+        ExecutionStatus::Aborted
     );
     assert_eq!(
         store.next_due().await.expect("due"),
@@ -162,30 +165,22 @@ async fn starting_the_same_name_twice_is_idempotent_only_for_the_same_input() {
     .await;
     let arn = start(&store, &machine, "same", json!({"a": 1})).await;
     let again = store
-        .start_execution(&NewExecution {
-            arn: arn.clone(),
-            state_machine_arn: machine.0.clone(),
-            name: "same".into(),
-            definition_id: machine.1,
-            role_arn: "r".into(),
-            input: json!({"a": 1}).to_string(),
-            started_at: chrono::Utc::now(),
-            trace: None,
-        })
+        .start_execution(&cairn_store::testing::new_execution(
+            &machine,
+            "same",
+            &json!({"a": 1}).to_string(),
+        ))
         .await
-        .expect("same input is idempotent");
+        .expect("same input is idempotent")
+        .expect("a STANDARD machine");
+    assert_eq!(again.arn, arn);
     assert!(!again.created);
     let conflict = store
-        .start_execution(&NewExecution {
-            arn: arn.clone(),
-            state_machine_arn: machine.0.clone(),
-            name: "same".into(),
-            definition_id: machine.1,
-            role_arn: "r".into(),
-            input: json!({"a": 2}).to_string(),
-            started_at: chrono::Utc::now(),
-            trace: None,
-        })
+        .start_execution(&cairn_store::testing::new_execution(
+            &machine,
+            "same",
+            &json!({"a": 2}).to_string(),
+        ))
         .await;
     assert!(matches!(
         conflict,
@@ -242,7 +237,7 @@ async fn concurrent_schedulers_never_apply_an_event_twice() {
                 .await
                 .expect("describe")
                 .status,
-            "SUCCEEDED",
+            ExecutionStatus::Succeeded,
             "{arn}"
         );
         assert_eq!(
@@ -268,7 +263,7 @@ async fn an_unreadable_snapshot_fails_the_execution_with_an_execution_failed_eve
     let arn = start(&store, &m, "e1", json!({})).await;
     settle(&scheduler).await;
     let before = store.describe_execution(&arn).await.expect("describe");
-    assert_eq!(before.status, "RUNNING");
+    assert_eq!(before.status, ExecutionStatus::Running);
     sqlx::query(
         "update executions set snapshot = '{\"not\": \"a snapshot\"}'::json where arn = $1",
     )
@@ -283,14 +278,14 @@ async fn an_unreadable_snapshot_fails_the_execution_with_an_execution_failed_eve
         .await
         .expect("describe")
         .status
-        == "RUNNING"
+        == ExecutionStatus::Running
     {
         assert!(std::time::Instant::now() < deadline, "the execution ended");
         settle(&scheduler).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after = store.describe_execution(&arn).await.expect("describe");
-    assert_eq!(after.status, "FAILED");
+    assert_eq!(after.status, ExecutionStatus::Failed);
     assert_eq!(after.error.as_deref(), Some("States.Runtime"));
     let types = assert_dense_history(&store, &arn).await;
     assert_eq!(types.last().map(String::as_str), Some("ExecutionFailed"));
@@ -380,7 +375,8 @@ async fn a_lease_taken_after_expiry_is_a_takeover_and_a_released_one_is_not() {
 /// second `TaskStarted`. Tasks beyond the worker's free slots are left for any worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_handed_to_the_local_worker_start_in_their_advance_and_survive_its_death() {
-    use cairn_store::handoff::{local_worker, TaskLease};
+    use cairn_scheduler::Handoff;
+    use cairn_store::tasks::TaskLease;
 
     let (store, _) = testing::fresh_store("engine_handoff", 4)
         .await
@@ -390,7 +386,7 @@ async fn tasks_handed_to_the_local_worker_start_in_their_advance_and_survive_its
         duration: Duration::from_secs(1),
     };
     // One slot: of two executions' first tasks, one is handed over, one is not.
-    let (handoff, mut local) = local_worker(lease, 1);
+    let (handoff, slots, mut tasks) = Handoff::new(lease, 1);
     let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default()).with_handoff(handoff);
     let machine = machine(
         &store,
@@ -402,20 +398,20 @@ async fn tasks_handed_to_the_local_worker_start_in_their_advance_and_survive_its
     let second = start(&store, &machine, "second", json!({"n": 2})).await;
     settle(&scheduler).await;
 
-    let handed = local.tasks.try_recv().expect("one task was handed over");
-    assert!(local.tasks.try_recv().is_err(), "only one slot was free");
+    let (handed, slot) = tasks.try_recv().expect("one task was handed over");
+    assert!(tasks.try_recv().is_err(), "only one slot was free");
     assert_eq!(
-        local.slots.available_permits(),
+        slots.available_permits(),
         0,
         "the handed task holds the slot"
     );
-    let (mine, other) = if handed.task.execution_arn == first {
+    let (mine, other) = if handed.execution_arn == first {
         (first, second)
     } else {
         (second, first)
     };
-    assert_eq!(handed.task.execution_arn, mine);
-    assert!(!handed.task.taken_over);
+    assert_eq!(handed.execution_arn, mine);
+    assert!(!handed.taken_over);
     let started = |events: &[String]| events.iter().filter(|e| e.ends_with("Started")).count();
     let mine_events = assert_dense_history(&store, &mine).await;
     assert_eq!(
@@ -440,7 +436,7 @@ async fn tasks_handed_to_the_local_worker_start_in_their_advance_and_survive_its
         vec![&other]
     );
     // The local worker "dies": its slot is gone with it, and its lease runs out.
-    drop(handed);
+    drop((handed, slot));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let taken = store
         .lease_tasks("other-worker", 10, Duration::from_secs(30))

@@ -3,9 +3,11 @@
 //! results join in order across scheduler instances, and every row goes when the Map or
 //! the execution ends.
 
+use cairn_asl::ExecutionStatus;
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::{testing, Store};
+use cairn_store::prelude::*;
+use cairn_store::testing;
 use serde_json::{json, Value};
 
 mod support;
@@ -88,7 +90,7 @@ async fn a_large_map_joins_its_results_in_order_from_rows_with_a_small_snapshot(
         }
     }
     let row = store.describe_execution(&arn).await.expect("describe");
-    assert_eq!(row.status, "SUCCEEDED");
+    assert_eq!(row.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("json");
     let expected: Vec<Value> = (0..300).map(|i| json!({"n": 2 * i})).collect();
     assert_eq!(output["doubled"], Value::Array(expected));
@@ -99,7 +101,7 @@ async fn a_large_map_joins_its_results_in_order_from_rows_with_a_small_snapshot(
         "the snapshot reached {largest_snapshot} bytes"
     );
 
-    let events = store.history(&arn, 0, 10_000).await.expect("history");
+    let events = support::history(&store, &arn).await;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     assert_eq!(ids, (1..=events.len() as i64).collect::<Vec<_>>());
     let count = |t: &str| events.iter().filter(|e| e.event_type == t).count();
@@ -146,6 +148,6 @@ async fn stopping_an_execution_mid_map_deletes_its_stored_values() {
         .expect("stop");
     while scheduler.tick().await.expect("tick") > 0 {}
     let row = store.describe_execution(&arn).await.expect("describe");
-    assert_eq!(row.status, "ABORTED");
+    assert_eq!(row.status, ExecutionStatus::Aborted);
     assert_eq!(stored_rows(&store, &arn).await, 0);
 }

@@ -1,11 +1,12 @@
-//! What the Step Functions API needs beyond [`crate::Store`]: state machines as
-//! resources (create with tags, update, delete, list), activities, tags, and the
-//! paged reads behind `ListExecutions` and `GetExecutionHistory`.
+//! State machines as resources (create with tags, update, delete, list), activities and
+//! tags: what the API's resource operations read and write.
 //!
 //! Lookups answer `Option` (or an outcome enum) rather than an error, so the API
 //! decides which AWS error a missing resource becomes.
 
-use crate::{Result, StoredEvent, Time};
+use std::future::Future;
+
+use crate::{Result, Time};
 
 /// A tag as `TagResource` takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,14 +15,43 @@ pub struct Tag {
     pub value: String,
 }
 
+/// A state machine's type: durable executions, or in-memory ones that store nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MachineType {
+    Standard,
+    Express,
+}
+
+impl MachineType {
+    /// AWS's spelling, as rows keep it: `STANDARD`, `EXPRESS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineType::Standard => "STANDARD",
+            MachineType::Express => "EXPRESS",
+        }
+    }
+
+    /// The type AWS's spelling names, if any.
+    pub fn parse(text: &str) -> Option<MachineType> {
+        [MachineType::Standard, MachineType::Express]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+
+    /// A stored type; what cannot be read is reported corrupt.
+    pub(crate) fn stored(text: &str) -> Result<MachineType> {
+        MachineType::parse(text)
+            .ok_or_else(|| crate::StoreError::Corrupt(format!("state machine type {text:?}")))
+    }
+}
+
 /// A state machine to create. `logging` and `tracing` are canonical JSON texts (the
 /// API fills in the defaults), so comparing texts compares configurations.
 #[derive(Debug, Clone)]
 pub struct StateMachineSpec {
     pub arn: String,
     pub name: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub machine_type: String,
+    pub machine_type: MachineType,
     pub definition: String,
     pub role_arn: String,
     pub logging: String,
@@ -35,7 +65,7 @@ pub struct StateMachineSpec {
 pub struct StateMachineRecord {
     pub arn: String,
     pub name: String,
-    pub machine_type: String,
+    pub machine_type: MachineType,
     pub definition_id: i64,
     pub definition: String,
     pub role_arn: String,
@@ -49,7 +79,7 @@ pub struct StateMachineRecord {
     pub updated_at: Time,
 }
 
-/// The answer to [`Catalog::create_state_machine_tagged`].
+/// The answer to [`Catalog::create_state_machine`].
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
     Created(StateMachineRecord),
@@ -80,36 +110,8 @@ pub struct Updated {
 pub struct StateMachineSummary {
     pub arn: String,
     pub name: String,
-    pub machine_type: String,
+    pub machine_type: MachineType,
     pub created_at: Time,
-}
-
-#[derive(Debug, Clone)]
-pub struct ExecutionSummary {
-    pub arn: String,
-    pub state_machine_arn: String,
-    pub name: String,
-    pub status: String,
-    pub started_at: Time,
-    pub stopped_at: Option<Time>,
-}
-
-/// Where a page of `ListExecutions` (newest first) resumes: after this execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecutionCursor {
-    pub started_at: Time,
-    pub arn: String,
-}
-
-/// The definition and role an execution runs with (fixed when it started).
-#[derive(Debug, Clone)]
-pub struct ExecutionDefinition {
-    pub arn: String,
-    pub state_machine_arn: String,
-    pub role_arn: String,
-    pub definition_id: i64,
-    pub definition: String,
-    pub started_at: Time,
 }
 
 #[derive(Debug, Clone)]
@@ -130,65 +132,87 @@ pub enum TagOutcome {
 }
 
 /// The API's resource catalogue. Every method that writes does so in one transaction.
-#[allow(async_fn_in_trait)]
 pub trait Catalog: Send + Sync {
     /// Creates a state machine and its tags in one transaction, or reports the machine
     /// that already has this ARN (see [`CreateOutcome`]).
-    async fn create_state_machine_tagged(&self, spec: &StateMachineSpec) -> Result<CreateOutcome>;
-    async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>>;
+    fn create_state_machine(
+        &self,
+        spec: &StateMachineSpec,
+    ) -> impl Future<Output = Result<CreateOutcome>> + Send;
+    fn state_machine(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<StateMachineRecord>>> + Send;
     /// `None` when no machine has this ARN.
-    async fn update_state_machine(
+    fn update_state_machine(
         &self,
         arn: &str,
         changes: &StateMachineChanges,
-    ) -> Result<Option<Updated>>;
+    ) -> impl Future<Output = Result<Option<Updated>>> + Send;
     /// Deletes the machine and its tags; `false` when there was none. Executions keep
     /// their rows (and, if running, keep running: they hold their own definition).
-    async fn delete_state_machine(&self, arn: &str) -> Result<bool>;
+    fn delete_state_machine(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Machines in ARN order, after `after` when given.
-    async fn list_state_machines(
+    fn list_state_machines(
         &self,
         after: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<StateMachineSummary>>;
-
-    /// A machine's executions, newest first, after `after` when given.
-    async fn list_executions(
-        &self,
-        state_machine_arn: &str,
-        status: Option<&str>,
-        after: Option<&ExecutionCursor>,
-        limit: i64,
-    ) -> Result<Vec<ExecutionSummary>>;
-    /// Up to `limit` events after event `after` (ascending), or before it when
-    /// `reverse` (descending; `None` starts from the last event). `None` when the
-    /// execution does not exist.
-    async fn history_page(
-        &self,
-        execution_arn: &str,
-        after: Option<i64>,
-        limit: i64,
-        reverse: bool,
-    ) -> Result<Option<Vec<StoredEvent>>>;
-    async fn execution_definition(
-        &self,
-        execution_arn: &str,
-    ) -> Result<Option<ExecutionDefinition>>;
+    ) -> impl Future<Output = Result<Vec<StateMachineSummary>>> + Send;
 
     /// Creates an activity with its tags, or returns the one of that name (AWS: tags of
     /// a repeated call are ignored).
-    async fn create_activity(&self, arn: &str, name: &str, tags: &[Tag]) -> Result<ActivityRecord>;
-    async fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>>;
+    fn create_activity(
+        &self,
+        arn: &str,
+        name: &str,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<ActivityRecord>> + Send;
+    fn activity(&self, arn: &str) -> impl Future<Output = Result<Option<ActivityRecord>>> + Send;
     /// Deletes the activity and its tags; `false` when there was none.
-    async fn delete_activity(&self, arn: &str) -> Result<bool>;
-    async fn list_activities(&self, after: Option<&str>, limit: i64)
-        -> Result<Vec<ActivityRecord>>;
+    fn delete_activity(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Activities in ARN order, after `after` when given.
+    fn list_activities(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>>> + Send;
 
     /// Adds or overwrites tags on a state machine or activity, refusing (and changing
     /// nothing) when the resource would end with more than `max_tags`.
-    async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: i64) -> Result<TagOutcome>;
+    fn tag_resource(
+        &self,
+        arn: &str,
+        tags: &[Tag],
+        max_tags: i64,
+    ) -> impl Future<Output = Result<TagOutcome>> + Send;
     /// `false` when no state machine or activity has this ARN.
-    async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<bool>;
+    fn untag_resource(
+        &self,
+        arn: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Tags in key order; `None` when no state machine or activity has this ARN.
-    async fn list_tags(&self, arn: &str) -> Result<Option<Vec<Tag>>>;
+    fn list_tags(&self, arn: &str) -> impl Future<Output = Result<Option<Vec<Tag>>>> + Send;
+}
+
+/// Tags deduplicated by key, the last value winning (as a map would have it).
+pub(crate) fn distinct_tags(tags: &[Tag]) -> Vec<Tag> {
+    let mut distinct: Vec<Tag> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        match distinct.iter_mut().find(|t| t.key == tag.key) {
+            Some(existing) => existing.value = tag.value.clone(),
+            None => distinct.push(tag.clone()),
+        }
+    }
+    distinct
+}
+
+/// Whether `existing` is what a repeat of the call `spec` would create: AWS then treats
+/// the call as that repeat and changes nothing. A machine created without a logging or
+/// tracing configuration matches any.
+pub(crate) fn is_repeat(existing: &StateMachineRecord, spec: &StateMachineSpec) -> bool {
+    existing.definition == spec.definition
+        && existing.machine_type == spec.machine_type
+        && existing.logging.as_deref().unwrap_or(&spec.logging) == spec.logging
+        && existing.tracing.as_deref().unwrap_or(&spec.tracing) == spec.tracing
 }

@@ -5,8 +5,9 @@ use cairn_asl::history::HistoryEvent;
 use chrono::SecondsFormat;
 use serde_json::value::RawValue;
 
-use crate::postgres::to_time;
-use crate::{Result, StoreError, StoredEvent};
+use crate::executions::StoredEvent;
+use crate::time::to_time;
+use crate::{Result, StoreError};
 
 /// One advance's events (dense, ascending) as the `events` column's JSON text.
 pub(crate) fn encode(events: &[HistoryEvent]) -> Result<String> {
@@ -133,60 +134,5 @@ mod tests {
     fn a_batch_that_is_not_events_is_reported_corrupt() {
         let error = decode(&["{}".to_string()], Page::After(0), 10).expect_err("corrupt");
         assert!(matches!(error, StoreError::Corrupt(_)));
-    }
-
-    /// Events recorded before history was batched are still there after the upgrade,
-    /// each a batch of its own, read back the same.
-    #[tokio::test]
-    async fn the_upgrade_keeps_events_recorded_one_row_each() {
-        use crate::postgres::PgStore;
-        use crate::Store;
-
-        const BATCHED_FROM: i64 = 20261125120000;
-        let url = crate::testing::fresh_database_url("history_upgrade");
-        let store = PgStore::connect(&url, 2).await.expect("database");
-        let mut before = sqlx::migrate!("../../migrations");
-        before.migrations = std::borrow::Cow::Owned(
-            before
-                .iter()
-                .filter(|m| m.version < BATCHED_FROM)
-                .cloned()
-                .collect(),
-        );
-        before.run(store.pool()).await.expect("older migrations");
-        let arn = "arn:aws:states:us-east-1:123456789012:execution:m:old";
-        for (id, event_type, details) in [
-            (1, "ExecutionStarted", r#"{"input":"{}","roleArn":"r"}"#),
-            (2, "PassStateEntered", r#"{"name":"P","input":"{}"}"#),
-        ] {
-            sqlx::query(
-                "insert into history_events (execution_arn, id, previous_event_id, at, type, details)
-                 values ($1, $2, $2 - 1, '2026-11-25T10:00:00.123456Z', $3, $4::json)",
-            )
-            .bind(arn)
-            .bind(id as i64)
-            .bind(event_type)
-            .bind(details)
-            .execute(store.pool())
-            .await
-            .expect("an event the old way");
-        }
-        store.migrate().await.expect("the upgrade");
-
-        let events = store.history(arn, 0, 10).await.expect("history");
-        assert_eq!(events.len(), 2);
-        assert_eq!(
-            (
-                events[1].id,
-                events[1].previous_event_id,
-                events[1].event_type.as_str()
-            ),
-            (2, 1, "PassStateEntered")
-        );
-        assert_eq!(events[1].details, r#"{"name":"P","input":"{}"}"#);
-        assert_eq!(
-            events[0].at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            "2026-11-25T10:00:00.123456Z"
-        );
     }
 }

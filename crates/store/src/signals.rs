@@ -1,25 +1,14 @@
-//! Wake-ups between Cairn's loops: at once inside this process, and across processes
-//! through Postgres `NOTIFY`.
-//!
-//! A notification is a hint, never data: every loop that sleeps on a doorbell also polls,
-//! and a rescan finds whatever was committed. So `NOTIFY` is sent *after* a commit, on its
-//! own connection, and coalesced: many commits while one `NOTIFY` is on its way cause one
-//! more, not many. Sending it inside the writing transaction would make every such
-//! commit queue behind Postgres's single notification-queue lock, held through the
-//! commit's WAL flush — which capped the engine at one commit per flush.
-
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-
-use sqlx::postgres::PgPool;
-use tokio::sync::Notify;
+//! What a wake-up is about. How it travels is the store's: at once inside a process
+//! (both stores), and across processes through Postgres `NOTIFY`
+//! ([`crate::postgres`]'s `signals`).
 
 /// What a wake-up is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     /// An execution has a new due event: schedulers rescan.
     Inbox,
-    /// A task row is ready: workers rescan.
+    /// A task is ready (a task row, an activity task): workers and activity long polls
+    /// rescan.
     Tasks,
 }
 
@@ -27,95 +16,8 @@ impl Channel {
     /// The Postgres `LISTEN`/`NOTIFY` channel name.
     pub fn name(self) -> &'static str {
         match self {
-            Channel::Inbox => crate::postgres::INBOX_CHANNEL,
-            Channel::Tasks => crate::postgres::TASKS_CHANNEL,
+            Channel::Inbox => "cairn_inbox",
+            Channel::Tasks => "cairn_tasks",
         }
-    }
-}
-
-/// The doorbells of one store: one per [`Channel`].
-#[derive(Debug, Default)]
-pub(crate) struct Signals {
-    inbox: Bell,
-    tasks: Bell,
-}
-
-impl Signals {
-    fn bell(&self, channel: Channel) -> &Bell {
-        match channel {
-            Channel::Inbox => &self.inbox,
-            Channel::Tasks => &self.tasks,
-        }
-    }
-
-    /// Wakes this process's waiters now and other processes' soon after.
-    pub(crate) fn announce(&self, pool: &PgPool, channel: Channel) {
-        let bell = self.bell(channel);
-        bell.local.notify_waiters();
-        bell.outgoing
-            .get_or_init(|| spawn_sender(pool.clone(), channel))
-            .notify_one();
-    }
-
-    /// The [`Notify`] rung for `channel`, by this process's own writes and by `NOTIFY`s
-    /// from any process; the first call starts the listener.
-    pub(crate) fn doorbell(&self, pool: &PgPool, channel: Channel) -> Arc<Notify> {
-        let bell = self.bell(channel);
-        bell.listener.get_or_init(|| {
-            spawn_listener(pool.clone(), channel, bell.local.clone());
-        });
-        bell.local.clone()
-    }
-}
-
-#[derive(Debug, Default)]
-struct Bell {
-    local: Arc<Notify>,
-    /// Wakes the task that sends `NOTIFY`; a stored permit coalesces bursts.
-    outgoing: OnceLock<Arc<Notify>>,
-    listener: OnceLock<()>,
-}
-
-fn spawn_sender(pool: PgPool, channel: Channel) -> Arc<Notify> {
-    let wanted = Arc::new(Notify::new());
-    let waiting = wanted.clone();
-    tokio::spawn(async move {
-        loop {
-            waiting.notified().await;
-            if let Err(error) = sqlx::query!("select pg_notify($1, '')", channel.name())
-                .execute(&pool)
-                .await
-            {
-                // Other processes fall back to their poll interval.
-                tracing::warn!(%error, channel = channel.name(), "NOTIFY failed");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    });
-    wanted
-}
-
-/// Rings `bell` whenever a `NOTIFY` arrives — and after every reconnect, because
-/// notifications sent while the listener was away are lost and waiters must rescan.
-fn spawn_listener(pool: PgPool, channel: Channel, bell: Arc<Notify>) {
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = listen(&pool, channel.name(), &bell).await {
-                tracing::warn!(%error, channel = channel.name(), "listener lost; reconnecting");
-            }
-            bell.notify_waiters();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-}
-
-async fn listen(pool: &PgPool, channel: &str, bell: &Notify) -> Result<(), sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(channel).await?;
-    // Anything sent before we listened is unknown: make waiters rescan.
-    bell.notify_waiters();
-    loop {
-        listener.recv().await?;
-        bell.notify_waiters();
     }
 }

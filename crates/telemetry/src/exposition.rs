@@ -1,6 +1,6 @@
 //! One scrape: read the queues and the pool, set the gauges, gather and encode.
 
-use cairn_store::postgres::PgStore;
+use cairn_store::Store;
 use opentelemetry::KeyValue;
 use prometheus::Encoder;
 
@@ -12,7 +12,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Every metric in the Prometheus text format. The queue figures come from one
 /// read-only query; when Postgres cannot answer, they keep their last values and
 /// `cairn_database_up` is 0, so the scrape itself still succeeds.
-pub async fn render(store: &PgStore) -> Result<String, TelemetryError> {
+pub async fn render<S: Store>(store: &S) -> Result<String, TelemetryError> {
     let m = instruments::get();
     let registry = m
         .registry
@@ -39,15 +39,14 @@ pub async fn render(store: &PgStore) -> Result<String, TelemetryError> {
             m.database_up.record(0, &[]);
         }
     }
-    let pool = store.pool();
-    let open = i64::from(pool.size());
-    let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX).min(open);
-    m.pool_connections
-        .record(idle, &[KeyValue::new("state", "idle")]);
-    m.pool_connections
-        .record(open - idle, &[KeyValue::new("state", "in_use")]);
-    m.pool_max
-        .record(i64::from(pool.options().get_max_connections()), &[]);
+    if let Some(pool) = store.connections() {
+        let (open, idle) = (i64::from(pool.open), i64::from(pool.idle));
+        m.pool_connections
+            .record(idle, &[KeyValue::new("state", "idle")]);
+        m.pool_connections
+            .record(open - idle, &[KeyValue::new("state", "in_use")]);
+        m.pool_max.record(i64::from(pool.max), &[]);
+    }
 
     let mut text = Vec::new();
     prometheus::TextEncoder::new().encode(&registry.gather(), &mut text)?;
@@ -65,8 +64,8 @@ mod tests {
         let started = chrono::Utc::now() - chrono::Duration::seconds(2);
         crate::execution_started("m1");
         crate::execution_started("m1");
-        crate::execution_finished("m1", "TIMED_OUT", started);
-        crate::execution_finished("m1", "RUNNING", started);
+        crate::execution_finished("m1", cairn_asl::ExecutionStatus::TimedOut, started);
+        crate::execution_finished("m1", cairn_asl::ExecutionStatus::Running, started);
         let text = super::render(&store).await.expect("render");
         for line in [
             "cairn_executions_started_total{state_machine_arn=\"m1\"} 2",

@@ -5,19 +5,19 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use cairn_store::postgres::PgStore;
+use cairn_store::Store;
 
 use crate::exposition::{render, CONTENT_TYPE};
 
 /// A router answering `GET /metrics` from `store`'s database and this process's
 /// instruments.
-pub fn router(store: PgStore) -> Router {
+pub fn router<S: Store>(store: S) -> Router {
     Router::new()
-        .route("/metrics", get(scrape))
+        .route("/metrics", get(scrape::<S>))
         .with_state(store)
 }
 
-async fn scrape(State(store): State<PgStore>) -> Response {
+async fn scrape<S: Store>(State(store): State<S>) -> Response {
     match render(&store).await {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(error) => {

@@ -1,5 +1,6 @@
 //! The instruments, created once per process, and the Prometheus registry that reads them.
 
+use cairn_asl::ExecutionStatus;
 use std::sync::OnceLock;
 
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, MeterProvider};
@@ -129,13 +130,13 @@ impl Instruments {
         }
     }
 
-    pub(crate) fn execution_finished(&self, machine: &str, status: &str, seconds: f64) {
+    pub(crate) fn execution_finished(&self, machine: &str, status: ExecutionStatus, seconds: f64) {
         let counter = match status {
-            "SUCCEEDED" => &self.succeeded,
-            "FAILED" => &self.failed,
-            "ABORTED" => &self.aborted,
-            "TIMED_OUT" => &self.timed_out,
-            _ => return,
+            ExecutionStatus::Succeeded => &self.succeeded,
+            ExecutionStatus::Failed => &self.failed,
+            ExecutionStatus::Aborted => &self.aborted,
+            ExecutionStatus::TimedOut => &self.timed_out,
+            ExecutionStatus::Running => return,
         };
         let labels = [KeyValue::new("state_machine_arn", machine.to_string())];
         counter.add(1, &labels);

@@ -51,7 +51,7 @@ pub fn execution_started(state_machine_arn: &str) {
 /// `ExecutionTime`. Any other status is ignored.
 pub fn execution_finished(
     state_machine_arn: &str,
-    status: &str,
+    status: cairn_asl::ExecutionStatus,
     started_at: chrono::DateTime<chrono::Utc>,
 ) {
     let seconds = (chrono::Utc::now() - started_at)

@@ -30,7 +30,8 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use cairn_asl::interpreter::StateVisit;
-use cairn_store::TraceContext;
+use cairn_asl::ExecutionStatus;
+use cairn_store::executions::TraceContext;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
@@ -342,7 +343,7 @@ pub fn task_parent(trace: Option<&TraceContext>, entered_event: u64) -> Option<S
 /// How an execution ended, for its span.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    pub status: String,
+    pub status: ExecutionStatus,
     pub error: Option<String>,
     pub cause: Option<String>,
 }
@@ -449,7 +450,7 @@ impl ExecutionSpans {
             let mut attributes = vec![
                 KeyValue::new("cairn.execution.arn", self.execution_arn.clone()),
                 KeyValue::new("cairn.state_machine.arn", self.state_machine_arn.clone()),
-                KeyValue::new("cairn.execution.status", finished.status.clone()),
+                KeyValue::new("cairn.execution.status", finished.status.as_str()),
             ];
             if let Some(error) = &finished.error {
                 attributes.push(KeyValue::new("error.type", error.clone()));
@@ -467,8 +468,11 @@ impl ExecutionSpans {
                 builder.start_with_context(&active.tracer, &parent)
             });
             let cx = Context::new().with_span(span);
-            if finished.status != "SUCCEEDED" {
-                let description = finished.error.clone().unwrap_or(finished.status.clone());
+            if finished.status != ExecutionStatus::Succeeded {
+                let description = finished
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| finished.status.as_str().to_string());
                 cx.span().set_status(Status::error(description));
             }
             cx.span().end_with_timestamp(self.at);

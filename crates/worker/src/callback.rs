@@ -4,7 +4,8 @@
 //! fails the task as for any other resource.
 
 use cairn_asl::task::Route;
-use cairn_store::{Completion, Result, Store};
+use cairn_store::tasks::Completion;
+use cairn_store::{Result, Store};
 
 /// Records the outcomes of invoking `completions`' targets, each the way its pattern
 /// asks: plain tasks all together in one commit, `.waitForTaskToken` ones (rare, and each
@@ -23,7 +24,7 @@ pub(crate) async fn record<S: Store>(store: &S, completions: &[Completion]) -> R
         if is_callback(completion) {
             recorded.push(
                 store
-                    .record_callback_invocation(&completion.task, &completion.event)
+                    .record_submission(&completion.task, &completion.event)
                     .await?,
             );
         } else {

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_store::handoff::{HandedTask, LocalTasks};
-use cairn_store::{Completion, LeasedTask, Store};
+use cairn_store::tasks::{Completion, LeasedTask};
+use cairn_store::Store;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::{Invocation, Targets};
@@ -30,6 +30,14 @@ pub struct RunnerConfig {
     pub idle_poll: Duration,
 }
 
+/// The tasks this process's scheduler leases to this worker in the advance that creates
+/// them (`cairn_scheduler::handoff`), each with the worker slot it holds; the slots are
+/// shared with the scheduler, which takes one per task it hands over.
+pub struct LocalTasks {
+    pub slots: Arc<Semaphore>,
+    pub tasks: mpsc::UnboundedReceiver<(LeasedTask, OwnedSemaphorePermit)>,
+}
+
 /// Runs until `shutdown` turns true, then waits for in-flight invocations (they finish
 /// and are recorded) and gives back any lease still held. With `local`, it also runs the
 /// tasks this process's scheduler hands over, in the same slots (`config.concurrency`
@@ -42,7 +50,7 @@ pub async fn run<S>(
     mut shutdown: watch::Receiver<bool>,
     local: Option<LocalTasks>,
 ) where
-    S: Store + Clone + 'static,
+    S: Store,
 {
     let (outcomes, queued) = mpsc::channel(config.concurrency.max(1));
     let recorder = tokio::spawn(record(store.clone(), queued));
@@ -129,19 +137,19 @@ pub async fn run<S>(
 /// Runs the tasks the scheduler hands over until shutdown; then stops taking them (the
 /// scheduler gives the slots of any it could not hand over back).
 async fn run_handed<S>(
-    mut handed: mpsc::UnboundedReceiver<HandedTask>,
+    mut handed: mpsc::UnboundedReceiver<(LeasedTask, OwnedSemaphorePermit)>,
     store: S,
     targets: Arc<Targets>,
     config: RunnerConfig,
     outcomes: mpsc::Sender<(Completion, tokio::time::Instant)>,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    S: Store + Clone + 'static,
+    S: Store,
 {
     loop {
         tokio::select! {
             next = handed.recv() => match next {
-                Some(HandedTask { task, slot }) => {
+                Some((task, slot)) => {
                     spawn_invocation(&store, &targets, &config, &outcomes, task, slot);
                 }
                 None => return,
@@ -151,7 +159,7 @@ async fn run_handed<S>(
     }
     handed.close();
     // Committed and handed over before the close: still ours to run.
-    while let Ok(HandedTask { task, slot }) = handed.try_recv() {
+    while let Ok((task, slot)) = handed.try_recv() {
         spawn_invocation(&store, &targets, &config, &outcomes, task, slot);
     }
 }
@@ -166,7 +174,7 @@ fn spawn_invocation<S>(
     task: LeasedTask,
     slot: OwnedSemaphorePermit,
 ) where
-    S: Store + Clone + 'static,
+    S: Store,
 {
     let store = store.clone();
     let targets = targets.clone();

@@ -26,7 +26,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use cairn_store::postgres_callbacks::{Completion, TokenOutcome};
+use cairn_store::callbacks::{TokenAnswer, TokenOutcome};
+use cairn_store::Store;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -52,20 +53,20 @@ pub struct ApprovalConfig {
 }
 
 #[derive(Clone)]
-struct Approvals {
-    api: ApiState,
+struct Approvals<S> {
+    api: ApiState<S>,
     config: Arc<ApprovalConfig>,
 }
 
 /// The approval routes, to merge beside the API.
-pub fn router(api: ApiState, config: ApprovalConfig) -> Router {
+pub fn router<S: Store>(api: ApiState<S>, config: ApprovalConfig) -> Router {
     let config = ApprovalConfig {
         public_url: config.public_url.trim_end_matches('/').to_string(),
         ..config
     };
     Router::new()
-        .route("/approval-links", post(mint))
-        .route("/approval", get(show).post(decide))
+        .route("/approval-links", post(mint::<S>))
+        .route("/approval", get(show::<S>).post(decide::<S>))
         .with_state(Approvals {
             api,
             config: Arc::new(config),
@@ -85,7 +86,11 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
 }
 
 /// `POST /approval-links`. Errors are shaped as the API's.
-async fn mint(State(state): State<Approvals>, headers: HeaderMap, body: Body) -> Response {
+async fn mint<S: Store>(
+    State(state): State<Approvals<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let answer = async {
         let bytes = read_body(&headers, body).await?;
         let input = Input::parse(&bytes)?;
@@ -104,7 +109,7 @@ async fn mint(State(state): State<Approvals>, headers: HeaderMap, body: Body) ->
     response
 }
 
-async fn links(state: &Approvals, input: &Input) -> Result<Value, ApiError> {
+async fn links<S: Store>(state: &Approvals<S>, input: &Input) -> Result<Value, ApiError> {
     let token = input.required_string("taskToken")?;
     check_length("taskToken", token, 1, MAX_TOKEN_CHARS, true)?;
     if token.contains('\0') {
@@ -163,7 +168,7 @@ fn refused(refusal: Refusal) -> Response {
 
 /// `GET /approval`: checks the link (signature, expiry, the task still waiting) and
 /// shows the confirmation form. Changes nothing.
-async fn show(State(state): State<Approvals>, RawQuery(query): RawQuery) -> Response {
+async fn show<S: Store>(State(state): State<Approvals<S>>, RawQuery(query): RawQuery) -> Response {
     let fields = Fields::parse(query.unwrap_or_default().as_bytes());
     let link = match link::check(&state.config.key, &fields, now()) {
         Ok(link) => link,
@@ -189,7 +194,11 @@ async fn show(State(state): State<Approvals>, RawQuery(query): RawQuery) -> Resp
 }
 
 /// `POST /approval` (form-encoded): checks the link, then completes the task.
-async fn decide(State(state): State<Approvals>, headers: HeaderMap, body: Body) -> Response {
+async fn decide<S: Store>(
+    State(state): State<Approvals<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Ok(bytes) = read_body(&headers, body).await else {
         return html::invalid();
     };
@@ -199,12 +208,12 @@ async fn decide(State(state): State<Approvals>, headers: HeaderMap, body: Body) 
         Err(refusal) => return refused(refusal),
     };
     let decided_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let completion = match link.action {
-        Action::Approve => Completion::Success(json!({
+    let answer = match link.action {
+        Action::Approve => TokenAnswer::Success(json!({
             "approved": true,
             "decidedAt": decided_at,
         })),
-        Action::Reject => Completion::Failure {
+        Action::Reject => TokenAnswer::Failure {
             error: "Rejected".to_string(),
             cause: Some("Rejected through an approval link".to_string()),
         },
@@ -212,7 +221,7 @@ async fn decide(State(state): State<Approvals>, headers: HeaderMap, body: Body) 
     match state
         .api
         .store()
-        .complete_by_token(link.token, completion)
+        .complete_by_token(link.token, answer)
         .await
     {
         Ok(TokenOutcome::Done) => match link.action {

@@ -1,6 +1,6 @@
 //! CreateActivity, DescribeActivity, DeleteActivity, ListActivities.
 
-use cairn_store::catalog::Catalog;
+use cairn_store::Store;
 use serde_json::{json, Value};
 
 use super::{check_encryption, page, read_tags};
@@ -11,7 +11,7 @@ use crate::{epoch, page as token, ApiState};
 
 /// Idempotent by name, as AWS is: a repeated call returns the first activity and
 /// ignores its tags.
-pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn create<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let name = input.required_string("name")?;
     arn::check_name("name", name)?;
     check_encryption(input)?;
@@ -27,7 +27,7 @@ pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     }))
 }
 
-pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let activity_arn = input.required_string("activityArn")?;
     arn::check("activityArn", activity_arn, Kind::Activity)?;
     let activity = state
@@ -42,7 +42,7 @@ pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError
     }))
 }
 
-pub async fn delete(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn delete<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let activity_arn = input.required_string("activityArn")?;
     arn::check("activityArn", activity_arn, Kind::Activity)?;
     // AWS answers success for an activity that does not exist.
@@ -50,7 +50,7 @@ pub async fn delete(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     Ok(json!({}))
 }
 
-pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let limit = input.page_size("maxResults", 100, 1000)?;
     let after = match input.string("nextToken")? {
         Some(t) => Some(token::decode("ListActivities", t, 1024)?),

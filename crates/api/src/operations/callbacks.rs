@@ -1,10 +1,10 @@
 //! SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat and GetActivityTask: the
 //! operations that complete `.waitForTaskToken` and activity tasks through their token.
 
+use cairn_store::Store;
 use std::time::Duration;
 
-use cairn_store::catalog::Catalog;
-use cairn_store::postgres_callbacks::{Completion, TokenOutcome};
+use cairn_store::callbacks::{TokenAnswer, TokenOutcome};
 use serde_json::{json, Value};
 
 use crate::arn::{self, Kind};
@@ -38,7 +38,7 @@ fn answer(outcome: TokenOutcome) -> Result<Value, ApiError> {
     }
 }
 
-pub async fn send_success(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn send_success<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let token = token(input)?;
     let output = input.required_string("output")?;
     if output.len() > MAX_OUTPUT_BYTES {
@@ -52,12 +52,12 @@ pub async fn send_success(state: &ApiState, input: &Input) -> Result<Value, ApiE
         .map_err(|e| ApiError::InvalidOutput(format!("the output is not JSON: {e}")))?;
     let outcome = state
         .store()
-        .complete_by_token(token, Completion::Success(output))
+        .complete_by_token(token, TokenAnswer::Success(output))
         .await?;
     answer(outcome)
 }
 
-pub async fn send_failure(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn send_failure<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let token = token(input)?;
     let error = input.string("error")?.unwrap_or_default();
     check_length("error", error, 0, 256, true)?;
@@ -65,7 +65,7 @@ pub async fn send_failure(state: &ApiState, input: &Input) -> Result<Value, ApiE
     if let Some(cause) = cause {
         check_length("cause", cause, 0, 32768, true)?;
     }
-    let completion = Completion::Failure {
+    let completion = TokenAnswer::Failure {
         error: error.to_string(),
         cause: cause.map(str::to_string),
     };
@@ -73,7 +73,10 @@ pub async fn send_failure(state: &ApiState, input: &Input) -> Result<Value, ApiE
     answer(outcome)
 }
 
-pub async fn send_heartbeat(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn send_heartbeat<S: Store>(
+    state: &ApiState<S>,
+    input: &Input,
+) -> Result<Value, ApiError> {
     let token = token(input)?;
     let outcome = state.store().heartbeat_by_token(token).await?;
     answer(outcome)
@@ -82,7 +85,10 @@ pub async fn send_heartbeat(state: &ApiState, input: &Input) -> Result<Value, Ap
 /// Long-polls for up to [`crate::ApiConfig::activity_poll`] (AWS: 60 s): answers the
 /// first task queued for the activity, or `{}` when none came, as AWS answers with no
 /// `taskToken`. Each task goes to exactly one poller, whichever replica serves it.
-pub async fn get_activity_task(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn get_activity_task<S: Store>(
+    state: &ApiState<S>,
+    input: &Input,
+) -> Result<Value, ApiError> {
     let activity_arn = input.required_string("activityArn")?;
     check_length("activityArn", activity_arn, 1, 256, false)?;
     arn::check("activityArn", activity_arn, Kind::Activity)?;

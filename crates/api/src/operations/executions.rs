@@ -1,8 +1,10 @@
 //! StartExecution, StopExecution, DescribeExecution, ListExecutions, GetExecutionHistory.
 
 use cairn_asl::history::details_key;
-use cairn_store::catalog::{Catalog, ExecutionCursor};
-use cairn_store::{NewExecution, StartStandard, Started, Store, StoredEvent};
+use cairn_asl::ExecutionStatus;
+use cairn_store::catalog::MachineType;
+use cairn_store::executions::{ExecutionCursor, NewExecution, Started, StoredEvent};
+use cairn_store::Store;
 use serde_json::{json, Map, Value};
 
 use super::page;
@@ -86,51 +88,45 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
 /// Starts an execution. A STANDARD one goes through the durable path (idempotent by
 /// name); an EXPRESS one runs in this process and is not stored (see
 /// [`super::express::start_async`]).
-pub async fn start(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let request = read_start(input)?;
     // The common case, a STANDARD machine, in one statement: the machine's lookup folded
-    // into the execution's insert.
-    if let Some((prefix, machine_name)) = request.machine_arn.rsplit_once(":stateMachine:") {
-        let arn = format!("{prefix}:execution:{machine_name}:{}", request.name);
-        let start = StartStandard {
-            machine_arn: request.machine_arn,
-            machine_name,
-            arn: &arn,
-            name: &request.name,
-            input: request.input,
-            started_at: chrono::Utc::now(),
-            trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
-        };
-        if let Some(started) = state.store().start_standard_execution(&start).await? {
-            return Ok(started_answer(request.machine_arn, started));
-        }
-    }
-    let machine = state
-        .store()
-        .describe_state_machine(request.machine_arn)
-        .await?;
-    if machine.machine_type == super::express::EXPRESS {
-        return super::express::start_async(state, &machine, request);
-    }
-    // The execution's ARN shares the machine's partition, region and account.
-    let prefix = machine
-        .arn
+    // into the execution's insert. The execution's ARN shares the machine's partition,
+    // region and account.
+    let (prefix, machine_name) = request
+        .machine_arn
         .rsplit_once(":stateMachine:")
-        .map(|(p, _)| p)
         .unwrap_or_default();
-    let trace = cairn_telemetry::trace::start_execution(|name| request.trace_context(name));
     let execution = NewExecution {
-        arn: format!("{prefix}:execution:{}:{}", machine.name, request.name),
-        state_machine_arn: machine.arn.clone(),
-        name: request.name,
-        definition_id: machine.definition_id,
-        role_arn: machine.role_arn.clone(),
+        machine_arn: request.machine_arn.to_string(),
+        arn: format!("{prefix}:execution:{machine_name}:{}", request.name),
+        name: request.name.clone(),
         input: request.input.to_string(),
         started_at: chrono::Utc::now(),
-        trace,
+        trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
     };
-    let started = state.store().start_execution(&execution).await?;
-    Ok(started_answer(&machine.arn, started))
+    // Twice at most: a STANDARD machine created between the start and the lookup is
+    // started on the second try.
+    for _ in 0..2 {
+        if let Some(started) = state.store().start_execution(&execution).await? {
+            return Ok(started_answer(request.machine_arn, started));
+        }
+        match state.store().state_machine(request.machine_arn).await? {
+            None => {
+                return Err(ApiError::StateMachineDoesNotExist(
+                    request.machine_arn.to_string(),
+                ))
+            }
+            Some(machine) if machine.machine_type == MachineType::Express => {
+                return super::express::start_async(state, &machine, request);
+            }
+            Some(_) => {}
+        }
+    }
+    Err(ApiError::Internal(format!(
+        "the STANDARD machine {} could not be started",
+        request.machine_arn
+    )))
 }
 
 /// StartExecution's answer, once the execution is stored.
@@ -145,7 +141,7 @@ fn started_answer(machine_arn: &str, started: Started) -> Value {
     })
 }
 
-pub async fn stop(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn stop<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let execution_arn = input.required_string("executionArn")?;
     arn::check("executionArn", execution_arn, Kind::Execution)?;
     let error = input.string("error")?;
@@ -182,15 +178,15 @@ pub async fn stop(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
 /// How long StopExecution waits for the stop to be applied before it answers anyway.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn redrive_reason(status: &str) -> &'static str {
+fn redrive_reason(status: ExecutionStatus) -> &'static str {
     match status {
-        "RUNNING" => "Execution is RUNNING and cannot be redriven",
-        "SUCCEEDED" => "Execution is SUCCEEDED and cannot be redriven",
+        ExecutionStatus::Running => "Execution is RUNNING and cannot be redriven",
+        ExecutionStatus::Succeeded => "Execution is SUCCEEDED and cannot be redriven",
         _ => "Cairn does not redrive executions yet",
     }
 }
 
-pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let execution_arn = input.required_string("executionArn")?;
     arn::check("executionArn", execution_arn, Kind::Execution)?;
     let metadata_only = read_included_data(input)?;
@@ -199,7 +195,7 @@ pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError
     out.insert("executionArn".into(), json!(e.arn));
     out.insert("stateMachineArn".into(), json!(e.state_machine_arn));
     out.insert("name".into(), json!(e.name));
-    out.insert("status".into(), json!(e.status));
+    out.insert("status".into(), json!(e.status.as_str()));
     out.insert("startDate".into(), epoch(e.started_at));
     if let Some(stopped) = e.stopped_at {
         out.insert("stopDate".into(), epoch(stopped));
@@ -222,7 +218,7 @@ pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError
     out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
     out.insert(
         "redriveStatusReason".into(),
-        json!(redrive_reason(&e.status)),
+        json!(redrive_reason(e.status)),
     );
     Ok(Value::Object(out))
 }
@@ -236,7 +232,7 @@ fn execution_cursor(text: &str) -> Option<ExecutionCursor> {
     })
 }
 
-pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.string("stateMachineArn")?;
     let map_run = input.string("mapRunArn")?;
     let machine_arn = match (machine_arn, map_run) {
@@ -282,15 +278,19 @@ pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
         None => return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string())),
         // Express executions are not recorded (AWS: their history goes to CloudWatch
         // Logs only), so there is nothing to list.
-        Some(m) if m.machine_type == super::express::EXPRESS => {
+        Some(m) if m.machine_type == MachineType::Express => {
             return Err(super::express::type_not_supported())
         }
         Some(_) => {}
     }
-    // No execution has been redriven: Cairn cannot redrive yet.
-    if redrive == Some("REDRIVEN") {
-        return Ok(page("executions", Vec::new(), None));
-    }
+    // No execution has been redriven: Cairn cannot redrive yet, so none is redriven or
+    // waiting to be (PENDING_REDRIVE).
+    let status = match status.map(ExecutionStatus::parse) {
+        _ if redrive == Some("REDRIVEN") => return Ok(page("executions", Vec::new(), None)),
+        Some(None) => return Ok(page("executions", Vec::new(), None)),
+        Some(Some(status)) => Some(status),
+        None => None,
+    };
     let mut executions = state
         .store()
         .list_executions(machine_arn, status, after.as_ref(), limit + 1)
@@ -313,7 +313,7 @@ pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
             item.insert("executionArn".into(), json!(e.arn));
             item.insert("stateMachineArn".into(), json!(e.state_machine_arn));
             item.insert("name".into(), json!(e.name));
-            item.insert("status".into(), json!(e.status));
+            item.insert("status".into(), json!(e.status.as_str()));
             item.insert("startDate".into(), epoch(e.started_at));
             if let Some(stopped) = e.stopped_at {
                 item.insert("stopDate".into(), epoch(stopped));
@@ -345,7 +345,7 @@ fn event_json(event: StoredEvent, include_data: bool) -> Result<Value, ApiError>
     Ok(Value::Object(out))
 }
 
-pub async fn history(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn history<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let execution_arn = input.required_string("executionArn")?;
     arn::check("executionArn", execution_arn, Kind::Execution)?;
     let limit = input.page_size("maxResults", 100, 1000)?;

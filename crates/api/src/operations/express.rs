@@ -18,7 +18,7 @@ use cairn_asl::interpreter::ExecutionInfo;
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
-use cairn_store::StateMachineRow;
+use cairn_store::catalog::{MachineType, StateMachineRecord};
 use cairn_store::Store;
 use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
 use serde_json::{json, Map, Value};
@@ -29,9 +29,6 @@ use super::state_machines::read_included_data;
 use crate::error::ApiError;
 use crate::input::Input;
 use crate::{epoch, ApiState};
-
-/// The `type` of an Express machine.
-pub(crate) const EXPRESS: &str = "EXPRESS";
 
 /// AWS bills Express duration in 100 ms steps and memory in 64 MB steps.
 const BILLED_DURATION_STEP_MS: u64 = 100;
@@ -77,9 +74,9 @@ struct Prepared {
     options: ExpressOptions,
 }
 
-fn prepare(
-    state: &ApiState,
-    machine: &StateMachineRow,
+fn prepare<S: Store>(
+    state: &ApiState<S>,
+    machine: &StateMachineRecord,
     request: &StartRequest<'_>,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Prepared, ApiError> {
@@ -122,9 +119,9 @@ fn prepare(
 
 /// StartExecution on an EXPRESS machine: the run is spawned and the ARN returned at
 /// once. At most once: nothing is stored, so a restart loses runs in flight.
-pub(crate) fn start_async(
-    state: &ApiState,
-    machine: &StateMachineRow,
+pub(crate) fn start_async<S: Store>(
+    state: &ApiState<S>,
+    machine: &StateMachineRecord,
     request: StartRequest<'_>,
 ) -> Result<Value, ApiError> {
     let started_at = chrono::Utc::now();
@@ -173,14 +170,15 @@ fn express_span<'h>(
 
 /// StartSyncExecution: runs an EXPRESS machine to the end and answers its outcome, with
 /// HTTP 200 whether the execution succeeded or not.
-pub async fn start_sync(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn start_sync<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let request = read_start(input)?;
     let metadata_only = read_included_data(input)?;
     let machine = state
         .store()
-        .describe_state_machine(request.machine_arn)
-        .await?;
-    if machine.machine_type != EXPRESS {
+        .state_machine(request.machine_arn)
+        .await?
+        .ok_or_else(|| ApiError::StateMachineDoesNotExist(request.machine_arn.to_string()))?;
+    if machine.machine_type != MachineType::Express {
         return Err(type_not_supported());
     }
     let started_at = chrono::Utc::now();
@@ -208,7 +206,7 @@ pub async fn start_sync(state: &ApiState, input: &Input) -> Result<Value, ApiErr
 
 fn sync_response(
     arn: &str,
-    machine: &StateMachineRow,
+    machine: &StateMachineRecord,
     request: &StartRequest<'_>,
     started_at: chrono::DateTime<chrono::Utc>,
     outcome: &ExpressOutcome,

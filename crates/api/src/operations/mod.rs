@@ -10,6 +10,7 @@ mod state_machines;
 mod tags;
 
 use cairn_store::catalog::Tag;
+use cairn_store::Store;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -64,7 +65,11 @@ pub const UNSUPPORTED: &[&str] = &[
 ];
 
 /// Runs `operation` on `input`.
-pub async fn dispatch(state: &ApiState, operation: &str, input: &Input) -> Result<Value, ApiError> {
+pub async fn dispatch<S: Store>(
+    state: &ApiState<S>,
+    operation: &str,
+    input: &Input,
+) -> Result<Value, ApiError> {
     // Only real actions have buckets, so unknown names cannot grow the table.
     if SUPPORTED.contains(&operation) && !state.throttle().admit(operation) {
         if operation == "StartExecution" {

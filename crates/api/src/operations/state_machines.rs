@@ -3,7 +3,8 @@
 
 use cairn_asl::diagnostic::{invalid_definition_message, Diagnostic, Severity};
 use cairn_asl::validate::{validate, ValidateOptions};
-use cairn_store::catalog::{Catalog, CreateOutcome, StateMachineChanges, StateMachineSpec};
+use cairn_store::catalog::{CreateOutcome, MachineType, StateMachineChanges, StateMachineSpec};
+use cairn_store::Store;
 use serde_json::{json, Map, Value};
 
 use super::{check_encryption, page, read_tags};
@@ -14,6 +15,13 @@ use crate::{epoch, page as token, ApiState};
 
 const MAX_DEFINITION: usize = 1024 * 1024;
 const TYPES: &[&str] = &["STANDARD", "EXPRESS"];
+
+/// The `type` member (STANDARD when absent), checked as AWS checks it.
+fn read_type(input: &Input) -> Result<MachineType, ApiError> {
+    let text = input.string("type")?.unwrap_or("STANDARD");
+    check_enum("type", text, TYPES)?;
+    MachineType::parse(text).ok_or_else(|| ApiError::Internal(format!("type {text}")))
+}
 const LOG_LEVELS: &[&str] = &["ALL", "ERROR", "FATAL", "OFF"];
 
 /// The definition member: 1 to 1 MiB characters, never echoed.
@@ -139,12 +147,11 @@ fn refuse_versions(input: &Input) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn create<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let name = input.required_string("name")?;
     let definition = read_definition(input)?.ok_or_else(|| ApiError::missing("definition"))?;
     let role_arn = input.required_string("roleArn")?;
-    let machine_type = input.string("type")?.unwrap_or("STANDARD");
-    check_enum("type", machine_type, TYPES)?;
+    let machine_type = read_type(input)?;
     arn::check_name("name", name)?;
     arn::check_role("roleArn", role_arn)?;
     let logging = read_logging(input)?.unwrap_or_else(default_logging);
@@ -153,12 +160,12 @@ pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     refuse_versions(input)?;
     let machine_arn = state.scope().state_machine(name);
     let tags = read_tags(input, "tags", &machine_arn)?;
-    check_definition(definition, machine_type == "EXPRESS")?;
+    check_definition(definition, machine_type == MachineType::Express)?;
 
     let spec = StateMachineSpec {
         arn: machine_arn,
         name: name.to_string(),
-        machine_type: machine_type.to_string(),
+        machine_type,
         definition: definition.to_string(),
         role_arn: role_arn.to_string(),
         logging,
@@ -166,7 +173,7 @@ pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
         revision_id: uuid::Uuid::new_v4().to_string(),
         tags,
     };
-    match state.store().create_state_machine_tagged(&spec).await? {
+    match state.store().create_state_machine(&spec).await? {
         CreateOutcome::Created(machine) | CreateOutcome::Existing(machine) => Ok(json!({
             "stateMachineArn": machine.arn,
             "creationDate": epoch(machine.created_at),
@@ -175,7 +182,7 @@ pub async fn create(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     }
 }
 
-pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
     arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
     let metadata_only = read_included_data(input)?;
@@ -195,7 +202,7 @@ pub async fn describe(state: &ApiState, input: &Input) -> Result<Value, ApiError
         "status": machine.status,
         "definition": definition,
         "roleArn": machine.role_arn,
-        "type": machine.machine_type,
+        "type": machine.machine_type.as_str(),
         "creationDate": epoch(machine.created_at),
         "loggingConfiguration": config_value(machine.logging.as_deref(), default_logging),
         "tracingConfiguration": config_value(machine.tracing.as_deref(), default_tracing),
@@ -214,7 +221,7 @@ pub(crate) fn read_included_data(input: &Input) -> Result<bool, ApiError> {
     }
 }
 
-pub async fn update(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn update<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
     arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
     let definition = read_definition(input)?;
@@ -243,7 +250,7 @@ pub async fn update(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
         .await?
         .ok_or_else(|| ApiError::StateMachineDoesNotExist(machine_arn.to_string()))?;
     if let Some(definition) = definition {
-        check_definition(definition, machine.machine_type == "EXPRESS")?;
+        check_definition(definition, machine.machine_type == MachineType::Express)?;
     }
     let changes = StateMachineChanges {
         definition: definition.map(str::to_string),
@@ -263,7 +270,7 @@ pub async fn update(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     }))
 }
 
-pub async fn delete(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn delete<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
     arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
     // AWS answers success for a machine that does not exist.
@@ -271,7 +278,7 @@ pub async fn delete(state: &ApiState, input: &Input) -> Result<Value, ApiError> 
     Ok(json!({}))
 }
 
-pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let limit = input.page_size("maxResults", 100, 1000)?;
     let after = match input.string("nextToken")? {
         Some(t) => Some(token::decode("ListStateMachines", t, 1024)?),
@@ -295,7 +302,7 @@ pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
             json!({
                 "stateMachineArn": m.arn,
                 "name": m.name,
-                "type": m.machine_type,
+                "type": m.machine_type.as_str(),
                 "creationDate": epoch(m.created_at),
             })
         })
@@ -320,13 +327,12 @@ fn diagnostic_json(d: &Diagnostic) -> Value {
 
 pub fn validate_definition(input: &Input) -> Result<Value, ApiError> {
     let definition = read_definition(input)?.ok_or_else(|| ApiError::missing("definition"))?;
-    let machine_type = input.string("type")?.unwrap_or("STANDARD");
-    check_enum("type", machine_type, TYPES)?;
+    let machine_type = read_type(input)?;
     let severity = input.string("severity")?.unwrap_or("ERROR");
     check_enum("severity", severity, &["ERROR", "WARNING"])?;
     let max = input.page_size("maxResults", 100, 100)? as usize;
     let options = ValidateOptions {
-        express: machine_type == "EXPRESS",
+        express: machine_type == MachineType::Express,
         ..ValidateOptions::default()
     };
     let (result, diagnostics) = match validate(definition, &options) {
@@ -346,7 +352,10 @@ pub fn validate_definition(input: &Input) -> Result<Value, ApiError> {
     }))
 }
 
-pub async fn describe_for_execution(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn describe_for_execution<S: Store>(
+    state: &ApiState<S>,
+    input: &Input,
+) -> Result<Value, ApiError> {
     let execution_arn = input.required_string("executionArn")?;
     arn::check("executionArn", execution_arn, Kind::Execution)?;
     let metadata_only = read_included_data(input)?;

@@ -1,6 +1,7 @@
 //! TagResource, UntagResource, ListTagsForResource: on state machines and activities.
 
-use cairn_store::catalog::{Catalog, TagOutcome};
+use cairn_store::catalog::TagOutcome;
+use cairn_store::Store;
 use serde_json::{json, Value};
 
 use super::{read_tags, MAX_TAGS};
@@ -23,7 +24,7 @@ fn resource_arn(input: &Input) -> Result<&str, ApiError> {
     Ok(resource)
 }
 
-pub async fn tag(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn tag<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let resource = resource_arn(input)?;
     if input.array("tags")?.is_none() {
         return Err(ApiError::missing("tags"));
@@ -40,7 +41,7 @@ pub async fn tag(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
     }
 }
 
-pub async fn untag(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn untag<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let resource = resource_arn(input)?;
     let list = input
         .array("tagKeys")?
@@ -63,7 +64,7 @@ pub async fn untag(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
     }
 }
 
-pub async fn list(state: &ApiState, input: &Input) -> Result<Value, ApiError> {
+pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let resource = resource_arn(input)?;
     let tags = state
         .store()

@@ -12,7 +12,6 @@ use std::time::Duration;
 use cairn_api::{router, ApiConfig, ApiState};
 use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::postgres::PgStore;
-use cairn_store::Store;
 use cairn_worker::{Credentials, LambdaApi, TargetConfig, Targets};
 use serde_json::Value;
 use sqlx::Connection;

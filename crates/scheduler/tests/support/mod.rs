@@ -4,50 +4,25 @@
 use std::time::Duration;
 
 use cairn_asl::interpreter::Event;
-use cairn_store::postgres::PgStore;
-use cairn_store::{Completion, NewExecution, NewStateMachine, Store};
+use cairn_store::executions::StoredEvent;
+use cairn_store::tasks::Completion;
+use cairn_store::{testing, Store};
 use serde_json::Value;
 
-const ACCOUNT_PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
-
-pub async fn machine(store: &PgStore, name: &str, definition: Value) -> (String, i64) {
-    let arn = format!("{ACCOUNT_PREFIX}:stateMachine:{name}");
-    let row = store
-        .create_state_machine(&NewStateMachine {
-            arn: arn.clone(),
-            name: name.to_string(),
-            machine_type: "STANDARD".to_string(),
-            definition: definition.to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-        })
-        .await
-        .expect("create machine");
-    (arn, row.definition_id)
+/// A STANDARD machine named `name`: its ARN.
+pub async fn machine<S: Store>(store: &S, name: &str, definition: Value) -> String {
+    testing::create_machine(store, name, &definition.to_string()).await
 }
 
-pub async fn start(store: &PgStore, machine: &(String, i64), name: &str, input: Value) -> String {
-    let machine_name = machine.0.rsplit(':').next().unwrap_or_default();
-    let arn = format!("{ACCOUNT_PREFIX}:execution:{machine_name}:{name}");
-    store
-        .start_execution(&NewExecution {
-            arn: arn.clone(),
-            state_machine_arn: machine.0.clone(),
-            name: name.to_string(),
-            definition_id: machine.1,
-            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-            input: input.to_string(),
-            started_at: chrono::Utc::now(),
-            trace: None,
-        })
-        .await
-        .expect("start");
-    arn
+/// Starts execution `name` of `machine`; its ARN.
+pub async fn start<S: Store>(store: &S, machine: &str, name: &str, input: Value) -> String {
+    testing::start(store, machine, name, &input.to_string()).await
 }
 
 /// Leases every task that is due and records `output(input)` as its result: the
 /// completions, and which of them were recorded.
-pub async fn answer_tasks(
-    store: &PgStore,
+pub async fn answer_tasks<S: Store>(
+    store: &S,
     output: impl Fn(Value) -> Value,
 ) -> (Vec<Completion>, Vec<bool>) {
     let tasks = store
@@ -66,4 +41,9 @@ pub async fn answer_tasks(
         .collect();
     let recorded = store.complete_tasks(&completions).await.expect("complete");
     (completions, recorded)
+}
+
+/// Every event of `arn`'s history, in order.
+pub async fn history<S: Store>(store: &S, arn: &str) -> Vec<StoredEvent> {
+    testing::history(store, arn).await
 }

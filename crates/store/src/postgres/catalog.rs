@@ -1,28 +1,20 @@
 //! [`Catalog`] for [`PgStore`].
 
+use super::PgStore;
 use crate::catalog::{
-    ActivityRecord, Catalog, CreateOutcome, ExecutionCursor, ExecutionDefinition, ExecutionSummary,
+    distinct_tags, is_repeat, ActivityRecord, Catalog, CreateOutcome, MachineType,
     StateMachineChanges, StateMachineRecord, StateMachineSpec, StateMachineSummary, Tag,
     TagOutcome, Updated,
 };
-use crate::history::{decode, Page};
-use crate::postgres::PgStore;
-use crate::{Result, StoredEvent};
+use crate::Result;
 
-/// Tag columns, deduplicated by key (the last value wins, as a map would have it):
-/// one upsert statement may not touch the same row twice.
+/// Tag columns, deduplicated by key: one upsert statement may not touch the same row
+/// twice.
 fn tag_columns(tags: &[Tag]) -> (Vec<String>, Vec<String>) {
-    let mut keys: Vec<String> = Vec::with_capacity(tags.len());
-    let mut values: Vec<String> = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if let Some(i) = keys.iter().position(|k| *k == tag.key) {
-            values[i] = tag.value.clone();
-        } else {
-            keys.push(tag.key.clone());
-            values.push(tag.value.clone());
-        }
-    }
-    (keys, values)
+    distinct_tags(tags)
+        .into_iter()
+        .map(|tag| (tag.key, tag.value))
+        .unzip()
 }
 
 async fn insert_tags(tx: &mut sqlx::PgConnection, arn: &str, tags: &[Tag]) -> Result<()> {
@@ -55,7 +47,7 @@ async fn resource_exists(tx: &mut sqlx::PgConnection, arn: &str) -> Result<bool>
 }
 
 impl Catalog for PgStore {
-    async fn create_state_machine_tagged(&self, spec: &StateMachineSpec) -> Result<CreateOutcome> {
+    async fn create_state_machine(&self, spec: &StateMachineSpec) -> Result<CreateOutcome> {
         let mut tx = self.pool().begin().await?;
         let definition_id = sqlx::query_scalar!(
             r#"insert into definitions (digest, body) values (md5($1), $1)
@@ -73,7 +65,7 @@ impl Catalog for PgStore {
                returning created_at, updated_at"#,
             spec.arn,
             spec.name,
-            spec.machine_type,
+            spec.machine_type.as_str(),
             definition_id,
             spec.role_arn,
             spec.revision_id,
@@ -88,14 +80,7 @@ impl Catalog for PgStore {
             // Nothing of this call may stay: not even the definition row.
             tx.rollback().await?;
             return Ok(match existing {
-                Some(e)
-                    if e.definition == spec.definition
-                        && e.machine_type == spec.machine_type
-                        && e.logging.as_deref().unwrap_or(&spec.logging) == spec.logging
-                        && e.tracing.as_deref().unwrap_or(&spec.tracing) == spec.tracing =>
-                {
-                    CreateOutcome::Existing(e)
-                }
+                Some(e) if is_repeat(&e, spec) => CreateOutcome::Existing(e),
                 _ => CreateOutcome::Conflict,
             });
         };
@@ -104,7 +89,7 @@ impl Catalog for PgStore {
         Ok(CreateOutcome::Created(StateMachineRecord {
             arn: spec.arn.clone(),
             name: spec.name.clone(),
-            machine_type: spec.machine_type.clone(),
+            machine_type: spec.machine_type,
             definition_id,
             definition: spec.definition.clone(),
             role_arn: spec.role_arn.clone(),
@@ -198,126 +183,16 @@ impl Catalog for PgStore {
         )
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StateMachineSummary {
-                arn: r.arn,
-                name: r.name,
-                machine_type: r.r#type,
-                created_at: r.created_at,
+        rows.into_iter()
+            .map(|r| {
+                Ok(StateMachineSummary {
+                    arn: r.arn,
+                    name: r.name,
+                    machine_type: MachineType::stored(&r.r#type)?,
+                    created_at: r.created_at,
+                })
             })
-            .collect())
-    }
-
-    async fn list_executions(
-        &self,
-        state_machine_arn: &str,
-        status: Option<&str>,
-        after: Option<&ExecutionCursor>,
-        limit: i64,
-    ) -> Result<Vec<ExecutionSummary>> {
-        let after_time = after.map(|c| c.started_at);
-        let after_arn = after.map(|c| c.arn.as_str());
-        let rows = sqlx::query!(
-            r#"select arn, state_machine_arn, name, status, started_at, stopped_at
-               from executions
-               where state_machine_arn = $1
-                 and ($2::text is null or status = $2)
-                 and ($3::timestamptz is null or (started_at, arn) < ($3, $4::text))
-               order by started_at desc, arn desc
-               limit $5"#,
-            state_machine_arn,
-            status,
-            after_time,
-            after_arn,
-            limit
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ExecutionSummary {
-                arn: r.arn,
-                state_machine_arn: r.state_machine_arn,
-                name: r.name,
-                status: r.status,
-                started_at: r.started_at,
-                stopped_at: r.stopped_at,
-            })
-            .collect())
-    }
-
-    async fn history_page(
-        &self,
-        execution_arn: &str,
-        after: Option<i64>,
-        limit: i64,
-        reverse: bool,
-    ) -> Result<Option<Vec<StoredEvent>>> {
-        let mut tx = self.pool().begin().await?;
-        let exists = sqlx::query_scalar!(
-            r#"select exists (select 1 from executions where arn = $1) as "exists!""#,
-            execution_arn
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if !exists {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        // Every batch holds at least one event: `limit` batches hold the page.
-        let (batches, page) = if reverse {
-            let before = after.unwrap_or(i64::MAX);
-            let batches = sqlx::query_scalar!(
-                r#"select events::text as "events!" from history_batches
-                   where execution_arn = $1 and first_id < $2
-                   order by first_id desc limit $3"#,
-                execution_arn,
-                before,
-                limit
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            (batches, Page::Before(before))
-        } else {
-            let after = after.unwrap_or(0);
-            let batches = sqlx::query_scalar!(
-                r#"select events::text as "events!" from history_batches
-                   where execution_arn = $1 and last_id > $2
-                   order by first_id limit $3"#,
-                execution_arn,
-                after,
-                limit
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            (batches, Page::After(after))
-        };
-        let events = decode(&batches, page, limit)?;
-        tx.commit().await?;
-        Ok(Some(events))
-    }
-
-    async fn execution_definition(
-        &self,
-        execution_arn: &str,
-    ) -> Result<Option<ExecutionDefinition>> {
-        let row = sqlx::query!(
-            r#"select e.arn, e.state_machine_arn, e.role_arn, e.definition_id, d.body, e.started_at
-               from executions e join definitions d on d.id = e.definition_id
-               where e.arn = $1"#,
-            execution_arn
-        )
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|r| ExecutionDefinition {
-            arn: r.arn,
-            state_machine_arn: r.state_machine_arn,
-            role_arn: r.role_arn,
-            definition_id: r.definition_id,
-            definition: r.body,
-            started_at: r.started_at,
-        }))
+            .collect()
     }
 
     async fn create_activity(&self, arn: &str, name: &str, tags: &[Tag]) -> Result<ActivityRecord> {
@@ -486,18 +361,21 @@ async fn select_state_machine(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| StateMachineRecord {
-        arn: r.arn,
-        name: r.name,
-        machine_type: r.r#type,
-        definition_id: r.definition_id,
-        definition: r.body,
-        role_arn: r.role_arn,
-        status: r.status,
-        revision_id: r.revision_id,
-        logging: r.logging,
-        tracing: r.tracing,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-    }))
+    row.map(|r| {
+        Ok(StateMachineRecord {
+            arn: r.arn,
+            name: r.name,
+            machine_type: MachineType::stored(&r.r#type)?,
+            definition_id: r.definition_id,
+            definition: r.body,
+            role_arn: r.role_arn,
+            status: r.status,
+            revision_id: r.revision_id,
+            logging: r.logging,
+            tracing: r.tracing,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    })
+    .transpose()
 }

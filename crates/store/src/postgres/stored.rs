@@ -8,7 +8,7 @@
 
 use cairn_asl::interpreter::{StoredKind, StoredValue, Wanted};
 
-use crate::postgres::to_json_text;
+use super::to_json_text;
 use crate::Result;
 
 fn kind_code(kind: StoredKind) -> i16 {
@@ -29,7 +29,7 @@ fn kind_of(code: i16) -> Option<StoredKind> {
 }
 
 /// The `executions.wanted` text for `wanted` (`None`: nothing wanted).
-pub(crate) fn wanted_text(wanted: &[Wanted]) -> Result<Option<String>> {
+pub(super) fn wanted_text(wanted: &[Wanted]) -> Result<Option<String>> {
     if wanted.is_empty() {
         return Ok(None);
     }
@@ -38,13 +38,13 @@ pub(crate) fn wanted_text(wanted: &[Wanted]) -> Result<Option<String>> {
 
 /// Reads `executions.wanted` back; what cannot be read is wanted by nobody (the Map then
 /// fails for want of its values rather than stalling).
-pub(crate) fn wanted_of(text: Option<&str>) -> Vec<Wanted> {
+pub(super) fn wanted_of(text: Option<&str>) -> Vec<Wanted> {
     text.and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_default()
 }
 
 /// Loads what `wanted` asks for, for a batch of executions: values by execution ARN.
-pub(crate) async fn load(
+pub(super) async fn load(
     tx: &mut sqlx::PgConnection,
     wanted: &[(String, Vec<Wanted>)],
 ) -> Result<std::collections::HashMap<String, Vec<StoredValue>>> {
@@ -106,7 +106,7 @@ pub(crate) async fn load(
 
 /// The stored values an advance batch writes and releases.
 #[derive(Default)]
-pub(crate) struct StoredWrites {
+pub(super) struct StoredWrites {
     execution: Vec<String>,
     map: Vec<i64>,
     kind: Vec<i16>,
@@ -117,27 +117,21 @@ pub(crate) struct StoredWrites {
 }
 
 impl StoredWrites {
-    pub(crate) fn add(
-        &mut self,
-        arn: &str,
-        stored: Vec<StoredValue>,
-        released: Vec<u64>,
-    ) -> Result<()> {
-        for value in stored {
-            self.execution.push(arn.to_string());
-            self.map.push(value.map as i64);
-            self.kind.push(kind_code(value.kind));
-            self.index.push(value.index as i64);
-            self.value.push(to_json_text(&value.value)?);
-        }
-        for map in released {
-            self.released_execution.push(arn.to_string());
-            self.released_map.push(map as i64);
-        }
+    pub(super) fn store(&mut self, arn: &str, value: &StoredValue) -> Result<()> {
+        self.execution.push(arn.to_string());
+        self.map.push(value.map as i64);
+        self.kind.push(kind_code(value.kind));
+        self.index.push(value.index as i64);
+        self.value.push(to_json_text(&value.value)?);
         Ok(())
     }
 
-    pub(crate) async fn commit(self, tx: &mut sqlx::PgConnection) -> Result<()> {
+    pub(super) fn release(&mut self, arn: &str, map: u64) {
+        self.released_execution.push(arn.to_string());
+        self.released_map.push(map as i64);
+    }
+
+    pub(super) async fn commit(self, tx: &mut sqlx::PgConnection) -> Result<()> {
         // Deleted after the inserts: a value stored and released in one advance is not
         // kept.
         if !self.execution.is_empty() {

@@ -12,8 +12,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::postgres::{to_json_text, PgStore};
-use crate::{InboxEvent, Result, StartStandard, Started, StoreError, Time};
+use super::{to_json_text, PgStore};
+use crate::engine::InboxEvent;
+use crate::executions::{NewExecution, Started};
+use crate::{Result, StoreError, Time};
 
 /// Most starts written by one statement.
 const BATCH: usize = 256;
@@ -50,15 +52,15 @@ impl StartQueue {
 
     /// Queues `start`; resolves once its batch has committed. `Ok(None)`: no STANDARD
     /// machine has that ARN and name.
-    pub(crate) async fn start(&self, start: &StartStandard<'_>) -> Result<Option<Started>> {
+    pub(crate) async fn start(&self, start: &NewExecution) -> Result<Option<Started>> {
         let (reply, answer) = oneshot::channel();
         let trace = start.trace.as_ref();
         let request = Request {
-            machine_arn: start.machine_arn.to_string(),
-            machine_name: start.machine_name.to_string(),
-            arn: start.arn.to_string(),
-            name: start.name.to_string(),
-            input: start.input.to_string(),
+            machine_arn: start.machine_arn.clone(),
+            machine_name: start.machine_name().to_string(),
+            arn: start.arn.clone(),
+            name: start.name.clone(),
+            input: start.input.clone(),
             started_at: start.started_at,
             traceparent: trace.map(|t| t.traceparent.clone()),
             caller_span: trace.and_then(|t| t.caller_span.clone()),
@@ -121,6 +123,8 @@ async fn write(store: &PgStore, batch: Vec<Request>) {
     let mut machine_found = HashMap::new();
     let mut created = false;
     for (request, row) in first.into_iter().zip(rows) {
+        // A later start of the same name sees the machine whatever this one's answer.
+        machine_found.insert(request.arn.clone(), matches!(row, Ok((true, _))));
         let answer = match row {
             Err(error) => {
                 tracing::warn!(%error, execution = %request.arn, "starting an execution failed");
@@ -140,10 +144,6 @@ async fn write(store: &PgStore, batch: Vec<Request>) {
                 .await
                 .map(Some),
         };
-        machine_found.insert(
-            request.arn.clone(),
-            answer.as_ref().is_ok_and(Option::is_some),
-        );
         let _ = request.reply.send(answer);
     }
     if created {
@@ -228,7 +228,8 @@ async fn insert(store: &PgStore, batch: &[Request]) -> Result<Vec<(bool, Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NewStateMachine, Store};
+    use crate::catalog::MachineType;
+    use crate::prelude::*;
 
     const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 
@@ -245,12 +246,11 @@ mod tests {
             let machine_arn = format!("{PREFIX}:stateMachine:{machine}");
             let arn = format!("{PREFIX}:execution:{machine}:{name}");
             store
-                .start_standard_execution(&StartStandard {
-                    machine_arn: &machine_arn,
-                    machine_name: &machine,
-                    arn: &arn,
-                    name: &name,
-                    input: &input,
+                .start_execution(&NewExecution {
+                    machine_arn,
+                    arn,
+                    name,
+                    input,
                     started_at: chrono::Utc::now(),
                     trace: None,
                 })
@@ -267,14 +267,11 @@ mod tests {
             .await
             .expect("database");
         store
-            .create_state_machine(&NewStateMachine {
-                arn: format!("{PREFIX}:stateMachine:batched"),
-                name: "batched".to_string(),
-                machine_type: "STANDARD".to_string(),
-                definition: r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#
-                    .to_string(),
-                role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
-            })
+            .create_state_machine(&crate::testing::machine_spec(
+                "batched",
+                MachineType::Standard,
+                r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#,
+            ))
             .await
             .expect("machine");
         let fresh: Vec<_> = (0..300)

@@ -16,61 +16,18 @@
 
 use cairn_asl::callback::token_hash;
 use cairn_asl::interpreter::{Event, TaskRequest};
-use cairn_asl::task::Route;
 
-use crate::postgres::PgStore;
+use super::{enqueue_for, to_json_text, PgStore};
+use crate::callbacks::{ActivityTask, Callbacks, TokenAnswer, TokenOutcome};
+use crate::engine::heartbeat_timer;
 use crate::signals::Channel;
-use crate::{InboxEvent, LeasedTask, Result, StoreError};
+use crate::Result;
 
-fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn step_text(event: Event) -> Result<String> {
-    json_text(&InboxEvent::Step(event))
-}
-
-/// The inbox `timer_id` of task `task`'s heartbeat timer.
-fn heartbeat_timer(task: i64) -> i64 {
-    -task
-}
-
-/// What a token lookup found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenOutcome {
-    /// The request took effect.
-    Done,
-    /// No task ever had this token: AWS's `InvalidToken`.
-    Unknown,
-    /// The task is over (completed, timed out, its execution ended): AWS's `TaskTimedOut`.
-    Closed,
-}
-
-/// How a callback ends a task.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Completion {
-    /// `SendTaskSuccess`: the output, already validated as JSON.
-    Success(serde_json::Value),
-    /// `SendTaskFailure`.
-    Failure {
-        error: String,
-        cause: Option<String>,
-    },
-}
-
-/// An activity task handed to a `GetActivityTask` poller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActivityTask {
-    pub token: String,
-    /// JSON text.
-    pub input: String,
-}
-
-/// The callback rows one `advance` writes: token hashes of new callback tasks, activity
+/// The callback rows one commit writes: token hashes of new callback tasks, activity
 /// tasks (which go to `activity_tasks`, never to `tasks`), and the closing of tokens
-/// whose task was cancelled. Gathered in column arrays like the rest of `Writes`.
+/// whose task was cancelled. Gathered in column arrays like the rest of the commit.
 #[derive(Default)]
-pub(crate) struct CallbackWrites {
+pub(super) struct CallbackWrites {
     token_execution: Vec<String>,
     token_task: Vec<i64>,
     token_hash: Vec<String>,
@@ -85,33 +42,36 @@ pub(crate) struct CallbackWrites {
 }
 
 impl CallbackWrites {
-    /// Notes `task`'s token, if it has one. `true` when the task is an activity task and
-    /// so must not become a `tasks` row.
-    pub(crate) fn add(&mut self, arn: &str, task: &TaskRequest) -> Result<bool> {
+    /// Notes `task`'s token's hash, if it has one.
+    pub(super) fn add_token(&mut self, arn: &str, task: &TaskRequest) {
         let Some(token) = &task.token else {
-            return Ok(false);
+            return;
         };
-        let heartbeat = task.heartbeat_seconds.map(|h| h as i64);
         self.token_execution.push(arn.to_string());
         self.token_task.push(task.task as i64);
         self.token_hash.push(token_hash(token));
-        self.token_heartbeat.push(heartbeat);
-        if Route::of(&task.resource) != Route::Activity {
-            return Ok(false);
-        }
+        self.token_heartbeat
+            .push(task.heartbeat_seconds.map(|h| h as i64));
+    }
+
+    /// Queues activity task `task` (and notes its token) for `GetActivityTask`.
+    pub(super) fn add_activity(&mut self, arn: &str, task: &TaskRequest) -> Result<()> {
+        self.add_token(arn, task);
         self.activity_execution.push(arn.to_string());
         self.activity_task.push(task.task as i64);
         self.activity_arn.push(task.resource.clone());
-        self.activity_input.push(json_text(&task.input)?);
-        self.activity_token.push(token.clone());
-        self.activity_heartbeat.push(heartbeat);
-        Ok(true)
+        self.activity_input.push(to_json_text(&task.input)?);
+        self.activity_token
+            .push(task.token.clone().unwrap_or_default());
+        self.activity_heartbeat
+            .push(task.heartbeat_seconds.map(|h| h as i64));
+        Ok(())
     }
 
     /// Writes the rows inside `advance`'s transaction. `cancelled` are the
     /// (execution, task id) columns of the tasks the interpreter cancelled: their
     /// heartbeat timers and queued activity tasks go, and their tokens close.
-    pub(crate) async fn commit(
+    pub(super) async fn commit(
         self,
         tx: &mut sqlx::PgConnection,
         cancelled_execution: &[String],
@@ -183,32 +143,16 @@ impl CallbackWrites {
     }
 }
 
-/// Inserts `events` into the execution's inbox, due now, in order.
-pub(crate) async fn push_events(
-    tx: &mut sqlx::PgConnection,
-    arn: &str,
-    events: &[String],
-) -> Result<()> {
-    sqlx::query!(
-        r#"insert into inbox (execution_arn, due_at, event)
-           select $1, now(), e::json from unnest($2::text[]) with ordinality as u(e, n)
-           order by n"#,
-        arn,
-        events,
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
 /// Starts task `task`'s heartbeat timer, `seconds` from now.
-pub(crate) async fn start_heartbeat(
+pub(super) async fn start_heartbeat(
     tx: &mut sqlx::PgConnection,
     arn: &str,
     task: i64,
     seconds: i64,
 ) -> Result<()> {
-    let event = step_text(Event::TaskHeartbeatTimedOut { task: task as u64 })?;
+    let event = to_json_text(&crate::engine::InboxEvent::Step(
+        Event::TaskHeartbeatTimedOut { task: task as u64 },
+    ))?;
     sqlx::query!(
         r#"insert into inbox (execution_arn, timer_id, due_at, event)
            values ($1, $2, now() + make_interval(secs => $3), $4::text::json)
@@ -250,61 +194,12 @@ async fn find_token(tx: &mut sqlx::PgConnection, token: &str) -> Result<Option<T
     }))
 }
 
-impl PgStore {
-    /// Records the invocation of a `.waitForTaskToken` task (its `TaskStarted` was
-    /// recorded at lease): on success `TaskSubmitted` (the task then waits for its token)
-    /// and the heartbeat timer; on failure the failure, and the token closes. `false` when the task
-    /// row is gone (cancelled, or a callback arrived first): nothing is written.
-    pub async fn record_callback_invocation(
-        &self,
-        task: &LeasedTask,
-        event: &Event,
-    ) -> Result<bool> {
-        let id = task.task_id as u64;
-        let outcome = match event {
-            Event::TaskSucceeded { output, .. } => Event::TaskSubmitted {
-                task: id,
-                output: output.clone(),
-            },
-            other => other.clone(),
-        };
-        let submitted = matches!(outcome, Event::TaskSubmitted { .. });
-        // TaskStarted was recorded when the task was leased.
-        let events = [step_text(outcome)?];
-        let mut tx = self.pool().begin().await?;
-        let deleted = sqlx::query!("delete from tasks where id = $1", task.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        push_events(&mut tx, &task.execution_arn, &events).await?;
-        if submitted {
-            if let Some(seconds) = task.heartbeat_seconds {
-                start_heartbeat(&mut tx, &task.execution_arn, task.task_id, seconds).await?;
-            }
-        } else {
-            sqlx::query!(
-                r#"update task_tokens set closed_at = now()
-                   where execution_arn = $1 and task_id = $2 and closed_at is null"#,
-                task.execution_arn,
-                task.task_id,
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.announce(Channel::Inbox);
-        Ok(true)
-    }
-
+impl Callbacks for PgStore {
     /// Whether `token` could still complete its task, changing nothing: `Done` when it
     /// is open, else what `complete_by_token` would answer. A hint only (the task can end
     /// a moment later); `complete_by_token` decides.
-    pub async fn token_state(&self, token: &str) -> Result<TokenOutcome> {
-        let mut conn = self.pool().acquire().await?;
+    async fn token_state(&self, token: &str) -> Result<TokenOutcome> {
+        let mut conn = self.pool.acquire().await?;
         Ok(match find_token(&mut conn, token).await? {
             None => TokenOutcome::Unknown,
             Some(row) if row.open => TokenOutcome::Done,
@@ -314,12 +209,8 @@ impl PgStore {
 
     /// `SendTaskSuccess` / `SendTaskFailure`: in one transaction, the task's outcome goes
     /// to its execution's inbox and the token closes, so it works once.
-    pub async fn complete_by_token(
-        &self,
-        token: &str,
-        completion: Completion,
-    ) -> Result<TokenOutcome> {
-        let mut tx = self.pool().begin().await?;
+    async fn complete_by_token(&self, token: &str, answer: TokenAnswer) -> Result<TokenOutcome> {
+        let mut tx = self.pool.begin().await?;
         let Some(row) = find_token(&mut tx, token).await? else {
             return Ok(TokenOutcome::Unknown);
         };
@@ -348,21 +239,21 @@ impl PgStore {
         .await?
         .rows_affected();
         if unstarted_task {
-            events.push(step_text(Event::TaskStarted { task: id })?);
+            events.push(Event::TaskStarted { task: id });
         } else if unstarted_activity > 0 {
-            events.push(step_text(Event::ActivityStarted {
+            events.push(Event::ActivityStarted {
                 task: id,
                 worker_name: None,
-            })?);
+            });
         }
-        events.push(step_text(match completion {
-            Completion::Success(output) => Event::TaskSucceeded { task: id, output },
-            Completion::Failure { error, cause } => Event::TaskFailed {
+        events.push(match answer {
+            TokenAnswer::Success(output) => Event::TaskSucceeded { task: id, output },
+            TokenAnswer::Failure { error, cause } => Event::TaskFailed {
                 task: id,
                 error,
                 cause,
             },
-        })?);
+        });
         sqlx::query!(
             "delete from inbox where execution_arn = $1 and timer_id = $2",
             row.execution_arn,
@@ -382,7 +273,7 @@ impl PgStore {
             tx.rollback().await?;
             return Ok(TokenOutcome::Closed);
         }
-        push_events(&mut tx, &row.execution_arn, &events).await?;
+        enqueue_for(&mut tx, &row.execution_arn, events).await?;
         tx.commit().await?;
         self.announce(Channel::Inbox);
         Ok(TokenOutcome::Done)
@@ -390,8 +281,8 @@ impl PgStore {
 
     /// `SendTaskHeartbeat`: moves the task's heartbeat timer a full `HeartbeatSeconds`
     /// into the future.
-    pub async fn heartbeat_by_token(&self, token: &str) -> Result<TokenOutcome> {
-        let mut tx = self.pool().begin().await?;
+    async fn heartbeat_by_token(&self, token: &str) -> Result<TokenOutcome> {
+        let mut tx = self.pool.begin().await?;
         let Some(row) = find_token(&mut tx, token).await? else {
             return Ok(TokenOutcome::Unknown);
         };
@@ -422,12 +313,12 @@ impl PgStore {
     /// Takes the oldest queued task of `activity_arn`, if any, for one poller: the row is
     /// locked with `SKIP LOCKED` and deleted, so two pollers never get the same task.
     /// Records `ActivityStarted` and starts the heartbeat timer in the same transaction.
-    pub async fn claim_activity_task(
+    async fn claim_activity_task(
         &self,
         activity_arn: &str,
         worker_name: Option<&str>,
     ) -> Result<Option<ActivityTask>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query!(
             r#"delete from activity_tasks
                where (execution_arn, task_id) = (
@@ -443,11 +334,11 @@ impl PgStore {
             tx.rollback().await?;
             return Ok(None);
         };
-        let started = step_text(Event::ActivityStarted {
+        let started = Event::ActivityStarted {
             task: row.task_id as u64,
             worker_name: worker_name.map(str::to_string),
-        })?;
-        push_events(&mut tx, &row.execution_arn, &[started]).await?;
+        };
+        enqueue_for(&mut tx, &row.execution_arn, vec![started]).await?;
         if let Some(seconds) = row.heartbeat_seconds {
             start_heartbeat(&mut tx, &row.execution_arn, row.task_id, seconds).await?;
         }

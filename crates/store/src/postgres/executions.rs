@@ -1,0 +1,299 @@
+//! [`Executions`] for [`PgStore`].
+
+use cairn_asl::interpreter::Event;
+use cairn_asl::ExecutionStatus;
+
+use super::{status_of, to_json_text, PgStore};
+use crate::engine::InboxEvent;
+use crate::executions::{
+    ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary, Executions,
+    NewExecution, Started, StoredEvent,
+};
+use crate::history::{decode, Page};
+use crate::signals::Channel;
+use crate::{Result, StoreError};
+
+impl PgStore {
+    /// The answer to a start whose execution name is taken: AWS's idempotent start when
+    /// the input is the same and the execution still runs, `ExecutionAlreadyExists`
+    /// otherwise.
+    pub(super) async fn already_started(&self, arn: &str, input: &str) -> Result<Started> {
+        let existing = sqlx::query!(
+            r#"select input::text as "input!", status, started_at from executions where arn = $1"#,
+            arn
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if existing.input == input && status_of(&existing.status)? == ExecutionStatus::Running {
+            return Ok(Started {
+                arn: arn.to_string(),
+                started_at: existing.started_at,
+                created: false,
+            });
+        }
+        Err(StoreError::ExecutionAlreadyExists(arn.to_string()))
+    }
+}
+
+/// The events of `page` from `execution_arn`'s history batches, at most `limit` (a
+/// batch holds at least one event, so `limit` batches hold the page).
+pub(super) async fn read_history(
+    conn: &mut sqlx::PgConnection,
+    execution_arn: &str,
+    page: Page,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    let batches = match page {
+        Page::Before(before) => {
+            sqlx::query_scalar!(
+                r#"select events::text as "events!" from history_batches
+                   where execution_arn = $1 and first_id < $2
+                   order by first_id desc limit $3"#,
+                execution_arn,
+                before,
+                limit
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Page::After(after) => {
+            sqlx::query_scalar!(
+                r#"select events::text as "events!" from history_batches
+                   where execution_arn = $1 and last_id > $2
+                   order by first_id limit $3"#,
+                execution_arn,
+                after,
+                limit
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    decode(&batches, page, limit)
+}
+
+impl Executions for PgStore {
+    /// The machine's lookup, the execution's insert and its start event in one statement,
+    /// shared with the starts that arrive meanwhile (see `starts`).
+    async fn start_execution(&self, execution: &NewExecution) -> Result<Option<Started>> {
+        self.starts
+            .get_or_init(|| {
+                // The writer's own handle has no queue of its own: no cycle keeps it alive.
+                super::starts::StartQueue::new(PgStore {
+                    pool: self.pool.clone(),
+                    signals: self.signals.clone(),
+                    starts: Default::default(),
+                })
+            })
+            .start(execution)
+            .await
+    }
+
+    async fn describe_execution(&self, arn: &str) -> Result<ExecutionRecord> {
+        let row = sqlx::query!(
+            r#"select arn, state_machine_arn, name, status, input::text as "input!",
+                      output::text as output, error, cause, started_at, stopped_at, history_length
+               from executions where arn = $1"#,
+            arn
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?;
+        Ok(ExecutionRecord {
+            arn: row.arn,
+            state_machine_arn: row.state_machine_arn,
+            name: row.name,
+            status: status_of(&row.status)?,
+            input: row.input,
+            output: row.output,
+            error: row.error,
+            cause: row.cause,
+            started_at: row.started_at,
+            stopped_at: row.stopped_at,
+            history_length: row.history_length,
+        })
+    }
+
+    async fn execution_definition(
+        &self,
+        execution_arn: &str,
+    ) -> Result<Option<ExecutionDefinition>> {
+        let row = sqlx::query!(
+            r#"select e.arn, e.state_machine_arn, e.role_arn, e.definition_id, d.body, e.started_at
+               from executions e join definitions d on d.id = e.definition_id
+               where e.arn = $1"#,
+            execution_arn
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| ExecutionDefinition {
+            arn: r.arn,
+            state_machine_arn: r.state_machine_arn,
+            role_arn: r.role_arn,
+            definition_id: r.definition_id,
+            definition: r.body,
+            started_at: r.started_at,
+        }))
+    }
+
+    async fn list_executions(
+        &self,
+        state_machine_arn: &str,
+        status: Option<ExecutionStatus>,
+        after: Option<&ExecutionCursor>,
+        limit: i64,
+    ) -> Result<Vec<ExecutionSummary>> {
+        let after_time = after.map(|c| c.started_at);
+        let after_arn = after.map(|c| c.arn.as_str());
+        let rows = sqlx::query!(
+            r#"select arn, state_machine_arn, name, status, started_at, stopped_at
+               from executions
+               where state_machine_arn = $1
+                 and ($2::text is null or status = $2)
+                 and ($3::timestamptz is null or (started_at, arn) < ($3, $4::text))
+               order by started_at desc, arn desc
+               limit $5"#,
+            state_machine_arn,
+            status.map(ExecutionStatus::as_str),
+            after_time,
+            after_arn,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ExecutionSummary {
+                    arn: r.arn,
+                    state_machine_arn: r.state_machine_arn,
+                    name: r.name,
+                    status: status_of(&r.status)?,
+                    started_at: r.started_at,
+                    stopped_at: r.stopped_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn history_page(
+        &self,
+        execution_arn: &str,
+        after: Option<i64>,
+        limit: i64,
+        reverse: bool,
+    ) -> Result<Option<Vec<StoredEvent>>> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query_scalar!(
+            r#"select exists (select 1 from executions where arn = $1) as "exists!""#,
+            execution_arn
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !exists {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let page = if reverse {
+            Page::Before(after.unwrap_or(i64::MAX))
+        } else {
+            Page::After(after.unwrap_or(0))
+        };
+        let events = read_history(&mut tx, execution_arn, page, limit).await?;
+        tx.commit().await?;
+        Ok(Some(events))
+    }
+
+    async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<()> {
+        let event = to_json_text(&InboxEvent::Step(Event::Stop {
+            error: error.map(str::to_string),
+            cause: cause.map(str::to_string),
+        }))?;
+        let mut tx = self.pool.begin().await?;
+        let status = sqlx::query_scalar!("select status from executions where arn = $1", arn)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?;
+        let running = status_of(&status)? == ExecutionStatus::Running;
+        if running {
+            sqlx::query!(
+                r#"insert into inbox (execution_arn, due_at, event) values ($1, now(), $2::text::json)"#,
+                arn,
+                event
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if running {
+            self.announce(Channel::Inbox);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::SecondsFormat;
+
+    use super::*;
+
+    /// Events recorded before history was batched are still there after the upgrade,
+    /// each a batch of its own, read back the same.
+    #[tokio::test]
+    async fn the_upgrade_keeps_events_recorded_one_row_each() {
+        const BATCHED_FROM: i64 = 20261125120000;
+        let url = crate::testing::fresh_database_url("history_upgrade");
+        let store = PgStore::connect(&url, 2).await.expect("database");
+        let mut before = sqlx::migrate!("../../migrations");
+        before.migrations = std::borrow::Cow::Owned(
+            before
+                .iter()
+                .filter(|m| m.version < BATCHED_FROM)
+                .cloned()
+                .collect(),
+        );
+        before.run(store.pool()).await.expect("older migrations");
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:m:old";
+        for (id, event_type, details) in [
+            (1, "ExecutionStarted", r#"{"input":"{}","roleArn":"r"}"#),
+            (2, "PassStateEntered", r#"{"name":"P","input":"{}"}"#),
+        ] {
+            sqlx::query(
+                "insert into history_events (execution_arn, id, previous_event_id, at, type, details)
+                 values ($1, $2, $2 - 1, '2026-11-25T10:00:00.123456Z', $3, $4::json)",
+            )
+            .bind(arn)
+            .bind(id as i64)
+            .bind(event_type)
+            .bind(details)
+            .execute(store.pool())
+            .await
+            .expect("an event the old way");
+        }
+        store.migrate().await.expect("the upgrade");
+
+        let mut conn = store.pool().acquire().await.expect("connection");
+        let events = read_history(&mut conn, arn, Page::After(0), 10)
+            .await
+            .expect("history");
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            (
+                events[1].id,
+                events[1].previous_event_id,
+                events[1].event_type.as_str()
+            ),
+            (2, 1, "PassStateEntered")
+        );
+        assert_eq!(events[1].details, r#"{"name":"P","input":"{}"}"#);
+        assert_eq!(
+            events[0].at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "2026-11-25T10:00:00.123456Z"
+        );
+    }
+}

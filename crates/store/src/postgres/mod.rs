@@ -1,0 +1,172 @@
+//! The durable [`Store`]: Postgres through sqlx. One module per concern:
+//!
+//! | module | what |
+//! |---|---|
+//! | `executions` | StartExecution (batched with `starts`), DescribeExecution, ListExecutions, history pages, StopExecution |
+//! | `engine` | the scheduler's claim and the batch commit that writes its plans |
+//! | `tasks` | task leases and the recording of outcomes |
+//! | `callbacks` | task tokens, `SendTask*`, the activity queue |
+//! | `nested` | starting child executions inside a commit, stopping them |
+//! | `stored` | large Maps' values kept outside the snapshot |
+//! | `catalog` | state machines, activities, tags |
+//! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
+//! | `observe` | the queues' backlog, the schema's state, the pool |
+//! | `nodelay` | TCP_NODELAY on the connections (sqlx 0.9.0 leaves it off) |
+//!
+//! Every query has a name a person can grep for (the function it is in), and SQL lives
+//! nowhere else in Cairn but here and in `migrations/`.
+
+mod callbacks;
+mod catalog;
+mod engine;
+mod executions;
+mod nested;
+mod nodelay;
+mod observe;
+mod signals;
+mod starts;
+mod stored;
+mod tasks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+pub use engine::PgBatch;
+
+use crate::engine::InboxEvent;
+use crate::signals::Channel;
+use crate::{Result, Store, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// A pool of Postgres connections, and the doorbells its writes ring.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    signals: Arc<signals::Signals>,
+    /// StartExecution's batches (see `starts`), begun at the first start.
+    starts: Arc<std::sync::OnceLock<starts::StartQueue>>,
+}
+
+impl PgStore {
+    /// Connects to `url`, creating the database first if it does not exist.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore> {
+        use sqlx::migrate::MigrateDatabase;
+        if !sqlx::Postgres::database_exists(url).await? {
+            sqlx::Postgres::create_database(url).await?;
+        }
+        let port = url.parse::<sqlx::postgres::PgConnectOptions>()?.get_port();
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |_, _| {
+                Box::pin(async move {
+                    nodelay::on_sockets_to(port);
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(PgStore::from_pool(pool))
+    }
+
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore {
+            pool,
+            signals: Arc::default(),
+            starts: Arc::default(),
+        }
+    }
+
+    /// The pool, for tests and tools that read the tables directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Tells loops here and elsewhere that `channel` has news; call after the commit.
+    pub(crate) fn announce(&self, channel: Channel) {
+        self.signals.announce(&self.pool, channel);
+    }
+}
+
+impl Store for PgStore {
+    fn doorbell(&self, channel: Channel) -> Arc<tokio::sync::Notify> {
+        self.signals.doorbell(&self.pool, channel)
+    }
+
+    async fn backlog(&self) -> Result<crate::observe::Backlog> {
+        observe::backlog(&self.pool).await
+    }
+
+    async fn readiness(&self) -> Result<crate::observe::Readiness> {
+        observe::readiness(&self.pool, &MIGRATOR).await
+    }
+
+    fn connections(&self) -> Option<crate::observe::Connections> {
+        let open = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(open);
+        Some(crate::observe::Connections {
+            open,
+            idle,
+            max: self.pool.options().get_max_connections(),
+        })
+    }
+}
+
+/// Queues events due now, in order: `events[i]` (an inbox event) for `executions[i]`.
+pub(crate) async fn enqueue_now(
+    tx: &mut sqlx::PgConnection,
+    executions: &[String],
+    events: &[InboxEvent],
+) -> Result<()> {
+    let events = events
+        .iter()
+        .map(to_json_text)
+        .collect::<Result<Vec<_>>>()?;
+    sqlx::query!(
+        r#"insert into inbox (execution_arn, due_at, event)
+           select a, now(), e::json
+           from unnest($1::text[], $2::text[]) with ordinality as u(a, e, n)
+           order by n"#,
+        executions,
+        &events,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues `events` for one execution, due now, in order.
+pub(crate) async fn enqueue_for(
+    tx: &mut sqlx::PgConnection,
+    execution: &str,
+    events: Vec<cairn_asl::interpreter::Event>,
+) -> Result<()> {
+    let executions = vec![execution.to_string(); events.len()];
+    let events: Vec<InboxEvent> = events.into_iter().map(InboxEvent::Step).collect();
+    enqueue_now(tx, &executions, &events).await
+}
+
+pub(crate) fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A stored status; what cannot be read is reported corrupt.
+pub(crate) fn status_of(text: &str) -> Result<cairn_asl::ExecutionStatus> {
+    cairn_asl::ExecutionStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("execution status {text:?}")))
+}
