@@ -1,4 +1,31 @@
 //! The sans-IO core: `start` and `step`.
+//!
+//! How a driver runs an execution, in order:
+//!
+//! 1. [`start`] (or [`start_within`], under a transition budget) records
+//!    `ExecutionStarted`, runs until the execution blocks or ends, and returns its
+//!    [`Snapshot`] and a first [`Output`]. Later calls begin from the snapshot the driver
+//!    kept: it is `Serialize`/`Deserialize`, so a durable driver stores it as JSON and
+//!    reads it back.
+//! 2. [`Snapshot::attach_input`]: give back the execution's input, if the snapshot was
+//!    stored without it (step 8).
+//! 3. [`Snapshot::restore`]: give back the large-Map values the last
+//!    [`Snapshot::wanted`] asked for, with that list (see
+//!    [`Limits::store_map_items_over`]).
+//! 4. [`step`] (or [`step_within`]) for each [`Event`]: `step(machine, &mut snapshot,
+//!    event, clock)`, the [`Clock`] bringing the time and the entropy.
+//! 5. Carry out [`Output::commands`] in order (invoke tasks, start and cancel timers,
+//!    keep what [`Command::Store`] hands over until [`Command::ReleaseStored`], and
+//!    [`Command::Finish`]) and append [`Output::history`] to the execution's history;
+//!    [`Output::states`] is for tracing.
+//! 6. [`Snapshot::needs_resume`]: a large Map waits for stored values; queue
+//!    [`Event::Resume`], and give the values back (step 3) before stepping with it.
+//!    Likewise [`Snapshot::is_paused`]: a step's budget ran out ([`Output::paused`]) and
+//!    its transitions wait for `Event::Resume`.
+//! 7. [`Snapshot::wanted`]: the stored values to load, and give back with
+//!    `Snapshot::restore`, before the next step.
+//! 8. [`Snapshot::detach_input`] before persisting the snapshot: the driver keeps the
+//!    execution's input anyway, and gives it back with `Snapshot::attach_input`.
 
 use serde::{Deserialize, Serialize};
 
