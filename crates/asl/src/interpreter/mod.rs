@@ -27,9 +27,33 @@
 //! 8. [`Snapshot::detach_input`] before persisting the snapshot: the driver keeps the
 //!    execution's input anyway, and gives it back with `Snapshot::attach_input`.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map as JsonMap, Value};
+
+use crate::error::{names, Failure};
+use crate::history::{Details, HistoryEvent};
+use crate::model::{
+    Catcher, ChoiceBranch, Fail, Jitter, NumberSource, ProcessorMode, ResultPath, Retrier, State,
+    StateKind, StateMachine, TextSource, Transition, WaitFor,
+};
+use crate::payload;
+use crate::random::Random;
+use crate::status::ExecutionStatus;
+use crate::template::{Scope, Template};
 use crate::timestamp::Timestamp;
+use crate::variables::Assign;
+
+use frame::{variables_of, Frame, ScopeStep, TimerPurpose, Waiting};
+use run::{Progress, Run, StepResult};
+use stored::StoredMap;
+
+mod frame;
+mod run;
+mod stored;
+
+pub use stored::{StoredKind, StoredValue, Wanted};
 
 /// Facts about an execution that the context object (`$$.Execution`, `$$.StateMachine`)
 /// exposes.
@@ -88,29 +112,12 @@ impl Default for Limits {
     }
 }
 
-use std::collections::BTreeMap;
-
-use serde_json::{json, Map as JsonMap, Value};
-
-use crate::error::{names, Failure};
-use crate::history::{Details, HistoryEvent};
-use crate::model::{
-    Catcher, ChoiceBranch, Fail, Jitter, NumberSource, ProcessorMode, ResultPath, Retrier, State,
-    StateKind, StateMachine, TextSource, Transition, WaitFor,
-};
-use crate::payload;
-use crate::random::{Random, SplitMix64};
-use crate::template::{Scope, Template};
-use crate::variables::{Assign, Variables};
-
-mod stored;
-use stored::StoredMap;
-pub use stored::{StoredKind, StoredValue, Wanted};
-
 /// Identifies a task invocation the interpreter asked for.
 pub type TaskId = u64;
+
 /// Identifies a timer the interpreter asked for.
 pub type TimerId = u64;
+
 type FrameId = u64;
 
 /// Something that happened outside the interpreter, fed to [`step`].
@@ -214,8 +221,6 @@ pub struct Finish {
     pub cause: Option<String>,
 }
 
-use crate::status::ExecutionStatus;
-
 /// The result of `start` or `step`: history to append and commands to carry out, in order.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Output {
@@ -290,106 +295,6 @@ impl Snapshot {
     pub fn history_len(&self) -> u64 {
         self.next_event_id - 1
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum TimerPurpose {
-    /// A Wait state's time has come.
-    Resume(FrameId),
-    /// A retry back-off is over: the state runs again.
-    Retry(FrameId),
-    /// A task's TimeoutSeconds.
-    TaskTimeout(FrameId, TaskId),
-    /// The machine's TimeoutSeconds.
-    ExecutionTimeout,
-}
-
-/// One step of one scope (the machine, a Parallel branch, a Map iteration) down the
-/// execution's tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct ScopeStep {
-    state: String,
-    branch: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Frame {
-    id: FrameId,
-    /// Where this frame's machine sits in the definition.
-    scope: Vec<ScopeStep>,
-    parent: Option<(FrameId, usize)>,
-    /// Distributed Map children: their events belong to child executions, not here.
-    quiet: bool,
-    /// A Map iteration not yet announced with `MapIterationStarted`.
-    announce_iteration: Option<(String, usize)>,
-    state: String,
-    /// The current state's input, before InputPath.
-    input: Value,
-    /// `input` as JSON text when already known (the previous state's output text), so
-    /// the Entered event does not serialize it again. Never persisted.
-    #[serde(skip)]
-    input_text: Option<String>,
-    entered_event: u64,
-    entered_time: Timestamp,
-    /// Last event this frame recorded, for `previousEventId`.
-    last_event: u64,
-    /// Per retrier of the current state: attempts made so far.
-    retries: Vec<u64>,
-    waiting: Waiting,
-    /// The workflow variables this frame assigned. A child frame (a Parallel branch, a
-    /// Map iteration) also reads its ancestors' (see [`FrameVariables`]); the parent is
-    /// waiting on it, so those cannot change meanwhile.
-    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
-    variables: JsonMap<String, Value>,
-}
-
-/// The variables a frame sees: its own, then those of the frames it runs inside.
-struct FrameVariables<'s> {
-    own: &'s JsonMap<String, Value>,
-    frames: &'s BTreeMap<FrameId, Frame>,
-    parent: Option<FrameId>,
-}
-
-impl Variables for FrameVariables<'_> {
-    fn variable(&self, name: &str) -> Option<&Value> {
-        if let Some(value) = self.own.get(name) {
-            return Some(value);
-        }
-        let mut next = self.parent;
-        while let Some(id) = next {
-            let frame = self.frames.get(&id)?;
-            if let Some(value) = frame.variables.get(name) {
-                return Some(value);
-            }
-            next = frame.parent.map(|(parent, _)| parent);
-        }
-        None
-    }
-}
-
-/// `frame`'s variables; `frames` holds its ancestors (the frame itself is out of the
-/// map while it runs).
-fn variables_of<'s>(frames: &'s BTreeMap<FrameId, Frame>, frame: &'s Frame) -> FrameVariables<'s> {
-    FrameVariables {
-        own: &frame.variables,
-        frames,
-        parent: frame.parent.map(|(parent, _)| parent),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Waiting {
-    /// Enter `state` with `input`.
-    Enter,
-    /// Re-run the current state after a retry back-off, without a new Entered event.
-    Retry,
-    Task {
-        task: TaskId,
-        timeout_timer: Option<TimerId>,
-    },
-    /// A Wait state's timer, or a retry back-off.
-    Timer(TimerId),
-    Children(Box<Join>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -526,189 +431,7 @@ pub fn step_within(
     run.finish()
 }
 
-/// The work of one `start` or `step` call.
-struct Run<'a> {
-    machine: &'a StateMachine,
-    snapshot: &'a mut Snapshot,
-    now: Timestamp,
-    random: SplitMix64,
-    entropy: [u8; 32],
-    /// The token `$$.Task.Token` shows while a callback task's Parameters are evaluated.
-    task_token: Option<String>,
-    output: Output,
-    /// Frames to advance, in order.
-    ready: std::collections::VecDeque<FrameId>,
-    /// States entered or resumed during this step.
-    states_run: u64,
-    /// Most state transitions this step may make; `None`: no bound.
-    budget: Option<u64>,
-}
-
-/// Why a frame stopped advancing.
-enum Progress {
-    Blocked,
-    Ended,
-}
-
 impl<'a> Run<'a> {
-    fn new(machine: &'a StateMachine, snapshot: &'a mut Snapshot, clock: Clock) -> Self {
-        Run {
-            machine,
-            snapshot,
-            now: clock.now,
-            random: SplitMix64::new(clock.seed),
-            entropy: clock.entropy,
-            task_token: None,
-            output: Output {
-                history: Vec::with_capacity(32),
-                commands: Vec::with_capacity(4),
-                states: Vec::new(),
-                transitions: 0,
-                paused: false,
-            },
-            ready: Default::default(),
-            states_run: 0,
-            budget: None,
-        }
-    }
-
-    fn finish(self) -> Output {
-        self.output
-    }
-
-    fn begin(&mut self, input: Value) {
-        let id = self.record(
-            None,
-            "ExecutionStarted",
-            details([
-                ("input", Value::String(payload::to_text(&input))),
-                (
-                    "roleArn",
-                    Value::String(self.snapshot.info.role_arn.clone()),
-                ),
-            ]),
-        );
-        if payload::json_size_exceeds(&input, self.snapshot.limits.max_payload_bytes) {
-            self.end_execution(Err(Failure::new(
-                names::DATA_LIMIT_EXCEEDED,
-                "The input to the execution exceeds the maximum number of bytes service limit.",
-            )));
-            return;
-        }
-        if let Some(seconds) = self.machine.timeout_seconds {
-            let timer = self.new_timer(TimerPurpose::ExecutionTimeout);
-            let due = self.now.plus_seconds(seconds as f64);
-            self.output
-                .commands
-                .push(Command::StartTimer { timer, due });
-        }
-        let frame = Frame {
-            id: 0,
-            scope: Vec::new(),
-            parent: None,
-            quiet: false,
-            announce_iteration: None,
-            state: self.machine.start_at.clone(),
-            input,
-            input_text: None,
-            entered_event: 0,
-            entered_time: self.now,
-            last_event: id,
-            retries: Vec::new(),
-            waiting: Waiting::Enter,
-            variables: JsonMap::new(),
-        };
-        let id = self.add_frame(frame);
-        self.ready.push_back(id);
-        self.drain();
-    }
-
-    fn apply(&mut self, event: Event) {
-        match event {
-            Event::TaskStarted { task } => self.task_started(task, None),
-            Event::ActivityStarted { task, worker_name } => {
-                self.task_started(task, Some(worker_name.unwrap_or_default()))
-            }
-            Event::TaskSubmitted { task, output } => {
-                if let Some(&frame_id) = self.snapshot.tasks.get(&task) {
-                    let resource = self.current_resource(frame_id);
-                    self.record_for(
-                        frame_id,
-                        "TaskSubmitted",
-                        details([
-                            ("resourceType", resource.0),
-                            ("resource", resource.1),
-                            ("output", Value::String(payload::to_text(&output))),
-                        ]),
-                    );
-                }
-            }
-            Event::TaskSucceeded { task, output } => {
-                if let Some(frame_id) = self.take_task(task) {
-                    let (events, mut d) = self.task_details(frame_id);
-                    d.output = Some(payload::to_text(&output));
-                    self.record_for(frame_id, &events.named("Succeeded"), d);
-                    self.resume_task(frame_id, Ok(output));
-                }
-            }
-            Event::TaskFailed { task, error, cause } => {
-                if let Some(frame_id) = self.take_task(task) {
-                    let (events, mut d) = self.task_details(frame_id);
-                    d.error = Some(error.clone());
-                    if let Some(c) = &cause {
-                        d.cause = Some(c.clone());
-                    }
-                    self.record_for(frame_id, &events.named("Failed"), d);
-                    self.resume_task(frame_id, Err(Failure { error, cause }));
-                }
-            }
-            Event::TaskHeartbeatTimedOut { task } => {
-                if let Some(frame_id) = self.take_task(task) {
-                    // Tells the driver the task is over, so its token stops working.
-                    self.output.commands.push(Command::CancelTask { task });
-                    self.task_timed_out(frame_id, names::HEARTBEAT_TIMEOUT);
-                }
-            }
-            Event::TimerFired { timer } => match self.snapshot.timers.remove(&timer) {
-                Some(TimerPurpose::Resume(frame_id)) => {
-                    self.ready.push_back(frame_id);
-                }
-                Some(TimerPurpose::Retry(frame_id)) => {
-                    if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
-                        frame.waiting = Waiting::Retry;
-                        self.ready.push_back(frame_id);
-                    }
-                }
-                Some(TimerPurpose::TaskTimeout(frame_id, task))
-                    if self.snapshot.tasks.remove(&task).is_some() =>
-                {
-                    self.output.commands.push(Command::CancelTask { task });
-                    self.task_timed_out(frame_id, names::TIMEOUT);
-                }
-                Some(TimerPurpose::ExecutionTimeout) => {
-                    self.end_with_status(ExecutionStatus::TimedOut, None, None);
-                }
-                Some(TimerPurpose::TaskTimeout(..)) | None => {}
-            },
-            Event::Stop { error, cause } => {
-                self.end_with_status(ExecutionStatus::Aborted, error, cause);
-            }
-            Event::Resume => {
-                // At rest only a paused frame is about to enter or retry a state.
-                let held: Vec<FrameId> = self
-                    .snapshot
-                    .frames
-                    .iter()
-                    .filter(|(_, f)| matches!(f.waiting, Waiting::Enter | Waiting::Retry))
-                    .map(|(id, _)| *id)
-                    .collect();
-                self.ready.extend(held);
-                self.resume_stored_maps();
-            }
-        }
-        self.drain();
-    }
-
     /// Records `TaskStarted`, or `ActivityStarted` with the worker's name.
     fn task_started(&mut self, task: TaskId, worker_name: Option<String>) {
         let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
@@ -813,146 +536,6 @@ impl<'a> Run<'a> {
             _ => Progress::Blocked,
         };
         self.put_back(frame_id, frame, progress);
-    }
-
-    /// Advances every ready frame until all block or end.
-    fn drain(&mut self) {
-        while let Some(frame_id) = self.ready.pop_front() {
-            if self.snapshot.status != ExecutionStatus::Running {
-                return;
-            }
-            if self.history_exceeded() {
-                self.fail_history_limit();
-                return;
-            }
-            let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
-                continue;
-            };
-            let progress = self.advance(frame_id, &mut frame);
-            self.put_back(frame_id, frame, progress);
-        }
-    }
-
-    fn put_back(&mut self, frame_id: FrameId, frame: Frame, progress: Progress) {
-        match progress {
-            Progress::Blocked => {
-                // A paused frame stays out of the queue until `Event::Resume`.
-                if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) && !self.output.paused {
-                    self.ready.push_back(frame_id);
-                }
-                self.snapshot.frames.insert(frame_id, frame);
-            }
-            Progress::Ended => {}
-        }
-    }
-
-    /// Runs states of one frame until it blocks or ends.
-    fn advance(&mut self, frame_id: FrameId, frame: &mut Frame) -> Progress {
-        if let Some((name, index)) = frame.announce_iteration.take() {
-            let parent_event = frame.last_event;
-            let id = self.record(
-                Some(parent_event),
-                "MapIterationStarted",
-                details([("name", Value::String(name)), ("index", json!(index))]),
-            );
-            frame.last_event = id;
-        }
-        loop {
-            if self.snapshot.status != ExecutionStatus::Running {
-                return Progress::Ended;
-            }
-            if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
-                if self
-                    .budget
-                    .is_some_and(|budget| self.output.transitions >= budget)
-                {
-                    self.output.paused = true;
-                    return Progress::Blocked;
-                }
-                self.output.transitions += 1;
-            }
-            // A loop of non-blocking states never returns to `drain`: check here. Quiet
-            // frames (Distributed Map iterations) record no history, so a step also has
-            // a budget of states it may run.
-            self.states_run += 1;
-            if self.history_exceeded()
-                || self.states_run > self.snapshot.limits.max_history_events as u64
-            {
-                self.fail_history_limit();
-                return Progress::Ended;
-            }
-            let resuming = std::mem::replace(&mut frame.waiting, Waiting::Enter);
-            let Some(state) = self.state_of(frame) else {
-                let failure = Failure::runtime(format!("State '{}' does not exist", frame.state));
-                return self.frame_ended(frame, Err(failure));
-            };
-            let step = match resuming {
-                Waiting::Enter => {
-                    frame.retries.clear();
-                    self.enter(frame, state);
-                    self.run_state(frame_id, frame, state)
-                }
-                Waiting::Retry => self.run_state(frame_id, frame, state),
-                Waiting::Timer(_) => {
-                    // A Wait state's time has come.
-                    match &state.kind {
-                        StateKind::Wait(wait) => {
-                            match self.effective_input(frame, state).and_then(|input| {
-                                let assigned = self.assign(frame, state.assign.as_ref(), &input)?;
-                                self.output_of(frame, state, input, &wait.next, assigned)
-                            }) {
-                                Ok(p) => StepResult::Progress(p),
-                                Err(f) => StepResult::Failed(f),
-                            }
-                        }
-                        _ => StepResult::Progress(Progress::Blocked),
-                    }
-                }
-                other => {
-                    frame.waiting = other;
-                    return Progress::Blocked;
-                }
-            };
-            match step {
-                StepResult::Progress(Progress::Blocked) => {
-                    if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) {
-                        continue;
-                    }
-                    return Progress::Blocked;
-                }
-                StepResult::Progress(Progress::Ended) => return Progress::Ended,
-                StepResult::Failed(failure) => match self.handle_error(frame, failure) {
-                    Progress::Blocked
-                        if matches!(frame.waiting, Waiting::Enter | Waiting::Retry) =>
-                    {
-                        continue
-                    }
-                    progress => return progress,
-                },
-            }
-        }
-    }
-
-    fn enter(&mut self, frame: &mut Frame, state: &State) {
-        let input_text = match frame.input_text.take() {
-            Some(text) if !frame.quiet => text,
-            _ if frame.quiet => String::new(),
-            _ => payload::to_text(&frame.input),
-        };
-        let id = self.record_quiet(
-            frame.quiet,
-            Some(frame.last_event),
-            entered_event(state),
-            details([
-                ("name", Value::String(frame.state.clone())),
-                ("input", Value::String(input_text)),
-            ]),
-        );
-        frame.entered_event = id;
-        frame.entered_time = self.now;
-        if !frame.quiet {
-            frame.last_event = id;
-        }
     }
 
     /// Executes the current state of a frame whose Entered event is recorded.
@@ -2065,31 +1648,7 @@ impl<'a> Run<'a> {
 /// largest accepted value in the recorded corpus).
 const MAX_WAIT_SECONDS: i64 = 24_855 * 24 * 3600;
 
-enum StepResult {
-    Progress(Progress),
-    Failed(Failure),
-}
-
-impl<'a> Run<'a> {
-    fn state_of(&self, frame: &Frame) -> Option<&'a State> {
-        machine_at(self.machine, &frame.scope)?.state(&frame.state)
-    }
-
-    fn add_frame(&mut self, mut frame: Frame) -> FrameId {
-        let id = self.snapshot.next_frame;
-        self.snapshot.next_frame += 1;
-        frame.id = id;
-        self.snapshot.frames.insert(id, frame);
-        id
-    }
-
-    fn new_timer(&mut self, purpose: TimerPurpose) -> TimerId {
-        let id = self.snapshot.next_timer;
-        self.snapshot.next_timer += 1;
-        self.snapshot.timers.insert(id, purpose);
-        id
-    }
-
+impl Run<'_> {
     /// Appends an event; returns its id.
     fn record(&mut self, previous: Option<u64>, event_type: &str, details: Details) -> u64 {
         let id = self.snapshot.next_event_id;
@@ -2372,19 +1931,6 @@ impl<'a> Run<'a> {
         self.ready.clear();
         self.output.commands.push(Command::Finish(finish));
     }
-}
-
-/// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.
-fn machine_at<'m>(root: &'m StateMachine, scope: &[ScopeStep]) -> Option<&'m StateMachine> {
-    let mut machine = root;
-    for step in scope {
-        machine = match &machine.state(&step.state)?.kind {
-            StateKind::Parallel(p) => p.branches.get(step.branch)?,
-            StateKind::Map(m) => &m.item_processor,
-            _ => return None,
-        };
-    }
-    Some(machine)
 }
 
 fn details<const N: usize>(fields: [(&str, Value); N]) -> Details {
