@@ -11,7 +11,8 @@ use crate::model::{StateKind, StateMachine};
 use crate::timestamp::Timestamp;
 use crate::variables::Variables;
 
-use super::{FrameId, Join, TaskId, TimerId};
+use super::join::Join;
+use super::{FrameId, TaskId, TimerId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) enum TimerPurpose {

@@ -34,22 +34,19 @@ use serde_json::{json, Map as JsonMap, Value};
 
 use crate::error::{names, Failure};
 use crate::history::{Details, HistoryEvent};
-use crate::model::{
-    Catcher, Jitter, ProcessorMode, Retrier, State, StateKind, StateMachine, Transition,
-};
+use crate::model::{State, StateKind, StateMachine, Transition};
 use crate::payload;
-use crate::random::Random;
 use crate::status::ExecutionStatus;
 use crate::template::{Scope, Template};
 use crate::timestamp::Timestamp;
 use crate::variables::Assign;
 
-use frame::{variables_of, Frame, ScopeStep, TimerPurpose, Waiting};
+use frame::{variables_of, Frame, TimerPurpose, Waiting};
 use run::{Progress, Run};
-use states::wait::MAX_WAIT_SECONDS;
-use stored::StoredMap;
 
 mod frame;
+mod join;
+mod retry;
 mod run;
 mod states;
 mod stored;
@@ -297,43 +294,7 @@ impl Snapshot {
     pub fn history_len(&self) -> u64 {
         self.next_event_id - 1
     }
-}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Join {
-    is_map: bool,
-    /// The state's input after InputPath (Map's ItemSelector reads it).
-    effective_input: Value,
-    /// Map: the items still to start, by index.
-    items: Vec<Value>,
-    next_item: usize,
-    running: BTreeMap<usize, FrameId>,
-    results: Vec<Option<Value>>,
-    done: usize,
-    failures: u64,
-    tolerated_failures: Option<u64>,
-    max_concurrency: usize,
-    /// A large Map's items, results and input kept by the driver (`items` and
-    /// `results` are then empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    stored: Option<Box<StoredMap>>,
-}
-
-impl Join {
-    /// The key of the values the driver keeps for this join, if it keeps any.
-    fn stored_key(&self) -> Option<u64> {
-        self.stored.as_ref().map(|stored| stored.map)
-    }
-
-    /// How many children the join waits for in all.
-    fn total(&self) -> usize {
-        self.stored
-            .as_ref()
-            .map_or(self.results.len(), |stored| stored.total)
-    }
-}
-
-impl Snapshot {
     /// Whether transitions are held back for [`Event::Resume`]: a step's budget ran out
     /// (see [`step_within`]) before every ready frame entered its next state.
     pub fn is_paused(&self) -> bool {
@@ -434,42 +395,6 @@ pub fn step_within(
 }
 
 impl Run<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn child_frame(
-        &mut self,
-        parent_id: FrameId,
-        parent: &Frame,
-        index: usize,
-        scope_branch: usize,
-        machine: &StateMachine,
-        input: Value,
-        quiet: bool,
-        announce_iteration: Option<(String, usize)>,
-    ) -> FrameId {
-        let mut scope = parent.scope.clone();
-        scope.push(ScopeStep {
-            state: parent.state.clone(),
-            branch: scope_branch,
-        });
-        let frame = Frame {
-            id: 0,
-            scope,
-            parent: Some((parent_id, index)),
-            quiet,
-            announce_iteration,
-            state: machine.start_at.clone(),
-            input,
-            input_text: None,
-            entered_event: 0,
-            entered_time: self.now,
-            last_event: parent.last_event,
-            retries: Vec::new(),
-            waiting: Waiting::Enter,
-            variables: JsonMap::new(),
-        };
-        self.add_frame(frame)
-    }
-
     fn select_for(
         &self,
         frame: &Frame,
@@ -512,254 +437,6 @@ impl Run<'_> {
         };
         let values = assign.evaluate(scope, &mut self.random);
         self.prefix(frame, values).map(Some)
-    }
-
-    /// Starts Map iterations while below MaxConcurrency.
-    fn launch_iterations(
-        &mut self,
-        frame_id: FrameId,
-        frame: &mut Frame,
-        join: &mut Join,
-        map: &crate::model::Map,
-    ) -> Result<(), Failure> {
-        let distributed = map.mode == ProcessorMode::Distributed;
-        while join.next_item < join.total() && join.running.len() < join.max_concurrency {
-            let index = join.next_item;
-            let item = match join.stored.as_mut() {
-                // The rest arrive through `Snapshot::restore`.
-                Some(stored) => match stored.buffer.pop_front() {
-                    Some(item) => item,
-                    None => break,
-                },
-                None => std::mem::take(&mut join.items[index]),
-            };
-            join.next_item += 1;
-            let input = match &map.item_selector {
-                Some(selector) => {
-                    self.update_context(frame, Some((index, &item)));
-                    let variables = variables_of(&self.snapshot.frames, frame);
-                    let scope = Scope {
-                        input: &join.effective_input,
-                        context: &self.snapshot.context,
-                        variables: &variables,
-                    };
-                    match selector.evaluate(scope, &mut self.random, "ItemSelector") {
-                        Ok(input) => input,
-                        Err(failure) => {
-                            if let Some(stored) = join.stored.as_deref_mut() {
-                                stored.failed_selection(index, item);
-                            }
-                            return Err(self.with_prefix(frame, failure));
-                        }
-                    }
-                }
-                None => item,
-            };
-            let announce = if distributed || frame.quiet {
-                None
-            } else {
-                Some((frame.state.clone(), index))
-            };
-            let quiet = distributed || frame.quiet;
-            let child = self.child_frame(
-                frame_id,
-                frame,
-                index,
-                0,
-                &map.item_processor,
-                input,
-                quiet,
-                announce,
-            );
-            join.running.insert(index, child);
-            self.ready.push_back(child);
-        }
-        Ok(())
-    }
-
-    /// A child frame ended: record it in its parent's join.
-    fn child_ended(
-        &mut self,
-        parent_id: FrameId,
-        index: usize,
-        result: Result<Value, Failure>,
-        child_last_event: u64,
-    ) {
-        let Some(mut parent) = self.snapshot.frames.remove(&parent_id) else {
-            return;
-        };
-        let Waiting::Children(mut join) = std::mem::replace(&mut parent.waiting, Waiting::Enter)
-        else {
-            self.snapshot.frames.insert(parent_id, parent);
-            return;
-        };
-        join.running.remove(&index);
-        let Some(state) = self.state_of(&parent) else {
-            return;
-        };
-        let progress = match (result, &state.kind) {
-            (Ok(value), StateKind::Map(map)) => {
-                if !parent.quiet && map.mode == ProcessorMode::Inline {
-                    self.record(
-                        Some(child_last_event),
-                        "MapIterationSucceeded",
-                        details([
-                            ("name", Value::String(parent.state.clone())),
-                            ("index", json!(index)),
-                        ]),
-                    );
-                }
-                self.keep_result(&mut join, index, value);
-                join.done += 1;
-                self.map_continue(parent_id, &mut parent, join, map)
-            }
-            (Err(failure), StateKind::Map(map)) => {
-                if !parent.quiet && map.mode == ProcessorMode::Inline {
-                    let mut d = details([
-                        ("name", Value::String(parent.state.clone())),
-                        ("index", json!(index)),
-                    ]);
-                    d.error = Some(failure.error.clone());
-                    if let Some(cause) = &failure.cause {
-                        d.cause = Some(cause.clone());
-                    }
-                    self.record(Some(child_last_event), "MapIterationFailed", d);
-                }
-                join.failures += 1;
-                join.done += 1;
-                match join.tolerated_failures {
-                    Some(tolerated) if join.failures <= tolerated => {
-                        self.keep_result(&mut join, index, error_output(&failure));
-                        self.map_continue(parent_id, &mut parent, join, map)
-                    }
-                    tolerance => {
-                        self.abort_children(&join);
-                        let failure = if tolerance.is_some() {
-                            Failure::new(
-                                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                                "The specified tolerated failure threshold was exceeded",
-                            )
-                        } else {
-                            failure
-                        };
-                        let events: &[&str] = if map.mode == ProcessorMode::Distributed {
-                            &["MapRunFailed", "MapStateFailed"]
-                        } else {
-                            &["MapStateFailed"]
-                        };
-                        self.map_failed(&mut parent, join, failure, events)
-                    }
-                }
-            }
-            (Ok(value), StateKind::Parallel(_)) => {
-                join.results[index] = Some(value);
-                join.done += 1;
-                if join.done == join.results.len() {
-                    match self.join_complete(&mut parent, *join) {
-                        Ok(p) => p,
-                        Err(f) => self.handle_error(&mut parent, f),
-                    }
-                } else {
-                    parent.waiting = Waiting::Children(join);
-                    Progress::Blocked
-                }
-            }
-            (Err(failure), StateKind::Parallel(_)) => {
-                self.abort_children(&join);
-                self.handle_error_with(&mut parent, failure, &["ParallelStateFailed"])
-            }
-            _ => Progress::Blocked,
-        };
-        self.put_back(parent_id, parent, progress);
-    }
-
-    fn map_continue(
-        &mut self,
-        parent_id: FrameId,
-        parent: &mut Frame,
-        mut join: Box<Join>,
-        map: &crate::model::Map,
-    ) -> Progress {
-        if join.done == join.total() {
-            if map.mode == ProcessorMode::Distributed {
-                self.record_for_frame(parent, "MapRunSucceeded", Details::default());
-            }
-            if join.stored.is_some() {
-                // Joined once the driver gives the results back (`resume_stored`).
-                parent.waiting = Waiting::Children(join);
-                return Progress::Blocked;
-            }
-            return match self.join_complete(parent, *join) {
-                Ok(p) => p,
-                Err(f) => self.handle_error(parent, f),
-            };
-        }
-        if let Err(failure) = self.launch_iterations(parent_id, parent, &mut join, map) {
-            self.abort_children(&join);
-            return self.map_failed(parent, join, failure, &[]);
-        }
-        parent.waiting = Waiting::Children(join);
-        Progress::Blocked
-    }
-
-    /// All children of a Parallel or Map succeeded: build the result and leave the state.
-    fn join_complete(&mut self, frame: &mut Frame, join: Join) -> Result<Progress, Failure> {
-        let state = self
-            .state_of(frame)
-            .ok_or_else(|| Failure::runtime("missing state"))?;
-        let results = Value::Array(
-            join.results
-                .into_iter()
-                .map(|r| r.unwrap_or(Value::Null))
-                .collect(),
-        );
-        let (selector, result_path, next) = match &state.kind {
-            StateKind::Parallel(p) => {
-                self.record_for_frame(frame, "ParallelStateSucceeded", Details::default());
-                (p.result_selector.as_ref(), &p.result_path, &p.next)
-            }
-            StateKind::Map(m) => {
-                self.record_for_frame(frame, "MapStateSucceeded", Details::default());
-                (m.result_selector.as_ref(), &m.result_path, &m.next)
-            }
-            _ => return Err(Failure::runtime("join on a state without children")),
-        };
-        self.complete(frame, state, results, selector, result_path, next)
-    }
-
-    /// Removes the running children of a join (and their descendants), cancelling their
-    /// tasks and timers.
-    fn abort_children(&mut self, join: &Join) {
-        let mut stack: Vec<FrameId> = join.running.values().copied().collect();
-        while let Some(id) = stack.pop() {
-            let Some(frame) = self.snapshot.frames.remove(&id) else {
-                continue;
-            };
-            match frame.waiting {
-                Waiting::Task {
-                    task,
-                    timeout_timer,
-                } => {
-                    self.snapshot.tasks.remove(&task);
-                    self.output.commands.push(Command::CancelTask { task });
-                    if let Some(timer) = timeout_timer {
-                        self.snapshot.timers.remove(&timer);
-                        self.output.commands.push(Command::CancelTimer { timer });
-                    }
-                }
-                Waiting::Timer(timer) => {
-                    self.snapshot.timers.remove(&timer);
-                    self.output.commands.push(Command::CancelTimer { timer });
-                }
-                Waiting::Children(child_join) => {
-                    if let Some(map) = child_join.stored_key() {
-                        self.output.commands.push(Command::ReleaseStored { map });
-                    }
-                    stack.extend(child_join.running.values().copied())
-                }
-                Waiting::Enter | Waiting::Retry => {}
-            }
-        }
     }
 
     /// A state's work produced `result`: ResultSelector → ResultPath → OutputPath, then
@@ -904,85 +581,6 @@ impl Run<'_> {
             parent_entered_event,
             error,
         }
-    }
-
-    /// A state failed: retry it, catch the error, or end the frame with it.
-    fn handle_error(&mut self, frame: &mut Frame, failure: Failure) -> Progress {
-        self.handle_error_with(frame, failure, &[])
-    }
-
-    /// Like [`Self::handle_error`]; `final_events` (e.g. `MapStateFailed`) are recorded
-    /// only when the state is not retried, as AWS records them.
-    fn handle_error_with(
-        &mut self,
-        frame: &mut Frame,
-        failure: Failure,
-        final_events: &[&str],
-    ) -> Progress {
-        let Some(state) = self.state_of(frame) else {
-            return self.frame_ended(frame, Err(failure));
-        };
-        let (retriers, catchers, next_kind): (&[Retrier], &[Catcher], bool) = match &state.kind {
-            StateKind::Task(t) => (&t.retry, &t.catch, true),
-            StateKind::Parallel(p) => (&p.retry, &p.catch, true),
-            StateKind::Map(m) => (&m.retry, &m.catch, true),
-            _ => (&[], &[], false),
-        };
-        if next_kind && failure.error != names::RUNTIME {
-            if frame.retries.len() < retriers.len() {
-                frame.retries.resize(retriers.len(), 0);
-            }
-            if let Some(index) = retriers
-                .iter()
-                .position(|r| matches_error(&r.error_equals, &failure))
-            {
-                let retrier = &retriers[index];
-                let attempts = frame.retries[index];
-                if attempts < retrier.max_attempts {
-                    frame.retries[index] += 1;
-                    let delay = retry_delay(retrier, attempts, &mut self.random);
-                    let timer = self.new_timer(TimerPurpose::Retry(frame.id));
-                    let due = self.now.plus_seconds(delay);
-                    self.output
-                        .commands
-                        .push(Command::StartTimer { timer, due });
-                    frame.waiting = Waiting::Timer(timer);
-                    return Progress::Blocked;
-                }
-            }
-        }
-        for event in final_events {
-            self.record_for_frame(frame, event, Details::default());
-        }
-        if next_kind && failure.error != names::RUNTIME {
-            if let Some(catcher) = catchers
-                .iter()
-                .find(|c| matches_error(&c.error_equals, &failure))
-            {
-                let error_output = error_output(&failure);
-                // `$` in a catcher's Assign is the error output.
-                let assigned = match self.assign(frame, catcher.assign.as_ref(), &error_output) {
-                    Ok(assigned) => assigned,
-                    Err(f) => return self.frame_ended(frame, Err(f)),
-                };
-                let input = std::mem::take(&mut frame.input);
-                let placed = payload::place_result(input, error_output, &catcher.result_path);
-                match placed {
-                    Ok(output) => {
-                        self.exited(frame, state, &output, assigned.as_ref());
-                        if let Some(assigned) = assigned {
-                            frame.variables.extend(assigned);
-                        }
-                        frame.state = catcher.next.clone();
-                        frame.input = output;
-                        frame.waiting = Waiting::Enter;
-                        return Progress::Blocked;
-                    }
-                    Err(f) => return self.frame_ended(frame, Err(f)),
-                }
-            }
-        }
-        self.frame_ended(frame, Err(failure))
     }
 
     /// Appends an event; returns its id.
@@ -1325,44 +923,6 @@ fn display_value(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => payload::to_text(other),
-    }
-}
-
-/// `{"Error": …, "Cause": …}`: what Catch places with its ResultPath.
-fn error_output(failure: &Failure) -> Value {
-    let mut out = JsonMap::new();
-    out.insert("Error".into(), Value::String(failure.error.clone()));
-    if let Some(cause) = &failure.cause {
-        out.insert("Cause".into(), Value::String(cause.clone()));
-    }
-    Value::Object(out)
-}
-
-/// Whether a Retrier's or Catcher's `ErrorEquals` takes this failure. `States.Timeout`
-/// also takes `States.HeartbeatTimeout`: AWS documents States.Timeout as covering a
-/// missed heartbeat, and the narrower name came later for those who want to tell them
-/// apart.
-fn matches_error(error_equals: &[String], failure: &Failure) -> bool {
-    error_equals.iter().any(|name| {
-        name == &failure.error
-            || (name == names::ALL && failure.is_catchable_by_all())
-            || (name == names::TIMEOUT && failure.error == names::HEARTBEAT_TIMEOUT)
-    })
-}
-
-/// Seconds to wait before retry number `attempts + 1`.
-fn retry_delay(retrier: &Retrier, attempts: u64, random: &mut dyn Random) -> f64 {
-    let exponent = i32::try_from(attempts).unwrap_or(i32::MAX);
-    let mut delay = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(exponent);
-    if let Some(max) = retrier.max_delay_seconds {
-        delay = delay.min(max as f64);
-    }
-    if !delay.is_finite() {
-        delay = MAX_WAIT_SECONDS as f64;
-    }
-    match retrier.jitter {
-        Jitter::None => delay,
-        Jitter::Full => delay * random.next_f64(),
     }
 }
 

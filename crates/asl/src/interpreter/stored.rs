@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::frame::{Frame, Waiting};
+use super::join::Join;
 use super::run::{Progress, Run};
-use super::{Command, ExecutionStatus, FrameId, Join, Limits, Snapshot};
+use super::{Command, ExecutionStatus, FrameId, Limits, Snapshot};
 use crate::error::Failure;
 use crate::model::{State, StateKind};
 

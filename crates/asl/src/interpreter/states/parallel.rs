@@ -7,8 +7,9 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::history::Details;
 use crate::interpreter::frame::{Frame, Waiting};
+use crate::interpreter::join::Join;
 use crate::interpreter::run::{Progress, Run};
-use crate::interpreter::{FrameId, Join};
+use crate::interpreter::FrameId;
 use crate::model::State;
 
 impl Run<'_> {
