@@ -13,10 +13,11 @@ use crate::model::{ProcessorMode, StateKind, StateMachine};
 use crate::template::Scope;
 
 use super::frame::{variables_of, Frame, ScopeStep, Waiting};
+use super::record::details;
 use super::retry::error_output;
 use super::run::{Progress, Run};
 use super::stored::StoredMap;
-use super::{details, Command, FrameId};
+use super::{Command, FrameId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Join {

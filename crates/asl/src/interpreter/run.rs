@@ -14,7 +14,8 @@ use crate::status::ExecutionStatus;
 use crate::timestamp::Timestamp;
 
 use super::frame::{machine_at, Frame, TimerPurpose, Waiting};
-use super::{details, entered_event, Clock, Command, Event, FrameId, Output, Snapshot, TimerId};
+use super::record::{details, entered_event};
+use super::{Clock, Command, Event, FrameId, Output, Snapshot, TimerId};
 
 /// The work of one `start` or `step` call.
 pub(super) struct Run<'a> {

@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use crate::error::Failure;
 use crate::history::Details;
+use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, Waiting};
 use crate::interpreter::join::Join;
 use crate::interpreter::run::{Progress, Run};
-use crate::interpreter::{display_value, FrameId};
+use crate::interpreter::FrameId;
 use crate::model::{NumberSource, ProcessorMode, State};
 use crate::payload;
 

@@ -5,9 +5,11 @@ use serde_json::Value;
 
 use crate::error::Failure;
 use crate::history::Details;
+use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, TimerPurpose, Waiting};
+use crate::interpreter::record::details;
 use crate::interpreter::run::{Progress, Run};
-use crate::interpreter::{details, display_value, Command, FrameId, TaskId, TaskRequest};
+use crate::interpreter::{Command, FrameId, TaskId, TaskRequest};
 use crate::model::{NumberSource, StateKind};
 use crate::payload;
 

@@ -4,9 +4,10 @@
 use serde_json::Value;
 
 use crate::error::Failure;
+use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, TimerPurpose, Waiting};
 use crate::interpreter::run::{Progress, Run};
-use crate::interpreter::{display_value, Command, FrameId};
+use crate::interpreter::{Command, FrameId};
 use crate::model::{State, Transition, WaitFor};
 use crate::timestamp::Timestamp;
 
