@@ -16,9 +16,10 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    Command, ExecutionStatus, Frame, FrameId, Join, Limits, Progress, Run, Snapshot, Waiting,
-};
+use super::frame::{Frame, Waiting};
+use super::join::Join;
+use super::run::{Progress, Run};
+use super::{Command, ExecutionStatus, FrameId, Limits, Snapshot};
 use crate::error::Failure;
 use crate::model::{State, StateKind};
 
@@ -138,7 +139,7 @@ impl Run<'_> {
         let selector = map.item_selector.as_ref()?;
         let effective = self.effective_input(frame, state).ok()?;
         self.update_context(frame, Some((index, item)));
-        let variables = super::variables_of(&self.snapshot.frames, frame);
+        let variables = super::frame::variables_of(&self.snapshot.frames, frame);
         let scope = crate::template::Scope {
             input: &effective,
             context: &self.snapshot.context,

@@ -1,0 +1,134 @@
+//! The execution's tree: one [`Frame`] per running scope (the machine, a Parallel
+//! branch, a Map iteration), where it sits in the definition, what it waits for
+//! ([`Waiting`], [`TimerPurpose`]) and the variables it sees.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map as JsonMap, Value};
+
+use crate::model::{StateKind, StateMachine};
+use crate::timestamp::Timestamp;
+use crate::variables::Variables;
+
+use super::join::Join;
+use super::{FrameId, TaskId, TimerId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) enum TimerPurpose {
+    /// A Wait state's time has come.
+    Resume(FrameId),
+    /// A retry back-off is over: the state runs again.
+    Retry(FrameId),
+    /// A task's TimeoutSeconds.
+    TaskTimeout(FrameId, TaskId),
+    /// The machine's TimeoutSeconds.
+    ExecutionTimeout,
+}
+
+/// One step of one scope (the machine, a Parallel branch, a Map iteration) down the
+/// execution's tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct ScopeStep {
+    pub(super) state: String,
+    pub(super) branch: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Frame {
+    pub(super) id: FrameId,
+    /// Where this frame's machine sits in the definition.
+    pub(super) scope: Vec<ScopeStep>,
+    pub(super) parent: Option<(FrameId, usize)>,
+    /// Distributed Map children: their events belong to child executions, not here.
+    pub(super) quiet: bool,
+    /// A Map iteration not yet announced with `MapIterationStarted`.
+    pub(super) announce_iteration: Option<(String, usize)>,
+    pub(super) state: String,
+    /// The current state's input, before InputPath.
+    pub(super) input: Value,
+    /// `input` as JSON text when already known (the previous state's output text), so
+    /// the Entered event does not serialize it again. Never persisted.
+    #[serde(skip)]
+    pub(super) input_text: Option<String>,
+    pub(super) entered_event: u64,
+    pub(super) entered_time: Timestamp,
+    /// Last event this frame recorded, for `previousEventId`.
+    pub(super) last_event: u64,
+    /// Per retrier of the current state: attempts made so far.
+    pub(super) retries: Vec<u64>,
+    pub(super) waiting: Waiting,
+    /// The workflow variables this frame assigned. A child frame (a Parallel branch, a
+    /// Map iteration) also reads its ancestors' (see [`FrameVariables`]); the parent is
+    /// waiting on it, so those cannot change meanwhile.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    pub(super) variables: JsonMap<String, Value>,
+}
+
+/// The variables a frame sees: its own, then those of the frames it runs inside.
+pub(super) struct FrameVariables<'s> {
+    own: &'s JsonMap<String, Value>,
+    frames: &'s BTreeMap<FrameId, Frame>,
+    parent: Option<FrameId>,
+}
+
+impl Variables for FrameVariables<'_> {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        if let Some(value) = self.own.get(name) {
+            return Some(value);
+        }
+        let mut next = self.parent;
+        while let Some(id) = next {
+            let frame = self.frames.get(&id)?;
+            if let Some(value) = frame.variables.get(name) {
+                return Some(value);
+            }
+            next = frame.parent.map(|(parent, _)| parent);
+        }
+        None
+    }
+}
+
+/// `frame`'s variables; `frames` holds its ancestors (the frame itself is out of the
+/// map while it runs).
+pub(super) fn variables_of<'s>(
+    frames: &'s BTreeMap<FrameId, Frame>,
+    frame: &'s Frame,
+) -> FrameVariables<'s> {
+    FrameVariables {
+        own: &frame.variables,
+        frames,
+        parent: frame.parent.map(|(parent, _)| parent),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) enum Waiting {
+    /// Enter `state` with `input`.
+    Enter,
+    /// Re-run the current state after a retry back-off, without a new Entered event.
+    Retry,
+    Task {
+        task: TaskId,
+        timeout_timer: Option<TimerId>,
+    },
+    /// A Wait state's timer, or a retry back-off.
+    Timer(TimerId),
+    Children(Box<Join>),
+}
+
+/// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.
+pub(super) fn machine_at<'m>(
+    root: &'m StateMachine,
+    scope: &[ScopeStep],
+) -> Option<&'m StateMachine> {
+    let mut machine = root;
+    for step in scope {
+        machine = match &machine.state(&step.state)?.kind {
+            StateKind::Parallel(p) => p.branches.get(step.branch)?,
+            StateKind::Map(m) => &m.item_processor,
+            _ => return None,
+        };
+    }
+    Some(machine)
+}

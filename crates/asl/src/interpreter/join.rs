@@ -1,0 +1,344 @@
+//! Parallel and Map states wait for their children: the [`Join`], starting child frames
+//! and Map iterations, taking in a child's end, leaving the state once all are done, and
+//! aborting the children still running.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map as JsonMap, Value};
+
+use crate::error::{names, Failure};
+use crate::history::Details;
+use crate::model::{ProcessorMode, StateKind, StateMachine};
+use crate::template::Scope;
+
+use super::frame::{variables_of, Frame, ScopeStep, Waiting};
+use super::record::details;
+use super::retry::error_output;
+use super::run::{Progress, Run};
+use super::stored::StoredMap;
+use super::{Command, FrameId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Join {
+    pub(super) is_map: bool,
+    /// The state's input after InputPath (Map's ItemSelector reads it).
+    pub(super) effective_input: Value,
+    /// Map: the items still to start, by index.
+    pub(super) items: Vec<Value>,
+    pub(super) next_item: usize,
+    pub(super) running: BTreeMap<usize, FrameId>,
+    pub(super) results: Vec<Option<Value>>,
+    pub(super) done: usize,
+    pub(super) failures: u64,
+    pub(super) tolerated_failures: Option<u64>,
+    pub(super) max_concurrency: usize,
+    /// A large Map's items, results and input kept by the driver (`items` and
+    /// `results` are then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) stored: Option<Box<StoredMap>>,
+}
+
+impl Join {
+    /// The key of the values the driver keeps for this join, if it keeps any.
+    pub(super) fn stored_key(&self) -> Option<u64> {
+        self.stored.as_ref().map(|stored| stored.map)
+    }
+
+    /// How many children the join waits for in all.
+    fn total(&self) -> usize {
+        self.stored
+            .as_ref()
+            .map_or(self.results.len(), |stored| stored.total)
+    }
+}
+
+impl Run<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn child_frame(
+        &mut self,
+        parent_id: FrameId,
+        parent: &Frame,
+        index: usize,
+        scope_branch: usize,
+        machine: &StateMachine,
+        input: Value,
+        quiet: bool,
+        announce_iteration: Option<(String, usize)>,
+    ) -> FrameId {
+        let mut scope = parent.scope.clone();
+        scope.push(ScopeStep {
+            state: parent.state.clone(),
+            branch: scope_branch,
+        });
+        let frame = Frame {
+            id: 0,
+            scope,
+            parent: Some((parent_id, index)),
+            quiet,
+            announce_iteration,
+            state: machine.start_at.clone(),
+            input,
+            input_text: None,
+            entered_event: 0,
+            entered_time: self.now,
+            last_event: parent.last_event,
+            retries: Vec::new(),
+            waiting: Waiting::Enter,
+            variables: JsonMap::new(),
+        };
+        self.add_frame(frame)
+    }
+
+    /// Starts Map iterations while below MaxConcurrency.
+    pub(super) fn launch_iterations(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        join: &mut Join,
+        map: &crate::model::Map,
+    ) -> Result<(), Failure> {
+        let distributed = map.mode == ProcessorMode::Distributed;
+        while join.next_item < join.total() && join.running.len() < join.max_concurrency {
+            let index = join.next_item;
+            let item = match join.stored.as_mut() {
+                // The rest arrive through `Snapshot::restore`.
+                Some(stored) => match stored.buffer.pop_front() {
+                    Some(item) => item,
+                    None => break,
+                },
+                None => std::mem::take(&mut join.items[index]),
+            };
+            join.next_item += 1;
+            let input = match &map.item_selector {
+                Some(selector) => {
+                    self.update_context(frame, Some((index, &item)));
+                    let variables = variables_of(&self.snapshot.frames, frame);
+                    let scope = Scope {
+                        input: &join.effective_input,
+                        context: &self.snapshot.context,
+                        variables: &variables,
+                    };
+                    match selector.evaluate(scope, &mut self.random, "ItemSelector") {
+                        Ok(input) => input,
+                        Err(failure) => {
+                            if let Some(stored) = join.stored.as_deref_mut() {
+                                stored.failed_selection(index, item);
+                            }
+                            return Err(self.with_prefix(frame, failure));
+                        }
+                    }
+                }
+                None => item,
+            };
+            let announce = if distributed || frame.quiet {
+                None
+            } else {
+                Some((frame.state.clone(), index))
+            };
+            let quiet = distributed || frame.quiet;
+            let child = self.child_frame(
+                frame_id,
+                frame,
+                index,
+                0,
+                &map.item_processor,
+                input,
+                quiet,
+                announce,
+            );
+            join.running.insert(index, child);
+            self.ready.push_back(child);
+        }
+        Ok(())
+    }
+
+    /// A child frame ended: record it in its parent's join.
+    pub(super) fn child_ended(
+        &mut self,
+        parent_id: FrameId,
+        index: usize,
+        result: Result<Value, Failure>,
+        child_last_event: u64,
+    ) {
+        let Some(mut parent) = self.snapshot.frames.remove(&parent_id) else {
+            return;
+        };
+        let Waiting::Children(mut join) = std::mem::replace(&mut parent.waiting, Waiting::Enter)
+        else {
+            self.snapshot.frames.insert(parent_id, parent);
+            return;
+        };
+        join.running.remove(&index);
+        let Some(state) = self.state_of(&parent) else {
+            return;
+        };
+        let progress = match (result, &state.kind) {
+            (Ok(value), StateKind::Map(map)) => {
+                if !parent.quiet && map.mode == ProcessorMode::Inline {
+                    self.record(
+                        Some(child_last_event),
+                        "MapIterationSucceeded",
+                        details([
+                            ("name", Value::String(parent.state.clone())),
+                            ("index", json!(index)),
+                        ]),
+                    );
+                }
+                self.keep_result(&mut join, index, value);
+                join.done += 1;
+                self.map_continue(parent_id, &mut parent, join, map)
+            }
+            (Err(failure), StateKind::Map(map)) => {
+                if !parent.quiet && map.mode == ProcessorMode::Inline {
+                    let mut d = details([
+                        ("name", Value::String(parent.state.clone())),
+                        ("index", json!(index)),
+                    ]);
+                    d.error = Some(failure.error.clone());
+                    if let Some(cause) = &failure.cause {
+                        d.cause = Some(cause.clone());
+                    }
+                    self.record(Some(child_last_event), "MapIterationFailed", d);
+                }
+                join.failures += 1;
+                join.done += 1;
+                match join.tolerated_failures {
+                    Some(tolerated) if join.failures <= tolerated => {
+                        self.keep_result(&mut join, index, error_output(&failure));
+                        self.map_continue(parent_id, &mut parent, join, map)
+                    }
+                    tolerance => {
+                        self.abort_children(&join);
+                        let failure = if tolerance.is_some() {
+                            Failure::new(
+                                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                "The specified tolerated failure threshold was exceeded",
+                            )
+                        } else {
+                            failure
+                        };
+                        let events: &[&str] = if map.mode == ProcessorMode::Distributed {
+                            &["MapRunFailed", "MapStateFailed"]
+                        } else {
+                            &["MapStateFailed"]
+                        };
+                        self.map_failed(&mut parent, join, failure, events)
+                    }
+                }
+            }
+            (Ok(value), StateKind::Parallel(_)) => {
+                join.results[index] = Some(value);
+                join.done += 1;
+                if join.done == join.results.len() {
+                    match self.join_complete(&mut parent, *join) {
+                        Ok(p) => p,
+                        Err(f) => self.handle_error(&mut parent, f),
+                    }
+                } else {
+                    parent.waiting = Waiting::Children(join);
+                    Progress::Blocked
+                }
+            }
+            (Err(failure), StateKind::Parallel(_)) => {
+                self.abort_children(&join);
+                self.handle_error_with(&mut parent, failure, &["ParallelStateFailed"])
+            }
+            _ => Progress::Blocked,
+        };
+        self.put_back(parent_id, parent, progress);
+    }
+
+    fn map_continue(
+        &mut self,
+        parent_id: FrameId,
+        parent: &mut Frame,
+        mut join: Box<Join>,
+        map: &crate::model::Map,
+    ) -> Progress {
+        if join.done == join.total() {
+            if map.mode == ProcessorMode::Distributed {
+                self.record_for_frame(parent, "MapRunSucceeded", Details::default());
+            }
+            if join.stored.is_some() {
+                // Joined once the driver gives the results back (`resume_stored`).
+                parent.waiting = Waiting::Children(join);
+                return Progress::Blocked;
+            }
+            return match self.join_complete(parent, *join) {
+                Ok(p) => p,
+                Err(f) => self.handle_error(parent, f),
+            };
+        }
+        if let Err(failure) = self.launch_iterations(parent_id, parent, &mut join, map) {
+            self.abort_children(&join);
+            return self.map_failed(parent, join, failure, &[]);
+        }
+        parent.waiting = Waiting::Children(join);
+        Progress::Blocked
+    }
+
+    /// All children of a Parallel or Map succeeded: build the result and leave the state.
+    pub(super) fn join_complete(
+        &mut self,
+        frame: &mut Frame,
+        join: Join,
+    ) -> Result<Progress, Failure> {
+        let state = self
+            .state_of(frame)
+            .ok_or_else(|| Failure::runtime("missing state"))?;
+        let results = Value::Array(
+            join.results
+                .into_iter()
+                .map(|r| r.unwrap_or(Value::Null))
+                .collect(),
+        );
+        let (selector, result_path, next) = match &state.kind {
+            StateKind::Parallel(p) => {
+                self.record_for_frame(frame, "ParallelStateSucceeded", Details::default());
+                (p.result_selector.as_ref(), &p.result_path, &p.next)
+            }
+            StateKind::Map(m) => {
+                self.record_for_frame(frame, "MapStateSucceeded", Details::default());
+                (m.result_selector.as_ref(), &m.result_path, &m.next)
+            }
+            _ => return Err(Failure::runtime("join on a state without children")),
+        };
+        self.complete(frame, state, results, selector, result_path, next)
+    }
+
+    /// Removes the running children of a join (and their descendants), cancelling their
+    /// tasks and timers.
+    pub(super) fn abort_children(&mut self, join: &Join) {
+        let mut stack: Vec<FrameId> = join.running.values().copied().collect();
+        while let Some(id) = stack.pop() {
+            let Some(frame) = self.snapshot.frames.remove(&id) else {
+                continue;
+            };
+            match frame.waiting {
+                Waiting::Task {
+                    task,
+                    timeout_timer,
+                } => {
+                    self.snapshot.tasks.remove(&task);
+                    self.output.commands.push(Command::CancelTask { task });
+                    if let Some(timer) = timeout_timer {
+                        self.snapshot.timers.remove(&timer);
+                        self.output.commands.push(Command::CancelTimer { timer });
+                    }
+                }
+                Waiting::Timer(timer) => {
+                    self.snapshot.timers.remove(&timer);
+                    self.output.commands.push(Command::CancelTimer { timer });
+                }
+                Waiting::Children(child_join) => {
+                    if let Some(map) = child_join.stored_key() {
+                        self.output.commands.push(Command::ReleaseStored { map });
+                    }
+                    stack.extend(child_join.running.values().copied())
+                }
+                Waiting::Enter | Waiting::Retry => {}
+            }
+        }
+    }
+}

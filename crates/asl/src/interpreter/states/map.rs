@@ -1,0 +1,183 @@
+//! The Map state: MaxConcurrency, ItemsPath, the tolerated failures, and its first
+//! iterations (the rest are launched in `join`; a large Map's values go to `stored`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::error::Failure;
+use crate::history::Details;
+use crate::interpreter::data::display_value;
+use crate::interpreter::frame::{Frame, Waiting};
+use crate::interpreter::join::Join;
+use crate::interpreter::run::{Progress, Run};
+use crate::interpreter::FrameId;
+use crate::model::{NumberSource, ProcessorMode, State};
+use crate::payload;
+
+impl Run<'_> {
+    pub(super) fn run_map(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        state: &State,
+        map: &crate::model::Map,
+    ) -> Result<Progress, Failure> {
+        let effective = self.effective_input(frame, state)?;
+        let max_concurrency = match &map.max_concurrency {
+            NumberSource::Literal(n) => *n,
+            NumberSource::Path(path) => {
+                let value = self.select_for(frame, path, &effective)?;
+                match lenient_i64(&value).and_then(|n| u64::try_from(n).ok()) {
+                    Some(n) => n,
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                                display_value(&value),
+                                path.source()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let items = {
+            match self.lookup(frame, &map.items_path, &effective) {
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(self.with_prefix(
+                        frame,
+                        Failure::runtime(format!(
+                            "Item path {} did not resolve to a JSON array: {}",
+                            map.items_path.source(),
+                            payload::to_text(&other)
+                        )),
+                    ))
+                }
+                None => return Err(self.with_prefix(frame, payload::no_results(&map.items_path))),
+            }
+        };
+        let started = Details {
+            length: Some(items.len() as u64),
+            ..Details::default()
+        };
+        self.record_for_frame(frame, "MapStateStarted", started);
+        // Names the Map's stored values: unique within the execution, and for each run
+        // of the state (a retry records a new MapStateStarted).
+        let map_key = frame.last_event;
+        let tolerated_count = match &map.tolerated_failure_count {
+            None => None,
+            Some(NumberSource::Literal(n)) => Some(*n),
+            Some(NumberSource::Path(path)) => {
+                let value = self.select_for(frame, path, &effective)?;
+                match lenient_i64(&value) {
+                    Some(n) if n < 0 => {
+                        return Err(self.with_prefix(frame, Failure::runtime("ToleratedFailureCount cannot be negative.")))
+                    }
+                    Some(n) => Some(n as u64),
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
+                                display_value(&value),
+                                path.source()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let tolerated_percentage = match &map.tolerated_failure_percentage {
+            None => None,
+            Some(NumberSource::Literal(p)) => Some(*p),
+            Some(NumberSource::Path(path)) => {
+                let value = self.select_for(frame, path, &effective)?;
+                match lenient_f64(&value) {
+                    Some(p) if !(0.0..=100.0).contains(&p) => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."),
+                        ))
+                    }
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(self.with_prefix(
+                            frame,
+                            Failure::runtime(format!(
+                                "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                                display_value(&value),
+                                path.source()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let total = items.len() as u64;
+        let tolerated_failures = match (tolerated_count, tolerated_percentage) {
+            (None, None) => None,
+            (count, percentage) => {
+                let by_count = count.unwrap_or(0);
+                let by_percentage = percentage
+                    .map(|p| ((p / 100.0) * total as f64).floor() as u64)
+                    .unwrap_or(0);
+                Some(by_count.max(by_percentage))
+            }
+        };
+        let distributed = map.mode == ProcessorMode::Distributed;
+        if distributed {
+            self.record_for_frame(frame, "MapRunStarted", Details::default());
+        }
+        let join = Join {
+            is_map: true,
+            effective_input: effective,
+            results: vec![None; items.len()],
+            items,
+            next_item: 0,
+            running: BTreeMap::new(),
+            done: 0,
+            failures: 0,
+            tolerated_failures,
+            max_concurrency: if max_concurrency == 0 {
+                usize::MAX
+            } else {
+                max_concurrency as usize
+            },
+            stored: None,
+        };
+        let mut join = Box::new(join);
+        if join.items.is_empty() {
+            return self.join_complete(frame, *join);
+        }
+        if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
+            self.abort_children(&join);
+            return Err(failure);
+        }
+        let store_over = self.snapshot.limits.store_map_items_over;
+        if !distributed && store_over.is_some_and(|over| join.items.len() > over) {
+            self.store_map(map_key, frame, &mut join, map);
+        }
+        frame.waiting = Waiting::Children(join);
+        Ok(Progress::Blocked)
+    }
+}
+
+/// An integer for the Map's `MaxConcurrencyPath`/`ToleratedFailureCountPath`: a JSON
+/// integer or a string holding one (AWS accepts `"1"` there, as the recorded corpus shows).
+fn lenient_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::String(text) => text.trim().parse().ok(),
+        other => other.as_i64(),
+    }
+}
+
+/// A number for `ToleratedFailurePercentagePath`, accepting numeric strings likewise.
+fn lenient_f64(value: &Value) -> Option<f64> {
+    match value {
+        Value::String(text) => text.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+        other => other.as_f64(),
+    }
+}
