@@ -507,3 +507,270 @@ fn fail(claimed: &Claimed, context: &Context, cause: &str) -> Planned {
         ..Planned::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_asl::task::Nested;
+    use cairn_store::engine::ParentTask;
+    use serde_json::json;
+
+    use super::*;
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+
+    fn context() -> Context {
+        Context {
+            limits: Limits::default(),
+            now: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            budget: None,
+            local_slots: 0,
+            entropy: [7; 32],
+            tracing: false,
+        }
+    }
+
+    fn claimed(events: Vec<InboxEvent>) -> Claimed {
+        Claimed {
+            arn: ARN.to_string(),
+            name: "e".to_string(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/r".to_string(),
+            definition_id: 1,
+            definition: None,
+            input: r#"{"x": 1}"#.to_string(),
+            started_at: chrono::DateTime::from_timestamp(1_799_999_990, 0).unwrap_or_default(),
+            snapshot: None,
+            history_length: 0,
+            status: ExecutionStatus::Running,
+            events,
+            trace: None,
+            parent: None,
+            wanted: Vec::new(),
+            stored: Vec::new(),
+        }
+    }
+
+    fn machine(definition: serde_json::Value) -> StateMachine {
+        parse(&definition.to_string()).expect("a valid definition")
+    }
+
+    fn task_machine(resource: &str) -> StateMachine {
+        // Only a task that waits for its token has one to pass on.
+        let parameters = if Route::of(resource).uses_token() {
+            json!({"token.$": "$$.Task.Token"})
+        } else {
+            json!({"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:c"})
+        };
+        machine(
+            json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource,
+            "Parameters": parameters, "End": true}}}),
+        )
+    }
+
+    fn types(plan: &Plan) -> Vec<&str> {
+        plan.history.iter().map(|e| e.event_type.as_str()).collect()
+    }
+
+    #[test]
+    fn a_pass_machine_ends_in_its_first_advance() {
+        let m = machine(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 2, "ResultPath": "$.two", "End": true}}}),
+        );
+        let planned = plan(Ok(&m), &claimed(vec![InboxEvent::Start]), &context());
+        assert_eq!(
+            types(&planned.plan),
+            [
+                "ExecutionStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+        let update = planned.plan.execution.expect("the row changes");
+        let ending = update.ending.expect("it ended");
+        assert_eq!(ending.status, ExecutionStatus::Succeeded);
+        assert_eq!(ending.output.as_deref(), Some(r#"{"x":1,"two":2}"#));
+        assert_eq!(ending.stopped_at, context().now);
+        assert!(planned.plan.effects.is_empty());
+        assert_eq!(planned.finished, Some(ExecutionStatus::Succeeded));
+        assert_eq!(planned.transitions, 1);
+        // The execution's input is left out of the snapshot: the row holds it.
+        assert!(!update.snapshot.contains(r#""x":1"#), "{}", update.snapshot);
+    }
+
+    #[test]
+    fn each_route_becomes_its_own_effect() {
+        let route = |resource: &str| {
+            let planned = plan(
+                Ok(&task_machine(resource)),
+                &claimed(vec![InboxEvent::Start]),
+                &context(),
+            );
+            assert_eq!(planned.plan.effects.len(), 1, "{resource}");
+            planned.plan.effects.into_iter().next()
+        };
+        let Some(Effect::Task(task)) = route("arn:aws:states:::lambda:invoke") else {
+            panic!("a worker's task");
+        };
+        assert!(!task.leased);
+        assert_eq!(task.request.token, None);
+        let Some(Effect::Task(task)) = route("arn:aws:states:::lambda:invoke.waitForTaskToken")
+        else {
+            panic!("a worker's task, then a wait");
+        };
+        let token = task.request.token.expect("a token");
+        assert_eq!(task.request.input["token"], json!(token));
+        let Some(Effect::Activity(task)) =
+            route("arn:aws:states:us-east-1:123456789012:activity:approve")
+        else {
+            panic!("an activity task");
+        };
+        assert!(task.token.is_some());
+        let Some(Effect::StartExecution { task, nested }) =
+            route("arn:aws:states:::states:startExecution.sync:2")
+        else {
+            panic!("a nested execution");
+        };
+        assert_eq!(nested, Nested::Sync2);
+        assert_eq!(task.token, None);
+    }
+
+    #[test]
+    fn a_free_local_slot_starts_the_task_in_its_advance() {
+        let m = task_machine("arn:aws:lambda:us-east-1:123456789012:function:f");
+        let planned = plan(
+            Ok(&m),
+            &claimed(vec![InboxEvent::Start]),
+            &Context {
+                local_slots: 4,
+                ..context()
+            },
+        );
+        assert_eq!(planned.leased, 1);
+        assert_eq!(types(&planned.plan).last(), Some(&"LambdaFunctionStarted"));
+        assert!(matches!(&planned.plan.effects[..], [Effect::Task(t)] if t.leased));
+        // An activity is never handed to a worker, slot or not.
+        let activity = task_machine("arn:aws:states:us-east-1:123456789012:activity:a");
+        let planned = plan(
+            Ok(&activity),
+            &claimed(vec![InboxEvent::Start]),
+            &Context {
+                local_slots: 4,
+                ..context()
+            },
+        );
+        assert_eq!(planned.leased, 0);
+        assert_eq!(types(&planned.plan).last(), Some(&"ActivityScheduled"));
+    }
+
+    #[test]
+    fn a_task_cancelled_in_the_same_batch_writes_neither_its_row_nor_its_timeout() {
+        let m = machine(json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 30, "End": true}}}));
+        let first = plan(Ok(&m), &claimed(vec![InboxEvent::Start]), &context());
+        assert!(matches!(first.plan.effects[0], Effect::Task(_)));
+        let due = first.plan.effects.iter().find_map(|e| match e {
+            Effect::Timer { due, .. } => Some(*due),
+            _ => None,
+        });
+        assert_eq!(due, Some(context().now + chrono::Duration::seconds(30)));
+        // Started and stopped in one batch: the task and its timer never reach the store.
+        let both = plan(
+            Ok(&m),
+            &claimed(vec![
+                InboxEvent::Start,
+                InboxEvent::Step(Event::Stop {
+                    error: None,
+                    cause: None,
+                }),
+            ]),
+            &context(),
+        );
+        assert!(both.plan.effects.is_empty(), "{:?}", both.plan.effects);
+        assert_eq!(types(&both.plan).last(), Some(&"ExecutionAborted"));
+    }
+
+    #[test]
+    fn a_waiting_parent_is_told_of_the_end_in_the_same_plan() {
+        let m = machine(
+            json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope", "Cause": "because"}}}),
+        );
+        let mut child = claimed(vec![InboxEvent::Start]);
+        child.parent = Some(ParentTask {
+            execution_arn: "arn:parent".to_string(),
+            task: 3,
+            waits: Nested::Sync,
+        });
+        let planned = plan(Ok(&m), &child, &context());
+        let Some(Effect::Notify {
+            execution_arn,
+            event: Event::TaskFailed { task, error, cause },
+        }) = planned.plan.effects.last()
+        else {
+            panic!("the parent's task fails: {:?}", planned.plan.effects);
+        };
+        assert_eq!((execution_arn.as_str(), *task), ("arn:parent", 3));
+        assert_eq!(error, "States.TaskFailed");
+        let described: serde_json::Value =
+            serde_json::from_str(cause.as_deref().unwrap_or_default()).expect("json");
+        assert_eq!(described["Status"], json!("FAILED"));
+        assert_eq!(described["Error"], json!("Nope"));
+        assert_eq!(
+            described["Input"],
+            json!(r#"{"x": 1}"#),
+            "the input as sent"
+        );
+    }
+
+    #[test]
+    fn a_budget_holds_transitions_back() {
+        let m = machine(json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "C"},
+            "C": {"Type": "Pass", "End": true}}}));
+        let planned = plan(
+            Ok(&m),
+            &claimed(vec![InboxEvent::Start]),
+            &Context {
+                budget: Some(1),
+                ..context()
+            },
+        );
+        assert!(planned.paused);
+        assert_eq!(planned.transitions, 1);
+        assert_eq!(planned.finished, None);
+        let mut held = planned.plan;
+        resume_at(&mut held, context().now);
+        resume_at(&mut held, context().now + chrono::Duration::seconds(1));
+        let resumes: Vec<&Effect> = held
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Resume { .. }))
+            .collect();
+        assert_eq!(resumes.len(), 1, "one pending resume, the later one");
+    }
+
+    #[test]
+    fn an_unreadable_definition_or_snapshot_fails_the_execution() {
+        let broken = plan(
+            Err("not a machine"),
+            &claimed(vec![InboxEvent::Start]),
+            &context(),
+        );
+        assert_eq!(types(&broken.plan), ["ExecutionFailed"]);
+        assert_eq!(broken.finished, Some(ExecutionStatus::Failed));
+        let ending = broken.plan.execution.and_then(|u| u.ending).expect("ended");
+        assert_eq!(ending.error.as_deref(), Some("States.Runtime"));
+        assert!(ending.cause.is_some_and(|c| c.contains("not a machine")));
+
+        let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+        let mut garbled = claimed(vec![InboxEvent::Step(Event::Resume)]);
+        garbled.snapshot = Some(r#"{"not": "a snapshot"}"#.to_string());
+        garbled.history_length = 4;
+        let failed = plan(Ok(&m), &garbled, &context());
+        assert_eq!(failed.plan.history[0].id, 5, "after the last event");
+        // Once it ended that way, late events change nothing.
+        garbled.status = ExecutionStatus::Failed;
+        let late = plan(Ok(&m), &garbled, &context());
+        assert!(late.plan.execution.is_none() && late.plan.history.is_empty());
+    }
+}
