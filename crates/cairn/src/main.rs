@@ -56,8 +56,12 @@ enum Command {
     },
     /// Check a state machine definition as AWS's ValidateStateMachineDefinition does.
     ///
-    /// Prints one line per diagnostic (code, location, message) and exits with status 1
-    /// when the definition is invalid.
+    /// Prints one line per diagnostic (code, location, message), then `OK` when the
+    /// definition is valid.
+    ///
+    /// Exit status: 0 when the definition is valid (warnings do not count); 1 when it is
+    /// invalid, text that is not JSON included (AWS's summary on standard error); 2 on bad
+    /// usage or a file that cannot be read (the error on standard error).
     Validate {
         /// The definition file (ASL JSON); `-` reads standard input.
         definition: PathBuf,
@@ -70,6 +74,12 @@ enum Command {
     ///
     /// Nothing is persisted. Task states are answered by `--task-result` values; a task
     /// with none fails with `States.TaskFailed`.
+    ///
+    /// Exit status: 0 when the execution SUCCEEDED; 1 when it did not (FAILED, TIMED_OUT,
+    /// ABORTED, or still RUNNING when nothing is left to do), its outcome printed all the
+    /// same; 2 on bad usage, a definition that cannot be read or is invalid, or an
+    /// `--input` or `--task-result` that is not JSON (the error on standard error; nothing
+    /// is run).
     Run {
         /// The definition file (ASL JSON); `-` reads standard input.
         definition: PathBuf,
@@ -124,24 +134,36 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             definition,
             express,
         } => {
+            use std::io::Write as _;
             let text = read_source(&definition)?;
             let options = ValidateOptions {
                 express,
                 ..ValidateOptions::default()
             };
+            // Written, not `println!`ed: a closed standard output (`| head`) is an error
+            // (exit status 2), not a panic.
+            let mut out = std::io::stdout().lock();
+            let written = "writing to standard output";
             match validate(&text, &options) {
                 Ok((_, warnings)) => {
                     for w in &warnings {
-                        println!("WARNING {} {} {}", w.code.as_str(), w.location, w.message);
+                        let (code, at, message) = (w.code.as_str(), &w.location, &w.message);
+                        writeln!(out, "WARNING {code} {at} {message}").context(written)?;
                     }
-                    println!("OK");
+                    writeln!(out, "OK").context(written)?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(diagnostics) => {
                     for d in &diagnostics {
-                        println!("ERROR {} {} {}", d.code.as_str(), d.location, d.message);
+                        let (code, at, message) = (d.code.as_str(), &d.location, &d.message);
+                        writeln!(out, "ERROR {code} {at} {message}").context(written)?;
                     }
-                    eprintln!("{}", invalid_definition_message(&diagnostics));
+                    out.flush().context(written)?;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{}",
+                        invalid_definition_message(&diagnostics)
+                    );
                     Ok(ExitCode::from(1))
                 }
             }
@@ -153,6 +175,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             history,
             name,
         } => {
+            use std::io::Write as _;
             let text = read_source(&definition)?;
             let machine = match validate(&text, &ValidateOptions::default()) {
                 Ok((machine, _)) => machine,
@@ -182,6 +205,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 seed: now as u64,
             };
             let outcome = driver::run(&machine, input, &options, &mut tasks);
+            let succeeded = outcome.status == cairn_asl::status::ExecutionStatus::Succeeded;
             let mut report = serde_json::Map::new();
             report.insert(
                 "status".into(),
@@ -199,8 +223,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if history {
                 report.insert("history".into(), serde_json::to_value(&outcome.history)?);
             }
-            println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
-            Ok(ExitCode::SUCCESS)
+            let report = serde_json::to_string_pretty(&Value::Object(report))?;
+            // A closed standard output is an error (exit status 2), not a panic.
+            writeln!(std::io::stdout().lock(), "{report}").context("writing to standard output")?;
+            Ok(if succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
