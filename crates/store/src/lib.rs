@@ -26,7 +26,7 @@ pub mod catalog;
 pub mod engine;
 pub mod executions;
 mod history;
-// pub mod memory;
+pub mod memory;
 pub mod nested;
 pub mod observe;
 pub mod postgres;

@@ -26,9 +26,10 @@ pub struct Backlog {
 /// Whether a store can serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
-    /// Every migration this build knows is applied (`version`, the newest; 0 for a
-    /// store without migrations).
+    /// Every migration this build knows is applied (`version`, the newest).
     Current { version: i64 },
+    /// A store in this process's memory: always ready, keeps nothing.
+    InMemory,
     /// Some are not (yet): the lowest missing version.
     Behind { missing: i64 },
 }

@@ -1,0 +1,236 @@
+//! [`Executions`] for [`MemoryStore`].
+
+use cairn_asl::interpreter::Event;
+use cairn_asl::ExecutionStatus;
+
+use super::{now, Execution, MemoryStore, Tables};
+use crate::catalog::MachineType;
+use crate::engine::InboxEvent;
+use crate::executions::{
+    ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary, Executions,
+    NewExecution, Started, StoredEvent,
+};
+use crate::history::{decode, Page};
+use crate::signals::Channel;
+use crate::time::to_micros;
+use crate::{Result, StoreError};
+
+impl Execution {
+    pub(super) fn record(&self) -> ExecutionRecord {
+        ExecutionRecord {
+            arn: self.arn.clone(),
+            state_machine_arn: self.state_machine_arn.clone(),
+            name: self.name.clone(),
+            status: self.status,
+            input: self.input.clone(),
+            output: self.output.clone(),
+            error: self.error.clone(),
+            cause: self.cause.clone(),
+            started_at: self.started_at,
+            stopped_at: self.stopped_at,
+            history_length: self.history_length,
+        }
+    }
+}
+
+impl Tables {
+    /// The answer to a start whose execution name is taken: AWS's idempotent start when
+    /// the input is the same and the execution still runs, `ExecutionAlreadyExists`
+    /// otherwise.
+    pub(super) fn already_started(existing: &Execution, input: &str) -> Result<Started> {
+        if existing.input == input && existing.status == ExecutionStatus::Running {
+            return Ok(Started {
+                arn: existing.arn.clone(),
+                started_at: existing.started_at,
+                created: false,
+            });
+        }
+        Err(StoreError::ExecutionAlreadyExists(existing.arn.clone()))
+    }
+}
+
+impl Executions for MemoryStore {
+    async fn start_execution(&self, execution: &NewExecution) -> Result<Option<Started>> {
+        let mut tables = self.tables();
+        let Some(machine) = tables.machines.get(&execution.machine_arn).filter(|m| {
+            m.name == execution.machine_name() && m.machine_type == MachineType::Standard
+        }) else {
+            return Ok(None);
+        };
+        let (definition_id, role_arn) = (machine.definition_id, machine.role_arn.clone());
+        if let Some(existing) = tables.executions.get(&execution.arn) {
+            return Tables::already_started(existing, &execution.input).map(Some);
+        }
+        // Postgres refuses input that is not JSON; so does this store.
+        if serde_json::from_str::<serde_json::Value>(&execution.input).is_err() {
+            return Err(StoreError::Corrupt(format!(
+                "the input of {} is not JSON",
+                execution.arn
+            )));
+        }
+        let started_at = to_micros(execution.started_at);
+        tables.executions.insert(
+            execution.arn.clone(),
+            Execution {
+                arn: execution.arn.clone(),
+                state_machine_arn: execution.machine_arn.clone(),
+                name: execution.name.clone(),
+                definition_id,
+                role_arn,
+                status: ExecutionStatus::Running,
+                input: execution.input.clone(),
+                output: None,
+                error: None,
+                cause: None,
+                started_at,
+                stopped_at: None,
+                snapshot: None,
+                history_length: 0,
+                history: Vec::new(),
+                wanted: Vec::new(),
+                trace: execution.trace.clone(),
+                parent: None,
+            },
+        );
+        tables
+            .inbox
+            .push(&execution.arn, None, now(), InboxEvent::Start);
+        drop(tables);
+        self.announce(Channel::Inbox);
+        Ok(Some(Started {
+            arn: execution.arn.clone(),
+            started_at,
+            created: true,
+        }))
+    }
+
+    async fn describe_execution(&self, arn: &str) -> Result<ExecutionRecord> {
+        self.tables()
+            .executions
+            .get(arn)
+            .map(Execution::record)
+            .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))
+    }
+
+    async fn execution_definition(
+        &self,
+        execution_arn: &str,
+    ) -> Result<Option<ExecutionDefinition>> {
+        let tables = self.tables();
+        let Some(e) = tables.executions.get(execution_arn) else {
+            return Ok(None);
+        };
+        let definition = tables.definition(e.definition_id).cloned().ok_or_else(|| {
+            StoreError::Corrupt(format!("definition {} is missing", e.definition_id))
+        })?;
+        Ok(Some(ExecutionDefinition {
+            arn: e.arn.clone(),
+            state_machine_arn: e.state_machine_arn.clone(),
+            role_arn: e.role_arn.clone(),
+            definition_id: e.definition_id,
+            definition,
+            started_at: e.started_at,
+        }))
+    }
+
+    async fn list_executions(
+        &self,
+        state_machine_arn: &str,
+        status: Option<ExecutionStatus>,
+        after: Option<&ExecutionCursor>,
+        limit: i64,
+    ) -> Result<Vec<ExecutionSummary>> {
+        let tables = self.tables();
+        let mut listed: Vec<&Execution> = tables
+            .executions
+            .values()
+            .filter(|e| e.state_machine_arn == state_machine_arn)
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .filter(|e| {
+                after
+                    .is_none_or(|c| (e.started_at, e.arn.as_str()) < (c.started_at, c.arn.as_str()))
+            })
+            .collect();
+        // Newest first, as the executions_by_machine index orders them.
+        listed.sort_by(|a, b| (b.started_at, &b.arn).cmp(&(a.started_at, &a.arn)));
+        Ok(listed
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(|e| ExecutionSummary {
+                arn: e.arn.clone(),
+                state_machine_arn: e.state_machine_arn.clone(),
+                name: e.name.clone(),
+                status: e.status,
+                started_at: e.started_at,
+                stopped_at: e.stopped_at,
+            })
+            .collect())
+    }
+
+    async fn history_page(
+        &self,
+        execution_arn: &str,
+        after: Option<i64>,
+        limit: i64,
+        reverse: bool,
+    ) -> Result<Option<Vec<StoredEvent>>> {
+        let tables = self.tables();
+        let Some(e) = tables.executions.get(execution_arn) else {
+            return Ok(None);
+        };
+        let take = usize::try_from(limit).unwrap_or(0);
+        // Every batch holds at least one event: `limit` batches hold the page.
+        let (batches, page): (Vec<String>, Page) = if reverse {
+            let before = after.unwrap_or(i64::MAX);
+            let batches = e
+                .history
+                .iter()
+                .rev()
+                .filter(|(first, _, _)| *first < before)
+                .take(take)
+                .map(|(_, _, text)| text.clone())
+                .collect();
+            (batches, Page::Before(before))
+        } else {
+            let after = after.unwrap_or(0);
+            let batches = e
+                .history
+                .iter()
+                .filter(|(_, last, _)| *last > after)
+                .take(take)
+                .map(|(_, _, text)| text.clone())
+                .collect();
+            (batches, Page::After(after))
+        };
+        drop(tables);
+        decode(&batches, page, limit).map(Some)
+    }
+
+    async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<()> {
+        let mut tables = self.tables();
+        let running = tables
+            .executions
+            .get(arn)
+            .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?
+            .status
+            == ExecutionStatus::Running;
+        if !running {
+            return Ok(());
+        }
+        tables.inbox.push_now(
+            arn,
+            Event::Stop {
+                error: error.map(str::to_string),
+                cause: cause.map(str::to_string),
+            },
+        );
+        drop(tables);
+        self.announce(Channel::Inbox);
+        Ok(())
+    }
+}
