@@ -7,6 +7,10 @@ Environment:
 - `CAIRN_TEST_DATABASE_URL`: the Postgres server (default postgres://postgres@127.0.0.1:5432);
   the suite's database is `cairn_e2e_<pid>`, dropped before and after.
 - `CAIRN_SHARED_DIR`: the shared folder beside the repository (default `<repo>/../shared`).
+- `CAIRN_E2E_STORE`: `postgres` (default) runs `cairn server`; `memory` runs `cairn dev`,
+  the in-memory store, with `DATABASE_URL` pointing nowhere (it must not be read). Tests
+  marked `durable` need a server that keeps its state across a restart; with `memory`
+  they are deselected.
 """
 import json
 import os
@@ -35,6 +39,30 @@ ROLE = "arn:aws:iam::123456789012:role/cairn-e2e"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+STORE = os.environ.get("CAIRN_E2E_STORE", "postgres")
+if STORE not in ("postgres", "memory"):
+    raise SystemExit(f"CAIRN_E2E_STORE must be postgres or memory, not {STORE!r}")
+# What `cairn dev` is given as DATABASE_URL: nothing answers there.
+NOWHERE = "postgres://nobody@127.0.0.1:1/not-read"
+
+
+def subcommand():
+    """The `cairn` subcommand that serves the API: `server` (Postgres) or `dev`."""
+    return "dev" if STORE == "memory" else "server"
+
+
+def database_url(database):
+    """The DATABASE_URL a server of the suite gets for `database`."""
+    return NOWHERE if STORE == "memory" else f"{POSTGRES}/{database}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if STORE != "memory":
+        return
+    durable = [item for item in items if item.get_closest_marker("durable")]
+    if durable:
+        config.hook.pytest_deselected(items=durable)
+        items[:] = [item for item in items if not item.get_closest_marker("durable")]
 
 # Dummy credentials: Cairn signs its Lambda calls with them and accepts any on its API.
 CREDENTIALS = {
@@ -162,14 +190,14 @@ def start_server(database, log_path, extra_env, on_start=None):
         port = _free_port()
         env = _clean_env()
         env.update({
-            "DATABASE_URL": f"{POSTGRES}/{database}",
+            "DATABASE_URL": database_url(database),
             "CAIRN_LISTEN": f"127.0.0.1:{port}",
             "RUST_LOG": os.environ.get("CAIRN_E2E_RUST_LOG", "info"),
             "NO_COLOR": "1",
             **{k: v.replace("{port}", str(port)) for k, v in extra_env.items()},
         })
         log = open(log_path, "a")
-        process = subprocess.Popen([str(binary), "server"], env=env, stdout=log,
+        process = subprocess.Popen([str(binary), subcommand()], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         log.close()
         srv = Server(f"http://127.0.0.1:{port}", log_path, process)
@@ -185,6 +213,8 @@ def start_server(database, log_path, extra_env, on_start=None):
 
 
 def drop_database(database):
+    if STORE == "memory":
+        return
     try:
         _psql(f'drop database if exists "{database}" with (force)')
     except subprocess.CalledProcessError as e:
@@ -194,7 +224,7 @@ def drop_database(database):
 @pytest.fixture(scope="session")
 def server(lambda_fake, moto, request):
     database = f"cairn_e2e_{os.getpid()}"
-    _psql(f'drop database if exists "{database}" with (force)')
+    drop_database(database)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"server-{os.getpid()}.log"
     log_path.write_text("")

@@ -182,11 +182,13 @@ def approval_across_a_restart(moto, approve):
         drop_database(database)
 
 
+@pytest.mark.durable
 def test_sqs_approval_survives_a_server_kill_then_approves(moto):
     output = approval_across_a_restart(moto, approve=True)
     assert output == {"approved": True, "approver": "approver.py"}
 
 
+@pytest.mark.durable
 def test_sqs_approval_survives_a_server_kill_then_rejects(moto):
     output = approval_across_a_restart(moto, approve=False)
     assert output["rejection"]["Error"] == "Rejected"

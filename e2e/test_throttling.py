@@ -25,13 +25,13 @@ def throttled_server():
     if not binary.exists():
         pytest.fail(f"{binary} does not exist: run `cargo build -p cairn` first", pytrace=False)
     database = f"cairn_e2e_throttle_{os.getpid()}"
-    conftest._psql(f'drop database if exists "{database}" with (force)')
+    conftest.drop_database(database)
     conftest.LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = conftest.LOG_DIR / f"server-throttle-{os.getpid()}.log"
     port = conftest._free_port()
     env = conftest._clean_env()
     env.update({
-        "DATABASE_URL": f"{conftest.POSTGRES}/{database}",
+        "DATABASE_URL": conftest.database_url(database),
         "CAIRN_LISTEN": f"127.0.0.1:{port}",
         # Two starts at once, one more every half second.
         "CAIRN_START_EXECUTION_BUCKET": "2",
@@ -39,7 +39,7 @@ def throttled_server():
         "RUST_LOG": "warn",
     })
     with open(log_path, "w") as log:
-        process = subprocess.Popen([str(binary), "server"], env=env, stdout=log,
+        process = subprocess.Popen([str(binary), conftest.subcommand()], env=env, stdout=log,
                                    stderr=subprocess.STDOUT,
                                    preexec_fn=conftest._die_with_parent)
     srv = conftest.Server(f"http://127.0.0.1:{port}", log_path, process)
@@ -48,7 +48,7 @@ def throttled_server():
         pytest.fail(f"cairn server did not become ready:\n{srv.log_tail()}", pytrace=False)
     yield srv
     conftest._stop(process)
-    conftest._psql(f'drop database if exists "{database}" with (force)')
+    conftest.drop_database(database)
 
 
 def client(endpoint, attempts):

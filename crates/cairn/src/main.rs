@@ -42,6 +42,19 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Run the API, the schedulers and the task workers of `cairn server` in this
+    /// process's memory: no Postgres, nothing to install. Nothing survives a restart.
+    ///
+    /// The same settings as `cairn server` (`--listen`, the configuration file,
+    /// `CAIRN_FUNCTIONS`, `AWS_ENDPOINT_URL_*`, ...); `DATABASE_URL` is not read.
+    Dev {
+        /// Configuration file (TOML); environment variables override it.
+        #[arg(long, env = "CAIRN_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address for the API (overrides the file and CAIRN_LISTEN).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Run task workers only (no API, no scheduler), for scaling invocation separately.
     Worker {
         /// Configuration file (TOML); environment variables override it.
@@ -117,6 +130,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 config.listen = listen;
             }
             long_running(server::run(config, server::Role::Server))
+        }
+        Command::Dev { config, listen } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            long_running(server::dev(config))
         }
         Command::Worker { config } => {
             let config = Config::load(config.as_deref())?;

@@ -1,4 +1,6 @@
-//! `cairn server` and `cairn worker`: the long-running processes.
+//! `cairn server`, `cairn worker` and `cairn dev`: the long-running processes. They share
+//! one wiring ([`serve`]), generic over the store: Postgres for `server` and `worker`,
+//! the in-memory store for `dev`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +9,7 @@ use anyhow::{Context, Result};
 use axum::routing::get;
 use axum::Router;
 use cairn_scheduler::{Handoff, Scheduler, SchedulerConfig};
+use cairn_store::memory::MemoryStore;
 use cairn_store::postgres::PgStore;
 use cairn_store::tasks::TaskLease;
 use cairn_store::{Channel, Store};
@@ -30,6 +33,21 @@ pub enum Role {
 /// in-flight tasks finish and record their results, gives back leases and exits.
 pub async fn run(config: Config, role: Role) -> Result<()> {
     let store = connect(&config).await?;
+    serve(store, config, role).await
+}
+
+/// `cairn dev`: the API, schedulers and workers of `cairn server` on the in-memory store.
+/// `database_url` is not used; nothing survives a restart.
+pub async fn dev(config: Config) -> Result<()> {
+    tracing::warn!(
+        "cairn dev keeps everything in this process's memory: nothing survives a restart \
+         (use `cairn server` with Postgres for durable executions)"
+    );
+    serve(MemoryStore::new(), config, Role::Server).await
+}
+
+/// Runs `role` on `store` until SIGTERM or Ctrl-C.
+async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
     let (stop, stopping) = watch::channel(false);
     let mut loops = JoinSet::new();
 
@@ -159,8 +177,9 @@ async fn connect(config: &Config) -> Result<PgStore> {
 }
 
 /// Health and metrics, beside the API. `/healthz` says the process is alive; `/readyz`
-/// says it can serve: Postgres answers and carries every migration this build expects.
-fn router(store: PgStore) -> Router {
+/// says it can serve: the store answers (Postgres carries every migration this build
+/// expects).
+fn router<S: Store>(store: S) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -176,11 +195,15 @@ fn router(store: PgStore) -> Router {
         .merge(cairn_telemetry::router(store))
 }
 
-async fn readiness(store: &PgStore) -> (axum::http::StatusCode, String) {
+async fn readiness<S: Store>(store: &S) -> (axum::http::StatusCode, String) {
     use axum::http::StatusCode;
     use cairn_store::observe::Readiness;
     match store.readiness().await {
         Ok(Readiness::Current { version }) => (StatusCode::OK, format!("ready (schema {version})")),
+        Ok(Readiness::InMemory) => (
+            StatusCode::OK,
+            "ready (in memory: nothing survives a restart)".to_string(),
+        ),
         Ok(Readiness::Behind { missing }) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("migration {missing} is not applied"),
