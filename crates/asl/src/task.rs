@@ -121,7 +121,8 @@ pub enum TaskOutcome {
         error: String,
         cause: Option<String>,
     },
-    /// The target did not answer within the task's `TimeoutSeconds`.
+    /// The target did not answer within the task's time limit (its `TimeoutSeconds`, or
+    /// the worker's default for the target).
     TimedOut,
     /// The target stopped sending heartbeats.
     HeartbeatTimedOut,
@@ -137,7 +138,7 @@ impl TaskOutcome {
             TaskOutcome::TimedOut => Event::TaskFailed {
                 task,
                 error: names::TIMEOUT.to_string(),
-                cause: Some("The task did not finish within its TimeoutSeconds".to_string()),
+                cause: Some("The target did not answer within the task's time limit".to_string()),
             },
             TaskOutcome::HeartbeatTimedOut => Event::TaskHeartbeatTimedOut { task },
         }
@@ -232,7 +233,7 @@ mod tests {
             panic!("a time-out fails the task");
         };
         assert_eq!(error, names::TIMEOUT);
-        assert!(cause.is_some_and(|c| c.contains("TimeoutSeconds")));
+        assert!(cause.is_some_and(|c| c.contains("time limit")));
         assert_eq!(
             TaskOutcome::HeartbeatTimedOut.into_event(2),
             Event::TaskHeartbeatTimedOut { task: 2 }
