@@ -2,7 +2,7 @@
 # Cairn's test command: formatting, lints, every test in the workspace, the deployment
 # checks (deploy/check.sh), the chaos suite's short form (bench/src/chaos), then the
 # end-to-end suite (e2e/): boto3, the AWS CLI and the conformance corpus's run.py against
-# a real `cairn server`.
+# a real `cairn server`, and again against `cairn dev` (the in-memory store).
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,5 +43,9 @@ if ! cmp -s e2e/requirements.txt "$venv/requirements.installed" 2>/dev/null; the
 fi
 
 step "end to end: pytest e2e (boto3, AWS CLI, conformance run.py against cairn server)"
-# Last, so pytest's summary line is the last line of the run.
 "$venv/bin/python" -m pytest e2e
+
+# The same suite against `cairn dev`: what needs a restart that keeps state is
+# deselected (marker `durable`). Last, so its summary line is the last line of the run.
+step "end to end: pytest e2e against cairn dev (CAIRN_E2E_STORE=memory)"
+CAIRN_E2E_STORE=memory "$venv/bin/python" -m pytest e2e

@@ -1,6 +1,9 @@
-//! One attempt at one Task, as the lease loop hands it to [`crate::Targets::invoke`].
+//! One attempt at one Task, as the lease loop hands it to [`crate::Targets::invoke`]: the
+//! worker's shape of a task, made from the interpreter's request (Express runs) or from
+//! the store's leased row (the lease loop).
 
 use cairn_asl::interpreter::TaskRequest;
+use cairn_store::tasks::LeasedTask;
 use serde_json::Value;
 
 /// The name of the header that carries [`Invocation::idempotency_key`] on every request
@@ -42,6 +45,20 @@ impl Invocation {
             resource: request.resource.clone(),
             input: request.input.clone(),
             timeout_seconds: request.timeout_seconds,
+        }
+    }
+
+    /// The invocation of a task row a worker leased.
+    pub fn of_leased(task: &LeasedTask) -> Self {
+        Invocation {
+            execution_arn: task.execution_arn.clone(),
+            state_name: task.state_name.clone(),
+            task_id: task.task_id as u64,
+            attempt: task.attempt as u64,
+            resource: task.resource.clone(),
+            // The row's input is the JSON text the scheduler wrote.
+            input: serde_json::from_str(&task.input).unwrap_or(Value::Null),
+            timeout_seconds: task.timeout_seconds.map(|t| t as u64),
         }
     }
 

@@ -195,16 +195,7 @@ async fn invoke<S: Store>(
     config: &RunnerConfig,
     task: LeasedTask,
 ) -> Completion {
-    let input = serde_json::from_str(&task.input).unwrap_or(serde_json::Value::Null);
-    let invocation = Invocation {
-        execution_arn: task.execution_arn.clone(),
-        state_name: task.state_name.clone(),
-        task_id: task.task_id as u64,
-        attempt: task.attempt as u64,
-        resource: task.resource.clone(),
-        input,
-        timeout_seconds: task.timeout_seconds.map(|t| t as u64),
-    };
+    let invocation = Invocation::of_leased(&task);
     let span = tracing::info_span!("task", execution = %task.execution_arn, state = %task.state_name, attempt = task.attempt);
     let _enter = span.enter();
     let renew_every = config.lease / 3;

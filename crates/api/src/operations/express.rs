@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cairn_asl::interpreter::ExecutionInfo;
-use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
 use cairn_store::catalog::{MachineType, StateMachineRecord};
+use cairn_store::time::{from_time, to_time};
 use cairn_store::Store;
 use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
 use serde_json::{json, Map, Value};
@@ -102,7 +102,7 @@ fn prepare<S: Store>(
         state_machine_arn: machine.arn.clone(),
         state_machine_name: machine.name.clone(),
         role_arn: machine.role_arn.clone(),
-        start_time: Timestamp::from_unix_millis(started_at.timestamp_millis()),
+        start_time: from_time(started_at),
         // Express executions cannot be redriven and show no count.
         redrive_count: None,
     };
@@ -212,10 +212,8 @@ fn sync_response(
     outcome: &ExpressOutcome,
     metadata_only: bool,
 ) -> Value {
-    let stopped_at = chrono::DateTime::from_timestamp_millis(outcome.stopped_at.unix_millis())
-        .unwrap_or_else(chrono::Utc::now)
-        // The wall clock may step back during a run; a stop before the start is nonsense.
-        .max(started_at);
+    // The wall clock may step back during a run; a stop before the start is nonsense.
+    let stopped_at = to_time(outcome.stopped_at).max(started_at);
     let mut out = Map::new();
     out.insert("executionArn".into(), json!(arn));
     out.insert("stateMachineArn".into(), json!(machine.arn));

@@ -370,6 +370,9 @@ impl Tables {
         let lease = lease.filter(|_| leased);
         self.next_task_row += 1;
         let id = self.next_task_row;
+        let handed = lease.map(|_| {
+            LeasedTask::of_request(id, arn, &request, trace_parent.clone(), trace_state.clone())
+        });
         let row = TaskRow {
             execution: arn.to_string(),
             task_id: request.task as i64,
@@ -386,20 +389,6 @@ impl Tables {
             lease_until: lease.map(|l| after_seconds(now, l.duration.as_secs_f64())),
             created_at: now,
         };
-        let handed = lease.map(|_| LeasedTask {
-            id,
-            execution_arn: row.execution.clone(),
-            task_id: row.task_id,
-            state_name: row.state_name.clone(),
-            resource: row.resource.clone(),
-            input: row.input.clone(),
-            timeout_seconds: row.timeout_seconds,
-            heartbeat_seconds: row.heartbeat_seconds,
-            attempt: row.attempt,
-            trace_parent: row.trace_parent.clone(),
-            trace_state: row.trace_state.clone(),
-            taken_over: false,
-        });
         self.tasks.insert(id, row);
         handed
     }
