@@ -18,6 +18,15 @@
 //! same commit queues a `Stop` ([`stop_event`]) for each of its still-running `.sync`
 //! children.
 //!
+//! Why in the scheduler's commit rather than through a worker: a worker would need a
+//! lease transaction (`TaskStarted`) and then a second one to start the child and record
+//! `TaskSubmitted`, and a crash between a start and its record would need the child's
+//! name to be derived so the retry finds it. Starting the child where the task is
+//! scheduled costs no transaction of its own — it rides on the commit that happens
+//! anyway — and leaves no window: the child exists if and only if the parent's snapshot
+//! that scheduled it committed. Child names given by `Name`, or derived from the parent's
+//! ARN, task and attempt ([`seed`]), make even a replayed advance name the same child.
+//!
 //! This module is the protocol, pure; each store keeps the rows.
 
 use cairn_asl::callback::token_hash;
