@@ -45,14 +45,15 @@ impl Handoff {
         (handoff, slots, receiver)
     }
 
-    /// Every slot free now, as one permit (split it per task; dropping gives the rest
-    /// back), or `None` when the worker is busy.
-    pub(crate) fn free_slots(&self) -> Option<OwnedSemaphorePermit> {
-        let free = self.slots.available_permits();
-        if free == 0 {
-            return None;
-        }
-        self.slots.clone().try_acquire_many_owned(free as u32).ok()
+    /// How many of the worker's slots are free now.
+    pub(crate) fn free_slots(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    /// `n` free slots as one permit (split it per task), or `None` when fewer are free.
+    pub(crate) fn take_slots(&self, n: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(n).ok()?;
+        self.slots.clone().try_acquire_many_owned(n).ok()
     }
 
     /// Passes a committed, leased task to the worker. When the worker has stopped

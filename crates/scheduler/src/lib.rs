@@ -116,18 +116,12 @@ struct Advance {
 }
 
 impl Advance {
-    /// Keeps of `free` the slots `planned`'s leased tasks took; the rest go back now.
     fn new(
         claimed: &Claimed,
         planned: Planned,
-        free: Option<OwnedSemaphorePermit>,
+        slots: Option<OwnedSemaphorePermit>,
         throttled: bool,
     ) -> Advance {
-        let slots = free.and_then(|mut free| match planned.leased {
-            0 => None,
-            n if n >= free.num_permits() => Some(free),
-            n => free.split(n),
-        });
         Advance {
             arn: claimed.arn.clone(),
             state_machine_arn: claimed.state_machine_arn.clone(),
@@ -194,25 +188,44 @@ impl<S: Store> Scheduler<S> {
 
     /// Plans one claimed execution, under the transition bucket when there is one.
     fn advance(&self, claimed: &Claimed) -> Advance {
-        let slots = self.handoff.as_ref().and_then(Handoff::free_slots);
         let machine = self.definitions.of(claimed);
-        let context = |budget| Context {
+        let context = Context {
             limits: self.config.limits,
             now: chrono::Utc::now(),
-            budget,
-            local_slots: slots.as_ref().map_or(0, OwnedSemaphorePermit::num_permits),
+            budget: None,
+            local_slots: self.handoff.as_ref().map_or(0, Handoff::free_slots),
             entropy: entropy::fresh(),
             tracing: cairn_telemetry::trace::enabled(),
         };
         let run = |budget| {
-            plan(
-                machine.as_deref().map_err(String::as_str),
-                claimed,
-                &context(budget),
-            )
+            let context = Context { budget, ..context };
+            let machine = machine.as_deref().map_err(String::as_str);
+            let planned = plan(machine, claimed, &context);
+            if planned.leased == 0 {
+                return (planned, None);
+            }
+            // The worker's slots are taken for exactly the tasks the plan started. Should
+            // another scheduler loop have taken them meanwhile, the same plan without the
+            // hand-off (a plan is pure: same context, same result) leaves the tasks to
+            // any worker.
+            match self
+                .handoff
+                .as_ref()
+                .and_then(|h| h.take_slots(planned.leased))
+            {
+                Some(slots) => (planned, Some(slots)),
+                None => {
+                    let alone = Context {
+                        local_slots: 0,
+                        ..context
+                    };
+                    (plan(machine, claimed, &alone), None)
+                }
+            }
         };
         let Some(bucket) = &self.transitions else {
-            return Advance::new(claimed, run(None), slots, false);
+            let (planned, slots) = run(None);
+            return Advance::new(claimed, planned, slots, false);
         };
         let only_resumes = claimed.status == ExecutionStatus::Running
             && claimed
@@ -224,12 +237,12 @@ impl<S: Store> Scheduler<S> {
             bucket.spend(|_| (None, 0, true))
         } else {
             bucket.spend(|budget| {
-                let planned = run(Some(budget));
+                let (planned, slots) = run(Some(budget));
                 let (transitions, paused) = (planned.transitions, planned.paused);
-                (Some(planned), transitions, paused)
+                (Some((planned, slots)), transitions, paused)
             })
         };
-        let mut planned = spent.value.unwrap_or_default();
+        let (mut planned, slots) = spent.value.unwrap_or_default();
         let throttled = spent.resume_after.is_some();
         if let Some(wait) = spent.resume_after {
             let now = chrono::Utc::now();
