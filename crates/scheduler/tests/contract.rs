@@ -1,0 +1,119 @@
+//! The store contract: one suite of scenarios, written against the [`Store`] trait only
+//! (no SQL, no pool), run against every implementation, so that what a user of the Step
+//! Functions API sees is the same whichever store holds their executions.
+//!
+//! Each scenario is an `async fn name<S: Store>(store: S)` in one of the modules under
+//! `contract/`, by the part of the trait it is about. [`contract!`] instantiates every
+//! scenario once per backend, as `<backend>::<scenario>` tests:
+//!
+//! ```text
+//! cargo test -p cairn-scheduler --test contract              # every backend
+//! cargo test -p cairn-scheduler --test contract postgres::   # one backend
+//! ```
+//!
+//! Timers, leases and heartbeats are kept to a second or less; every poll has a generous
+//! deadline that only a hang reaches.
+//!
+//! [`Store`]: cairn_store::Store
+
+mod support;
+
+mod contract {
+    pub mod callbacks;
+    pub mod catalog;
+    pub mod common;
+    pub mod engine;
+    pub mod executions;
+    pub mod nested;
+    pub mod observe;
+    pub mod tasks;
+}
+
+/// A database name's part for `scenario`: short enough that Postgres keeps the unique
+/// suffix `fresh_store` adds (names are cut at 63 bytes).
+pub fn database_label(scenario: &str) -> String {
+    let short: String = scenario.chars().take(28).collect();
+    format!("c_{short}")
+}
+
+/// Instantiates every scenario for every backend: a module per backend, a test per
+/// scenario. A backend is `name(label) => expression`: the expression makes a fresh, empty
+/// store, and may use `label` (a `&str` naming the scenario) to name what it creates.
+macro_rules! contract {
+    (
+        backends { $($backend:ident($label:ident) => $store:expr,)* }
+        scenarios $scenarios:tt
+    ) => {
+        $( contract!(@backend $backend, $label, $store, $scenarios); )*
+    };
+    (@backend $backend:ident, $label:ident, $store:expr, { $($module:ident::$scenario:ident,)* }) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let $label: &str = &crate::database_label(stringify!($scenario));
+                    crate::contract::$module::$scenario($store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    backends {
+        postgres(label) => cairn_store::testing::fresh_store(label, 8)
+            .await
+            .expect("a fresh, migrated database")
+            .0,
+        // The in-memory store (`cairn dev`): uncomment to run every scenario on it too.
+        // memory(_label) => cairn_store::memory::MemoryStore::new(),
+    }
+    scenarios {
+        executions::start_creates_then_repeats_only_while_running_with_the_same_input,
+        executions::start_answers_none_for_a_missing_or_express_machine,
+        executions::describe_shows_the_input_exactly_and_the_history_length,
+        executions::list_is_newest_first_filtered_and_paged_without_gaps,
+        executions::history_pages_forward_and_backward_across_advances,
+        executions::stop_aborts_a_running_execution_and_is_a_no_op_once_ended,
+
+        engine::pass_choice_parallel_map_and_tasks_succeed_with_dense_history,
+        engine::a_wait_is_a_timer_and_stopping_cancels_a_year_long_one,
+        engine::retries_wait_their_interval_before_the_next_attempt,
+        engine::a_task_never_answered_times_out_with_states_timeout,
+        engine::concurrent_schedulers_never_apply_an_event_twice,
+        engine::a_large_inline_map_joins_its_results_in_order,
+        engine::the_local_worker_gets_its_tasks_in_their_advance_and_they_survive_its_death,
+        engine::a_dropped_batch_changes_nothing_and_an_empty_plan_consumes_its_events,
+
+        tasks::a_live_lease_is_exclusive_and_the_first_lease_records_task_started,
+        tasks::an_expired_lease_is_taken_over_and_a_released_one_is_not,
+        tasks::renewing_keeps_a_lease_alive_past_its_first_expiry,
+        tasks::completing_a_cancelled_or_completed_task_records_nothing,
+        tasks::a_wait_for_task_token_submission_then_its_token_ends_the_task,
+
+        callbacks::tokens_complete_once_with_success_or_a_caught_failure,
+        callbacks::a_callback_that_beats_the_worker_starts_the_task_itself,
+        callbacks::heartbeats_keep_a_task_alive_and_silence_times_it_out,
+        callbacks::an_activity_task_goes_to_exactly_one_poller_oldest_first,
+        callbacks::an_activity_task_nobody_takes_times_out_and_is_withdrawn,
+        callbacks::stopping_an_execution_closes_its_tokens_and_withdraws_activity_tasks,
+
+        nested::sync2_returns_the_child_output_as_json,
+        nested::sync_returns_the_child_output_as_text,
+        nested::request_response_answers_the_start_and_the_child_runs_on_its_own,
+        nested::a_refused_child_start_fails_with_the_step_functions_exception,
+        nested::a_failed_child_fails_the_task_with_states_task_failed,
+        nested::stopping_the_parent_stops_its_sync_child,
+
+        catalog::create_is_created_then_existing_or_conflict,
+        catalog::update_changes_new_executions_only,
+        catalog::delete_removes_the_machine_but_not_its_executions,
+        catalog::state_machines_list_in_arn_order_and_page,
+        catalog::activities_create_once_describe_list_and_delete,
+        catalog::tags_add_overwrite_refuse_too_many_and_remove,
+
+        observe::the_backlog_counts_ready_events_and_waiting_tasks,
+        observe::a_migrated_store_is_ready,
+        observe::doorbells_ring_after_the_writes_that_concern_them,
+    }
+}
