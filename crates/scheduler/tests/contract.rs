@@ -65,8 +65,8 @@ contract! {
             .await
             .expect("a fresh, migrated database")
             .0,
-        // The in-memory store (`cairn dev`): uncomment to run every scenario on it too.
-        // memory(_label) => cairn_store::memory::MemoryStore::new(),
+        // The in-memory store of `cairn dev`.
+        memory(_label) => cairn_store::memory::MemoryStore::new(),
     }
     scenarios {
         executions::start_creates_then_repeats_only_while_running_with_the_same_input,

@@ -13,7 +13,7 @@ pub struct Backlog {
     pub due_timers: i64,
     /// How late the most overdue timer is, in seconds (0 when none is).
     pub timer_lag_seconds: f64,
-    /// Tasks never leased.
+    /// Tasks no worker holds: never leased, or given back at a graceful stop.
     pub tasks_waiting: i64,
     /// Tasks whose lease ran out: the next worker to poll takes them over.
     pub tasks_lease_expired: i64,
