@@ -13,9 +13,11 @@
 #   examples/run.sh sqs-approval
 #   examples/run.sh sdk-integrations
 #
-# Needs Postgres (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cairn_examples;
-# the server creates the database) and Python 3 (moto and boto3 go into target/e2e-venv,
-# from e2e/requirements.txt, as scripts/test.sh does).
+# Uses Postgres when there is one (DATABASE_URL, default
+# postgres://postgres@127.0.0.1:5432/cairn_examples; the server creates the database), and
+# `cairn dev` (everything in memory) otherwise, or when CAIRN_STORE=memory. Needs Python 3
+# (moto and boto3 go into target/e2e-venv, from e2e/requirements.txt, as scripts/test.sh
+# does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, map-batch, activity-approval, sqs-approval, sdk-integrations)}
@@ -84,11 +86,17 @@ if [ -f "examples/$name/functions.py" ]; then
     echo "==> $(head -1 "$logs/functions.log")"
 fi
 
+subcommand=server
+if [ "${CAIRN_STORE:-}" = memory ] || { [ -z "${DATABASE_URL:-}" ] &&
+    ! { command -v pg_isready >/dev/null && pg_isready -h 127.0.0.1 -p 5432 -q; }; }; then
+    subcommand=dev
+    echo "==> no Postgres: cairn dev, in memory (nothing survives a restart)"
+fi
 cairn_port=$(free_port)
 env ${server_env[@]+"${server_env[@]}"} \
     DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cairn_examples}" \
     CAIRN_LISTEN="127.0.0.1:$cairn_port" \
-    target/debug/cairn server >"$logs/cairn.log" 2>&1 &
+    target/debug/cairn "$subcommand" >"$logs/cairn.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$cairn_port/readyz"
 

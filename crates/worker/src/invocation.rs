@@ -48,20 +48,6 @@ impl Invocation {
         }
     }
 
-    /// The invocation of a task row a worker leased.
-    pub fn of_leased(task: &LeasedTask) -> Self {
-        Invocation {
-            execution_arn: task.execution_arn.clone(),
-            state_name: task.state_name.clone(),
-            task_id: task.task_id as u64,
-            attempt: task.attempt as u64,
-            resource: task.resource.clone(),
-            // The row's input is the JSON text the scheduler wrote.
-            input: serde_json::from_str(&task.input).unwrap_or(Value::Null),
-            timeout_seconds: task.timeout_seconds.map(|t| t as u64),
-        }
-    }
-
     /// `<execution ARN>/<state name>/<task id>/<attempt>`: the same for every delivery of
     /// one attempt, different for each retry and for each time a loop enters the state
     /// again (the task id tells those apart: the seed's order workflow goes through
@@ -82,6 +68,22 @@ impl Invocation {
             }
         }
         key
+    }
+}
+
+impl From<&LeasedTask> for Invocation {
+    /// The invocation of a task row a worker leased.
+    fn from(task: &LeasedTask) -> Self {
+        Invocation {
+            execution_arn: task.execution_arn.clone(),
+            state_name: task.state_name.clone(),
+            task_id: task.task_id as u64,
+            attempt: task.attempt as u64,
+            resource: task.resource.clone(),
+            // The row's input is the JSON text the scheduler wrote.
+            input: serde_json::from_str(&task.input).unwrap_or(Value::Null),
+            timeout_seconds: task.timeout_seconds.map(|t| t as u64),
+        }
     }
 }
 

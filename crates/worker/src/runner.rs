@@ -195,7 +195,7 @@ async fn invoke<S: Store>(
     config: &RunnerConfig,
     task: LeasedTask,
 ) -> Completion {
-    let invocation = Invocation::of_leased(&task);
+    let invocation = Invocation::from(&task);
     let span = tracing::info_span!("task", execution = %task.execution_arn, state = %task.state_name, attempt = task.attempt);
     let _enter = span.enter();
     let renew_every = config.lease / 3;
