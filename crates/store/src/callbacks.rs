@@ -41,6 +41,32 @@ pub struct ActivityTask {
     pub input: String,
 }
 
+/// What a callback queues for task `task`: its start first when nobody started it (a
+/// task row not yet leased: `TaskStarted`; an activity task no poller took:
+/// `ActivityStarted`), then the answer.
+pub(crate) fn answer_events(
+    task: u64,
+    unstarted_task: bool,
+    unstarted_activity: bool,
+    answer: TokenAnswer,
+) -> Vec<cairn_asl::interpreter::Event> {
+    use cairn_asl::interpreter::Event;
+    let mut events = Vec::with_capacity(2);
+    if unstarted_task {
+        events.push(Event::TaskStarted { task });
+    } else if unstarted_activity {
+        events.push(Event::ActivityStarted {
+            task,
+            worker_name: None,
+        });
+    }
+    events.push(match answer {
+        TokenAnswer::Success(output) => Event::TaskSucceeded { task, output },
+        TokenAnswer::Failure { error, cause } => Event::TaskFailed { task, error, cause },
+    });
+    events
+}
+
 /// Tokens and the activity queue.
 pub trait Callbacks: Send + Sync {
     /// Whether `token` could still complete its task, changing nothing: `Done` when it

@@ -79,6 +79,31 @@ pub struct StateMachineRecord {
     pub updated_at: Time,
 }
 
+impl StateMachineRecord {
+    /// The machine `spec` creates, stored with `definition_id`, at `created_at`.
+    pub(crate) fn created(
+        spec: &StateMachineSpec,
+        definition_id: i64,
+        created_at: Time,
+        updated_at: Time,
+    ) -> StateMachineRecord {
+        StateMachineRecord {
+            arn: spec.arn.clone(),
+            name: spec.name.clone(),
+            machine_type: spec.machine_type,
+            definition_id,
+            definition: spec.definition.clone(),
+            role_arn: spec.role_arn.clone(),
+            status: "ACTIVE".to_string(),
+            revision_id: spec.revision_id.clone(),
+            logging: Some(spec.logging.clone()),
+            tracing: Some(spec.tracing.clone()),
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 /// The answer to [`Catalog::create_state_machine`].
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {

@@ -5,7 +5,7 @@ use cairn_asl::interpreter::Event;
 use cairn_asl::ExecutionStatus;
 
 use super::{now, MemoryStore, Tables, TokenRow};
-use crate::callbacks::{ActivityTask, Callbacks, TokenAnswer, TokenOutcome};
+use crate::callbacks::{answer_events, ActivityTask, Callbacks, TokenAnswer, TokenOutcome};
 use crate::engine::heartbeat_timer;
 use crate::signals::Channel;
 use crate::time::after_seconds;
@@ -40,7 +40,6 @@ impl Callbacks for MemoryStore {
             Some((row, true)) => (row.execution.clone(), row.task_id),
         };
         let id = task_id as u64;
-        let mut events = Vec::with_capacity(2);
         // The callback can beat the worker that invoked the target (a fast Lambda), or
         // come for an activity task no poller took: the task starts now, and the
         // worker's own record will find its row gone.
@@ -56,22 +55,7 @@ impl Callbacks for MemoryStore {
         let unstarted_activity = queued_activity
             .and_then(|key| tables.activity_tasks.remove(&key))
             .is_some();
-        if unstarted_task {
-            events.push(Event::TaskStarted { task: id });
-        } else if unstarted_activity {
-            events.push(Event::ActivityStarted {
-                task: id,
-                worker_name: None,
-            });
-        }
-        events.push(match answer {
-            TokenAnswer::Success(output) => Event::TaskSucceeded { task: id, output },
-            TokenAnswer::Failure { error, cause } => Event::TaskFailed {
-                task: id,
-                error,
-                cause,
-            },
-        });
+        let events = answer_events(id, unstarted_task, unstarted_activity, answer);
         tables
             .inbox
             .remove_timer(&execution, heartbeat_timer(task_id));

@@ -47,20 +47,7 @@ impl Catalog for MemoryStore {
         }
         let definition_id = tables.put_definition(&spec.definition);
         let at = now();
-        let record = StateMachineRecord {
-            arn: spec.arn.clone(),
-            name: spec.name.clone(),
-            machine_type: spec.machine_type,
-            definition_id,
-            definition: spec.definition.clone(),
-            role_arn: spec.role_arn.clone(),
-            status: "ACTIVE".to_string(),
-            revision_id: spec.revision_id.clone(),
-            logging: Some(spec.logging.clone()),
-            tracing: Some(spec.tracing.clone()),
-            created_at: at,
-            updated_at: at,
-        };
+        let record = StateMachineRecord::created(spec, definition_id, at, at);
         tables.machines.insert(spec.arn.clone(), record.clone());
         tables.add_tags(&spec.arn, &spec.tags);
         Ok(CreateOutcome::Created(record))

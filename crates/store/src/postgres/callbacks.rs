@@ -18,7 +18,7 @@ use cairn_asl::callback::token_hash;
 use cairn_asl::interpreter::{Event, TaskRequest};
 
 use super::{enqueue_for, to_json_text, PgStore};
-use crate::callbacks::{ActivityTask, Callbacks, TokenAnswer, TokenOutcome};
+use crate::callbacks::{answer_events, ActivityTask, Callbacks, TokenAnswer, TokenOutcome};
 use crate::engine::heartbeat_timer;
 use crate::signals::Channel;
 use crate::Result;
@@ -218,7 +218,6 @@ impl Callbacks for PgStore {
             return Ok(TokenOutcome::Closed);
         }
         let id = row.task_id as u64;
-        let mut events = Vec::with_capacity(2);
         // The callback can beat the worker that invoked the target (a fast Lambda), or
         // come for an activity task no poller took: the task starts now, and the
         // worker's own record will find its row gone.
@@ -238,22 +237,7 @@ impl Callbacks for PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if unstarted_task {
-            events.push(Event::TaskStarted { task: id });
-        } else if unstarted_activity > 0 {
-            events.push(Event::ActivityStarted {
-                task: id,
-                worker_name: None,
-            });
-        }
-        events.push(match answer {
-            TokenAnswer::Success(output) => Event::TaskSucceeded { task: id, output },
-            TokenAnswer::Failure { error, cause } => Event::TaskFailed {
-                task: id,
-                error,
-                cause,
-            },
-        });
+        let events = answer_events(id, unstarted_task, unstarted_activity > 0, answer);
         sqlx::query!(
             "delete from inbox where execution_arn = $1 and timer_id = $2",
             row.execution_arn,

@@ -86,20 +86,12 @@ impl Catalog for PgStore {
         };
         insert_tags(&mut tx, &spec.arn, &spec.tags).await?;
         tx.commit().await?;
-        Ok(CreateOutcome::Created(StateMachineRecord {
-            arn: spec.arn.clone(),
-            name: spec.name.clone(),
-            machine_type: spec.machine_type,
+        Ok(CreateOutcome::Created(StateMachineRecord::created(
+            spec,
             definition_id,
-            definition: spec.definition.clone(),
-            role_arn: spec.role_arn.clone(),
-            status: "ACTIVE".to_string(),
-            revision_id: spec.revision_id.clone(),
-            logging: Some(spec.logging.clone()),
-            tracing: Some(spec.tracing.clone()),
-            created_at: inserted.created_at,
-            updated_at: inserted.updated_at,
-        }))
+            inserted.created_at,
+            inserted.updated_at,
+        )))
     }
 
     async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
