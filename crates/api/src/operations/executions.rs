@@ -16,14 +16,9 @@ use crate::{epoch, page as token, ApiState};
 
 /// AWS's limit on an execution's input, in UTF-8 bytes.
 const MAX_INPUT_BYTES: usize = 256 * 1024;
-const STATUSES: &[&str] = &[
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "TIMED_OUT",
-    "ABORTED",
-    "PENDING_REDRIVE",
-];
+/// What AWS's ExecutionStatus has beyond Cairn's statuses: no execution is ever waiting
+/// to be redriven here, but the filter is valid.
+const PENDING_REDRIVE: &str = "PENDING_REDRIVE";
 
 /// A checked StartExecution / StartSyncExecution request.
 pub(crate) struct StartRequest<'a> {
@@ -257,7 +252,9 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
     arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
     let status = input.string("statusFilter")?;
     if let Some(s) = status {
-        check_enum("statusFilter", s, STATUSES)?;
+        let mut statuses: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
+        statuses.push(PENDING_REDRIVE);
+        check_enum("statusFilter", s, &statuses)?;
     }
     let redrive = input.string("redriveFilter")?;
     if let Some(r) = redrive {

@@ -116,7 +116,7 @@ impl Run<'_> {
         self.snapshot.status = finish.status;
         // Visits still open end with the execution.
         let error = finish.error.clone().or_else(|| match finish.status {
-            ExecutionStatus::Aborted => Some("ABORTED".to_string()),
+            ExecutionStatus::Aborted => Some(ExecutionStatus::Aborted.as_str().to_string()),
             ExecutionStatus::TimedOut => Some(names::TIMEOUT.to_string()),
             _ => None,
         });
