@@ -19,7 +19,8 @@
 //! | [`callbacks::Callbacks`] | task tokens (`SendTask*`), the activity queue | the API |
 //! | [`Store`] itself | wake-ups, the queues' backlog, readiness | loops, `/metrics`, `/readyz` |
 //!
-//! One contract test suite (`tests/contract.rs`) runs against both implementations.
+//! One contract test suite (`crates/scheduler/tests/contract.rs`) runs against both
+//! implementations.
 
 pub mod callbacks;
 pub mod catalog;
