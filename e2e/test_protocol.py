@@ -23,12 +23,13 @@ def raw_call(server, target, body):
 
 
 def test_unsupported_operation_is_named(sfn, pass_machine):
-    # ListStateMachineVersions is in the model but Cairn has no versions yet.
+    # RedriveExecution is in the model but Cairn has no redrive yet.
+    execution = pass_machine.replace(":stateMachine:", ":execution:") + ":nope"
     with pytest.raises(ClientError) as e:
-        sfn.list_state_machine_versions(stateMachineArn=pass_machine)
+        sfn.redrive_execution(executionArn=execution)
     error = e.value.response["Error"]
     assert error["Code"] == "UnknownOperationException"
-    assert "ListStateMachineVersions" in error["Message"]
+    assert "RedriveExecution" in error["Message"]
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 

@@ -113,7 +113,7 @@ pub fn check<'a>(field: &str, arn: &'a str, kind: Kind) -> Result<Parsed<'a>, Ap
     };
     if kind == Kind::StateMachine && parsed.segments.len() == 2 {
         return Err(ApiError::Validation(format!(
-            "Cairn does not support state machine versions or aliases yet: '{arn}'"
+            "A state machine version or alias ARN is not valid here: '{arn}'"
         )));
     }
     if parsed.segments.len() != expected
@@ -130,6 +130,86 @@ pub fn check<'a>(field: &str, arn: &'a str, kind: Kind) -> Result<Parsed<'a>, Ap
         return Err(ApiError::InvalidArn(arn.to_string()));
     }
     Ok(parsed)
+}
+
+/// What a state machine ARN qualifies its machine with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Qualifier {
+    /// `…:stateMachine:NAME:3`: a published version.
+    Version(i64),
+    /// `…:stateMachine:NAME:prod`: an alias.
+    Alias(String),
+}
+
+/// A state machine ARN, maybe qualified by a version or an alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineArn {
+    /// The machine's own (unqualified) ARN.
+    pub machine: String,
+    pub qualifier: Option<Qualifier>,
+}
+
+impl MachineArn {
+    /// The ARN as given: the machine's, with `:<qualifier>` when qualified.
+    pub fn arn(&self) -> String {
+        match &self.qualifier {
+            None => self.machine.clone(),
+            Some(Qualifier::Version(n)) => format!("{}:{n}", self.machine),
+            Some(Qualifier::Alias(name)) => format!("{}:{name}", self.machine),
+        }
+    }
+
+    /// The machine's name, the last part of its own ARN.
+    pub fn name(&self) -> &str {
+        self.machine.rsplit(':').next().unwrap_or_default()
+    }
+}
+
+/// Whether `name` is a valid alias name: AWS's `^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$`,
+/// at most 80 characters (so never all digits, which a version would be).
+pub fn alias_name_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Checks a state machine ARN member that may name a version (`:<number>`) or an alias
+/// (`:<name>`) of the machine.
+pub fn check_machine(field: &str, arn: &str) -> Result<MachineArn, ApiError> {
+    check_length(field, arn, 1, 256, false)?;
+    let parsed = parse(arn)?;
+    if parsed.resource_type != "stateMachine" {
+        return Err(ApiError::InvalidArn(format!(
+            "Resource type not valid in this context: {}",
+            parsed.resource_type
+        )));
+    }
+    if parsed.segments.iter().any(|s| s.contains('/')) {
+        return Err(ApiError::Validation(format!(
+            "Cairn does not support Distributed Map state machine ARNs yet: '{arn}'"
+        )));
+    }
+    let (machine, qualifier) = match parsed.segments.as_slice() {
+        [name] if !name.is_empty() => (arn.to_string(), None),
+        [name, qualifier] if !name.is_empty() => {
+            let machine = arn[..arn.len() - qualifier.len() - 1].to_string();
+            let qualifier = match qualifier.parse::<i64>() {
+                Ok(n) if n >= 1 && qualifier.chars().all(|c| c.is_ascii_digit()) => {
+                    Qualifier::Version(n)
+                }
+                _ if alias_name_is_valid(qualifier) => Qualifier::Alias(qualifier.to_string()),
+                _ => return Err(ApiError::InvalidArn(arn.to_string())),
+            };
+            (machine, Some(qualifier))
+        }
+        _ => return Err(ApiError::InvalidArn(arn.to_string())),
+    };
+    Ok(MachineArn { machine, qualifier })
 }
 
 /// Checks an IAM role ARN member: an ARN of at most 256 characters.
@@ -177,6 +257,29 @@ mod tests {
             check_name("name", "a b"),
             Err(ApiError::InvalidName(_))
         ));
+    }
+
+    #[test]
+    fn machine_arns_may_name_a_version_or_an_alias() {
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+        let plain = check_machine("stateMachineArn", machine).unwrap();
+        assert_eq!((plain.machine.as_str(), plain.qualifier), (machine, None));
+        let version = check_machine("stateMachineArn", &format!("{machine}:12")).unwrap();
+        assert_eq!(version.qualifier, Some(Qualifier::Version(12)));
+        assert_eq!(version.machine, machine);
+        assert_eq!(version.arn(), format!("{machine}:12"));
+        let alias = check_machine("stateMachineArn", &format!("{machine}:prod-1")).unwrap();
+        assert_eq!(alias.qualifier, Some(Qualifier::Alias("prod-1".into())));
+        assert_eq!(alias.name(), "m");
+        for bad in ["0", "a b", "x@y", ""] {
+            assert!(
+                check_machine("stateMachineArn", &format!("{machine}:{bad}")).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(alias_name_is_valid("v1.0"));
+        assert!(!alias_name_is_valid("123"));
+        assert!(!alias_name_is_valid(&"a".repeat(81)));
     }
 
     #[test]

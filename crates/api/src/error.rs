@@ -68,8 +68,17 @@ pub enum ApiError {
     /// STANDARD machine, ListExecutions on an EXPRESS one).
     #[error("{0}")]
     StateMachineTypeNotSupported(String),
-    #[error("Resource not found: '{0}'")]
+    /// AWS's own wording given.
+    #[error("{0}")]
     ResourceNotFound(String),
+    /// The request conflicts with the resource's state (AWS's own wording given).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("State Machine is being deleted: '{0}'")]
+    StateMachineDeleting(String),
+    /// A quota would be exceeded (AWS's own wording given).
+    #[error("{0}")]
+    ServiceQuotaExceeded(String),
     #[error("Too many tags for '{0}': a resource may carry at most 50")]
     TooManyTags(String),
     /// The action's token bucket is empty (see `crate::throttle`); botocore retries it.
@@ -81,6 +90,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// `ResourceNotFound` as AWS words it for a resource of a tagging call.
+    pub fn no_tagged_resource(arn: &str) -> ApiError {
+        ApiError::ResourceNotFound(format!("Resource not found: '{arn}'"))
+    }
+
+    /// `ResourceNotFound` as AWS words it for an alias.
+    pub fn no_such_alias() -> ApiError {
+        ApiError::ResourceNotFound("Request references a resource that does not exist.".to_string())
+    }
+
     /// AWS's error name, the part of `__type` after `#`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -104,6 +123,9 @@ impl ApiError {
             ApiError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
             ApiError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ApiError::ResourceNotFound(_) => "ResourceNotFound",
+            ApiError::Conflict(_) => "ConflictException",
+            ApiError::StateMachineDeleting(_) => "StateMachineDeleting",
+            ApiError::ServiceQuotaExceeded(_) => "ServiceQuotaExceededException",
             ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::TooManyTags(_) => "TooManyTags",
             ApiError::Throttling(_) => "ThrottlingException",

@@ -130,11 +130,21 @@ async fn update_state_machine_errors() {
     let reply = h
         .call(
             "UpdateStateMachine",
-            json!({"stateMachineArn": arn, "roleArn": ROLE, "publish": true}),
+            json!({"stateMachineArn": arn, "roleArn": ROLE, "versionDescription": "v"}),
         )
         .await;
     reply.err("ValidationException");
-    assert!(reply.message().contains("versions"), "{}", reply.body);
+    assert!(
+        reply.message().contains("only be set when publish is true"),
+        "{}",
+        reply.body
+    );
+    h.call(
+        "UpdateStateMachine",
+        json!({"stateMachineArn": format!("{arn}:1"), "roleArn": ROLE}),
+    )
+    .await
+    .err("StateMachineDoesNotExist");
     let missing = arn.replace("stateMachine:", "stateMachine:missing-");
     h.call(
         "UpdateStateMachine",
@@ -821,7 +831,13 @@ async fn names_arns_and_members_are_validated() {
         json!({"stateMachineArn": format!("{machine}:1")}),
     )
     .await
-    .err("ValidationException");
+    .err("StateMachineDoesNotExist");
+    h.call(
+        "StartExecution",
+        json!({"stateMachineArn": format!("{machine}:bad;alias")}),
+    )
+    .await
+    .err("InvalidArn");
     h.call("CreateActivity", json!({"name": "bad;name"}))
         .await
         .err("InvalidName");
@@ -1204,7 +1220,13 @@ async fn bad_requests_change_nothing() {
         (
             "CreateStateMachine",
             json!({"name": "ok", "definition": definition, "roleArn": ROLE,
-            "publish": true}),
+            "versionDescription": "no publish"}),
+            "ValidationException",
+        ),
+        (
+            "CreateStateMachine",
+            json!({"name": "ok", "definition": definition, "roleArn": ROLE,
+            "publish": true, "versionDescription": "d".repeat(257)}),
             "ValidationException",
         ),
         (
@@ -1305,7 +1327,10 @@ async fn running_execution_keeps_its_definition_after_update() {
         )
         .await
         .ok();
-    assert!(before["revisionId"].is_string(), "{before}");
+    assert!(
+        before.get("revisionId").is_none(),
+        "a machine never updated has no revision id: {before}"
+    );
     h.call(
         "UpdateStateMachine",
         json!({"stateMachineArn": machine, "definition": pass_choice().to_string()}),

@@ -80,6 +80,10 @@ struct Fixture {
     express: String,
     execution: String,
     activity: String,
+    /// Version 1 of `machine`, published before it ran.
+    version: String,
+    /// Alias `live` of `machine`, routing all to `version`.
+    alias: String,
 }
 
 impl Fixture {
@@ -102,6 +106,27 @@ impl Fixture {
         )
         .await
         .ok();
+        let version = h
+            .call(
+                "PublishStateMachineVersion",
+                json!({"stateMachineArn": machine, "description": "first"}),
+            )
+            .await
+            .ok()["stateMachineVersionArn"]
+            .as_str()
+            .expect("an ARN")
+            .to_string();
+        let alias = h
+            .call(
+                "CreateStateMachineAlias",
+                json!({"name": "live", "routingConfiguration": [
+                    {"stateMachineVersionArn": version, "weight": 100}]}),
+            )
+            .await
+            .ok()["stateMachineAliasArn"]
+            .as_str()
+            .expect("an ARN")
+            .to_string();
         let execution = h
             .call(
                 "StartExecution",
@@ -126,6 +151,8 @@ impl Fixture {
             express,
             execution,
             activity,
+            version,
+            alias,
         }
     }
 }
@@ -192,6 +219,67 @@ fn operations(f: &Fixture) -> Vec<Operation> {
                 ("publish", Bool, false),
                 ("versionDescription", Str, false),
                 ("encryptionConfiguration", Obj, false),
+            ],
+        ),
+        op(
+            "CreateStateMachineAlias",
+            json!({"name": "new-alias", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 100}]}),
+            vec![
+                ("name", Str, true),
+                ("description", Str, false),
+                ("routingConfiguration", List, true),
+            ],
+        ),
+        op(
+            "DeleteStateMachineAlias",
+            json!({"stateMachineAliasArn": f.alias}),
+            vec![("stateMachineAliasArn", Str, true)],
+        ),
+        op(
+            "DeleteStateMachineVersion",
+            json!({"stateMachineVersionArn": f.version}),
+            vec![("stateMachineVersionArn", Str, true)],
+        ),
+        op(
+            "DescribeStateMachineAlias",
+            json!({"stateMachineAliasArn": f.alias}),
+            vec![("stateMachineAliasArn", Str, true)],
+        ),
+        op(
+            "ListStateMachineAliases",
+            json!({"stateMachineArn": f.machine}),
+            vec![
+                ("stateMachineArn", Str, true),
+                ("nextToken", Str, false),
+                ("maxResults", Int, false),
+            ],
+        ),
+        op(
+            "ListStateMachineVersions",
+            json!({"stateMachineArn": f.machine}),
+            vec![
+                ("stateMachineArn", Str, true),
+                ("nextToken", Str, false),
+                ("maxResults", Int, false),
+            ],
+        ),
+        op(
+            "PublishStateMachineVersion",
+            json!({"stateMachineArn": f.machine}),
+            vec![
+                ("stateMachineArn", Str, true),
+                ("revisionId", Str, false),
+                ("description", Str, false),
+            ],
+        ),
+        op(
+            "UpdateStateMachineAlias",
+            json!({"stateMachineAliasArn": f.alias, "description": "changed"}),
+            vec![
+                ("stateMachineAliasArn", Str, true),
+                ("description", Str, false),
+                ("routingConfiguration", List, false),
             ],
         ),
         op(
@@ -1011,6 +1099,84 @@ fn nonexistent(f: &Fixture) -> Vec<Case> {
             "DeleteActivity",
             json!({"activityArn": activity}),
         ),
+        accepted(
+            "delete missing version",
+            "DeleteStateMachineVersion",
+            json!({"stateMachineVersionArn": format!("{}:99", f.machine)}),
+        ),
+        accepted(
+            "delete missing alias",
+            "DeleteStateMachineAlias",
+            json!({"stateMachineAliasArn": format!("{}:gone", f.machine)}),
+        ),
+        case(
+            "describe missing version",
+            "DescribeStateMachine",
+            json!({"stateMachineArn": format!("{}:99", f.machine)}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "start missing version",
+            "StartExecution",
+            json!({"stateMachineArn": format!("{}:99", f.machine)}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "start missing alias",
+            "StartExecution",
+            json!({"stateMachineArn": format!("{}:gone", f.machine)}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "list executions of missing version",
+            "ListExecutions",
+            json!({"stateMachineArn": format!("{}:99", f.machine)}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "describe missing alias",
+            "DescribeStateMachineAlias",
+            json!({"stateMachineAliasArn": format!("{}:gone", f.machine)}),
+            "ResourceNotFound",
+        ),
+        case(
+            "update missing alias",
+            "UpdateStateMachineAlias",
+            json!({"stateMachineAliasArn": format!("{}:gone", f.machine), "description": "d"}),
+            "ResourceNotFound",
+        ),
+        case(
+            "alias to a missing version",
+            "CreateStateMachineAlias",
+            json!({"name": "new-alias", "routingConfiguration": [
+                {"stateMachineVersionArn": format!("{}:99", f.machine), "weight": 100}]}),
+            "ResourceNotFound",
+        ),
+        case(
+            "alias of a missing machine",
+            "CreateStateMachineAlias",
+            json!({"name": "new-alias", "routingConfiguration": [
+                {"stateMachineVersionArn": format!("{machine}:1"), "weight": 100}]}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "publish missing machine",
+            "PublishStateMachineVersion",
+            json!({"stateMachineArn": machine}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "versions of missing machine",
+            "ListStateMachineVersions",
+            json!({"stateMachineArn": machine}),
+            "StateMachineDoesNotExist",
+        ),
+        case(
+            "aliases of missing machine",
+            "ListStateMachineAliases",
+            json!({"stateMachineArn": machine}),
+            "StateMachineDoesNotExist",
+        ),
     ];
     for (label, arn) in elsewhere {
         cases.push(case(
@@ -1590,6 +1756,111 @@ fn conflicts(f: &Fixture) -> Vec<Case> {
             json!({"resourceArn": f.machine,
              "tags": (0..50).map(|i| json!({"key": format!("k{i}"), "value": "v"})).collect::<Vec<_>>()}),
             "TooManyTags",
+        ),
+        case(
+            "publish a revision that is not the current one",
+            "PublishStateMachineVersion",
+            json!({"stateMachineArn": f.machine, "revisionId": "stale"}),
+            "ConflictException",
+        ),
+        accepted(
+            "publish the current revision again",
+            "PublishStateMachineVersion",
+            json!({"stateMachineArn": f.machine, "revisionId": "INITIAL"}),
+        ),
+        case(
+            "delete a version an alias routes to",
+            "DeleteStateMachineVersion",
+            json!({"stateMachineVersionArn": f.version}),
+            "ConflictException",
+        ),
+        case(
+            "create an alias of a taken name with another routing",
+            "CreateStateMachineAlias",
+            json!({"name": "live", "description": "another", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 100}]}),
+            "ConflictException",
+        ),
+        accepted(
+            "create the same alias again",
+            "CreateStateMachineAlias",
+            json!({"name": "live", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 100}]}),
+        ),
+        case(
+            "alias weights that do not sum to 100",
+            "CreateStateMachineAlias",
+            json!({"name": "half", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 50}]}),
+            "ValidationException",
+        ),
+        case(
+            "alias with the same version twice",
+            "CreateStateMachineAlias",
+            json!({"name": "twice", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 50},
+                {"stateMachineVersionArn": f.version, "weight": 50}]}),
+            "ValidationException",
+        ),
+        case(
+            "alias with three routes",
+            "CreateStateMachineAlias",
+            json!({"name": "three", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 50},
+                {"stateMachineVersionArn": format!("{}:2", f.machine), "weight": 25},
+                {"stateMachineVersionArn": format!("{}:3", f.machine), "weight": 25}]}),
+            "ValidationException",
+        ),
+        case(
+            "alias routing to an unqualified machine",
+            "CreateStateMachineAlias",
+            json!({"name": "plain", "routingConfiguration": [
+                {"stateMachineVersionArn": f.machine, "weight": 100}]}),
+            "ValidationException",
+        ),
+        case(
+            "alias weight over 100",
+            "CreateStateMachineAlias",
+            json!({"name": "heavy", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 101}]}),
+            "ValidationException",
+        ),
+        case(
+            "alias name of digits only",
+            "CreateStateMachineAlias",
+            json!({"name": "123", "routingConfiguration": [
+                {"stateMachineVersionArn": f.version, "weight": 100}]}),
+            "ValidationException",
+        ),
+        case(
+            "alias update with nothing to change",
+            "UpdateStateMachineAlias",
+            json!({"stateMachineAliasArn": f.alias}),
+            "ValidationException",
+        ),
+        case(
+            "delete machine by its version ARN",
+            "DeleteStateMachine",
+            json!({"stateMachineArn": f.version}),
+            "ValidationException",
+        ),
+        case(
+            "describe an alias as a machine",
+            "DescribeStateMachine",
+            json!({"stateMachineArn": f.alias}),
+            "ValidationException",
+        ),
+        case(
+            "publish through a version ARN",
+            "PublishStateMachineVersion",
+            json!({"stateMachineArn": f.version}),
+            "ValidationException",
+        ),
+        case(
+            "version description without publish",
+            "UpdateStateMachine",
+            json!({"stateMachineArn": f.machine, "roleArn": OTHER_ROLE, "versionDescription": "v"}),
+            "ValidationException",
         ),
         case(
             "create with 51 tags",

@@ -454,6 +454,8 @@ fn tell_parent(claimed: &Claimed, parent: &ParentTask, ending: &Ending) -> Effec
         started_at: claimed.started_at,
         stopped_at: Some(to_micros(ending.stopped_at)),
         history_length: claimed.history_length,
+        version_arn: None,
+        alias_arn: None,
     };
     Effect::Notify {
         execution_arn: parent.execution_arn.clone(),

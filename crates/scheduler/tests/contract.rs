@@ -27,6 +27,7 @@ mod contract {
     pub mod nested;
     pub mod observe;
     pub mod tasks;
+    pub mod versions;
 }
 
 /// A database name's part for `scenario`: short enough that Postgres keeps the unique
@@ -107,7 +108,12 @@ contract! {
 
         catalog::create_is_created_then_existing_or_conflict,
         catalog::update_changes_new_executions_only,
-        catalog::delete_removes_the_machine_but_not_its_executions,
+        catalog::delete_stops_running_executions_then_the_machine_is_gone,
+        catalog::delete_without_running_executions_is_immediate,
+        versions::publish_is_idempotent_per_revision_and_never_reuses_a_number,
+        versions::create_and_update_publish_in_the_same_write,
+        versions::a_version_runs_its_own_definition_and_executions_record_it,
+        versions::aliases_route_to_versions_and_keep_them_from_deletion,
         catalog::state_machines_list_in_arn_order_and_page,
         catalog::activities_create_once_describe_list_and_delete,
         catalog::tags_add_overwrite_refuse_too_many_and_remove,

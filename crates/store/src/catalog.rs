@@ -6,6 +6,7 @@
 
 use std::future::Future;
 
+use crate::versions::{Publish, VersionRecord};
 use crate::{Result, Time};
 
 /// A tag as `TagResource` takes it.
@@ -45,6 +46,34 @@ impl MachineType {
     }
 }
 
+/// Where a state machine stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineStatus {
+    Active,
+    /// Deleted while executions ran: they are stopped, then the machine is gone.
+    Deleting,
+}
+
+impl MachineStatus {
+    /// AWS's spelling, as rows keep it: `ACTIVE`, `DELETING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MachineStatus::Active => "ACTIVE",
+            MachineStatus::Deleting => "DELETING",
+        }
+    }
+
+    pub(crate) fn stored(text: &str) -> Result<MachineStatus> {
+        match text {
+            "ACTIVE" => Ok(MachineStatus::Active),
+            "DELETING" => Ok(MachineStatus::Deleting),
+            other => Err(crate::StoreError::Corrupt(format!(
+                "state machine status {other:?}"
+            ))),
+        }
+    }
+}
+
 /// A state machine to create. `logging` and `tracing` are canonical JSON texts (the
 /// API fills in the defaults), so comparing texts compares configurations.
 #[derive(Debug, Clone)]
@@ -56,8 +85,9 @@ pub struct StateMachineSpec {
     pub role_arn: String,
     pub logging: String,
     pub tracing: String,
-    pub revision_id: String,
     pub tags: Vec<Tag>,
+    /// Publish the first version too (`publish: true`).
+    pub publish: Option<Publish>,
 }
 
 /// A state machine as `DescribeStateMachine` shows it.
@@ -69,8 +99,9 @@ pub struct StateMachineRecord {
     pub definition_id: i64,
     pub definition: String,
     pub role_arn: String,
-    pub status: String,
-    pub revision_id: String,
+    pub status: MachineStatus,
+    /// `None` until an update changes the machine (as AWS gives it).
+    pub revision_id: Option<String>,
     /// JSON text; `None` for machines created without one.
     pub logging: Option<String>,
     /// JSON text; `None` for machines created without one.
@@ -94,8 +125,8 @@ impl StateMachineRecord {
             definition_id,
             definition: spec.definition.clone(),
             role_arn: spec.role_arn.clone(),
-            status: "ACTIVE".to_string(),
-            revision_id: spec.revision_id.clone(),
+            status: MachineStatus::Active,
+            revision_id: None,
             logging: Some(spec.logging.clone()),
             tracing: Some(spec.tracing.clone()),
             created_at,
@@ -107,12 +138,22 @@ impl StateMachineRecord {
 /// The answer to [`Catalog::create_state_machine`].
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
-    Created(StateMachineRecord),
+    /// Created, with its first version when the spec asked to publish.
+    Created {
+        machine: StateMachineRecord,
+        version: Option<VersionRecord>,
+    },
     /// A machine of that name exists with the same definition, type, logging and
-    /// tracing: AWS treats the call as a repeat of the first and changes nothing.
-    Existing(StateMachineRecord),
+    /// tracing: AWS treats the call as a repeat of the first and changes nothing (asked
+    /// to publish, it answers the current revision's version, publishing it if needed).
+    Existing {
+        machine: StateMachineRecord,
+        version: Option<VersionRecord>,
+    },
     /// A machine of that name exists with something else.
     Conflict,
+    /// A machine of that name is being deleted.
+    Deleting,
 }
 
 /// What `UpdateStateMachine` changes; `None` leaves a field as it is.
@@ -122,13 +163,64 @@ pub struct StateMachineChanges {
     pub role_arn: Option<String>,
     pub logging: Option<String>,
     pub tracing: Option<String>,
+    /// The id of the new revision, used only if the changes change something.
     pub revision_id: String,
+    /// Publish the revision after the update (`publish: true`).
+    pub publish: Option<Publish>,
 }
 
+/// The answer to [`Catalog::update_state_machine`].
+// One answer per call, matched at once: boxing the version would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub struct Updated {
-    pub updated_at: Time,
-    pub revision_id: String,
+pub enum UpdateOutcome {
+    Updated {
+        updated_at: Time,
+        /// The new revision; `None` when the update changed nothing.
+        revision_id: Option<String>,
+        /// The current revision's version, when asked to publish.
+        version: Option<VersionRecord>,
+    },
+    NotFound,
+    /// The machine is being deleted.
+    Deleting,
+    /// Asked to publish, but the machine has the most versions it may have.
+    TooManyVersions,
+}
+
+/// The answer to [`Catalog::delete_state_machine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Gone, with its versions, aliases and tags.
+    Deleted,
+    /// Executions run: each is asked to stop, and the machine is gone once they have
+    /// (it shows `DELETING` meanwhile).
+    Deleting,
+    /// There was no such machine.
+    Absent,
+}
+
+/// The `Stop` a running execution receives when its machine is deleted.
+pub(crate) fn deleted_machine_stop(machine_arn: &str) -> cairn_asl::interpreter::Event {
+    cairn_asl::interpreter::Event::Stop {
+        error: None,
+        cause: Some(format!("The state machine {machine_arn} was deleted")),
+    }
+}
+
+/// Whether `changes` would change `machine`: a revision is made only then.
+pub(crate) fn changes_anything(
+    machine: &StateMachineRecord,
+    changes: &StateMachineChanges,
+) -> bool {
+    let differs = |new: &Option<String>, old: &str| new.as_deref().is_some_and(|n| n != old);
+    let differs_opt = |new: &Option<String>, old: &Option<String>| {
+        new.as_deref().is_some_and(|n| old.as_deref() != Some(n))
+    };
+    differs(&changes.definition, &machine.definition)
+        || differs(&changes.role_arn, &machine.role_arn)
+        || differs_opt(&changes.logging, &machine.logging)
+        || differs_opt(&changes.tracing, &machine.tracing)
 }
 
 #[derive(Debug, Clone)]
@@ -168,15 +260,18 @@ pub trait Catalog: Send + Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<StateMachineRecord>>> + Send;
-    /// `None` when no machine has this ARN.
+    /// Applies `changes` (a new revision only if they change something), then
+    /// publishes when asked.
     fn update_state_machine(
         &self,
         arn: &str,
         changes: &StateMachineChanges,
-    ) -> impl Future<Output = Result<Option<Updated>>> + Send;
-    /// Deletes the machine and its tags; `false` when there was none. Executions keep
-    /// their rows (and, if running, keep running: they hold their own definition).
-    fn delete_state_machine(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
+    ) -> impl Future<Output = Result<UpdateOutcome>> + Send;
+    /// Deletes the machine with its versions, aliases and tags. Executions keep their
+    /// rows; running ones are asked to stop in the same transaction, and the machine is
+    /// `DELETING` until they have (a read after that finds it gone).
+    fn delete_state_machine(&self, arn: &str)
+        -> impl Future<Output = Result<DeleteOutcome>> + Send;
     /// Machines in ARN order, after `after` when given.
     fn list_state_machines(
         &self,

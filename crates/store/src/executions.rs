@@ -10,7 +10,12 @@ use crate::{Result, Time};
 /// A StartExecution of a STANDARD machine, named by its ARN.
 #[derive(Debug, Clone)]
 pub struct NewExecution {
+    /// The machine's own ARN (unqualified).
     pub machine_arn: String,
+    /// Run this version of the machine instead of its current revision.
+    pub version: Option<i64>,
+    /// The alias the start came through (it chose `version`).
+    pub alias_arn: Option<String>,
     /// The execution's ARN: the machine's prefix, `execution`, the machine's name and
     /// the execution's.
     pub arn: String,
@@ -65,6 +70,10 @@ pub struct ExecutionRecord {
     pub started_at: Time,
     pub stopped_at: Option<Time>,
     pub history_length: i64,
+    /// The version that ran, when it was started through one.
+    pub version_arn: Option<String>,
+    /// The alias it was started through.
+    pub alias_arn: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +84,19 @@ pub struct ExecutionSummary {
     pub status: ExecutionStatus,
     pub started_at: Time,
     pub stopped_at: Option<Time>,
+    pub version_arn: Option<String>,
+    pub alias_arn: Option<String>,
+}
+
+/// Which executions a listing is of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionsOf {
+    /// Every execution of the machine (this ARN).
+    Machine(String),
+    /// Those that ran this version (its ARN).
+    Version(String),
+    /// Those started through this alias (its ARN).
+    Alias(String),
 }
 
 /// Where a page of `ListExecutions` (newest first) resumes: after this execution.
@@ -93,6 +115,8 @@ pub struct ExecutionDefinition {
     pub definition_id: i64,
     pub definition: String,
     pub started_at: Time,
+    /// The version that ran, when it was started through one.
+    pub version_arn: Option<String>,
 }
 
 /// One history event as stored.
@@ -127,11 +151,11 @@ pub trait Executions: Send + Sync {
         execution_arn: &str,
     ) -> impl Future<Output = Result<Option<ExecutionDefinition>>> + Send;
 
-    /// A machine's executions, newest first (by start time, then ARN), after `after`
-    /// when given.
+    /// A machine's executions (or a version's, or an alias's), newest first (by start
+    /// time, then ARN), after `after` when given.
     fn list_executions(
         &self,
-        state_machine_arn: &str,
+        of: &ExecutionsOf,
         status: Option<ExecutionStatus>,
         after: Option<&ExecutionCursor>,
         limit: i64,

@@ -13,6 +13,7 @@
 //! | part | what | who calls it |
 //! |---|---|---|
 //! | [`catalog::Catalog`] | state machines, activities, tags | the API |
+//! | [`versions::Versions`] | versions and aliases of state machines | the API |
 //! | [`executions::Executions`] | start, describe, list, history pages, stop | the API |
 //! | [`engine::Engine`] | claim a batch of executions with due events, commit what the scheduler planned | the scheduler |
 //! | [`tasks::Tasks`] | lease task rows, renew, record outcomes, release | the workers |
@@ -35,6 +36,7 @@ pub mod signals;
 pub mod tasks;
 pub mod testing;
 pub mod time;
+pub mod versions;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -46,6 +48,7 @@ pub use executions::Executions;
 pub use signals::Channel;
 pub use tasks::Tasks;
 pub use time::Time;
+pub use versions::Versions;
 
 /// What can go wrong in the store. API-facing variants carry AWS's error names.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +74,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The persistence Cairn's services share: every part above, plus what the loops and
 /// the operators' endpoints need.
-pub trait Store: Catalog + Executions + Engine + Tasks + Callbacks + Clone + 'static {
+pub trait Store:
+    Catalog + Versions + Executions + Engine + Tasks + Callbacks + Clone + 'static
+{
     /// Rung when `channel` has news: by this store's own commits at once, and (for a
     /// shared database) by other processes' soon after. Loops sleep on it between polls.
     fn doorbell(&self, channel: Channel) -> Arc<tokio::sync::Notify>;
@@ -88,5 +93,5 @@ pub trait Store: Catalog + Executions + Engine + Tasks + Callbacks + Clone + 'st
 
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
-    pub use crate::{Batch, Callbacks, Catalog, Engine, Executions, Store, Tasks};
+    pub use crate::{Batch, Callbacks, Catalog, Engine, Executions, Store, Tasks, Versions};
 }

@@ -59,6 +59,14 @@ impl Refusal {
         )
     }
 
+    /// The machine is being deleted.
+    pub fn deleting(machine_arn: &str) -> Refusal {
+        Refusal::new(
+            "StateMachineDeleting",
+            format!("State Machine is being deleted: '{machine_arn}'"),
+        )
+    }
+
     /// The machine is not STANDARD (`type`, AWS's spelling).
     pub fn not_standard(machine_arn: &str, machine_type: &str) -> Refusal {
         Refusal::new(
@@ -438,6 +446,8 @@ mod tests {
             started_at: at,
             stopped_at: Some(at + chrono::Duration::seconds(1)),
             history_length: 3,
+            version_arn: None,
+            alias_arn: None,
         };
         let Event::TaskSucceeded { output: text, .. } = parent_event(&child, 1, Nested::Sync)
         else {

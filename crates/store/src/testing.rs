@@ -22,8 +22,8 @@ pub fn machine_spec(name: &str, machine_type: MachineType, definition: &str) -> 
         role_arn: ROLE_ARN.to_string(),
         logging: r#"{"level":"OFF","includeExecutionData":false}"#.to_string(),
         tracing: r#"{"enabled":false}"#.to_string(),
-        revision_id: "1".to_string(),
         tags: Vec::new(),
+        publish: None,
     }
 }
 
@@ -69,7 +69,7 @@ pub async fn fresh_store(label: &str, max_connections: u32) -> Result<(PgStore, 
 pub async fn create_machine<S: crate::Store>(store: &S, name: &str, definition: &str) -> String {
     let spec = machine_spec(name, MachineType::Standard, definition);
     match store.create_state_machine(&spec).await {
-        Ok(crate::catalog::CreateOutcome::Created(machine)) => machine.arn,
+        Ok(crate::catalog::CreateOutcome::Created { machine, .. }) => machine.arn,
         other => panic!("machine {name} not created: {other:?}"),
     }
 }
@@ -83,6 +83,8 @@ pub fn new_execution(
     let machine_name = machine_arn.rsplit(':').next().unwrap_or_default();
     crate::executions::NewExecution {
         machine_arn: machine_arn.to_string(),
+        version: None,
+        alias_arn: None,
         arn: format!("{ARN_PREFIX}:execution:{machine_name}:{name}"),
         name: name.to_string(),
         input: input.to_string(),

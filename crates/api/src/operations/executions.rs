@@ -3,13 +3,13 @@
 use cairn_asl::history::details_key;
 use cairn_asl::ExecutionStatus;
 use cairn_store::catalog::MachineType;
-use cairn_store::executions::{ExecutionCursor, NewExecution, Started, StoredEvent};
+use cairn_store::executions::{ExecutionCursor, ExecutionsOf, NewExecution, Started, StoredEvent};
 use cairn_store::Store;
 use serde_json::{json, Map, Value};
 
 use super::page;
 use super::state_machines::read_included_data;
-use crate::arn::{self, Kind};
+use crate::arn::{self, Kind, MachineArn, Qualifier};
 use crate::error::ApiError;
 use crate::input::{check_enum, check_length, Input};
 use crate::{epoch, page as token, ApiState};
@@ -22,7 +22,9 @@ const PENDING_REDRIVE: &str = "PENDING_REDRIVE";
 
 /// A checked StartExecution / StartSyncExecution request.
 pub(crate) struct StartRequest<'a> {
+    /// The ARN as given: the machine's, or one of its versions' or aliases'.
     pub machine_arn: &'a str,
+    pub machine: MachineArn,
     /// The caller's name, or a fresh UUID.
     pub name: String,
     /// The input as sent: valid JSON within AWS's size limit.
@@ -47,7 +49,7 @@ impl<'a> StartRequest<'a> {
 
 pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
-    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
+    let machine = arn::check_machine("stateMachineArn", machine_arn)?;
     let name = match input.string("name")? {
         Some(name) => {
             arn::check_name("name", name)?;
@@ -72,6 +74,7 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
     }
     Ok(StartRequest {
         machine_arn,
+        machine,
         name,
         input: execution_input,
         trace_header,
@@ -85,37 +88,52 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
 /// [`super::express::start_async`]).
 pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let request = read_start(input)?;
-    // The common case, a STANDARD machine, in one statement: the machine's lookup folded
-    // into the execution's insert. The execution's ARN shares the machine's partition,
-    // region and account.
-    let (prefix, machine_name) = request
-        .machine_arn
-        .rsplit_once(":stateMachine:")
-        .unwrap_or_default();
-    let execution = NewExecution {
-        machine_arn: request.machine_arn.to_string(),
-        arn: format!("{prefix}:execution:{machine_name}:{}", request.name),
-        name: request.name.clone(),
-        input: request.input.to_string(),
-        started_at: chrono::Utc::now(),
-        trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
+    let machine_name = request.machine.name().to_string();
+    let execution = |version: Option<i64>, alias_arn: Option<String>| {
+        let prefix = request
+            .machine
+            .machine
+            .rsplit_once(":stateMachine:")
+            .map(|(p, _)| p)
+            .unwrap_or_default();
+        NewExecution {
+            machine_arn: request.machine.machine.clone(),
+            version,
+            alias_arn,
+            // The execution's ARN shares the machine's partition, region and account,
+            // and names the machine, not the version or alias.
+            arn: format!("{prefix}:execution:{machine_name}:{}", request.name),
+            name: request.name.clone(),
+            input: request.input.to_string(),
+            started_at: chrono::Utc::now(),
+            trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
+        }
     };
+    if request.machine.qualifier.is_none() {
+        // The common case, a STANDARD machine, in one statement: the machine's lookup
+        // folded into the execution's insert.
+        if let Some(started) = state
+            .store()
+            .start_execution(&execution(None, None))
+            .await?
+        {
+            return Ok(started_answer(&request.machine.machine, started));
+        }
+    }
     // Twice at most: a STANDARD machine created between the start and the lookup is
     // started on the second try.
     for _ in 0..2 {
-        if let Some(started) = state.store().start_execution(&execution).await? {
-            return Ok(started_answer(request.machine_arn, started));
+        let target = super::versions::start_target(state, &request.machine).await?;
+        if target.machine.machine_type == MachineType::Express {
+            return super::express::start_async(state, &target.as_run(), request);
         }
-        match state.store().state_machine(request.machine_arn).await? {
-            None => {
-                return Err(ApiError::StateMachineDoesNotExist(
-                    request.machine_arn.to_string(),
-                ))
-            }
-            Some(machine) if machine.machine_type == MachineType::Express => {
-                return super::express::start_async(state, &machine, request);
-            }
-            Some(_) => {}
+        let version = target.version.as_ref().map(|v| v.version);
+        let started = state
+            .store()
+            .start_execution(&execution(version, target.alias_arn.clone()))
+            .await?;
+        if let Some(started) = started {
+            return Ok(started_answer(&request.machine.machine, started));
         }
     }
     Err(ApiError::Internal(format!(
@@ -189,6 +207,12 @@ pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Va
     let mut out = Map::new();
     out.insert("executionArn".into(), json!(e.arn));
     out.insert("stateMachineArn".into(), json!(e.state_machine_arn));
+    if let Some(version) = &e.version_arn {
+        out.insert("stateMachineVersionArn".into(), json!(version));
+    }
+    if let Some(alias) = &e.alias_arn {
+        out.insert("stateMachineAliasArn".into(), json!(alias));
+    }
     out.insert("name".into(), json!(e.name));
     out.insert("status".into(), json!(e.status.as_str()));
     out.insert("startDate".into(), epoch(e.started_at));
@@ -249,7 +273,7 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         }
         (Some(arn), None) => arn,
     };
-    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
+    let listed = arn::check_machine("stateMachineArn", machine_arn)?;
     let status = input.string("statusFilter")?;
     if let Some(s) = status {
         let mut statuses: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -271,7 +295,7 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         }
         None => None,
     };
-    match state.store().state_machine(machine_arn).await? {
+    match state.store().state_machine(&listed.machine).await? {
         None => return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string())),
         // Express executions are not recorded (AWS: their history goes to CloudWatch
         // Logs only), so there is nothing to list.
@@ -279,6 +303,18 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
             return Err(super::express::type_not_supported())
         }
         Some(_) => {}
+    }
+    let qualifier_exists = match &listed.qualifier {
+        None => true,
+        Some(Qualifier::Version(number)) => state
+            .store()
+            .state_machine_version(&listed.machine, *number)
+            .await?
+            .is_some(),
+        Some(Qualifier::Alias(_)) => state.store().alias(machine_arn).await?.is_some(),
+    };
+    if !qualifier_exists {
+        return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
     }
     // No execution has been redriven: Cairn cannot redrive yet, so none is redriven or
     // waiting to be (PENDING_REDRIVE).
@@ -288,9 +324,14 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         Some(Some(status)) => Some(status),
         None => None,
     };
+    let of = match &listed.qualifier {
+        None => ExecutionsOf::Machine(listed.machine.clone()),
+        Some(Qualifier::Version(_)) => ExecutionsOf::Version(machine_arn.to_string()),
+        Some(Qualifier::Alias(_)) => ExecutionsOf::Alias(machine_arn.to_string()),
+    };
     let mut executions = state
         .store()
-        .list_executions(machine_arn, status, after.as_ref(), limit + 1)
+        .list_executions(&of, status, after.as_ref(), limit + 1)
         .await?;
     let next = if executions.len() as i64 > limit {
         executions.truncate(limit as usize);
@@ -309,6 +350,12 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
             let mut item = Map::new();
             item.insert("executionArn".into(), json!(e.arn));
             item.insert("stateMachineArn".into(), json!(e.state_machine_arn));
+            if let Some(version) = &e.version_arn {
+                item.insert("stateMachineVersionArn".into(), json!(version));
+            }
+            if let Some(alias) = &e.alias_arn {
+                item.insert("stateMachineAliasArn".into(), json!(alias));
+            }
             item.insert("name".into(), json!(e.name));
             item.insert("status".into(), json!(e.status.as_str()));
             item.insert("startDate".into(), epoch(e.started_at));

@@ -173,11 +173,10 @@ fn express_span<'h>(
 pub async fn start_sync<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let request = read_start(input)?;
     let metadata_only = read_included_data(input)?;
-    let machine = state
-        .store()
-        .state_machine(request.machine_arn)
+    // A version or alias runs its version's definition.
+    let machine = super::versions::start_target(state, &request.machine)
         .await?
-        .ok_or_else(|| ApiError::StateMachineDoesNotExist(request.machine_arn.to_string()))?;
+        .as_run();
     if machine.machine_type != MachineType::Express {
         return Err(type_not_supported());
     }

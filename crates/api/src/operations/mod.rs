@@ -3,11 +3,13 @@
 //! request changes nothing.
 
 mod activities;
+mod aliases;
 mod callbacks;
 mod executions;
 pub(crate) mod express;
 mod state_machines;
 mod tags;
+mod versions;
 
 use cairn_store::catalog::Tag;
 use cairn_store::Store;
@@ -21,18 +23,25 @@ use crate::ApiState;
 pub const SUPPORTED: &[&str] = &[
     "CreateActivity",
     "CreateStateMachine",
+    "CreateStateMachineAlias",
     "DeleteActivity",
     "DeleteStateMachine",
+    "DeleteStateMachineAlias",
+    "DeleteStateMachineVersion",
     "DescribeActivity",
     "DescribeExecution",
     "DescribeStateMachine",
+    "DescribeStateMachineAlias",
     "DescribeStateMachineForExecution",
     "GetActivityTask",
     "GetExecutionHistory",
     "ListActivities",
     "ListExecutions",
+    "ListStateMachineAliases",
+    "ListStateMachineVersions",
     "ListStateMachines",
     "ListTagsForResource",
+    "PublishStateMachineVersion",
     "SendTaskFailure",
     "SendTaskHeartbeat",
     "SendTaskSuccess",
@@ -42,6 +51,7 @@ pub const SUPPORTED: &[&str] = &[
     "TagResource",
     "UntagResource",
     "UpdateStateMachine",
+    "UpdateStateMachineAlias",
     "ValidateStateMachineDefinition",
 ];
 
@@ -49,19 +59,11 @@ pub const SUPPORTED: &[&str] = &[
 /// `UnknownOperationException` that names it, so boto3 raises a `ClientError` that says
 /// what is missing.
 pub const UNSUPPORTED: &[&str] = &[
-    "CreateStateMachineAlias",
-    "DeleteStateMachineAlias",
-    "DeleteStateMachineVersion",
     "DescribeMapRun",
-    "DescribeStateMachineAlias",
     "ListMapRuns",
-    "ListStateMachineAliases",
-    "ListStateMachineVersions",
-    "PublishStateMachineVersion",
     "RedriveExecution",
     "TestState",
     "UpdateMapRun",
-    "UpdateStateMachineAlias",
 ];
 
 /// Runs `operation` on `input`.
@@ -75,10 +77,8 @@ pub async fn dispatch<S: Store>(
         if operation == "StartExecution" {
             // ExecutionThrottled, per state machine: only for an ARN that is one.
             if let Ok(Some(machine)) = input.string("stateMachineArn") {
-                if crate::arn::check("stateMachineArn", machine, crate::arn::Kind::StateMachine)
-                    .is_ok()
-                {
-                    cairn_telemetry::execution_throttled(machine);
+                if let Ok(machine) = crate::arn::check_machine("stateMachineArn", machine) {
+                    cairn_telemetry::execution_throttled(&machine.machine);
                 }
             }
         }
@@ -106,6 +106,14 @@ pub async fn dispatch<S: Store>(
         "SendTaskSuccess" => callbacks::send_success(state, input).await,
         "SendTaskFailure" => callbacks::send_failure(state, input).await,
         "SendTaskHeartbeat" => callbacks::send_heartbeat(state, input).await,
+        "PublishStateMachineVersion" => versions::publish(state, input).await,
+        "ListStateMachineVersions" => versions::list(state, input).await,
+        "DeleteStateMachineVersion" => versions::delete(state, input).await,
+        "CreateStateMachineAlias" => aliases::create(state, input).await,
+        "DescribeStateMachineAlias" => aliases::describe(state, input).await,
+        "UpdateStateMachineAlias" => aliases::update(state, input).await,
+        "DeleteStateMachineAlias" => aliases::delete(state, input).await,
+        "ListStateMachineAliases" => aliases::list(state, input).await,
         "TagResource" => tags::tag(state, input).await,
         "UntagResource" => tags::untag(state, input).await,
         "ListTagsForResource" => tags::list(state, input).await,

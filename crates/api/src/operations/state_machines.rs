@@ -3,12 +3,15 @@
 
 use cairn_asl::diagnostic::{invalid_definition_message, Diagnostic, Severity};
 use cairn_asl::validate::{validate, ValidateOptions};
-use cairn_store::catalog::{CreateOutcome, MachineType, StateMachineChanges, StateMachineSpec};
+use cairn_store::catalog::{
+    CreateOutcome, MachineType, StateMachineChanges, StateMachineSpec, UpdateOutcome,
+};
+use cairn_store::versions::Publish;
 use cairn_store::Store;
 use serde_json::{json, Map, Value};
 
 use super::{check_encryption, page, read_tags};
-use crate::arn::{self, Kind};
+use crate::arn::{self, Kind, Qualifier};
 use crate::error::ApiError;
 use crate::input::{check_enum, check_length, Input};
 use crate::{epoch, page as token, ApiState};
@@ -130,21 +133,19 @@ fn config_value(text: Option<&str>, default: fn() -> String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// Versions are not built: `publish: true` is refused rather than silently ignored.
-fn refuse_versions(input: &Input) -> Result<(), ApiError> {
-    if input.bool("publish")? == Some(true) {
-        return Err(ApiError::Validation(
-            "Cairn does not support state machine versions yet: 'publish' must be false"
-                .to_string(),
-        ));
-    }
-    if let Some(description) = input.string("versionDescription")? {
-        check_length("versionDescription", description, 0, 256, true)?;
-        return Err(ApiError::Validation(
+/// `publish` and `versionDescription`: what to publish with the create or update, as
+/// AWS checks them (a description without `publish` is refused).
+fn read_publish(input: &Input) -> Result<Option<Publish>, ApiError> {
+    let description = super::versions::read_description(input, "versionDescription")?;
+    match (input.bool("publish")?, description) {
+        (Some(true), description) => Ok(Some(Publish {
+            description: description.map(str::to_string),
+        })),
+        (_, Some(_)) => Err(ApiError::Validation(
             "Version description can only be set when publish is true".to_string(),
-        ));
+        )),
+        (_, None) => Ok(None),
     }
-    Ok(())
 }
 
 pub async fn create<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
@@ -157,7 +158,7 @@ pub async fn create<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Valu
     let logging = read_logging(input)?.unwrap_or_else(default_logging);
     let tracing = read_tracing(input)?.unwrap_or_else(default_tracing);
     check_encryption(input)?;
-    refuse_versions(input)?;
+    let publish = read_publish(input)?;
     let machine_arn = state.scope().state_machine(name);
     let tags = read_tags(input, "tags", &machine_arn)?;
     check_definition(definition, machine_type == MachineType::Express)?;
@@ -170,44 +171,94 @@ pub async fn create<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Valu
         role_arn: role_arn.to_string(),
         logging,
         tracing,
-        revision_id: uuid::Uuid::new_v4().to_string(),
         tags,
+        publish,
     };
     match state.store().create_state_machine(&spec).await? {
-        CreateOutcome::Created(machine) | CreateOutcome::Existing(machine) => Ok(json!({
-            "stateMachineArn": machine.arn,
-            "creationDate": epoch(machine.created_at),
-        })),
+        CreateOutcome::Created { machine, version }
+        | CreateOutcome::Existing { machine, version } => {
+            if spec.publish.is_some() && version.is_none() {
+                return Err(super::versions::too_many_versions(&machine.arn));
+            }
+            let mut out = json!({
+                "stateMachineArn": machine.arn,
+                "creationDate": epoch(machine.created_at),
+            });
+            if let (Some(version), Value::Object(map)) = (version, &mut out) {
+                map.insert("stateMachineVersionArn".into(), json!(version.arn()));
+            }
+            Ok(out)
+        }
         CreateOutcome::Conflict => Err(ApiError::StateMachineAlreadyExists(spec.arn)),
+        CreateOutcome::Deleting => Err(ApiError::StateMachineDeleting(spec.arn)),
     }
 }
 
 pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
-    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
+    let parsed = arn::check_machine("stateMachineArn", machine_arn)?;
     let metadata_only = read_included_data(input)?;
+    let missing = || ApiError::StateMachineDoesNotExist(machine_arn.to_string());
     let machine = state
         .store()
-        .state_machine(machine_arn)
+        .state_machine(&parsed.machine)
         .await?
-        .ok_or_else(|| ApiError::StateMachineDoesNotExist(machine_arn.to_string()))?;
-    let definition = if metadata_only {
-        "{}".to_string()
-    } else {
-        machine.definition
+        .ok_or_else(missing)?;
+    let version = match parsed.qualifier {
+        None => None,
+        Some(Qualifier::Version(n)) => Some(
+            state
+                .store()
+                .state_machine_version(&parsed.machine, n)
+                .await?
+                .ok_or_else(missing)?,
+        ),
+        Some(Qualifier::Alias(_)) => {
+            return Err(ApiError::Validation(format!(
+                "DescribeStateMachine takes a state machine or version ARN, not an alias ARN (see DescribeStateMachineAlias): '{machine_arn}'"
+            )))
+        }
     };
-    Ok(json!({
-        "stateMachineArn": machine.arn,
+    // A version is its own snapshot: definition, role, logging, tracing and revision as
+    // they were when it was published.
+    let (definition, role_arn, logging, tracing, revision_id, created_at) = match &version {
+        None => (
+            &machine.definition,
+            &machine.role_arn,
+            machine.logging.as_deref(),
+            machine.tracing.as_deref(),
+            machine.revision_id.as_deref(),
+            machine.created_at,
+        ),
+        Some(v) => (
+            &v.definition,
+            &v.role_arn,
+            v.logging.as_deref(),
+            v.tracing.as_deref(),
+            v.revision_id.as_deref(),
+            v.created_at,
+        ),
+    };
+    let mut out = json!({
+        "stateMachineArn": machine_arn,
         "name": machine.name,
-        "status": machine.status,
-        "definition": definition,
-        "roleArn": machine.role_arn,
+        "status": machine.status.as_str(),
+        "definition": if metadata_only { "{}" } else { definition.as_str() },
+        "roleArn": role_arn,
         "type": machine.machine_type.as_str(),
-        "creationDate": epoch(machine.created_at),
-        "loggingConfiguration": config_value(machine.logging.as_deref(), default_logging),
-        "tracingConfiguration": config_value(machine.tracing.as_deref(), default_tracing),
-        "revisionId": machine.revision_id,
-    }))
+        "creationDate": epoch(created_at),
+        "loggingConfiguration": config_value(logging, default_logging),
+        "tracingConfiguration": config_value(tracing, default_tracing),
+    });
+    if let Value::Object(map) = &mut out {
+        if let Some(revision) = revision_id {
+            map.insert("revisionId".into(), json!(revision));
+        }
+        if let Some(description) = version.as_ref().and_then(|v| v.description.as_ref()) {
+            map.insert("description".into(), json!(description));
+        }
+    }
+    Ok(out)
 }
 
 /// `includedData`: `true` for METADATA_ONLY.
@@ -223,7 +274,13 @@ pub(crate) fn read_included_data(input: &Input) -> Result<bool, ApiError> {
 
 pub async fn update<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
-    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
+    // AWS: a version or alias ARN names no machine that can be updated.
+    if arn::check_machine("stateMachineArn", machine_arn)?
+        .qualifier
+        .is_some()
+    {
+        return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
+    }
     let definition = read_definition(input)?;
     let role_arn = input.string("roleArn")?;
     if let Some(role) = role_arn {
@@ -232,7 +289,7 @@ pub async fn update<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Valu
     let logging = read_logging(input)?;
     let tracing = read_tracing(input)?;
     check_encryption(input)?;
-    refuse_versions(input)?;
+    let publish = read_publish(input)?;
     if definition.is_none()
         && role_arn.is_none()
         && logging.is_none()
@@ -258,22 +315,41 @@ pub async fn update<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Valu
         logging,
         tracing,
         revision_id: uuid::Uuid::new_v4().to_string(),
+        publish,
     };
-    let updated = state
+    match state
         .store()
         .update_state_machine(machine_arn, &changes)
         .await?
-        .ok_or_else(|| ApiError::StateMachineDoesNotExist(machine_arn.to_string()))?;
-    Ok(json!({
-        "updateDate": epoch(updated.updated_at),
-        "revisionId": updated.revision_id,
-    }))
+    {
+        UpdateOutcome::Updated {
+            updated_at,
+            revision_id,
+            version,
+        } => {
+            // AWS answers a revision id only when the update made a new revision.
+            let mut out = json!({ "updateDate": epoch(updated_at) });
+            if let Value::Object(map) = &mut out {
+                if let Some(revision) = revision_id {
+                    map.insert("revisionId".into(), json!(revision));
+                }
+                if let Some(version) = version {
+                    map.insert("stateMachineVersionArn".into(), json!(version.arn()));
+                }
+            }
+            Ok(out)
+        }
+        UpdateOutcome::NotFound => Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string())),
+        UpdateOutcome::Deleting => Err(ApiError::StateMachineDeleting(machine_arn.to_string())),
+        UpdateOutcome::TooManyVersions => Err(super::versions::too_many_versions(machine_arn)),
+    }
 }
 
 pub async fn delete<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.required_string("stateMachineArn")?;
-    arn::check("stateMachineArn", machine_arn, Kind::StateMachine)?;
-    // AWS answers success for a machine that does not exist.
+    super::versions::unqualified("stateMachineArn", machine_arn)?;
+    // AWS answers success for a machine that does not exist, and for one whose running
+    // executions are still being stopped (it shows DELETING until they have).
     state.store().delete_state_machine(machine_arn).await?;
     Ok(json!({}))
 }
@@ -374,14 +450,44 @@ pub async fn describe_for_execution<S: Store>(
         .next()
         .unwrap_or_default()
         .to_string();
-    // The machine as the execution saw it: its current revision when the definition is
-    // still the one the execution runs.
+    // The machine as the execution saw it: the version that ran, or the current revision
+    // when the definition is still the one the execution runs.
+    let version = match execution
+        .version_arn
+        .as_deref()
+        .map(|v| arn::check_machine("stateMachineVersionArn", v))
+    {
+        Some(Ok(arn::MachineArn {
+            machine,
+            qualifier: Some(Qualifier::Version(n)),
+        })) => state.store().state_machine_version(&machine, n).await?,
+        _ => None,
+    };
     let current = machine
         .as_ref()
-        .filter(|m| m.definition_id == execution.definition_id);
-    let update_date = current
-        .map(|m| m.updated_at)
-        .unwrap_or(execution.started_at);
+        .filter(|m| version.is_none() && m.definition_id == execution.definition_id);
+    let update_date = match (&version, current) {
+        (Some(v), _) => v.created_at,
+        (None, Some(m)) => m.updated_at,
+        (None, None) => execution.started_at,
+    };
+    let (logging, tracing, revision_id) = match (&version, current) {
+        (Some(v), _) => (
+            v.logging.as_deref(),
+            v.tracing.as_deref(),
+            v.revision_id.as_deref(),
+        ),
+        (None, Some(m)) => (
+            m.logging.as_deref(),
+            m.tracing.as_deref(),
+            m.revision_id.as_deref(),
+        ),
+        (None, None) => (
+            machine.as_ref().and_then(|m| m.logging.as_deref()),
+            machine.as_ref().and_then(|m| m.tracing.as_deref()),
+            None,
+        ),
+    };
     let definition = if metadata_only {
         "{}".to_string()
     } else {
@@ -393,11 +499,11 @@ pub async fn describe_for_execution<S: Store>(
         "definition": definition,
         "roleArn": execution.role_arn,
         "updateDate": epoch(update_date),
-        "loggingConfiguration": config_value(machine.as_ref().and_then(|m| m.logging.as_deref()), default_logging),
-        "tracingConfiguration": config_value(machine.as_ref().and_then(|m| m.tracing.as_deref()), default_tracing),
+        "loggingConfiguration": config_value(logging, default_logging),
+        "tracingConfiguration": config_value(tracing, default_tracing),
     });
-    if let (Some(m), Value::Object(map)) = (current, &mut out) {
-        map.insert("revisionId".into(), json!(m.revision_id));
+    if let (Some(revision), Value::Object(map)) = (revision_id, &mut out) {
+        map.insert("revisionId".into(), json!(revision));
     }
     Ok(out)
 }

@@ -36,7 +36,7 @@ pub async fn tag<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, 
         .await?
     {
         TagOutcome::Tagged => Ok(json!({})),
-        TagOutcome::NotFound => Err(ApiError::ResourceNotFound(resource.to_string())),
+        TagOutcome::NotFound => Err(ApiError::no_tagged_resource(resource)),
         TagOutcome::TooMany => Err(ApiError::TooManyTags(resource.to_string())),
     }
 }
@@ -60,7 +60,7 @@ pub async fn untag<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value
     if state.store().untag_resource(resource, &keys).await? {
         Ok(json!({}))
     } else {
-        Err(ApiError::ResourceNotFound(resource.to_string()))
+        Err(ApiError::no_tagged_resource(resource))
     }
 }
 
@@ -70,7 +70,7 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         .store()
         .list_tags(resource)
         .await?
-        .ok_or_else(|| ApiError::ResourceNotFound(resource.to_string()))?;
+        .ok_or_else(|| ApiError::no_tagged_resource(resource))?;
     let tags: Vec<Value> = tags
         .into_iter()
         .map(|t| json!({"key": t.key, "value": t.value}))

@@ -2,8 +2,10 @@
 
 use cairn_asl::ExecutionStatus;
 use cairn_store::catalog::{
-    CreateOutcome, MachineType, StateMachineChanges, StateMachineRecord, Tag, TagOutcome,
+    CreateOutcome, DeleteOutcome, MachineStatus, MachineType, StateMachineChanges,
+    StateMachineRecord, Tag, TagOutcome, UpdateOutcome,
 };
+use cairn_store::executions::ExecutionsOf;
 use cairn_store::testing::{self, machine_spec, ARN_PREFIX, ROLE_ARN};
 use serde_json::json;
 
@@ -29,7 +31,10 @@ fn pairs(tags: &[Tag]) -> Vec<(&str, &str)> {
 
 fn created(outcome: CreateOutcome) -> StateMachineRecord {
     match outcome {
-        CreateOutcome::Created(record) => record,
+        CreateOutcome::Created {
+            machine,
+            version: None,
+        } => machine,
         other => panic!("not created: {other:?}"),
     }
 }
@@ -44,8 +49,8 @@ pub async fn create_is_created_then_existing_or_conflict<S: Store>(store: S) {
     assert_eq!(record.machine_type, MachineType::Standard);
     assert_eq!(record.definition, definition);
     assert_eq!(record.role_arn, ROLE_ARN);
-    assert_eq!(record.status, "ACTIVE");
-    assert_eq!(record.revision_id, "1");
+    assert_eq!(record.status, MachineStatus::Active);
+    assert_eq!(record.revision_id, None, "no revision until an update");
     assert_eq!(record.logging.as_deref(), Some(spec.logging.as_str()));
     assert_eq!(record.tracing.as_deref(), Some(spec.tracing.as_str()));
     assert!(record.updated_at >= record.created_at);
@@ -76,7 +81,10 @@ pub async fn create_is_created_then_existing_or_conflict<S: Store>(store: S) {
     let mut repeat = spec.clone();
     repeat.tags = vec![tag("other", "x")];
     match store.create_state_machine(&repeat).await.expect("repeat") {
-        CreateOutcome::Existing(existing) => {
+        CreateOutcome::Existing {
+            machine: existing,
+            version: None,
+        } => {
             assert_eq!(existing.arn, spec.arn);
             assert_eq!(existing.created_at, record.created_at);
             assert_eq!(existing.definition_id, record.definition_id);
@@ -141,13 +149,19 @@ pub async fn update_changes_new_executions_only<S: Store>(store: S) {
         revision_id: "2".to_string(),
         ..StateMachineChanges::default()
     };
-    let updated = store
+    let UpdateOutcome::Updated {
+        updated_at,
+        revision_id,
+        version: None,
+    } = store
         .update_state_machine(&arn, &changes)
         .await
         .expect("update")
-        .expect("the machine exists");
-    assert_eq!(updated.revision_id, "2");
-    assert!(updated.updated_at >= before.created_at);
+    else {
+        panic!("the machine exists")
+    };
+    assert_eq!(revision_id.as_deref(), Some("2"));
+    assert!(updated_at >= before.created_at);
     let after = store
         .state_machine(&arn)
         .await
@@ -155,10 +169,37 @@ pub async fn update_changes_new_executions_only<S: Store>(store: S) {
         .expect("machine");
     assert_eq!(after.definition, result_machine("new"));
     assert_ne!(after.definition_id, before.definition_id);
-    assert_eq!(after.revision_id, "2");
+    assert_eq!(after.revision_id.as_deref(), Some("2"));
     assert_eq!(after.role_arn, ROLE_ARN, "unchanged");
     assert_eq!(after.created_at, before.created_at);
-    assert_eq!(after.updated_at, updated.updated_at);
+    assert_eq!(after.updated_at, updated_at);
+
+    // The same definition again changes nothing: no new revision.
+    let same = StateMachineChanges {
+        definition: Some(result_machine("new")),
+        revision_id: "unused".to_string(),
+        ..StateMachineChanges::default()
+    };
+    assert!(matches!(
+        store
+            .update_state_machine(&arn, &same)
+            .await
+            .expect("update"),
+        UpdateOutcome::Updated {
+            revision_id: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        store
+            .state_machine(&arn)
+            .await
+            .expect("describe")
+            .expect("machine")
+            .revision_id
+            .as_deref(),
+        Some("2")
+    );
 
     let role = "arn:aws:iam::123456789012:role/other";
     let role_only = StateMachineChanges {
@@ -166,11 +207,13 @@ pub async fn update_changes_new_executions_only<S: Store>(store: S) {
         revision_id: "3".to_string(),
         ..StateMachineChanges::default()
     };
-    store
-        .update_state_machine(&arn, &role_only)
-        .await
-        .expect("update")
-        .expect("the machine exists");
+    assert!(matches!(
+        store
+            .update_state_machine(&arn, &role_only)
+            .await
+            .expect("update"),
+        UpdateOutcome::Updated { .. }
+    ));
     let after = store
         .state_machine(&arn)
         .await
@@ -180,9 +223,9 @@ pub async fn update_changes_new_executions_only<S: Store>(store: S) {
         (
             after.role_arn.as_str(),
             after.definition.as_str(),
-            after.revision_id.as_str()
+            after.revision_id.as_deref()
         ),
-        (role, result_machine("new").as_str(), "3")
+        (role, result_machine("new").as_str(), Some("3"))
     );
 
     // The execution started before the update runs the definition it started with.
@@ -208,11 +251,13 @@ pub async fn update_changes_new_executions_only<S: Store>(store: S) {
     assert_eq!(output(&describe(&store, &late).await), json!("new"));
 
     let unknown = format!("{ARN_PREFIX}:stateMachine:nobody");
-    assert!(store
-        .update_state_machine(&unknown, &changes)
-        .await
-        .expect("update")
-        .is_none());
+    assert!(matches!(
+        store
+            .update_state_machine(&unknown, &changes)
+            .await
+            .expect("update"),
+        UpdateOutcome::NotFound
+    ));
     assert!(store
         .state_machine(&unknown)
         .await
@@ -220,39 +265,60 @@ pub async fn update_changes_new_executions_only<S: Store>(store: S) {
         .is_none());
 }
 
-pub async fn delete_removes_the_machine_but_not_its_executions<S: Store>(store: S) {
+pub async fn delete_stops_running_executions_then_the_machine_is_gone<S: Store>(store: S) {
     let scheduler = scheduler(&store);
-    let mut spec = machine_spec("doomed", MachineType::Standard, &result_machine("kept"));
+    let waiting =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}})
+            .to_string();
+    let mut spec = machine_spec("doomed", MachineType::Standard, &waiting);
     spec.tags = vec![tag("k", "v")];
     let arn = created(store.create_state_machine(&spec).await.expect("create")).arn;
     let running = testing::start(&store, &arn, "running", "{}").await;
+    settle(&scheduler).await;
+    assert_eq!(status(&store, &running).await, ExecutionStatus::Running);
 
-    assert!(store.delete_state_machine(&arn).await.expect("delete"));
-    assert!(!store.delete_state_machine(&arn).await.expect("delete"));
-    assert!(store.state_machine(&arn).await.expect("lookup").is_none());
-    assert_eq!(store.list_tags(&arn).await.expect("tags"), None);
-    assert!(store
-        .list_state_machines(None, 10)
+    // With an execution running, the machine is DELETING until it has stopped.
+    assert_eq!(
+        store.delete_state_machine(&arn).await.expect("delete"),
+        DeleteOutcome::Deleting
+    );
+    let deleting = store
+        .state_machine(&arn)
         .await
-        .expect("list")
-        .is_empty());
+        .expect("lookup")
+        .expect("still there while it runs");
+    assert_eq!(deleting.status, MachineStatus::Deleting);
     assert_eq!(
         store
             .start_execution(&testing::new_execution(&arn, "after", "{}"))
             .await
             .expect("start"),
         None,
-        "no machine to start"
+        "a machine being deleted starts nothing"
     );
+    assert!(matches!(
+        store.create_state_machine(&spec).await.expect("create"),
+        CreateOutcome::Deleting
+    ));
 
-    // The execution holds its own definition: it runs on, and stays visible.
     settle(&scheduler).await;
     let row = describe(&store, &running).await;
-    assert_eq!(row.status, ExecutionStatus::Succeeded);
-    assert_eq!(output(&row), json!("kept"));
+    assert_eq!(row.status, ExecutionStatus::Aborted);
+    assert!(store.state_machine(&arn).await.expect("lookup").is_none());
+    assert_eq!(
+        store.delete_state_machine(&arn).await.expect("delete"),
+        DeleteOutcome::Absent
+    );
+    assert_eq!(store.list_tags(&arn).await.expect("tags"), None);
+    assert!(store
+        .list_state_machines(None, 10)
+        .await
+        .expect("list")
+        .is_empty());
+    // Its executions stay visible.
     assert_eq!(
         store
-            .list_executions(&arn, None, None, 10)
+            .list_executions(&ExecutionsOf::Machine(arn.clone()), None, None, 10)
             .await
             .expect("list")
             .len(),
@@ -263,6 +329,23 @@ pub async fn delete_removes_the_machine_but_not_its_executions<S: Store>(store: 
     let again = machine_spec("doomed", MachineType::Standard, &result_machine("other"));
     created(store.create_state_machine(&again).await.expect("create"));
     assert_eq!(store.list_tags(&arn).await.expect("tags"), Some(Vec::new()));
+}
+
+pub async fn delete_without_running_executions_is_immediate<S: Store>(store: S) {
+    let scheduler = scheduler(&store);
+    let arn = testing::create_machine(&store, "finished", &result_machine("kept")).await;
+    let done = testing::start(&store, &arn, "done", "{}").await;
+    settle(&scheduler).await;
+    assert_eq!(
+        store.delete_state_machine(&arn).await.expect("delete"),
+        DeleteOutcome::Deleted
+    );
+    assert!(store.state_machine(&arn).await.expect("lookup").is_none());
+    assert_eq!(output(&describe(&store, &done).await), json!("kept"));
+    assert_eq!(
+        store.delete_state_machine(&arn).await.expect("delete"),
+        DeleteOutcome::Absent
+    );
 }
 
 pub async fn state_machines_list_in_arn_order_and_page<S: Store>(store: S) {

@@ -8,6 +8,7 @@ use cairn_asl::interpreter::Event;
 use cairn_asl::ExecutionStatus;
 use cairn_scheduler::{Handoff, Scheduler, SchedulerConfig, STORE_MAP_ITEMS_OVER};
 use cairn_store::engine::{InboxEvent, Plan};
+use cairn_store::executions::ExecutionsOf;
 use cairn_store::tasks::{Completion, TaskLease};
 use cairn_store::testing::ROLE_ARN;
 use serde_json::{json, Value};
@@ -291,7 +292,12 @@ pub async fn concurrent_schedulers_never_apply_an_event_twice<S: Store>(store: S
                 let answered = answer(&store, |input| json!({"done": input})).await;
                 if advanced == 0 && answered == 0 {
                     let running = store
-                        .list_executions(&machine, Some(ExecutionStatus::Running), None, 1)
+                        .list_executions(
+                            &ExecutionsOf::Machine(machine.clone()),
+                            Some(ExecutionStatus::Running),
+                            None,
+                            1,
+                        )
                         .await
                         .expect("list");
                     if running.is_empty() {

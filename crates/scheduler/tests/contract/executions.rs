@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use cairn_asl::ExecutionStatus;
 use cairn_store::catalog::MachineType;
-use cairn_store::executions::{ExecutionCursor, ExecutionSummary, NewExecution};
+use cairn_store::executions::{ExecutionCursor, ExecutionSummary, ExecutionsOf, NewExecution};
 use cairn_store::testing::{self, new_execution, ROLE_ARN};
 use cairn_store::time::to_micros;
 use cairn_store::{StoreError, Time};
@@ -86,7 +86,7 @@ pub async fn start_creates_then_repeats_only_while_running_with_the_same_input<S
     }
     assert_eq!(
         store
-            .list_executions(&machine, None, None, 10)
+            .list_executions(&ExecutionsOf::Machine(machine.clone()), None, None, 10)
             .await
             .expect("list")
             .len(),
@@ -118,7 +118,7 @@ pub async fn start_creates_then_repeats_only_while_running_with_the_same_input<S
     assert_eq!(times.len(), 1, "every answer has the one start date");
     assert_eq!(
         store
-            .list_executions(&machine, None, None, 10)
+            .list_executions(&ExecutionsOf::Machine(machine.clone()), None, None, 10)
             .await
             .expect("list")
             .len(),
@@ -177,7 +177,7 @@ pub async fn start_answers_none_for_a_missing_or_express_machine<S: Store>(store
         .expect("no error");
     assert_eq!(answer, None, "EXPRESS executions are not stored");
     assert!(store
-        .list_executions(&express.arn, None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(express.arn.clone()), None, None, 10)
         .await
         .expect("list")
         .is_empty());
@@ -290,7 +290,12 @@ async fn every_page<S: Store>(
     let mut cursor: Option<ExecutionCursor> = None;
     for _ in 0..100 {
         let page = store
-            .list_executions(machine, status, cursor.as_ref(), limit)
+            .list_executions(
+                &ExecutionsOf::Machine(machine.to_string()),
+                status,
+                cursor.as_ref(),
+                limit,
+            )
             .await
             .expect("list");
         assert!(page.len() as i64 <= limit, "a page holds at most its limit");
@@ -346,7 +351,7 @@ pub async fn list_is_newest_first_filtered_and_paged_without_gaps<S: Store>(stor
 
     let expected = ["e6", "e5", "e4", "e3", "e2", "e1"];
     let all = store
-        .list_executions(&machine, None, None, 100)
+        .list_executions(&ExecutionsOf::Machine(machine.clone()), None, None, 100)
         .await
         .expect("list");
     assert_eq!(names(&all), expected, "newest first, then by ARN");
@@ -374,7 +379,12 @@ pub async fn list_is_newest_first_filtered_and_paged_without_gaps<S: Store>(stor
     assert!(done.iter().all(|e| e.stopped_at.is_some()));
     for status in [ExecutionStatus::Failed, ExecutionStatus::Aborted] {
         assert!(store
-            .list_executions(&machine, Some(status), None, 10)
+            .list_executions(
+                &ExecutionsOf::Machine(machine.clone()),
+                Some(status),
+                None,
+                10
+            )
             .await
             .expect("list")
             .is_empty());

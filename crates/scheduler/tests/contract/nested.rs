@@ -3,6 +3,7 @@
 
 use cairn_asl::ExecutionStatus;
 use cairn_store::catalog::MachineType;
+use cairn_store::executions::ExecutionsOf;
 use cairn_store::testing::{self, ARN_PREFIX};
 use serde_json::{json, Value};
 
@@ -83,7 +84,7 @@ pub async fn sync2_returns_the_child_output_as_json<S: Store>(store: S) {
 
     let child_arn = execution_arn(&child, "kid");
     let listed = store
-        .list_executions(&child, None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(child.clone()), None, None, 10)
         .await
         .expect("list");
     assert_eq!(listed.len(), 1, "one child: {listed:?}");
@@ -203,7 +204,12 @@ pub async fn request_response_answers_the_start_and_the_child_runs_on_its_own<S:
         ["ExecutionStarted", "WaitStateEntered"]
     );
     let listed = store
-        .list_executions(&child, Some(ExecutionStatus::Running), None, 10)
+        .list_executions(
+            &ExecutionsOf::Machine(child.clone()),
+            Some(ExecutionStatus::Running),
+            None,
+            10,
+        )
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);
@@ -233,7 +239,7 @@ pub async fn a_refused_child_start_fails_with_the_step_functions_exception<S: St
     );
     assert!(cause.contains(&nobody), "{cause}");
     assert!(store
-        .list_executions(&nobody, None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(nobody.clone()), None, None, 10)
         .await
         .expect("list")
         .is_empty());
@@ -257,7 +263,7 @@ pub async fn a_refused_child_start_fails_with_the_step_functions_exception<S: St
         Some("StepFunctions.StateMachineTypeNotSupportedException")
     );
     assert!(store
-        .list_executions(&express.arn, None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(express.arn.clone()), None, None, 10)
         .await
         .expect("list")
         .is_empty());

@@ -2,12 +2,25 @@
 
 use std::collections::BTreeMap;
 
+use cairn_asl::ExecutionStatus;
+
 use super::{now, MemoryStore, Tables};
 use crate::catalog::{
-    distinct_tags, is_repeat, ActivityRecord, Catalog, CreateOutcome, StateMachineChanges,
-    StateMachineRecord, StateMachineSpec, StateMachineSummary, Tag, TagOutcome, Updated,
+    changes_anything, deleted_machine_stop, distinct_tags, is_repeat, ActivityRecord, Catalog,
+    CreateOutcome, DeleteOutcome, MachineStatus, StateMachineChanges, StateMachineRecord,
+    StateMachineSpec, StateMachineSummary, Tag, TagOutcome, UpdateOutcome,
 };
+use crate::signals::Channel;
+use crate::versions::{PublishOutcome, VersionRecord};
 use crate::Result;
+
+/// The version a publish inside a create or update made (or found).
+fn published(outcome: PublishOutcome) -> Option<VersionRecord> {
+    match outcome {
+        PublishOutcome::Published(version) => Some(version),
+        _ => None,
+    }
+}
 
 impl Tables {
     fn resource_exists(&self, arn: &str) -> bool {
@@ -35,14 +48,55 @@ fn page<T: Clone>(items: &BTreeMap<String, T>, after: Option<&str>, limit: i64) 
         .collect()
 }
 
+impl Tables {
+    /// Removes a machine with its versions, aliases and tags.
+    fn purge_machine(&mut self, arn: &str) {
+        self.machines.remove(arn);
+        self.versions.retain(|(machine, _), _| machine != arn);
+        self.next_version.remove(arn);
+        self.aliases.retain(|_, alias| alias.machine_arn != arn);
+        self.tags.remove(arn);
+    }
+
+    fn runs_any(&self, machine_arn: &str) -> bool {
+        self.executions
+            .values()
+            .any(|e| e.state_machine_arn == machine_arn && e.status == ExecutionStatus::Running)
+    }
+
+    /// Finishes the deletion of a `DELETING` machine none of whose executions runs any
+    /// more: `true` when it is gone now.
+    fn finish_deletion(&mut self, arn: &str) -> bool {
+        let deleting = self
+            .machines
+            .get(arn)
+            .is_some_and(|m| m.status == MachineStatus::Deleting);
+        let done = deleting && !self.runs_any(arn);
+        if done {
+            self.purge_machine(arn);
+        }
+        done
+    }
+}
+
 impl Catalog for MemoryStore {
     async fn create_state_machine(&self, spec: &StateMachineSpec) -> Result<CreateOutcome> {
         let mut tables = self.tables();
-        if let Some(existing) = tables.machines.get(&spec.arn) {
-            return Ok(if is_repeat(existing, spec) {
-                CreateOutcome::Existing(existing.clone())
-            } else {
-                CreateOutcome::Conflict
+        tables.finish_deletion(&spec.arn);
+        if let Some(existing) = tables.machines.get(&spec.arn).cloned() {
+            if existing.status == MachineStatus::Deleting {
+                return Ok(CreateOutcome::Deleting);
+            }
+            if !is_repeat(&existing, spec) {
+                return Ok(CreateOutcome::Conflict);
+            }
+            let version = match &spec.publish {
+                None => None,
+                Some(publish) => published(tables.publish(&spec.arn, None, publish)),
+            };
+            return Ok(CreateOutcome::Existing {
+                machine: existing,
+                version,
             });
         }
         let definition_id = tables.put_definition(&spec.definition);
@@ -50,54 +104,106 @@ impl Catalog for MemoryStore {
         let record = StateMachineRecord::created(spec, definition_id, at, at);
         tables.machines.insert(spec.arn.clone(), record.clone());
         tables.add_tags(&spec.arn, &spec.tags);
-        Ok(CreateOutcome::Created(record))
+        let version = match &spec.publish {
+            None => None,
+            Some(publish) => published(tables.publish(&spec.arn, None, publish)),
+        };
+        Ok(CreateOutcome::Created {
+            machine: record,
+            version,
+        })
     }
 
     async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>> {
-        Ok(self.tables().machines.get(arn).cloned())
+        let mut tables = self.tables();
+        if tables.finish_deletion(arn) {
+            return Ok(None);
+        }
+        Ok(tables.machines.get(arn).cloned())
     }
 
     async fn update_state_machine(
         &self,
         arn: &str,
         changes: &StateMachineChanges,
-    ) -> Result<Option<Updated>> {
+    ) -> Result<UpdateOutcome> {
         let mut tables = self.tables();
-        if !tables.machines.contains_key(arn) {
-            return Ok(None);
+        tables.finish_deletion(arn);
+        let Some(machine) = tables.machines.get(arn).cloned() else {
+            return Ok(UpdateOutcome::NotFound);
+        };
+        if machine.status == MachineStatus::Deleting {
+            return Ok(UpdateOutcome::Deleting);
         }
-        let definition = changes
-            .definition
-            .as_ref()
-            .map(|text| (tables.put_definition(text), text.clone()));
-        let Some(machine) = tables.machines.get_mut(arn) else {
-            return Ok(None);
+        let changed = changes_anything(&machine, changes);
+        let definition = match (&changes.definition, changed) {
+            (Some(text), true) => Some((tables.put_definition(text), text.clone())),
+            _ => None,
+        };
+        let Some(record) = tables.machines.get_mut(arn) else {
+            return Ok(UpdateOutcome::NotFound);
         };
         if let Some((id, text)) = definition {
-            machine.definition_id = id;
-            machine.definition = text;
+            record.definition_id = id;
+            record.definition = text;
         }
         if let Some(role) = &changes.role_arn {
-            machine.role_arn = role.clone();
+            record.role_arn = role.clone();
         }
         if let Some(logging) = &changes.logging {
-            machine.logging = Some(logging.clone());
+            record.logging = Some(logging.clone());
         }
         if let Some(tracing) = &changes.tracing {
-            machine.tracing = Some(tracing.clone());
+            record.tracing = Some(tracing.clone());
         }
-        machine.revision_id = changes.revision_id.clone();
-        machine.updated_at = now();
-        Ok(Some(Updated {
-            updated_at: machine.updated_at,
-            revision_id: machine.revision_id.clone(),
-        }))
+        if changed {
+            record.revision_id = Some(changes.revision_id.clone());
+        }
+        record.updated_at = now();
+        let updated_at = record.updated_at;
+        let version = match &changes.publish {
+            None => None,
+            Some(publish) => match tables.publish(arn, None, publish) {
+                PublishOutcome::Published(version) => Some(version),
+                PublishOutcome::TooMany => {
+                    // Nothing of the call stays, as a rolled-back transaction.
+                    tables.machines.insert(arn.to_string(), machine);
+                    return Ok(UpdateOutcome::TooManyVersions);
+                }
+                PublishOutcome::NoMachine { .. } | PublishOutcome::StaleRevision { .. } => None,
+            },
+        };
+        Ok(UpdateOutcome::Updated {
+            updated_at,
+            revision_id: changed.then(|| changes.revision_id.clone()),
+            version,
+        })
     }
 
-    async fn delete_state_machine(&self, arn: &str) -> Result<bool> {
+    async fn delete_state_machine(&self, arn: &str) -> Result<DeleteOutcome> {
         let mut tables = self.tables();
-        tables.tags.remove(arn);
-        Ok(tables.machines.remove(arn).is_some())
+        if !tables.machines.contains_key(arn) {
+            return Ok(DeleteOutcome::Absent);
+        }
+        let running: Vec<String> = tables
+            .executions
+            .values()
+            .filter(|e| e.state_machine_arn == arn && e.status == ExecutionStatus::Running)
+            .map(|e| e.arn.clone())
+            .collect();
+        if running.is_empty() {
+            tables.purge_machine(arn);
+            return Ok(DeleteOutcome::Deleted);
+        }
+        if let Some(machine) = tables.machines.get_mut(arn) {
+            machine.status = MachineStatus::Deleting;
+        }
+        for execution in &running {
+            tables.inbox.push_now(execution, deleted_machine_stop(arn));
+        }
+        drop(tables);
+        self.announce(Channel::Inbox);
+        Ok(DeleteOutcome::Deleting)
     }
 
     async fn list_state_machines(
@@ -105,7 +211,14 @@ impl Catalog for MemoryStore {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<StateMachineSummary>> {
-        Ok(page(&self.tables().machines, after, limit)
+        let tables = self.tables();
+        let listed: BTreeMap<String, StateMachineRecord> = tables
+            .machines
+            .iter()
+            .filter(|(arn, m)| m.status == MachineStatus::Active || tables.runs_any(arn))
+            .map(|(arn, m)| (arn.clone(), m.clone()))
+            .collect();
+        Ok(page(&listed, after, limit)
             .into_iter()
             .map(|m| StateMachineSummary {
                 arn: m.arn,

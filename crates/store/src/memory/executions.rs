@@ -4,11 +4,11 @@ use cairn_asl::interpreter::Event;
 use cairn_asl::ExecutionStatus;
 
 use super::{now, Execution, MemoryStore, Tables};
-use crate::catalog::MachineType;
+use crate::catalog::{MachineStatus, MachineType};
 use crate::engine::InboxEvent;
 use crate::executions::{
     ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary, Executions,
-    NewExecution, Started, StoredEvent,
+    ExecutionsOf, NewExecution, Started, StoredEvent,
 };
 use crate::history::{decode, Page};
 use crate::signals::Channel;
@@ -29,6 +29,8 @@ impl Execution {
             started_at: self.started_at,
             stopped_at: self.stopped_at,
             history_length: self.history_length,
+            version_arn: self.version_arn.clone(),
+            alias_arn: self.alias_arn.clone(),
         }
     }
 }
@@ -53,11 +55,26 @@ impl Executions for MemoryStore {
     async fn start_execution(&self, execution: &NewExecution) -> Result<Option<Started>> {
         let mut tables = self.tables();
         let Some(machine) = tables.machines.get(&execution.machine_arn).filter(|m| {
-            m.name == execution.machine_name() && m.machine_type == MachineType::Standard
+            m.name == execution.machine_name()
+                && m.machine_type == MachineType::Standard
+                && m.status == MachineStatus::Active
         }) else {
             return Ok(None);
         };
-        let (definition_id, role_arn) = (machine.definition_id, machine.role_arn.clone());
+        let (definition_id, role_arn, version_arn) = match execution.version {
+            None => (machine.definition_id, machine.role_arn.clone(), None),
+            Some(number) => {
+                let key = (execution.machine_arn.clone(), number);
+                let Some(version) = tables.versions.get(&key) else {
+                    return Ok(None);
+                };
+                (
+                    version.definition_id,
+                    version.role_arn.clone(),
+                    Some(version.arn()),
+                )
+            }
+        };
         if let Some(existing) = tables.executions.get(&execution.arn) {
             return Tables::already_started(existing, &execution.input).map(Some);
         }
@@ -90,6 +107,8 @@ impl Executions for MemoryStore {
                 wanted: Vec::new(),
                 trace: execution.trace.clone(),
                 parent: None,
+                version_arn,
+                alias_arn: execution.alias_arn.clone(),
             },
         );
         tables
@@ -130,12 +149,13 @@ impl Executions for MemoryStore {
             definition_id: e.definition_id,
             definition,
             started_at: e.started_at,
+            version_arn: e.version_arn.clone(),
         }))
     }
 
     async fn list_executions(
         &self,
-        state_machine_arn: &str,
+        of: &ExecutionsOf,
         status: Option<ExecutionStatus>,
         after: Option<&ExecutionCursor>,
         limit: i64,
@@ -144,7 +164,11 @@ impl Executions for MemoryStore {
         let mut listed: Vec<&Execution> = tables
             .executions
             .values()
-            .filter(|e| e.state_machine_arn == state_machine_arn)
+            .filter(|e| match of {
+                ExecutionsOf::Machine(arn) => e.state_machine_arn == *arn,
+                ExecutionsOf::Version(arn) => e.version_arn.as_ref() == Some(arn),
+                ExecutionsOf::Alias(arn) => e.alias_arn.as_ref() == Some(arn),
+            })
             .filter(|e| status.is_none_or(|s| e.status == s))
             .filter(|e| {
                 after
@@ -163,6 +187,8 @@ impl Executions for MemoryStore {
                 status: e.status,
                 started_at: e.started_at,
                 stopped_at: e.stopped_at,
+                version_arn: e.version_arn.clone(),
+                alias_arn: e.alias_arn.clone(),
             })
             .collect())
     }

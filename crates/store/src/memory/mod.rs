@@ -17,7 +17,8 @@
 //! | `tasks` | leases and outcomes |
 //! | `callbacks` | tokens and the activity queue |
 //! | `nested` | child executions started inside a commit |
-//! | `catalog` | state machines, activities, tags |
+//! | `catalog` | state machines (with their deletion), activities, tags |
+//! | `versions` | published versions and aliases |
 
 mod callbacks;
 mod catalog;
@@ -25,6 +26,7 @@ mod engine;
 mod executions;
 mod nested;
 mod tasks;
+mod versions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +44,7 @@ use crate::engine::InboxEvent;
 use crate::executions::TraceContext;
 use crate::observe::{Backlog, Connections, Readiness};
 use crate::signals::Channel;
+use crate::versions::{AliasRecord, VersionRecord};
 use crate::{Result, Store, Time};
 
 /// The in-memory store. Cheap to clone: clones share the tables.
@@ -91,6 +94,10 @@ struct Tables {
     definitions: Vec<String>,
     definition_ids: HashMap<String, i64>,
     machines: BTreeMap<String, StateMachineRecord>,
+    /// Published versions by (machine, number), and the number each machine gives next.
+    versions: BTreeMap<(String, i64), VersionRecord>,
+    next_version: HashMap<String, i64>,
+    aliases: BTreeMap<String, AliasRecord>,
     activities: BTreeMap<String, ActivityRecord>,
     /// Tags by resource ARN, in key order.
     tags: HashMap<String, BTreeMap<String, String>>,
@@ -130,6 +137,8 @@ struct Execution {
     wanted: Vec<Wanted>,
     trace: Option<TraceContext>,
     parent: Option<ParentLink>,
+    version_arn: Option<String>,
+    alias_arn: Option<String>,
 }
 
 /// The parent task that started a child execution.

@@ -7,7 +7,7 @@ use cairn_asl::task::Nested;
 use cairn_asl::ExecutionStatus;
 
 use super::{now, Execution, ParentLink, Tables};
-use crate::catalog::MachineType;
+use crate::catalog::{MachineStatus, MachineType};
 use crate::engine::InboxEvent;
 use crate::nested::{self, ChildRequest, ExistingChild, Refusal};
 use crate::Time;
@@ -50,6 +50,9 @@ impl Tables {
         let Some(machine) = self.machines.get(&request.machine_arn) else {
             return Err(Refusal::no_machine(&request.machine_arn));
         };
+        if machine.status != MachineStatus::Active {
+            return Err(Refusal::deleting(&request.machine_arn));
+        }
         if machine.machine_type != MachineType::Standard {
             return Err(Refusal::not_standard(
                 &request.machine_arn,
@@ -95,6 +98,8 @@ impl Tables {
             wanted: Vec::new(),
             trace: None,
             parent: Some(link),
+            version_arn: None,
+            alias_arn: None,
         };
         self.executions.insert(child_arn.clone(), child);
         self.inbox

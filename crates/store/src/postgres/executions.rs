@@ -7,7 +7,7 @@ use super::{status_of, to_json_text, PgStore};
 use crate::engine::InboxEvent;
 use crate::executions::{
     ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary, Executions,
-    NewExecution, Started, StoredEvent,
+    ExecutionsOf, NewExecution, Started, StoredEvent,
 };
 use crate::history::{decode, Page};
 use crate::signals::Channel;
@@ -92,7 +92,8 @@ impl Executions for PgStore {
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionRecord> {
         let row = sqlx::query!(
             r#"select arn, state_machine_arn, name, status, input::text as "input!",
-                      output::text as output, error, cause, started_at, stopped_at, history_length
+                      output::text as output, error, cause, started_at, stopped_at, history_length,
+                      state_machine_version_arn, state_machine_alias_arn
                from executions where arn = $1"#,
             arn
         )
@@ -111,6 +112,8 @@ impl Executions for PgStore {
             started_at: row.started_at,
             stopped_at: row.stopped_at,
             history_length: row.history_length,
+            version_arn: row.state_machine_version_arn,
+            alias_arn: row.state_machine_alias_arn,
         })
     }
 
@@ -119,7 +122,8 @@ impl Executions for PgStore {
         execution_arn: &str,
     ) -> Result<Option<ExecutionDefinition>> {
         let row = sqlx::query!(
-            r#"select e.arn, e.state_machine_arn, e.role_arn, e.definition_id, d.body, e.started_at
+            r#"select e.arn, e.state_machine_arn, e.role_arn, e.definition_id, d.body, e.started_at,
+                      e.state_machine_version_arn
                from executions e join definitions d on d.id = e.definition_id
                where e.arn = $1"#,
             execution_arn
@@ -133,31 +137,49 @@ impl Executions for PgStore {
             definition_id: r.definition_id,
             definition: r.body,
             started_at: r.started_at,
+            version_arn: r.state_machine_version_arn,
         }))
     }
 
     async fn list_executions(
         &self,
-        state_machine_arn: &str,
+        of: &ExecutionsOf,
         status: Option<ExecutionStatus>,
         after: Option<&ExecutionCursor>,
         limit: i64,
     ) -> Result<Vec<ExecutionSummary>> {
         let after_time = after.map(|c| c.started_at);
         let after_arn = after.map(|c| c.arn.as_str());
+        let (kind, arn) = match of {
+            ExecutionsOf::Machine(arn) => ("machine", arn),
+            ExecutionsOf::Version(arn) => ("version", arn),
+            ExecutionsOf::Alias(arn) => ("alias", arn),
+        };
+        // One branch per kind, so that each uses its own index.
         let rows = sqlx::query!(
-            r#"select arn, state_machine_arn, name, status, started_at, stopped_at
-               from executions
-               where state_machine_arn = $1
-                 and ($2::text is null or status = $2)
+            r#"select arn as "arn!", state_machine_arn as "state_machine_arn!", name as "name!",
+                      status as "status!", started_at as "started_at!", stopped_at,
+                      state_machine_version_arn, state_machine_alias_arn
+               from (
+                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn
+                   from executions where $6 = 'machine' and state_machine_arn = $1
+                   union all
+                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn
+                   from executions where $6 = 'version' and state_machine_version_arn = $1
+                   union all
+                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn
+                   from executions where $6 = 'alias' and state_machine_alias_arn = $1
+               ) e
+               where ($2::text is null or status = $2)
                  and ($3::timestamptz is null or (started_at, arn) < ($3, $4::text))
                order by started_at desc, arn desc
                limit $5"#,
-            state_machine_arn,
+            arn,
             status.map(ExecutionStatus::as_str),
             after_time,
             after_arn,
-            limit
+            limit,
+            kind,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -170,6 +192,8 @@ impl Executions for PgStore {
                     status: status_of(&r.status)?,
                     started_at: r.started_at,
                     stopped_at: r.stopped_at,
+                    version_arn: r.state_machine_version_arn,
+                    alias_arn: r.state_machine_alias_arn,
                 })
             })
             .collect()

@@ -8,7 +8,8 @@
 //! | `callbacks` | task tokens, `SendTask*`, the activity queue |
 //! | `nested` | starting child executions inside a commit, stopping them |
 //! | `stored` | large Maps' values kept outside the snapshot |
-//! | `catalog` | state machines, activities, tags |
+//! | `catalog` | state machines (with their deletion), activities, tags |
+//! | `versions` | published versions and aliases |
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
 //! | `nodelay` | TCP_NODELAY on the connections (sqlx 0.9.0 leaves it off) |
@@ -27,6 +28,7 @@ mod signals;
 mod starts;
 mod stored;
 mod tasks;
+mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -81,7 +81,7 @@ async fn start_child(
     request: ChildRequest,
 ) -> Result<std::result::Result<(String, Time), Refusal>> {
     let machine = sqlx::query!(
-        "select name, type, definition_id, role_arn from state_machines where arn = $1",
+        "select name, type, definition_id, role_arn, status from state_machines where arn = $1",
         request.machine_arn
     )
     .fetch_optional(&mut *tx)
@@ -89,6 +89,9 @@ async fn start_child(
     let Some(machine) = machine else {
         return Ok(Err(Refusal::no_machine(&request.machine_arn)));
     };
+    if machine.status != "ACTIVE" {
+        return Ok(Err(Refusal::deleting(&request.machine_arn)));
+    }
     if MachineType::stored(&machine.r#type)? != MachineType::Standard {
         return Ok(Err(Refusal::not_standard(
             &request.machine_arn,

@@ -26,6 +26,8 @@ const IN_FLIGHT: usize = 4;
 struct Request {
     machine_arn: String,
     machine_name: String,
+    version: Option<i64>,
+    alias_arn: Option<String>,
     arn: String,
     name: String,
     input: String,
@@ -58,6 +60,8 @@ impl StartQueue {
         let request = Request {
             machine_arn: start.machine_arn.clone(),
             machine_name: start.machine_name().to_string(),
+            version: start.version,
+            alias_arn: start.alias_arn.clone(),
             arn: start.arn.clone(),
             name: start.name.clone(),
             input: start.input.clone(),
@@ -177,23 +181,36 @@ async fn insert(store: &PgStore, batch: &[Request]) -> Result<Vec<(bool, Option<
     let traceparent: Vec<Option<String>> = optional(|r| &r.traceparent);
     let caller_span: Vec<Option<String>> = optional(|r| &r.caller_span);
     let tracestate: Vec<Option<String>> = optional(|r| &r.tracestate);
+    let version: Vec<Option<i64>> = batch.iter().map(|r| r.version).collect();
+    let alias_arn: Vec<Option<String>> = optional(|r| &r.alias_arn);
     let event = to_json_text(&InboxEvent::Start)?;
     let rows = sqlx::query!(
         r#"with request as (
                select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::timestamptz[], $7::text[], $8::text[], $9::text[])
+                                    $6::timestamptz[], $7::text[], $8::text[], $9::text[],
+                                    $11::int8[], $12::text[])
                     with ordinality as r(machine_arn, machine_name, arn, name, input, started_at,
-                                         traceparent, caller_span, tracestate, n)),
+                                         traceparent, caller_span, tracestate, version,
+                                         alias_arn, n)),
            machine as (
-               select r.n, m.arn, m.definition_id, m.role_arn
+               select r.n, m.arn, coalesce(v.definition_id, m.definition_id) as definition_id,
+                      coalesce(v.role_arn, m.role_arn) as role_arn,
+                      case when r.version is not null then m.arn || ':' || r.version end
+                          as version_arn
                from request r join state_machines m
-                 on m.arn = r.machine_arn and m.name = r.machine_name and m.type = 'STANDARD'),
+                 on m.arn = r.machine_arn and m.name = r.machine_name and m.type = 'STANDARD'
+                    and m.status = 'ACTIVE'
+               left join state_machine_versions v
+                 on v.machine_arn = m.arn and v.version = r.version
+               where r.version is null or v.version is not null),
            started as (
                insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
                                        status, input, started_at, trace_parent,
-                                       trace_caller_span, trace_state)
+                                       trace_caller_span, trace_state,
+                                       state_machine_version_arn, state_machine_alias_arn)
                select r.arn, m.arn, r.name, m.definition_id, m.role_arn, 'RUNNING',
-                      r.input::json, r.started_at, r.traceparent, r.caller_span, r.tracestate
+                      r.input::json, r.started_at, r.traceparent, r.caller_span, r.tracestate,
+                      m.version_arn, r.alias_arn
                from request r join machine m on m.n = r.n
                order by r.n
                on conflict (arn) do nothing
@@ -216,6 +233,8 @@ async fn insert(store: &PgStore, batch: &[Request]) -> Result<Vec<(bool, Option<
         &caller_span as &[Option<String>],
         &tracestate as &[Option<String>],
         event,
+        &version as &[Option<i64>],
+        &alias_arn as &[Option<String>],
     )
     .fetch_all(store.pool())
     .await?;
@@ -248,6 +267,8 @@ mod tests {
             store
                 .start_execution(&NewExecution {
                     machine_arn,
+                    version: None,
+                    alias_arn: None,
                     arn,
                     name,
                     input,
