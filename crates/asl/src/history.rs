@@ -68,6 +68,10 @@ pub struct Details {
     /// The `workerName` an activity worker gave `GetActivityTask`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_name: Option<String>,
+    /// `ExecutionRedriven`: how many times the execution has been redriven, this one
+    /// included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redrive_count: Option<u64>,
 }
 
 /// `inputDetails` / `outputDetails`.

@@ -294,10 +294,11 @@ fn the_snapshot_of_a_stored_map_does_not_grow_with_its_items() {
     assert!(largest < 8_000, "the snapshot reached {largest} bytes");
 }
 
-/// The driver hears when a stored Map's values can go: when its execution is stopped,
-/// and when a failing Parallel branch aborts the branch the Map runs in.
+/// The driver hears when a stored Map's values can go: when a failing Parallel branch
+/// aborts the branch the Map runs in and the Parallel catches the error. An execution
+/// that ends without succeeding keeps them: a redrive resumes the Map from them.
 #[test]
-fn stored_values_are_released_when_the_execution_or_the_branch_ends() {
+fn stored_values_are_released_when_the_branch_is_caught_and_kept_for_a_redrive() {
     let released = |definition: Value, input: Value, event: Option<Event>| {
         let machine = machine(&definition);
         let limits = Limits::default().storing_maps_over(4);
@@ -341,7 +342,7 @@ fn stored_values_are_released_when_the_execution_or_the_branch_ends() {
             .collect();
         (stored[0], released)
     };
-    let (map, released_maps) = released(
+    let (_, released_maps) = released(
         task_map(json!({})),
         json!({"items": items(20)}),
         Some(Event::Stop {
@@ -349,15 +350,20 @@ fn stored_values_are_released_when_the_execution_or_the_branch_ends() {
             cause: None,
         }),
     );
-    assert_eq!(released_maps, vec![map]);
+    assert_eq!(released_maps, Vec::<u64>::new(), "kept for a redrive");
 
-    let in_branch = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
-    "Branches": [
-        task_map(json!({})),
-        {"StartAt": "F", "States": {"F": {"Type": "Task",
-            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:fail", "End": true}}}
-    ]}}});
-    let (map, released_maps) = released(in_branch, json!({"items": items(20)}), None);
+    let in_branch = |catch: Value| {
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Next": "Done", "Catch": catch,
+        "Branches": [
+            task_map(json!({})),
+            {"StartAt": "F", "States": {"F": {"Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:fail", "End": true}}}
+        ]}, "Done": {"Type": "Succeed"}}})
+    };
+    let (_, released_maps) = released(in_branch(json!([])), json!({"items": items(20)}), None);
+    assert_eq!(released_maps, Vec::<u64>::new(), "kept for a redrive");
+    let caught = in_branch(json!([{"ErrorEquals": ["States.ALL"], "Next": "Done"}]));
+    let (map, released_maps) = released(caught, json!({"items": items(20)}), None);
     assert_eq!(released_maps, vec![map]);
 }
 

@@ -26,6 +26,7 @@ impl Run<'_> {
                     self.visit_ended(frame, state, Some(failure.error.clone()));
                 }
             }
+            self.freeze_failed(frame);
         }
         match frame.parent {
             Some((parent, index)) => self.child_ended(parent, index, result, frame.last_event),
@@ -128,18 +129,23 @@ impl Run<'_> {
             .filter_map(|f| Some(self.visit_of(f, self.state_of(f)?, error.clone())))
             .collect();
         self.output.states.extend(open);
+        if finish.status == ExecutionStatus::Succeeded {
+            for frame in self.snapshot.frames.values() {
+                if let Waiting::Children(join) = &frame.waiting {
+                    if let Some(map) = join.stored_key() {
+                        self.output.commands.push(Command::ReleaseStored { map });
+                    }
+                }
+            }
+        } else {
+            // Kept, with a large Map's stored values, for a redrive.
+            self.keep_for_redrive();
+        }
         for task in std::mem::take(&mut self.snapshot.tasks).into_keys() {
             self.output.commands.push(Command::CancelTask { task });
         }
         for timer in std::mem::take(&mut self.snapshot.timers).into_keys() {
             self.output.commands.push(Command::CancelTimer { timer });
-        }
-        for frame in self.snapshot.frames.values() {
-            if let Waiting::Children(join) = &frame.waiting {
-                if let Some(map) = join.stored_key() {
-                    self.output.commands.push(Command::ReleaseStored { map });
-                }
-            }
         }
         self.snapshot.frames.clear();
         self.ready.clear();

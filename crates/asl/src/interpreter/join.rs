@@ -2,7 +2,7 @@
 //! and Map iterations, taking in a child's end, leaving the state once all are done, and
 //! aborting the children still running.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map as JsonMap, Value};
@@ -17,7 +17,7 @@ use super::record::details;
 use super::retry::error_output;
 use super::run::{Progress, Run};
 use super::stored::StoredMap;
-use super::{Command, FrameId};
+use super::FrameId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Join {
@@ -37,6 +37,27 @@ pub(super) struct Join {
     /// `results` are then empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) stored: Option<Box<StoredMap>>,
+    /// Children that failed or were aborted, by index: their frames wait in
+    /// `Snapshot::frozen` for a redrive to run them again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) redo: BTreeMap<usize, Redo>,
+    /// Redriven children not restarted yet (MaxConcurrency was reached): they start
+    /// before the items not started at all.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub(super) relaunch: VecDeque<(usize, FrameId)>,
+    /// Restored by a redrive and not advanced since: its next advance relaunches what
+    /// it must run again (`Run::join_redriven`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) redriven: bool,
+}
+
+/// A child of a join kept for a redrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Redo {
+    pub(super) frame: FrameId,
+    /// A Map iteration that failed (rather than being aborted): it counts in `done` and
+    /// `failures`, and a tolerated one left its error output as its result.
+    pub(super) failed: bool,
 }
 
 impl Join {
@@ -99,6 +120,7 @@ impl Run<'_> {
         map: &crate::model::Map,
     ) -> Result<(), Failure> {
         let distributed = map.mode == ProcessorMode::Distributed;
+        self.relaunch_redriven(frame, join);
         while join.next_item < join.total() && join.running.len() < join.max_concurrency {
             let index = join.next_item;
             let item = match join.stored.as_mut() {
@@ -122,8 +144,14 @@ impl Run<'_> {
                     match selector.evaluate(scope, &mut self.random, "ItemSelector") {
                         Ok(input) => input,
                         Err(failure) => {
-                            if let Some(stored) = join.stored.as_deref_mut() {
-                                stored.failed_selection(index, item);
+                            // The item goes back, unstarted, for a redrive to select again.
+                            join.next_item = index;
+                            match join.stored.as_deref_mut() {
+                                Some(stored) => {
+                                    stored.buffer.push_front(item.clone());
+                                    stored.failed_selection(index, item);
+                                }
+                                None => join.items[index] = item,
                             }
                             return Err(self.with_prefix(frame, failure));
                         }
@@ -169,7 +197,11 @@ impl Run<'_> {
             self.snapshot.frames.insert(parent_id, parent);
             return;
         };
-        join.running.remove(&index);
+        // A child that failed left its frame frozen for a redrive (`frame_ended`).
+        let frozen_child = join
+            .running
+            .remove(&index)
+            .filter(|child| self.snapshot.frozen.contains_key(child));
         let Some(state) = self.state_of(&parent) else {
             return;
         };
@@ -203,13 +235,22 @@ impl Run<'_> {
                 }
                 join.failures += 1;
                 join.done += 1;
+                if let Some(frame) = frozen_child {
+                    join.redo.insert(
+                        index,
+                        Redo {
+                            frame,
+                            failed: true,
+                        },
+                    );
+                }
                 match join.tolerated_failures {
                     Some(tolerated) if join.failures <= tolerated => {
                         self.keep_result(&mut join, index, error_output(&failure));
                         self.map_continue(parent_id, &mut parent, join, map)
                     }
                     tolerance => {
-                        self.abort_children(&join);
+                        self.abort_children(&mut join);
                         let failure = if tolerance.is_some() {
                             Failure::new(
                                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -241,15 +282,24 @@ impl Run<'_> {
                 }
             }
             (Err(failure), StateKind::Parallel(_)) => {
-                self.abort_children(&join);
-                self.handle_error_with(&mut parent, failure, &["ParallelStateFailed"])
+                if let Some(frame) = frozen_child {
+                    join.redo.insert(
+                        index,
+                        Redo {
+                            frame,
+                            failed: false,
+                        },
+                    );
+                }
+                self.abort_children(&mut join);
+                self.handle_error_failing_join(&mut parent, join, failure, &["ParallelStateFailed"])
             }
             _ => Progress::Blocked,
         };
         self.put_back(parent_id, parent, progress);
     }
 
-    fn map_continue(
+    pub(super) fn map_continue(
         &mut self,
         parent_id: FrameId,
         parent: &mut Frame,
@@ -271,7 +321,7 @@ impl Run<'_> {
             };
         }
         if let Err(failure) = self.launch_iterations(parent_id, parent, &mut join, map) {
-            self.abort_children(&join);
+            self.abort_children(&mut join);
             return self.map_failed(parent, join, failure, &[]);
         }
         parent.waiting = Waiting::Children(join);
@@ -307,38 +357,18 @@ impl Run<'_> {
         self.complete(frame, state, results, selector, result_path, next)
     }
 
-    /// Removes the running children of a join (and their descendants), cancelling their
-    /// tasks and timers.
-    pub(super) fn abort_children(&mut self, join: &Join) {
-        let mut stack: Vec<FrameId> = join.running.values().copied().collect();
-        while let Some(id) = stack.pop() {
-            let Some(frame) = self.snapshot.frames.remove(&id) else {
-                continue;
-            };
-            match frame.waiting {
-                Waiting::Task {
-                    task,
-                    timeout_timer,
-                } => {
-                    self.snapshot.tasks.remove(&task);
-                    self.output.commands.push(Command::CancelTask { task });
-                    if let Some(timer) = timeout_timer {
-                        self.snapshot.timers.remove(&timer);
-                        self.output.commands.push(Command::CancelTimer { timer });
-                    }
-                }
-                Waiting::Timer(timer) => {
-                    self.snapshot.timers.remove(&timer);
-                    self.output.commands.push(Command::CancelTimer { timer });
-                }
-                Waiting::Children(child_join) => {
-                    if let Some(map) = child_join.stored_key() {
-                        self.output.commands.push(Command::ReleaseStored { map });
-                    }
-                    stack.extend(child_join.running.values().copied())
-                }
-                Waiting::Enter | Waiting::Retry => {}
-            }
+    /// Stops the running children of a join (and their descendants), cancelling their
+    /// tasks and timers; their frames are frozen for a redrive (`redo`).
+    pub(super) fn abort_children(&mut self, join: &mut Join) {
+        for (index, child) in std::mem::take(&mut join.running) {
+            self.freeze_subtree(child);
+            join.redo.insert(
+                index,
+                Redo {
+                    frame: child,
+                    failed: false,
+                },
+            );
         }
     }
 }

@@ -55,6 +55,7 @@ mod end;
 mod frame;
 mod join;
 mod record;
+mod redrive;
 mod retry;
 mod run;
 mod states;
@@ -170,6 +171,10 @@ pub enum Event {
     /// Continue the transitions an earlier step held back because its budget ran out
     /// ([`Output::paused`]). Harmless when nothing is held back.
     Resume,
+    /// `RedriveExecution`: a failed, timed-out or aborted execution runs again from the
+    /// states that did not succeed (see module `redrive`). Ignored while it runs or once
+    /// it succeeded.
+    Redrive,
 }
 
 /// What the driver must carry out after a step.
@@ -296,6 +301,15 @@ pub struct Snapshot {
     /// keeps it and gives it back (see [`Snapshot::detach_input`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     input_detached: bool,
+    /// Frames that did not succeed, kept for a redrive to run again (module `redrive`):
+    /// the frame of a state that failed or was cut short, reset to enter that state
+    /// again, and the Parallel and Map frames above them with their joins.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    frozen: BTreeMap<FrameId, Frame>,
+    /// Once the execution ended without succeeding: the frozen root frame a redrive
+    /// resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redrive_from: Option<FrameId>,
 }
 
 impl Snapshot {
@@ -369,6 +383,8 @@ pub fn start_within(
         tasks: BTreeMap::new(),
         context,
         input_detached: false,
+        frozen: BTreeMap::new(),
+        redrive_from: None,
     };
     let mut run = Run::new(machine, &mut snapshot, clock);
     run.budget = budget;
@@ -399,6 +415,8 @@ pub fn step_within(
     run.budget = budget;
     if run.snapshot.status == ExecutionStatus::Running {
         run.apply(event);
+    } else if event == Event::Redrive {
+        run.redrive();
     }
     run.finish()
 }

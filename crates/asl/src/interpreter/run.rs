@@ -14,12 +14,13 @@ use crate::status::ExecutionStatus;
 use crate::timestamp::Timestamp;
 
 use super::frame::{machine_at, Frame, TimerPurpose, Waiting};
+use super::join::Join;
 use super::record::{details, entered_event};
 use super::{Clock, Command, Event, FrameId, Output, Snapshot, TimerId};
 
 /// The work of one `start` or `step` call.
 pub(super) struct Run<'a> {
-    machine: &'a StateMachine,
+    pub(super) machine: &'a StateMachine,
     pub(super) snapshot: &'a mut Snapshot,
     pub(super) now: Timestamp,
     pub(super) random: SplitMix64,
@@ -33,6 +34,10 @@ pub(super) struct Run<'a> {
     states_run: u64,
     /// Most state transitions this step may make; `None`: no bound.
     pub(super) budget: Option<u64>,
+    /// The join of a Parallel or Map frame whose failure is being handled, by the
+    /// frame's id: frozen with the frame if nothing retries or catches the failure
+    /// (module `redrive`).
+    pub(super) failing_join: Option<(FrameId, Box<Join>)>,
 }
 
 /// Why a frame stopped advancing.
@@ -65,10 +70,12 @@ impl<'a> Run<'a> {
             ready: Default::default(),
             states_run: 0,
             budget: None,
+            failing_join: None,
         }
     }
 
-    pub(super) fn finish(self) -> Output {
+    pub(super) fn finish(mut self) -> Output {
+        self.collect_frozen();
         self.output
     }
 
@@ -98,7 +105,14 @@ impl<'a> Run<'a> {
                 .commands
                 .push(Command::StartTimer { timer, due });
         }
-        let frame = Frame {
+        let root = self.root_frame(input, id);
+        self.ready.push_back(root);
+        self.drain();
+    }
+
+    /// The execution's root frame, about to enter `StartAt` with `input`.
+    pub(super) fn root_frame(&mut self, input: Value, last_event: u64) -> FrameId {
+        self.add_frame(Frame {
             id: 0,
             scope: Vec::new(),
             parent: None,
@@ -109,14 +123,11 @@ impl<'a> Run<'a> {
             input_text: None,
             entered_event: 0,
             entered_time: self.now,
-            last_event: id,
+            last_event,
             retries: Vec::new(),
             waiting: Waiting::Enter,
             variables: JsonMap::new(),
-        };
-        let id = self.add_frame(frame);
-        self.ready.push_back(id);
-        self.drain();
+        })
     }
 
     pub(super) fn apply(&mut self, event: Event) {
@@ -201,12 +212,14 @@ impl<'a> Run<'a> {
                 self.ready.extend(held);
                 self.resume_stored_maps();
             }
+            // Only an execution that ended is redriven (`step_within`).
+            Event::Redrive => {}
         }
         self.drain();
     }
 
     /// Advances every ready frame until all block or end.
-    fn drain(&mut self) {
+    pub(super) fn drain(&mut self) {
         while let Some(frame_id) = self.ready.pop_front() {
             if self.snapshot.status != ExecutionStatus::Running {
                 return;
@@ -283,6 +296,9 @@ impl<'a> Run<'a> {
                     self.run_state(frame_id, frame, state)
                 }
                 Waiting::Retry => self.run_state(frame_id, frame, state),
+                Waiting::Children(join) if join.redriven => {
+                    StepResult::Progress(self.join_redriven(frame_id, frame, join))
+                }
                 Waiting::Timer(_) => {
                     // A Wait state's time has come.
                     match &state.kind {

@@ -349,7 +349,7 @@ impl Run<'_> {
                 frame.waiting = Waiting::Children(join);
                 Progress::Blocked
             }
-            None => self.handle_error_with(frame, failure, events),
+            None => self.handle_error_failing_join(frame, join, failure, events),
         }
     }
 
@@ -383,7 +383,7 @@ impl Run<'_> {
         };
         let (map_key, missing, ending) = (stored.map, stored.missing, stored.ending(&join));
         if missing {
-            self.abort_children(&join);
+            self.abort_children(&mut join);
             self.output
                 .commands
                 .push(Command::ReleaseStored { map: map_key });
@@ -395,7 +395,7 @@ impl Run<'_> {
         }
         if !ending {
             if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
-                self.abort_children(&join);
+                self.abort_children(&mut join);
                 return self.map_failed(frame, join, failure, &[]);
             }
             frame.waiting = Waiting::Children(join);
@@ -409,9 +409,6 @@ impl Run<'_> {
             return Progress::Blocked;
         };
         frame.input = input;
-        self.output
-            .commands
-            .push(Command::ReleaseStored { map: map_key });
         if let Some((failure, events)) = stored.failure.take() {
             let failure = match stored.failed_selection.take() {
                 Some((index, item)) => self
@@ -419,9 +416,14 @@ impl Run<'_> {
                     .unwrap_or(failure),
                 None => failure,
             };
+            // The results stay with the driver: a redrive reads them again.
+            stored.results = None;
             let events: Vec<&str> = events.iter().map(String::as_str).collect();
-            return self.handle_error_with(frame, failure, &events);
+            return self.handle_error_failing_join(frame, join, failure, &events);
         }
+        self.output
+            .commands
+            .push(Command::ReleaseStored { map: map_key });
         join.results = stored.results.take().unwrap_or_default();
         join.stored = None;
         match self.join_complete(frame, *join) {

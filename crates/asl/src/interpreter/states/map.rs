@@ -147,13 +147,16 @@ impl Run<'_> {
                 max_concurrency as usize
             },
             stored: None,
+            redo: BTreeMap::new(),
+            relaunch: Default::default(),
+            redriven: false,
         };
         let mut join = Box::new(join);
         if join.items.is_empty() {
             return self.join_complete(frame, *join);
         }
         if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
-            self.abort_children(&join);
+            self.abort_children(&mut join);
             return Err(failure);
         }
         let store_over = self.snapshot.limits.store_map_items_over;

@@ -38,6 +38,9 @@ impl Run<'_> {
             tolerated_failures: Some(0),
             max_concurrency: 0,
             stored: None,
+            redo: BTreeMap::new(),
+            relaunch: Default::default(),
+            redriven: false,
         };
         for (index, branch) in parallel.branches.iter().enumerate() {
             let child = self.child_frame(
