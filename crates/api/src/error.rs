@@ -62,6 +62,9 @@ pub enum ApiError {
     ExecutionDoesNotExist(String),
     #[error("Execution Already Exists: '{0}'")]
     ExecutionAlreadyExists(String),
+    /// RedriveExecution of an execution that cannot be redriven now (the reason given).
+    #[error("{0}")]
+    ExecutionNotRedrivable(String),
     #[error("Activity Does Not Exist: '{0}'")]
     ActivityDoesNotExist(String),
     /// The operation does not apply to the machine's type (StartSyncExecution on a
@@ -121,6 +124,7 @@ impl ApiError {
             ApiError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
             ApiError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
             ApiError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
+            ApiError::ExecutionNotRedrivable(_) => "ExecutionNotRedrivable",
             ApiError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ApiError::ResourceNotFound(_) => "ResourceNotFound",
             ApiError::Conflict(_) => "ConflictException",
@@ -188,6 +192,9 @@ impl From<cairn_store::StoreError> for ApiError {
         match error {
             StoreError::ExecutionAlreadyExists(arn) => ApiError::ExecutionAlreadyExists(arn),
             StoreError::ExecutionDoesNotExist(arn) => ApiError::ExecutionDoesNotExist(arn),
+            error @ StoreError::ExecutionNotRedrivable(..) => {
+                ApiError::ExecutionNotRedrivable(error.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "store failed");
                 ApiError::Internal(other.to_string())

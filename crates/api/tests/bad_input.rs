@@ -381,6 +381,11 @@ fn operations(f: &Fixture) -> Vec<Operation> {
             ],
         ),
         op(
+            "RedriveExecution",
+            json!({"executionArn": f.execution, "clientToken": "tok"}),
+            vec![("executionArn", Str, true), ("clientToken", Str, false)],
+        ),
+        op(
             "TagResource",
             json!({"resourceArn": f.machine, "tags": [{"key": "k", "value": "v"}]}),
             vec![("resourceArn", Str, true), ("tags", List, true)],
@@ -768,6 +773,24 @@ fn lengths(f: &Fixture) -> Vec<Case> {
             "ValidationException",
         ),
         case(
+            "redrive clientToken 65",
+            "RedriveExecution",
+            json!({"executionArn": f.execution, "clientToken": long(65)}),
+            "ValidationException",
+        ),
+        case(
+            "redrive clientToken empty",
+            "RedriveExecution",
+            json!({"executionArn": f.execution, "clientToken": ""}),
+            "ValidationException",
+        ),
+        case(
+            "redrive clientToken with a space",
+            "RedriveExecution",
+            json!({"executionArn": f.execution, "clientToken": "a b"}),
+            "ValidationException",
+        ),
+        case(
             "stateMachineArn 257",
             "DescribeStateMachine",
             json!({"stateMachineArn": machine_arn_257}),
@@ -947,6 +970,7 @@ fn arns(f: &Fixture) -> Vec<Case> {
     for op in [
         "DescribeExecution",
         "StopExecution",
+        "RedriveExecution",
         "GetExecutionHistory",
         "DescribeStateMachineForExecution",
     ] {
@@ -1049,6 +1073,12 @@ fn nonexistent(f: &Fixture) -> Vec<Case> {
         case(
             "stop execution",
             "StopExecution",
+            json!({"executionArn": execution}),
+            "ExecutionDoesNotExist",
+        ),
+        case(
+            "redrive execution",
+            "RedriveExecution",
             json!({"executionArn": execution}),
             "ExecutionDoesNotExist",
         ),
@@ -1692,6 +1722,18 @@ fn huge(f: &Fixture) -> Vec<Case> {
 /// nothing changes.
 fn conflicts(f: &Fixture) -> Vec<Case> {
     vec![
+        case(
+            "redrive a running execution",
+            "RedriveExecution",
+            json!({"executionArn": f.execution}),
+            "ExecutionNotRedrivable",
+        ),
+        case(
+            "redrive a running execution with a client token",
+            "RedriveExecution",
+            json!({"executionArn": f.execution, "clientToken": "first-token"}),
+            "ExecutionNotRedrivable",
+        ),
         case(
             "start with a running name and another input",
             "StartExecution",

@@ -456,6 +456,9 @@ fn tell_parent(claimed: &Claimed, parent: &ParentTask, ending: &Ending) -> Effec
         history_length: claimed.history_length,
         version_arn: None,
         alias_arn: None,
+        redrive_count: 0,
+        redrive_date: None,
+        machine_deleting: false,
     };
     Effect::Notify {
         execution_arn: parent.execution_arn.clone(),

@@ -26,6 +26,7 @@ mod contract {
     pub mod executions;
     pub mod nested;
     pub mod observe;
+    pub mod redrive;
     pub mod tasks;
     pub mod versions;
 }
@@ -76,6 +77,9 @@ contract! {
         executions::list_is_newest_first_filtered_and_paged_without_gaps,
         executions::history_pages_forward_and_backward_across_advances,
         executions::stop_aborts_a_running_execution_and_is_a_no_op_once_ended,
+        redrive::a_redrive_runs_the_failed_task_again_and_not_the_states_before_it,
+        redrive::a_redrive_is_refused_unless_the_execution_may_be_redriven,
+        redrive::a_client_token_answers_again_for_fifteen_minutes_only,
 
         engine::pass_choice_parallel_map_and_tasks_succeed_with_dense_history,
         engine::a_wait_is_a_timer_and_stopping_cancels_a_year_long_one,

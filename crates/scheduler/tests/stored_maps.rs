@@ -122,8 +122,10 @@ async fn a_large_map_joins_its_results_in_order_from_rows_with_a_small_snapshot(
     assert_eq!(wanted, None);
 }
 
+/// A stopped execution keeps its Map's stored values: a redrive resumes the Map from
+/// them, and they go once it succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stopping_an_execution_mid_map_deletes_its_stored_values() {
+async fn stopping_mid_map_keeps_its_stored_values_for_a_redrive() {
     let (store, _) = testing::fresh_store("stored_map_stop", 8)
         .await
         .expect("database");
@@ -149,5 +151,42 @@ async fn stopping_an_execution_mid_map_deletes_its_stored_values() {
     while scheduler.tick().await.expect("tick") > 0 {}
     let row = store.describe_execution(&arn).await.expect("describe");
     assert_eq!(row.status, ExecutionStatus::Aborted);
-    assert_eq!(stored_rows(&store, &arn).await, 0);
+    assert_eq!(
+        stored_rows(&store, &arn).await,
+        stored,
+        "kept for a redrive"
+    );
+
+    store
+        .redrive_execution(&arn, None, chrono::Utc::now())
+        .await
+        .expect("redrive");
+    loop {
+        while scheduler.tick().await.expect("tick") > 0 {}
+        if answer_tasks(&store).await == 0 {
+            break;
+        }
+    }
+    let row = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(row.status, ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("JSON");
+    let doubled: Vec<Value> = (0..300).map(|i| json!({"n": i * 2})).collect();
+    assert_eq!(
+        output["doubled"],
+        json!(doubled),
+        "every result, in item order"
+    );
+    assert_eq!(stored_rows(&store, &arn).await, 0, "gone once it succeeded");
+    let events = support::history(&store, &arn).await;
+    let mut succeeded: Vec<u64> = events
+        .iter()
+        .filter(|e| e.event_type == "MapIterationSucceeded")
+        .filter_map(|e| serde_json::from_str::<Value>(&e.details).ok()?["index"].as_u64())
+        .collect();
+    succeeded.sort_unstable();
+    assert_eq!(
+        succeeded,
+        (0..300).collect::<Vec<u64>>(),
+        "each item succeeded once"
+    );
 }

@@ -1,5 +1,6 @@
 //! Executions as the API sees them: start one, describe it, list a machine's, read its
-//! history a page at a time, ask it to stop.
+//! history a page at a time, ask it to stop, redrive it ([`redrivability`] decides when
+//! it may be, for both stores and DescribeExecution alike).
 
 use std::future::Future;
 
@@ -74,6 +75,106 @@ pub struct ExecutionRecord {
     pub version_arn: Option<String>,
     /// The alias it was started through.
     pub alias_arn: Option<String>,
+    /// How many times it was redriven, and when last.
+    pub redrive_count: i64,
+    pub redrive_date: Option<Time>,
+    /// Its state machine is being deleted (or is gone): it cannot be redriven.
+    pub machine_deleting: bool,
+}
+
+impl ExecutionRecord {
+    /// Whether a RedriveExecution at `now` may redrive it.
+    pub fn redrivability(&self, now: Time) -> Result<(), NotRedrivable> {
+        redrivability(
+            self.status,
+            self.started_at,
+            self.stopped_at,
+            self.history_length,
+            self.machine_deleting,
+            now,
+        )
+    }
+}
+
+/// How long after its end an execution may be redriven (AWS: 14 days).
+pub const REDRIVABLE_FOR_DAYS: i64 = 14;
+/// How long an execution may stay open, redrives included (AWS: one year).
+pub const MAX_OPEN_DAYS: i64 = 365;
+/// A redrive needs room in the history for `ExecutionRedriven` and at least one more
+/// event (AWS's 25,000-event limit, less one).
+pub const REDRIVABLE_BELOW_EVENTS: i64 = 24_999;
+
+/// Why an execution cannot be redriven now: AWS's `redriveStatusReason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRedrivable {
+    Running,
+    Succeeded,
+    MachineDeleting,
+    HistoryLimit,
+    MaxExecutionTime,
+    PeriodExceeded,
+}
+
+impl NotRedrivable {
+    /// AWS's `redriveStatusReason` text.
+    pub fn reason(self) -> &'static str {
+        match self {
+            NotRedrivable::Running => "Execution is RUNNING and cannot be redriven",
+            NotRedrivable::Succeeded => "Execution is SUCCEEDED and cannot be redriven",
+            NotRedrivable::MachineDeleting => "State machine is in DELETING status",
+            NotRedrivable::HistoryLimit => "Execution history event limit exceeded",
+            NotRedrivable::MaxExecutionTime => "Execution has exceeded the max execution time",
+            NotRedrivable::PeriodExceeded => "Execution redrivable period exceeded",
+        }
+    }
+}
+
+/// Whether an execution with these facts may be redriven at `now`: FAILED, TIMED_OUT
+/// or ABORTED, ended within [`REDRIVABLE_FOR_DAYS`], started within [`MAX_OPEN_DAYS`],
+/// with room in its history, and its machine not being deleted.
+pub fn redrivability(
+    status: ExecutionStatus,
+    started_at: Time,
+    stopped_at: Option<Time>,
+    history_length: i64,
+    machine_deleting: bool,
+    now: Time,
+) -> Result<(), NotRedrivable> {
+    match status {
+        ExecutionStatus::Running => return Err(NotRedrivable::Running),
+        ExecutionStatus::Succeeded => return Err(NotRedrivable::Succeeded),
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {}
+    }
+    if machine_deleting {
+        return Err(NotRedrivable::MachineDeleting);
+    }
+    if history_length >= REDRIVABLE_BELOW_EVENTS {
+        return Err(NotRedrivable::HistoryLimit);
+    }
+    if now - started_at > chrono::TimeDelta::days(MAX_OPEN_DAYS) {
+        return Err(NotRedrivable::MaxExecutionTime);
+    }
+    if stopped_at
+        .is_some_and(|stopped| now - stopped > chrono::TimeDelta::days(REDRIVABLE_FOR_DAYS))
+    {
+        return Err(NotRedrivable::PeriodExceeded);
+    }
+    Ok(())
+}
+
+/// A client token's redrive is answered again, rather than redriving anew, for this long
+/// after it was first used (AWS: 15 minutes, the last 10 tokens).
+pub const REDRIVE_TOKEN_MINUTES: i64 = 15;
+pub const REDRIVE_TOKENS_KEPT: i64 = 10;
+
+/// The answer to [`Executions::redrive_execution`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redriven {
+    pub state_machine_arn: String,
+    /// When the execution was redriven (the first time, for a repeated client token).
+    pub redrive_date: Time,
+    /// False when the client token's earlier redrive was answered again.
+    pub redriven: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +187,8 @@ pub struct ExecutionSummary {
     pub stopped_at: Option<Time>,
     pub version_arn: Option<String>,
     pub alias_arn: Option<String>,
+    pub redrive_count: i64,
+    pub redrive_date: Option<Time>,
 }
 
 /// Which executions a listing is of.
@@ -152,11 +255,13 @@ pub trait Executions: Send + Sync {
     ) -> impl Future<Output = Result<Option<ExecutionDefinition>>> + Send;
 
     /// A machine's executions (or a version's, or an alias's), newest first (by start
-    /// time, then ARN), after `after` when given.
+    /// time, then ARN), after `after` when given; `redriven`: only those redriven at
+    /// least once (`Some(true)`) or never (`Some(false)`).
     fn list_executions(
         &self,
         of: &ExecutionsOf,
         status: Option<ExecutionStatus>,
+        redriven: Option<bool>,
         after: Option<&ExecutionCursor>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<ExecutionSummary>>> + Send;
@@ -171,6 +276,19 @@ pub trait Executions: Send + Sync {
         limit: i64,
         reverse: bool,
     ) -> impl Future<Output = Result<Option<Vec<StoredEvent>>>> + Send;
+
+    /// RedriveExecution at `now`, in one transaction: if [`redrivability`] allows it,
+    /// the execution runs again (`RUNNING`, its end cleared, `redrive_count` up by one)
+    /// with an `Event::Redrive` in its inbox. A `client_token` used for a redrive of
+    /// this execution within [`REDRIVE_TOKEN_MINUTES`] (among its last
+    /// [`REDRIVE_TOKENS_KEPT`]) gets that redrive's answer again and changes nothing.
+    /// `ExecutionDoesNotExist`, or `ExecutionNotRedrivable` with the reason.
+    fn redrive_execution(
+        &self,
+        arn: &str,
+        client_token: Option<&str>,
+        now: Time,
+    ) -> impl Future<Output = Result<Redriven>> + Send;
 
     /// Asks a running execution to stop (an `Event::Stop` in its inbox); a no-op on a
     /// finished one; `ExecutionDoesNotExist` when there is none.

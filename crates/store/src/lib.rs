@@ -68,6 +68,9 @@ pub enum StoreError {
     /// `ExecutionDoesNotExist`.
     #[error("Execution Does Not Exist: '{0}'")]
     ExecutionDoesNotExist(String),
+    /// `ExecutionNotRedrivable`: the execution's ARN, and why.
+    #[error("Execution '{0}' cannot be redriven: {reason}", reason = .1.reason())]
+    ExecutionNotRedrivable(String, executions::NotRedrivable),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -294,14 +294,17 @@ fn describe_output(child: &ExecutionRecord, parsed: bool) -> Value {
         out.insert("Output".into(), payload(output));
         out.insert("OutputDetails".into(), json!({"Included": true}));
     }
-    // As Cairn's DescribeExecution answers: no execution is redriven.
-    out.insert("RedriveCount".into(), json!(0));
-    out.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
-    let reason = match child.status {
-        ExecutionStatus::Succeeded => "Execution is SUCCEEDED and cannot be redriven",
-        _ => "Cairn does not redrive executions yet",
-    };
-    out.insert("RedriveStatusReason".into(), json!(reason));
+    // As DescribeExecution answers the moment it ended.
+    out.insert("RedriveCount".into(), json!(child.redrive_count));
+    match child.redrivability(child.stopped_at.unwrap_or(child.started_at)) {
+        Ok(()) => {
+            out.insert("RedriveStatus".into(), json!("REDRIVABLE"));
+        }
+        Err(why) => {
+            out.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
+            out.insert("RedriveStatusReason".into(), json!(why.reason()));
+        }
+    }
     out.insert("StartDate".into(), millis(child.started_at));
     out.insert("StateMachineArn".into(), json!(child.state_machine_arn));
     out.insert("Status".into(), json!(child.status.as_str()));
@@ -448,6 +451,9 @@ mod tests {
             history_length: 3,
             version_arn: None,
             alias_arn: None,
+            redrive_count: 0,
+            redrive_date: None,
+            machine_deleting: false,
         };
         let Event::TaskSucceeded { output: text, .. } = parent_event(&child, 1, Nested::Sync)
         else {

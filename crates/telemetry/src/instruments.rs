@@ -38,6 +38,7 @@ pub(crate) struct Instruments {
     failed: Counter<u64>,
     aborted: Counter<u64>,
     timed_out: Counter<u64>,
+    redriven: Counter<u64>,
     throttled: Counter<u64>,
     execution_time: Histogram<f64>,
 
@@ -84,6 +85,7 @@ impl Instruments {
             failed: counter(&meter, "cairn.executions.failed", "AWS/States ExecutionsFailed: executions that failed, per state machine"),
             aborted: counter(&meter, "cairn.executions.aborted", "AWS/States ExecutionsAborted: executions stopped by StopExecution, per state machine"),
             timed_out: counter(&meter, "cairn.executions.timed_out", "AWS/States ExecutionsTimedOut: executions that exceeded TimeoutSeconds, per state machine"),
+            redriven: counter(&meter, "cairn.executions.redriven", "AWS/States ExecutionsRedriven: executions redriven by RedriveExecution, per state machine"),
             throttled: counter(&meter, "cairn.execution.throttled", "AWS/States ExecutionThrottled: StartExecution calls refused with ThrottlingException, and scheduler advances that held state transitions back for want of transition tokens, per state machine (docs/configuration.md: start_execution_bucket, transition_bucket)"),
             execution_time: meter
                 .f64_histogram("cairn.execution.time")
@@ -124,10 +126,16 @@ impl Instruments {
             &self.failed,
             &self.aborted,
             &self.timed_out,
+            &self.redriven,
             &self.throttled,
         ] {
             series.add(0, &labels);
         }
+    }
+
+    pub(crate) fn execution_redriven(&self, machine: &str) {
+        let labels = [KeyValue::new("state_machine_arn", machine.to_string())];
+        self.redriven.add(1, &labels);
     }
 
     pub(crate) fn execution_finished(&self, machine: &str, status: ExecutionStatus, seconds: f64) {

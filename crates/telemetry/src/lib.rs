@@ -49,6 +49,11 @@ pub fn execution_started(state_machine_arn: &str) {
 /// An execution of `state_machine_arn` ended with `status` (`SUCCEEDED`, `FAILED`,
 /// `ABORTED`, `TIMED_OUT`) after running since `started_at`: counts it and records its
 /// `ExecutionTime`. Any other status is ignored.
+/// A RedriveExecution committed (AWS/States ExecutionsRedriven).
+pub fn execution_redriven(state_machine_arn: &str) {
+    instruments::get().execution_redriven(state_machine_arn);
+}
+
 pub fn execution_finished(
     state_machine_arn: &str,
     status: cairn_asl::ExecutionStatus,

@@ -1,4 +1,5 @@
-//! StartExecution, StopExecution, DescribeExecution, ListExecutions, GetExecutionHistory.
+//! StartExecution, StopExecution, RedriveExecution, DescribeExecution, ListExecutions,
+//! GetExecutionHistory.
 
 use cairn_asl::history::details_key;
 use cairn_asl::ExecutionStatus;
@@ -16,8 +17,9 @@ use crate::{epoch, page as token, ApiState};
 
 /// AWS's limit on an execution's input, in UTF-8 bytes.
 const MAX_INPUT_BYTES: usize = 256 * 1024;
-/// What AWS's ExecutionStatus has beyond Cairn's statuses: no execution is ever waiting
-/// to be redriven here, but the filter is valid.
+/// What AWS's ExecutionStatus has beyond Cairn's statuses: a redriven execution is
+/// RUNNING from the redrive's commit on, so none is ever waiting to be redriven here, but
+/// the filter is valid.
 const PENDING_REDRIVE: &str = "PENDING_REDRIVE";
 
 /// A checked StartExecution / StartSyncExecution request.
@@ -191,12 +193,29 @@ pub async fn stop<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
 /// How long StopExecution waits for the stop to be applied before it answers anyway.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn redrive_reason(status: ExecutionStatus) -> &'static str {
-    match status {
-        ExecutionStatus::Running => "Execution is RUNNING and cannot be redriven",
-        ExecutionStatus::Succeeded => "Execution is SUCCEEDED and cannot be redriven",
-        _ => "Cairn does not redrive executions yet",
+pub async fn redrive<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
+    let execution_arn = input.required_string("executionArn")?;
+    arn::check("executionArn", execution_arn, Kind::Execution)?;
+    let client_token = input.string("clientToken")?;
+    if let Some(token) = client_token {
+        check_length("clientToken", token, 1, 64, false)?;
+        if !token.chars().all(|c| ('!'..='~').contains(&c)) {
+            return Err(ApiError::constraint(
+                "clientToken",
+                Some(token),
+                "Member must satisfy regular expression pattern: [!-~]+",
+            ));
+        }
     }
+    let redriven = state
+        .store()
+        .redrive_execution(execution_arn, client_token, chrono::Utc::now())
+        .await?;
+    if redriven.redriven {
+        cairn_telemetry::execution_redriven(&redriven.state_machine_arn);
+        tracing::info!(execution = %execution_arn, "execution redriven");
+    }
+    Ok(json!({ "redriveDate": epoch(redriven.redrive_date) }))
 }
 
 pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
@@ -233,12 +252,19 @@ pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Va
     if let Some(cause) = &e.cause {
         out.insert("cause".into(), json!(cause));
     }
-    out.insert("redriveCount".into(), json!(0));
-    out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
-    out.insert(
-        "redriveStatusReason".into(),
-        json!(redrive_reason(e.status)),
-    );
+    out.insert("redriveCount".into(), json!(e.redrive_count));
+    if let Some(redriven) = e.redrive_date {
+        out.insert("redriveDate".into(), epoch(redriven));
+    }
+    match e.redrivability(chrono::Utc::now()) {
+        Ok(()) => {
+            out.insert("redriveStatus".into(), json!("REDRIVABLE"));
+        }
+        Err(why) => {
+            out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
+            out.insert("redriveStatusReason".into(), json!(why.reason()));
+        }
+    }
     Ok(Value::Object(out))
 }
 
@@ -316,14 +342,13 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
     if !qualifier_exists {
         return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
     }
-    // No execution has been redriven: Cairn cannot redrive yet, so none is redriven or
-    // waiting to be (PENDING_REDRIVE).
+    // None is ever waiting to be redriven (PENDING_REDRIVE): see the constant.
     let status = match status.map(ExecutionStatus::parse) {
-        _ if redrive == Some("REDRIVEN") => return Ok(page("executions", Vec::new(), None)),
         Some(None) => return Ok(page("executions", Vec::new(), None)),
         Some(Some(status)) => Some(status),
         None => None,
     };
+    let redriven = redrive.map(|r| r == "REDRIVEN");
     let of = match &listed.qualifier {
         None => ExecutionsOf::Machine(listed.machine.clone()),
         Some(Qualifier::Version(_)) => ExecutionsOf::Version(machine_arn.to_string()),
@@ -331,7 +356,7 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
     };
     let mut executions = state
         .store()
-        .list_executions(&of, status, after.as_ref(), limit + 1)
+        .list_executions(&of, status, redriven, after.as_ref(), limit + 1)
         .await?;
     let next = if executions.len() as i64 > limit {
         executions.truncate(limit as usize);
@@ -361,6 +386,10 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
             item.insert("startDate".into(), epoch(e.started_at));
             if let Some(stopped) = e.stopped_at {
                 item.insert("stopDate".into(), epoch(stopped));
+            }
+            item.insert("redriveCount".into(), json!(e.redrive_count));
+            if let Some(redriven) = e.redrive_date {
+                item.insert("redriveDate".into(), epoch(redriven));
             }
             Value::Object(item)
         })

@@ -42,6 +42,7 @@ pub const SUPPORTED: &[&str] = &[
     "ListStateMachines",
     "ListTagsForResource",
     "PublishStateMachineVersion",
+    "RedriveExecution",
     "SendTaskFailure",
     "SendTaskHeartbeat",
     "SendTaskSuccess",
@@ -58,13 +59,7 @@ pub const SUPPORTED: &[&str] = &[
 /// The Step Functions operations Cairn does not have yet: each answers an
 /// `UnknownOperationException` that names it, so boto3 raises a `ClientError` that says
 /// what is missing.
-pub const UNSUPPORTED: &[&str] = &[
-    "DescribeMapRun",
-    "ListMapRuns",
-    "RedriveExecution",
-    "TestState",
-    "UpdateMapRun",
-];
+pub const UNSUPPORTED: &[&str] = &["DescribeMapRun", "ListMapRuns", "TestState", "UpdateMapRun"];
 
 /// Runs `operation` on `input`.
 pub async fn dispatch<S: Store>(
@@ -95,6 +90,7 @@ pub async fn dispatch<S: Store>(
         "StartExecution" => executions::start(state, input).await,
         "StartSyncExecution" => express::start_sync(state, input).await,
         "StopExecution" => executions::stop(state, input).await,
+        "RedriveExecution" => executions::redrive(state, input).await,
         "DescribeExecution" => executions::describe(state, input).await,
         "ListExecutions" => executions::list(state, input).await,
         "GetExecutionHistory" => executions::history(state, input).await,

@@ -318,7 +318,7 @@ pub async fn delete_stops_running_executions_then_the_machine_is_gone<S: Store>(
     // Its executions stay visible.
     assert_eq!(
         store
-            .list_executions(&ExecutionsOf::Machine(arn.clone()), None, None, 10)
+            .list_executions(&ExecutionsOf::Machine(arn.clone()), None, None, None, 10)
             .await
             .expect("list")
             .len(),

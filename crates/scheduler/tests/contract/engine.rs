@@ -296,6 +296,7 @@ pub async fn concurrent_schedulers_never_apply_an_event_twice<S: Store>(store: S
                             &ExecutionsOf::Machine(machine.clone()),
                             Some(ExecutionStatus::Running),
                             None,
+                            None,
                             1,
                         )
                         .await

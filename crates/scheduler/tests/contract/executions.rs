@@ -86,7 +86,13 @@ pub async fn start_creates_then_repeats_only_while_running_with_the_same_input<S
     }
     assert_eq!(
         store
-            .list_executions(&ExecutionsOf::Machine(machine.clone()), None, None, 10)
+            .list_executions(
+                &ExecutionsOf::Machine(machine.clone()),
+                None,
+                None,
+                None,
+                10
+            )
             .await
             .expect("list")
             .len(),
@@ -118,7 +124,13 @@ pub async fn start_creates_then_repeats_only_while_running_with_the_same_input<S
     assert_eq!(times.len(), 1, "every answer has the one start date");
     assert_eq!(
         store
-            .list_executions(&ExecutionsOf::Machine(machine.clone()), None, None, 10)
+            .list_executions(
+                &ExecutionsOf::Machine(machine.clone()),
+                None,
+                None,
+                None,
+                10
+            )
             .await
             .expect("list")
             .len(),
@@ -177,7 +189,13 @@ pub async fn start_answers_none_for_a_missing_or_express_machine<S: Store>(store
         .expect("no error");
     assert_eq!(answer, None, "EXPRESS executions are not stored");
     assert!(store
-        .list_executions(&ExecutionsOf::Machine(express.arn.clone()), None, None, 10)
+        .list_executions(
+            &ExecutionsOf::Machine(express.arn.clone()),
+            None,
+            None,
+            None,
+            10
+        )
         .await
         .expect("list")
         .is_empty());
@@ -293,6 +311,7 @@ async fn every_page<S: Store>(
             .list_executions(
                 &ExecutionsOf::Machine(machine.to_string()),
                 status,
+                None,
                 cursor.as_ref(),
                 limit,
             )
@@ -351,7 +370,13 @@ pub async fn list_is_newest_first_filtered_and_paged_without_gaps<S: Store>(stor
 
     let expected = ["e6", "e5", "e4", "e3", "e2", "e1"];
     let all = store
-        .list_executions(&ExecutionsOf::Machine(machine.clone()), None, None, 100)
+        .list_executions(
+            &ExecutionsOf::Machine(machine.clone()),
+            None,
+            None,
+            None,
+            100,
+        )
         .await
         .expect("list");
     assert_eq!(names(&all), expected, "newest first, then by ARN");
@@ -382,6 +407,7 @@ pub async fn list_is_newest_first_filtered_and_paged_without_gaps<S: Store>(stor
             .list_executions(
                 &ExecutionsOf::Machine(machine.clone()),
                 Some(status),
+                None,
                 None,
                 10
             )

@@ -84,7 +84,7 @@ pub async fn sync2_returns_the_child_output_as_json<S: Store>(store: S) {
 
     let child_arn = execution_arn(&child, "kid");
     let listed = store
-        .list_executions(&ExecutionsOf::Machine(child.clone()), None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(child.clone()), None, None, None, 10)
         .await
         .expect("list");
     assert_eq!(listed.len(), 1, "one child: {listed:?}");
@@ -208,6 +208,7 @@ pub async fn request_response_answers_the_start_and_the_child_runs_on_its_own<S:
             &ExecutionsOf::Machine(child.clone()),
             Some(ExecutionStatus::Running),
             None,
+            None,
             10,
         )
         .await
@@ -239,7 +240,7 @@ pub async fn a_refused_child_start_fails_with_the_step_functions_exception<S: St
     );
     assert!(cause.contains(&nobody), "{cause}");
     assert!(store
-        .list_executions(&ExecutionsOf::Machine(nobody.clone()), None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(nobody.clone()), None, None, None, 10)
         .await
         .expect("list")
         .is_empty());
@@ -263,7 +264,13 @@ pub async fn a_refused_child_start_fails_with_the_step_functions_exception<S: St
         Some("StepFunctions.StateMachineTypeNotSupportedException")
     );
     assert!(store
-        .list_executions(&ExecutionsOf::Machine(express.arn.clone()), None, None, 10)
+        .list_executions(
+            &ExecutionsOf::Machine(express.arn.clone()),
+            None,
+            None,
+            None,
+            10
+        )
         .await
         .expect("list")
         .is_empty());

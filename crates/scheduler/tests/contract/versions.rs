@@ -295,7 +295,7 @@ pub async fn a_version_runs_its_own_definition_and_executions_record_it<S: Store
         let store = store.clone();
         async move {
             let mut names: Vec<String> = store
-                .list_executions(&of, None, None, 10)
+                .list_executions(&of, None, None, None, 10)
                 .await
                 .expect("list")
                 .into_iter()
@@ -315,7 +315,7 @@ pub async fn a_version_runs_its_own_definition_and_executions_record_it<S: Store
     );
     assert_eq!(listed(ExecutionsOf::Alias(alias.arn)).await, ["by-alias"]);
     let summaries = store
-        .list_executions(&ExecutionsOf::Machine(arn.clone()), None, None, 10)
+        .list_executions(&ExecutionsOf::Machine(arn.clone()), None, None, None, 10)
         .await
         .expect("list");
     let summary = summaries

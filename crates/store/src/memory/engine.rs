@@ -292,15 +292,18 @@ impl Tables {
                 written.news.push(Channel::Inbox);
             }
         }
+        // A value stored again replaces the old one: a redriven Map iteration's result
+        // takes the place of the failure it had.
         for value in stored {
-            self.stored
-                .entry((
+            self.stored.insert(
+                (
                     arn.to_string(),
                     value.map,
                     kind_code(value.kind),
                     value.index,
-                ))
-                .or_insert(value.value);
+                ),
+                value.value,
+            );
         }
         for map in released {
             self.stored

@@ -8,15 +8,16 @@ use crate::catalog::{MachineStatus, MachineType};
 use crate::engine::InboxEvent;
 use crate::executions::{
     ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary, Executions,
-    ExecutionsOf, NewExecution, Started, StoredEvent,
+    ExecutionsOf, NewExecution, Redriven, Started, StoredEvent, REDRIVE_TOKENS_KEPT,
+    REDRIVE_TOKEN_MINUTES,
 };
 use crate::history::{decode, Page};
 use crate::signals::Channel;
 use crate::time::to_micros;
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, Time};
 
 impl Execution {
-    pub(super) fn record(&self) -> ExecutionRecord {
+    pub(super) fn record(&self, machine_deleting: bool) -> ExecutionRecord {
         ExecutionRecord {
             arn: self.arn.clone(),
             state_machine_arn: self.state_machine_arn.clone(),
@@ -31,7 +32,19 @@ impl Execution {
             history_length: self.history_length,
             version_arn: self.version_arn.clone(),
             alias_arn: self.alias_arn.clone(),
+            redrive_count: self.redrives.count,
+            redrive_date: self.redrives.date,
+            machine_deleting,
         }
+    }
+}
+
+impl Tables {
+    /// Whether `execution`'s machine is being deleted, or is gone.
+    fn machine_deleting(&self, execution: &Execution) -> bool {
+        self.machines
+            .get(&execution.state_machine_arn)
+            .is_none_or(|m| m.status != MachineStatus::Active)
     }
 }
 
@@ -109,6 +122,7 @@ impl Executions for MemoryStore {
                 parent: None,
                 version_arn,
                 alias_arn: execution.alias_arn.clone(),
+                redrives: Default::default(),
             },
         );
         tables
@@ -124,10 +138,11 @@ impl Executions for MemoryStore {
     }
 
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionRecord> {
-        self.tables()
+        let tables = self.tables();
+        tables
             .executions
             .get(arn)
-            .map(Execution::record)
+            .map(|e| e.record(tables.machine_deleting(e)))
             .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))
     }
 
@@ -157,6 +172,7 @@ impl Executions for MemoryStore {
         &self,
         of: &ExecutionsOf,
         status: Option<ExecutionStatus>,
+        redriven: Option<bool>,
         after: Option<&ExecutionCursor>,
         limit: i64,
     ) -> Result<Vec<ExecutionSummary>> {
@@ -170,6 +186,7 @@ impl Executions for MemoryStore {
                 ExecutionsOf::Alias(arn) => e.alias_arn.as_ref() == Some(arn),
             })
             .filter(|e| status.is_none_or(|s| e.status == s))
+            .filter(|e| redriven.is_none_or(|r| (e.redrives.count > 0) == r))
             .filter(|e| {
                 after
                     .is_none_or(|c| (e.started_at, e.arn.as_str()) < (c.started_at, c.arn.as_str()))
@@ -189,6 +206,8 @@ impl Executions for MemoryStore {
                 stopped_at: e.stopped_at,
                 version_arn: e.version_arn.clone(),
                 alias_arn: e.alias_arn.clone(),
+                redrive_count: e.redrives.count,
+                redrive_date: e.redrives.date,
             })
             .collect())
     }
@@ -230,6 +249,68 @@ impl Executions for MemoryStore {
         };
         drop(tables);
         decode(&batches, page, limit).map(Some)
+    }
+
+    async fn redrive_execution(
+        &self,
+        arn: &str,
+        client_token: Option<&str>,
+        now: Time,
+    ) -> Result<Redriven> {
+        let mut tables = self.tables();
+        let execution = tables
+            .executions
+            .get(arn)
+            .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?;
+        if let Some(token) = client_token {
+            let recent = execution
+                .redrives
+                .tokens
+                .iter()
+                .rev()
+                .take(REDRIVE_TOKENS_KEPT as usize)
+                .find(|(t, at)| {
+                    t == token && now - *at < chrono::TimeDelta::minutes(REDRIVE_TOKEN_MINUTES)
+                });
+            if let Some((_, redrive_date)) = recent {
+                return Ok(Redriven {
+                    state_machine_arn: execution.state_machine_arn.clone(),
+                    redrive_date: *redrive_date,
+                    redriven: false,
+                });
+            }
+        }
+        execution
+            .record(tables.machine_deleting(execution))
+            .redrivability(now)
+            .map_err(|why| StoreError::ExecutionNotRedrivable(arn.to_string(), why))?;
+        let now = to_micros(now);
+        let Some(execution) = tables.executions.get_mut(arn) else {
+            return Err(StoreError::ExecutionDoesNotExist(arn.to_string()));
+        };
+        execution.status = ExecutionStatus::Running;
+        execution.stopped_at = None;
+        execution.output = None;
+        execution.error = None;
+        execution.cause = None;
+        execution.redrives.count += 1;
+        execution.redrives.date = Some(now);
+        if let Some(token) = client_token {
+            let tokens = &mut execution.redrives.tokens;
+            tokens.retain(|(t, _)| t != token);
+            tokens.push((token.to_string(), now));
+            let excess = tokens.len().saturating_sub(REDRIVE_TOKENS_KEPT as usize);
+            tokens.drain(..excess);
+        }
+        let state_machine_arn = execution.state_machine_arn.clone();
+        tables.inbox.push_now(arn, Event::Redrive);
+        drop(tables);
+        self.announce(Channel::Inbox);
+        Ok(Redriven {
+            state_machine_arn,
+            redrive_date: now,
+            redriven: true,
+        })
     }
 
     async fn stop_execution(

@@ -139,6 +139,16 @@ struct Execution {
     parent: Option<ParentLink>,
     version_arn: Option<String>,
     alias_arn: Option<String>,
+    redrives: Redrives,
+}
+
+/// An execution's redrives: how many, when last, and the client tokens of the recent
+/// ones, newest last.
+#[derive(Default)]
+struct Redrives {
+    count: i64,
+    date: Option<Time>,
+    tokens: Vec<(String, Time)>,
 }
 
 /// The parent task that started a child execution.

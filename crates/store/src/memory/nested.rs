@@ -100,6 +100,7 @@ impl Tables {
             parent: Some(link),
             version_arn: None,
             alias_arn: None,
+            redrives: Default::default(),
         };
         self.executions.insert(child_arn.clone(), child);
         self.inbox

@@ -6,12 +6,13 @@ use cairn_asl::ExecutionStatus;
 use super::{status_of, to_json_text, PgStore};
 use crate::engine::InboxEvent;
 use crate::executions::{
-    ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary, Executions,
-    ExecutionsOf, NewExecution, Started, StoredEvent,
+    redrivability, ExecutionCursor, ExecutionDefinition, ExecutionRecord, ExecutionSummary,
+    Executions, ExecutionsOf, NewExecution, Redriven, Started, StoredEvent, REDRIVE_TOKENS_KEPT,
+    REDRIVE_TOKEN_MINUTES,
 };
 use crate::history::{decode, Page};
 use crate::signals::Channel;
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, Time};
 
 impl PgStore {
     /// The answer to a start whose execution name is taken: AWS's idempotent start when
@@ -91,10 +92,13 @@ impl Executions for PgStore {
 
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionRecord> {
         let row = sqlx::query!(
-            r#"select arn, state_machine_arn, name, status, input::text as "input!",
-                      output::text as output, error, cause, started_at, stopped_at, history_length,
-                      state_machine_version_arn, state_machine_alias_arn
-               from executions where arn = $1"#,
+            r#"select e.arn, e.state_machine_arn, e.name, e.status, e.input::text as "input!",
+                      e.output::text as output, e.error, e.cause, e.started_at, e.stopped_at,
+                      e.history_length, e.state_machine_version_arn, e.state_machine_alias_arn,
+                      e.redrive_count, e.redrive_date,
+                      coalesce(m.status <> 'ACTIVE', true) as "machine_deleting!"
+               from executions e left join state_machines m on m.arn = e.state_machine_arn
+               where e.arn = $1"#,
             arn
         )
         .fetch_optional(&self.pool)
@@ -114,6 +118,9 @@ impl Executions for PgStore {
             history_length: row.history_length,
             version_arn: row.state_machine_version_arn,
             alias_arn: row.state_machine_alias_arn,
+            redrive_count: i64::from(row.redrive_count),
+            redrive_date: row.redrive_date,
+            machine_deleting: row.machine_deleting,
         })
     }
 
@@ -145,6 +152,7 @@ impl Executions for PgStore {
         &self,
         of: &ExecutionsOf,
         status: Option<ExecutionStatus>,
+        redriven: Option<bool>,
         after: Option<&ExecutionCursor>,
         limit: i64,
     ) -> Result<Vec<ExecutionSummary>> {
@@ -159,18 +167,20 @@ impl Executions for PgStore {
         let rows = sqlx::query!(
             r#"select arn as "arn!", state_machine_arn as "state_machine_arn!", name as "name!",
                       status as "status!", started_at as "started_at!", stopped_at,
-                      state_machine_version_arn, state_machine_alias_arn
+                      state_machine_version_arn, state_machine_alias_arn,
+                      redrive_count as "redrive_count!", redrive_date
                from (
-                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn
+                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
                    from executions where $6 = 'machine' and state_machine_arn = $1
                    union all
-                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn
+                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
                    from executions where $6 = 'version' and state_machine_version_arn = $1
                    union all
-                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn
+                   select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
                    from executions where $6 = 'alias' and state_machine_alias_arn = $1
                ) e
                where ($2::text is null or status = $2)
+                 and ($7::bool is null or (redrive_count > 0) = $7)
                  and ($3::timestamptz is null or (started_at, arn) < ($3, $4::text))
                order by started_at desc, arn desc
                limit $5"#,
@@ -180,6 +190,7 @@ impl Executions for PgStore {
             after_arn,
             limit,
             kind,
+            redriven,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -194,6 +205,8 @@ impl Executions for PgStore {
                     stopped_at: r.stopped_at,
                     version_arn: r.state_machine_version_arn,
                     alias_arn: r.state_machine_alias_arn,
+                    redrive_count: i64::from(r.redrive_count),
+                    redrive_date: r.redrive_date,
                 })
             })
             .collect()
@@ -225,6 +238,112 @@ impl Executions for PgStore {
         let events = read_history(&mut tx, execution_arn, page, limit).await?;
         tx.commit().await?;
         Ok(Some(events))
+    }
+
+    /// Locks the execution's row, so that two redrives cannot both find it redrivable.
+    async fn redrive_execution(
+        &self,
+        arn: &str,
+        client_token: Option<&str>,
+        now: Time,
+    ) -> Result<Redriven> {
+        let now = crate::time::to_micros(now);
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query!(
+            r#"select e.state_machine_arn, e.status, e.started_at, e.stopped_at, e.history_length,
+                      coalesce(m.status <> 'ACTIVE', true) as "machine_deleting!"
+               from executions e left join state_machines m on m.arn = e.state_machine_arn
+               where e.arn = $1
+               for update of e"#,
+            arn
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::ExecutionDoesNotExist(arn.to_string()))?;
+        if let Some(token) = client_token {
+            let earlier = sqlx::query_scalar!(
+                r#"select redriven_at from (
+                       select client_token, redriven_at from execution_redrives
+                       where execution_arn = $1 order by redriven_at desc limit $4
+                   ) recent
+                   where client_token = $2 and redriven_at > $3"#,
+                arn,
+                token,
+                now - chrono::TimeDelta::minutes(REDRIVE_TOKEN_MINUTES),
+                REDRIVE_TOKENS_KEPT,
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(redrive_date) = earlier {
+                tx.commit().await?;
+                return Ok(Redriven {
+                    state_machine_arn: row.state_machine_arn,
+                    redrive_date,
+                    redriven: false,
+                });
+            }
+        }
+        let allowed = redrivability(
+            status_of(&row.status)?,
+            row.started_at,
+            row.stopped_at,
+            row.history_length,
+            row.machine_deleting,
+            now,
+        );
+        if let Err(why) = allowed {
+            // Now, not when the dropped transaction's rollback reaches the server: until
+            // then the row stays locked, and schedulers skip the execution.
+            tx.rollback().await?;
+            return Err(StoreError::ExecutionNotRedrivable(arn.to_string(), why));
+        }
+        let event = to_json_text(&InboxEvent::Step(Event::Redrive))?;
+        sqlx::query!(
+            r#"update executions
+               set status = 'RUNNING', stopped_at = null, output = null, error = null,
+                   cause = null, redrive_count = redrive_count + 1, redrive_date = $2
+               where arn = $1"#,
+            arn,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            r#"insert into inbox (execution_arn, due_at, event) values ($1, now(), $2::text::json)"#,
+            arn,
+            event
+        )
+        .execute(&mut *tx)
+        .await?;
+        if let Some(token) = client_token {
+            sqlx::query!(
+                r#"insert into execution_redrives (execution_arn, client_token, redriven_at)
+                   values ($1, $2, $3)
+                   on conflict (execution_arn, client_token) do update set redriven_at = $3"#,
+                arn,
+                token,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                r#"delete from execution_redrives
+                   where execution_arn = $1 and client_token not in (
+                       select client_token from execution_redrives
+                       where execution_arn = $1 order by redriven_at desc limit $2)"#,
+                arn,
+                REDRIVE_TOKENS_KEPT
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.announce(Channel::Inbox);
+        Ok(Redriven {
+            state_machine_arn: row.state_machine_arn,
+            redrive_date: now,
+            redriven: true,
+        })
     }
 
     async fn stop_execution(

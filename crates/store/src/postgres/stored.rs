@@ -114,15 +114,30 @@ pub(super) struct StoredWrites {
     value: Vec<String>,
     released_execution: Vec<String>,
     released_map: Vec<i64>,
+    /// Where each value's key is in the columns above: a key stored twice keeps the
+    /// last value, as one `insert … on conflict do update` must see each key once.
+    positions: std::collections::HashMap<(String, i64, i16, i64), usize>,
 }
 
 impl StoredWrites {
     pub(super) fn store(&mut self, arn: &str, value: &StoredValue) -> Result<()> {
+        let text = to_json_text(&value.value)?;
+        let key = (
+            arn.to_string(),
+            value.map as i64,
+            kind_code(value.kind),
+            value.index as i64,
+        );
+        if let Some(&at) = self.positions.get(&key) {
+            self.value[at] = text;
+            return Ok(());
+        }
+        self.positions.insert(key, self.execution.len());
         self.execution.push(arn.to_string());
         self.map.push(value.map as i64);
         self.kind.push(kind_code(value.kind));
         self.index.push(value.index as i64);
-        self.value.push(to_json_text(&value.value)?);
+        self.value.push(text);
         Ok(())
     }
 
@@ -133,14 +148,15 @@ impl StoredWrites {
 
     pub(super) async fn commit(self, tx: &mut sqlx::PgConnection) -> Result<()> {
         // Deleted after the inserts: a value stored and released in one advance is not
-        // kept.
+        // kept. A value stored again replaces the old one: a redriven Map iteration's
+        // result takes the place of the failure it had.
         if !self.execution.is_empty() {
             sqlx::query!(
                 r#"insert into stored_map_values (execution_arn, map_key, kind, idx, value)
                    select a, m, k, i, v::json
                    from unnest($1::text[], $2::int8[], $3::int2[], $4::int8[], $5::text[])
                         as u(a, m, k, i, v)
-                   on conflict do nothing"#,
+                   on conflict (execution_arn, map_key, kind, idx) do update set value = excluded.value"#,
                 &self.execution,
                 &self.map,
                 &self.kind,
