@@ -1,7 +1,8 @@
 //! `cairn-chaos`: three `cairn server` replicas on a Postgres of the run's own, a stream
-//! of executions (the seed's order workflow down each of its paths, a fan-out, callbacks
-//! and waits), a random replica `kill -9`'d and restarted every few seconds and Postgres
-//! crashed and restarted once; then every execution is read back and checked.
+//! of executions (the seed's order workflow down each of its paths, a fan-out, callbacks,
+//! waits, and executions that fail and are redriven with RedriveExecution), a random
+//! replica `kill -9`'d and restarted every few seconds and Postgres crashed and restarted
+//! once; then every execution is read back and checked.
 //!
 //! ```sh
 //! cargo build --release -p cairn -p cairn-bench
@@ -273,7 +274,16 @@ async fn main() -> Result<()> {
                         }
                     }
                     if let Ok(mut started) = started.lock() {
-                        started.push(Started { arn, kind, id });
+                        started.push(Started {
+                            arn: arn.clone(),
+                            kind,
+                            id,
+                        });
+                    }
+                    if kind == Kind::Redriven {
+                        if let Err(e) = redrive_once_failed(&client, &arn, id).await {
+                            push(&start_errors, format!("{name}: redrive: {e:#}"));
+                        }
                     }
                 }));
                 id += 1;
@@ -383,12 +393,13 @@ async fn main() -> Result<()> {
     let mut describes: HashMap<String, Value> = HashMap::new();
     let mut lost = Vec::new();
     loop {
+        // A redriven kind has not ended until its redrive has.
         let open: Vec<&Started> = executions
             .iter()
             .filter(|e| {
-                describes
-                    .get(&e.arn)
-                    .is_none_or(|d| d["status"] == "RUNNING")
+                describes.get(&e.arn).is_none_or(|d| {
+                    d["status"] == "RUNNING" || (e.kind == Kind::Redriven && d["redriveCount"] == 0)
+                })
             })
             .collect();
         progress(format!(
@@ -557,6 +568,33 @@ async fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Waits for the execution to fail, then redrives it, through whichever replica is up.
+/// The client token, the same on every try, makes a try whose answer was lost (its
+/// replica killed) and the next one a single redrive.
+async fn redrive_once_failed(client: &Client, arn: &str, id: u64) -> Result<()> {
+    let token = format!("chaos-redrive-{id}");
+    let deadline = Instant::now() + PATIENCE * 5;
+    while Instant::now() < deadline {
+        let described = client
+            .ok("DescribeExecution", &json!({"executionArn": arn}), PATIENCE)
+            .await?;
+        if described["redriveCount"].as_u64() != Some(0) {
+            return Ok(());
+        }
+        if described["status"] == "FAILED" {
+            let body = json!({"executionArn": arn, "clientToken": token});
+            match client.call("RedriveExecution", &body, PATIENCE).await? {
+                Answer::Ok(_) => return Ok(()),
+                // Another try got through first: the next describe shows it.
+                Answer::Refused { error, .. } if error == "ExecutionNotRedrivable" => {}
+                Answer::Refused { error, message } => bail!("{error}: {message}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("{arn} never failed, or its redrive never went through")
 }
 
 async fn history(client: &Client, arn: &str) -> Result<Vec<Value>> {

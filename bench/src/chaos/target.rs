@@ -1,4 +1,5 @@
-//! The chaos run's task target: the seed's order functions, a step for the fan-out
+//! The chaos run's task target: the seed's order functions, a step for the fan-out, a
+//! function that fails until its execution is redriven
 //! workload and a callback receiver, all deterministic in their input and attempt so that
 //! the verifier knows each execution's outcome in advance. It counts every invocation by
 //! its idempotency key: a key seen twice is a duplicated invocation.
@@ -39,7 +40,7 @@ pub struct Approval {
 
 /// The function names the order workflow and the fan-out workload call, for
 /// `CAIRN_FUNCTIONS`.
-pub const FUNCTIONS: [&str; 8] = [
+pub const FUNCTIONS: [&str; 9] = [
     "validate-order",
     "check-inventory",
     "process-payment",
@@ -48,6 +49,7 @@ pub const FUNCTIONS: [&str; 8] = [
     "send-confirmation",
     "initiate-shipping",
     "step",
+    "once-broken",
 ];
 
 /// Serves the target on a loopback port; returns its address, what it has seen, and the
@@ -162,6 +164,14 @@ async fn function(
             ok(json!({"done": name, "orderId": input["orderId"]}))
         }
         "step" => ok(json!({"stepped": input})),
+        // Item 2 fails until its execution has been redriven.
+        "once-broken" => {
+            if input["item"] == json!(2) && input["redrives"] == json!(0) {
+                failure("Broken", "item 2 is broken until a redrive".to_string())
+            } else {
+                ok(json!({"stepped": input["item"]}))
+            }
+        }
         _ => (
             StatusCode::NOT_FOUND,
             Json(json!({"message": "no such function"})),

@@ -99,9 +99,11 @@ fn entries(history: &[Value]) -> BTreeMap<String, usize> {
     entered
 }
 
-/// Exactly-once, whatever the workflow: dense numbering, one start and one end, every
-/// task attempt started and ended once, every state entered once per exit, every
-/// Parallel/Map joined once, every Map iteration once.
+/// Exactly-once, whatever the workflow: dense numbering, one start, one end per attempt
+/// (each redrive follows an end), every task attempt started and ended once, every state
+/// entered once per exit (a failed attempt may leave a state open, once per redrive),
+/// every Parallel/Map joined once (a failed join is joined again after a redrive), every
+/// Map iteration succeeded once.
 fn history_invariants(history: &[Value]) -> Result<(), String> {
     for (i, event) in history.iter().enumerate() {
         let id = event["id"].as_u64().unwrap_or(0);
@@ -119,13 +121,22 @@ fn history_invariants(history: &[Value]) -> Result<(), String> {
     {
         return Err("not exactly one ExecutionStarted, first".into());
     }
+    let redrives = count("ExecutionRedriven");
     let ends: usize = TERMINAL.iter().map(|t| count(t)).sum();
     let last = history
         .last()
         .and_then(|e| e["type"].as_str())
         .unwrap_or("");
-    if ends != 1 || !TERMINAL.contains(&last) {
-        return Err(format!("{ends} terminal events, the last event is {last}"));
+    if ends != redrives + 1 || !TERMINAL.contains(&last) {
+        return Err(format!(
+            "{ends} terminal events for {redrives} redrives, the last event is {last}"
+        ));
+    }
+    for pair in history.windows(2) {
+        let previous = pair[0]["type"].as_str().unwrap_or("");
+        if pair[1]["type"] == "ExecutionRedriven" && !TERMINAL.contains(&previous) {
+            return Err(format!("ExecutionRedriven follows {previous}"));
+        }
     }
     for family in ["Task", "LambdaFunction"] {
         let scheduled = count(&format!("{family}Scheduled"));
@@ -149,13 +160,16 @@ fn history_invariants(history: &[Value]) -> Result<(), String> {
             *balance.entry(name("stateExitedEventDetails")).or_default() -= 1;
         }
     }
-    if let Some((state, n)) = balance.iter().find(|(_, n)| **n != 0) {
+    if let Some((state, n)) = balance
+        .iter()
+        .find(|(_, n)| **n < 0 || **n > redrives as i64)
+    {
         return Err(format!("state {state} entered {n} more times than exited"));
     }
     for kind in ["Parallel", "Map"] {
         let entered = count(&format!("{kind}StateEntered"));
         let joined = count(&format!("{kind}StateSucceeded")) + count(&format!("{kind}StateFailed"));
-        if entered != joined {
+        if joined < entered || joined > entered + redrives {
             return Err(format!("{kind}: entered {entered} times, joined {joined}"));
         }
     }
@@ -206,6 +220,12 @@ fn outcome(
         if &got != output {
             return Err(format!("output {got}, expected {output}"));
         }
+    }
+    if describe["redriveCount"].as_u64() != Some(expected.redrives as u64) {
+        return Err(format!(
+            "redriveCount {}, expected {}",
+            describe["redriveCount"], expected.redrives
+        ));
     }
     if scheduled != expected.scheduled {
         return Err(format!(
@@ -269,7 +289,7 @@ mod tests {
     }
 
     fn succeeded() -> Value {
-        json!({"status": "SUCCEEDED", "output": json!({"id": 5, "nap": "rested"}).to_string()})
+        json!({"status": "SUCCEEDED", "redriveCount": 0, "output": json!({"id": 5, "nap": "rested"}).to_string()})
     }
 
     #[test]
@@ -326,7 +346,7 @@ mod tests {
         );
         assert!(verdict.duplicated.is_some_and(|why| why.contains("dense")));
 
-        let other = json!({"status": "SUCCEEDED", "output": "{\"id\": 6}"});
+        let other = json!({"status": "SUCCEEDED", "redriveCount": 0, "output": "{\"id\": 6}"});
         let verdict = check(
             ARN,
             &Kind::Wait.expected(5),

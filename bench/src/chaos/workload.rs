@@ -1,6 +1,7 @@
 //! What the chaos run starts and what each execution must end as: the seed's order
 //! workflow down each of its paths, a fan-out (Parallel, then Map), a callback answered
-//! by the approver, and a Wait. The target is deterministic, so every outcome is known
+//! by the approver, a Wait, and a Map whose third iteration fails until the execution is
+//! redriven (the run redrives it). The target is deterministic, so every outcome is known
 //! before the execution starts.
 
 use std::path::Path;
@@ -9,11 +10,12 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 /// The state machines the run creates, by name.
-pub const MACHINES: [Machine; 4] = [
+pub const MACHINES: [Machine; 5] = [
     Machine::Order,
     Machine::Fanout,
     Machine::Callback,
     Machine::Wait,
+    Machine::Redrive,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +24,7 @@ pub enum Machine {
     Fanout,
     Callback,
     Wait,
+    Redrive,
 }
 
 impl Machine {
@@ -31,6 +34,7 @@ impl Machine {
             Machine::Fanout => "fanout",
             Machine::Callback => "callback",
             Machine::Wait => "wait",
+            Machine::Redrive => "redrive",
         }
     }
 
@@ -72,6 +76,23 @@ impl Machine {
                 "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Done"},
                 "Done": {"Type": "Pass", "Result": "rested", "ResultPath": "$.nap", "End": true}
             }}),
+            // The Task's Parameters are evaluated each time it is entered, so the
+            // redriven iteration sees the redrive count; the target fails item 2 until
+            // then. One iteration at a time keeps what runs before the failure known.
+            Machine::Redrive => {
+                let step = json!({"Type": "Task", "Resource": lambda("step"), "End": true});
+                let broken = json!({"Type": "Task", "Resource": lambda("once-broken"),
+                    "Parameters": {"item.$": "$", "redrives.$": "$$.Execution.RedriveCount"},
+                    "End": true});
+                json!({"StartAt": "Fan", "States": {
+                    "Fan": {"Type": "Parallel", "ResultPath": "$.branches", "Next": "Each",
+                            "Branches": [{"StartAt": "A", "States": {"A": step}},
+                                         {"StartAt": "B", "States": {"B": step}}]},
+                    "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.mapped",
+                             "MaxConcurrency": 1, "End": true,
+                             "ItemProcessor": {"StartAt": "Item", "States": {"Item": broken}}}
+                }})
+            }
         })
     }
 }
@@ -91,10 +112,12 @@ pub enum Kind {
     Fanout,
     Callback,
     Wait,
+    /// Fails, is redriven by the run, then succeeds.
+    Redriven,
 }
 
 /// The mix, in the order the stream cycles through it.
-pub const MIX: [Kind; 10] = [
+pub const MIX: [Kind; 11] = [
     Kind::OrderOk,
     Kind::Callback,
     Kind::OrderBackorder,
@@ -105,6 +128,7 @@ pub const MIX: [Kind; 10] = [
     Kind::OrderOk,
     Kind::OrderDeclined,
     Kind::Callback,
+    Kind::Redriven,
 ];
 
 /// How an execution must end.
@@ -119,6 +143,8 @@ pub struct Expected {
     pub scheduled: usize,
     /// Items of its Map, if it has one.
     pub map_items: Option<usize>,
+    /// How many times the run redrives it.
+    pub redrives: usize,
 }
 
 /// Items of the fan-out's Map.
@@ -130,6 +156,7 @@ impl Kind {
             Kind::Fanout => Machine::Fanout,
             Kind::Callback => Machine::Callback,
             Kind::Wait => Machine::Wait,
+            Kind::Redriven => Machine::Redrive,
             _ => Machine::Order,
         }
     }
@@ -144,6 +171,7 @@ impl Kind {
             Kind::Fanout => "fanout",
             Kind::Callback => "callback",
             Kind::Wait => "wait",
+            Kind::Redriven => "redriven",
         }
     }
 
@@ -162,7 +190,9 @@ impl Kind {
             Kind::OrderBackorder => order(json!({"backorder": true})),
             Kind::OrderFlakyPayment => order(json!({"flaky": true})),
             Kind::OrderDeclined => order(json!({"declined": true})),
-            Kind::Fanout => json!({"id": id, "items": (0..FANOUT_ITEMS).collect::<Vec<_>>()}),
+            Kind::Fanout | Kind::Redriven => {
+                json!({"id": id, "items": (0..FANOUT_ITEMS).collect::<Vec<_>>()})
+            }
             Kind::Callback | Kind::Wait => json!({"id": id}),
         }
     }
@@ -188,6 +218,7 @@ impl Kind {
             entered,
             scheduled,
             map_items: None,
+            redrives: 0,
         };
         let succeeded = |output, entered: Vec<(&'static str, usize)>, scheduled| Expected {
             status: "SUCCEEDED",
@@ -196,6 +227,7 @@ impl Kind {
             entered,
             scheduled,
             map_items: None,
+            redrives: 0,
         };
         match self {
             Kind::OrderOk | Kind::OrderFlakyPayment => {
@@ -248,6 +280,22 @@ impl Kind {
                     2 + FANOUT_ITEMS,
                 );
                 expected.map_items = Some(FANOUT_ITEMS);
+                expected
+            }
+            Kind::Redriven => {
+                let mut output = input.clone();
+                output["branches"] = json!([{"stepped": input}, {"stepped": input}]);
+                output["mapped"] = json!((0..FANOUT_ITEMS)
+                    .map(|i| json!({"stepped": i}))
+                    .collect::<Vec<_>>());
+                // Items 0 and 1 succeed, 2 fails; after the redrive 2 runs again, then 3.
+                let mut expected = succeeded(
+                    output,
+                    vec![("Fan", 1), ("A", 1), ("B", 1), ("Each", 1), ("Item", 5)],
+                    2 + 5,
+                );
+                expected.map_items = Some(FANOUT_ITEMS);
+                expected.redrives = 1;
                 expected
             }
             Kind::Callback => succeeded(json!({"approved": id}), vec![("Ask", 1), ("Done", 1)], 1),
