@@ -628,9 +628,11 @@ impl ResultWriterSpec {
                 }
                 let bucket = match fields.get("Bucket") {
                     Some(Value::String(b)) if !b.is_empty() => b.clone(),
-                    Some(other) => return Err(failed(format!(
+                    Some(other) => {
+                        return Err(failed(format!(
                         "The ResultWriter's parameter Bucket must be a bucket name, got {other}"
-                    ))),
+                    )))
+                    }
                     None => {
                         return Err(failed(
                             "The ResultWriter's parameter Bucket is required".into(),
