@@ -67,17 +67,11 @@ impl JsonArrayDecoder {
 
     fn end_element(&mut self, items: &mut Vec<Value>) -> Result<(), ReadError> {
         let raw = std::mem::take(&mut self.element);
-        let value: Value = serde_json::from_slice(&raw).map_err(|e| {
-            ReadError::new(format!(
-                "The JSON file is not valid JSON: item {}: {e}",
-                self.produced
-            ))
-        })?;
-        if raw.len() > MAX_ITEM_BYTES {
-            check_item_size(compact_len(&value), self.produced)?;
-        }
+        let index = self.produced;
+        items.push(parse_item(&raw, index, || {
+            format!("The JSON file is not valid JSON: item {index}")
+        })?);
         self.produced += 1;
-        items.push(value);
         Ok(())
     }
 
@@ -215,17 +209,11 @@ impl JsonlDecoder {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let value: Value = serde_json::from_slice(&raw).map_err(|e| {
-            ReadError::new(format!(
-                "The JSON Lines file is not valid: line {}: {e}",
-                self.line_number
-            ))
-        })?;
-        if raw.len() > MAX_ITEM_BYTES {
-            check_item_size(compact_len(&value), self.produced)?;
-        }
+        let line = self.line_number;
+        items.push(parse_item(&raw, self.produced, || {
+            format!("The JSON Lines file is not valid: line {line}")
+        })?);
         self.produced += 1;
-        items.push(value);
         Ok(())
     }
 }
@@ -259,8 +247,14 @@ impl Decoder for JsonlDecoder {
     }
 }
 
-fn compact_len(value: &Value) -> usize {
-    serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX)
+/// One item's JSON text parsed, and checked against the item size limit (as compact
+/// JSON: raw text at most the limit long cannot be over it).
+fn parse_item(raw: &[u8], index: u64, what: impl Fn() -> String) -> Result<Value, ReadError> {
+    let value: Value =
+        serde_json::from_slice(raw).map_err(|e| ReadError::new(format!("{}: {e}", what())))?;
+    if raw.len() > MAX_ITEM_BYTES {
+        let compact = serde_json::to_vec(&value).map_or(usize::MAX, |v| v.len());
+        check_item_size(compact, index)?;
+    }
+    Ok(value)
 }

@@ -319,38 +319,35 @@ impl FileSplitter {
         if let Some((n, size)) = self.current {
             let piece = body.len() as u64 + 1;
             if size + piece + closing <= self.limit {
-                let mut bytes = Vec::with_capacity(body.len() + 1);
-                match self.output_type {
-                    OutputType::Json => {
-                        bytes.push(b',');
-                        bytes.extend_from_slice(&body);
-                    }
-                    OutputType::Jsonl => {
-                        bytes.extend_from_slice(&body);
-                        bytes.push(b'\n');
-                    }
-                }
                 self.current = Some((n, size + piece));
-                return Write::Append(bytes);
+                return Write::Append(self.framed(body, b','));
             }
             self.close_current();
         }
         let n = self.written.len() as u32;
-        let mut bytes = Vec::with_capacity(body.len() + 1);
-        match self.output_type {
-            OutputType::Json => {
-                bytes.push(b'[');
-                bytes.extend_from_slice(&body);
-            }
-            OutputType::Jsonl => {
-                bytes.extend_from_slice(&body);
-                bytes.push(b'\n');
-            }
-        }
+        let bytes = self.framed(body, b'[');
         self.current = Some((n, bytes.len() as u64));
         Write::Start {
             key: self.key(n),
             bytes,
+        }
+    }
+
+    /// A record's bytes in the file: after `before` (`[` or `,`) in a JSON array, or
+    /// as a line.
+    fn framed(&self, body: Vec<u8>, before: u8) -> Vec<u8> {
+        match self.output_type {
+            OutputType::Json => {
+                let mut bytes = Vec::with_capacity(body.len() + 1);
+                bytes.push(before);
+                bytes.extend_from_slice(&body);
+                bytes
+            }
+            OutputType::Jsonl => {
+                let mut bytes = body;
+                bytes.push(b'\n');
+                bytes
+            }
         }
     }
 
