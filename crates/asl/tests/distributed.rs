@@ -114,6 +114,11 @@ fn item_reader_mistakes_are_located() {
     );
     refused(
         json!({"Resource": get, "Parameters": {}}),
+        LOC,
+        "These fields are required: [ReaderConfig]",
+    );
+    refused(
+        json!({"Resource": get, "ReaderConfig": {}}),
         &format!("{LOC}/ReaderConfig"),
         "These fields are required: [InputType]",
     );

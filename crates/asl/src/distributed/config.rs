@@ -208,7 +208,9 @@ impl ItemReaderSpec {
                 Some(SourceSpec::ListObjectsV2)
             }
             _ => {
-                if !config.contains_key("InputType") {
+                if !obj.contains_key("ReaderConfig") {
+                    c.err(loc, "These fields are required: [ReaderConfig]");
+                } else if !config.contains_key("InputType") {
                     c.err(&config_loc, "These fields are required: [InputType]");
                 }
                 let input_type = input_type?;
