@@ -16,6 +16,19 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The Python clients come from PyPI, pinned in e2e/requirements.txt, into a venv of
+# their own; it is rebuilt when the requirements change. It comes before cargo test:
+# crates/worker/tests/s3_moto.rs starts moto's S3 server from it (or from
+# CAIRN_TEST_PYTHON).
+venv=target/e2e-venv
+if ! cmp -s e2e/requirements.txt "$venv/requirements.installed" 2>/dev/null; then
+    step "Python venv $venv (boto3, AWS CLI, pytest, moto)"
+    rm -rf "$venv"
+    "${PYTHON:-python3}" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r e2e/requirements.txt
+    cp e2e/requirements.txt "$venv/requirements.installed"
+fi
+
 step "cargo test"
 cargo test --workspace --locked
 
@@ -30,17 +43,6 @@ target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 \
 
 step "deploy/check.sh (YAML, Kubernetes schemas, Prometheus rules, /metrics exposition)"
 bash deploy/check.sh
-
-# The clients come from PyPI, pinned in e2e/requirements.txt, into a venv of their own;
-# it is rebuilt when the requirements change.
-venv=target/e2e-venv
-if ! cmp -s e2e/requirements.txt "$venv/requirements.installed" 2>/dev/null; then
-    step "end to end: Python venv $venv"
-    rm -rf "$venv"
-    "${PYTHON:-python3}" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r e2e/requirements.txt
-    cp e2e/requirements.txt "$venv/requirements.installed"
-fi
 
 step "end to end: pytest e2e (boto3, AWS CLI, conformance run.py against cairn server)"
 "$venv/bin/python" -m pytest e2e

@@ -15,6 +15,7 @@
 pub mod callback;
 pub mod choice;
 pub mod diagnostic;
+pub mod distributed;
 pub mod driver;
 pub mod error;
 pub mod history;

@@ -35,6 +35,7 @@ mod invocation;
 mod lambda;
 mod resource;
 pub mod runner;
+pub mod s3;
 mod services;
 mod targets;
 mod transport;

@@ -35,6 +35,26 @@ pub enum BuildError {
     },
 }
 
+/// The standard AWS credential chain (environment variables, the shared config and
+/// credentials files with `AWS_PROFILE`, web identity as on EKS, ECS container
+/// credentials, EC2 instance metadata), whose own HTTP calls go through `client`.
+pub(crate) async fn default_credentials(
+    client: &reqwest::Client,
+    region: &str,
+) -> DefaultCredentialsChain {
+    let region = Region::new(region.to_string());
+    let provider_config = ProviderConfig::without_region()
+        .with_region(Some(region.clone()))
+        .with_http_client(transport::aws::ReqwestHttpClient {
+            client: client.clone(),
+        });
+    DefaultCredentialsChain::builder()
+        .configure(provider_config)
+        .region(region)
+        .build()
+        .await
+}
+
 /// Invokes the resources of Task states: one shared HTTP client (rustls), the Lambda API
 /// and its credentials, the service integrations' endpoints (signed with the same
 /// credentials), the operator's configuration. Cheap to share behind an `Arc`; `invoke`
@@ -70,17 +90,7 @@ impl Targets {
         let env = |name: &str| std::env::var(name).ok();
         let endpoint = lambda_endpoint(&config, env)?;
         let service_endpoints = ServiceEndpoints::from_env(env)?;
-        let region = Region::new(config.region.clone());
-        let provider_config = ProviderConfig::without_region()
-            .with_region(Some(region.clone()))
-            .with_http_client(transport::aws::ReqwestHttpClient {
-                client: client.clone(),
-            });
-        let chain = DefaultCredentialsChain::builder()
-            .configure(provider_config)
-            .region(region)
-            .build()
-            .await;
+        let chain = default_credentials(&client, &config.region).await;
         Ok(Targets::new(config, LambdaApi::new(endpoint, chain))?
             .with_service_endpoints(service_endpoints))
     }

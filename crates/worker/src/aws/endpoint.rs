@@ -13,6 +13,8 @@ pub enum AwsService {
     Sns,
     DynamoDb,
     EventBridge,
+    /// S3, which the Distributed Map's item readers and result writer call.
+    S3,
 }
 
 impl AwsService {
@@ -24,6 +26,7 @@ impl AwsService {
             AwsService::Sns => "AWS_ENDPOINT_URL_SNS",
             AwsService::DynamoDb => "AWS_ENDPOINT_URL_DYNAMODB",
             AwsService::EventBridge => "AWS_ENDPOINT_URL_EVENTBRIDGE",
+            AwsService::S3 => "AWS_ENDPOINT_URL_S3",
         }
     }
 
@@ -35,6 +38,7 @@ impl AwsService {
             AwsService::Sns => "sns",
             AwsService::DynamoDb => "dynamodb",
             AwsService::EventBridge => "events",
+            AwsService::S3 => "s3",
         }
     }
 
@@ -46,6 +50,7 @@ impl AwsService {
             AwsService::Sns => "SNS",
             AwsService::DynamoDb => "DynamoDB",
             AwsService::EventBridge => "EventBridge",
+            AwsService::S3 => "S3",
         }
     }
 
@@ -58,6 +63,7 @@ impl AwsService {
             AwsService::Sns => "AmazonSNS",
             AwsService::DynamoDb => "AmazonDynamoDBv2",
             AwsService::EventBridge => "AmazonEventBridge",
+            AwsService::S3 => "Amazon S3",
         }
     }
 
@@ -71,6 +77,7 @@ impl AwsService {
             (AwsService::Sns, _) => "AmazonSNSException",
             (AwsService::DynamoDb, _) => "AmazonDynamoDBException",
             (AwsService::EventBridge, _) => "AmazonEventBridgeException",
+            (AwsService::S3, _) => "AmazonS3Exception",
         }
     }
 
@@ -148,7 +155,7 @@ impl ServiceEndpoints {
             AwsService::Sns => self.sns.as_ref(),
             AwsService::DynamoDb => self.dynamodb.as_ref(),
             AwsService::EventBridge => self.eventbridge.as_ref(),
-            AwsService::Lambda => None,
+            AwsService::Lambda | AwsService::S3 => None,
         }
     }
 

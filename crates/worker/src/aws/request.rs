@@ -42,6 +42,7 @@ pub(crate) async fn send(
             url,
             headers: request.headers,
             body: &request.body,
+            s3: false,
         })
         .await
         .map_err(|e| client_error(e.to_string()))?;

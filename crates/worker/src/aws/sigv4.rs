@@ -6,7 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
 use aws_sigv4::sign::v4;
 
 /// Credentials are fetched again this long before they expire.
@@ -45,6 +48,9 @@ pub(crate) struct Unsigned<'a> {
     /// The headers to send, all of which are signed.
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
+    /// S3's variant of SigV4: the path is signed as sent (no second encoding, no
+    /// normalisation) and `x-amz-content-sha256` carries the payload's hash.
+    pub s3: bool,
 }
 
 impl Signer {
@@ -92,7 +98,7 @@ impl Signer {
             .region(request.region)
             .name(request.service)
             .time(SystemTime::now())
-            .settings(SigningSettings::default())
+            .settings(settings(request.s3))
             .build()
             .map_err(|e| failed(&e))?
             .into();
@@ -111,4 +117,14 @@ impl Signer {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect())
     }
+}
+
+fn settings(s3: bool) -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    if s3 {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    settings
 }

@@ -1,0 +1,19 @@
+//! S3 for the Distributed Map: a client for any S3-compatible store ([`client`]), the
+//! item readers that stream an `ItemReader`'s items out of it ([`reader`]), and the
+//! result writer that streams a `ResultWriter`'s files into it ([`writer`]). The
+//! formats themselves (CSV, JSON, batching, the files' records) are the pure parts in
+//! `cairn_asl::distributed`.
+//!
+//! The Map state does not call these yet: they are the building blocks the engine's
+//! Distributed Map will use (see `docs/asl-support.md`).
+
+pub mod client;
+pub mod error;
+mod inventory;
+pub mod reader;
+pub mod writer;
+
+pub use client::{ListPage, ObjectBody, ObjectSummary, S3Client, S3Config};
+pub use error::S3Error;
+pub use reader::ItemStream;
+pub use writer::ResultUpload;
