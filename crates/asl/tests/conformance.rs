@@ -1,10 +1,10 @@
 //! The conformance harness: runs the AWS-recorded corpus (`shared/conformance/cases`)
 //! against `cairn-asl` in memory, with the comparison rules of the corpus's `run.py`.
 //!
-//! Scope: JSONPath `execution` cases (validate, then `driver::run`) and `create_failure`
-//! cases whose recorded error is `InvalidDefinition` (validate must reject). Skipped, and
-//! counted by reason: JSONata cases, `test_state` cases (the TestState API is not in this
-//! crate) and API-level creation failures.
+//! Scope: `execution` cases in both query languages, JSONPath and JSONata (validate, then
+//! `driver::run`), and `create_failure` cases whose recorded error is `InvalidDefinition`
+//! (validate must reject). Skipped, and counted by reason: `test_state` cases (the
+//! TestState API is not in this crate) and API-level creation failures.
 //!
 //! Environment:
 //! - `CAIRN_CONFORMANCE_DIR`: the corpus (default `<repo>/../shared/conformance/cases`).
@@ -121,27 +121,10 @@ fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Does this JSON use JSONata (`"QueryLanguage": "JSONata"` or a `{% … %}` expression)?
-fn uses_jsonata(v: &Value) -> bool {
-    match v {
-        Value::Object(map) => map.iter().any(|(k, x)| {
-            (k == "QueryLanguage" && x.as_str() == Some("JSONata"))
-                || k.contains("{%")
-                || uses_jsonata(x)
-        }),
-        Value::Array(items) => items.iter().any(uses_jsonata),
-        Value::String(s) => s.contains("{%"),
-        _ => false,
-    }
-}
-
 /// Why a case is out of this harness's scope, if it is.
 fn skip_reason(case: &Case) -> Option<String> {
     if case.kind == "test_state" {
         return Some("test_state: the TestState API is not in this crate".to_string());
-    }
-    if uses_jsonata(&case.doc["definition"]) || uses_jsonata(&case.doc["request"]) {
-        return Some("JSONata query language".to_string());
     }
     if case.kind == "create_failure" {
         let error = case.expected()["error"].as_str().unwrap_or("(none)");

@@ -95,6 +95,12 @@ pub enum EvalError {
     Undefined,
     /// It yielded a function, a regular expression, or a number JSON cannot hold.
     Unsupported,
+    /// It yielded a value of another type than the field takes (`Items` takes an
+    /// array, a Choice `Condition` a boolean).
+    UnexpectedType {
+        expected: &'static str,
+        value: Value,
+    },
     /// The engine raised an error (`T2001: …`, `D3030: …`), AWS's refusal of `$eval`
     /// included.
     Failed(String),
@@ -112,6 +118,12 @@ impl EvalError {
         match self {
             EvalError::Undefined => format!("{head} returned nothing (undefined)."),
             EvalError::Unsupported => format!("{head} returned an unsupported result type."),
+            EvalError::UnexpectedType { expected, value } => format!(
+                "{head} returned an unexpected result type. Expected '{expected}', but was \
+                 '{}' for value: {}",
+                type_name(value),
+                crate::payload::to_text(value)
+            ),
             EvalError::Failed(message) => {
                 format!("{head} threw an error during evaluation: {message}")
             }
@@ -129,10 +141,24 @@ impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EvalError::Undefined => f.write_str("returned nothing (undefined)"),
-            EvalError::Unsupported => f.write_str("returned an unsupported result type"),
+            EvalError::Unsupported | EvalError::UnexpectedType { .. } => {
+                f.write_str("returned an unsupported result type")
+            }
             EvalError::Failed(m) | EvalError::LimitExceeded(m) => f.write_str(m),
             EvalError::EnginePanicked => f.write_str("the JSONata engine failed"),
         }
+    }
+}
+
+/// AWS's name for a JSON value's type in `unexpected result type` causes.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
