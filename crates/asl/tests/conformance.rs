@@ -15,7 +15,8 @@
 //!
 //! Output: one line per failed case, counts by group, skip and failure-category counts,
 //! the history comparison count, then the line `N passed, M failed`. A JSON report goes
-//! to `target/conformance-report.json`. The test fails below a 95 % pass rate.
+//! to `target/conformance-report.json`. The test fails below a 95 % pass rate, or when a
+//! JSONata case fails (all of them pass).
 
 #[path = "conformance/compare.rs"]
 mod compare;
@@ -118,6 +119,20 @@ fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) {
         } else if path.extension().is_some_and(|e| e == "json") {
             out.push(path);
         }
+    }
+}
+
+/// Does this JSON use JSONata (`"QueryLanguage": "JSONata"` or a `{% … %}` expression)?
+fn uses_jsonata(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => map.iter().any(|(k, x)| {
+            (k == "QueryLanguage" && x.as_str() == Some("JSONata"))
+                || k.contains("{%")
+                || uses_jsonata(x)
+        }),
+        Value::Array(items) => items.iter().any(uses_jsonata),
+        Value::String(s) => s.contains("{%"),
+        _ => false,
     }
 }
 
@@ -491,6 +506,8 @@ struct Row {
     group: String,
     kind: String,
     verdict: &'static str,
+    /// The case uses JSONata: every such case must pass.
+    jsonata: bool,
     skip: Option<String>,
     /// The case recorded a history this harness compares (not a sync start).
     history_recorded: bool,
@@ -559,6 +576,7 @@ fn main() {
                     name,
                     kind: "?".to_string(),
                     verdict: "FAIL",
+                    jsonata: false,
                     skip: None,
                     history_recorded: false,
                     eval: Evaluation::fail(reason, "bad case file"),
@@ -585,6 +603,7 @@ fn main() {
             group: case.group.clone(),
             kind: case.kind.clone(),
             verdict,
+            jsonata: uses_jsonata(&case.doc["definition"]) || uses_jsonata(&case.doc["request"]),
             history_recorded: case.kind == "execution"
                 && case.doc["history_event_types"].is_array()
                 && case.doc["start"].as_str() != Some("sync"),
@@ -596,7 +615,19 @@ fn main() {
     let _ = panic::take_hook();
 
     let ok = print_summary(&dir, filter.as_deref(), &rows, started.elapsed());
-    if !ok {
+    let jsonata_run = rows
+        .iter()
+        .filter(|r| r.jsonata && r.verdict != "SKIP")
+        .count();
+    let jsonata_failed = rows
+        .iter()
+        .filter(|r| r.jsonata && r.verdict == "FAIL")
+        .count();
+    println!(
+        "JSONata cases: {} of {jsonata_run} passed (all must pass)",
+        jsonata_run - jsonata_failed
+    );
+    if !ok || jsonata_failed > 0 {
         std::process::exit(1);
     }
 }
