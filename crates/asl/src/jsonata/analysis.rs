@@ -26,8 +26,15 @@ pub struct Analysis {
     pub reads_states: bool,
     /// The fields of `$states` it names (`input`, `result`, …); sorted, unique.
     pub states_fields: Vec<String>,
+    /// It reads `$states` other than through one of its fields (`$states`,
+    /// `$keys($states)`): every field must be there.
+    pub reads_whole_states: bool,
     /// It may draw entropy (`$random`, `$uuid`, `$shuffle`).
     pub uses_entropy: bool,
+    /// The functions it calls by name (`$name(…)`); sorted, unique. With
+    /// [`Analysis::variables`] (a function passed as `$name`), what the engine must
+    /// provide.
+    pub functions: Vec<String>,
     /// References AWS refuses at creation (`UNSUPPORTED_JSONATA_EXPRESSION`), worded as
     /// AWS words them.
     pub unsupported: Vec<String>,
@@ -42,8 +49,15 @@ impl Analysis {
         analysis.variables.dedup();
         analysis.states_fields.sort();
         analysis.states_fields.dedup();
+        analysis.functions.sort();
+        analysis.functions.dedup();
         analysis.unsupported.dedup();
         analysis
+    }
+
+    /// Whether the expression may use the function `$name`, called or passed.
+    pub fn may_use_function(&self, name: &str) -> bool {
+        self.functions.iter().any(|f| f == name) || self.variables.iter().any(|v| v == name)
     }
 
     /// Whether the expression names `$states.<field>`.
@@ -56,7 +70,10 @@ fn variable(name: &str, analysis: &mut Analysis) {
     match name {
         // `$`: the context item, which AWS leaves undefined.
         "" => {}
-        "states" => analysis.reads_states = true,
+        "states" => {
+            analysis.reads_states = true;
+            analysis.reads_whole_states = true;
+        }
         other => {
             if ENTROPY_FUNCTIONS.contains(&other) {
                 analysis.uses_entropy = true;
@@ -102,6 +119,7 @@ fn walk_node(node: &AstNode, top: bool, analysis: &mut Analysis) {
             if ENTROPY_FUNCTIONS.contains(&name.as_str()) {
                 analysis.uses_entropy = true;
             }
+            analysis.functions.push(name.clone());
             for arg in args {
                 walk(arg, top, analysis);
             }
@@ -170,8 +188,11 @@ fn path(steps: &[PathStep], top: bool, analysis: &mut Analysis) {
             AstNode::Name(name) if step_top => refuse_name(name, analysis),
             AstNode::Variable(name) if name == "states" && i == 0 => {
                 analysis.reads_states = true;
-                if let Some(AstNode::Name(field)) = steps.get(1).map(|s| &s.node) {
-                    analysis.states_fields.push(field.clone());
+                match steps.get(1).map(|s| &s.node) {
+                    Some(AstNode::Name(field)) if step.stages.is_empty() => {
+                        analysis.states_fields.push(field.clone())
+                    }
+                    _ => analysis.reads_whole_states = true,
                 }
             }
             other => walk(other, step_top, analysis),
@@ -209,6 +230,9 @@ mod tests {
         assert!(a.unsupported.is_empty());
         let a = of("$states.result.Payload & $states.errorOutput.Cause");
         assert_eq!(a.states_fields, ["errorOutput", "result"]);
+        assert!(!a.reads_whole_states);
+        assert!(of("$keys($states)").reads_whole_states);
+        assert!(of("$states[0]").reads_whole_states);
         assert!(of("$uuid()").uses_entropy);
         assert!(of("$map([1,2], $random)").uses_entropy);
     }

@@ -45,12 +45,19 @@ pub struct CoreEngine;
 #[derive(Debug)]
 pub struct Program {
     ast: AstNode,
+    /// The instrumentation added step counting (the expression has a function or a
+    /// block): the counter must be provided.
+    counts_steps: bool,
 }
 
 /// One step's evaluations: the environment and the engine values built from it once.
 pub struct CoreSession<'a> {
     env: Environment<'a>,
-    states: Option<JValue>,
+    /// `$states`' fields, converted when an expression first reads them.
+    input: Option<JValue>,
+    context: Option<JValue>,
+    result: Option<JValue>,
+    error_output: Option<JValue>,
     variables: HashMap<String, Option<JValue>>,
     entropy: Option<Rc<RefCell<SplitMix64>>>,
 }
@@ -75,14 +82,18 @@ impl Engine for CoreEngine {
             }
         };
         let analysis = Analysis::of(&ast);
-        instrument(&mut ast);
-        Ok((Program { ast }, analysis))
+        let mut counts_steps = false;
+        instrument(&mut ast, &mut counts_steps);
+        Ok((Program { ast, counts_steps }, analysis))
     }
 
     fn session(environment: Environment<'_>) -> CoreSession<'_> {
         CoreSession {
             env: environment,
-            states: None,
+            input: None,
+            context: None,
+            result: None,
+            error_output: None,
             variables: HashMap::new(),
             entropy: None,
         }
@@ -95,7 +106,7 @@ impl Engine for CoreEngine {
     ) -> Result<Value, EvalError> {
         let mut context = Context::new();
         if analysis.reads_states {
-            context.bind("states".to_string(), session.states());
+            context.bind("states".to_string(), session.states(analysis));
         }
         for name in &analysis.variables {
             if let Some(value) = session.variable(name) {
@@ -117,7 +128,7 @@ impl Engine for CoreEngine {
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut evaluator = Evaluator::with_options(context, options);
-            functions::register(&mut evaluator, &host)?;
+            functions::register(&mut evaluator, &host, analysis, program.counts_steps)?;
             evaluator.evaluate(&program.ast, &JValue::Undefined)
         }));
         match outcome {
@@ -129,23 +140,33 @@ impl Engine for CoreEngine {
 }
 
 impl CoreSession<'_> {
-    /// `$states`, built once per session.
-    fn states(&mut self) -> JValue {
-        if let Some(states) = &self.states {
-            return states.clone();
-        }
+    /// `$states` with the fields `analysis` says the expression reads (all of them if
+    /// it reads `$states` whole), each converted once per session.
+    fn states(&mut self, analysis: &Analysis) -> JValue {
+        let wanted =
+            |field: &str| analysis.reads_whole_states || analysis.names_states_field(field);
         let mut map = IndexMap::new();
-        map.insert("input".to_string(), from_json(self.env.input));
-        map.insert("context".to_string(), from_json(self.env.context));
-        if let Some(result) = self.env.result {
-            map.insert("result".to_string(), from_json(result));
+        if wanted("input") {
+            let input = self.env.input;
+            let value = self.input.get_or_insert_with(|| from_json(input));
+            map.insert("input".to_string(), value.clone());
         }
-        if let Some(error_output) = self.env.error_output {
-            map.insert("errorOutput".to_string(), from_json(error_output));
+        if wanted("context") {
+            let context = self.env.context;
+            let value = self.context.get_or_insert_with(|| from_json(context));
+            map.insert("context".to_string(), value.clone());
         }
-        let states = JValue::object(map);
-        self.states = Some(states.clone());
-        states
+        if let (true, Some(result)) = (wanted("result"), self.env.result) {
+            let value = self.result.get_or_insert_with(|| from_json(result));
+            map.insert("result".to_string(), value.clone());
+        }
+        if let (true, Some(error_output)) = (wanted("errorOutput"), self.env.error_output) {
+            let value = self
+                .error_output
+                .get_or_insert_with(|| from_json(error_output));
+            map.insert("errorOutput".to_string(), value.clone());
+        }
+        JValue::object(map)
     }
 
     fn variable(&mut self, name: &str) -> Option<JValue> {
@@ -187,8 +208,9 @@ fn engine_error(error: &EvaluatorError) -> EvalError {
 /// Makes every function body and every block start by counting a step (see the
 /// module doc). Evaluating the count returns nothing and changes no binding, so the
 /// expression means what it meant; a body keeps its tail call in tail position.
-fn instrument(node: &mut AstNode) {
-    with_stack(|| instrument_node(node));
+/// `counted` becomes true when a count was added.
+fn instrument(node: &mut AstNode, counted: &mut bool) {
+    with_stack(|| instrument_node(node, counted));
 }
 
 fn step_call() -> AstNode {
@@ -200,7 +222,7 @@ fn step_call() -> AstNode {
     }
 }
 
-fn instrument_node(node: &mut AstNode) {
+fn instrument_node(node: &mut AstNode, counted: &mut bool) {
     match node {
         AstNode::String(_)
         | AstNode::Name(_)
@@ -217,45 +239,49 @@ fn instrument_node(node: &mut AstNode) {
         | AstNode::Parent(_) => {}
         AstNode::Path { steps } => {
             for step in steps {
-                instrument(&mut step.node);
+                instrument(&mut step.node, counted);
                 for stage in &mut step.stages {
                     if let jsonata_core::ast::Stage::Filter(predicate) = stage {
-                        instrument(predicate);
+                        instrument(predicate, counted);
                     }
                 }
             }
         }
         AstNode::Binary { lhs, rhs, .. } => {
-            instrument(lhs);
-            instrument(rhs);
+            instrument(lhs, counted);
+            instrument(rhs, counted);
         }
-        AstNode::Unary { operand, .. } => instrument(operand),
-        AstNode::Function { args, .. } => args.iter_mut().for_each(instrument),
+        AstNode::Unary { operand, .. } => instrument(operand, counted),
+        AstNode::Function { args, .. } => args.iter_mut().for_each(|n| instrument(n, counted)),
         AstNode::Call { procedure, args } => {
-            instrument(procedure);
-            args.iter_mut().for_each(instrument);
+            instrument(procedure, counted);
+            args.iter_mut().for_each(|n| instrument(n, counted));
         }
         AstNode::Lambda { body, .. } => {
-            instrument(body);
+            instrument(body, counted);
+            *counted = true;
             let inner = std::mem::replace(body.as_mut(), AstNode::Null);
             **body = AstNode::Block(vec![step_call(), inner]);
         }
         AstNode::Block(items) => {
-            items.iter_mut().for_each(instrument);
+            items.iter_mut().for_each(|n| instrument(n, counted));
             items.insert(0, step_call());
+            *counted = true;
         }
-        AstNode::Array(items) | AstNode::ArrayGroup(items) => items.iter_mut().for_each(instrument),
+        AstNode::Array(items) | AstNode::ArrayGroup(items) => {
+            items.iter_mut().for_each(|n| instrument(n, counted))
+        }
         AstNode::Object(pairs) => {
             for (key, value) in pairs {
-                instrument(key);
-                instrument(value);
+                instrument(key, counted);
+                instrument(value, counted);
             }
         }
         AstNode::ObjectTransform { input, pattern } => {
-            instrument(input);
+            instrument(input, counted);
             for (key, value) in pattern {
-                instrument(key);
-                instrument(value);
+                instrument(key, counted);
+                instrument(value, counted);
             }
         }
         AstNode::Conditional {
@@ -263,17 +289,17 @@ fn instrument_node(node: &mut AstNode) {
             then_branch,
             else_branch,
         } => {
-            instrument(condition);
-            instrument(then_branch);
+            instrument(condition, counted);
+            instrument(then_branch, counted);
             if let Some(other) = else_branch {
-                instrument(other);
+                instrument(other, counted);
             }
         }
-        AstNode::FunctionApplication(inner) => instrument(inner),
+        AstNode::FunctionApplication(inner) => instrument(inner, counted),
         AstNode::Sort { input, terms } => {
-            instrument(input);
+            instrument(input, counted);
             for (term, _) in terms {
-                instrument(term);
+                instrument(term, counted);
             }
         }
         AstNode::Transform {
@@ -281,10 +307,10 @@ fn instrument_node(node: &mut AstNode) {
             update,
             delete,
         } => {
-            instrument(location);
-            instrument(update);
+            instrument(location, counted);
+            instrument(update, counted);
             if let Some(delete) = delete {
-                instrument(delete);
+                instrument(delete, counted);
             }
         }
     }

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError};
 use jsonata_core::value::JValue;
 
+use super::analysis::Analysis;
 use super::engine::{from_json, STEP_FUNCTION, STEP_LIMIT_CODE};
 use crate::random::{Random, SplitMix64};
 use crate::timestamp::Timestamp;
@@ -40,8 +41,91 @@ fn type_error(function: &str, message: &str) -> EvaluatorError {
     EvaluatorError::TypeError(format!("T0410: {function}: {message}"))
 }
 
-/// Registers every function on `evaluator`.
-pub(super) fn register(evaluator: &mut Evaluator, host: &Host) -> Result<(), EvaluatorError> {
+/// Registers on `evaluator` the functions an expression may use (registering costs more
+/// than evaluating most expressions).
+pub(super) fn register(
+    evaluator: &mut Evaluator,
+    host: &Host,
+    analysis: &Analysis,
+    counts_steps: bool,
+) -> Result<(), EvaluatorError> {
+    let uses = |name: &str| analysis.may_use_function(name);
+    if counts_steps {
+        register_step_counter(evaluator, host)?;
+    }
+    if uses("partition") {
+        evaluator.register_fn("partition", partition)?;
+    }
+    if uses("range") {
+        let max_sequence = host.max_sequence_length;
+        evaluator.register_fn("range", move |args: &[JValue]| range(args, max_sequence))?;
+    }
+    if uses("hash") {
+        evaluator.register_fn("hash", hash)?;
+    }
+    if uses("parse") {
+        evaluator.register_fn("parse", parse)?;
+    }
+    if uses("uuid") {
+        let entropy = Rc::clone(&host.entropy);
+        evaluator.register_fn("uuid", move |args: &[JValue]| -> HostResult {
+            if !args.is_empty() {
+                return Err(type_error("$uuid", "takes no arguments"));
+            }
+            let mut generator = entropy.borrow_mut();
+            Ok(JValue::string(crate::intrinsics::uuid_v4(&mut *generator)))
+        })?;
+    }
+    if uses("random") {
+        let entropy = Rc::clone(&host.entropy);
+        evaluator.register_fn_override("random", move |args: &[JValue]| -> HostResult {
+            match args {
+                [] => Ok(JValue::Number(entropy.borrow_mut().next_f64())),
+                [JValue::Number(seed)] => {
+                    // The same seed always gives the same number.
+                    Ok(JValue::Number(SplitMix64::new(seed.to_bits()).next_f64()))
+                }
+                _ => Err(type_error("$random", "the seed must be a number")),
+            }
+        })?;
+    }
+    if uses("shuffle") {
+        let entropy = Rc::clone(&host.entropy);
+        evaluator
+            .register_fn_override("shuffle", move |args: &[JValue]| shuffle(args, &entropy))?;
+    }
+    let now = host.now;
+    if uses("millis") {
+        evaluator.register_fn_override("millis", move |args: &[JValue]| -> HostResult {
+            if !args.is_empty() {
+                return Err(type_error("$millis", "takes no arguments"));
+            }
+            Ok(JValue::from(now.unix_millis()))
+        })?;
+    }
+    if uses("now") {
+        evaluator.register_fn_override("now", move |args: &[JValue]| now_of(now, args))?;
+    }
+    // Built-ins whose arguments can make them run for hours or fill the memory: the
+    // arguments are checked, then the built-in itself runs.
+    if uses("pad") {
+        evaluator.register_fn_override("pad", pad)?;
+    }
+    if uses("formatInteger") {
+        evaluator.register_fn_override("formatInteger", format_integer)?;
+    }
+    if uses("eval") {
+        evaluator.register_fn_override("eval", |_: &[JValue]| -> HostResult {
+            Err(error(
+                "The function $eval is not supported by Step Functions; use $parse".to_string(),
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The step counter the instrumentation calls (see [`super::engine`]).
+fn register_step_counter(evaluator: &mut Evaluator, host: &Host) -> Result<(), EvaluatorError> {
     let steps = Rc::clone(&host.steps);
     let max_steps = host.max_steps;
     evaluator.register_fn(STEP_FUNCTION, move |_: &[JValue]| -> HostResult {
@@ -54,89 +138,49 @@ pub(super) fn register(evaluator: &mut Evaluator, host: &Host) -> Result<(), Eva
         }
         Ok(JValue::Undefined)
     })?;
-
-    evaluator.register_fn("partition", partition)?;
-    let max_sequence = host.max_sequence_length;
-    evaluator.register_fn("range", move |args: &[JValue]| range(args, max_sequence))?;
-    evaluator.register_fn("hash", hash)?;
-    evaluator.register_fn("parse", parse)?;
-
-    let entropy = Rc::clone(&host.entropy);
-    evaluator.register_fn("uuid", move |args: &[JValue]| -> HostResult {
-        if !args.is_empty() {
-            return Err(type_error("$uuid", "takes no arguments"));
-        }
-        let mut generator = entropy.borrow_mut();
-        Ok(JValue::string(crate::intrinsics::uuid_v4(&mut *generator)))
-    })?;
-    let entropy = Rc::clone(&host.entropy);
-    evaluator.register_fn_override("random", move |args: &[JValue]| -> HostResult {
-        match args {
-            [] => Ok(JValue::Number(entropy.borrow_mut().next_f64())),
-            [JValue::Number(seed)] => {
-                // The same seed always gives the same number.
-                Ok(JValue::Number(SplitMix64::new(seed.to_bits()).next_f64()))
-            }
-            _ => Err(type_error("$random", "the seed must be a number")),
-        }
-    })?;
-    let entropy = Rc::clone(&host.entropy);
-    evaluator.register_fn_override("shuffle", move |args: &[JValue]| -> HostResult {
-        let items = match args {
-            [JValue::Null] => return Ok(JValue::Null),
-            [JValue::Undefined] => return Ok(JValue::Undefined),
-            [JValue::Array(items)] => items.iter().cloned().collect::<Vec<_>>(),
-            [other] => vec![other.clone()],
-            _ => return Err(type_error("$shuffle", "takes one array")),
-        };
-        let mut items = items;
-        let mut generator = entropy.borrow_mut();
-        // Fisher–Yates, drawing from the step's generator.
-        for i in (1..items.len()).rev() {
-            let j = (generator.next_u64() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-        Ok(JValue::array(items))
-    })?;
-
-    let now = host.now;
-    evaluator.register_fn_override("millis", move |args: &[JValue]| -> HostResult {
-        if !args.is_empty() {
-            return Err(type_error("$millis", "takes no arguments"));
-        }
-        Ok(JValue::from(now.unix_millis()))
-    })?;
-    evaluator.register_fn_override("now", move |args: &[JValue]| now_of(now, args))?;
-    // Built-ins whose arguments can make them run for hours or fill the memory: the
-    // arguments are checked, then the built-in itself runs.
-    evaluator.register_fn_override("pad", |args: &[JValue]| -> HostResult {
-        if let Some(JValue::Number(width)) = args.get(1) {
-            if width.abs() > MAX_PAD_WIDTH {
-                return Err(error(format!(
-                    "D3137: $pad: the width {width} is larger than {MAX_PAD_WIDTH}"
-                )));
-            }
-        }
-        builtin("pad", args)
-    })?;
-    evaluator.register_fn_override("formatInteger", |args: &[JValue]| -> HostResult {
-        if let (Some(JValue::Number(n)), Some(JValue::String(picture))) =
-            (args.first(), args.get(1))
-        {
-            if picture.contains(['I', 'i']) && n.abs() > MAX_ROMAN {
-                return Err(error(format!(
-                    "D3137: $formatInteger: {n} is too large to write in Roman numerals"
-                )));
-            }
-        }
-        builtin("formatInteger", args)
-    })?;
-    evaluator.register_fn_override("eval", |_: &[JValue]| -> HostResult {
-        Err(error(
-            "The function $eval is not supported by Step Functions; use $parse".to_string(),
-        ))
-    })?;
     Ok(())
+}
+
+/// `$shuffle(array)`: Fisher–Yates, drawing from the step's generator.
+fn shuffle(args: &[JValue], entropy: &RefCell<SplitMix64>) -> HostResult {
+    let mut items = match args {
+        [JValue::Null] => return Ok(JValue::Null),
+        [JValue::Undefined] => return Ok(JValue::Undefined),
+        [JValue::Array(items)] => items.iter().cloned().collect::<Vec<_>>(),
+        [other] => vec![other.clone()],
+        _ => return Err(type_error("$shuffle", "takes one array")),
+    };
+    let mut generator = entropy.borrow_mut();
+    for i in (1..items.len()).rev() {
+        let j = (generator.next_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+    Ok(JValue::array(items))
+}
+
+/// `$pad`, refused beyond [`MAX_PAD_WIDTH`] (the built-in loops for as long as it is
+/// told to).
+fn pad(args: &[JValue]) -> HostResult {
+    if let Some(JValue::Number(width)) = args.get(1) {
+        if width.abs() > MAX_PAD_WIDTH {
+            return Err(error(format!(
+                "D3137: $pad: the width {width} is larger than {MAX_PAD_WIDTH}"
+            )));
+        }
+    }
+    builtin("pad", args)
+}
+
+/// `$formatInteger`, refused for Roman numerals beyond [`MAX_ROMAN`].
+fn format_integer(args: &[JValue]) -> HostResult {
+    if let (Some(JValue::Number(n)), Some(JValue::String(picture))) = (args.first(), args.get(1)) {
+        if picture.contains(['I', 'i']) && n.abs() > MAX_ROMAN {
+            return Err(error(format!(
+                "D3137: $formatInteger: {n} is too large to write in Roman numerals"
+            )));
+        }
+    }
+    builtin("formatInteger", args)
 }
 
 /// Widest string `$pad` may make (the built-in loops for as long as it is told to).
