@@ -99,7 +99,7 @@ pub enum EvalError {
     /// array, a Choice `Condition` a boolean).
     UnexpectedType {
         expected: &'static str,
-        value: Value,
+        value: Box<Value>,
     },
     /// The engine raised an error (`T2001: …`, `D3030: …`), AWS's refusal of `$eval`
     /// included.
@@ -212,24 +212,30 @@ pub fn session(environment: Environment<'_>) -> Session<'_> {
     DefaultEngine::session(environment)
 }
 
-/// One compiled `{% … %}` expression.
+/// One compiled `{% … %}` expression; cheap to clone (one shared allocation).
 #[derive(Clone)]
 pub struct Expression {
+    inner: Arc<Compiled>,
+}
+
+struct Compiled {
     /// The inside of `{% … %}`, trimmed, as AWS quotes it in error causes.
     source: String,
-    program: Arc<<DefaultEngine as Engine>::Program>,
-    analysis: Arc<Analysis>,
+    program: <DefaultEngine as Engine>::Program,
+    analysis: Analysis,
 }
 
 impl fmt::Debug for Expression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Expression").field(&self.source).finish()
+        f.debug_tuple("Expression")
+            .field(&self.inner.source)
+            .finish()
     }
 }
 
 impl PartialEq for Expression {
     fn eq(&self, other: &Self) -> bool {
-        self.source == other.source
+        self.inner.source == other.inner.source
     }
 }
 
@@ -238,24 +244,26 @@ impl Expression {
     pub fn compile(source: &str) -> Result<Expression, CompileError> {
         let (program, analysis) = DefaultEngine::compile(source)?;
         Ok(Expression {
-            source: source.trim().to_string(),
-            program: Arc::new(program),
-            analysis: Arc::new(analysis),
+            inner: Arc::new(Compiled {
+                source: source.trim().to_string(),
+                program,
+                analysis,
+            }),
         })
     }
 
     /// The source without `{%`, `%}` and the blanks around it.
     pub fn source(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
 
     pub fn analysis(&self) -> &Analysis {
-        &self.analysis
+        &self.inner.analysis
     }
 
     /// Evaluates the expression in `session`.
     pub fn evaluate(&self, session: &mut Session<'_>) -> Result<Value, EvalError> {
-        DefaultEngine::evaluate(session, &self.program, &self.analysis)
+        DefaultEngine::evaluate(session, &self.inner.program, &self.inner.analysis)
     }
 }
 

@@ -89,7 +89,7 @@ impl Run<'_> {
                                 .unwrap_or_default(),
                             error: EvalError::UnexpectedType {
                                 expected: "boolean",
-                                value: other,
+                                value: Box::new(other),
                             },
                         });
                     }

@@ -234,7 +234,7 @@ impl Run<'_> {
                             .unwrap_or_default();
                         let error = EvalError::UnexpectedType {
                             expected: "array",
-                            value: other,
+                            value: Box::new(other),
                         };
                         Err(self.evaluation_failed(frame, "Items", error.cause(&source, "Items")))
                     }
@@ -273,7 +273,7 @@ impl Run<'_> {
             None => {
                 let error = EvalError::UnexpectedType {
                     expected: "number",
-                    value,
+                    value: Box::new(value),
                 };
                 Err(self.evaluation_failed(frame, field, error.cause(expression.source(), field)))
             }
