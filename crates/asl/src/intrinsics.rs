@@ -20,6 +20,7 @@ use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
 use crate::error::Failure;
+use crate::jsonata::type_name;
 use crate::path::Path;
 use crate::random::{Random, SplitMix64};
 use crate::template::Scope;
@@ -358,17 +359,6 @@ fn arg<'v>(args: &'v [Cow<'_, Value>], i: usize) -> &'v Value {
 /// Compact JSON text, as AWS prints values.
 pub(crate) fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn expect_array<'v>(name: &str, value: &'v Value) -> Result<&'v Vec<Value>, Failure> {

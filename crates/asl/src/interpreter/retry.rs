@@ -80,19 +80,10 @@ impl Run<'_> {
                 };
                 let input = std::mem::take(&mut frame.input);
                 let placed = payload::place_result(input, error_output, &catcher.result_path);
-                match placed {
-                    Ok(output) => {
-                        self.exited(frame, state, &output, assigned.as_ref());
-                        if let Some(assigned) = assigned {
-                            frame.variables.extend(assigned);
-                        }
-                        frame.state = catcher.next.clone();
-                        frame.input = output;
-                        frame.waiting = Waiting::Enter;
-                        return Progress::Blocked;
-                    }
-                    Err(f) => return self.frame_ended(frame, Err(f)),
-                }
+                return match placed {
+                    Ok(output) => self.caught(frame, state, catcher, output, assigned),
+                    Err(f) => self.frame_ended(frame, Err(f)),
+                };
             }
         }
         self.frame_ended(frame, Err(failure))
@@ -123,18 +114,29 @@ impl Run<'_> {
             error_output.clone(),
         );
         match left {
-            Ok((assigned, output)) => {
-                self.exited(frame, state, &output, assigned.as_ref());
-                if let Some(assigned) = assigned {
-                    frame.variables.extend(assigned);
-                }
-                frame.state = catcher.next.clone();
-                frame.input = output;
-                frame.waiting = Waiting::Enter;
-                Progress::Blocked
-            }
+            Ok((assigned, output)) => self.caught(frame, state, catcher, output, assigned),
             Err(failure) => self.frame_ended(frame, Err(failure)),
         }
+    }
+
+    /// A catcher took the error: the state exits with `output`, its variables take
+    /// effect and the frame goes on to the catcher's `Next`.
+    fn caught(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        catcher: &Catcher,
+        output: Value,
+        assigned: Option<JsonMap<String, Value>>,
+    ) -> Progress {
+        self.exited(frame, state, &output, assigned.as_ref());
+        if let Some(assigned) = assigned {
+            frame.variables.extend(assigned);
+        }
+        frame.state = catcher.next.clone();
+        frame.input = output;
+        frame.waiting = Waiting::Enter;
+        Progress::Blocked
     }
 }
 

@@ -150,7 +150,8 @@ impl fmt::Display for EvalError {
     }
 }
 
-/// AWS's name for a JSON value's type in `unexpected result type` causes.
+/// AWS's name for a JSON value's type, in `unexpected result type` causes and the
+/// intrinsic functions' errors.
 pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
