@@ -223,6 +223,38 @@ def functions_server():
         batch_http.shutdown()
 
 
+def test_order_processing_jsonata_example(functions_server):
+    """The same workflow written in JSONata (examples/order-processing-jsonata): the same
+    paths and Lambda calls, its outputs shaped by Output expressions and variables."""
+    results = example("order-processing-jsonata").run(functions_server.endpoint)
+    expected = example("order-processing-jsonata").EXPECTED
+    for name, (status, steps) in expected.items():
+        assert (results[name]["status"], results[name]["path"]) == (status, steps), \
+            (name, results[name])
+
+    ok = results["success"]
+    order_id = ok["arn"].rsplit(":", 1)[1]
+    # OrderComplete's Output: variables assigned at ValidateOrder, merged with what
+    # FulfillOrder's Output made of the Parallel's three results.
+    assert ok["output"] == {"orderId": order_id, "items": 2, "paymentId": f"pay-{order_id}",
+                            "inventory": {"inventoryUpdated": ["BOOK-1", "PEN-7"]},
+                            "confirmationSentTo": "ok@example.com",
+                            "trackingNumber": f"TRK-{order_id}"}
+    bad = results["invalid"]
+    bad_id = bad["arn"].rsplit(":", 1)[1]
+    # The Catch's Output put the error beside the order; the Fail's Cause is an expression.
+    assert bad["caught"]["Error"] == "ValidationError"
+    assert (bad["error"], bad["cause"]) == (
+        "OrderProcessingFailed", f"Order {bad_id} could not be processed: ValidationError")
+    declined = results["declined"]
+    assert declined["cause"].endswith("could not be processed: PaymentDeclined")
+    assert results["backorder"]["output"]["inventory"] == {"inventoryUpdated": ["LAMP-3"]}
+    flaky_id = results["flaky"]["arn"].rsplit(":", 1)[1]
+    attempts = [i for i in functions_server.order_functions.invocations
+                if i["function"] == "process-payment" and i["payload"]["orderId"] == flaky_id]
+    assert len(attempts) == 3
+
+
 def test_order_processing_example(functions_server):
     results = example("order-processing").run(functions_server.endpoint)
     fulfil = [("FulfillOrder", 0), ("OrderComplete", 0)]

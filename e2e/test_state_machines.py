@@ -5,7 +5,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, PASS_MACHINE, REGION, ROLE
+from conftest import ACCOUNT, PASS_MACHINE, REGION, ROLE, wait_for_end
 
 OTHER_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
@@ -106,6 +106,69 @@ def test_validate_state_machine_definition(sfn):
     # AWS documents only `result` as stable; codes and wording may change.
     assert first["code"]
     assert "Missing" in first["message"]
+
+
+def test_validate_state_machine_definition_understands_jsonata(sfn):
+    machine = {"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"total": "{% $sum($states.input.values) %}"},
+              "Assign": {"seen": "{% $count($states.input.values) %}"}, "End": True}}}
+    ok = sfn.validate_state_machine_definition(definition=json.dumps(machine))
+    assert (ok["result"], ok["diagnostics"]) == ("OK", [])
+
+    machine["States"]["P"]["Output"] = {"total": "{% $sum($states.input.values %}"}
+    bad = sfn.validate_state_machine_definition(definition=json.dumps(machine))
+    assert bad["result"] == "FAIL"
+    assert [(d["code"], d["location"]) for d in bad["diagnostics"]] == \
+        [("INVALID_JSONATA_EXPRESSION", "/States/P/Output/total")]
+
+    machine["States"]["P"]["Output"] = "{% phone %}"
+    bad = sfn.validate_state_machine_definition(definition=json.dumps(machine))
+    assert [(d["code"], d["message"]) for d in bad["diagnostics"]] == [
+        ("UNSUPPORTED_JSONATA_EXPRESSION",
+         "Reference to 'phone' at the top level is not supported.")]
+
+
+def test_jsonata_machines_run_standard_and_express(sfn, unique):
+    machine = json.dumps({"QueryLanguage": "JSONata", "StartAt": "Sum", "States": {
+        "Sum": {"Type": "Pass", "Assign": {"n": "{% $count($states.input.values) %}"},
+                "Output": "{% $sum($states.input.values) %}", "Next": "Shape"},
+        "Shape": {"Type": "Pass", "QueryLanguage": "JSONata",
+                  "Output": {"total": "{% $states.input %}", "count": "{% $n %}",
+                             "name": "{% $states.context.Execution.Name %}"},
+                  "End": True}}})
+    standard = sfn.create_state_machine(name=unique("jsonata"), definition=machine,
+                                        roleArn=ROLE)["stateMachineArn"]
+    express = sfn.create_state_machine(name=unique("jsonata-sync"), definition=machine,
+                                       roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=standard, name="std",
+                              input=json.dumps({"values": [1, 2, 3]}))["executionArn"]
+    done = wait_for_end(sfn, arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"total": 6, "count": 3, "name": "std"}
+    done = sfn.start_sync_execution(stateMachineArn=express, name="sync",
+                                    input=json.dumps({"values": [4, 5]}))
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"total": 9, "count": 2, "name": "sync"}
+
+    # An expression that yields nothing fails the state as AWS fails it.
+    failing = json.dumps({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"x": "{% $states.input.missing %}"}, "End": True}}})
+    machine = sfn.create_state_machine(name=unique("jsonata-fail"), definition=failing,
+                                       roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    done = wait_for_end(sfn, arn)
+    assert done["status"] == "FAILED"
+    assert done["error"] == "States.QueryEvaluationError"
+    assert done["cause"] == (
+        "An error occurred while executing the state 'P' (entered at the event id #2). "
+        "The JSONata expression '$states.input.missing' specified for the field 'Output/x' "
+        "returned nothing (undefined).")
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    failed = [e for e in events if e["type"] == "EvaluationFailed"]
+    assert len(failed) == 1
+    details = failed[0]["evaluationFailedEventDetails"]
+    assert (details["state"], details["location"], details["error"]) == \
+        ("P", "Output/x", "States.QueryEvaluationError")
 
 
 def test_invalid_definition_is_refused(sfn, unique):

@@ -8,6 +8,7 @@
 # happens.
 #
 #   examples/run.sh order-processing
+#   examples/run.sh order-processing-jsonata
 #   examples/run.sh map-batch
 #   examples/run.sh activity-approval
 #   examples/run.sh sqs-approval
@@ -20,7 +21,7 @@
 # does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, map-batch, activity-approval, sqs-approval, sdk-integrations)}
+name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, order-processing-jsonata, map-batch, activity-approval, sqs-approval, sdk-integrations)}
 [ -f "examples/$name/run.py" ] || { echo "no examples/$name/run.py" >&2; exit 2; }
 
 venv=target/e2e-venv

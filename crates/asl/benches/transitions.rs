@@ -49,6 +49,33 @@ fn pass_chain() -> Workload {
     }
 }
 
+/// Ten JSONata Pass states in a row, each with an `Output` expression that reads the
+/// input and an `Assign` counter: the cost of JSONata against `pass_chain_assign`.
+fn pass_chain_jsonata() -> Workload {
+    let mut states = serde_json::Map::new();
+    for i in 1..=10 {
+        let mut state = json!({
+            "Type": "Pass",
+            "Output": "{% $states.input %}",
+            "Assign": { "n": format!("{{% $n + {i} %}}"), "order": "{% $states.input.order %}" }
+        });
+        if i == 1 {
+            state["Assign"] = json!({ "n": 0, "order": "{% $states.input.order %}" });
+        }
+        if i < 10 {
+            state["Next"] = json!(format!("Pass{}", i + 1));
+        } else {
+            state["End"] = json!(true);
+        }
+        states.insert(format!("Pass{i}"), state);
+    }
+    Workload {
+        name: "JSONata pass chain (10 Pass)",
+        definition: json!({ "QueryLanguage": "JSONata", "StartAt": "Pass1", "States": states }),
+        input: json!({ "order": 42, "items": [1, 2, 3], "customer": { "name": "Ada" } }),
+    }
+}
+
 /// Ten Pass states in a row, each assigning a counter from the previous one's and a
 /// field of the input: the cost of workflow variables against `pass_chain`.
 fn pass_chain_assign() -> Workload {
@@ -294,6 +321,7 @@ fn main() {
     let workloads = [
         pass_chain(),
         pass_chain_assign(),
+        pass_chain_jsonata(),
         choice_loop(),
         parallel(),
         map_1000(),

@@ -27,6 +27,11 @@ pub enum DiagnosticCode {
     MissingEndState,
     /// The definition text is empty (AWS: "Received a null or empty workflow input.").
     MissingDescription,
+    /// A `{% … %}` expression does not parse; the message is the parser's.
+    InvalidJsonataExpression,
+    /// A `{% … %}` expression references what AWS does not allow (`$$`, a name at the
+    /// top level, `$states.errorOutput` outside a catcher).
+    UnsupportedJsonataExpression,
 }
 
 impl DiagnosticCode {
@@ -41,6 +46,8 @@ impl DiagnosticCode {
             DiagnosticCode::DefinitionTooLarge => "DEFINITION_TOO_LARGE",
             DiagnosticCode::MissingEndState => "MISSING_END_STATE",
             DiagnosticCode::MissingDescription => "MISSING_DESCRIPTION",
+            DiagnosticCode::InvalidJsonataExpression => "INVALID_JSONATA_EXPRESSION",
+            DiagnosticCode::UnsupportedJsonataExpression => "UNSUPPORTED_JSONATA_EXPRESSION",
         }
     }
 }

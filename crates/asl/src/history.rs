@@ -65,6 +65,12 @@ pub struct Details {
     pub assigned_variables: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_variables_details: Option<PayloadDetails>,
+    /// `EvaluationFailed`: where the failed JSONata expression is (`Output/result`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// `EvaluationFailed`: the state it failed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     /// The `workerName` an activity worker gave `GetActivityTask`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_name: Option<String>,

@@ -20,6 +20,7 @@ use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
 use crate::error::Failure;
+use crate::jsonata::type_name;
 use crate::path::Path;
 use crate::random::{Random, SplitMix64};
 use crate::template::Scope;
@@ -360,17 +361,6 @@ pub(crate) fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn expect_array<'v>(name: &str, value: &'v Value) -> Result<&'v Vec<Value>, Failure> {
     value.as_array().ok_or_else(|| {
         Failure::intrinsic(format!(
@@ -659,10 +649,23 @@ fn array_unique(array: &[Value]) -> Value {
 }
 
 fn hash(args: &[Cow<'_, Value>]) -> Result<Value, Failure> {
-    use md5::Digest as _;
     let name = Function::Hash.name();
     let data = expect_limited_string(name, arg(args, 0))?;
     let algorithm = expect_string(name, "algorithm", arg(args, 1))?;
+    match hex_digest(data, algorithm) {
+        Some(hex) => Ok(Value::String(hex)),
+        None => Err(Failure::intrinsic(format!(
+            "{name} does not support the algorithm '{algorithm}'; use one of MD5, SHA-1, \
+             SHA-256, SHA-384, SHA-512"
+        ))),
+    }
+}
+
+/// The lower-case hex digest of `data` with one of the algorithms `States.Hash` and
+/// JSONata's `$hash` accept (`MD5`, `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`); `None`
+/// for any other algorithm.
+pub(crate) fn hex_digest(data: &str, algorithm: &str) -> Option<String> {
+    use md5::Digest as _;
     let bytes = data.as_bytes();
     let digest: Vec<u8> = match algorithm {
         "MD5" => md5::Md5::digest(bytes).to_vec(),
@@ -670,18 +673,13 @@ fn hash(args: &[Cow<'_, Value>]) -> Result<Value, Failure> {
         "SHA-256" => sha2::Sha256::digest(bytes).to_vec(),
         "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),
         "SHA-512" => sha2::Sha512::digest(bytes).to_vec(),
-        other => {
-            return Err(Failure::intrinsic(format!(
-                "{name} does not support the algorithm '{other}'; use one of MD5, SHA-1, \
-                 SHA-256, SHA-384, SHA-512"
-            )))
-        }
+        _ => return None,
     };
     let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
         hex.push_str(&format!("{byte:02x}"));
     }
-    Ok(Value::String(hex))
+    Some(hex)
 }
 
 fn json_merge(args: &[Cow<'_, Value>]) -> Result<Value, Failure> {
@@ -738,7 +736,7 @@ fn math_random(args: &[Cow<'_, Value>], random: &mut dyn Random) -> Result<Value
 }
 
 /// A version 4 UUID from the supplied entropy.
-fn uuid_v4(random: &mut dyn Random) -> String {
+pub(crate) fn uuid_v4(random: &mut dyn Random) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&random.next_u64().to_be_bytes());
     bytes[8..].copy_from_slice(&random.next_u64().to_be_bytes());

@@ -9,7 +9,8 @@
 //! - [`model`]: the definition as typed Rust values; [`parse`] builds it from JSON and
 //!   [`validate`] checks it, both reporting AWS-shaped [`diagnostic::Diagnostic`]s.
 //! - [`path`], [`template`], [`intrinsics`], [`choice`], [`timestamp`]: the data language;
-//!   [`variables`]: workflow variables (`Assign`, `$name`).
+//!   [`variables`]: workflow variables (`Assign`, `$name`); [`jsonata`]: the JSONata
+//!   query language (`{% … %}`).
 //! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory.
 
 pub mod callback;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod model;
 pub mod parse;
 pub mod path;

@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::choice::Rule;
+use crate::jsonata::{Expression, JsonataTemplate};
 use crate::path::Path;
 use crate::template::Template;
 use crate::timestamp::Timestamp;
@@ -67,9 +68,19 @@ pub enum QueryLanguage {
 }
 
 /// One state: what every type shares, and its type's own fields.
+///
+/// A JSONata state has no InputPath or OutputPath (both are `$`, which changes nothing)
+/// and no JSONPath payload fields; its data flow is `Output` here and the JSONata
+/// fields of its type (`Arguments`, `Items`, …).
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
     pub comment: Option<String>,
+    /// The state's own `QueryLanguage`, or the machine's.
+    pub query_language: QueryLanguage,
+    /// JSONata's `Output`: the state's output, evaluated with `$states.input` (and
+    /// `$states.result` for Task, Parallel and Map). `None`: the result, or the input
+    /// for states that have none.
+    pub output: Option<JsonataTemplate>,
     /// `InputPath`: `None` when the definition says `null` (the state sees `{}`).
     pub input_path: Option<Path>,
     /// `OutputPath`: `None` when the definition says `null` (the state emits `{}`).
@@ -139,17 +150,21 @@ pub struct Pass {
 }
 
 /// A number given literally or read from the input at run time (`TimeoutSeconds` /
-/// `TimeoutSecondsPath`, `MaxConcurrency` / `MaxConcurrencyPath`, …).
+/// `TimeoutSecondsPath`, `MaxConcurrency` / `MaxConcurrencyPath`, …), or in a JSONata
+/// state the value of an expression (`"TimeoutSeconds": "{% $t %}"`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumberSource<T> {
     Literal(T),
     Path(Path),
+    Jsonata(Expression),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub resource: String,
     pub parameters: Option<Template>,
+    /// JSONata's `Arguments`: the task's input.
+    pub arguments: Option<JsonataTemplate>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub timeout_seconds: Option<NumberSource<u64>>,
@@ -163,10 +178,21 @@ pub struct Task {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChoiceBranch {
-    pub rule: Rule,
+    pub condition: Condition,
     pub next: String,
     /// Applies when this rule is the one that matched.
     pub assign: Option<Assign>,
+    /// JSONata: the state's output when this rule is the one that matched.
+    pub output: Option<JsonataTemplate>,
+}
+
+/// When a Choice rule matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// JSONPath's comparison operators.
+    Rule(Rule),
+    /// JSONata's `Condition`: `true`, `false` or an expression yielding a boolean.
+    Jsonata(JsonataTemplate),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +207,10 @@ pub enum WaitFor {
     Timestamp(Timestamp),
     SecondsPath(Path),
     TimestampPath(Path),
+    /// JSONata: `"Seconds": "{% … %}"`.
+    SecondsExpression(Expression),
+    /// JSONata: `"Timestamp": "{% … %}"`.
+    TimestampExpression(Expression),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +225,8 @@ pub enum TextSource {
     Literal(String),
     /// A path or an intrinsic call.
     Expression(Template),
+    /// JSONata: `"Error": "{% … %}"`.
+    Jsonata(Expression),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +239,8 @@ pub struct Fail {
 pub struct Parallel {
     pub branches: Vec<StateMachine>,
     pub parameters: Option<Template>,
+    /// JSONata's `Arguments`: each branch's input.
+    pub arguments: Option<JsonataTemplate>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub retry: Vec<Retrier>,
@@ -239,6 +273,10 @@ pub struct Map {
     pub items_path: Path,
     /// `ItemSelector` (or the legacy `Parameters`).
     pub item_selector: Option<Template>,
+    /// JSONata's `Items`: the items, when not the state's input.
+    pub items: Option<JsonataTemplate>,
+    /// JSONata's `ItemSelector`.
+    pub jsonata_item_selector: Option<JsonataTemplate>,
     /// 0 means no limit.
     pub max_concurrency: NumberSource<u64>,
     pub tolerated_failure_count: Option<NumberSource<u64>>,
@@ -283,4 +321,7 @@ pub struct Catcher {
     pub result_path: ResultPath,
     /// Evaluated against the error output (`{"Error": …, "Cause": …}`).
     pub assign: Option<Assign>,
+    /// JSONata's `Output`: the output when this catcher takes the error (default
+    /// `$states.errorOutput`).
+    pub output: Option<JsonataTemplate>,
 }

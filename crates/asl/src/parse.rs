@@ -8,19 +8,26 @@
 //! Messages copy AWS's wording where it is known (from recorded `InvalidDefinition`
 //! answers); elsewhere they say plainly what is wrong and what is expected.
 //!
-//! Only JSONPath definitions are accepted today: `QueryLanguage: JSONata`, the
-//! JSONata-only fields and `{% … %}` expressions get a "not supported yet" diagnostic.
-//! `Assign` (workflow variables) is accepted on the states, Choice rules and catchers
-//! that AWS allows it on.
+//! Both query languages are read. A state is JSONata when its `QueryLanguage` says so
+//! or, without one, when the machine's does (states inside Parallel branches and Map
+//! processors follow the machine, not the enclosing state); a JSONata machine cannot
+//! have a JSONPath state. Each language's own fields are refused in the other's states
+//! with AWS's wording, and `{% … %}` expressions are compiled here, so an expression
+//! that does not parse, or references what AWS refuses, is an `INVALID_JSONATA_EXPRESSION`
+//! or `UNSUPPORTED_JSONATA_EXPRESSION` diagnostic at its place. In a JSONPath state a
+//! `{% … %}` string is plain text, as on AWS. `Assign` (workflow variables) is accepted
+//! on the states, Choice rules and catchers that AWS allows it on, in both languages.
 
 use serde_json::{Map as JsonMap, Value};
 
 use crate::choice::Rule;
 use crate::diagnostic::{index, pointer, Diagnostic, Severity};
+use crate::jsonata::template::TemplateProblem;
+use crate::jsonata::{expression_source, Expression, JsonataTemplate};
 use crate::model::{
-    Catcher, ChildExecutionType, Choice, ChoiceBranch, Fail, Jitter, Map, NumberSource, Parallel,
-    Pass, ProcessorMode, QueryLanguage, ResultPath, Retrier, State, StateKind, StateMachine, Task,
-    TextSource, Transition, Wait, WaitFor,
+    Catcher, ChildExecutionType, Choice, ChoiceBranch, Condition, Fail, Jitter, Map, NumberSource,
+    Parallel, Pass, ProcessorMode, QueryLanguage, ResultPath, Retrier, State, StateKind,
+    StateMachine, Task, TextSource, Transition, Wait, WaitFor,
 };
 use crate::path::Path;
 use crate::template::{Template, TemplateError};
@@ -40,6 +47,25 @@ const MAX_LABEL_CHARS: usize = 40;
 
 /// Fields only the JSONata query language has. In a JSONPath state AWS refuses them.
 const JSONATA_ONLY_FIELDS: &[&str] = &["Arguments", "Output", "Items", "Condition"];
+/// Fields only the JSONPath query language has. In a JSONata state AWS refuses them.
+const JSONPATH_ONLY_FIELDS: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "ResultSelector",
+    "Parameters",
+    "Result",
+    "ItemsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+];
 
 const COMMON_FIELDS: &[&str] = &["Type", "Comment", "QueryLanguage", "Assign"];
 const PASS_FIELDS: &[&str] = &[
@@ -128,6 +154,7 @@ const RETRIER_FIELDS: &[&str] = &[
     "Comment",
 ];
 const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"];
+const JSONATA_RULE_FIELDS: &[&str] = &["Condition", "Next", "Assign", "Output", "Comment"];
 const STATE_TYPES: &[&str] = &[
     "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
 ];
@@ -140,6 +167,8 @@ pub fn parse_definition(value: &Value, diagnostics: &mut Vec<Diagnostic>) -> Opt
         diags: diagnostics,
         jsonata_machine: false,
         jsonata_state: false,
+        language_refused: false,
+        in_catcher: false,
     };
     let machine = match value.as_object() {
         Some(obj) => parser.machine(obj, "", Scope::Top, 0),
@@ -184,10 +213,14 @@ struct Parser<'d> {
     diags: &'d mut Vec<Diagnostic>,
     /// The machine declares `QueryLanguage: JSONata`.
     jsonata_machine: bool,
-    /// The state being read is JSONata (its own or the machine's `QueryLanguage`). Its
-    /// JSONata fields and expressions are then covered by the one "not supported yet"
-    /// diagnostic instead of being reported one by one as JSONPath mistakes.
+    /// The state being read is JSONata (its own or the machine's `QueryLanguage`).
     jsonata_state: bool,
+    /// The state's language was refused (a JSONPath state in a JSONata machine): that
+    /// diagnostic is the whole answer about languages, so fields of either language
+    /// are not reported on top of it.
+    language_refused: bool,
+    /// A catcher's `Output` or `Assign` is being read: `$states.errorOutput` exists.
+    in_catcher: bool,
 }
 
 /// `base/key`, with the root written `/` as AWS does.
@@ -201,11 +234,6 @@ fn root_or(loc: &str) -> String {
     } else {
         loc.to_string()
     }
-}
-
-fn is_jsonata_expression(text: &str) -> bool {
-    let t = text.trim();
-    t.starts_with("{%") && t.ends_with("%}") && t.len() >= 4
 }
 
 /// An integer value, accepting integral floats such as `3.0`.
@@ -236,10 +264,22 @@ impl Parser<'_> {
     fn check_fields(&mut self, obj: &Obj, loc: &str, allowed: &[&[&str]]) {
         for key in obj.keys() {
             if allowed.iter().any(|list| list.contains(&key.as_str())) {
+                if self.jsonata_state
+                    && !self.language_refused
+                    && JSONPATH_ONLY_FIELDS.contains(&key.as_str())
+                {
+                    self.err(
+                        loc,
+                        format!(
+                            "The QueryLanguage is set to 'JSONata', but field '{key}' is only \
+                             supported for the 'JSONPath' QueryLanguage"
+                        ),
+                    );
+                }
                 continue;
             }
-            if JSONATA_ONLY_FIELDS.contains(&key.as_str()) {
-                if self.jsonata_state {
+            if JSONATA_ONLY_FIELDS.contains(&key.as_str()) && !self.jsonata_state {
+                if self.language_refused {
                     continue;
                 }
                 self.err(
@@ -459,6 +499,38 @@ impl Parser<'_> {
         }
     }
 
+    /// [`Self::template`] in a JSONPath state; nothing in a JSONata one (whose
+    /// JSONPath fields `check_fields` refuses).
+    fn template_if(&mut self, jsonpath: bool, obj: &Obj, key: &str, loc: &str) -> Option<Template> {
+        if jsonpath {
+            self.template(obj, key, loc)
+        } else {
+            None
+        }
+    }
+
+    fn jsonata_template_if(
+        &mut self,
+        jsonata: bool,
+        obj: &Obj,
+        key: &str,
+        loc: &str,
+    ) -> Option<JsonataTemplate> {
+        if jsonata {
+            self.jsonata_template(obj, key, loc)
+        } else {
+            None
+        }
+    }
+
+    fn result_path_if(&mut self, jsonpath: bool, obj: &Obj, loc: &str) -> ResultPath {
+        if jsonpath {
+            self.result_path(obj, loc)
+        } else {
+            ResultPath::default()
+        }
+    }
+
     fn template(&mut self, obj: &Obj, key: &str, loc: &str) -> Option<Template> {
         let value = obj.get(key)?;
         let here = at(loc, key);
@@ -544,44 +616,82 @@ impl Parser<'_> {
         }
     }
 
-    // ---- JSONata and variables: not supported yet -------------------------------------
+    // ---- query languages and variables -----------------------------------------------
 
-    fn query_language(&mut self, obj: &Obj, loc: &str) -> QueryLanguage {
-        let Some(value) = obj.get("QueryLanguage") else {
-            return QueryLanguage::JsonPath;
-        };
-        let here = at(loc, "QueryLanguage");
+    /// The machine's `QueryLanguage` (default JSONPath).
+    fn machine_language(&mut self, obj: &Obj, loc: &str) -> QueryLanguage {
+        match obj.get("QueryLanguage") {
+            None => QueryLanguage::JsonPath,
+            Some(value) => self.language_value(value, &at(loc, "QueryLanguage")),
+        }
+    }
+
+    /// A `QueryLanguage` value: `JSONPath` exactly, or else JSONata (AWS reads any other
+    /// value as JSONata, besides refusing it).
+    fn language_value(&mut self, value: &Value, here: &str) -> QueryLanguage {
         match value.as_str() {
             Some("JSONPath") => QueryLanguage::JsonPath,
-            Some("JSONata") => {
+            Some("JSONata") => QueryLanguage::JsonAta,
+            Some(_) => {
                 self.err(
-                    &here,
-                    "QueryLanguage 'JSONata' is not supported yet: JSONata is not supported \
-                     yet by Cairn; use JSONPath",
+                    here,
+                    "Value should be one of the following: [JSONPath, JSONata]",
                 );
                 QueryLanguage::JsonAta
             }
-            Some(other) => {
-                self.err(
-                    &here,
-                    format!("QueryLanguage must be one of [JSONPath, JSONata], got '{other}'"),
-                );
-                QueryLanguage::JsonPath
-            }
             None => {
-                self.wrong_type(&here, "String", value);
-                QueryLanguage::JsonPath
+                self.wrong_type(here, "String", value);
+                QueryLanguage::JsonAta
             }
         }
     }
 
-    /// `Assign`: an object of variable names (see [`crate::variables`]).
+    /// A state's language: its own `QueryLanguage`, or the machine's.
+    fn state_language(&mut self, obj: &Obj, loc: &str) -> QueryLanguage {
+        let machine = if self.jsonata_machine {
+            QueryLanguage::JsonAta
+        } else {
+            QueryLanguage::JsonPath
+        };
+        let Some(value) = obj.get("QueryLanguage") else {
+            return machine;
+        };
+        let own = self.language_value(value, &at(loc, "QueryLanguage"));
+        if own == QueryLanguage::JsonPath && machine == QueryLanguage::JsonAta {
+            self.err(
+                loc,
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+            );
+            self.language_refused = true;
+        }
+        own
+    }
+
+    /// `Assign`: an object of variable names (see [`crate::variables`]), in the state's
+    /// language.
     fn assign(&mut self, obj: &Obj, loc: &str) -> Option<Assign> {
         let value = obj.get("Assign")?;
         let here = at(loc, "Assign");
         if !value.is_object() {
             self.wrong_type(&here, "Object", value);
             return None;
+        }
+        if self.jsonata_state {
+            return match Assign::compile_jsonata(value) {
+                Ok(assign) => {
+                    if let Some(template) = assign.jsonata() {
+                        self.error_output_outside_catch(template, &here);
+                    }
+                    Some(assign)
+                }
+                Err((errors, problems)) => {
+                    if !errors.is_empty() {
+                        self.template_errors(&here, errors);
+                    }
+                    self.jsonata_problems(&here, problems);
+                    None
+                }
+            };
         }
         match Assign::compile(value) {
             Ok(assign) => Some(assign),
@@ -592,46 +702,124 @@ impl Parser<'_> {
         }
     }
 
-    /// Reports `{% … %}` strings: JSONata expressions, which Cairn does not run yet.
-    /// Nested state lists are skipped (their states are scanned on their own).
-    fn scan_jsonata(&mut self, value: &Value, loc: &str, depth: usize, budget: &mut usize) {
-        if depth > 256 || *budget == 0 {
+    /// A catcher's `Assign`: `$states.errorOutput` is allowed there.
+    fn catcher_assign(&mut self, obj: &Obj, loc: &str) -> Option<Assign> {
+        let saved = std::mem::replace(&mut self.in_catcher, true);
+        let assign = self.assign(obj, loc);
+        self.in_catcher = saved;
+        assign
+    }
+
+    fn jsonata_problems(&mut self, here: &str, problems: Vec<TemplateProblem>) {
+        for problem in problems {
+            self.diags.push(Diagnostic::error(
+                problem.code,
+                root_or(&format!("{here}{}", problem.location)),
+                problem.message,
+            ));
+        }
+    }
+
+    /// AWS refuses `$states.errorOutput` outside a catcher's `Output` and `Assign`.
+    fn error_output_outside_catch(&mut self, template: &JsonataTemplate, here: &str) {
+        if self.in_catcher {
             return;
         }
-        match value {
-            Value::String(s) if is_jsonata_expression(s) => {
-                *budget -= 1;
-                self.err(
-                    loc,
-                    "JSONata expressions ({% … %}) are not supported yet by Cairn; this \
-                     definition uses the JSONPath query language",
-                );
+        for (location, expression) in template.expressions() {
+            if expression.analysis().names_states_field("errorOutput") {
+                self.diags.push(Diagnostic::error(
+                    crate::diagnostic::DiagnosticCode::UnsupportedJsonataExpression,
+                    format!("{here}{location}"),
+                    "Reference to '$states.errorOutput' is not supported outside a Catch's \
+                     Output and Assign.",
+                ));
             }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.scan_jsonata(item, &index(loc, i), depth + 1, budget);
+        }
+    }
+
+    /// A JSONata template field (`Output`, `Arguments`, `Items`, `ItemSelector`).
+    fn jsonata_template(&mut self, obj: &Obj, key: &str, loc: &str) -> Option<JsonataTemplate> {
+        let value = obj.get(key)?;
+        let here = at(loc, key);
+        match JsonataTemplate::compile(value) {
+            Ok(template) => {
+                self.error_output_outside_catch(&template, &here);
+                Some(template)
+            }
+            Err(problems) => {
+                self.jsonata_problems(&here, problems);
+                None
+            }
+        }
+    }
+
+    /// A field that holds one JSONata expression or a literal: `Some(Ok(expression))`
+    /// for a `{% … %}` string, `Some(Err(value))` for anything else.
+    fn jsonata_or_literal<'v>(
+        &mut self,
+        obj: &'v Obj,
+        key: &str,
+        loc: &str,
+    ) -> Option<Result<Expression, &'v Value>> {
+        let value = obj.get(key)?;
+        let Some(source) = value.as_str().and_then(expression_source) else {
+            return Some(Err(value));
+        };
+        let here = at(loc, key);
+        let template = JsonataTemplate::compile(value);
+        match template {
+            Ok(template) => {
+                self.error_output_outside_catch(&template, &here);
+                match template.as_expression() {
+                    Some(expression) => Some(Ok(expression.clone())),
+                    None => Expression::compile(source).ok().map(Ok),
                 }
             }
-            Value::Object(map) => {
-                for (k, v) in map {
-                    if depth == 0
-                        && matches!(
-                            k.as_str(),
-                            "Branches" | "ItemProcessor" | "Iterator" | "Timestamp"
-                        )
-                    {
-                        continue;
-                    }
-                    self.scan_jsonata(v, &at(loc, k), depth + 1, budget);
-                }
+            Err(problems) => {
+                self.jsonata_problems(&here, problems);
+                None
             }
-            _ => {}
+        }
+    }
+
+    /// A JSONata state's count (`TimeoutSeconds`, `MaxConcurrency`, …): an integer in
+    /// `min..=max` or an expression.
+    fn jsonata_count(
+        &mut self,
+        obj: &Obj,
+        key: &str,
+        loc: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<NumberSource<u64>> {
+        match self.jsonata_or_literal(obj, key, loc)? {
+            Ok(expression) => Some(NumberSource::Jsonata(expression)),
+            Err(_) => self
+                .integer(obj, key, loc, min, max)
+                .map(NumberSource::Literal),
         }
     }
 
     // ---- machines and states -----------------------------------------------------------
 
     fn machine(
+        &mut self,
+        obj: &Obj,
+        loc: &str,
+        scope: Scope,
+        depth: usize,
+    ) -> Option<StateMachine> {
+        // A branch or processor is no state: its states follow the machine's language.
+        let saved_language = (self.jsonata_state, self.language_refused, self.in_catcher);
+        self.jsonata_state = false;
+        self.language_refused = false;
+        self.in_catcher = false;
+        let machine = self.machine_body(obj, loc, scope, depth);
+        (self.jsonata_state, self.language_refused, self.in_catcher) = saved_language;
+        machine
+    }
+
+    fn machine_body(
         &mut self,
         obj: &Obj,
         loc: &str,
@@ -659,13 +847,14 @@ impl Parser<'_> {
             .unwrap_or_default()
             .to_string();
         let query_language = if scope == Scope::Top {
-            self.query_language(obj, loc)
+            let language = self.machine_language(obj, loc);
+            self.jsonata_machine = language == QueryLanguage::JsonAta;
+            language
+        } else if self.jsonata_machine {
+            QueryLanguage::JsonAta
         } else {
             QueryLanguage::JsonPath
         };
-        if query_language == QueryLanguage::JsonAta {
-            self.jsonata_machine = true;
-        }
         let timeout_seconds = self.integer(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS);
         let version = self.string(obj, "Version", loc).map(str::to_string);
 
@@ -734,42 +923,52 @@ impl Parser<'_> {
                 return None;
             }
         };
-        let saved = self.jsonata_state;
-        let state_language = self.query_language(obj, loc);
-        self.jsonata_state = self.jsonata_machine || state_language == QueryLanguage::JsonAta;
-        let state = self.state_body(obj, raw, loc, ty, own, depth);
-        self.jsonata_state = saved;
+        let saved = (self.jsonata_state, self.language_refused);
+        self.language_refused = false;
+        let language = self.state_language(obj, loc);
+        self.jsonata_state = language == QueryLanguage::JsonAta && !self.language_refused;
+        let state = self.state_body(obj, loc, ty, own, depth);
+        (self.jsonata_state, self.language_refused) = saved;
         state
     }
 
     fn state_body(
         &mut self,
         obj: &Obj,
-        raw: &Value,
         loc: &str,
         ty: &str,
         own: &[&str],
         depth: usize,
     ) -> Option<State> {
-        self.check_fields(obj, loc, &[COMMON_FIELDS, own]);
+        // The JSONata fields each type has.
+        let jsonata_own: &[&str] = if !self.jsonata_state {
+            &[]
+        } else {
+            match ty {
+                "Task" | "Parallel" => &["Arguments", "Output"],
+                "Map" => &["Items", "Output"],
+                "Fail" => &[],
+                _ => &["Output"],
+            }
+        };
+        self.check_fields(obj, loc, &[COMMON_FIELDS, own, jsonata_own]);
         // AWS allows Assign on every type that can continue to another state.
         let assign = if matches!(ty, "Succeed" | "Fail") {
             if obj.contains_key("Assign") {
                 self.err(loc, "Field 'Assign' is not supported");
             }
             None
-        } else if self.jsonata_state {
-            None
         } else {
             self.assign(obj, loc)
         };
-        if !self.jsonata_state {
-            let mut budget = 16;
-            self.scan_jsonata(raw, loc, 0, &mut budget);
-        }
+        let output = if jsonata_own.contains(&"Output") {
+            self.jsonata_template(obj, "Output", loc)
+        } else {
+            None
+        };
 
         let comment = self.comment(obj, loc);
-        let (input_path, output_path) = if own.contains(&"InputPath") {
+        let (input_path, output_path) = if own.contains(&"InputPath") && !self.jsonata_state {
             (
                 self.io_path(obj, "InputPath", loc),
                 self.io_path(obj, "OutputPath", loc),
@@ -789,6 +988,12 @@ impl Parser<'_> {
         };
         Some(State {
             comment,
+            query_language: if self.jsonata_state {
+                QueryLanguage::JsonAta
+            } else {
+                QueryLanguage::JsonPath
+            },
+            output,
             input_path,
             output_path,
             assign,
@@ -797,6 +1002,14 @@ impl Parser<'_> {
     }
 
     fn pass(&mut self, obj: &Obj, loc: &str) -> Pass {
+        if self.jsonata_state {
+            return Pass {
+                result: None,
+                parameters: None,
+                result_path: ResultPath::default(),
+                next: self.transition(obj, loc),
+            };
+        }
         Pass {
             result: obj.get("Result").cloned(),
             parameters: self.template(obj, "Parameters", loc),
@@ -812,8 +1025,17 @@ impl Parser<'_> {
             self.check_resource(resource, &at(loc, "Resource"));
         }
         let resource = resource.unwrap_or_default();
-        let timeout_seconds = self.count_or_path(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS);
-        let heartbeat_seconds = self.count_or_path(obj, "HeartbeatSeconds", loc, 1, MAX_SECONDS);
+        let (timeout_seconds, heartbeat_seconds) = if self.jsonata_state {
+            (
+                self.jsonata_count(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS),
+                self.jsonata_count(obj, "HeartbeatSeconds", loc, 1, MAX_SECONDS),
+            )
+        } else {
+            (
+                self.count_or_path(obj, "TimeoutSeconds", loc, 1, MAX_SECONDS),
+                self.count_or_path(obj, "HeartbeatSeconds", loc, 1, MAX_SECONDS),
+            )
+        };
         if let (Some(NumberSource::Literal(t)), Some(NumberSource::Literal(h))) =
             (&timeout_seconds, &heartbeat_seconds)
         {
@@ -836,11 +1058,13 @@ impl Parser<'_> {
                 Some(value.clone())
             }
         };
+        let jsonpath = !self.jsonata_state;
         Task {
             resource,
-            parameters: self.template(obj, "Parameters", loc),
-            result_selector: self.template(obj, "ResultSelector", loc),
-            result_path: self.result_path(obj, loc),
+            parameters: self.template_if(jsonpath, obj, "Parameters", loc),
+            arguments: self.jsonata_template_if(!jsonpath, obj, "Arguments", loc),
+            result_selector: self.template_if(jsonpath, obj, "ResultSelector", loc),
+            result_path: self.result_path_if(jsonpath, obj, loc),
             timeout_seconds,
             heartbeat_seconds,
             credentials,
@@ -980,11 +1204,16 @@ impl Parser<'_> {
                 self.wrong_type(&cloc, "Object", raw);
                 continue;
             };
-            self.check_fields(c, &cloc, &[CATCHER_FIELDS]);
-            let assign = if self.jsonata_state {
-                None
+            let jsonata_fields: &[&str] = if self.jsonata_state { &["Output"] } else { &[] };
+            self.check_fields(c, &cloc, &[CATCHER_FIELDS, jsonata_fields]);
+            let assign = self.catcher_assign(c, &cloc);
+            let output = if self.jsonata_state {
+                let saved = std::mem::replace(&mut self.in_catcher, true);
+                let output = self.jsonata_template(c, "Output", &cloc);
+                self.in_catcher = saved;
+                output
             } else {
-                self.assign(c, &cloc)
+                None
             };
             self.require(c, &cloc, &["ErrorEquals", "Next"]);
             self.comment(c, &cloc);
@@ -993,12 +1222,13 @@ impl Parser<'_> {
                 .string(c, "Next", &cloc)
                 .unwrap_or_default()
                 .to_string();
-            let result_path = self.result_path(c, &cloc);
+            let result_path = self.result_path_if(!self.jsonata_state, c, &cloc);
             out.push(Catcher {
                 error_equals,
                 next,
                 result_path,
                 assign,
+                output,
             });
         }
         out
@@ -1019,8 +1249,14 @@ impl Parser<'_> {
                     self.wrong_type(&rloc, "Object", raw);
                     continue;
                 };
-                let mut usable = !self.jsonata_state;
-                if rule_obj.contains_key("Condition") && !self.jsonata_state {
+                if self.jsonata_state {
+                    if let Some(branch) = self.jsonata_rule(rule_obj, &rloc) {
+                        choices.push(branch);
+                    }
+                    continue;
+                }
+                let mut usable = true;
+                if rule_obj.contains_key("Condition") {
                     self.err(
                         &rloc,
                         "The QueryLanguage is set to 'JSONPath', but field 'Condition' is only \
@@ -1028,7 +1264,7 @@ impl Parser<'_> {
                     );
                     usable = false;
                 }
-                if rule_obj.contains_key("Output") && !self.jsonata_state {
+                if rule_obj.contains_key("Output") {
                     self.err(
                         &rloc,
                         "The QueryLanguage is set to 'JSONPath', but field 'Output' is only \
@@ -1036,11 +1272,7 @@ impl Parser<'_> {
                     );
                     usable = false;
                 }
-                let assign = if self.jsonata_state {
-                    None
-                } else {
-                    self.assign(rule_obj, &rloc)
-                };
+                let assign = self.assign(rule_obj, &rloc);
                 // `Next` is checked by the rule parser (present, a string).
                 let next = rule_obj
                     .get("Next")
@@ -1051,11 +1283,44 @@ impl Parser<'_> {
                 }
                 let rule = Rule::parse(raw, &rloc, true, self.diags);
                 if let (Some(rule), Some(next)) = (rule, next) {
-                    choices.push(ChoiceBranch { rule, next, assign });
+                    choices.push(ChoiceBranch {
+                        condition: Condition::Rule(rule),
+                        next,
+                        assign,
+                        output: None,
+                    });
                 }
             }
         }
         Choice { choices, default }
+    }
+
+    /// A JSONata Choice rule: `Condition` (a boolean or an expression), `Next`, and
+    /// optionally `Assign` and `Output`.
+    fn jsonata_rule(&mut self, rule: &Obj, loc: &str) -> Option<ChoiceBranch> {
+        self.check_fields(rule, loc, &[JSONATA_RULE_FIELDS]);
+        self.require(rule, loc, &["Condition", "Next"]);
+        self.comment(rule, loc);
+        let next = self.string(rule, "Next", loc).map(str::to_string);
+        let assign = self.assign(rule, loc);
+        let output = self.jsonata_template(rule, "Output", loc);
+        let condition = match rule.get("Condition") {
+            None => None,
+            Some(Value::Bool(_)) => self.jsonata_template(rule, "Condition", loc),
+            Some(Value::String(text)) if expression_source(text).is_some() => {
+                self.jsonata_template(rule, "Condition", loc)
+            }
+            Some(other) => {
+                self.wrong_type(&at(loc, "Condition"), "Boolean", other);
+                None
+            }
+        };
+        Some(ChoiceBranch {
+            condition: Condition::Jsonata(condition?),
+            next: next?,
+            assign,
+            output,
+        })
     }
 
     fn wait(&mut self, obj: &Obj, loc: &str) -> Wait {
@@ -1071,6 +1336,33 @@ impl Parser<'_> {
             self.exclusive(obj, loc, &keys);
         }
         let mut wait_for = WaitFor::Seconds(0);
+        if self.jsonata_state {
+            if let Some(seconds) = self.jsonata_or_literal(obj, "Seconds", loc) {
+                match seconds {
+                    Ok(expression) => wait_for = WaitFor::SecondsExpression(expression),
+                    Err(_) => {
+                        if let Some(s) = self.integer(obj, "Seconds", loc, 0, MAX_SECONDS) {
+                            wait_for = WaitFor::Seconds(s);
+                        }
+                    }
+                }
+            } else if let Some(timestamp) = self.jsonata_or_literal(obj, "Timestamp", loc) {
+                match timestamp {
+                    Ok(expression) => wait_for = WaitFor::TimestampExpression(expression),
+                    Err(value) => match value.as_str().and_then(Timestamp::parse) {
+                        Some(t) => wait_for = WaitFor::Timestamp(t),
+                        None => self.err(
+                            &at(loc, "Timestamp"),
+                            "String does not match RFC3339 timestamp",
+                        ),
+                    },
+                }
+            }
+            return Wait {
+                wait_for,
+                next: self.transition(obj, loc),
+            };
+        }
         if obj.contains_key("Seconds") {
             if let Some(s) = self.integer(obj, "Seconds", loc, 0, MAX_SECONDS) {
                 wait_for = WaitFor::Seconds(s);
@@ -1100,6 +1392,14 @@ impl Parser<'_> {
     }
 
     fn text_source(&mut self, obj: &Obj, key: &str, loc: &str) -> Option<TextSource> {
+        if self.jsonata_state {
+            return match self.jsonata_or_literal(obj, key, loc)? {
+                Ok(expression) => Some(TextSource::Jsonata(expression)),
+                Err(_) => self
+                    .string(obj, key, loc)
+                    .map(|s| TextSource::Literal(s.to_string())),
+            };
+        }
         let path_key = format!("{key}Path");
         if !self.exclusive(obj, loc, &[key, &path_key]) {
             return None;
@@ -1164,11 +1464,13 @@ impl Parser<'_> {
                 }
             }
         }
+        let jsonpath = !self.jsonata_state;
         Some(Parallel {
             branches,
-            parameters: self.template(obj, "Parameters", loc),
-            result_selector: self.template(obj, "ResultSelector", loc),
-            result_path: self.result_path(obj, loc),
+            parameters: self.template_if(jsonpath, obj, "Parameters", loc),
+            arguments: self.jsonata_template_if(!jsonpath, obj, "Arguments", loc),
+            result_selector: self.template_if(jsonpath, obj, "ResultSelector", loc),
+            result_path: self.result_path_if(jsonpath, obj, loc),
             retry: self.retriers(obj, loc),
             catch: self.catchers(obj, loc),
             next: self.transition(obj, loc),
@@ -1263,6 +1565,9 @@ impl Parser<'_> {
             processor = self.machine(raw, &here, Scope::Processor, depth + 1);
         }
 
+        if self.jsonata_state {
+            return Some(self.jsonata_map(obj, loc, processor, mode, execution_type));
+        }
         let items_path = match obj.get("ItemsPath") {
             Some(_) => self
                 .required_path(obj, "ItemsPath", loc, true)
@@ -1306,6 +1611,8 @@ impl Parser<'_> {
             execution_type,
             items_path,
             item_selector,
+            items: None,
+            jsonata_item_selector: None,
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
@@ -1320,6 +1627,57 @@ impl Parser<'_> {
             next: self.transition(obj, loc),
         };
         Some(map)
+    }
+
+    /// A JSONata Map: `Items`, `ItemSelector`, and counts that may be expressions.
+    fn jsonata_map(
+        &mut self,
+        obj: &Obj,
+        loc: &str,
+        processor: Option<StateMachine>,
+        mode: ProcessorMode,
+        execution_type: ChildExecutionType,
+    ) -> Map {
+        let items = self.jsonata_template(obj, "Items", loc);
+        if let Some(literal) = items.as_ref().and_then(JsonataTemplate::literal) {
+            if !literal.is_array() {
+                self.wrong_type(&at(loc, "Items"), "Array", literal);
+            }
+        }
+        let max_concurrency = self
+            .jsonata_count(obj, "MaxConcurrency", loc, 0, u64::from(u32::MAX))
+            .unwrap_or(NumberSource::Literal(0));
+        let tolerated_failure_count =
+            self.jsonata_count(obj, "ToleratedFailureCount", loc, 0, u64::from(u32::MAX));
+        let tolerated_failure_percentage =
+            match self.jsonata_or_literal(obj, "ToleratedFailurePercentage", loc) {
+                None => None,
+                Some(Ok(expression)) => Some(NumberSource::Jsonata(expression)),
+                Some(Err(_)) => self
+                    .number(obj, "ToleratedFailurePercentage", loc, 0.0, 100.0)
+                    .map(NumberSource::Literal),
+            };
+        Map {
+            item_processor: Box::new(processor.unwrap_or_else(empty_machine)),
+            mode,
+            execution_type,
+            items_path: Path::root(),
+            item_selector: None,
+            items,
+            jsonata_item_selector: self.jsonata_template(obj, "ItemSelector", loc),
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+            item_reader: self.raw_object(obj, "ItemReader", loc),
+            item_batcher: self.raw_object(obj, "ItemBatcher", loc),
+            result_writer: self.raw_object(obj, "ResultWriter", loc),
+            label: self.label(obj, loc),
+            result_selector: None,
+            result_path: ResultPath::default(),
+            retry: self.retriers(obj, loc),
+            catch: self.catchers(obj, loc),
+            next: self.transition(obj, loc),
+        }
     }
 }
 

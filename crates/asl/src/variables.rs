@@ -10,6 +10,10 @@
 //! - A Parallel branch or a Map iteration reads the variables of the states around it;
 //!   what it assigns stays inside it.
 //!
+//! In a JSONata state, `Assign` is a JSONata template instead (`"x": "{% $states.input.a %}"`),
+//! evaluated by the interpreter with `$states`; the names follow the same rules and the
+//! values take effect the same way, so both languages share one set of variables.
+//!
 //! Names follow AWS's rule (a Unicode identifier of at most 80 characters, `_` allowed);
 //! `states` is reserved (`$states` is JSONata's). One state may assign at most
 //! [`MAX_ASSIGN_BYTES`] of JSON text.
@@ -17,6 +21,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::Failure;
+use crate::jsonata::template::TemplateProblem;
+use crate::jsonata::JsonataTemplate;
 use crate::random::Random;
 use crate::template::{Scope, Template, TemplateError};
 
@@ -75,13 +81,99 @@ pub fn name_problem(name: &str) -> Option<String> {
 /// A compiled `Assign` field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assign {
-    /// An object template whose keys (without `.$`) are the variable names.
-    template: Template,
+    kind: AssignKind,
     /// Nothing to evaluate and nothing to assign (`"Assign": {}`).
     empty: bool,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+enum AssignKind {
+    /// An object template whose keys (without `.$`) are the variable names.
+    JsonPath(Template),
+    /// A JSONata template whose keys are the variable names.
+    Jsonata(JsonataTemplate),
+}
+
+/// Problems with the names of an `Assign` object, located relative to it.
+fn name_errors(object: &Map<String, Value>, strip_suffix: bool) -> Vec<TemplateError> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for key in object.keys() {
+        let name = if strip_suffix {
+            key.strip_suffix(".$").unwrap_or(key)
+        } else {
+            key.as_str()
+        };
+        let location = crate::diagnostic::pointer("", key);
+        if let Some(problem) = name_problem(name) {
+            errors.push(TemplateError {
+                location,
+                message: problem,
+            });
+        } else if !seen.insert(name) {
+            errors.push(TemplateError {
+                location,
+                message: format!("The variable '{name}' is assigned more than once"),
+            });
+        }
+    }
+    errors
+}
+
 impl Assign {
+    /// Compiles a JSONata state's `Assign` object. Problems with names come first,
+    /// then those of its expressions (with their diagnostic codes).
+    pub fn compile_jsonata(
+        value: &Value,
+    ) -> Result<Assign, (Vec<TemplateError>, Vec<TemplateProblem>)> {
+        let Some(object) = value.as_object() else {
+            return Err((
+                vec![TemplateError {
+                    location: String::new(),
+                    message: "Expected value of type Object".to_string(),
+                }],
+                Vec::new(),
+            ));
+        };
+        let errors = name_errors(object, false);
+        let template = JsonataTemplate::compile(value);
+        match (errors.is_empty(), template) {
+            (true, Ok(template)) => Ok(Assign {
+                kind: AssignKind::Jsonata(template),
+                empty: object.is_empty(),
+            }),
+            (_, Ok(_)) => Err((errors, Vec::new())),
+            (_, Err(problems)) => Err((errors, problems)),
+        }
+    }
+
+    /// The JSONata template of a JSONata state's `Assign`.
+    pub fn jsonata(&self) -> Option<&JsonataTemplate> {
+        match &self.kind {
+            AssignKind::Jsonata(template) => Some(template),
+            AssignKind::JsonPath(_) => None,
+        }
+    }
+
+    /// Nothing to assign (`"Assign": {}`).
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    /// Checks what a JSONata `Assign` produced: an object within the size limit.
+    pub fn accept(values: Value) -> Result<Map<String, Value>, Failure> {
+        if crate::payload::json_size_exceeds(&values, MAX_ASSIGN_BYTES) {
+            return Err(Failure::runtime(format!(
+                "The variables assigned by the state exceed the maximum size of \
+                 {MAX_ASSIGN_BYTES} bytes"
+            )));
+        }
+        match values {
+            Value::Object(values) => Ok(values),
+            _ => Err(Failure::runtime("The Assign field did not yield an object")),
+        }
+    }
+
     /// Compiles an `Assign` object; problems are located relative to it (`/x.$`).
     pub fn compile(value: &Value) -> Result<Assign, Vec<TemplateError>> {
         let Some(object) = value.as_object() else {
@@ -90,23 +182,7 @@ impl Assign {
                 message: "Expected value of type Object".to_string(),
             }]);
         };
-        let mut errors = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for key in object.keys() {
-            let name = key.strip_suffix(".$").unwrap_or(key);
-            let location = crate::diagnostic::pointer("", key);
-            if let Some(problem) = name_problem(name) {
-                errors.push(TemplateError {
-                    location,
-                    message: problem,
-                });
-            } else if !seen.insert(name) {
-                errors.push(TemplateError {
-                    location,
-                    message: format!("The variable '{name}' is assigned more than once"),
-                });
-            }
-        }
+        let mut errors = name_errors(object, true);
         let template = match Template::compile(value) {
             Ok(t) => t,
             Err(mut more) => {
@@ -118,14 +194,15 @@ impl Assign {
             return Err(errors);
         }
         Ok(Assign {
-            template,
+            kind: AssignKind::JsonPath(template),
             empty: object.is_empty(),
         })
     }
 
-    /// Evaluates every assignment against `scope` (whose `$` is the state's result,
-    /// input or error output, as the state type says) and the variables before the state.
-    /// Too much text is `States.Runtime`.
+    /// Evaluates every assignment of a JSONPath `Assign` against `scope` (whose `$` is
+    /// the state's result, input or error output, as the state type says) and the
+    /// variables before the state. Too much text is `States.Runtime`. A JSONata
+    /// `Assign` is evaluated by the interpreter (it needs `$states`).
     pub fn evaluate(
         &self,
         scope: Scope<'_>,
@@ -134,17 +211,13 @@ impl Assign {
         if self.empty {
             return Ok(Map::new());
         }
-        let values = self.template.evaluate(scope, random, "Assign")?;
-        if crate::payload::json_size_exceeds(&values, MAX_ASSIGN_BYTES) {
-            return Err(Failure::runtime(format!(
-                "The variables assigned by the state exceed the maximum size of \
-                 {MAX_ASSIGN_BYTES} bytes"
-            )));
-        }
-        match values {
-            Value::Object(values) => Ok(values),
-            _ => Err(Failure::runtime("The Assign field did not yield an object")),
-        }
+        let AssignKind::JsonPath(template) = &self.kind else {
+            return Err(Failure::runtime(
+                "A JSONata Assign must be evaluated with $states",
+            ));
+        };
+        let values = template.evaluate(scope, random, "Assign")?;
+        Self::accept(values)
     }
 }
 

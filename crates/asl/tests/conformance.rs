@@ -1,10 +1,10 @@
 //! The conformance harness: runs the AWS-recorded corpus (`shared/conformance/cases`)
 //! against `cairn-asl` in memory, with the comparison rules of the corpus's `run.py`.
 //!
-//! Scope: JSONPath `execution` cases (validate, then `driver::run`) and `create_failure`
-//! cases whose recorded error is `InvalidDefinition` (validate must reject). Skipped, and
-//! counted by reason: JSONata cases, `test_state` cases (the TestState API is not in this
-//! crate) and API-level creation failures.
+//! Scope: `execution` cases in both query languages, JSONPath and JSONata (validate, then
+//! `driver::run`), and `create_failure` cases whose recorded error is `InvalidDefinition`
+//! (validate must reject). Skipped, and counted by reason: `test_state` cases (the
+//! TestState API is not in this crate) and API-level creation failures.
 //!
 //! Environment:
 //! - `CAIRN_CONFORMANCE_DIR`: the corpus (default `<repo>/../shared/conformance/cases`).
@@ -15,7 +15,8 @@
 //!
 //! Output: one line per failed case, counts by group, skip and failure-category counts,
 //! the history comparison count, then the line `N passed, M failed`. A JSON report goes
-//! to `target/conformance-report.json`. The test fails below a 95 % pass rate.
+//! to `target/conformance-report.json`. The test fails below a 95 % pass rate, or when a
+//! JSONata case fails (all of them pass).
 
 #[path = "conformance/compare.rs"]
 mod compare;
@@ -139,9 +140,6 @@ fn uses_jsonata(v: &Value) -> bool {
 fn skip_reason(case: &Case) -> Option<String> {
     if case.kind == "test_state" {
         return Some("test_state: the TestState API is not in this crate".to_string());
-    }
-    if uses_jsonata(&case.doc["definition"]) || uses_jsonata(&case.doc["request"]) {
-        return Some("JSONata query language".to_string());
     }
     if case.kind == "create_failure" {
         let error = case.expected()["error"].as_str().unwrap_or("(none)");
@@ -508,6 +506,8 @@ struct Row {
     group: String,
     kind: String,
     verdict: &'static str,
+    /// The case uses JSONata: every such case must pass.
+    jsonata: bool,
     skip: Option<String>,
     /// The case recorded a history this harness compares (not a sync start).
     history_recorded: bool,
@@ -576,6 +576,7 @@ fn main() {
                     name,
                     kind: "?".to_string(),
                     verdict: "FAIL",
+                    jsonata: false,
                     skip: None,
                     history_recorded: false,
                     eval: Evaluation::fail(reason, "bad case file"),
@@ -602,6 +603,7 @@ fn main() {
             group: case.group.clone(),
             kind: case.kind.clone(),
             verdict,
+            jsonata: uses_jsonata(&case.doc["definition"]) || uses_jsonata(&case.doc["request"]),
             history_recorded: case.kind == "execution"
                 && case.doc["history_event_types"].is_array()
                 && case.doc["start"].as_str() != Some("sync"),
@@ -613,7 +615,19 @@ fn main() {
     let _ = panic::take_hook();
 
     let ok = print_summary(&dir, filter.as_deref(), &rows, started.elapsed());
-    if !ok {
+    let jsonata_run = rows
+        .iter()
+        .filter(|r| r.jsonata && r.verdict != "SKIP")
+        .count();
+    let jsonata_failed = rows
+        .iter()
+        .filter(|r| r.jsonata && r.verdict == "FAIL")
+        .count();
+    println!(
+        "JSONata cases: {} of {jsonata_run} passed (all must pass)",
+        jsonata_run - jsonata_failed
+    );
+    if !ok || jsonata_failed > 0 {
         std::process::exit(1);
     }
 }

@@ -1320,3 +1320,129 @@ fn an_event_is_applied_with_no_budget_and_the_next_state_waits() {
     assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
     assert!(!snapshot.is_paused());
 }
+
+// ---- JSONata -------------------------------------------------------------------------
+
+#[test]
+fn jsonata_task_arguments_output_assign_and_catch() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"id": "{% $states.input.id %}", "twice": "{% $states.input.n * 2 %}"},
+                 "Assign": {"seen": "{% $states.result.echo.id %}"},
+                 "Output": {"result": "{% $states.result %}", "input": "{% $states.input.n %}"},
+                 "Next": "Fail"},
+        "Fail": {"Type": "Task", "Resource": "arn:aws:states:::fail",
+                 "Catch": [{"ErrorEquals": ["Boom"], "Next": "Done",
+                            "Output": {"error": "{% $states.errorOutput.Error %}", "seen": "{% $seen %}",
+                                       "before": "{% $states.input.input %}"}}],
+                 "End": true},
+        "Done": {"Type": "Succeed"}
+    }});
+    let mut script = Script::default().on("arn:aws:states:::fail", vec![failed("Boom", "x")]);
+    let outcome = run_with(definition, json!({"id": "a", "n": 21}), &mut script);
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(script.calls[0].input, json!({"id": "a", "twice": 42}));
+    // The second task's input is the first one's Output.
+    assert_eq!(
+        script.calls[1].input,
+        json!({"result": {"echo": {"id": "a", "twice": 42}}, "input": 21})
+    );
+    assert_eq!(
+        outcome.output,
+        Some(json!({"error": "Boom", "seen": "a", "before": 21}))
+    );
+}
+
+#[test]
+fn a_failed_jsonata_evaluation_records_evaluation_failed_and_can_be_caught() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"x": "{% $states.input.missing %}"},
+                 "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "Done"}],
+                 "End": true},
+        "Done": {"Type": "Pass", "End": true}
+    }});
+    let outcome = run(definition, json!({}));
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        event_types(&outcome),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "EvaluationFailed",
+            "TaskStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let failed = &outcome.history[2].details;
+    assert_eq!(failed.state.as_deref(), Some("Call"));
+    assert_eq!(failed.location.as_deref(), Some("Arguments/x"));
+    assert_eq!(failed.error.as_deref(), Some("States.QueryEvaluationError"));
+    let output = outcome.output.unwrap_or_default();
+    assert_eq!(output["Error"], json!("States.QueryEvaluationError"));
+    assert_eq!(
+        output["Cause"],
+        json!(
+            "An error occurred while executing the state 'Call' (entered at the event id #2). \
+             The JSONata expression '$states.input.missing' specified for the field \
+             'Arguments/x' returned nothing (undefined)."
+        )
+    );
+    // The event serializes as AWS's evaluationFailedEventDetails.
+    let text = serde_json::to_value(failed).unwrap_or_default();
+    assert_eq!(text["location"], json!("Arguments/x"));
+    assert_eq!(text["state"], json!("Call"));
+}
+
+#[test]
+fn jsonata_clock_and_entropy_replay_the_same() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"u": "{% $uuid() %}", "r": "{% $random() %}",
+                                         "now": "{% $now() %}", "ms": "{% $millis() %}"},
+              "End": true}
+    }});
+    let first = run(definition.clone(), json!({}));
+    let second = run(definition, json!({}));
+    assert_eq!(first.status, ExecutionStatus::Succeeded);
+    assert_eq!(first.output, second.output);
+    let output = first.output.unwrap_or_default();
+    assert_eq!(output["ms"], json!(START));
+    assert_eq!(
+        output["now"],
+        json!(Timestamp::from_unix_millis(START).to_rfc3339_millis())
+    );
+}
+
+#[test]
+fn variables_are_shared_between_jsonpath_and_jsonata_states_and_scoped_in_map() {
+    let definition = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"base.$": "$.base"}, "Next": "B"},
+        "B": {"Type": "Map", "QueryLanguage": "JSONata", "Items": "{% [1, 2] %}",
+              "ItemProcessor": {"StartAt": "I", "States": {
+                  "I": {"Type": "Pass", "QueryLanguage": "JSONata",
+                        "Assign": {"inner": "{% $states.input %}"},
+                        "Output": "{% $base + $states.input %}", "End": true}}},
+              "Assign": {"total": "{% $sum($states.result) %}"},
+              "Next": "C"},
+        "C": {"Type": "Pass", "Parameters": {"total.$": "$total", "inner.$": "States.ArrayLength(States.Array($base))"},
+              "End": true}
+    }});
+    let outcome = run(definition, json!({"base": 10}));
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"total": 23, "inner": 1})));
+    // An iteration's own variable stays inside it.
+    let leak = json!({"StartAt": "B", "States": {
+        "B": {"Type": "Map", "QueryLanguage": "JSONata", "Items": "{% [1] %}",
+              "ItemProcessor": {"StartAt": "I", "States": {
+                  "I": {"Type": "Pass", "QueryLanguage": "JSONata",
+                        "Assign": {"inner": 1}, "End": true}}},
+              "Output": "{% $inner %}", "End": true}
+    }});
+    let outcome = run(leak, json!({}));
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("States.QueryEvaluationError")
+    );
+}

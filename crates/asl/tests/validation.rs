@@ -3,8 +3,8 @@
 
 use cairn_asl::diagnostic::{invalid_definition_message, Diagnostic, DiagnosticCode};
 use cairn_asl::model::{
-    ChildExecutionType, Jitter, NumberSource, ProcessorMode, ResultPath, StateKind, Transition,
-    WaitFor,
+    ChildExecutionType, Jitter, NumberSource, ProcessorMode, QueryLanguage, ResultPath, StateKind,
+    Transition, WaitFor,
 };
 use cairn_asl::parse::{parse_definition, MAX_NESTING_DEPTH};
 use cairn_asl::validate::{validate, ValidateOptions};
@@ -224,17 +224,18 @@ fn top_level_types_are_checked() {
 }
 
 #[test]
-fn jsonata_query_language_is_not_supported_yet() {
+fn jsonata_query_language_is_accepted_at_the_top_and_per_state() {
     let mut def = single(pass_end());
     def["QueryLanguage"] = json!("JSONata");
-    schema(def, "/QueryLanguage", "JSONata is not supported yet");
+    let machine = ok(def);
+    assert_eq!(machine.query_language, QueryLanguage::JsonAta);
+    assert_eq!(machine.states["S"].query_language, QueryLanguage::JsonAta);
 
-    let def = single(json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true}));
-    schema(
-        def,
-        "/States/S/QueryLanguage",
-        "JSONata is not supported yet",
-    );
+    let machine = ok(single(
+        json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true}),
+    ));
+    assert_eq!(machine.query_language, QueryLanguage::JsonPath);
+    assert_eq!(machine.states["S"].query_language, QueryLanguage::JsonAta);
 
     let mut def = single(pass_end());
     def["QueryLanguage"] = json!("XPath");
@@ -242,25 +243,122 @@ fn jsonata_query_language_is_not_supported_yet() {
 }
 
 #[test]
-fn jsonata_machines_get_one_diagnostic_not_one_per_field() {
-    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {
-        "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-              "Arguments": "{% $states.input %}", "Output": {"a": "{% 1 %}"}, "Assign": {"x": 1},
-              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C", "Output": "{% 2 %}"}], "Next": "C"},
-        "C": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "D"}], "Default": "D"},
-        "D": {"Type": "Map", "Items": "{% [1] %}", "ItemProcessor": {"StartAt": "I", "States": {
-            "I": {"Type": "Pass", "Output": "{% $states.input %}", "End": true}}}, "End": true}
-    }});
-    schema(def, "/QueryLanguage", "JSONata is not supported yet");
-    // A JSONata state in a JSONPath machine: its own one diagnostic.
-    let def = single(
-        json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}),
+fn a_jsonata_machine_with_every_jsonata_field_is_valid() {
+    let machine = ok(
+        json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {
+            "S": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Arguments": "{% $states.input %}", "Output": {"a": "{% $states.result %}"},
+                  "Assign": {"x": 1, "y": "{% $states.input.y %}"},
+                  "TimeoutSeconds": "{% $t %}", "HeartbeatSeconds": 5,
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C",
+                             "Output": "{% $states.errorOutput %}", "Assign": {"e": "{% $states.errorOutput.Error %}"}}],
+                  "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "D",
+                  "Output": "{% 1 %}", "Assign": {"z": 2}}, {"Condition": false, "Next": "W"}],
+                  "Default": "D", "Output": "{% 2 %}"},
+            "W": {"Type": "Wait", "Seconds": "{% 1 %}", "Next": "T"},
+            "T": {"Type": "Wait", "Timestamp": "{% $states.input.at %}", "Next": "D"},
+            "D": {"Type": "Map", "Items": "{% [1] %}", "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}"},
+                  "MaxConcurrency": "{% 2 %}", "ToleratedFailurePercentage": "{% 10 %}",
+                  "ItemProcessor": {"StartAt": "I", "States": {
+                      "I": {"Type": "Pass", "Output": "{% $states.input %}", "End": true}}}, "Next": "P"},
+            "P": {"Type": "Parallel", "Arguments": {"a": 1}, "Branches": [{"StartAt": "B", "States": {
+                  "B": {"Type": "Succeed", "Output": "{% $states.input.a %}"}}}], "Next": "F"},
+            "F": {"Type": "Fail", "Error": "{% 'E' %}", "Cause": "plain"}
+        }}),
     );
+    assert!(machine
+        .states
+        .values()
+        .all(|s| s.query_language == QueryLanguage::JsonAta));
+}
+
+#[test]
+fn a_jsonpath_state_in_a_jsonata_machine_is_refused() {
+    let mut def = single(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}));
+    def["QueryLanguage"] = json!("JSONata");
     schema(
         def,
-        "/States/S/QueryLanguage",
-        "JSONata is not supported yet",
+        "/States/S",
+        "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
     );
+}
+
+#[test]
+fn each_language_refuses_the_others_fields() {
+    for field in [
+        "Parameters",
+        "InputPath",
+        "ResultPath",
+        "OutputPath",
+        "ResultSelector",
+    ] {
+        let mut state = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                               "QueryLanguage": "JSONata", "End": true});
+        state[field] = json!("$");
+        if field == "Parameters" || field == "ResultSelector" {
+            state[field] = json!({});
+        }
+        schema(
+            single(state),
+            "/States/S",
+            &format!(
+                "The QueryLanguage is set to 'JSONata', but field '{field}' is only supported \
+                 for the 'JSONPath' QueryLanguage"
+            ),
+        );
+    }
+    schema(
+        single(
+            json!({"Type": "Wait", "QueryLanguage": "JSONata", "SecondsPath": "$.s", "End": true}),
+        ),
+        "/States/S",
+        "field 'SecondsPath' is only supported for the 'JSONPath' QueryLanguage",
+    );
+    // A JSONata field the type does not have.
+    schema(
+        single(json!({"Type": "Pass", "QueryLanguage": "JSONata", "Arguments": {}, "End": true})),
+        "/States/S",
+        "Field 'Arguments' is not supported",
+    );
+    schema(
+        single(json!({"Type": "Pass", "Output": 1, "End": true})),
+        "/States/S",
+        "field 'Output' is only supported for the 'JSONata' QueryLanguage",
+    );
+}
+
+#[test]
+fn jsonata_expressions_are_compiled_at_creation() {
+    let jsonata = |output: Value| {
+        single(json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": output, "End": true}))
+    };
+    one(
+        jsonata(json!({"a": "{% a[1,2) %}"})),
+        DiagnosticCode::InvalidJsonataExpression,
+        "/States/S/Output/a",
+        "S0202",
+    );
+    one(
+        jsonata(json!(["{% phone %}"])),
+        DiagnosticCode::UnsupportedJsonataExpression,
+        "/States/S/Output/0",
+        "Reference to 'phone' at the top level is not supported.",
+    );
+    one(
+        jsonata(json!("{% $$ %}")),
+        DiagnosticCode::UnsupportedJsonataExpression,
+        "/States/S/Output",
+        "Reference to '$$' is not supported.",
+    );
+    one(
+        jsonata(json!("{% $states.errorOutput %}")),
+        DiagnosticCode::UnsupportedJsonataExpression,
+        "/States/S/Output",
+        "$states.errorOutput",
+    );
+    // Expressions that are not at the exact ends of the string are text.
+    ok(jsonata(json!(" {% phone %} ")));
 }
 
 #[test]
@@ -609,12 +707,11 @@ fn variables_are_accepted_where_paths_are_read_but_not_as_result_path() {
 }
 
 #[test]
-fn jsonata_expressions_are_not_supported_yet() {
-    schema(
-        single(json!({"Type": "Pass", "Parameters": {"a": "{% $x %}"}, "End": true})),
-        "/States/S/Parameters/a",
-        "not supported yet",
-    );
+fn jsonata_text_in_a_jsonpath_state_is_plain_text() {
+    let machine = ok(single(
+        json!({"Type": "Pass", "Parameters": {"a": "{% $x %}"}, "Assign": {"v": "{% 1 %}"}, "End": true}),
+    ));
+    assert_eq!(machine.states["S"].query_language, QueryLanguage::JsonPath);
 }
 
 #[test]

@@ -186,6 +186,35 @@ fn validate_reports_aws_diagnostic_codes_for_an_invalid_definition() {
 }
 
 #[test]
+fn validate_understands_jsonata() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/order-processing-jsonata/order-processing.asl.json");
+    let ran = cairn(&["validate", path(&example)]);
+    ran.expect_code(0);
+    assert_eq!(
+        ran.stdout.lines().last(),
+        Some("OK"),
+        "stdout: {}",
+        ran.stdout
+    );
+
+    let machine = definition(json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "A",
+        "States": { "A": { "Type": "Pass", "Output": { "v": "{% a[1,2) %}" }, "End": true } }
+    }));
+    let ran = cairn(&["validate", path(&machine)]);
+    ran.expect_code(1).no_panic();
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.starts_with("ERROR INVALID_JSONATA_EXPRESSION /States/A/Output/v ")),
+        "stdout: {}",
+        ran.stdout
+    );
+}
+
+#[test]
 fn validate_of_text_that_is_not_json_is_an_invalid_definition() {
     let machine = file("broken.asl.json", "{\"StartAt\": ");
     let ran = cairn(&["validate", path(&machine)]);

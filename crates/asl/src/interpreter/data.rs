@@ -111,6 +111,9 @@ impl Run<'_> {
         result_path: &crate::model::ResultPath,
         next: &Transition,
     ) -> Result<Progress, Failure> {
+        if state.query_language == crate::model::QueryLanguage::JsonAta {
+            return self.jsonata_complete(frame, state, result, next);
+        }
         let result = match result_selector {
             Some(selector) => {
                 self.update_context(frame, None);
@@ -221,7 +224,7 @@ impl Run<'_> {
     }
 }
 
-fn data_limit(state: &str) -> Failure {
+pub(super) fn data_limit(state: &str) -> Failure {
     Failure::new(
         names::DATA_LIMIT_EXCEEDED,
         format!("The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."),

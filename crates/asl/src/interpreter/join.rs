@@ -13,6 +13,7 @@ use crate::model::{ProcessorMode, StateKind, StateMachine};
 use crate::template::Scope;
 
 use super::frame::{variables_of, Frame, ScopeStep, Waiting};
+use super::jsonata::States;
 use super::record::details;
 use super::retry::error_output;
 use super::run::{Progress, Run};
@@ -132,8 +133,25 @@ impl Run<'_> {
                 None => std::mem::take(&mut join.items[index]),
             };
             join.next_item += 1;
-            let input = match &map.item_selector {
-                Some(selector) => {
+            let input = match (&map.item_selector, &map.jsonata_item_selector) {
+                (None, Some(selector)) => {
+                    let selected = self.with_jsonata(
+                        frame,
+                        Some((index, &item)),
+                        States::input(&join.effective_input),
+                        |session| selector.evaluate(session, "ItemSelector"),
+                    );
+                    match selected {
+                        Ok(input) => input,
+                        Err(failure) => {
+                            if let Some(stored) = join.stored.as_deref_mut() {
+                                stored.failed_selection(index, item);
+                            }
+                            return Err(failure);
+                        }
+                    }
+                }
+                (Some(selector), _) => {
                     self.update_context(frame, Some((index, &item)));
                     let variables = variables_of(&self.snapshot.frames, frame);
                     let scope = Scope {
@@ -157,7 +175,7 @@ impl Run<'_> {
                         }
                     }
                 }
-                None => item,
+                (None, None) => item,
             };
             let announce = if distributed || frame.quiet {
                 None

@@ -31,7 +31,8 @@
 //! `Run` (module `run`: apply the event, then advance every ready frame until all block
 //! or end), whose methods are spread over one module per idea: `frame` (the tree of
 //! frames and what each waits for), `states` (one module per state type), `data`
-//! (InputPath to OutputPath, and Assign), `context` (`$$`), `join` (the children of
+//! (InputPath to OutputPath, and Assign), `jsonata` (a JSONata state's `$states`,
+//! Assign, Output and `EvaluationFailed`), `context` (`$$`), `join` (the children of
 //! Parallel and Map states), `retry` (Retry and Catch), `record` (history events and the
 //! visits reported for tracing), `end` (ending frames and the execution) and `stored`
 //! (large Maps kept out of the snapshot).
@@ -54,6 +55,7 @@ mod data;
 mod end;
 mod frame;
 mod join;
+mod jsonata;
 mod record;
 mod redrive;
 mod retry;

@@ -5,11 +5,12 @@ use serde_json::{Map as JsonMap, Value};
 
 use crate::error::{names, Failure};
 use crate::history::Details;
-use crate::model::{Catcher, Jitter, Retrier, StateKind};
+use crate::model::{Catcher, Jitter, QueryLanguage, Retrier, State, StateKind};
 use crate::payload;
 use crate::random::Random;
 
 use super::frame::{Frame, TimerPurpose, Waiting};
+use super::jsonata::States;
 use super::run::{Progress, Run};
 use super::states::wait::MAX_WAIT_SECONDS;
 use super::Command;
@@ -69,6 +70,9 @@ impl Run<'_> {
                 .find(|c| matches_error(&c.error_equals, &failure))
             {
                 let error_output = error_output(&failure);
+                if state.query_language == QueryLanguage::JsonAta {
+                    return self.jsonata_catch(frame, state, catcher, error_output);
+                }
                 // `$` in a catcher's Assign is the error output.
                 let assigned = match self.assign(frame, catcher.assign.as_ref(), &error_output) {
                     Ok(assigned) => assigned,
@@ -76,22 +80,63 @@ impl Run<'_> {
                 };
                 let input = std::mem::take(&mut frame.input);
                 let placed = payload::place_result(input, error_output, &catcher.result_path);
-                match placed {
-                    Ok(output) => {
-                        self.exited(frame, state, &output, assigned.as_ref());
-                        if let Some(assigned) = assigned {
-                            frame.variables.extend(assigned);
-                        }
-                        frame.state = catcher.next.clone();
-                        frame.input = output;
-                        frame.waiting = Waiting::Enter;
-                        return Progress::Blocked;
-                    }
-                    Err(f) => return self.frame_ended(frame, Err(f)),
-                }
+                return match placed {
+                    Ok(output) => self.caught(frame, state, catcher, output, assigned),
+                    Err(f) => self.frame_ended(frame, Err(f)),
+                };
             }
         }
         self.frame_ended(frame, Err(failure))
+    }
+}
+
+impl Run<'_> {
+    /// A JSONata state's catcher took the error: its `Assign` and `Output` (default
+    /// `$states.errorOutput`) see the state's input and the error output.
+    fn jsonata_catch(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        catcher: &Catcher,
+        error_output: Value,
+    ) -> Progress {
+        let input = std::mem::take(&mut frame.input);
+        let states = States {
+            input: &input,
+            result: None,
+            error_output: Some(&error_output),
+        };
+        let left = self.jsonata_leave_values(
+            frame,
+            catcher.assign.as_ref(),
+            catcher.output.as_ref(),
+            states,
+            error_output.clone(),
+        );
+        match left {
+            Ok((assigned, output)) => self.caught(frame, state, catcher, output, assigned),
+            Err(failure) => self.frame_ended(frame, Err(failure)),
+        }
+    }
+
+    /// A catcher took the error: the state exits with `output`, its variables take
+    /// effect and the frame goes on to the catcher's `Next`.
+    fn caught(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        catcher: &Catcher,
+        output: Value,
+        assigned: Option<JsonMap<String, Value>>,
+    ) -> Progress {
+        self.exited(frame, state, &output, assigned.as_ref());
+        if let Some(assigned) = assigned {
+            frame.variables.extend(assigned);
+        }
+        frame.state = catcher.next.clone();
+        frame.input = output;
+        frame.waiting = Waiting::Enter;
+        Progress::Blocked
     }
 }
 

@@ -303,10 +303,10 @@ impl<'a> Run<'a> {
                     // A Wait state's time has come.
                     match &state.kind {
                         StateKind::Wait(wait) => {
-                            match self.effective_input(frame, state).and_then(|input| {
-                                let assigned = self.assign(frame, state.assign.as_ref(), &input)?;
-                                self.output_of(frame, state, input, &wait.next, assigned)
-                            }) {
+                            match self
+                                .effective_input(frame, state)
+                                .and_then(|input| self.leave_wait(frame, state, input, &wait.next))
+                            {
                                 Ok(p) => StepResult::Progress(p),
                                 Err(f) => StepResult::Failed(f),
                             }

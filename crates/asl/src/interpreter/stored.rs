@@ -294,10 +294,12 @@ impl Run<'_> {
         }
         let input = std::mem::take(&mut frame.input);
         self.store(map_key, StoredKind::Input, 0, input);
-        let selection_without_input = !map
-            .item_selector
-            .as_ref()
-            .is_some_and(|selector| selector.reads_input());
+        // A JSONata ItemSelector may read `$states.input` in any of its expressions.
+        let selection_without_input = map.jsonata_item_selector.is_none()
+            && !map
+                .item_selector
+                .as_ref()
+                .is_some_and(|selector| selector.reads_input());
         if selection_without_input {
             join.effective_input = Value::Null;
         }

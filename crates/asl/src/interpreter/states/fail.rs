@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::error::Failure;
 use crate::interpreter::frame::Frame;
+use crate::interpreter::jsonata::States;
 use crate::interpreter::run::Run;
 use crate::model::{Fail, TextSource};
 use crate::payload;
@@ -14,8 +15,8 @@ impl Run<'_> {
         frame: &mut Frame,
         fail: &Fail,
     ) -> Result<Failure, Failure> {
-        let error = self.text_source(frame, fail.error.as_ref(), "ErrorPath")?;
-        let cause = self.text_source(frame, fail.cause.as_ref(), "CausePath")?;
+        let error = self.text_source(frame, fail.error.as_ref(), "Error")?;
+        let cause = self.text_source(frame, fail.cause.as_ref(), "Cause")?;
         Ok(Failure {
             error: error.unwrap_or_default(),
             cause,
@@ -24,16 +25,26 @@ impl Run<'_> {
 
     fn text_source(
         &mut self,
-        frame: &Frame,
+        frame: &mut Frame,
         source: Option<&TextSource>,
         field: &str,
     ) -> Result<Option<String>, Failure> {
         match source {
             None => Ok(None),
             Some(TextSource::Literal(text)) => Ok(Some(text.clone())),
+            Some(TextSource::Jsonata(expression)) => {
+                let input = frame.input.clone();
+                let value =
+                    self.jsonata_expression(frame, expression, States::input(&input), field)?;
+                match value {
+                    Value::String(s) => Ok(Some(s)),
+                    other => Ok(Some(payload::to_text(&other))),
+                }
+            }
             Some(TextSource::Expression(template)) => {
                 let input = frame.input.clone();
-                let value = self.evaluate(frame, template, &input, field)?;
+                let field = format!("{field}Path");
+                let value = self.evaluate(frame, template, &input, &field)?;
                 match value {
                     Value::String(s) => Ok(Some(s)),
                     other => Ok(Some(payload::to_text(&other))),

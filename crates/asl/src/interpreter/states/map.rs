@@ -10,9 +10,11 @@ use crate::history::Details;
 use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, Waiting};
 use crate::interpreter::join::Join;
+use crate::interpreter::jsonata::States;
 use crate::interpreter::run::{Progress, Run};
 use crate::interpreter::FrameId;
-use crate::model::{NumberSource, ProcessorMode, State};
+use crate::jsonata::EvalError;
+use crate::model::{NumberSource, ProcessorMode, QueryLanguage, State};
 use crate::payload;
 
 impl Run<'_> {
@@ -24,8 +26,24 @@ impl Run<'_> {
         map: &crate::model::Map,
     ) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
+        let jsonata_items = if state.query_language == QueryLanguage::JsonAta {
+            Some(self.jsonata_items(frame, map, &effective)?)
+        } else {
+            None
+        };
         let max_concurrency = match &map.max_concurrency {
             NumberSource::Literal(n) => *n,
+            NumberSource::Jsonata(expression) => {
+                let n = self.jsonata_count(frame, expression, &effective, "MaxConcurrency")?;
+                if n < 0.0 || n.fract() != 0.0 {
+                    return Err(self.evaluation_failed(
+                        frame,
+                        "MaxConcurrency",
+                        format!("The MaxConcurrency field must be a non-negative integer: {n}"),
+                    ));
+                }
+                n as u64
+            }
             NumberSource::Path(path) => {
                 let value = self.select_for(frame, path, &effective)?;
                 match lenient_i64(&value).and_then(|n| u64::try_from(n).ok()) {
@@ -43,7 +61,9 @@ impl Run<'_> {
                 }
             }
         };
-        let items = {
+        let items = if let Some(items) = jsonata_items {
+            items
+        } else {
             match self.lookup(frame, &map.items_path, &effective) {
                 Some(Value::Array(items)) => items,
                 Some(other) => {
@@ -70,6 +90,18 @@ impl Run<'_> {
         let tolerated_count = match &map.tolerated_failure_count {
             None => None,
             Some(NumberSource::Literal(n)) => Some(*n),
+            Some(NumberSource::Jsonata(expression)) => {
+                let n =
+                    self.jsonata_count(frame, expression, &effective, "ToleratedFailureCount")?;
+                if n < 0.0 {
+                    return Err(self.evaluation_failed(
+                        frame,
+                        "ToleratedFailureCount",
+                        "ToleratedFailureCount cannot be negative.".to_string(),
+                    ));
+                }
+                Some(n as u64)
+            }
             Some(NumberSource::Path(path)) => {
                 let value = self.select_for(frame, path, &effective)?;
                 match lenient_i64(&value) {
@@ -93,6 +125,22 @@ impl Run<'_> {
         let tolerated_percentage = match &map.tolerated_failure_percentage {
             None => None,
             Some(NumberSource::Literal(p)) => Some(*p),
+            Some(NumberSource::Jsonata(expression)) => {
+                let p = self.jsonata_count(
+                    frame,
+                    expression,
+                    &effective,
+                    "ToleratedFailurePercentage",
+                )?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(self.evaluation_failed(
+                        frame,
+                        "ToleratedFailurePercentage",
+                        "ToleratedFailurePercentage must be between 0 and 100.".to_string(),
+                    ));
+                }
+                Some(p)
+            }
             Some(NumberSource::Path(path)) => {
                 let value = self.select_for(frame, path, &effective)?;
                 match lenient_f64(&value) {
@@ -165,6 +213,74 @@ impl Run<'_> {
         }
         frame.waiting = Waiting::Children(join);
         Ok(Progress::Blocked)
+    }
+}
+
+impl Run<'_> {
+    /// A JSONata Map's items: `Items`, or else the state's input, which must be an
+    /// array. A failure is recorded with `MapStateFailed`, as AWS records it.
+    fn jsonata_items(
+        &mut self,
+        frame: &mut Frame,
+        map: &crate::model::Map,
+        input: &Value,
+    ) -> Result<Vec<Value>, Failure> {
+        let items = match &map.items {
+            Some(template) => {
+                let value = self.jsonata_value(frame, template, States::input(input), "Items");
+                match value {
+                    Ok(Value::Array(items)) => Ok(items),
+                    Ok(other) => {
+                        let source = template
+                            .as_expression()
+                            .map(|e| e.source().to_string())
+                            .unwrap_or_default();
+                        let error = EvalError::UnexpectedType {
+                            expected: "array",
+                            value: Box::new(other),
+                        };
+                        Err(self.evaluation_failed(frame, "Items", error.cause(&source, "Items")))
+                    }
+                    Err(failure) => Err(failure),
+                }
+            }
+            None => match input {
+                Value::Array(items) => Ok(items.clone()),
+                other => Err(self.evaluation_failed(
+                    frame,
+                    "Items",
+                    format!(
+                        "Map state input must be an array but was: {}",
+                        payload::to_text(other)
+                    ),
+                )),
+            },
+        };
+        if items.is_err() {
+            self.record_for_frame(frame, "MapStateFailed", Details::default());
+        }
+        items
+    }
+
+    /// A number a JSONata expression gives a Map's count or percentage.
+    fn jsonata_count(
+        &mut self,
+        frame: &mut Frame,
+        expression: &crate::jsonata::Expression,
+        input: &Value,
+        field: &str,
+    ) -> Result<f64, Failure> {
+        let value = self.jsonata_expression(frame, expression, States::input(input), field)?;
+        match value.as_f64() {
+            Some(n) => Ok(n),
+            None => {
+                let error = EvalError::UnexpectedType {
+                    expected: "number",
+                    value: Box::new(value),
+                };
+                Err(self.evaluation_failed(frame, field, error.cause(expression.source(), field)))
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::error::Failure;
 use crate::history::Details;
 use crate::interpreter::frame::{Frame, Waiting};
 use crate::interpreter::join::Join;
+use crate::interpreter::jsonata::States;
 use crate::interpreter::run::{Progress, Run};
 use crate::interpreter::FrameId;
 use crate::model::State;
@@ -21,9 +22,12 @@ impl Run<'_> {
         parallel: &crate::model::Parallel,
     ) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
-        let branch_input = match &parallel.parameters {
-            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters")?,
-            None => effective,
+        let branch_input = match (&parallel.parameters, &parallel.arguments) {
+            (Some(parameters), _) => self.evaluate(frame, parameters, &effective, "Parameters")?,
+            (None, Some(arguments)) => {
+                self.jsonata_value(frame, arguments, States::input(&effective), "Arguments")?
+            }
+            (None, None) => effective,
         };
         self.record_for_frame(frame, "ParallelStateStarted", Details::default());
         let mut join = Join {

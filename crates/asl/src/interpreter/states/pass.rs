@@ -2,8 +2,9 @@
 
 use crate::error::Failure;
 use crate::interpreter::frame::Frame;
+use crate::interpreter::jsonata::States;
 use crate::interpreter::run::{Progress, Run};
-use crate::model::{ResultPath, State};
+use crate::model::{QueryLanguage, ResultPath, State};
 use crate::payload;
 
 impl Run<'_> {
@@ -13,6 +14,17 @@ impl Run<'_> {
         state: &State,
         pass: &crate::model::Pass,
     ) -> Result<Progress, Failure> {
+        if state.query_language == QueryLanguage::JsonAta {
+            let input = std::mem::take(&mut frame.input);
+            let left = self.jsonata_leave(
+                frame,
+                state,
+                States::input(&input),
+                input.clone(),
+                &pass.next,
+            );
+            return left;
+        }
         // When the result replaces the input and InputPath is `$`, the input itself is
         // the effective input: move it rather than copy it.
         let result_replaces_input = matches!(&pass.result_path, ResultPath::At(p) if p.is_root());

@@ -7,6 +7,7 @@ use crate::error::Failure;
 use crate::history::Details;
 use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, TimerPurpose, Waiting};
+use crate::interpreter::jsonata::States;
 use crate::interpreter::record::details;
 use crate::interpreter::run::{Progress, Run};
 use crate::interpreter::{Command, FrameId, TaskId, TaskRequest};
@@ -24,10 +25,18 @@ impl Run<'_> {
             .state_of(frame)
             .ok_or_else(|| Failure::runtime("missing state"))?;
         let effective = self.effective_input(frame, state)?;
-        let timeout_seconds =
-            self.number_source(frame, task.timeout_seconds.as_ref(), &effective)?;
-        let heartbeat_seconds =
-            self.number_source(frame, task.heartbeat_seconds.as_ref(), &effective)?;
+        let timeout_seconds = self.number_source(
+            frame,
+            task.timeout_seconds.as_ref(),
+            &effective,
+            "TimeoutSeconds",
+        )?;
+        let heartbeat_seconds = self.number_source(
+            frame,
+            task.heartbeat_seconds.as_ref(),
+            &effective,
+            "HeartbeatSeconds",
+        )?;
         let task_id = self.snapshot.next_task;
         let token = crate::task::Route::of(&task.resource)
             .uses_token()
@@ -35,9 +44,12 @@ impl Run<'_> {
                 crate::callback::token(&self.entropy, &self.snapshot.info.execution_arn, task_id)
             });
         self.task_token = token.clone();
-        let input = match &task.parameters {
-            Some(parameters) => self.evaluate(frame, parameters, &effective, "Parameters"),
-            None => Ok(effective),
+        let input = match (&task.parameters, &task.arguments) {
+            (Some(parameters), _) => self.evaluate(frame, parameters, &effective, "Parameters"),
+            (None, Some(arguments)) => {
+                self.jsonata_value(frame, arguments, States::input(&effective), "Arguments")
+            }
+            (None, None) => Ok(effective),
         };
         self.task_token = None;
         let input = input?;
@@ -99,13 +111,29 @@ impl Run<'_> {
 
     fn number_source(
         &mut self,
-        frame: &Frame,
+        frame: &mut Frame,
         source: Option<&NumberSource<u64>>,
         effective: &Value,
+        field: &str,
     ) -> Result<Option<u64>, Failure> {
         match source {
             None => Ok(None),
             Some(NumberSource::Literal(n)) => Ok(Some(*n)),
+            Some(NumberSource::Jsonata(expression)) => {
+                let value =
+                    self.jsonata_expression(frame, expression, States::input(effective), field)?;
+                match value.as_u64() {
+                    Some(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(self.evaluation_failed(
+                        frame,
+                        field,
+                        format!(
+                            "The {field} field must be a positive integer: {}",
+                            display_value(&value)
+                        ),
+                    )),
+                }
+            }
             Some(NumberSource::Path(path)) => match self.lookup(frame, path, effective) {
                 None => Err(self.with_prefix(frame, payload::no_results(path))),
                 Some(value) => match value.as_u64() {

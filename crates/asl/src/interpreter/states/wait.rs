@@ -6,9 +6,10 @@ use serde_json::Value;
 use crate::error::Failure;
 use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, TimerPurpose, Waiting};
+use crate::interpreter::jsonata::States;
 use crate::interpreter::run::{Progress, Run};
 use crate::interpreter::{Command, FrameId};
-use crate::model::{State, Transition, WaitFor};
+use crate::model::{QueryLanguage, State, Transition, WaitFor};
 use crate::timestamp::Timestamp;
 
 /// AWS refuses waits beyond this (a little over a year is allowed; 24,855 days is the
@@ -55,6 +56,51 @@ impl Run<'_> {
                     }
                 }
             }
+            WaitFor::SecondsExpression(expression) => {
+                let value = self.jsonata_expression(
+                    frame,
+                    expression,
+                    States::input(&effective),
+                    "Seconds",
+                )?;
+                match value.as_i64() {
+                    Some(seconds) if seconds >= 0 => self
+                        .now
+                        .plus_seconds(seconds.min(MAX_WAIT_SECONDS + 1) as f64),
+                    _ => {
+                        return Err(self.evaluation_failed(
+                            frame,
+                            "Seconds",
+                            format!(
+                                "The Seconds field must be a non-negative integer: {}",
+                                display_value(&value)
+                            ),
+                        ))
+                    }
+                }
+            }
+            WaitFor::TimestampExpression(expression) => {
+                let value = self.jsonata_expression(
+                    frame,
+                    expression,
+                    States::input(&effective),
+                    "Timestamp",
+                )?;
+                match value.as_str().and_then(Timestamp::parse) {
+                    Some(at) => at,
+                    None => {
+                        return Err(self.evaluation_failed(
+                            frame,
+                            "Timestamp",
+                            format!(
+                                "The Timestamp field cannot be parsed as an ISO-8601 extended \
+                                 offset date-time format string: {}",
+                                display_value(&value)
+                            ),
+                        ))
+                    }
+                }
+            }
             WaitFor::TimestampPath(path) => {
                 let value = self.wait_parameter(frame, "TimestampPath", path, &effective)?;
                 match value.as_str().and_then(Timestamp::parse) {
@@ -75,8 +121,7 @@ impl Run<'_> {
             return Err(self.with_prefix(frame, Failure::runtime("Wait state delay is too long")));
         }
         if due <= self.now {
-            let assigned = self.assign(frame, state.assign.as_ref(), &effective)?;
-            return self.output_of(frame, state, effective, next, assigned);
+            return self.leave_wait(frame, state, effective, next);
         }
         let timer = self.new_timer(TimerPurpose::Resume(frame_id));
         self.output
@@ -84,6 +129,21 @@ impl Run<'_> {
             .push(Command::StartTimer { timer, due });
         frame.waiting = Waiting::Timer(timer);
         Ok(Progress::Blocked)
+    }
+
+    /// The Wait is over: Assign and the output, in the state's language.
+    pub(in crate::interpreter) fn leave_wait(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        input: Value,
+        next: &Transition,
+    ) -> Result<Progress, Failure> {
+        if state.query_language == QueryLanguage::JsonAta {
+            return self.jsonata_leave(frame, state, States::input(&input), input.clone(), next);
+        }
+        let assigned = self.assign(frame, state.assign.as_ref(), &input)?;
+        self.output_of(frame, state, input, next, assigned)
     }
 
     /// The value a Wait's `SecondsPath`/`TimestampPath` points at, or AWS's error.
