@@ -12,11 +12,13 @@
 //! `cairn_api::router(ApiState::new(store, ApiConfig::default(), targets))`. EXPRESS
 //! machines run in this process, through `targets`, and are never stored (see
 //! `operations/express.rs`).
-//! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`.
+//! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`. The web
+//! console's routes ([`console::router`]) call the same operations.
 
 pub mod approval;
 pub mod arn;
 mod body;
+pub mod console;
 pub mod error;
 pub mod input;
 mod operations;
