@@ -202,6 +202,8 @@ export async function executionPage(main, arn, page$) {
       panel),
     h('section', { class: 'card' }, lower.element));
   update(events);
+  // When the page is first drawn in full (bench/console.py reads it).
+  performance.mark('cairn:execution-drawn');
   schedule();
 }
 

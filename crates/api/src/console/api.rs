@@ -37,8 +37,8 @@ pub async fn call<S: Store>(
     body: Body,
 ) -> Response {
     let span = tracing::info_span!("console", %operation);
-    let result = tracing::Instrument::instrument(run(&state, &operation, &headers, body), span)
-        .await;
+    let result =
+        tracing::Instrument::instrument(run(&state, &operation, &headers, body), span).await;
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value),
         Err(error) => {

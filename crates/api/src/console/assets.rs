@@ -32,7 +32,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 
 pub async fn page() -> Response {
     let mut response = (StatusCode::OK, PAGE).into_response();
-    set(&mut response, header::CONTENT_TYPE, "text/html; charset=utf-8");
+    set(
+        &mut response,
+        header::CONTENT_TYPE,
+        "text/html; charset=utf-8",
+    );
     set(&mut response, header::CONTENT_SECURITY_POLICY, CSP);
     set(&mut response, header::X_FRAME_OPTIONS, "DENY");
     set(&mut response, header::REFERRER_POLICY, "same-origin");
@@ -42,8 +46,7 @@ pub async fn page() -> Response {
 }
 
 pub async fn asset(Path(file): Path<String>) -> Response {
-    let Some((_, content_type, content)) = ASSETS.iter().find(|(name, _, _)| *name == file)
-    else {
+    let Some((_, content_type, content)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
         return (StatusCode::NOT_FOUND, "no such console asset").into_response();
     };
     let mut response = (StatusCode::OK, *content).into_response();

@@ -21,7 +21,11 @@ pub const HEADER: &str = "x-cairn-console";
 
 /// Whether a console call may run: `AccessDeniedException` (HTTP 403) if not.
 pub fn admit(headers: &HeaderMap) -> Result<(), ApiError> {
-    let refuse = |why: &str| Err(ApiError::AccessDenied(format!("Console request refused: {why}")));
+    let refuse = |why: &str| {
+        Err(ApiError::AccessDenied(format!(
+            "Console request refused: {why}"
+        )))
+    };
     if !headers.contains_key(HEADER) {
         return refuse("the X-Cairn-Console header is missing");
     }

@@ -29,7 +29,10 @@ use crate::ApiState;
 /// The console's routes, all under `/console`. Merge them beside [`crate::router`].
 pub fn router<S: Store>(state: ApiState<S>) -> Router {
     Router::new()
-        .route("/console", get(|| async { Redirect::permanent("/console/") }))
+        .route(
+            "/console",
+            get(|| async { Redirect::permanent("/console/") }),
+        )
         .route("/console/", get(assets::page))
         .route("/console/assets/{file}", get(assets::asset))
         .route("/console/api/{operation}", post(api::call::<S>))
