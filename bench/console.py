@@ -20,7 +20,6 @@ Playwright's Python client (e2e/requirements.txt) and /usr/bin/chromium.
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "e2e"))
+sys.path.insert(0, str(REPO / "bench"))
 from browser import FLAGS, VIEWPORT, chromium_path  # noqa: E402
+from startup import call, free_port  # noqa: E402  (bench/startup.py)
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -38,21 +39,6 @@ POSTGRES = os.environ.get("CAIRN_TEST_DATABASE_URL", "postgres://postgres@127.0.
 ROLE = "arn:aws:iam::123456789012:role/bench"
 PREFIX = "arn:aws:states:us-east-1:123456789012"
 ITEMS = 249  # 6 + 4 x 249 = 1,002 events
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(endpoint, operation, body):
-    request = urllib.request.Request(
-        endpoint, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/x-amz-json-1.0",
-                 "X-Amz-Target": f"AWSStepFunctions.{operation}"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        return json.loads(reply.read())
 
 
 def console(endpoint, operation, body):

@@ -63,11 +63,8 @@ async fn run<S: Store>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Value, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let bytes = crate::body::read(body, declared, state.config().max_request_bytes).await?;
+    // Read (or drained) before any refusal, as the API does (see `crate::body`).
+    let bytes = crate::body::read_request(headers, body, state.config().max_request_bytes).await?;
     super::guard::admit(headers)?;
     if !OPERATIONS.contains(&operation) {
         return Err(ApiError::UnknownOperation(format!(
