@@ -22,7 +22,8 @@ export function details(event) {
 /**
  * {states: Map(name → StateRecord), visits: [Visit], owner: Map(event id → visit)}.
  * StateRecord: {name, status, text, visits, retries, iterations}. Visit: {name, id,
- * entered, exited, events, input, output, error, cause, retries, outcome, start, end}.
+ * entered, exited, events, input, output, error, cause, retries, outcome, status, start,
+ * end}; a visit's status is one of the state statuses, for that visit alone.
  */
 export function analyze(events, execution, graph) {
   const byId = new Map();
@@ -129,12 +130,16 @@ function summarize(record, running, type) {
   let aborted = 0;
   for (const v of visits) {
     if (!v.exited) {
-      if (type === 'Fail' || v.outcome === 'failed') failed += 1;
-      else if (running) open += 1;
-      else aborted += 1;
-    } else if (v.outcome === 'failed') {
-      caught += 1;
+      if (type === 'Fail' || v.outcome === 'failed') v.status = 'failed';
+      else if (running) v.status = 'running';
+      else v.status = 'aborted';
+    } else {
+      v.status = v.outcome === 'failed' ? 'caught' : 'succeeded';
     }
+    if (v.status === 'failed') failed += 1;
+    else if (v.status === 'running') open += 1;
+    else if (v.status === 'aborted') aborted += 1;
+    else if (v.status === 'caught') caught += 1;
   }
   let status;
   if (failed) status = 'failed';

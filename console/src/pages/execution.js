@@ -107,7 +107,7 @@ export async function executionPage(main, arn, page$) {
       ? h('label', { class: 'visit-picker' }, 'Visit ',
         (() => {
           const select = h('select', { 'aria-label': 'Visit' }, visits.map((v, i) => h('option', { value: i },
-            `${i + 1} of ${visits.length}${v.entered ? ` · entered ${time(v.start).slice(11)}` : ''}`)));
+            `${i + 1} of ${visits.length} · ${v.status} · entered ${time(v.start).slice(11)}`)));
           select.value = String(index);
           select.addEventListener('change', () => { chosenVisit = Number(select.value); drawPanel(); });
           return select;
@@ -131,18 +131,25 @@ export async function executionPage(main, arn, page$) {
           h('pre', { class: 'json' }, pretty(JSON.stringify(details(e)))))))));
   }
 
-  function select(name) {
+  function select(name, visit = null) {
     selected = name;
-    chosenVisit = null;
-    view.drawn && view.drawn.select(name);
+    chosenVisit = visit;
+    if (view.drawn) view.drawn.select(name);
     drawPanel();
+  }
+
+  // A visit picked on the timeline: its state, at that visit.
+  function pick(visit) {
+    const record = analysis.states.get(visit.name);
+    select(visit.name, record ? record.visits.indexOf(visit) : null);
+    panel.scrollIntoView({ block: 'nearest' });
   }
 
   function update(fresh) {
     analysis = analyze(events, execution, view.model);
     if (view.drawn) paint(view.drawn, analysis.states);
     table.add(fresh, analysis.owner);
-    put(timelineBox, timeline(analysis.visits, execution, Date.now() / 1000));
+    put(timelineBox, timeline(analysis.visits, execution, Date.now() / 1000, pick));
     drawHeader();
     drawIo();
     drawPanel();
