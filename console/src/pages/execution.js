@@ -36,6 +36,7 @@ export async function executionPage(main, arn, page$) {
     return;
   }
 
+  performance.mark('cairn:execution-fetched');
   let selected = null;
   let chosenVisit = null;
   let analysis;
@@ -209,7 +210,7 @@ export async function executionPage(main, arn, page$) {
       panel),
     h('section', { class: 'card' }, lower.element));
   update(events);
-  // When the page is first drawn in full (bench/console.py reads it).
+  // When the page is first drawn in full (bench/console.py reads both marks).
   performance.mark('cairn:execution-drawn');
   schedule();
 }
