@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Cairn's test command: formatting, lints, every test in the workspace, the deployment
-# checks (deploy/check.sh), the chaos suite's short form (bench/src/chaos), then the
-# end-to-end suite (e2e/): boto3, the AWS CLI and the conformance corpus's run.py against
-# a real `cairn server`, and again against `cairn dev` (the in-memory store).
+# Cairn's test command: the console's bundle against its sources, formatting, lints,
+# every test in the workspace, the deployment checks (deploy/check.sh), the chaos
+# suite's short form (bench/src/chaos), then the end-to-end suite (e2e/): boto3, the AWS
+# CLI, the conformance corpus's run.py and the console in Chromium against a real
+# `cairn server`, and again against `cairn dev` (the in-memory store).
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Each step says how far into the run it starts, to keep CI's time budget in view.
 step() { printf '\n==> %s   [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
+
+# The console's bundle (console/dist) is committed and embedded in the binary, so that
+# building Cairn needs no Node.js; rebuild it from console/src with the locked packages
+# and fail if the committed one differs.
+step "console: npm ci && npm run check (console/dist is the build of console/src)"
+if ! command -v npm >/dev/null; then
+    echo "npm (Node.js 20 or newer) is needed to check the console's bundle" >&2
+    exit 1
+fi
+(cd console && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check)
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -22,7 +33,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # CAIRN_TEST_PYTHON).
 venv=target/e2e-venv
 if ! cmp -s e2e/requirements.txt "$venv/requirements.installed" 2>/dev/null; then
-    step "Python venv $venv (boto3, AWS CLI, pytest, moto)"
+    step "Python venv $venv (boto3, AWS CLI, pytest, moto, Playwright)"
     rm -rf "$venv"
     "${PYTHON:-python3}" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r e2e/requirements.txt
@@ -44,7 +55,20 @@ target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 \
 step "deploy/check.sh (YAML, Kubernetes schemas, Prometheus rules, /metrics exposition)"
 bash deploy/check.sh
 
-step "end to end: pytest e2e (boto3, AWS CLI, conformance run.py against cairn server)"
+# The console's browser tests drive Debian's chromium (Playwright's own browser download
+# does not work everywhere this runs).
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        step "end to end: apt-get install chromium (for the console's browser tests)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "chromium is missing: run \`apt-get install -y chromium\` as root" >&2
+        exit 1
+    fi
+fi
+
+step "end to end: pytest e2e (boto3, AWS CLI, conformance run.py, the console in chromium; against cairn server)"
 "$venv/bin/python" -m pytest e2e
 
 # The same suite against `cairn dev`: what needs a restart that keeps state is

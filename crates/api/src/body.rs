@@ -9,11 +9,26 @@
 use std::pin::Pin;
 
 use axum::body::{Body, Bytes, HttpBody};
+use axum::http::{header, HeaderMap};
 
 use crate::error::ApiError;
 
 /// How much of an oversized body is read and dropped before the connection is closed.
 pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads a request's body within `limit`, as [`read`] does, with the length its
+/// `Content-Length` header declares.
+pub async fn read_request(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    read(body, declared, limit).await
+}
 
 /// Reads `body` (whose `Content-Length`, if any, is `declared`) if it is at most `limit`
 /// bytes; otherwise `RequestTooLarge`, with the body drained as described above.

@@ -87,6 +87,10 @@ pub enum ApiError {
     /// The action's token bucket is empty (see `crate::throttle`); botocore retries it.
     #[error("{0}")]
     Throttling(String),
+    /// The request may not do this: today only the console's cross-site checks refuse
+    /// with it (HTTP 403), the place a sign-in's refusal will use too.
+    #[error("{0}")]
+    AccessDenied(String),
     /// The database failed; the detail is logged, not sent.
     #[error("Cairn could not complete the request; see the server log")]
     Internal(String),
@@ -133,6 +137,7 @@ impl ApiError {
             ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::TooManyTags(_) => "TooManyTags",
             ApiError::Throttling(_) => "ThrottlingException",
+            ApiError::AccessDenied(_) => "AccessDeniedException",
             ApiError::Internal(_) => "InternalFailure",
         }
     }
@@ -140,9 +145,10 @@ impl ApiError {
     fn namespace(&self) -> &'static str {
         match self {
             ApiError::Validation(_) | ApiError::RequestTooLarge(_) => CORAL_VALIDATE,
-            ApiError::Serialization(_) | ApiError::UnknownOperation(_) | ApiError::Internal(_) => {
-                CORAL_SERVICE
-            }
+            ApiError::Serialization(_)
+            | ApiError::UnknownOperation(_)
+            | ApiError::AccessDenied(_)
+            | ApiError::Internal(_) => CORAL_SERVICE,
             ApiError::Throttling(_) => CORAL_AVAILABILITY,
             _ => SFN,
         }
@@ -151,6 +157,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::AccessDenied(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

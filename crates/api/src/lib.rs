@@ -12,11 +12,13 @@
 //! `cairn_api::router(ApiState::new(store, ApiConfig::default(), targets))`. EXPRESS
 //! machines run in this process, through `targets`, and are never stored (see
 //! `operations/express.rs`).
-//! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`.
+//! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`. The web
+//! console's routes ([`console::router`]) call the same operations.
 
 pub mod approval;
 pub mod arn;
 mod body;
+pub mod console;
 pub mod error;
 pub mod input;
 mod operations;
@@ -188,11 +190,7 @@ async fn serve<S: Store>(
 ) -> Result<Value, ApiError> {
     // The body is read (or an oversized one drained) before anything can refuse the
     // request, so every refusal reaches a client that is still sending.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let bytes = crate::body::read(body, declared, state.config().max_request_bytes).await?;
+    let bytes = crate::body::read_request(headers, body, state.config().max_request_bytes).await?;
     let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::UnknownOperation(format!(
             "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"

@@ -132,7 +132,9 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
             ..cairn_api::ApiConfig::default()
         };
         let api = cairn_api::ApiState::new(store.clone(), api, targets.clone());
-        let mut app = router(store.clone()).merge(cairn_api::router(api.clone()));
+        let mut app = router(store.clone())
+            .merge(cairn_api::router(api.clone()))
+            .merge(cairn_api::console::router(api.clone()));
         if let Some(approval) = config.approval()? {
             tracing::info!(public_url = %approval.public_url, "approval links are on");
             app = app.merge(cairn_api::approval::router(api, approval));
