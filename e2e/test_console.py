@@ -3,7 +3,7 @@ Playwright (e2e/browser.py) against the suite's `cairn server` (or `cairn dev`).
 
 Every page loads without a console error; an execution of the seed's order workflow
 shows each state with the status it had; a click on a state shows its input and output;
-Stop stops; executions list, filter, search and page; the graphs of the seed's six
+Stop stops and Redrive runs it again; executions list, filter, search and page; the graphs of the seed's six
 workflows have no overlapping boxes (from the elements' geometry). Screenshots at
 1440x900 go to target/e2e-screenshots/ (docs/console.md shows some)."""
 import json
@@ -247,6 +247,18 @@ def test_stop_and_live_updates(page, sfn):
     assert statuses(p)["Hold"] == "aborted"
     assert p.locator("button:has-text('Stop execution')").count() == 0
     assert p.locator("button:has-text('Redrive')").count() == 1
+
+    # Redrive: the Wait that was cut short runs again; the page follows it.
+    p.click("button:has-text('Redrive')")
+    p.wait_for_selector("main[data-status='RUNNING']")
+    p.wait_for_selector("svg.graph [data-state='Hold'][data-status='running']")
+    assert statuses(p)["First"] == "succeeded"
+    described = sfn.describe_execution(executionArn=arn)
+    assert (described["status"], described["redriveCount"]) == ("RUNNING", 1)
+    assert "Redriven" in p.inner_text("main")
+    assert p.locator("table.history tbody tr:has-text('ExecutionRedriven')").count() == 1
+    page.screenshot("execution-redriven")
+    sfn.stop_execution(executionArn=arn)
 
     # Live: a page opened while the execution runs follows it to its end, unreloaded.
     short = create(sfn, f"console-live-{suffix()}", {"StartAt": "Hold", "States": {
