@@ -256,7 +256,7 @@ def test_stop_and_live_updates(page, sfn):
     described = sfn.describe_execution(executionArn=arn)
     assert (described["status"], described["redriveCount"]) == ("RUNNING", 1)
     assert "Redriven" in p.inner_text("main")
-    assert p.locator("table.history tbody tr:has-text('ExecutionRedriven')").count() == 1
+    p.wait_for_selector("table.history tbody tr:has-text('ExecutionRedriven')")
     page.screenshot("execution-redriven")
     sfn.stop_execution(executionArn=arn)
 

@@ -5,9 +5,7 @@ uses the fixtures in conftest.py (`server`, `sfn`, `unique`, `lambda_fake`) and
 import json
 import urllib.error
 import urllib.request
-
-import pytest
-from botocore.exceptions import ClientError
+from pathlib import Path
 
 
 def raw_call(server, target, body):
@@ -22,15 +20,27 @@ def raw_call(server, target, body):
         return e.code, json.loads(e.read())
 
 
-def test_unsupported_operation_is_named(sfn, pass_machine):
-    # RedriveExecution is in the model but Cairn has no redrive yet.
-    execution = pass_machine.replace(":stateMachine:", ":execution:") + ":nope"
-    with pytest.raises(ClientError) as e:
-        sfn.redrive_execution(executionArn=execution)
-    error = e.value.response["Error"]
-    assert error["Code"] == "UnknownOperationException"
-    assert "RedriveExecution" in error["Message"]
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+def not_yet_operations():
+    """The operations docs/api-support.md lists as not built yet."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "api-support.md").read_text()
+    return {line.split("|")[1].strip() for line in doc.splitlines()
+            if line.startswith("| ") and "| not yet |" in line}
+
+
+def test_every_operation_of_the_model_is_answered_or_named(sfn, server):
+    """Every operation in boto3's Step Functions model is answered; one Cairn does not
+    have yet (as docs/api-support.md says) is refused by name."""
+    not_yet = not_yet_operations()
+    operations = sfn.meta.service_model.operation_names
+    assert not_yet <= set(operations), not_yet - set(operations)
+    for operation in operations:
+        status, body = raw_call(server, f"AWSStepFunctions.{operation}", {})
+        unknown = body.get("__type", "").endswith("UnknownOperationException")
+        if operation in not_yet:
+            assert (status, unknown) == (400, True), (operation, body)
+            assert operation in body["message"]
+        else:
+            assert not unknown, (operation, body)
 
 
 def test_unknown_target_on_the_wire(server):
