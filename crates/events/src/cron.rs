@@ -42,12 +42,48 @@ struct FieldSpec {
 }
 
 const FIELDS: [FieldSpec; 6] = [
-    FieldSpec { name: "Minutes", min: 0, max: 59, extra: "", names: &[] },
-    FieldSpec { name: "Hours", min: 0, max: 23, extra: "", names: &[] },
-    FieldSpec { name: "Day-of-month", min: 1, max: 31, extra: "?LW", names: &[] },
-    FieldSpec { name: "Month", min: 1, max: 12, extra: "", names: &MONTHS },
-    FieldSpec { name: "Day-of-week", min: 1, max: 7, extra: "?L#", names: &DAYS },
-    FieldSpec { name: "Year", min: 1970, max: 2199, extra: "", names: &[] },
+    FieldSpec {
+        name: "Minutes",
+        min: 0,
+        max: 59,
+        extra: "",
+        names: &[],
+    },
+    FieldSpec {
+        name: "Hours",
+        min: 0,
+        max: 23,
+        extra: "",
+        names: &[],
+    },
+    FieldSpec {
+        name: "Day-of-month",
+        min: 1,
+        max: 31,
+        extra: "?LW",
+        names: &[],
+    },
+    FieldSpec {
+        name: "Month",
+        min: 1,
+        max: 12,
+        extra: "",
+        names: &MONTHS,
+    },
+    FieldSpec {
+        name: "Day-of-week",
+        min: 1,
+        max: 7,
+        extra: "?L#",
+        names: &DAYS,
+    },
+    FieldSpec {
+        name: "Year",
+        min: 1970,
+        max: 2199,
+        extra: "",
+        names: &[],
+    },
 ];
 
 /// How far ahead a next time is looked for (croner's own search is bounded too).
@@ -117,7 +153,12 @@ impl AwsCron {
 
 /// One field rewritten for croner, or why AWS refuses it.
 fn field(text: &str, spec: &FieldSpec) -> Result<String, CronError> {
-    let bad = |why: &str| CronError(format!("the {} field '{text}' is not valid: {why}", spec.name));
+    let bad = |why: &str| {
+        CronError(format!(
+            "the {} field '{text}' is not valid: {why}",
+            spec.name
+        ))
+    };
     let upper = text.to_ascii_uppercase();
     // Letters other than the field's names and its own wildcards are refused.
     let mut letters = upper.clone();
@@ -209,7 +250,9 @@ mod tests {
         let mut out = Vec::new();
         let mut at = from;
         while out.len() < n {
-            let Some(time) = cron.next_after(at, zone) else { break };
+            let Some(time) = cron.next_after(at, zone) else {
+                break;
+            };
             out.push(time.format("%a %Y-%m-%d %H:%M").to_string());
             at = time;
         }
@@ -222,45 +265,96 @@ mod tests {
     #[test]
     fn aws_documented_examples() {
         // Run at 10:00 am (UTC+0) every day.
-        assert_eq!(next("0 10 * * ? *", MARCH(), Tz::UTC, 2), ["Sun 2026-03-01 10:00", "Mon 2026-03-02 10:00"]);
+        assert_eq!(
+            next("0 10 * * ? *", MARCH(), Tz::UTC, 2),
+            ["Sun 2026-03-01 10:00", "Mon 2026-03-02 10:00"]
+        );
         // Run at 12:15 pm (UTC+0) every day.
-        assert_eq!(next("15 12 * * ? *", MARCH(), Tz::UTC, 1), ["Sun 2026-03-01 12:15"]);
+        assert_eq!(
+            next("15 12 * * ? *", MARCH(), Tz::UTC, 1),
+            ["Sun 2026-03-01 12:15"]
+        );
         // Run at 6:00 pm (UTC+0) every Monday through Friday.
         assert_eq!(
             next("0 18 ? * MON-FRI *", utc(2026, 3, 6, 19, 0), Tz::UTC, 2),
             ["Mon 2026-03-09 18:00", "Tue 2026-03-10 18:00"]
         );
         // Run at 8:00 am (UTC+0) every 1st day of the month.
-        assert_eq!(next("0 8 1 * ? *", MARCH(), Tz::UTC, 2), ["Sun 2026-03-01 08:00", "Wed 2026-04-01 08:00"]);
+        assert_eq!(
+            next("0 8 1 * ? *", MARCH(), Tz::UTC, 2),
+            ["Sun 2026-03-01 08:00", "Wed 2026-04-01 08:00"]
+        );
         // Run every 15 minutes.
-        assert_eq!(next("0/15 * * * ? *", MARCH(), Tz::UTC, 2), ["Sun 2026-03-01 00:15", "Sun 2026-03-01 00:30"]);
+        assert_eq!(
+            next("0/15 * * * ? *", MARCH(), Tz::UTC, 2),
+            ["Sun 2026-03-01 00:15", "Sun 2026-03-01 00:30"]
+        );
         // Run every 10 minutes Monday through Friday.
-        assert_eq!(next("0/10 * ? * MON-FRI *", MARCH(), Tz::UTC, 1), ["Mon 2026-03-02 00:00"]);
+        assert_eq!(
+            next("0/10 * ? * MON-FRI *", MARCH(), Tz::UTC, 1),
+            ["Mon 2026-03-02 00:00"]
+        );
         // Run every 5 minutes Monday through Friday between 8:00 am and 5:55 pm (UTC+0).
-        let times = next("0/5 8-17 ? * MON-FRI *", utc(2026, 3, 2, 17, 50), Tz::UTC, 2);
+        let times = next(
+            "0/5 8-17 ? * MON-FRI *",
+            utc(2026, 3, 2, 17, 50),
+            Tz::UTC,
+            2,
+        );
         assert_eq!(times, ["Mon 2026-03-02 17:55", "Tue 2026-03-03 08:00"]);
         // Run every 30 minutes Monday through Friday, 20:00 to 2:59 (a range that wraps).
         let times = next("0/30 20-2 ? * MON-FRI *", utc(2026, 3, 3, 2, 0), Tz::UTC, 3);
-        assert_eq!(times, ["Tue 2026-03-03 02:30", "Tue 2026-03-03 20:00", "Tue 2026-03-03 20:30"]);
+        assert_eq!(
+            times,
+            [
+                "Tue 2026-03-03 02:30",
+                "Tue 2026-03-03 20:00",
+                "Tue 2026-03-03 20:30"
+            ]
+        );
         // Every day at 2:05 pm and 2:35 pm UTC+0.
-        assert_eq!(next("5,35 14 * * ? *", MARCH(), Tz::UTC, 2), ["Sun 2026-03-01 14:05", "Sun 2026-03-01 14:35"]);
+        assert_eq!(
+            next("5,35 14 * * ? *", MARCH(), Tz::UTC, 2),
+            ["Sun 2026-03-01 14:05", "Sun 2026-03-01 14:35"]
+        );
         // 10:15 am UTC+0 on the last Friday of each month during the years 2019 to 2022.
         assert_eq!(
             next("15 10 ? * 6L 2019-2022", utc(2022, 11, 1, 0, 0), Tz::UTC, 3),
             ["Fri 2022-11-25 10:15", "Fri 2022-12-30 10:15"]
         );
         // 3#2: the second Tuesday of the month.
-        assert_eq!(next("0 9 ? * 3#2 *", MARCH(), Tz::UTC, 1), ["Tue 2026-03-10 09:00"]);
+        assert_eq!(
+            next("0 9 ? * 3#2 *", MARCH(), Tz::UTC, 1),
+            ["Tue 2026-03-10 09:00"]
+        );
         // 3W: the weekday closest to the third day of the month (Sat 3 Oct 2026 → Fri 2).
-        assert_eq!(next("0 9 3W * ? *", utc(2026, 9, 30, 0, 0), Tz::UTC, 1), ["Fri 2026-10-02 09:00"]);
+        assert_eq!(
+            next("0 9 3W * ? *", utc(2026, 9, 30, 0, 0), Tz::UTC, 1),
+            ["Fri 2026-10-02 09:00"]
+        );
         // L: the last day of the month, and of the week (Saturday).
-        assert_eq!(next("0 9 L * ? *", MARCH(), Tz::UTC, 1), ["Tue 2026-03-31 09:00"]);
-        assert_eq!(next("0 9 ? * L *", MARCH(), Tz::UTC, 1), ["Sat 2026-03-07 09:00"]);
+        assert_eq!(
+            next("0 9 L * ? *", MARCH(), Tz::UTC, 1),
+            ["Tue 2026-03-31 09:00"]
+        );
+        assert_eq!(
+            next("0 9 ? * L *", MARCH(), Tz::UTC, 1),
+            ["Sat 2026-03-07 09:00"]
+        );
         // 1/10: every tenth minute from the first.
-        assert_eq!(next("1/10 * * * ? *", MARCH(), Tz::UTC, 2), ["Sun 2026-03-01 00:01", "Sun 2026-03-01 00:11"]);
+        assert_eq!(
+            next("1/10 * * * ? *", MARCH(), Tz::UTC, 2),
+            ["Sun 2026-03-01 00:01", "Sun 2026-03-01 00:11"]
+        );
         // 1 is Sunday, 7 Saturday.
-        assert_eq!(next("0 9 ? * 1 *", utc(2026, 3, 2, 0, 0), Tz::UTC, 1), ["Sun 2026-03-08 09:00"]);
-        assert_eq!(next("0 9 ? * FRI-MON *", utc(2026, 3, 3, 0, 0), Tz::UTC, 2), ["Fri 2026-03-06 09:00", "Sat 2026-03-07 09:00"]);
+        assert_eq!(
+            next("0 9 ? * 1 *", utc(2026, 3, 2, 0, 0), Tz::UTC, 1),
+            ["Sun 2026-03-08 09:00"]
+        );
+        assert_eq!(
+            next("0 9 ? * FRI-MON *", utc(2026, 3, 3, 0, 0), Tz::UTC, 2),
+            ["Fri 2026-03-06 09:00", "Sat 2026-03-07 09:00"]
+        );
         // A year range that ended has no next time.
         assert!(next("0 9 * * ? 2019", MARCH(), Tz::UTC, 1).is_empty());
     }
@@ -268,19 +362,19 @@ mod tests {
     #[test]
     fn refused_as_aws_refuses() {
         for bad in [
-            "0 10 * * * *",          // * in both day fields
-            "0 10 ? * ? *",          // ? in both
-            "0 10 * *",              // too few fields
-            "0 10 * * ? * *",        // too many
-            "60 10 * * ? *",         // minute out of range
-            "0 24 * * ? *",          // hour out of range
-            "0 10 * 13 ? *",         // month out of range
-            "0 10 ? * 8 *",          // day of week out of range
-            "0 10 * * ? 1969",       // year out of range
-            "0 10 ? * 3#1,6#3 *",    // two expressions beside #
-            "0L 10 * * ? *",         // L in minutes
-            "0 10 ? * 2W *",         // W in day of week
-            "0 10 * JANUARY ? *",    // unknown name
+            "0 10 * * * *",       // * in both day fields
+            "0 10 ? * ? *",       // ? in both
+            "0 10 * *",           // too few fields
+            "0 10 * * ? * *",     // too many
+            "60 10 * * ? *",      // minute out of range
+            "0 24 * * ? *",       // hour out of range
+            "0 10 * 13 ? *",      // month out of range
+            "0 10 ? * 8 *",       // day of week out of range
+            "0 10 * * ? 1969",    // year out of range
+            "0 10 ? * 3#1,6#3 *", // two expressions beside #
+            "0L 10 * * ? *",      // L in minutes
+            "0 10 ? * 2W *",      // W in day of week
+            "0 10 * JANUARY ? *", // unknown name
         ] {
             assert!(AwsCron::parse(bad).is_err(), "{bad} should be refused");
         }
@@ -295,22 +389,42 @@ mod tests {
         let times = next("30 2 * * ? *", utc(2026, 3, 7, 0, 0), ny, 3);
         assert_eq!(
             times,
-            ["Sat 2026-03-07 07:30", "Mon 2026-03-09 06:30", "Tue 2026-03-10 06:30"],
+            [
+                "Sat 2026-03-07 07:30",
+                "Mon 2026-03-09 06:30",
+                "Tue 2026-03-10 06:30"
+            ],
             "07:30 UTC is 02:30 EST; 06:30 UTC is 02:30 EDT"
         );
         // 2026-11-01 01:30 happens twice in New York: it fires once, at the first (EDT).
         let times = next("30 1 * * ? *", utc(2026, 10, 31, 12, 0), ny, 3);
-        assert_eq!(times, ["Sun 2026-11-01 05:30", "Mon 2026-11-02 06:30", "Tue 2026-11-03 06:30"]);
+        assert_eq!(
+            times,
+            [
+                "Sun 2026-11-01 05:30",
+                "Mon 2026-11-02 06:30",
+                "Tue 2026-11-03 06:30"
+            ]
+        );
         // Every 15 minutes through the repeated hour: each minute once.
         let times = next("0/15 * * * ? *", utc(2026, 11, 1, 5, 0), ny, 6);
         assert_eq!(
             times,
-            ["Sun 2026-11-01 05:15", "Sun 2026-11-01 05:30", "Sun 2026-11-01 05:45",
-             "Sun 2026-11-01 07:00", "Sun 2026-11-01 07:15", "Sun 2026-11-01 07:30"],
+            [
+                "Sun 2026-11-01 05:15",
+                "Sun 2026-11-01 05:30",
+                "Sun 2026-11-01 05:45",
+                "Sun 2026-11-01 07:00",
+                "Sun 2026-11-01 07:15",
+                "Sun 2026-11-01 07:30"
+            ],
             "01:00–01:45 EDT fire; the repeated 01:00–01:45 EST do not"
         );
         // In a zone's own time: 9:00 in Tokyo is 0:00 UTC.
         let tokyo: Tz = "Asia/Tokyo".parse().expect("zone");
-        assert_eq!(next("0 9 * * ? *", MARCH(), tokyo, 1), ["Mon 2026-03-02 00:00"]);
+        assert_eq!(
+            next("0 9 * * ? *", MARCH(), tokyo, 1),
+            ["Mon 2026-03-02 00:00"]
+        );
     }
 }

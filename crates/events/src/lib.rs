@@ -9,6 +9,10 @@
 //! schedule loops plan with it; the store only writes what they planned.
 
 pub mod cron;
+pub mod envelope;
+pub mod naming;
 pub mod path;
 pub mod pattern;
+pub mod retry;
+pub mod schedule;
 pub mod transform;

@@ -35,9 +35,9 @@ impl JsonPath {
                 if name == "*" {
                     steps.push(Step::Any);
                 } else if !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '/' | ':' | '$' | '@'))
+                    && name.chars().all(|c| {
+                        c.is_alphanumeric() || matches!(c, '-' | '_' | '/' | ':' | '$' | '@')
+                    })
                 {
                     steps.push(Step::Name(name.to_string()));
                 } else {
@@ -49,9 +49,8 @@ impl JsonPath {
                 let inside = &after[..end];
                 if inside == "*" {
                     steps.push(Step::Any);
-                } else if let Some(name) = inside
-                    .strip_prefix('\'')
-                    .and_then(|s| s.strip_suffix('\''))
+                } else if let Some(name) =
+                    inside.strip_prefix('\'').and_then(|s| s.strip_suffix('\''))
                 {
                     steps.push(Step::Name(name.to_string()));
                 } else {

@@ -215,7 +215,9 @@ fn operator(object: &Map<String, Value>, at: &str) -> Result<Condition, PatternE
         },
         "wildcard" => match argument {
             Value::String(s) => Ok(Condition::Wildcard(wildcard(s, at)?)),
-            _ => invalid(format!("wildcard match pattern must be a string at \"{at}\"")),
+            _ => invalid(format!(
+                "wildcard match pattern must be a string at \"{at}\""
+            )),
         },
         "anything-but" => Ok(Condition::AnythingBut(anything_but(argument, at)?)),
         "numeric" => Ok(Condition::Numeric(numeric(argument, at)?)),
@@ -229,9 +231,7 @@ fn operator(object: &Map<String, Value>, at: &str) -> Result<Condition, PatternE
             Value::String(s) => Ok(Condition::Cidr(cidr(s, at)?)),
             _ => invalid(format!("prefix match pattern must be a string at \"{at}\"")),
         },
-        other => invalid(format!(
-            "Unrecognized match type {other} at \"{at}\""
-        )),
+        other => invalid(format!("Unrecognized match type {other} at \"{at}\"")),
     }
 }
 
@@ -277,22 +277,27 @@ fn anything_but(argument: &Value, at: &str) -> Result<Not, PatternError> {
             for item in items {
                 match item {
                     Value::String(_) | Value::Number(_) => values.push(normalise(item)),
-                    _ => {
-                        return invalid(format!(
-                            "Inside anything but list, start|null|boolean is not supported at \"{at}\""
-                        ))
-                    }
+                    _ => return invalid(format!(
+                        "Inside anything but list, start|null|boolean is not supported at \"{at}\""
+                    )),
                 }
             }
             Ok(Not::Values(values))
         }
         Value::Object(inner) if inner.len() == 1 => {
-            let (kind, value) = inner.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", &Value::Null));
+            let (kind, value) = inner
+                .iter()
+                .next()
+                .map(|(k, v)| (k.as_str(), v))
+                .unwrap_or(("", &Value::Null));
             match kind {
                 "prefix" => Ok(Not::Prefixes(strings(value, kind)?)),
                 "suffix" => Ok(Not::Suffixes(strings(value, kind)?)),
                 "equals-ignore-case" => Ok(Not::IgnoringCase(
-                    strings(value, kind)?.iter().map(|s| s.to_lowercase()).collect(),
+                    strings(value, kind)?
+                        .iter()
+                        .map(|s| s.to_lowercase())
+                        .collect(),
                 )),
                 "wildcard" => Ok(Not::Wildcards(
                     strings(value, kind)?
@@ -485,8 +490,12 @@ impl Not {
                 let normalised = normalise(value);
                 (value.is_string() || value.is_number()) && !excluded.contains(&normalised)
             }
-            Not::Prefixes(p) => string(value).is_some_and(|s| !p.iter().any(|p| s.starts_with(p.as_str()))),
-            Not::Suffixes(p) => string(value).is_some_and(|s| !p.iter().any(|p| s.ends_with(p.as_str()))),
+            Not::Prefixes(p) => {
+                string(value).is_some_and(|s| !p.iter().any(|p| s.starts_with(p.as_str())))
+            }
+            Not::Suffixes(p) => {
+                string(value).is_some_and(|s| !p.iter().any(|p| s.ends_with(p.as_str())))
+            }
             Not::IgnoringCase(p) => string(value).is_some_and(|s| !p.contains(&s.to_lowercase())),
             Not::Wildcards(p) => string(value).is_some_and(|s| !p.iter().any(|p| glob(p, s))),
         }
@@ -519,7 +528,10 @@ fn glob(pattern: &str, text: &str) -> bool {
             other => pieces.last_mut().into_iter().for_each(|p| p.push(other)),
         }
     }
-    let (first, rest) = pieces.split_first().map(|(f, r)| (f.as_str(), r)).unwrap_or(("", &[]));
+    let (first, rest) = pieces
+        .split_first()
+        .map(|(f, r)| (f.as_str(), r))
+        .unwrap_or(("", &[]));
     let Some(mut remaining) = text.strip_prefix(first) else {
         return false;
     };
@@ -543,7 +555,9 @@ impl Cidr {
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -599,9 +613,15 @@ mod tests {
             ec2()
         ));
         assert!(matches(json!({"detail": {"c-count": [5]}}), ec2()));
-        assert!(!matches(json!({"detail": {"c-count": ["5"]}}), ec2()), "a string is not a number");
+        assert!(
+            !matches(json!({"detail": {"c-count": ["5"]}}), ec2()),
+            "a string is not a number"
+        );
         assert!(matches(json!({"a": [null]}), json!({"a": null})));
-        assert!(!matches(json!({"a": [null]}), json!({})), "null is not absence");
+        assert!(
+            !matches(json!({"a": [null]}), json!({})),
+            "null is not absence"
+        );
         assert!(matches(json!({"a": [true]}), json!({"a": true})));
         // A field the pattern names must be there; one it does not name is ignored.
         assert!(!matches(json!({"detail": {"missing": ["x"]}}), ec2()));
@@ -616,9 +636,18 @@ mod tests {
     fn prefix_suffix_and_ignoring_case() {
         assert!(matches(json!({"time": [{"prefix": "2017-12-22"}]}), ec2()));
         assert!(!matches(json!({"time": [{"prefix": "2018"}]}), ec2()));
-        assert!(matches(json!({"source": [{"prefix": {"equals-ignore-case": "AWS."}}]}), ec2()));
-        assert!(matches(json!({"FileName": [{"suffix": ".png"}]}), json!({"FileName": "a.png"})));
-        assert!(!matches(json!({"FileName": [{"suffix": ".png"}]}), json!({"FileName": "a.PNG"})));
+        assert!(matches(
+            json!({"source": [{"prefix": {"equals-ignore-case": "AWS."}}]}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"FileName": [{"suffix": ".png"}]}),
+            json!({"FileName": "a.png"})
+        ));
+        assert!(!matches(
+            json!({"FileName": [{"suffix": ".png"}]}),
+            json!({"FileName": "a.PNG"})
+        ));
         assert!(matches(
             json!({"FileName": [{"suffix": {"equals-ignore-case": ".png"}}]}),
             json!({"FileName": "a.PNG"})
@@ -627,19 +656,46 @@ mod tests {
             json!({"detail-type": [{"equals-ignore-case": "ec2 instance state-change notification"}]}),
             ec2()
         ));
-        assert!(!matches(json!({"detail": {"c-count": [{"prefix": "5"}]}}), ec2()), "prefix needs a string");
+        assert!(
+            !matches(json!({"detail": {"c-count": [{"prefix": "5"}]}}), ec2()),
+            "prefix needs a string"
+        );
     }
 
     #[test]
     fn anything_but_and_its_forms() {
-        assert!(matches(json!({"detail": {"state": [{"anything-but": "initializing"}]}}), ec2()));
-        assert!(!matches(json!({"detail": {"state": [{"anything-but": "terminated"}]}}), ec2()));
-        assert!(matches(json!({"detail": {"state": [{"anything-but": ["stopped", "overloaded"]}]}}), ec2()));
-        assert!(!matches(json!({"detail": {"c-count": [{"anything-but": [5, 6]}]}}), ec2()));
-        assert!(matches(json!({"detail": {"c-count": [{"anything-but": [100, 200, 300]}]}}), ec2()));
-        assert!(!matches(json!({"detail": {"state": [{"anything-but": {"prefix": "term"}}]}}), ec2()));
-        assert!(matches(json!({"detail": {"state": [{"anything-but": {"prefix": "init"}}]}}), ec2()));
-        assert!(matches(json!({"FileName": [{"anything-but": {"suffix": ".txt"}}]}), json!({"FileName": "a.png"})));
+        assert!(matches(
+            json!({"detail": {"state": [{"anything-but": "initializing"}]}}),
+            ec2()
+        ));
+        assert!(!matches(
+            json!({"detail": {"state": [{"anything-but": "terminated"}]}}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"detail": {"state": [{"anything-but": ["stopped", "overloaded"]}]}}),
+            ec2()
+        ));
+        assert!(!matches(
+            json!({"detail": {"c-count": [{"anything-but": [5, 6]}]}}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"detail": {"c-count": [{"anything-but": [100, 200, 300]}]}}),
+            ec2()
+        ));
+        assert!(!matches(
+            json!({"detail": {"state": [{"anything-but": {"prefix": "term"}}]}}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"detail": {"state": [{"anything-but": {"prefix": "init"}}]}}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"FileName": [{"anything-but": {"suffix": ".txt"}}]}),
+            json!({"FileName": "a.png"})
+        ));
         assert!(!matches(
             json!({"detail": {"state": [{"anything-but": {"equals-ignore-case": ["Terminated", "X"]}}]}}),
             ec2()
@@ -649,7 +705,10 @@ mod tests {
             json!({"FilePath": "/usr/lib/x"})
         ));
         // A missing field matches no anything-but.
-        assert!(!matches(json!({"detail": {"missing": [{"anything-but": "x"}]}}), ec2()));
+        assert!(!matches(
+            json!({"detail": {"missing": [{"anything-but": "x"}]}}),
+            ec2()
+        ));
     }
 
     #[test]
@@ -660,8 +719,14 @@ mod tests {
                               "x-limit": [{"numeric": ["=", 3.018e2]}]}}),
             ec2()
         ));
-        assert!(!matches(json!({"detail": {"c-count": [{"numeric": [">", 5]}]}}), ec2()));
-        assert!(!matches(json!({"a": [{"numeric": [">", 0]}]}), json!({"a": "7"})));
+        assert!(!matches(
+            json!({"detail": {"c-count": [{"numeric": [">", 5]}]}}),
+            ec2()
+        ));
+        assert!(!matches(
+            json!({"a": [{"numeric": [">", 0]}]}),
+            json!({"a": "7"})
+        ));
         assert!(refused(r#"{"a": [{"numeric": ["<", 5, ">", 1]}]}"#).contains("Bad numeric range"));
         assert!(refused(r#"{"a": [{"numeric": [">", 6e9]}]}"#).contains("5.0E9"));
         assert!(refused(r#"{"a": [{"numeric": ["~", 1]}]}"#).contains("Bad numeric"));
@@ -669,19 +734,54 @@ mod tests {
 
     #[test]
     fn exists_cidr_and_wildcard() {
-        assert!(matches(json!({"detail": {"state": [{"exists": true}]}}), ec2()));
-        assert!(matches(json!({"detail": {"missing": [{"exists": false}]}}), ec2()));
-        assert!(!matches(json!({"detail": {"state": [{"exists": false}]}}), ec2()));
-        assert!(!matches(json!({"detail": [{"exists": true}]}), ec2()), "exists applies to leaves only");
-        assert!(matches(json!({"detail": {"source-ip": [{"cidr": "10.0.0.0/24"}]}}), ec2()));
-        assert!(!matches(json!({"detail": {"source-ip": [{"cidr": "10.0.1.0/24"}]}}), ec2()));
-        assert!(matches(json!({"ip": [{"cidr": "2001:db8::/32"}]}), json!({"ip": "2001:db8::1"})));
-        assert!(matches(json!({"EventBusArn": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]}),
-            json!({"EventBusArn": "arn:aws:events:us-east-1:123456789012:event-bus/default"})));
-        assert!(matches(json!({"f": [{"wildcard": "dir/*.png"}]}), json!({"f": "dir/a/b.png"})));
-        assert!(!matches(json!({"f": [{"wildcard": "dir/*.png"}]}), json!({"f": "dir/a.jpg"})));
-        assert!(matches(json!({"f": [{"wildcard": "a\\*b"}]}), json!({"f": "a*b"})));
-        assert!(!matches(json!({"f": [{"wildcard": "a\\*b"}]}), json!({"f": "axb"})));
+        assert!(matches(
+            json!({"detail": {"state": [{"exists": true}]}}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"detail": {"missing": [{"exists": false}]}}),
+            ec2()
+        ));
+        assert!(!matches(
+            json!({"detail": {"state": [{"exists": false}]}}),
+            ec2()
+        ));
+        assert!(
+            !matches(json!({"detail": [{"exists": true}]}), ec2()),
+            "exists applies to leaves only"
+        );
+        assert!(matches(
+            json!({"detail": {"source-ip": [{"cidr": "10.0.0.0/24"}]}}),
+            ec2()
+        ));
+        assert!(!matches(
+            json!({"detail": {"source-ip": [{"cidr": "10.0.1.0/24"}]}}),
+            ec2()
+        ));
+        assert!(matches(
+            json!({"ip": [{"cidr": "2001:db8::/32"}]}),
+            json!({"ip": "2001:db8::1"})
+        ));
+        assert!(matches(
+            json!({"EventBusArn": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]}),
+            json!({"EventBusArn": "arn:aws:events:us-east-1:123456789012:event-bus/default"})
+        ));
+        assert!(matches(
+            json!({"f": [{"wildcard": "dir/*.png"}]}),
+            json!({"f": "dir/a/b.png"})
+        ));
+        assert!(!matches(
+            json!({"f": [{"wildcard": "dir/*.png"}]}),
+            json!({"f": "dir/a.jpg"})
+        ));
+        assert!(matches(
+            json!({"f": [{"wildcard": "a\\*b"}]}),
+            json!({"f": "a*b"})
+        ));
+        assert!(!matches(
+            json!({"f": [{"wildcard": "a\\*b"}]}),
+            json!({"f": "axb"})
+        ));
         assert!(refused(r#"{"f": [{"wildcard": "a**b"}]}"#).contains("Consecutive wildcard"));
         assert!(refused(r#"{"ip": [{"cidr": "10.0.0.0/33"}]}"#).contains("Nonstandard IP"));
     }
@@ -706,7 +806,9 @@ mod tests {
         assert!(refused(r#"{"source": []}"#).contains("Empty arrays"));
         assert!(refused(r#"{"source": [["x"]]}"#).contains("Match value must be"));
         assert!(refused(r#"{"source": [{"prefix": 5}]}"#).contains("prefix"));
-        assert!(refused(r#"{"source": [{"bogus": "x"}]}"#).contains("Unrecognized match type bogus"));
+        assert!(
+            refused(r#"{"source": [{"bogus": "x"}]}"#).contains("Unrecognized match type bogus")
+        );
         assert!(refused(r#"{"source": [{"prefix": "a", "suffix": "b"}]}"#).contains("Only one key"));
         assert!(refused(r#"{"source": [{"exists": "yes"}]}"#).contains("exists"));
     }

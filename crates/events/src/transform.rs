@@ -64,7 +64,10 @@ pub struct Context<'a> {
 
 impl InputTransformer {
     /// Checks a transformer as PutTargets does.
-    pub fn new(paths_map: &Map<String, Value>, template: &str) -> Result<InputTransformer, PathError> {
+    pub fn new(
+        paths_map: &Map<String, Value>,
+        template: &str,
+    ) -> Result<InputTransformer, PathError> {
         if paths_map.len() > MAX_VARIABLES {
             return Err(PathError(format!(
                 "InputPathsMap has {} variables; at most {MAX_VARIABLES} are allowed",
@@ -79,16 +82,17 @@ impl InputTransformer {
         let mut paths = Vec::with_capacity(paths_map.len());
         for (name, path) in paths_map {
             if name.is_empty()
-                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             {
                 return Err(PathError(format!(
                     "InputPathsMap key '{name}' is not valid: use letters, digits, '_' and '-'"
                 )));
             }
-            if name.to_ascii_lowercase().starts_with("aws.") || PREDEFINED.contains(&name.as_str()) {
-                return Err(PathError(format!(
-                    "InputPathsMap key '{name}' is reserved"
-                )));
+            if name.to_ascii_lowercase().starts_with("aws.") || PREDEFINED.contains(&name.as_str())
+            {
+                return Err(PathError(format!("InputPathsMap key '{name}' is reserved")));
             }
             let Value::String(path) = path else {
                 return Err(PathError(format!(
@@ -132,9 +136,8 @@ impl InputTransformer {
                 _ => None,
             }
         };
-        let known = |name: &str| {
-            self.paths.iter().any(|(n, _)| n == name) || PREDEFINED.contains(&name)
-        };
+        let known =
+            |name: &str| self.paths.iter().any(|(n, _)| n == name) || PREDEFINED.contains(&name);
         let mut out = String::with_capacity(self.template.len());
         let mut in_string = false;
         let mut escaped = false;
@@ -230,7 +233,9 @@ mod tests {
 
     fn render(template: &str) -> String {
         let paths = json!({"instance": "$.detail.instance-id", "state": "$.detail.state"});
-        let Value::Object(paths) = paths else { unreachable!() };
+        let Value::Object(paths) = paths else {
+            unreachable!()
+        };
         InputTransformer::new(&paths, template)
             .expect("valid")
             .render(&event(), &CONTEXT)
@@ -251,7 +256,9 @@ mod tests {
             r#"{"instance":"i-0123456789","state":"RUNNING"}"#
         );
         assert_eq!(
-            render(r#"{"instance" : <instance>, "state": [ 9, <state>, true ], "Transformed" : "Yes"}"#),
+            render(
+                r#"{"instance" : <instance>, "state": [ 9, <state>, true ], "Transformed" : "Yes"}"#
+            ),
             r#"{"instance":"i-0123456789","state":[9,"RUNNING",true],"Transformed":"Yes"}"#
         );
         let reserved: Value = serde_json::from_str(&render(
@@ -263,20 +270,30 @@ mod tests {
         assert_eq!(reserved["originalEvent"]["source"], json!("aws.ec2"));
         assert!(reserved["originalEvent"].get("detail").is_none());
         assert_eq!(reserved["whole"], event());
-        assert_eq!(render(r#""<aws.events.rule-name> triggered""#), r#""example triggered""#);
+        assert_eq!(
+            render(r#""<aws.events.rule-name> triggered""#),
+            r#""example triggered""#
+        );
         // Variables inside a JSON string: written without quotes, escaped.
         assert_eq!(
-            render(r#"{"myInstance": <instance>, "myStatus": "<instance> is in state \"<state>\""}"#),
+            render(
+                r#"{"myInstance": <instance>, "myStatus": "<instance> is in state \"<state>\""}"#
+            ),
             r#"{"myInstance":"i-0123456789","myStatus":"i-0123456789 is in state \"RUNNING\""}"#
         );
         // Plain text.
-        assert_eq!(render("<instance> is in state <state>"), "i-0123456789 is in state RUNNING");
+        assert_eq!(
+            render("<instance> is in state <state>"),
+            "i-0123456789 is in state RUNNING"
+        );
     }
 
     #[test]
     fn the_seed_transformer() {
         let paths = json!({"orderId": "$.detail.orderId", "items": "$.detail.items"});
-        let Value::Object(paths) = paths else { unreachable!() };
+        let Value::Object(paths) = paths else {
+            unreachable!()
+        };
         let transformer = InputTransformer::new(
             &paths,
             "{\n\"orderId\": <orderId>,\n\"items\": <items>,\n\"source\": \"eventbridge\"\n}\n",
@@ -312,7 +329,10 @@ mod tests {
     #[test]
     fn other_inputs() {
         let context = CONTEXT;
-        assert_eq!(TargetInput::Event.render(&event(), &context), event().to_string());
+        assert_eq!(
+            TargetInput::Event.render(&event(), &context),
+            event().to_string()
+        );
         assert_eq!(
             TargetInput::Constant(r#"{"a":1}"#.into()).render(&event(), &context),
             r#"{"a":1}"#
