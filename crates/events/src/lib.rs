@@ -15,4 +15,5 @@ pub mod path;
 pub mod pattern;
 pub mod retry;
 pub mod schedule;
+pub mod target;
 pub mod transform;

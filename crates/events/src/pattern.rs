@@ -277,9 +277,11 @@ fn anything_but(argument: &Value, at: &str) -> Result<Not, PatternError> {
             for item in items {
                 match item {
                     Value::String(_) | Value::Number(_) => values.push(normalise(item)),
-                    _ => return invalid(format!(
+                    _ => {
+                        return invalid(format!(
                         "Inside anything but list, start|null|boolean is not supported at \"{at}\""
-                    )),
+                    ))
+                    }
                 }
             }
             Ok(Not::Values(values))
