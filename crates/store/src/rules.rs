@@ -116,7 +116,11 @@ pub enum DeliveryPlan {
         refused: Failure,
     },
     /// Do not start: fail with this error.
-    Fail { error: String, cause: String, then: Failure },
+    Fail {
+        error: String,
+        cause: String,
+        then: Failure,
+    },
 }
 
 /// What a failed attempt leads to.
@@ -213,7 +217,11 @@ pub struct Fired {
 /// groups and schedules.
 pub trait Rules: Send + Sync {
     /// `false` when a bus of that name exists.
-    fn create_bus(&self, bus: &BusRecord, tags: &[Tag]) -> impl Future<Output = Result<bool>> + Send;
+    fn create_bus(
+        &self,
+        bus: &BusRecord,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<bool>> + Send;
     fn describe_bus(&self, name: &str) -> impl Future<Output = Result<Option<BusRecord>>> + Send;
     /// Buses by name, after `after`, at most `limit`, names starting with `prefix`.
     fn list_buses(
@@ -227,8 +235,16 @@ pub trait Rules: Send + Sync {
 
     /// Creates the rule, or replaces its definition when one of that name is on the bus
     /// (keeping its targets and creation time); `tags` are added to a new rule only.
-    fn put_rule(&self, rule: &RuleRecord, tags: &[Tag]) -> impl Future<Output = Result<RuleRecord>> + Send;
-    fn describe_rule(&self, bus: &str, name: &str) -> impl Future<Output = Result<Option<RuleRecord>>> + Send;
+    fn put_rule(
+        &self,
+        rule: &RuleRecord,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<RuleRecord>> + Send;
+    fn describe_rule(
+        &self,
+        bus: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<RuleRecord>>> + Send;
     /// A bus's rules by name, after `after`, at most `limit`.
     fn list_rules(
         &self,
@@ -237,7 +253,11 @@ pub trait Rules: Send + Sync {
         after: Option<&str>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RuleRecord>>> + Send;
-    fn delete_rule(&self, bus: &str, name: &str) -> impl Future<Output = Result<RuleDeletion>> + Send;
+    fn delete_rule(
+        &self,
+        bus: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<RuleDeletion>> + Send;
     /// Sets the state (and the next fire of a scheduled rule); `false` when no such rule.
     fn set_rule_state(
         &self,
@@ -247,11 +267,22 @@ pub trait Rules: Send + Sync {
         next_fire_at: Option<Time>,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Adds or replaces targets by id; `false` when the rule does not exist.
-    fn put_targets(&self, rule_arn: &str, targets: &[TargetRecord]) -> impl Future<Output = Result<bool>> + Send;
+    fn put_targets(
+        &self,
+        rule_arn: &str,
+        targets: &[TargetRecord],
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// A rule's targets in the order they were first put.
-    fn list_targets(&self, rule_arn: &str) -> impl Future<Output = Result<Vec<TargetRecord>>> + Send;
+    fn list_targets(
+        &self,
+        rule_arn: &str,
+    ) -> impl Future<Output = Result<Vec<TargetRecord>>> + Send;
     /// Removes the targets with these ids; the ids removed.
-    fn remove_targets(&self, rule_arn: &str, ids: &[String]) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn remove_targets(
+        &self,
+        rule_arn: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// The enabled rules of a bus that have an event pattern, with their targets.
     fn rules_to_match(&self, bus: &str) -> impl Future<Output = Result<Vec<DueRule>>> + Send;
 
@@ -266,7 +297,12 @@ pub trait Rules: Send + Sync {
     /// Claims up to `limit` deliveries due at `now` (one transaction, `SKIP LOCKED`),
     /// plans each with `plan`, and writes the plans: an execution started and its
     /// delivery removed, or the failure recorded, in the same transaction.
-    fn deliver<F>(&self, now: Time, limit: i64, plan: F) -> impl Future<Output = Result<Delivered>> + Send
+    fn deliver<F>(
+        &self,
+        now: Time,
+        limit: i64,
+        plan: F,
+    ) -> impl Future<Output = Result<Delivered>> + Send
     where
         F: Fn(&Delivery) -> DeliveryPlan + Send + Sync;
 
@@ -282,12 +318,21 @@ pub trait Rules: Send + Sync {
 
     /// Fires the scheduled rules due at `now`, up to `limit`: each fire's event and
     /// deliveries and its next fire time in one transaction, the rule locked.
-    fn fire_rules<F>(&self, now: Time, limit: i64, plan: F) -> impl Future<Output = Result<usize>> + Send
+    fn fire_rules<F>(
+        &self,
+        now: Time,
+        limit: i64,
+        plan: F,
+    ) -> impl Future<Output = Result<usize>> + Send
     where
         F: Fn(&DueRule) -> RuleFire + Send + Sync;
 
     /// `false` when a group of that name exists.
-    fn create_group(&self, group: &GroupRecord, tags: &[Tag]) -> impl Future<Output = Result<bool>> + Send;
+    fn create_group(
+        &self,
+        group: &GroupRecord,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<bool>> + Send;
     fn get_group(&self, name: &str) -> impl Future<Output = Result<Option<GroupRecord>>> + Send;
     fn list_groups(
         &self,
@@ -299,10 +344,20 @@ pub trait Rules: Send + Sync {
     fn delete_group(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
 
     /// `false` when a schedule of that name is in the group.
-    fn create_schedule(&self, schedule: &ScheduleRecord) -> impl Future<Output = Result<bool>> + Send;
+    fn create_schedule(
+        &self,
+        schedule: &ScheduleRecord,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Replaces a schedule's definition (keeping its creation time); `false` when none.
-    fn update_schedule(&self, schedule: &ScheduleRecord) -> impl Future<Output = Result<bool>> + Send;
-    fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = Result<Option<ScheduleRecord>>> + Send;
+    fn update_schedule(
+        &self,
+        schedule: &ScheduleRecord,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    fn get_schedule(
+        &self,
+        group: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ScheduleRecord>>> + Send;
     /// Schedules by (group, name), after `after`, at most `limit`.
     fn list_schedules(
         &self,
@@ -312,15 +367,21 @@ pub trait Rules: Send + Sync {
         after: Option<(&str, &str)>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<ScheduleRecord>>> + Send;
-    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn delete_schedule(&self, group: &str, name: &str)
+        -> impl Future<Output = Result<bool>> + Send;
     /// Fires the enabled schedules due at `now`, up to `limit` (see [`ScheduleFire`]).
-    fn fire_schedules<F>(&self, now: Time, limit: i64, plan: F) -> impl Future<Output = Result<Fired>> + Send
+    fn fire_schedules<F>(
+        &self,
+        now: Time,
+        limit: i64,
+        plan: F,
+    ) -> impl Future<Output = Result<Fired>> + Send
     where
         F: Fn(&ScheduleRecord) -> ScheduleFire + Send + Sync;
 
     /// The earliest time anything here is due (a delivery, a rule's or a schedule's
     /// fire), so loops can sleep until then.
-    fn next_due(&self) -> impl Future<Output = Result<Option<Time>>> + Send;
+    fn next_event_due(&self) -> impl Future<Output = Result<Option<Time>>> + Send;
 }
 
 /// The error of a delivery's start refused because no active STANDARD state machine has

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use super::{now, MemoryStore, Tables};
 use crate::catalog::Tag;
 use crate::rules::{
-    BusRecord, DeadLetter, Delivered, Delivery, DeliveryPlan, DueRule, Failure, Fired,
-    GroupRecord, NewDelivery, NewEvent, RuleDeletion, RuleFire, RuleRecord, Rules,
-    ScheduleFire, ScheduleRecord, TargetRecord,
+    BusRecord, DeadLetter, Delivered, Delivery, DeliveryPlan, DueRule, Failure, Fired, GroupRecord,
+    NewDelivery, NewEvent, RuleDeletion, RuleFire, RuleRecord, Rules, ScheduleFire, ScheduleRecord,
+    TargetRecord,
 };
 use crate::signals::Channel;
 use crate::{Result, StoreError, Time};
@@ -213,7 +213,12 @@ impl Rules for MemoryStore {
             return Ok(RuleDeletion::NotFound);
         };
         let arn = rule.arn.clone();
-        if tables.events.targets.get(&arn).is_some_and(|t| !t.is_empty()) {
+        if tables
+            .events
+            .targets
+            .get(&arn)
+            .is_some_and(|t| !t.is_empty())
+        {
             return Ok(RuleDeletion::HasTargets);
         }
         tables.events.rules.remove(&key);
@@ -244,7 +249,11 @@ impl Rules for MemoryStore {
         if !tables.events.rules.values().any(|r| r.arn == rule_arn) {
             return Ok(false);
         }
-        let list = tables.events.targets.entry(rule_arn.to_string()).or_default();
+        let list = tables
+            .events
+            .targets
+            .entry(rule_arn.to_string())
+            .or_default();
         for target in targets {
             match list.iter_mut().find(|t| t.id == target.id) {
                 Some(existing) => *existing = target.clone(),
@@ -287,7 +296,12 @@ impl Rules for MemoryStore {
             .filter(|r| r.bus == bus && r.event_pattern.is_some() && r.state != "DISABLED")
             .map(|r| DueRule {
                 rule: r.clone(),
-                targets: tables.events.targets.get(&r.arn).cloned().unwrap_or_default(),
+                targets: tables
+                    .events
+                    .targets
+                    .get(&r.arn)
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect())
     }
@@ -441,7 +455,12 @@ impl Rules for MemoryStore {
             let Some(rule) = tables.events.rules.get(&key).cloned() else {
                 continue;
             };
-            let targets = tables.events.targets.get(&rule.arn).cloned().unwrap_or_default();
+            let targets = tables
+                .events
+                .targets
+                .get(&rule.arn)
+                .cloned()
+                .unwrap_or_default();
             let fire = plan(&DueRule { rule, targets });
             if let Some(event) = &fire.event {
                 tables.events.put_events(std::slice::from_ref(event));
@@ -463,7 +482,10 @@ impl Rules for MemoryStore {
         if tables.events.groups.contains_key(&group.name) {
             return Ok(false);
         }
-        tables.events.groups.insert(group.name.clone(), group.clone());
+        tables
+            .events
+            .groups
+            .insert(group.name.clone(), group.clone());
         tag_locked(&mut tables, &group.arn, tags);
         Ok(true)
     }
@@ -602,7 +624,7 @@ impl Rules for MemoryStore {
         Ok(fired)
     }
 
-    async fn next_due(&self) -> Result<Option<Time>> {
+    async fn next_event_due(&self) -> Result<Option<Time>> {
         let tables = self.tables();
         let deliveries = tables
             .events

@@ -542,16 +542,18 @@ impl Rules for PgStore {
                 retries: row.retries,
             };
             let (error, cause, then) = match plan(&claimed) {
-                DeliveryPlan::Start { execution, refused } => match start_in(&mut tx, &execution).await? {
-                    None => {
-                        sqlx::query!("delete from event_deliveries where id = $1", row.id)
-                            .execute(&mut *tx)
-                            .await?;
-                        done.started += 1;
-                        continue;
+                DeliveryPlan::Start { execution, refused } => {
+                    match start_in(&mut tx, &execution).await? {
+                        None => {
+                            sqlx::query!("delete from event_deliveries where id = $1", row.id)
+                                .execute(&mut *tx)
+                                .await?;
+                            done.started += 1;
+                            continue;
+                        }
+                        Some((error, cause)) => (error, cause, refused),
                     }
-                    Some((error, cause)) => (error, cause, refused),
-                },
+                }
                 DeliveryPlan::Fail { error, cause, then } => (error, cause, then),
             };
             let (retry_at, exhausted) = match then {
@@ -913,7 +915,7 @@ impl Rules for PgStore {
         Ok(fired)
     }
 
-    async fn next_due(&self) -> Result<Option<Time>> {
+    async fn next_event_due(&self) -> Result<Option<Time>> {
         let due = sqlx::query_scalar!(
             r#"select least(
                    (select min(due_at) from event_deliveries where not dead),
