@@ -137,46 +137,21 @@ async fn insert_events(tx: &mut sqlx::PgConnection, events: &[NewEvent]) -> Resu
     queue(tx, &deliveries).await
 }
 
-fn rule_of(
-    arn: String,
-    bus: String,
-    name: String,
-    event_pattern: Option<String>,
-    schedule_expression: Option<String>,
-    state: String,
-    description: Option<String>,
-    role_arn: Option<String>,
-    created_at: Time,
-    next_fire_at: Option<Time>,
-) -> RuleRecord {
-    RuleRecord {
-        arn,
-        bus,
-        name,
-        event_pattern,
-        schedule_expression,
-        state,
-        description,
-        role_arn,
-        created_at,
-        next_fire_at,
-    }
-}
-
+/// A rule from a row of any query that selects the rule's columns by name.
 macro_rules! rule_row {
     ($r:expr) => {
-        rule_of(
-            $r.arn,
-            $r.bus,
-            $r.name,
-            $r.event_pattern,
-            $r.schedule_expression,
-            $r.state,
-            $r.description,
-            $r.role_arn,
-            $r.created_at,
-            $r.next_fire_at,
-        )
+        RuleRecord {
+            arn: $r.arn,
+            bus: $r.bus,
+            name: $r.name,
+            event_pattern: $r.event_pattern,
+            schedule_expression: $r.schedule_expression,
+            state: $r.state,
+            description: $r.description,
+            role_arn: $r.role_arn,
+            created_at: $r.created_at,
+            next_fire_at: $r.next_fire_at,
+        }
     };
 }
 
