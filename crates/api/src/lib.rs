@@ -20,6 +20,7 @@ pub mod arn;
 mod body;
 pub mod console;
 pub mod error;
+pub mod events;
 pub mod input;
 mod operations;
 pub mod page;
@@ -164,6 +165,28 @@ async fn handle<S: Store>(
         .unwrap_or_default()
         .to_string();
     let span = tracing::info_span!("api", operation = %target, request_id = %request_id);
+    // EventBridge (AWS JSON 1.1) shares the endpoint: its requests go to `events`.
+    if let Some(operation) = target.strip_prefix(events::TARGET_PREFIX) {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let read = crate::body::read(body, declared, state.config().max_request_bytes).await;
+        let mut response = match read {
+            Ok(bytes) => {
+                tracing::Instrument::instrument(events::handle(&state, operation, &bytes), span)
+                    .await
+            }
+            Err(error) => {
+                let error = events::error::EventsError::from(error);
+                (error.json_status(), error.body().to_string()).into_response()
+            }
+        };
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-amzn-requestid", id);
+        }
+        return response;
+    }
     let result =
         tracing::Instrument::instrument(serve(&state, &headers, &target, body), span).await;
     let (status, body) = match result {

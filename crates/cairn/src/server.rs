@@ -119,6 +119,22 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
         });
     }
 
+    // EventBridge: deliveries, dead letters, scheduled rules and schedules, on every
+    // replica, coordinated through the store.
+    {
+        let store = store.clone();
+        let bell = store.doorbell(Channel::Inbox);
+        let stopping = stopping.clone();
+        let targets = targets.clone();
+        let events = cairn_worker::eventloop::EventLoopConfig {
+            account: config.account.clone(),
+            region: config.region.clone(),
+        };
+        loops.spawn(async move {
+            cairn_worker::eventloop::run(store, targets, events, bell, stopping).await
+        });
+    }
+
     let http = if role == Role::Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

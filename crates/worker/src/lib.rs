@@ -29,6 +29,7 @@ mod aws;
 mod callback;
 mod config;
 mod error;
+pub mod eventloop;
 pub mod express;
 mod http_task;
 mod invocation;

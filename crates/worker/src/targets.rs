@@ -250,3 +250,48 @@ enum Route {
     Http,
     Service(ServiceAction),
 }
+
+impl Targets {
+    /// Sends `body` to the SQS queue `queue_arn` through the SQS integration's SendMessage
+    /// (an EventBridge dead-letter queue), with `attributes` as string message attributes.
+    /// The queue's URL is the SQS endpoint, the account and the name, as SQS forms it.
+    pub async fn send_to_queue(
+        &self,
+        queue_arn: &str,
+        body: &str,
+        attributes: &[(&str, String)],
+    ) -> Result<(), String> {
+        let parts: Vec<&str> = queue_arn.split(':').collect();
+        let ["arn", partition, "sqs", region, account, name] = parts.as_slice() else {
+            return Err(format!("'{queue_arn}' is not an SQS queue's ARN"));
+        };
+        let base = self
+            .services
+            .endpoints
+            .base(AwsService::Sqs, region, Some(partition));
+        let mut message_attributes = serde_json::Map::new();
+        for (key, value) in attributes {
+            message_attributes.insert(
+                key.to_string(),
+                serde_json::json!({"DataType": "String", "StringValue": value}),
+            );
+        }
+        let invocation = Invocation {
+            execution_arn: String::new(),
+            state_name: "DeadLetterQueue".to_string(),
+            task_id: 0,
+            attempt: 0,
+            resource: "arn:aws:states:::sqs:sendMessage".to_string(),
+            input: serde_json::json!({
+                "QueueUrl": format!("{base}/{account}/{name}"),
+                "MessageBody": body,
+                "MessageAttributes": message_attributes,
+            }),
+            timeout_seconds: Some(30),
+        };
+        match self.invoke(&invocation).await {
+            TaskOutcome::Succeeded(_) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    }
+}

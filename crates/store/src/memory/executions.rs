@@ -64,9 +64,11 @@ impl Tables {
     }
 }
 
-impl Executions for MemoryStore {
-    async fn start_execution(&self, execution: &NewExecution) -> Result<Option<Started>> {
-        let mut tables = self.tables();
+impl Tables {
+    /// StartExecution under the lock already held: what [`Executions::start_execution`]
+    /// does, for callers that start inside a larger write (deliveries, schedule fires).
+    pub(super) fn start(&mut self, execution: &NewExecution) -> Result<Option<Started>> {
+        let tables = self;
         let Some(machine) = tables.machines.get(&execution.machine_arn).filter(|m| {
             m.name == execution.machine_name()
                 && m.machine_type == MachineType::Standard
@@ -128,13 +130,21 @@ impl Executions for MemoryStore {
         tables
             .inbox
             .push(&execution.arn, None, now(), InboxEvent::Start);
-        drop(tables);
-        self.announce(Channel::Inbox);
         Ok(Some(Started {
             arn: execution.arn.clone(),
             started_at,
             created: true,
         }))
+    }
+}
+
+impl Executions for MemoryStore {
+    async fn start_execution(&self, execution: &NewExecution) -> Result<Option<Started>> {
+        let started = self.tables().start(execution)?;
+        if started.as_ref().is_some_and(|s| s.created) {
+            self.announce(Channel::Inbox);
+        }
+        Ok(started)
     }
 
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionRecord> {

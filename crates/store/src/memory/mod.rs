@@ -19,12 +19,14 @@
 //! | `nested` | child executions started inside a commit |
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
+//! | `rules` | EventBridge buses, rules, targets, deliveries; Scheduler groups and schedules |
 
 mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
 mod nested;
+mod rules;
 mod tasks;
 mod versions;
 
@@ -114,6 +116,8 @@ struct Tables {
     stored: BTreeMap<(String, u64, u8, u64), Value>,
     /// Executions a batch holds.
     claimed: HashSet<String>,
+    /// EventBridge and the Scheduler.
+    events: rules::EventTables,
 }
 
 struct Execution {

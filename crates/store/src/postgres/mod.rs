@@ -10,6 +10,7 @@
 //! | `stored` | large Maps' values kept outside the snapshot |
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
+//! | `rules` | EventBridge buses, rules, targets, events, deliveries; Scheduler groups and schedules |
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
 //! | `nodelay` | TCP_NODELAY on the connections (sqlx 0.9.0 leaves it off) |
@@ -24,6 +25,7 @@ mod executions;
 mod nested;
 mod nodelay;
 mod observe;
+mod rules;
 mod signals;
 mod starts;
 mod stored;
