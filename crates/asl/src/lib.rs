@@ -11,7 +11,8 @@
 //! - [`path`], [`template`], [`intrinsics`], [`choice`], [`timestamp`]: the data language;
 //!   [`variables`]: workflow variables (`Assign`, `$name`); [`jsonata`]: the JSONata
 //!   query language (`{% … %}`).
-//! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory.
+//! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory;
+//!   [`test_state`] runs one state on its own, as AWS's TestState API does.
 
 pub mod callback;
 pub mod choice;
@@ -31,6 +32,7 @@ pub mod random;
 pub mod status;
 pub mod task;
 pub mod template;
+pub mod test_state;
 pub mod timestamp;
 pub mod validate;
 pub mod variables;
