@@ -45,6 +45,7 @@ pub use aws_credential_types::Credentials;
 pub use cairn_asl::task::TaskOutcome;
 pub use config::{DefaultTimeouts, EndpointAuth, HttpAuth, HttpTaskConfig, TargetConfig};
 pub use error::InvokeError;
+pub use http_task::Recording;
 pub use invocation::{Invocation, IDEMPOTENCY_HEADER};
 pub use lambda::LambdaApi;
 pub use targets::{lambda_endpoint, BuildError, Targets};

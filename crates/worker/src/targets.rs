@@ -152,7 +152,10 @@ impl Targets {
             error.type = tracing::field::Empty,
             cairn.error.cause = tracing::field::Empty,
         );
-        let result = self.dispatch(invocation).instrument(span.clone()).await;
+        let result = self
+            .dispatch(invocation, None)
+            .instrument(span.clone())
+            .await;
         match &result {
             Ok(_) => {
                 span.record("cairn.task.status", "SUCCEEDED");
@@ -178,7 +181,24 @@ impl Targets {
         result
     }
 
-    async fn dispatch(&self, invocation: &Invocation) -> Result<Value, InvokeError> {
+    /// Invokes one attempt as TestState does: like [`Targets::invoke`], and an HTTP
+    /// Task's exchange recorded in `recording` (only an HTTP Task fills it).
+    pub async fn invoke_recorded(
+        &self,
+        invocation: &Invocation,
+        recording: &mut crate::http_task::Recording,
+    ) -> TaskOutcome {
+        match self.dispatch(invocation, Some(recording)).await {
+            Ok(output) => TaskOutcome::Succeeded(output),
+            Err(error) => error.into_outcome(),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        invocation: &Invocation,
+        recording: Option<&mut crate::http_task::Recording>,
+    ) -> Result<Value, InvokeError> {
         let route = match Target::parse(&invocation.resource)? {
             Target::LambdaFunction(function) => {
                 self.lambda_route(LambdaCall::from_function_arn(function, &invocation.input))
@@ -208,8 +228,14 @@ impl Targets {
                         .await
                 }
                 Route::Http => {
-                    crate::http_task::invoke(&self.client, &self.config, &invocation.input, &key)
-                        .await
+                    crate::http_task::invoke(
+                        &self.client,
+                        &self.config,
+                        &invocation.input,
+                        &key,
+                        recording,
+                    )
+                    .await
                 }
                 Route::Service(action) => {
                     self.services
