@@ -12,7 +12,8 @@
 //!   [`variables`]: workflow variables (`Assign`, `$name`); [`jsonata`]: the JSONata
 //!   query language (`{% … %}`).
 //! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory;
-//!   [`test_state`] runs one state on its own, as AWS's TestState API does.
+//!   [`test_state`] runs one state on its own, as AWS's TestState API does;
+//!   [`mock_config`] reads Step Functions Local's mocked responses for test cases.
 
 pub mod callback;
 pub mod choice;
@@ -24,6 +25,7 @@ pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod mock_config;
 pub mod model;
 pub mod parse;
 pub mod path;
