@@ -18,6 +18,7 @@
 //! | [`engine::Engine`] | claim a batch of executions with due events, commit what the scheduler planned | the scheduler |
 //! | [`tasks::Tasks`] | lease task rows, renew, record outcomes, release | the workers |
 //! | [`callbacks::Callbacks`] | task tokens (`SendTask*`), the activity queue | the API |
+//! | [`test_cases::TestCases`] | executions run under a mock configuration's test case, their mocked invocations | the API, the workers |
 //! | [`Store`] itself | wake-ups, the queues' backlog, readiness | loops, `/metrics`, `/readyz` |
 //!
 //! One contract test suite (`crates/scheduler/tests/contract.rs`) runs against both
@@ -34,6 +35,7 @@ pub mod observe;
 pub mod postgres;
 pub mod signals;
 pub mod tasks;
+pub mod test_cases;
 pub mod testing;
 pub mod time;
 pub mod versions;
@@ -47,6 +49,7 @@ pub use engine::{Batch, Engine};
 pub use executions::Executions;
 pub use signals::Channel;
 pub use tasks::Tasks;
+pub use test_cases::TestCases;
 pub use time::Time;
 pub use versions::Versions;
 
@@ -78,7 +81,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The persistence Cairn's services share: every part above, plus what the loops and
 /// the operators' endpoints need.
 pub trait Store:
-    Catalog + Versions + Executions + Engine + Tasks + Callbacks + Clone + 'static
+    Catalog + Versions + Executions + Engine + Tasks + Callbacks + TestCases + Clone + 'static
 {
     /// Rung when `channel` has news: by this store's own commits at once, and (for a
     /// shared database) by other processes' soon after. Loops sleep on it between polls.
@@ -96,5 +99,7 @@ pub trait Store:
 
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
-    pub use crate::{Batch, Callbacks, Catalog, Engine, Executions, Store, Tasks, Versions};
+    pub use crate::{
+        Batch, Callbacks, Catalog, Engine, Executions, Store, Tasks, TestCases, Versions,
+    };
 }

@@ -33,6 +33,7 @@ pub mod express;
 mod http_task;
 mod invocation;
 mod lambda;
+pub(crate) mod mocked;
 mod resource;
 pub mod runner;
 pub mod s3;

@@ -65,6 +65,9 @@ pub struct Targets {
     client: reqwest::Client,
     lambda: LambdaApi,
     services: Services,
+    /// The mock configuration's test cases (`CAIRN_MOCK_CONFIG`): the states they mock
+    /// are answered without invoking anything (see [`crate::mocked`]).
+    mocks: Option<std::sync::Arc<cairn_asl::mock_config::MockConfig>>,
 }
 
 /// The Lambda endpoint the environment asks for: the configuration's
@@ -110,6 +113,7 @@ impl Targets {
             client,
             lambda,
             services,
+            mocks: None,
         })
     }
 
@@ -117,6 +121,21 @@ impl Targets {
     pub fn with_service_endpoints(mut self, endpoints: ServiceEndpoints) -> Targets {
         self.services.endpoints = endpoints;
         self
+    }
+
+    /// The same targets, with the test cases of `mocks` (executions started under one
+    /// have their mocked states answered by it).
+    pub fn with_mock_config(
+        mut self,
+        mocks: std::sync::Arc<cairn_asl::mock_config::MockConfig>,
+    ) -> Targets {
+        self.mocks = Some(mocks);
+        self
+    }
+
+    /// The mock configuration, when one is loaded.
+    pub fn mock_config(&self) -> Option<&cairn_asl::mock_config::MockConfig> {
+        self.mocks.as_deref()
     }
 
     /// The configuration the targets were built from.

@@ -9,6 +9,7 @@ mod executions;
 pub(crate) mod express;
 mod state_machines;
 mod tags;
+mod test_cases;
 mod test_state;
 mod versions;
 

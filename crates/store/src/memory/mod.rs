@@ -19,6 +19,7 @@
 //! | `nested` | child executions started inside a commit |
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
+//! | `test_cases` | executions under a mock configuration's test case |
 
 mod callbacks;
 mod catalog;
@@ -26,6 +27,7 @@ mod engine;
 mod executions;
 mod nested;
 mod tasks;
+mod test_cases;
 mod versions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -114,6 +116,10 @@ struct Tables {
     stored: BTreeMap<(String, u64, u8, u64), Value>,
     /// Executions a batch holds.
     claimed: HashSet<String>,
+    /// The test case each execution started under one runs.
+    test_cases: HashMap<String, String>,
+    /// Mocked invocations so far, by (execution, state).
+    mocked_invocations: HashMap<(String, String), u64>,
 }
 
 struct Execution {

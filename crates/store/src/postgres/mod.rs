@@ -10,6 +10,7 @@
 //! | `stored` | large Maps' values kept outside the snapshot |
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
+//! | `test_cases` | executions under a mock configuration's test case, their mocked invocations |
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
 //! | `nodelay` | TCP_NODELAY on the connections (sqlx 0.9.0 leaves it off) |
@@ -28,6 +29,7 @@ mod signals;
 mod starts;
 mod stored;
 mod tasks;
+mod test_cases;
 mod versions;
 
 use std::sync::Arc;
