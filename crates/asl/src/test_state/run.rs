@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{names, Failure};
 use crate::jsonata::template::EvaluationFailure;
-use crate::jsonata::{self, EvalError, JsonataTemplate, Session};
+use crate::jsonata::{self, JsonataTemplate, Session};
 use crate::model::{
     Choice, Condition, Fail, NumberSource, Pass, QueryLanguage, ResultPath, State, StateKind,
     TextSource, Transition, WaitFor,
@@ -214,13 +214,7 @@ impl Tester {
         field: &str,
     ) -> Result<Value, Failure> {
         self.with_jsonata(input, None, None, |session| {
-            expression
-                .evaluate(session)
-                .map_err(|error| EvaluationFailure {
-                    location: field.to_string(),
-                    source: expression.source().to_string(),
-                    error,
-                })
+            expression.evaluate_at(session, field)
         })
     }
 
@@ -463,30 +457,7 @@ impl Tester {
     fn jsonata_choice(&mut self, state: &State, choice: &Choice) -> Result<Left, Failure> {
         let input = self.p.input.clone();
         let matched = self.with_jsonata(&input, None, None, |session| {
-            for (i, branch) in choice.choices.iter().enumerate() {
-                let Condition::Jsonata(condition) = &branch.condition else {
-                    continue;
-                };
-                let field = format!("Choices[{i}].Condition");
-                match condition.evaluate(session, &field)? {
-                    Value::Bool(true) => return Ok(Some(branch)),
-                    Value::Bool(false) => {}
-                    other => {
-                        return Err(EvaluationFailure {
-                            location: field,
-                            source: condition
-                                .as_expression()
-                                .map(|e| e.source().to_string())
-                                .unwrap_or_default(),
-                            error: EvalError::UnexpectedType {
-                                expected: "boolean",
-                                value: Box::new(other),
-                            },
-                        })
-                    }
-                }
-            }
-            Ok(None)
+            crate::choice::first_jsonata_match(session, &choice.choices)
         })?;
         let (assign, output, next) = match matched {
             Some(branch) => (
@@ -683,16 +654,29 @@ impl Tester {
             }
         };
         self.inspection.result = Some(result.clone());
-        if self.jsonata() {
-            return self.jsonata_result(state, result, &task.next);
-        }
-        self.place(
+        self.finish(
             state,
             result,
             task.result_selector.as_ref(),
             &task.result_path,
             &task.next,
         )
+    }
+
+    /// A Task, Parallel or Map state's work gave `result`: the rest of its data flow,
+    /// in its query language.
+    fn finish(
+        &mut self,
+        state: &State,
+        result: Value,
+        result_selector: Option<&Template>,
+        result_path: &ResultPath,
+        next: &Transition,
+    ) -> Result<Left, Failure> {
+        if self.jsonata() {
+            return self.jsonata_result(state, result, next);
+        }
+        self.place(state, result, result_selector, result_path, next)
     }
 
     /// `TimeoutSeconds`/`HeartbeatSeconds`, literal or from the input.
@@ -745,10 +729,7 @@ impl Tester {
             }
         }
         let result = self.mocked()?;
-        if self.jsonata() {
-            return self.jsonata_result(state, result, &parallel.next);
-        }
-        self.place(
+        self.finish(
             state,
             result,
             parallel.result_selector.as_ref(),
@@ -854,10 +835,7 @@ impl Tester {
                 ));
             }
         }
-        if jsonata {
-            return self.jsonata_result(state, result, &map.next);
-        }
-        self.place(
+        self.finish(
             state,
             result,
             map.result_selector.as_ref(),
