@@ -164,7 +164,10 @@ async fn listing_executions_pages_by_index() {
                 &mut conn,
                 &query("list_executions"),
                 "text, timestamptz, text, bigint, text, bool",
-                &format!("'{machine}', {after}, {after_arn}, {}, 'machine', null", PAGE + 1),
+                &format!(
+                    "'{machine}', {after}, {after_arn}, {}, 'machine', null",
+                    PAGE + 1
+                ),
                 mode,
             )
             .await;
