@@ -435,6 +435,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_traced_request_hides_configured_credentials_unless_revealed() {
+        let client = crate::transport::client(std::time::Duration::from_secs(1)).expect("a client");
+        let request = client
+            .post("http://127.0.0.1:9/orders?x=1")
+            .header("authorization", "Bearer secret-token")
+            .header("x-api-key", "key-123")
+            .header("x-order", "42")
+            .body("{\"n\":1}")
+            .build()
+            .expect("a request");
+        let secret = ["authorization".to_string(), "x-api-key".to_string()];
+        let hidden = request_trace(&request, &secret, false);
+        assert_eq!(hidden.method, "POST");
+        assert_eq!(hidden.url, "http://127.0.0.1:9/orders?x=1");
+        assert_eq!(hidden.protocol, "http");
+        assert_eq!(hidden.body, "{\"n\":1}");
+        assert_eq!(
+            hidden.headers,
+            "[authorization: [REDACTED], x-api-key: [REDACTED], x-order: 42]"
+        );
+        let shown = request_trace(&request, &secret, true);
+        assert!(shown.headers.contains("authorization: Bearer secret-token"));
+        assert!(shown.headers.contains("x-api-key: key-123"));
+    }
+
     fn encode(v: Value, format: ArrayFormat) -> String {
         let Value::Object(fields) = v else {
             panic!("an object")
