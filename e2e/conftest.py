@@ -240,6 +240,50 @@ def server(lambda_fake, moto, request):
     drop_database(database)
 
 
+# The mock configuration of `mocked_server`: examples/order-processing-mocked's test
+# cases, and those of test_mock_config.py's machines.
+MOCK_CONFIG = json.loads((REPO / "examples" / "order-processing-mocked"
+                          / "MockConfigFile.json").read_text())
+MOCK_CONFIG["StateMachines"].update({
+    "e2e-mock-hybrid": {"TestCases": {"Hybrid": {"Mocked": "Fixed"}}},
+    "e2e-mock-loop": {"TestCases": {"Polling": {"Poll": "NotYetNotYetReady"}}},
+    "e2e-mock-map": {"TestCases": {"Iterations": {"Each": "FirstSecondThird"}}},
+    "e2e-mock-retry": {"TestCases": {"Exhausted": {"Call": "FailsOnce"},
+                                     "Recovers": {"Call": "FailsThenAnswers"}}},
+    "e2e-mock-callback": {"TestCases": {"Answered": {"Ask": "Fixed"}}},
+    "e2e-mock-pass": {"TestCases": {"NotATask": {"Nothing": "Fixed"}}},
+})
+MOCK_CONFIG["MockedResponses"].update({
+    "Fixed": {"0-99": {"Return": {"mocked": True}}},
+    "NotYetNotYetReady": {"0-1": {"Return": {"ready": False}}, "2": {"Return": {"ready": True}}},
+    "FirstSecondThird": {"0": {"Return": "first"}, "1": {"Return": "second"},
+                         "2": {"Return": "third"}},
+    "FailsOnce": {"0": {"Throw": {"Error": "Flaky", "Cause": "once"}}},
+    "FailsThenAnswers": {"0": {"Throw": {"Error": "Flaky", "Cause": "once"}},
+                         "1": {"Return": {"recovered": True}}},
+})
+
+
+@pytest.fixture(scope="session")
+def mocked_server(lambda_fake, request):
+    """A second server, started with CAIRN_MOCK_CONFIG (see MOCK_CONFIG), its Lambda API
+    the session's fake, so that states no test case mocks call real functions."""
+    database = f"cairn_e2e_mocks_{os.getpid()}"
+    drop_database(database)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"mocked-server-{os.getpid()}.log"
+    log_path.write_text("")
+    config_path = LOG_DIR / f"mock-config-{os.getpid()}.json"
+    config_path.write_text(json.dumps(MOCK_CONFIG, indent=2))
+    srv = start_server(database, log_path, {
+        "AWS_ENDPOINT_URL_LAMBDA": lambda_fake.url,
+        "CAIRN_MOCK_CONFIG": str(config_path),
+    })
+    yield srv
+    _stop(srv.process)
+    drop_database(database)
+
+
 def _die_with_parent():
     """In the child before exec: SIGTERM it when pytest dies, however pytest dies, so no
     server outlives its run (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""

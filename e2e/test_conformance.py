@@ -1,13 +1,13 @@
 """The AWS-recorded conformance corpus (shared/conformance) run by its own run.py against
 the live server, the way any Step Functions client would see Cairn.
 
-run.py exits 1 unless every case passes, and the corpus has cases Cairn does not claim
-(TestState), so its exit status is not the verdict. The scope is the in-process
-harness's (crates/asl/tests/conformance.rs): kind `execution`, and `create_failure` whose
-recorded error is `InvalidDefinition`, in both query languages. Every JSONata case
-(`"QueryLanguage": "JSONata"` or a `{% %}` expression) must pass, and at least 99 % of the
-whole scope. The run prints run.py's own `N passed, M failed` line for the whole corpus
-and the figures in the terminal summary.
+The scope is the in-process harness's (crates/asl/tests/conformance.rs): kind
+`execution`, `test_state` (TestState), and `create_failure` whose recorded error is
+`InvalidDefinition`, in both query languages. Every case in scope must pass but those in
+`DEVIATIONS`, cases whose recording run.py cannot reproduce (each argued in
+docs/asl-support.md). A second run, of the `test_state` cases with `--inspection`, must
+pass as well: TestState's `inspectionData` as AWS filled it. The run prints run.py's own
+`N passed, M failed` lines and the figures in the terminal summary.
 
 `CAIRN_E2E_CONFORMANCE_JOBS` sets run.py's -j (default 8)."""
 import json
@@ -21,7 +21,11 @@ import pytest
 from conftest import CONFORMANCE_KEY, LOG_DIR, SHARED
 
 CORPUS = SHARED / "conformance"
-BAR = 0.99
+# Cases run.py cannot pass against any faithful implementation, and why.
+DEVIATIONS = {
+    "test_state/TestStateCaseScenarios__test_state_with_variables_base_expressions":
+        "recorded without roleArn ($states.context.Execution.RoleArn is null); run.py sends one",
+}
 
 
 def uses_jsonata(value):
@@ -36,7 +40,7 @@ def uses_jsonata(value):
 def in_scope(case):
     kind = case.get("kind", "execution")
     if kind == "test_state":
-        return False
+        return True
     if kind == "create_failure":
         return case.get("expected", {}).get("error") == "InvalidDefinition"
     return kind == "execution"
@@ -81,21 +85,38 @@ def test_conformance_corpus_against_live_server(server, request):
     results = [r for r in report["results"] if r["name"] in scope]
     assert len(results) == len(scope), "every case in scope ran"
     passed = sum(r["verdict"] == "PASS" for r in results)
-    rate = passed / len(results)
     jsonata_results = [r for r in results if r["name"] in jsonata]
     jsonata_passed = sum(r["verdict"] == "PASS" for r in jsonata_results)
     failures = [f"  {r['name']}: {r['problems'][0] if r['problems'] else r['verdict']}"[:240]
-                for r in results if r["verdict"] != "PASS"]
+                for r in results if r["verdict"] != "PASS" and r["name"] not in DEVIATIONS]
+    deviated = [f"  {name}: {DEVIATIONS[name]}" for name in sorted(DEVIATIONS)
+                if any(r["name"] == name and r["verdict"] != "PASS" for r in results)]
+
+    # The TestState cases again, their inspectionData compared too.
+    inspection_report = LOG_DIR / "conformance-live-inspection.json"
+    with open(LOG_DIR / "conformance-live-inspection.txt", "w") as table:
+        subprocess.run(
+            [sys.executable, str(run_py), server.endpoint, "-j", jobs, "--kind", "test_state",
+             "--inspection", "--json", str(inspection_report)],
+            stdout=table, stderr=subprocess.STDOUT, timeout=1800,
+        )
+    inspected = json.loads(inspection_report.read_text())
+    inspection_failures = [
+        f"  {r['name']}: {r['problems'][0] if r['problems'] else r['verdict']}"[:240]
+        for r in inspected["results"] if r["verdict"] != "PASS" and r["name"] not in DEVIATIONS]
     request.config.stash[CONFORMANCE_KEY] = [
         f"run.py (whole corpus, -j {jobs}, {seconds:.0f} s; table in {table_path}):",
         summary,
-        f"cases in scope: {passed} of {len(results)} passed ({100 * rate:.1f} %), "
-        f"bar {100 * BAR:.0f} %; JSONata: {jsonata_passed} of {len(jsonata_results)} "
-        "(all must pass)",
+        f"cases in scope: {passed} of {len(results)} passed; JSONata: {jsonata_passed} of "
+        f"{len(jsonata_results)}",
+        f"run.py --kind test_state --inspection: {inspected['passed']} passed, "
+        f"{inspected['failed']} failed",
+        *(["known deviations (docs/asl-support.md):"] + deviated if deviated else []),
         *(["failures:"] + failures[:40] if failures else []),
         *([f"  ... and {len(failures) - 40} more"] if len(failures) > 40 else []),
+        *(["inspection failures:"] + inspection_failures[:40] if inspection_failures else []),
     ]
     assert jsonata and len(jsonata_results) == len(jsonata), "every JSONata case ran"
-    assert jsonata_passed == len(jsonata_results), \
-        f"{jsonata_passed}/{len(jsonata_results)} JSONata cases passed:\n" + "\n".join(failures)
-    assert rate >= BAR, f"{passed}/{len(results)} cases passed:\n" + "\n".join(failures)
+    assert not failures, f"{passed}/{len(results)} cases passed:\n" + "\n".join(failures)
+    assert not inspection_failures, \
+        "TestState inspectionData differs:\n" + "\n".join(inspection_failures)

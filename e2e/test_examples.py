@@ -341,3 +341,24 @@ def test_activity_approval_example(server):
                                  ("ActivityScheduled", None),
                                  ("ActivityStarted", "approver.py"),
                                  ("ActivitySucceeded", None)]
+
+
+def test_order_processing_mocked_example(mocked_server, lambda_fake):
+    """examples/order-processing-mocked: every test case through `cairn run` on the seed's
+    definition, then on a server started with its mock configuration; no function is
+    called either way."""
+    mocked = example("order-processing-mocked")
+    for where, results in (("local", mocked.local()),
+                           ("server", mocked.server(mocked_server.endpoint))):
+        for case, (status, steps) in mocked.EXPECTED.items():
+            assert (results[case]["status"], results[case]["path"]) == (status, steps), \
+                (where, case, results[case])
+    local = mocked.local()
+    assert local["HappyPath"]["exit"] == 0 and local["DeclinedCard"]["exit"] == 1
+    assert [e["event_type"] for e in local["InvalidOrder"]["history"]][:5] == [
+        "ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+        "LambdaFunctionStarted", "LambdaFunctionFailed"]
+    # No function saw any of the test cases' orders.
+    seen = [i["payload"].get("orderId", "") for i in lambda_fake.invocations
+            if isinstance(i["payload"], dict)]
+    assert not [o for o in seen if str(o).startswith(tuple(mocked.CASES))], seen

@@ -4,11 +4,12 @@
 # DynamoDB, EventBridge) for the examples that use AWS services, the example's Lambda
 # functions (examples/NAME/functions.py served by examples/lambda_server.py, reached
 # through the Lambda Invoke API) for those that have any — then a `cairn server` pointed
-# at them, then `examples/NAME/run.py` against it; all are stopped at the end, whatever
-# happens.
+# at them (with `CAIRN_MOCK_CONFIG` when the example has a MockConfigFile.json), then
+# `examples/NAME/run.py` against it; all are stopped at the end, whatever happens.
 #
 #   examples/run.sh order-processing
 #   examples/run.sh order-processing-jsonata
+#   examples/run.sh order-processing-mocked
 #   examples/run.sh map-batch
 #   examples/run.sh activity-approval
 #   examples/run.sh sqs-approval
@@ -21,7 +22,7 @@
 # does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, order-processing-jsonata, map-batch, activity-approval, sqs-approval, sdk-integrations)}
+name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, order-processing-jsonata, order-processing-mocked, map-batch, activity-approval, sqs-approval, sdk-integrations)}
 [ -f "examples/$name/run.py" ] || { echo "no examples/$name/run.py" >&2; exit 2; }
 
 venv=target/e2e-venv
@@ -85,6 +86,11 @@ if [ -f "examples/$name/functions.py" ]; then
     wait_for "http://127.0.0.1:$functions_port/"
     server_env+=("AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$functions_port")
     echo "==> $(head -1 "$logs/functions.log")"
+fi
+
+if [ -f "examples/$name/MockConfigFile.json" ]; then
+    server_env+=("CAIRN_MOCK_CONFIG=$PWD/examples/$name/MockConfigFile.json")
+    echo "==> mock configuration examples/$name/MockConfigFile.json"
 fi
 
 subcommand=server

@@ -55,6 +55,18 @@ impl Input {
         self
     }
 
+    /// The same request with the string member `field` set to `value` (the API reads a
+    /// test case's StartExecution with the `#CASE` suffix taken off the machine's ARN).
+    pub(crate) fn with_string(&self, field: &str, value: &str) -> Input {
+        let mut members = self.members.clone();
+        members.insert(field.to_string(), Value::String(value.to_string()));
+        Input {
+            members,
+            traceparent: self.traceparent.clone(),
+            tracestate: self.tracestate.clone(),
+        }
+    }
+
     /// A W3C Trace Context header the request carried: `traceparent` or `tracestate`.
     pub fn trace_header(&self, name: &str) -> Option<&str> {
         match name {

@@ -29,6 +29,11 @@ fn pass() -> String {
     json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}).to_string()
 }
 
+/// One state every check accepts, as TestState takes it.
+fn pass_state() -> String {
+    json!({"Type": "Pass", "End": true}).to_string()
+}
+
 /// How a case reaches the server.
 enum Transport {
     /// With boto3's headers and this `X-Amz-Target` operation.
@@ -407,6 +412,22 @@ fn operations(f: &Fixture) -> Vec<Operation> {
                 ("publish", Bool, false),
                 ("versionDescription", Str, false),
                 ("encryptionConfiguration", Obj, false),
+            ],
+        ),
+        op(
+            "TestState",
+            json!({"definition": pass_state(), "input": "{}"}),
+            vec![
+                ("definition", Str, true),
+                ("roleArn", Str, false),
+                ("input", Str, false),
+                ("inspectionLevel", Str, false),
+                ("revealSecrets", Bool, false),
+                ("variables", Str, false),
+                ("stateName", Str, false),
+                ("mock", Obj, false),
+                ("context", Str, false),
+                ("stateConfiguration", Obj, false),
             ],
         ),
         op(
@@ -1914,6 +1935,214 @@ fn conflicts(f: &Fixture) -> Vec<Case> {
     ]
 }
 
+/// TestState requests AWS refuses, each with AWS's error, and requests it accepts: a
+/// test stores nothing either way.
+fn test_states() -> Vec<Case> {
+    let task =
+        |resource: &str| json!({"Type": "Task", "Resource": resource, "End": true}).to_string();
+    let lambda = task("arn:aws:states:::lambda:invoke");
+    let map = json!({"Type": "Map", "End": true, "ItemProcessor": {
+        "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}})
+    .to_string();
+    let parallel = json!({"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]})
+    .to_string();
+    let machine = pass();
+    let test = |label: &str, body: Value, code: &'static str| case(label, "TestState", body, code);
+    vec![
+        test(
+            "a mock on a Pass state",
+            json!({"definition": pass_state(), "mock": {"result": "{}"}}),
+            "ValidationException",
+        ),
+        test(
+            "a mock with a result and an error",
+            json!({"definition": lambda, "mock": {"result": "{}", "errorOutput": {"error": "E"}}}),
+            "ValidationException",
+        ),
+        test(
+            "a mock with neither",
+            json!({"definition": lambda, "mock": {}}),
+            "ValidationException",
+        ),
+        test(
+            "a mock and revealSecrets",
+            json!({"definition": lambda, "revealSecrets": true, "mock": {"result": "{}"}}),
+            "ValidationException",
+        ),
+        test(
+            "a mocked result that is not JSON",
+            json!({"definition": lambda, "mock": {"result": "{nope"}}),
+            "ValidationException",
+        ),
+        test(
+            "a mocked result of the wrong shape",
+            json!({"definition": lambda, "mock": {"result": "{\"StatusCode\": \"200\"}"}}),
+            "ValidationException",
+        ),
+        test(
+            "a mocked result of a Parallel state, too short",
+            json!({"definition": parallel, "mock": {"result": "[]"}}),
+            "ValidationException",
+        ),
+        test(
+            "a mocked result of a Map state, not an array",
+            json!({"definition": map, "mock": {"result": "{}"}}),
+            "ValidationException",
+        ),
+        test(
+            "a Map state without a mock",
+            json!({"definition": map}),
+            "InvalidDefinition",
+        ),
+        test(
+            "a Parallel state without a mock",
+            json!({"definition": parallel}),
+            "InvalidDefinition",
+        ),
+        test(
+            "a callback Task without a mock",
+            json!({"definition": task("arn:aws:states:::sqs:sendMessage.waitForTaskToken"), "roleArn": ROLE}),
+            "InvalidDefinition",
+        ),
+        test(
+            "an activity without a mock",
+            json!({"definition": task("arn:aws:states:us-east-1:123456789012:activity:a"), "roleArn": ROLE}),
+            "InvalidDefinition",
+        ),
+        test(
+            "a Task without a mock or a role",
+            json!({"definition": lambda}),
+            "ValidationException",
+        ),
+        test(
+            "a malformed role",
+            json!({"definition": lambda, "roleArn": "role"}),
+            "InvalidArn",
+        ),
+        test(
+            "a state that is not valid",
+            json!({"definition": "{\"Type\": \"Pass\"}"}),
+            "InvalidDefinition",
+        ),
+        test(
+            "a definition that is not JSON",
+            json!({"definition": "{nope"}),
+            "InvalidDefinition",
+        ),
+        test(
+            "a definition that is an array",
+            json!({"definition": "[]"}),
+            "InvalidDefinition",
+        ),
+        test(
+            "an empty definition",
+            json!({"definition": ""}),
+            "ValidationException",
+        ),
+        test(
+            "a state name not in the machine",
+            json!({"definition": machine, "stateName": "Nope"}),
+            "ValidationException",
+        ),
+        test(
+            "an empty state name",
+            json!({"definition": machine, "stateName": ""}),
+            "ValidationException",
+        ),
+        test(
+            "a state name of 81 characters",
+            json!({"definition": machine, "stateName": "s".repeat(81)}),
+            "ValidationException",
+        ),
+        test(
+            "input that is not JSON",
+            json!({"definition": pass_state(), "input": "{nope"}),
+            "InvalidExecutionInput",
+        ),
+        test(
+            "variables that are not an object",
+            json!({"definition": pass_state(), "variables": "[1]"}),
+            "ValidationException",
+        ),
+        test(
+            "variables that are not JSON",
+            json!({"definition": pass_state(), "variables": "{"}),
+            "ValidationException",
+        ),
+        test(
+            "context that is not JSON",
+            json!({"definition": pass_state(), "context": "{"}),
+            "ValidationException",
+        ),
+        test(
+            "an unknown inspection level",
+            json!({"definition": pass_state(), "inspectionLevel": "ALL"}),
+            "ValidationException",
+        ),
+        test(
+            "an unknown field validation mode",
+            json!({"definition": lambda, "mock": {"result": "{}", "fieldValidationMode": "LOOSE"}}),
+            "ValidationException",
+        ),
+        test(
+            "a mock error of the wrong type",
+            json!({"definition": lambda, "mock": {"errorOutput": "E"}}),
+            "SerializationException",
+        ),
+        test(
+            "a mocked result of the wrong type",
+            json!({"definition": lambda, "mock": {"result": {}}}),
+            "SerializationException",
+        ),
+        test(
+            "a negative retry count",
+            json!({"definition": lambda, "mock": {"result": "{}"}, "stateConfiguration": {"retrierRetryCount": -1}}),
+            "ValidationException",
+        ),
+        test(
+            "a retry count of the wrong type",
+            json!({"definition": lambda, "mock": {"result": "{}"}, "stateConfiguration": {"retrierRetryCount": "1"}}),
+            "SerializationException",
+        ),
+        test(
+            "a Map failure count for a Pass state",
+            json!({"definition": pass_state(), "stateConfiguration": {"mapIterationFailureCount": 1}}),
+            "ValidationException",
+        ),
+        test(
+            "an error origin outside the Map",
+            json!({"definition": map, "mock": {"errorOutput": {"error": "E"}}, "stateConfiguration": {"errorCausedByState": "Elsewhere"}}),
+            "ValidationException",
+        ),
+        test(
+            "reader data for a Map without a reader",
+            json!({"definition": map, "mock": {"result": "[]"}, "stateConfiguration": {"mapItemReaderData": "[]"}}),
+            "ValidationException",
+        ),
+        accepted(
+            "a Pass state",
+            "TestState",
+            json!({"definition": pass_state(), "input": "{\"a\": 1}", "inspectionLevel": "TRACE"}),
+        ),
+        accepted(
+            "a mocked Task",
+            "TestState",
+            json!({"definition": lambda, "mock": {"result": "{}"}}),
+        ),
+        accepted(
+            "a mocked Map",
+            "TestState",
+            json!({"definition": map, "input": "[1]", "mock": {"result": "[2]"}}),
+        ),
+        accepted(
+            "a state of a machine",
+            "TestState",
+            json!({"definition": machine, "stateName": "P"}),
+        ),
+    ]
+}
+
 fn corpus(f: &Fixture) -> Vec<(&'static str, Vec<Case>)> {
     vec![
         ("not JSON / not an object", not_json()),
@@ -1933,6 +2162,7 @@ fn corpus(f: &Fixture) -> Vec<(&'static str, Vec<Case>)> {
         ("content types", content_types(f)),
         ("bodies over 1 MiB", huge(f)),
         ("conflicts with existing resources", conflicts(f)),
+        ("TestState", test_states()),
     ]
 }
 

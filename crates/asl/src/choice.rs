@@ -745,6 +745,39 @@ fn parse_comparison(
     }))
 }
 
+/// The first of a JSONata Choice state's `choices` whose `Condition` holds in `session`
+/// (`None`: the `Default` applies). A condition that yields anything but a boolean is a
+/// failure, as AWS reports it.
+pub fn first_jsonata_match<'c>(
+    session: &mut crate::jsonata::Session<'_>,
+    choices: &'c [crate::model::ChoiceBranch],
+) -> Result<Option<&'c crate::model::ChoiceBranch>, crate::jsonata::template::EvaluationFailure> {
+    for (i, branch) in choices.iter().enumerate() {
+        let crate::model::Condition::Jsonata(condition) = &branch.condition else {
+            continue;
+        };
+        let field = format!("Choices[{i}].Condition");
+        match condition.evaluate(session, &field)? {
+            Value::Bool(true) => return Ok(Some(branch)),
+            Value::Bool(false) => {}
+            other => {
+                return Err(crate::jsonata::template::EvaluationFailure {
+                    location: field,
+                    source: condition
+                        .as_expression()
+                        .map(|e| e.source().to_string())
+                        .unwrap_or_default(),
+                    error: crate::jsonata::EvalError::UnexpectedType {
+                        expected: "boolean",
+                        value: Box::new(other),
+                    },
+                });
+            }
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

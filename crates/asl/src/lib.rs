@@ -11,7 +11,9 @@
 //! - [`path`], [`template`], [`intrinsics`], [`choice`], [`timestamp`]: the data language;
 //!   [`variables`]: workflow variables (`Assign`, `$name`); [`jsonata`]: the JSONata
 //!   query language (`{% … %}`).
-//! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory.
+//! - [`interpreter`]: `start` and `step`, the sans-IO core; [`driver`] runs it in memory;
+//!   [`test_state`] runs one state on its own, as AWS's TestState API does;
+//!   [`mock_config`] reads Step Functions Local's mocked responses for test cases.
 
 pub mod callback;
 pub mod choice;
@@ -23,6 +25,7 @@ pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod mock_config;
 pub mod model;
 pub mod parse;
 pub mod path;
@@ -31,6 +34,7 @@ pub mod random;
 pub mod status;
 pub mod task;
 pub mod template;
+pub mod test_state;
 pub mod timestamp;
 pub mod validate;
 pub mod variables;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -61,6 +61,10 @@ pub struct Config {
     pub transition_bucket: u32,
     /// Transitions the bucket regains per second; more than 0. AWS: 5000.
     pub transition_refill: f64,
+    /// A Step Functions Local mock configuration (`MockConfigFile.json`): StartExecution
+    /// on `…:stateMachine:NAME#CASE` runs test case `CASE`, whose mocked states invoke
+    /// nothing. Off by default.
+    pub mock_config: Option<PathBuf>,
 }
 
 /// A configuration value that must never reach a log: `Debug` prints it redacted.
@@ -98,6 +102,7 @@ impl Default for Config {
             api_refill: 50.0,
             transition_bucket: 0,
             transition_refill: 5000.0,
+            mock_config: None,
         }
     }
 }
@@ -165,6 +170,9 @@ impl Config {
         if let Some(v) = var("CAIRN_APPROVAL_KEY") {
             self.approval_key = Some(Secret(v));
         }
+        if let Some(v) = var("CAIRN_MOCK_CONFIG") {
+            self.mock_config = Some(PathBuf::from(v));
+        }
         if let Some(v) = var("CAIRN_PUBLIC_URL") {
             self.public_url = Some(v);
         }
@@ -218,6 +226,18 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The mock configuration `mock_config` names, read and checked; `None` without one.
+    pub fn mocks(&self) -> Result<Option<cairn_asl::mock_config::MockConfig>> {
+        let Some(path) = &self.mock_config else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading CAIRN_MOCK_CONFIG {}", path.display()))?;
+        let mocks = cairn_asl::mock_config::MockConfig::parse(&text)
+            .with_context(|| format!("in CAIRN_MOCK_CONFIG {}", path.display()))?;
+        Ok(Some(mocks))
     }
 
     /// Approval links' settings, or `None` when no key is configured (the feature is off).

@@ -1,6 +1,7 @@
 //! The `cairn` command line.
 
 mod config;
+mod mocked;
 mod server;
 
 use std::io::Read;
@@ -86,7 +87,9 @@ enum Command {
     /// clock, and print the result as JSON.
     ///
     /// Nothing is persisted. Task states are answered by `--task-result` values; a task
-    /// with none fails with `States.TaskFailed`.
+    /// with none fails with `States.TaskFailed`. With `--mock-config` and `--test-case`,
+    /// the states the test case mocks are answered by its mocked responses, as Step
+    /// Functions Local answers them (the history is printed then).
     ///
     /// Exit status: 0 when the execution SUCCEEDED; 1 when it did not (FAILED, TIMED_OUT,
     /// ABORTED, or still RUNNING when nothing is left to do), its outcome printed all the
@@ -109,6 +112,17 @@ enum Command {
         /// The execution name used in `$$.Execution`.
         #[arg(long, default_value = "local")]
         name: String,
+        /// A Step Functions Local mock configuration (MockConfigFile.json).
+        #[arg(long, value_name = "FILE", requires = "test_case")]
+        mock_config: Option<PathBuf>,
+        /// The test case of the mock configuration to run.
+        #[arg(long, value_name = "NAME", requires = "mock_config")]
+        test_case: Option<String>,
+        /// The state machine whose test case it is, in the mock configuration (default:
+        /// the definition file's name without `.asl.json`, or the one machine that has
+        /// the test case).
+        #[arg(long, value_name = "NAME", requires = "mock_config")]
+        state_machine: Option<String>,
     },
 }
 
@@ -194,6 +208,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             task_results,
             history,
             name,
+            mock_config,
+            test_case,
+            state_machine,
         } => {
             use std::io::Write as _;
             let text = read_source(&definition)?;
@@ -204,13 +221,24 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             };
             let input: Value = serde_json::from_str(&input).context("--input is not JSON")?;
-            let mut tasks = FixedResults::parse(&task_results)?;
+            let fixed = FixedResults::parse(&task_results)?;
             let machine_name = definition
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("local")
                 .trim_end_matches(".asl")
                 .to_string();
+            let mut tasks: Box<dyn TaskHandler> = match (&mock_config, &test_case) {
+                (Some(file), Some(case)) => Box::new(mocked::MockedTasks::load(
+                    file,
+                    state_machine.as_deref(),
+                    &machine_name,
+                    case,
+                    fixed,
+                )?),
+                _ => Box::new(fixed),
+            };
+            let history = history || mock_config.is_some();
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
@@ -224,7 +252,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 limits: Limits::default(),
                 seed: now as u64,
             };
-            let outcome = driver::run(&machine, input, &options, &mut tasks);
+            let outcome = driver::run(&machine, input, &options, tasks.as_mut());
             let succeeded = outcome.status == cairn_asl::status::ExecutionStatus::Succeeded;
             let mut report = serde_json::Map::new();
             report.insert(

@@ -51,11 +51,18 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
     let (stop, stopping) = watch::channel(false);
     let mut loops = JoinSet::new();
 
-    let targets = Arc::new(
-        Targets::from_env(target_config(&config)?)
-            .await
-            .context("setting up task targets")?,
-    );
+    let mut targets = Targets::from_env(target_config(&config)?)
+        .await
+        .context("setting up task targets")?;
+    if let Some(mocks) = config.mocks()? {
+        let machines: Vec<&str> = mocks.machines().collect();
+        tracing::info!(
+            machines = %machines.join(", "),
+            "mock configuration loaded: StartExecution on MACHINE#CASE runs a test case"
+        );
+        targets = targets.with_mock_config(Arc::new(mocks));
+    }
+    let targets = Arc::new(targets);
     let owner = format!(
         "{}-{}-{:08x}",
         hostname(),

@@ -529,3 +529,197 @@ fn a_closed_standard_output_is_an_error_not_a_panic() {
         ran.stderr
     );
 }
+
+// ---- run with a mock configuration ----------------------------------------------------
+
+/// The example's mock configuration (examples/order-processing-mocked).
+fn order_mocks() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/order-processing-mocked/MockConfigFile.json")
+}
+
+fn seed_order_workflow() -> PathBuf {
+    shared_dir().join("seed/workflows/order-processing.asl.json")
+}
+
+/// The states entered, in order.
+fn entered(report: &Value) -> Vec<String> {
+    report["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no history in {report:#}"))
+        .iter()
+        .filter(|e| {
+            e["event_type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("StateEntered"))
+        })
+        .map(|e| {
+            e["details"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn run_with_a_test_case_answers_mocked_states_and_prints_the_history() {
+    let ran = cairn(&[
+        "run",
+        "--mock-config",
+        path(&order_mocks()),
+        "--test-case",
+        "Backorder",
+        path(&seed_order_workflow()),
+    ]);
+    ran.expect_code(0).no_panic();
+    let report = ran.report();
+    assert_eq!(report["status"], "SUCCEEDED");
+    // Out of stock at invocation 0, in stock at 1; the seed's hour-long wait passes on
+    // the virtual clock.
+    assert_eq!(
+        entered(&report)[..6],
+        [
+            "ValidateOrder",
+            "CheckInventory",
+            "NotifyBackorder",
+            "WaitForInventory",
+            "CheckInventory",
+            "ProcessPayment"
+        ]
+    );
+    let types = event_types(&report);
+    assert!(
+        types.contains(&"LambdaFunctionFailed".to_string()),
+        "{types:?}"
+    );
+    assert_eq!(
+        report["output"][2],
+        json!({"trackingNumber": "TRK-mock-1"}),
+        "the Parallel's results are the mocked ones"
+    );
+}
+
+#[test]
+fn run_with_a_test_case_counts_retries_and_exits_1_when_the_execution_fails() {
+    let flaky = cairn(&[
+        "run",
+        "--mock-config",
+        path(&order_mocks()),
+        "--test-case",
+        "FlakyPayment",
+        path(&seed_order_workflow()),
+    ]);
+    flaky.expect_code(0);
+    let types = event_types(&flaky.report());
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "LambdaFunctionFailed")
+            .count(),
+        2,
+        "invocations 0-1 throw, 2 pays: {types:?}"
+    );
+    let declined = cairn(&[
+        "run",
+        "--mock-config",
+        path(&order_mocks()),
+        "--test-case",
+        "DeclinedCard",
+        path(&seed_order_workflow()),
+    ]);
+    declined.expect_code(1).no_panic();
+    let report = declined.report();
+    assert_eq!(report["status"], "FAILED");
+    assert_eq!(report["error"], "OrderProcessingFailed");
+}
+
+#[test]
+fn run_with_a_test_case_falls_back_to_task_results_for_unmocked_states() {
+    let machine = file(
+        "hybrid.asl.json",
+        &json!({
+            "StartAt": "Mocked",
+            "States": {
+                "Mocked": { "Type": "Task", "Resource": LAMBDA, "ResultPath": "$.m", "Next": "Given" },
+                "Given": { "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "ResultPath": "$.g", "End": true }
+            }
+        })
+        .to_string(),
+    );
+    let mocks = file(
+        "mocks.json",
+        &json!({
+            "StateMachines": {"hybrid": {"TestCases": {"One": {"Mocked": "Answer"}}}},
+            "MockedResponses": {"Answer": {"0": {"Return": 42}}}
+        })
+        .to_string(),
+    );
+    let ran = cairn(&[
+        "run",
+        "--mock-config",
+        path(&mocks),
+        "--test-case",
+        "One",
+        "--task-result",
+        "arn:aws:states:::sqs:sendMessage={\"MessageId\":\"m\"}",
+        path(&machine),
+    ]);
+    ran.expect_code(0).no_panic();
+    assert_eq!(
+        ran.report()["output"],
+        json!({"m": 42, "g": {"MessageId": "m"}})
+    );
+}
+
+#[test]
+fn run_with_a_bad_mock_configuration_or_test_case_is_exit_2() {
+    let seed = seed_order_workflow();
+    let unknown = cairn(&[
+        "run",
+        "--mock-config",
+        path(&order_mocks()),
+        "--test-case",
+        "Nope",
+        path(&seed),
+    ]);
+    unknown.expect_code(2).no_panic();
+    assert!(
+        unknown.stderr.contains("test case 'Nope'"),
+        "{}",
+        unknown.stderr
+    );
+    let broken = file(
+        "broken-mocks.json",
+        r#"{"MockedResponses": {"R": {"x": {"Return": 1}}}}"#,
+    );
+    let ran = cairn(&[
+        "run",
+        "--mock-config",
+        path(&broken),
+        "--test-case",
+        "C",
+        path(&seed),
+    ]);
+    ran.expect_code(2).no_panic();
+    assert!(
+        ran.stderr.contains("MockedResponses.R.\"x\""),
+        "{}",
+        ran.stderr
+    );
+    // Each option needs the other.
+    let ran = cairn(&["run", "--test-case", "HappyPath", path(&seed)]);
+    ran.expect_code(2).no_panic();
+    assert!(ran.stderr.contains("--mock-config"), "{}", ran.stderr);
+    let missing = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-no-such-mocks.json");
+    let ran = cairn(&[
+        "run",
+        "--mock-config",
+        path(&missing),
+        "--test-case",
+        "C",
+        path(&seed),
+    ]);
+    ran.expect_code(2).no_panic();
+    assert!(ran.stderr.contains("reading"), "{}", ran.stderr);
+}

@@ -28,6 +28,7 @@ mod contract {
     pub mod observe;
     pub mod redrive;
     pub mod tasks;
+    pub mod test_cases;
     pub mod versions;
 }
 
@@ -72,6 +73,8 @@ contract! {
     }
     scenarios {
         executions::start_creates_then_repeats_only_while_running_with_the_same_input,
+        test_cases::a_test_case_is_attached_once_and_detached,
+        test_cases::each_state_counts_its_mocked_invocations_from_zero,
         executions::start_answers_none_for_a_missing_or_express_machine,
         executions::describe_shows_the_input_exactly_and_the_history_length,
         executions::list_is_newest_first_filtered_and_paged_without_gaps,

@@ -19,6 +19,7 @@
 //! | [`tasks::Tasks`] | lease task rows, renew, record outcomes, release | the workers |
 //! | [`callbacks::Callbacks`] | task tokens (`SendTask*`), the activity queue | the API |
 //! | [`rules::Rules`] | EventBridge buses, rules, targets, events and deliveries; Scheduler groups and schedules | the API, the delivery and schedule loops |
+//! | [`test_cases::TestCases`] | executions run under a mock configuration's test case, their mocked invocations | the API, the workers |
 //! | [`Store`] itself | wake-ups, the queues' backlog, readiness | loops, `/metrics`, `/readyz` |
 //!
 //! One contract test suite (`crates/scheduler/tests/contract.rs`) runs against both
@@ -36,6 +37,7 @@ pub mod postgres;
 pub mod rules;
 pub mod signals;
 pub mod tasks;
+pub mod test_cases;
 pub mod testing;
 pub mod time;
 pub mod versions;
@@ -50,6 +52,7 @@ pub use executions::Executions;
 pub use rules::Rules;
 pub use signals::Channel;
 pub use tasks::Tasks;
+pub use test_cases::TestCases;
 pub use time::Time;
 pub use versions::Versions;
 
@@ -81,7 +84,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The persistence Cairn's services share: every part above, plus what the loops and
 /// the operators' endpoints need.
 pub trait Store:
-    Catalog + Versions + Executions + Engine + Tasks + Callbacks + Rules + Clone + 'static
+    Catalog + Versions + Executions + Engine + Tasks + Callbacks + Rules + TestCases + Clone + 'static
 {
     /// Rung when `channel` has news: by this store's own commits at once, and (for a
     /// shared database) by other processes' soon after. Loops sleep on it between polls.
@@ -99,5 +102,7 @@ pub trait Store:
 
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
-    pub use crate::{Batch, Callbacks, Catalog, Engine, Executions, Rules, Store, Tasks, Versions};
+    pub use crate::{
+        Batch, Callbacks, Catalog, Engine, Executions, Rules, Store, Tasks, TestCases, Versions,
+    };
 }

@@ -9,19 +9,26 @@ use cairn_store::{Result, Store};
 
 /// Records the outcomes of invoking `completions`' targets, each the way its pattern
 /// asks: plain tasks all together in one commit, `.waitForTaskToken` ones (rare, and each
-/// with its own token bookkeeping) one by one. One flag per completion, in order: `false`
-/// when the task row was gone and the outcome dropped.
-pub(crate) async fn record<S: Store>(store: &S, completions: &[Completion]) -> Result<Vec<bool>> {
-    let is_callback = |c: &Completion| Route::of(&c.task.resource) == Route::InvokeThenWait;
+/// with its own token bookkeeping) one by one. A completion marked `true` was answered
+/// by a mock and ends its task whatever the pattern. One flag per completion, in order:
+/// `false` when the task row was gone and the outcome dropped.
+pub(crate) async fn record<S: Store>(
+    store: &S,
+    completions: &[(Completion, bool)],
+) -> Result<Vec<bool>> {
+    let is_callback = |(c, mocked): &(Completion, bool)| {
+        !mocked && Route::of(&c.task.resource) == Route::InvokeThenWait
+    };
     let plain: Vec<Completion> = completions
         .iter()
         .filter(|c| !is_callback(c))
-        .cloned()
+        .map(|(c, _)| c.clone())
         .collect();
     let mut plain_recorded = store.complete_tasks(&plain).await?.into_iter();
     let mut recorded = Vec::with_capacity(completions.len());
     for completion in completions {
         if is_callback(completion) {
+            let (completion, _) = completion;
             recorded.push(
                 store
                     .record_submission(&completion.task, &completion.event)

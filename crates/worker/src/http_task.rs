@@ -11,6 +11,7 @@
 //! 2xx fails the task with `States.Http.StatusCode.<code>` and that same object, as JSON
 //! text, as the cause.
 
+use cairn_asl::test_state::{HttpRequestTrace, HttpResponseTrace, HttpTrace};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
@@ -100,11 +101,24 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
+/// What TestState asks to see of an HTTP Task at `TRACE`: the request as sent and the
+/// response as received.
+#[derive(Debug, Default)]
+pub struct Recording {
+    /// Show what configured credentials add (the `Authorization` header and the
+    /// configured headers); they are shown as `[REDACTED]` otherwise, as AWS hides
+    /// what an EventBridge connection adds.
+    pub reveal_secrets: bool,
+    /// Filled by the invocation; `None` when no request was sent.
+    pub trace: Option<HttpTrace>,
+}
+
 pub(crate) async fn invoke(
     client: &reqwest::Client,
     config: &TargetConfig,
     input: &Value,
     idempotency_key: &str,
+    mut recording: Option<&mut Recording>,
 ) -> Result<Value, InvokeError> {
     let params: Parameters = serde_json::from_value(input.clone())
         .map_err(|e| InvokeError::BadParameters(format!("http:invoke: invalid parameters: {e}")))?;
@@ -213,7 +227,36 @@ pub(crate) async fn invoke(
     request = request.header(IDEMPOTENCY_HEADER, idempotency_key);
     request = crate::transport::with_trace_headers(request);
 
+    if let Some(recording) = recording.as_deref_mut() {
+        let mut secret: Vec<String> = Vec::new();
+        if let Some(auth) = auth {
+            if auth.bearer_token.is_some() {
+                secret.push("authorization".to_string());
+            }
+            secret.extend(auth.headers.keys().map(|name| name.to_ascii_lowercase()));
+        }
+        if let Some(built) = request.try_clone().and_then(|r| r.build().ok()) {
+            recording.trace = Some(HttpTrace {
+                request: request_trace(&built, &secret, recording.reveal_secrets),
+                response: None,
+            });
+        }
+    }
     let fetched = fetch(request, url.as_str(), config.max_response_bytes).await?;
+    if let Some(trace) = recording.and_then(|r| r.trace.as_mut()) {
+        trace.response = Some(HttpResponseTrace {
+            protocol: url.scheme().to_string(),
+            status_code: fetched.status.as_u16().to_string(),
+            status_message: fetched.status.canonical_reason().unwrap_or("").to_string(),
+            headers: headers_text(fetched.headers.iter().map(|(name, value)| {
+                (
+                    name.as_str(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })),
+            body: fetched.text(),
+        });
+    }
 
     let mut headers = Map::new();
     for name in fetched.headers.keys() {
@@ -252,6 +295,38 @@ pub(crate) async fn invoke(
             result.to_string(),
         ))
     }
+}
+
+/// A request as TestState shows it; the values of `secret` headers are redacted unless
+/// `reveal`.
+fn request_trace(request: &reqwest::Request, secret: &[String], reveal: bool) -> HttpRequestTrace {
+    let headers = request.headers().iter().map(|(name, value)| {
+        let shown = if !reveal && secret.iter().any(|s| s == name.as_str()) {
+            "[REDACTED]".to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        (name.as_str(), shown)
+    });
+    HttpRequestTrace {
+        protocol: request.url().scheme().to_string(),
+        method: request.method().to_string(),
+        url: request.url().to_string(),
+        headers: headers_text(headers),
+        body: request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// Headers as one line, `[Name: value, Name: value]`.
+fn headers_text<'a>(headers: impl Iterator<Item = (&'a str, String)>) -> String {
+    let listed: Vec<String> = headers
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
+    format!("[{}]", listed.join(", "))
 }
 
 /// The credentials a request gets: its connection's, which must be configured, or those
@@ -359,6 +434,32 @@ fn scalar_text(value: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_traced_request_hides_configured_credentials_unless_revealed() {
+        let client = crate::transport::client(std::time::Duration::from_secs(1)).expect("a client");
+        let request = client
+            .post("http://127.0.0.1:9/orders?x=1")
+            .header("authorization", "Bearer secret-token")
+            .header("x-api-key", "key-123")
+            .header("x-order", "42")
+            .body("{\"n\":1}")
+            .build()
+            .expect("a request");
+        let secret = ["authorization".to_string(), "x-api-key".to_string()];
+        let hidden = request_trace(&request, &secret, false);
+        assert_eq!(hidden.method, "POST");
+        assert_eq!(hidden.url, "http://127.0.0.1:9/orders?x=1");
+        assert_eq!(hidden.protocol, "http");
+        assert_eq!(hidden.body, "{\"n\":1}");
+        assert_eq!(
+            hidden.headers,
+            "[authorization: [REDACTED], x-api-key: [REDACTED], x-order: 42]"
+        );
+        let shown = request_trace(&request, &secret, true);
+        assert!(shown.headers.contains("authorization: Bearer secret-token"));
+        assert!(shown.headers.contains("x-api-key: key-123"));
+    }
 
     fn encode(v: Value, format: ArrayFormat) -> String {
         let Value::Object(fields) = v else {

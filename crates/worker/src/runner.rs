@@ -141,7 +141,7 @@ async fn run_handed<S>(
     store: S,
     targets: Arc<Targets>,
     config: RunnerConfig,
-    outcomes: mpsc::Sender<(Completion, tokio::time::Instant)>,
+    outcomes: mpsc::Sender<(Completion, tokio::time::Instant, bool)>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: Store,
@@ -170,7 +170,7 @@ fn spawn_invocation<S>(
     store: &S,
     targets: &Arc<Targets>,
     config: &RunnerConfig,
-    outcomes: &mpsc::Sender<(Completion, tokio::time::Instant)>,
+    outcomes: &mpsc::Sender<(Completion, tokio::time::Instant, bool)>,
     task: LeasedTask,
     slot: OwnedSemaphorePermit,
 ) where
@@ -181,20 +181,27 @@ fn spawn_invocation<S>(
     let config = config.clone();
     let outcomes = outcomes.clone();
     tokio::spawn(async move {
-        let completion = invoke(&store, &targets, &config, task).await;
+        let (completion, mocked) = invoke(&store, &targets, &config, task).await;
         let give_up = tokio::time::Instant::now() + config.lease;
-        let _ = outcomes.send((completion, give_up)).await;
+        let _ = outcomes.send((completion, give_up, mocked)).await;
         drop(slot);
     });
 }
 
-/// Invokes one task, renewing its lease meanwhile.
+/// Invokes one task, renewing its lease meanwhile; a task its execution's test case
+/// mocks is answered without invoking anything. `true` with the completion: a mock
+/// answered, which ends even a `.waitForTaskToken` task (Step Functions Local takes the
+/// mocked response as the answer the token would bring).
 async fn invoke<S: Store>(
     store: &S,
     targets: &Targets,
     config: &RunnerConfig,
     task: LeasedTask,
-) -> Completion {
+) -> (Completion, bool) {
+    if let Some(outcome) = crate::mocked::answer(store, targets, &task).await {
+        let event = outcome.into_event(task.task_id as u64);
+        return (Completion { task, event }, true);
+    }
     let invocation = Invocation::from(&task);
     let span = tracing::info_span!("task", execution = %task.execution_arn, state = %task.state_name, attempt = task.attempt);
     let _enter = span.enter();
@@ -219,7 +226,7 @@ async fn invoke<S: Store>(
         }
     };
     let event = outcome.into_event(task.task_id as u64);
-    Completion { task, event }
+    (Completion { task, event }, false)
 }
 
 /// Most outcomes recorded in one commit.
@@ -229,9 +236,9 @@ const RECORD_BATCH: usize = 512;
 /// until every sender is gone.
 async fn record<S: Store>(
     store: S,
-    mut queued: mpsc::Receiver<(Completion, tokio::time::Instant)>,
+    mut queued: mpsc::Receiver<(Completion, tokio::time::Instant, bool)>,
 ) {
-    let mut batch: Vec<(Completion, tokio::time::Instant)> = Vec::new();
+    let mut batch: Vec<(Completion, tokio::time::Instant, bool)> = Vec::new();
     while let Some(first) = queued.recv().await {
         batch.push(first);
         while batch.len() < RECORD_BATCH {
@@ -244,7 +251,10 @@ async fn record<S: Store>(
         // while their leases can still be valid.
         let mut delay = Duration::from_millis(50);
         loop {
-            let completions: Vec<Completion> = batch.iter().map(|(c, _)| c.clone()).collect();
+            let completions: Vec<(Completion, bool)> = batch
+                .iter()
+                .map(|(c, _, mocked)| (c.clone(), *mocked))
+                .collect();
             match crate::callback::record(&store, &completions).await {
                 Ok(recorded) => {
                     let dropped = recorded.iter().filter(|r| !**r).count();
@@ -263,7 +273,7 @@ async fn record<S: Store>(
                     let now = tokio::time::Instant::now();
                     let before = batch.len();
                     // Past its lease, another worker will redo the task.
-                    batch.retain(|(_, give_up)| *give_up > now);
+                    batch.retain(|(_, give_up, _)| *give_up > now);
                     if batch.len() < before {
                         tracing::error!(
                             expired = before - batch.len(),

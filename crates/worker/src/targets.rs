@@ -65,6 +65,9 @@ pub struct Targets {
     client: reqwest::Client,
     lambda: LambdaApi,
     services: Services,
+    /// The mock configuration's test cases (`CAIRN_MOCK_CONFIG`): the states they mock
+    /// are answered without invoking anything (see [`crate::mocked`]).
+    mocks: Option<std::sync::Arc<cairn_asl::mock_config::MockConfig>>,
 }
 
 /// The Lambda endpoint the environment asks for: the configuration's
@@ -110,6 +113,7 @@ impl Targets {
             client,
             lambda,
             services,
+            mocks: None,
         })
     }
 
@@ -117,6 +121,21 @@ impl Targets {
     pub fn with_service_endpoints(mut self, endpoints: ServiceEndpoints) -> Targets {
         self.services.endpoints = endpoints;
         self
+    }
+
+    /// The same targets, with the test cases of `mocks` (executions started under one
+    /// have their mocked states answered by it).
+    pub fn with_mock_config(
+        mut self,
+        mocks: std::sync::Arc<cairn_asl::mock_config::MockConfig>,
+    ) -> Targets {
+        self.mocks = Some(mocks);
+        self
+    }
+
+    /// The mock configuration, when one is loaded.
+    pub fn mock_config(&self) -> Option<&cairn_asl::mock_config::MockConfig> {
+        self.mocks.as_deref()
     }
 
     /// The configuration the targets were built from.
@@ -152,7 +171,10 @@ impl Targets {
             error.type = tracing::field::Empty,
             cairn.error.cause = tracing::field::Empty,
         );
-        let result = self.dispatch(invocation).instrument(span.clone()).await;
+        let result = self
+            .dispatch(invocation, None)
+            .instrument(span.clone())
+            .await;
         match &result {
             Ok(_) => {
                 span.record("cairn.task.status", "SUCCEEDED");
@@ -178,7 +200,24 @@ impl Targets {
         result
     }
 
-    async fn dispatch(&self, invocation: &Invocation) -> Result<Value, InvokeError> {
+    /// Invokes one attempt as TestState does: like [`Targets::invoke`], and an HTTP
+    /// Task's exchange recorded in `recording` (only an HTTP Task fills it).
+    pub async fn invoke_recorded(
+        &self,
+        invocation: &Invocation,
+        recording: &mut crate::http_task::Recording,
+    ) -> TaskOutcome {
+        match self.dispatch(invocation, Some(recording)).await {
+            Ok(output) => TaskOutcome::Succeeded(output),
+            Err(error) => error.into_outcome(),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        invocation: &Invocation,
+        recording: Option<&mut crate::http_task::Recording>,
+    ) -> Result<Value, InvokeError> {
         let route = match Target::parse(&invocation.resource)? {
             Target::LambdaFunction(function) => {
                 self.lambda_route(LambdaCall::from_function_arn(function, &invocation.input))
@@ -208,8 +247,14 @@ impl Targets {
                         .await
                 }
                 Route::Http => {
-                    crate::http_task::invoke(&self.client, &self.config, &invocation.input, &key)
-                        .await
+                    crate::http_task::invoke(
+                        &self.client,
+                        &self.config,
+                        &invocation.input,
+                        &key,
+                        recording,
+                    )
+                    .await
                 }
                 Route::Service(action) => {
                     self.services

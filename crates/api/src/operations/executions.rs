@@ -89,27 +89,16 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
 /// name); an EXPRESS one runs in this process and is not stored (see
 /// [`super::express::start_async`]).
 pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
-    let request = read_start(input)?;
-    let machine_name = request.machine.name().to_string();
-    let execution = |version: Option<i64>, alias_arn: Option<String>| {
-        let prefix = request
-            .machine
-            .machine
-            .rsplit_once(":stateMachine:")
-            .map(|(p, _)| p)
-            .unwrap_or_default();
-        NewExecution {
-            machine_arn: request.machine.machine.clone(),
-            version,
-            alias_arn,
-            // The execution's ARN shares the machine's partition, region and account,
-            // and names the machine, not the version or alias.
-            arn: format!("{prefix}:execution:{machine_name}:{}", request.name),
-            name: request.name.clone(),
-            input: request.input.to_string(),
-            started_at: chrono::Utc::now(),
-            trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
+    if let Some(mocks) = state.targets().mock_config() {
+        if let Some(arn) = input.string("stateMachineArn")? {
+            if let Some((machine_arn, case)) = arn.rsplit_once('#') {
+                return super::test_cases::start(state, mocks, input, machine_arn, case).await;
+            }
         }
+    }
+    let request = read_start(input)?;
+    let execution = |version: Option<i64>, alias_arn: Option<String>| {
+        new_execution(&request, version, alias_arn)
     };
     if request.machine.qualifier.is_none() {
         // The common case, a STANDARD machine, in one statement: the machine's lookup
@@ -144,8 +133,35 @@ pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value
     )))
 }
 
+/// The execution `request` starts (of `version`, through `alias_arn`, when given).
+pub(crate) fn new_execution(
+    request: &StartRequest<'_>,
+    version: Option<i64>,
+    alias_arn: Option<String>,
+) -> NewExecution {
+    let machine_name = request.machine.name();
+    let prefix = request
+        .machine
+        .machine
+        .rsplit_once(":stateMachine:")
+        .map(|(p, _)| p)
+        .unwrap_or_default();
+    NewExecution {
+        machine_arn: request.machine.machine.clone(),
+        version,
+        alias_arn,
+        // The execution's ARN shares the machine's partition, region and account, and
+        // names the machine, not the version or alias.
+        arn: format!("{prefix}:execution:{machine_name}:{}", request.name),
+        name: request.name.clone(),
+        input: request.input.to_string(),
+        started_at: chrono::Utc::now(),
+        trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
+    }
+}
+
 /// StartExecution's answer, once the execution is stored.
-fn started_answer(machine_arn: &str, started: Started) -> Value {
+pub(crate) fn started_answer(machine_arn: &str, started: Started) -> Value {
     if started.created {
         cairn_telemetry::execution_started(machine_arn);
     }

@@ -9,6 +9,8 @@ mod executions;
 pub(crate) mod express;
 mod state_machines;
 mod tags;
+mod test_cases;
+mod test_state;
 mod versions;
 
 use cairn_store::catalog::Tag;
@@ -50,6 +52,7 @@ pub const SUPPORTED: &[&str] = &[
     "StartSyncExecution",
     "StopExecution",
     "TagResource",
+    "TestState",
     "UntagResource",
     "UpdateStateMachine",
     "UpdateStateMachineAlias",
@@ -59,7 +62,7 @@ pub const SUPPORTED: &[&str] = &[
 /// The Step Functions operations Cairn does not have yet: each answers an
 /// `UnknownOperationException` that names it, so boto3 raises a `ClientError` that says
 /// what is missing.
-pub const UNSUPPORTED: &[&str] = &["DescribeMapRun", "ListMapRuns", "TestState", "UpdateMapRun"];
+pub const UNSUPPORTED: &[&str] = &["DescribeMapRun", "ListMapRuns", "UpdateMapRun"];
 
 /// Runs `operation` on `input`.
 pub async fn dispatch<S: Store>(
@@ -113,6 +116,7 @@ pub async fn dispatch<S: Store>(
         "TagResource" => tags::tag(state, input).await,
         "UntagResource" => tags::untag(state, input).await,
         "ListTagsForResource" => tags::list(state, input).await,
+        "TestState" => test_state::test_state(state, input).await,
         other if UNSUPPORTED.contains(&other) => Err(ApiError::UnknownOperation(format!(
             "Cairn does not support the Step Functions operation {other} yet (see docs/api-support.md)"
         ))),

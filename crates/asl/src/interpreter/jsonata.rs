@@ -88,13 +88,7 @@ impl Run<'_> {
         field: &str,
     ) -> Result<Value, Failure> {
         self.with_jsonata(frame, None, states, |session| {
-            expression
-                .evaluate(session)
-                .map_err(|error| EvaluationFailure {
-                    location: field.to_string(),
-                    source: expression.source().to_string(),
-                    error,
-                })
+            expression.evaluate_at(session, field)
         })
     }
 

@@ -63,6 +63,7 @@ mod run;
 mod states;
 mod stored;
 
+pub(crate) use retry::{error_output, matches_error};
 pub use states::task::resource_parts;
 pub use stored::{StoredKind, StoredValue, Wanted};
 

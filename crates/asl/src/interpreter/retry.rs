@@ -141,7 +141,7 @@ impl Run<'_> {
 }
 
 /// `{"Error": …, "Cause": …}`: what Catch places with its ResultPath.
-pub(super) fn error_output(failure: &Failure) -> Value {
+pub(crate) fn error_output(failure: &Failure) -> Value {
     let mut out = JsonMap::new();
     out.insert("Error".into(), Value::String(failure.error.clone()));
     if let Some(cause) = &failure.cause {
@@ -154,7 +154,7 @@ pub(super) fn error_output(failure: &Failure) -> Value {
 /// also takes `States.HeartbeatTimeout`: AWS documents States.Timeout as covering a
 /// missed heartbeat, and the narrower name came later for those who want to tell them
 /// apart.
-fn matches_error(error_equals: &[String], failure: &Failure) -> bool {
+pub(crate) fn matches_error(error_equals: &[String], failure: &Failure) -> bool {
     error_equals.iter().any(|name| {
         name == &failure.error
             || (name == names::ALL && failure.is_catchable_by_all())

@@ -266,6 +266,21 @@ impl Expression {
     pub fn evaluate(&self, session: &mut Session<'_>) -> Result<Value, EvalError> {
         DefaultEngine::evaluate(session, &self.inner.program, &self.inner.analysis)
     }
+
+    /// Evaluates the expression written as the whole of field `field` (`Seconds`,
+    /// `Error`, …): a failure names the field and quotes the expression, as AWS does.
+    pub fn evaluate_at(
+        &self,
+        session: &mut Session<'_>,
+        field: &str,
+    ) -> Result<Value, template::EvaluationFailure> {
+        self.evaluate(session)
+            .map_err(|error| template::EvaluationFailure {
+                location: field.to_string(),
+                source: self.source().to_string(),
+                error,
+            })
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
 //! | `rules` | EventBridge buses, rules, targets, deliveries; Scheduler groups and schedules |
+//! | `test_cases` | executions under a mock configuration's test case |
 
 mod callbacks;
 mod catalog;
@@ -28,6 +29,7 @@ mod executions;
 mod nested;
 mod rules;
 mod tasks;
+mod test_cases;
 mod versions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -118,6 +120,10 @@ struct Tables {
     claimed: HashSet<String>,
     /// EventBridge and the Scheduler.
     events: rules::EventTables,
+    /// The test case each execution started under one runs.
+    test_cases: HashMap<String, String>,
+    /// Mocked invocations so far, by (execution, state).
+    mocked_invocations: HashMap<(String, String), u64>,
 }
 
 struct Execution {

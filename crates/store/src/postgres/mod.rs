@@ -11,6 +11,7 @@
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
 //! | `rules` | EventBridge buses, rules, targets, events, deliveries; Scheduler groups and schedules |
+//! | `test_cases` | executions under a mock configuration's test case, their mocked invocations |
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
 //! | `nodelay` | TCP_NODELAY on the connections (sqlx 0.9.0 leaves it off) |
@@ -30,6 +31,7 @@ mod signals;
 mod starts;
 mod stored;
 mod tasks;
+mod test_cases;
 mod versions;
 
 use std::sync::Arc;

@@ -6,8 +6,6 @@ use crate::error::{names, Failure};
 use crate::interpreter::frame::{variables_of, Frame};
 use crate::interpreter::jsonata::States;
 use crate::interpreter::run::{Progress, Run};
-use crate::jsonata::template::EvaluationFailure;
-use crate::jsonata::EvalError;
 use crate::model::{ChoiceBranch, Condition, QueryLanguage, State, Transition};
 use crate::template::Scope;
 
@@ -72,30 +70,7 @@ impl Run<'_> {
     ) -> Result<Progress, Failure> {
         let input = std::mem::take(&mut frame.input);
         let matched = self.with_jsonata(frame, None, States::input(&input), |session| {
-            for (i, branch) in choices.iter().enumerate() {
-                let Condition::Jsonata(condition) = &branch.condition else {
-                    continue;
-                };
-                let field = format!("Choices[{i}].Condition");
-                match condition.evaluate(session, &field)? {
-                    Value::Bool(true) => return Ok(Some(branch)),
-                    Value::Bool(false) => {}
-                    other => {
-                        return Err(EvaluationFailure {
-                            location: field,
-                            source: condition
-                                .as_expression()
-                                .map(|e| e.source().to_string())
-                                .unwrap_or_default(),
-                            error: EvalError::UnexpectedType {
-                                expected: "boolean",
-                                value: Box::new(other),
-                            },
-                        });
-                    }
-                }
-            }
-            Ok(None)
+            crate::choice::first_jsonata_match(session, choices)
         });
         let matched = match matched {
             Ok(matched) => matched,
