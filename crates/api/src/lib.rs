@@ -18,6 +18,7 @@
 pub mod approval;
 pub mod arn;
 mod body;
+mod catalog_cache;
 pub mod console;
 pub mod error;
 pub mod events;
@@ -90,6 +91,7 @@ pub struct ApiState<S> {
     config: std::sync::Arc<ApiConfig>,
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
+    catalog: std::sync::Arc<catalog_cache::CatalogCache>,
     throttle: std::sync::Arc<throttle::Throttle>,
     /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
     /// first poll, so building the state needs no runtime.
@@ -104,6 +106,7 @@ impl<S: Store> ApiState<S> {
             config: std::sync::Arc::new(config),
             targets,
             express: Default::default(),
+            catalog: Default::default(),
             tasks_doorbell: Default::default(),
         }
     }
@@ -114,6 +117,11 @@ impl<S: Store> ApiState<S> {
 
     pub(crate) fn express_definitions(&self) -> &operations::express::Definitions {
         &self.express
+    }
+
+    /// What starts read of the catalog, kept while it does not change.
+    pub(crate) fn catalog(&self) -> &catalog_cache::CatalogCache {
+        &self.catalog
     }
 
     pub(crate) async fn tasks_doorbell(&self) -> std::sync::Arc<tokio::sync::Notify> {

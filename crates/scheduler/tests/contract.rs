@@ -128,5 +128,6 @@ contract! {
         observe::the_backlog_counts_ready_events_and_waiting_tasks,
         observe::a_migrated_store_is_ready,
         observe::doorbells_ring_after_the_writes_that_concern_them,
+        versions::the_catalog_generation_moves_with_each_change_a_start_reads,
     }
 }

@@ -10,6 +10,9 @@ pub enum Channel {
     /// A task is ready (a task row, an activity task): workers and activity long polls
     /// rescan.
     Tasks,
+    /// A state machine, version or alias changed: what a start resolves may differ now,
+    /// so caches of it start again ([`crate::Store::catalog_generation`]).
+    Catalog,
 }
 
 impl Channel {
@@ -18,6 +21,7 @@ impl Channel {
         match self {
             Channel::Inbox => "cairn_inbox",
             Channel::Tasks => "cairn_tasks",
+            Channel::Catalog => "cairn_catalog",
         }
     }
 }
