@@ -4,7 +4,8 @@
 //! [`json`]), the grouping of items into batches ([`batch`]) and the shapes of the files
 //! a `ResultWriter` exports ([`results`]).
 //!
-//! How the engine uses them (the Map state does not yet: see `docs/asl-support.md`):
+//! How the engine uses them (steps 2 and 3 are not wired yet, so a new definition with
+//! these fields is refused: `validate/not_built.rs`, `docs/asl-support.md`):
 //! 1. At validation, [`config::ItemReaderSpec::parse`], [`config::ItemBatcherSpec::parse`]
 //!    and [`config::ResultWriterSpec::parse`] check the raw fields `model::Map` keeps and
 //!    report AWS-shaped diagnostics.
