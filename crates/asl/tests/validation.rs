@@ -1356,6 +1356,37 @@ fn a_jsonata_map_with_an_item_reader_is_refused_too() {
     assert_eq!(d[0].location, "/States/S/ItemReader");
 }
 
+/// Whatever the field holds, a new definition with it gets diagnostics, never a panic
+/// (the fuzz target `parse_validate` explores the same with `refuse_not_built`).
+#[test]
+fn refused_fields_of_any_shape_give_diagnostics() {
+    let shapes = [
+        json!(null),
+        json!(1),
+        json!("s3"),
+        json!([]),
+        json!({}),
+        json!({"Resource": 7}),
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": []}),
+        json!({"Resource": "arn:aws:states:::s3:getObject",
+               "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "MaxItems": -1}}),
+        json!({"MaxItemsPerBatch": "x", "MaxInputBytesPerBatch": 1e300, "BatchInput": "{% %}"}),
+        json!({"Resource": "arn:aws:states:::s3:putObject", "WriterConfig": {"OutputType": 1}}),
+    ];
+    for field in ["ItemReader", "ItemBatcher", "ResultWriter"] {
+        for shape in &shapes {
+            let def = distributed(json!({ field: shape }));
+            let d = check_new(&def).expect_err("refused");
+            assert!(
+                d.iter()
+                    .any(|d| d.severity == cairn_asl::diagnostic::Severity::Error
+                        && d.location.starts_with(&format!("/States/S/{field}"))),
+                "{field} = {shape}: {d:#?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_distributed_map_over_its_input_is_accepted_for_new_definitions() {
     // The seed's batch job: items from a Task through ItemsPath, EXPRESS children.
