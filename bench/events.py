@@ -99,7 +99,7 @@ def fire_lag(endpoint, database, schedules, spread, clients):
     machine = sfn.create_state_machine(name="fire-lag", definition=PASS, roleArn=ROLE)["stateMachineArn"]
     # Creating 10,000 schedules takes a while: the first occurrence is after that.
     per_second = max(1, schedules // spread)
-    lead = 30 + schedules // 150
+    lead = 30 + schedules // 40
     first = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=lead)
 
     def create(i):
