@@ -278,3 +278,64 @@ def test_schedules_fire_exactly_once_with_two_replicas(sfn, server, second_repli
     assert len(executions) == len(names), sorted(e["name"] for e in executions)
     started_by = {e["name"].rsplit("-", 2)[0] for e in executions}
     assert started_by == set(names)
+
+
+def test_terraform_schedule_group_and_schedule_lifecycle(sfn, scheduler, unique):
+    """The calls the Terraform AWS provider's aws_scheduler_schedule_group and
+    aws_scheduler_schedule make (internal/service/scheduler/schedule_group.go and
+    schedule.go), with the members it sends, and what its reads take from the answers."""
+    machine_arn = machine(sfn, unique)
+    group = unique("tf-group")
+    # aws_scheduler_schedule_group: create (tags from the configuration), wait for
+    # ACTIVE, read; an update of tags only goes through the tag calls.
+    created = scheduler.create_schedule_group(Name=group, Tags=[{"Key": "env", "Value": "dev"}])
+    assert created["ScheduleGroupArn"].endswith(f":schedule-group/{group}")
+    read = scheduler.get_schedule_group(Name=group)
+    assert (read["State"], read["Name"], read["Arn"]) == ("ACTIVE", group, created["ScheduleGroupArn"])
+    assert isinstance(read["CreationDate"], datetime.datetime)
+    assert isinstance(read["LastModificationDate"], datetime.datetime)
+    assert scheduler.list_tags_for_resource(ResourceArn=read["Arn"])["Tags"] == [
+        {"Key": "env", "Value": "dev"}]
+
+    # aws_scheduler_schedule: the provider sends the retry_policy block's defaults,
+    # schedule_expression_timezone's default, and dates as RFC 3339 parsed to times.
+    name = unique("tf-schedule")
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).replace(microsecond=0)
+    end = start + datetime.timedelta(days=30)
+    target = {"Arn": machine_arn, "RoleArn": ROLE, "Input": json.dumps({"from": "terraform"}),
+              "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}}
+    arn = scheduler.create_schedule(
+        Name=name, GroupName=group, ScheduleExpression="cron(0 8 * * ? *)",
+        ScheduleExpressionTimezone="UTC", FlexibleTimeWindow={"Mode": "OFF"}, Target=target,
+        State="ENABLED", StartDate=start, EndDate=end, ActionAfterCompletion="NONE",
+    )["ScheduleArn"]
+    # The provider derives its id, "group/name", from the ARN's resource.
+    assert arn.split(":", 5)[5].split("/") == ["schedule", group, name]
+    got = scheduler.get_schedule(GroupName=group, Name=name)
+    assert (got["ActionAfterCompletion"], got["Arn"], got["GroupName"], got["Name"], got["State"]) == (
+        "NONE", arn, group, name, "ENABLED")
+    assert (got["ScheduleExpression"], got["ScheduleExpressionTimezone"]) == ("cron(0 8 * * ? *)", "UTC")
+    assert (got["StartDate"], got["EndDate"]) == (start, end)
+    assert got["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert got["Target"] == target
+    assert "Description" not in got and "KmsKeyArn" not in got
+
+    # Update: the whole definition again, with what changed.
+    scheduler.update_schedule(
+        Name=name, GroupName=group, ScheduleExpression="cron(0 9 * * ? *)",
+        ScheduleExpressionTimezone="Europe/Paris",
+        FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10},
+        Target=target, State="ENABLED", StartDate=start, EndDate=end,
+        ActionAfterCompletion="NONE", Description="managed by terraform")
+    got = scheduler.get_schedule(GroupName=group, Name=name)
+    assert got["FlexibleTimeWindow"] == {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10}
+    assert (got["Description"], got["ScheduleExpressionTimezone"]) == (
+        "managed by terraform", "Europe/Paris")
+
+    # Destroy: the schedule (a ResourceNotFoundException counts as gone), then the group,
+    # waited on until GetScheduleGroup answers ResourceNotFoundException.
+    scheduler.delete_schedule(GroupName=group, Name=name)
+    assert error_of(scheduler.delete_schedule, GroupName=group, Name=name) == (
+        "ResourceNotFoundException", 404)
+    scheduler.delete_schedule_group(Name=group)
+    assert error_of(scheduler.get_schedule_group, Name=group) == ("ResourceNotFoundException", 404)
