@@ -25,6 +25,7 @@ pub mod events;
 pub mod input;
 mod operations;
 pub mod page;
+pub mod scheduler;
 pub mod throttle;
 
 use axum::body::Body;
@@ -152,11 +153,13 @@ impl<S: Store> ApiState<S> {
     }
 }
 
-/// The API: `POST /` for every operation. Merge it with other routes (health, metrics)
-/// in the binary; it answers nothing but `POST /`.
+/// The API: `POST /` for every operation of Step Functions and EventBridge, and
+/// EventBridge Scheduler's REST paths ([`scheduler`]). Merge it with other routes (health, metrics)
+/// in the binary.
 pub fn router<S: Store>(state: ApiState<S>) -> Router {
     Router::new()
         .route("/", post(handle::<S>))
+        .merge(scheduler::routes::<S>())
         .with_state(state)
 }
 

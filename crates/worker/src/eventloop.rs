@@ -225,12 +225,15 @@ impl ScheduleSpec {
                 .unwrap_or(0),
             _ => 0,
         };
+        // AWS ignores StartDate and EndDate for a one-time schedule.
+        let one_time = matches!(expression, Expression::At(_));
+        let bound = |name: &str| if one_time { None } else { date(name) };
         Some(ScheduleSpec {
             timing: Timing {
                 expression,
                 zone,
-                start: date("StartDate"),
-                end: date("EndDate"),
+                start: bound("StartDate"),
+                end: bound("EndDate"),
                 anchor: date("StartDate").unwrap_or(schedule.created_at),
                 dialect: Dialect::Scheduler,
             },
