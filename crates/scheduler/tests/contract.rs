@@ -134,5 +134,6 @@ contract! {
         schedules::a_disabled_schedule_does_not_fire_and_delete_after_completion_removes_it,
         schedules::a_refused_start_is_queued_then_dead_lettered,
         schedules::scheduled_rules_fire_once_across_replicas,
+        schedules::new_schedules_and_deliveries_ring_the_events_doorbell,
     }
 }

@@ -13,6 +13,9 @@ pub enum Channel {
     /// A state machine, version or alias changed: what a start resolves may differ now,
     /// so caches of it start again ([`crate::Store::catalog_generation`]).
     Catalog,
+    /// An EventBridge event, rule or schedule was written: the delivery and schedule
+    /// loops rescan. (Their own starts ring `Inbox`, as every start does.)
+    Events,
 }
 
 impl Channel {
@@ -22,6 +25,7 @@ impl Channel {
             Channel::Inbox => "cairn_inbox",
             Channel::Tasks => "cairn_tasks",
             Channel::Catalog => "cairn_catalog",
+            Channel::Events => "cairn_events",
         }
     }
 }

@@ -30,8 +30,10 @@ use crate::Targets;
 
 /// Rows a pass claims at most.
 const BATCH: i64 = 128;
-/// The longest a loop sleeps without a wake-up (it polls, as every loop does).
-const IDLE: Duration = Duration::from_secs(1);
+/// The longest a loop sleeps without a wake-up: a safety net for a missed `NOTIFY`, as
+/// every loop has. Events, rules and schedules written anywhere ring the `Events`
+/// doorbell, and a fire or retry that falls due sooner is waited for exactly.
+const IDLE: Duration = Duration::from_secs(5);
 /// How long a dead letter is leased while it is sent.
 const DEAD_LETTER_LEASE: Duration = Duration::from_secs(60);
 
@@ -309,6 +311,10 @@ pub async fn run<S: Store>(
         if *stopping.borrow() {
             return;
         }
+        // Listen before looking, so that news arriving during the pass is not missed.
+        let rung = bell.notified();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
         let busy = match pass(&store, &targets, &config).await {
             Ok(busy) => busy,
             Err(error) => {
@@ -331,7 +337,7 @@ pub async fn run<S: Store>(
             continue;
         }
         tokio::select! {
-            _ = bell.notified() => {}
+            _ = &mut rung => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stopping.changed() => {}
         }

@@ -371,3 +371,42 @@ pub async fn scheduled_rules_fire_once_across_replicas<S: Store>(store: S) {
         .expect("get")
         .is_none());
 }
+
+/// Whether the `Events` doorbell rings after `write`: the delivery and schedule loops
+/// sleep on it, not on the inbox every execution's commit rings.
+async fn rings_events<S: Store, F: std::future::Future>(store: &S, write: F) -> F::Output {
+    let bell = store.doorbell(cairn_store::Channel::Events);
+    let rung = bell.notified();
+    tokio::pin!(rung);
+    rung.as_mut().enable();
+    let written = write.await;
+    assert!(
+        tokio::time::timeout(PATIENCE, rung).await.is_ok(),
+        "the Events doorbell did not ring"
+    );
+    written
+}
+
+pub async fn new_schedules_and_deliveries_ring_the_events_doorbell<S: Store>(store: S) {
+    let machine = machine(&store, "rung", pass_machine()).await;
+    let due = now() + TimeDelta::hours(1);
+    let later = schedule("later", due, "ENABLED");
+    let created = rings_events(&store, store.create_schedule(&later)).await;
+    assert!(created.expect("create"));
+    let event = NewEvent {
+        id: "e-rung".to_string(),
+        bus: "default".to_string(),
+        event: "{}".to_string(),
+        arrived_at: now(),
+        deliveries: vec![delivery(
+            "arn:aws:events:us-east-1:123456789012:rule/r",
+            &machine,
+            "from-event",
+            now(),
+        )],
+    };
+    let events = [event];
+    rings_events(&store, store.put_events(&events))
+        .await
+        .expect("put events");
+}

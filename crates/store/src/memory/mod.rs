@@ -59,6 +59,7 @@ pub struct MemoryStore {
     inbox_bell: Arc<Notify>,
     tasks_bell: Arc<Notify>,
     catalog_bell: Arc<Notify>,
+    events_bell: Arc<Notify>,
     /// Counts catalog changes: one process, so every change is seen at once.
     catalog_generation: Arc<AtomicU64>,
 }
@@ -90,6 +91,7 @@ impl MemoryStore {
                 self.catalog_generation.fetch_add(1, Ordering::SeqCst);
                 self.catalog_bell.notify_waiters()
             }
+            Channel::Events => self.events_bell.notify_waiters(),
         }
     }
 }
@@ -331,6 +333,7 @@ impl Store for MemoryStore {
             Channel::Inbox => self.inbox_bell.clone(),
             Channel::Tasks => self.tasks_bell.clone(),
             Channel::Catalog => self.catalog_bell.clone(),
+            Channel::Events => self.events_bell.clone(),
         }
     }
 

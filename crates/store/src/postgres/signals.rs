@@ -23,6 +23,7 @@ pub(crate) struct Signals {
     inbox: Bell,
     tasks: Bell,
     catalog: Bell,
+    events: Bell,
 }
 
 impl Signals {
@@ -31,6 +32,7 @@ impl Signals {
             Channel::Inbox => &self.inbox,
             Channel::Tasks => &self.tasks,
             Channel::Catalog => &self.catalog,
+            Channel::Events => &self.events,
         }
     }
 
