@@ -108,6 +108,16 @@ def test_schedules_and_groups_are_created_read_listed_updated_and_deleted(sfn, s
     assert error_of(scheduler.create_schedule, Name=name, GroupName=group,
                     ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
                     Target=target) == ("ConflictException", 409)
+    # A create retried with its ClientToken (boto3 sends one) answers as the first did.
+    retried = {"Name": unique("retried"), "GroupName": group, "ClientToken": unique("token"),
+               "ScheduleExpression": "rate(1 day)", "FlexibleTimeWindow": {"Mode": "OFF"},
+               "Target": target, "State": "DISABLED"}
+    first = scheduler.create_schedule(**retried)["ScheduleArn"]
+    assert scheduler.create_schedule(**retried)["ScheduleArn"] == first
+    assert error_of(scheduler.create_schedule, **{**retried, "ClientToken": unique("other")}) == (
+        "ConflictException", 409)
+    assert "ClientToken" not in scheduler.get_schedule(Name=retried["Name"], GroupName=group)
+    scheduler.delete_schedule(Name=retried["Name"], GroupName=group)
     # Not in the default group.
     assert error_of(scheduler.get_schedule, Name=name) == ("ResourceNotFoundException", 404)
 
