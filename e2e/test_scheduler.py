@@ -108,6 +108,16 @@ def test_schedules_and_groups_are_created_read_listed_updated_and_deleted(sfn, s
     assert error_of(scheduler.create_schedule, Name=name, GroupName=group,
                     ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
                     Target=target) == ("ConflictException", 409)
+    # A create retried with its ClientToken (boto3 sends one) answers as the first did.
+    retried = {"Name": unique("retried"), "GroupName": group, "ClientToken": unique("token"),
+               "ScheduleExpression": "rate(1 day)", "FlexibleTimeWindow": {"Mode": "OFF"},
+               "Target": target, "State": "DISABLED"}
+    first = scheduler.create_schedule(**retried)["ScheduleArn"]
+    assert scheduler.create_schedule(**retried)["ScheduleArn"] == first
+    assert error_of(scheduler.create_schedule, **{**retried, "ClientToken": unique("other")}) == (
+        "ConflictException", 409)
+    assert "ClientToken" not in scheduler.get_schedule(Name=retried["Name"], GroupName=group)
+    scheduler.delete_schedule(Name=retried["Name"], GroupName=group)
     # Not in the default group.
     assert error_of(scheduler.get_schedule, Name=name) == ("ResourceNotFoundException", 404)
 
@@ -339,3 +349,41 @@ def test_terraform_schedule_group_and_schedule_lifecycle(sfn, scheduler, unique)
         "ResourceNotFoundException", 404)
     scheduler.delete_schedule_group(Name=group)
     assert error_of(scheduler.get_schedule_group, Name=group) == ("ResourceNotFoundException", 404)
+
+
+@pytest.mark.durable
+def test_a_fire_missed_while_every_replica_was_down_happens_once_at_restart(unique):
+    """The only replica is killed before a schedule's time and started again after it:
+    the missed occurrence (younger than the target's MaximumEventAgeInSeconds) fires once,
+    at restart, and the schedule (ActionAfterCompletion DELETE) is gone with it."""
+    from conftest import drop_database
+    database = f"cairn_e2e_missed_{os.getpid()}"
+    drop_database(database)
+    log_path = LOG_DIR / f"{database}.log"
+    log_path.write_text("")
+    srv = start_server(database, log_path, {})
+    try:
+        sfn = client("stepfunctions", srv.endpoint)
+        machine_arn = machine(sfn, unique)
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=6)
+        name = unique("missed")
+        client("scheduler", srv.endpoint).create_schedule(
+            Name=name, ScheduleExpression=f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})",
+            FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+            Target={"Arn": machine_arn, "RoleArn": ROLE})
+        srv.process.kill()
+        srv.process.wait()
+        assert datetime.datetime.now(datetime.timezone.utc) < when, "killed too late to miss it"
+        while datetime.datetime.now(datetime.timezone.utc) < when + datetime.timedelta(seconds=2):
+            time.sleep(0.2)
+        srv = start_server(database, log_path, {})
+        sfn = client("stepfunctions", srv.endpoint)
+        gone(client("scheduler", srv.endpoint), name)
+        executions = all_executions(sfn, machine_arn)
+        assert len(executions) == 1, executions
+        # Named for the occurrence it was for, not for when it ran.
+        assert executions[0]["name"].endswith(when.strftime("%Y%m%dT%H%M%SZ"))
+        assert executions[0]["startDate"] > when
+    finally:
+        _stop(srv.process)
+        drop_database(database)

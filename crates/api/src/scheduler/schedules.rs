@@ -28,6 +28,9 @@ const DEFINITION: &[&str] = &[
     "ActionAfterCompletion",
 ];
 
+/// CreateSchedule's idempotency token (boto3 sends one with every create).
+const CLIENT_TOKEN: &str = "ClientToken";
+
 /// How far in the past AWS accepts a StartDate.
 const START_DATE_SLACK_MINUTES: i64 = 5;
 
@@ -164,7 +167,7 @@ fn definition(request: &Request, now: Time) -> Result<Definition, EventsError> {
         "NONE",
     )?;
     let state = enum_member(members, "State", &["ENABLED", "DISABLED"], "ENABLED")?;
-    let spec: Map<String, Value> = DEFINITION
+    let mut spec: Map<String, Value> = DEFINITION
         .iter()
         .filter_map(|field| {
             members
@@ -173,6 +176,11 @@ fn definition(request: &Request, now: Time) -> Result<Definition, EventsError> {
                 .map(|v| (field.to_string(), v.clone()))
         })
         .collect();
+    // Kept so that a create retried with the same token answers as the first did; never
+    // answered back.
+    if let Some(token) = text_member(members, CLIENT_TOKEN, 64)? {
+        spec.insert(CLIENT_TOKEN.to_string(), json!(token));
+    }
     Ok(Definition {
         spec: Value::Object(spec).to_string(),
         state,
@@ -214,6 +222,10 @@ async fn write<S: Store>(state: &ApiState<S>, request: &Request, create: bool) -
     groups::existing(state, group).await?;
     let existing = state.store().get_schedule(group, name).await?;
     let created_at = match (&existing, create) {
+        (Some(old), true) if same_request(old, &definition) => {
+            // A retry of the create that made it (same ClientToken, same definition).
+            return Ok(json!({"ScheduleArn": old.arn}));
+        }
         (Some(_), true) => {
             return Err(EventsError::new(
                 "ConflictException",
@@ -263,6 +275,16 @@ pub(crate) async fn update<S: Store>(state: &ApiState<S>, request: &Request) -> 
     write(state, request, false).await
 }
 
+/// Whether `old` was created by this same request: the same ClientToken and definition.
+fn same_request(old: &ScheduleRecord, definition: &Definition) -> bool {
+    let token = |spec: &str| {
+        serde_json::from_str::<Value>(spec)
+            .ok()
+            .and_then(|v| v.get(CLIENT_TOKEN).cloned())
+    };
+    token(&old.spec).is_some() && old.spec == definition.spec && old.state == definition.state
+}
+
 async fn existing<S: Store>(
     state: &ApiState<S>,
     request: &Request,
@@ -290,7 +312,8 @@ pub(crate) async fn get<S: Store>(state: &ApiState<S>, request: &Request) -> Ans
         "LastModificationDate".into(),
         crate::epoch(schedule.modified_at),
     );
-    if let Ok(Value::Object(spec)) = serde_json::from_str::<Value>(&schedule.spec) {
+    if let Ok(Value::Object(mut spec)) = serde_json::from_str::<Value>(&schedule.spec) {
+        spec.remove(CLIENT_TOKEN);
         out.extend(spec);
     }
     out.entry("ActionAfterCompletion")
