@@ -10,6 +10,7 @@
 mod entropy; // callbacks: task tokens
 pub mod handoff;
 pub mod plan;
+pub mod retention;
 mod throttle;
 
 use std::collections::HashMap;

@@ -87,6 +87,11 @@ pub fn execution_throttled(state_machine_arn: &str) {
     instruments::get().execution_throttled(state_machine_arn);
 }
 
+/// The retention loop deleted `count` closed executions.
+pub fn executions_purged(count: u64) {
+    instruments::get().executions_purged(count);
+}
+
 /// Worker task results were not recorded because the task row was gone: cancelled,
 /// or completed by a worker that took over this one's expired lease.
 pub fn task_results_dropped(count: u64) {
