@@ -17,6 +17,7 @@
 //! value created on first use. Queue depth and age, timer lag and the Postgres pool are
 //! read when Prometheus scrapes ([`render`]), not kept up to date between scrapes.
 
+pub mod execution_log;
 mod exposition;
 mod http;
 mod instruments;

@@ -20,6 +20,7 @@ use cairn_asl::StateMachine;
 use cairn_store::catalog::{MachineType, StateMachineRecord};
 use cairn_store::time::{from_time, to_time};
 use cairn_store::Store;
+use cairn_telemetry::execution_log::LoggingConfig;
 use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
@@ -113,6 +114,7 @@ fn prepare<S: Store>(
             info,
             limits: state.config().limits,
             max_duration: state.config().express_max_duration,
+            logging: LoggingConfig::from_stored(machine.logging.as_deref()),
         },
     })
 }
