@@ -578,7 +578,9 @@ async fn main() -> Result<()> {
     let mut purged_at: Option<Instant> = None;
     loop {
         if let (Some(aged), None) = (&aged, purged_at) {
-            if left_of(&pool, &aged.machine).await? == 0 {
+            let left = left_of(&pool, &aged.machine).await?;
+            eprint!(" [{left} aged left at {:.1} s] ", started.elapsed().as_secs_f64());
+            if left == 0 {
                 purged_at = Some(Instant::now());
             }
         }
