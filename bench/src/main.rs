@@ -579,7 +579,10 @@ async fn main() -> Result<()> {
     loop {
         if let (Some(aged), None) = (&aged, purged_at) {
             let left = left_of(&pool, &aged.machine).await?;
-            eprint!(" [{left} aged left at {:.1} s] ", started.elapsed().as_secs_f64());
+            eprint!(
+                " [{left} aged left at {:.1} s] ",
+                started.elapsed().as_secs_f64()
+            );
             if left == 0 {
                 purged_at = Some(Instant::now());
             }

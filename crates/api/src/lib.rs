@@ -25,6 +25,7 @@ pub mod input;
 mod operations;
 pub mod page;
 pub mod throttle;
+mod traced;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -91,6 +92,7 @@ pub struct ApiState<S> {
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
     throttle: std::sync::Arc<throttle::Throttle>,
+    traced: std::sync::Arc<traced::TracedMachines>,
     /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
     /// first poll, so building the state needs no runtime.
     tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
@@ -104,8 +106,15 @@ impl<S: Store> ApiState<S> {
             config: std::sync::Arc::new(config),
             targets,
             express: Default::default(),
+            traced: Default::default(),
             tasks_doorbell: Default::default(),
         }
+    }
+
+    /// Whether executions of the machine `machine_arn` are traced (its
+    /// `tracingConfiguration`, while this process exports traces).
+    pub(crate) async fn machine_traced(&self, machine_arn: &str) -> bool {
+        self.traced.traced(&self.store, machine_arn).await
     }
 
     pub(crate) fn targets(&self) -> &std::sync::Arc<Targets> {

@@ -214,6 +214,21 @@ impl Api {
             .to_string()
     }
 
+    /// Creates a machine whose `tracingConfiguration` is enabled; returns its ARN.
+    pub async fn create_traced_machine(&self, name: &str, definition: &Value) -> String {
+        let created = self
+            .call(
+                "CreateStateMachine",
+                &json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE,
+                        "tracingConfiguration": {"enabled": true}}),
+            )
+            .await;
+        created["stateMachineArn"]
+            .as_str()
+            .expect("stateMachineArn")
+            .to_string()
+    }
+
     /// Starts an execution and returns its ARN.
     pub async fn start(&self, machine: &str, name: &str, input: &Value) -> String {
         let started = self
