@@ -68,14 +68,18 @@ impl Instruments {
             .without_target_info()
             .scope_info_enabled(false)
             .build();
+        let mut builder = SdkMeterProvider::builder();
+        // Beside the scrape, a push over OTLP when the environment asked for one.
+        if let Some(otlp) = crate::otlp_metrics::take_reader() {
+            builder = builder
+                .with_resource(crate::trace::resource())
+                .with_reader(otlp);
+        }
         let (provider, registry) = match exporter {
-            Ok(exporter) => (
-                SdkMeterProvider::builder().with_reader(exporter).build(),
-                Ok(registry),
-            ),
+            Ok(exporter) => (builder.with_reader(exporter).build(), Ok(registry)),
             Err(error) => {
                 tracing::error!(%error, "metrics are unavailable");
-                (SdkMeterProvider::builder().build(), Err(error.to_string()))
+                (builder.build(), Err(error.to_string()))
             }
         };
         let meter = provider.meter("cairn");

@@ -147,6 +147,17 @@ pub fn enabled() -> bool {
     ACTIVE.get().is_some()
 }
 
+/// The resource of what Cairn exports: the SDK's (`OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES`), its service called `cairn` unless named.
+pub(crate) fn resource() -> Resource {
+    let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty());
+    let mut resource = Resource::builder();
+    if !named {
+        resource = resource.with_service_name("cairn");
+    }
+    resource.build()
+}
+
 /// Keeps the exporter running; [`Tracing::shutdown`] flushes the spans still queued.
 pub struct Tracing {
     provider: SdkTracerProvider,
@@ -170,14 +181,10 @@ impl Tracing {
                 .build(),
         }
         .map_err(|e| TraceError::Exporter(e.to_string()))?;
-        let mut resource = Resource::builder();
-        if !settings.service_name_set {
-            resource = resource.with_service_name("cairn");
-        }
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
             .with_id_generator(ChosenIds::default())
-            .with_resource(resource.build())
+            .with_resource(resource())
             .build();
         let tracer = provider.tracer("cairn");
         // The SDK reads OTEL_TRACES_SAMPLER(_ARG) into its default configuration.

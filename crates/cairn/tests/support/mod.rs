@@ -158,6 +158,11 @@ impl Api {
         }
     }
 
+    /// The server's base URL (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        self.base.trim_end_matches('/')
+    }
+
     /// One AWS JSON 1.0 call: `Ok(body)` on HTTP 200, `Err((status, body))` otherwise.
     pub async fn try_call(&self, operation: &str, body: &Value) -> Result<Value, (u16, Value)> {
         self.try_call_with(operation, body, &[]).await
