@@ -125,3 +125,36 @@ pub async fn closed_executions_are_purged_oldest_first_with_all_they_own<S: Stor
         .expect("a STANDARD machine");
     assert!(again.created);
 }
+
+/// Replicas purging at once split the work: every closed execution is deleted once,
+/// by exactly one of them.
+pub async fn concurrent_purges_delete_each_execution_once<S: Store>(store: S) {
+    let scheduler = scheduler(&store);
+    let passes = machine(&store, "many", pass()).await;
+    let mut arns = Vec::new();
+    for i in 0..12 {
+        arns.push(start(&store, &passes, &format!("e{i}"), json!({"i": i})).await);
+    }
+    settle(&scheduler).await;
+    let later = chrono::Utc::now() + TimeDelta::seconds(1);
+    let purger = |store: S| async move {
+        let mut deleted = 0;
+        loop {
+            let n = store.purge_closed(later, 2).await.expect("purge");
+            deleted += n;
+            if n == 0 {
+                return deleted;
+            }
+        }
+    };
+    let (a, b, c) = tokio::join!(
+        tokio::spawn(purger(store.clone())),
+        tokio::spawn(purger(store.clone())),
+        tokio::spawn(purger(store.clone())),
+    );
+    let total = a.expect("a") + b.expect("b") + c.expect("c");
+    assert_eq!(total, 12, "each execution deleted exactly once");
+    for arn in &arns {
+        assert!(gone(store.describe_execution(arn).await), "{arn}");
+    }
+}
