@@ -64,6 +64,12 @@ struct Args {
     /// in turn. CPU is summed over the replicas, peak memory is the largest one's.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     replicas: u16,
+    /// Just before the measured run, make this many closed executions (copies of one
+    /// finished `tasks3` execution, history included) that ended 100 days ago, with the
+    /// server's retention at 30 days, polled every second: the retention loop deletes
+    /// them while the workload runs. Reports how fast they were deleted.
+    #[arg(long, default_value_t = 0)]
+    purge: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -319,21 +325,31 @@ struct Replica {
 impl Replica {
     /// Starts a server on `database_url` and waits until it answers.
     async fn start(
-        cairn: &str,
+        args: &Args,
         database_url: &str,
         functions: &str,
         client: &reqwest::Client,
     ) -> Result<Replica> {
+        let cairn = &args.cairn;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let endpoint = format!("http://127.0.0.1:{port}/");
-        let process = tokio::process::Command::new(cairn)
+        let mut command = tokio::process::Command::new(cairn);
+        command
             .arg("server")
             .env("DATABASE_URL", database_url)
             .env("CAIRN_LISTEN", format!("127.0.0.1:{port}"))
             .env("CAIRN_FUNCTIONS", functions)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn");
+        if args.purge > 0 {
+            // The aged executions ended 100 days ago: a 30-day retention, looked at
+            // every second, deletes them while the workload runs.
+            command
+                .env("CAIRN_RETENTION", "30d")
+                .env("CAIRN_RETENTION_INTERVAL", "1s");
+        }
+        let process = command
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -384,6 +400,105 @@ async fn call(
     Ok(value)
 }
 
+/// Closed executions made for the retention loop to delete (`--purge`).
+struct Aged {
+    machine: String,
+    count: usize,
+    events: i64,
+    /// When they were committed: the retention loop may start then.
+    committed: Instant,
+}
+
+/// Runs one `tasks3` execution of a machine of its own to its end, then copies it
+/// `count` times, history included, as if all had ended 100 days ago: past the bench
+/// server's 30-day retention, so its retention loop starts deleting them at once.
+async fn age(
+    client: &reqwest::Client,
+    endpoint: &str,
+    pool: &sqlx::PgPool,
+    count: usize,
+) -> Result<Aged> {
+    let machine = call(
+        client,
+        endpoint,
+        "CreateStateMachine",
+        json!({"name": "aged", "roleArn": "arn:aws:iam::123456789012:role/bench",
+               "definition": Workload::Tasks3.definition().to_string()}),
+    )
+    .await?["stateMachineArn"]
+        .as_str()
+        .context("stateMachineArn")?
+        .to_string();
+    let seed = call(
+        client,
+        endpoint,
+        "StartExecution",
+        json!({"stateMachineArn": machine, "name": "seed",
+               "input": Workload::Tasks3.input(0, 0).to_string()}),
+    )
+    .await?["executionArn"]
+        .as_str()
+        .context("executionArn")?
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("select status, history_length from executions where arn = $1")
+                .bind(&seed)
+                .fetch_optional(pool)
+                .await?;
+        match row {
+            Some((status, events)) if status == "SUCCEEDED" => break events,
+            Some((status, _)) if status != "RUNNING" => bail!("the seed execution ended {status}"),
+            _ if Instant::now() > deadline => bail!("the seed execution did not finish"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    eprintln!("making {count} closed executions for the retention loop to delete");
+    // One transaction: the retention loop sees them all at once, when it commits.
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "insert into executions (arn, state_machine_arn, name, definition_id, role_arn,
+                                 status, input, output, started_at, stopped_at, snapshot,
+                                 version, history_length)
+         select arn || '-' || i, state_machine_arn, name || '-' || i, definition_id, role_arn,
+                status, input, output, started_at - interval '100 days',
+                stopped_at - interval '100 days', snapshot, version, history_length
+         from executions, generate_series(1, $2) i where arn = $1",
+    )
+    .bind(&seed)
+    .bind(count as i64)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into history_batches (execution_arn, first_id, last_id, events)
+         select execution_arn || '-' || i, first_id, last_id, events
+         from history_batches, generate_series(1, $2) i where execution_arn = $1",
+    )
+    .bind(&seed)
+    .bind(count as i64)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Aged {
+        machine,
+        count,
+        events,
+        committed: Instant::now(),
+    })
+}
+
+/// How many of `machine`'s aged executions are left (the seed is not aged).
+async fn left_of(pool: &sqlx::PgPool, machine: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from executions
+         where state_machine_arn = $1 and stopped_at < now() - interval '30 days'",
+    )
+    .bind(machine)
+    .fetch_one(pool)
+    .await?)
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -403,7 +518,7 @@ async fn main() -> Result<()> {
     // The first replica creates and migrates the database; the others start after it.
     let mut servers = Vec::new();
     for _ in 0..args.replicas {
-        servers.push(Replica::start(&args.cairn, &database_url, &functions, &client).await?);
+        servers.push(Replica::start(&args, &database_url, &functions, &client).await?);
     }
     let pid = servers[0].pid;
     let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
@@ -444,7 +559,14 @@ async fn main() -> Result<()> {
     } else {
         json!(null)
     };
-    tokio::time::sleep(Duration::from_millis(600)).await; // let statistics settle
+    let aged = if args.purge > 0 {
+        Some(age(&client, &endpoint, &pool, args.purge).await?)
+    } else {
+        None
+    };
+    if aged.is_none() {
+        tokio::time::sleep(Duration::from_millis(600)).await; // let statistics settle
+    }
     let commits_before = commits(pool.clone()).await?;
     // WAL written meanwhile: the whole cluster's, so meaningful on an otherwise idle one.
     let wal = |pool: sqlx::PgPool| async move {
@@ -499,7 +621,19 @@ async fn main() -> Result<()> {
         }));
     }
     let mut last = 0;
+    // When the last aged execution was seen gone.
+    let mut purged_at: Option<Instant> = None;
     loop {
+        if let (Some(aged), None) = (&aged, purged_at) {
+            let left = left_of(&pool, &aged.machine).await?;
+            eprint!(
+                " [{left} aged left at {:.1} s] ",
+                started.elapsed().as_secs_f64()
+            );
+            if left == 0 {
+                purged_at = Some(Instant::now());
+            }
+        }
         let done = if express {
             done_sync.load(std::sync::atomic::Ordering::Relaxed)
         } else {
@@ -529,6 +663,27 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!();
+    // The executions still aged when the run ended, then the time the rest took.
+    let purge = match &aged {
+        Some(aged) => {
+            let left_at_end = left_of(&pool, &aged.machine).await?;
+            while purged_at.is_none() {
+                if left_of(&pool, &aged.machine).await? == 0 {
+                    purged_at = Some(Instant::now());
+                } else if started.elapsed() > Duration::from_secs(1200) {
+                    bail!("the aged executions were not deleted in 20 minutes");
+                } else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            let seconds = purged_at.map_or(0.0, |at| (at - aged.committed).as_secs_f64());
+            json!({"executions": aged.count, "history_events_each": aged.events,
+                   "seconds": seconds,
+                   "executions_per_second": aged.count as f64 / seconds,
+                   "left_when_the_workload_ended": left_at_end})
+        }
+        None => json!(null),
+    };
     let elapsed = if express {
         started.elapsed().as_secs_f64()
     } else {
@@ -613,6 +768,7 @@ async fn main() -> Result<()> {
         "disk_bytes_per_execution": (disk.1 > 0).then(|| disk.0 as f64 / disk.1 as f64),
         "disk_bytes_per_history_event": (disk.3 > 0).then(|| disk.2 as f64 / disk.3 as f64),
         "waiting": parked.clone(),
+        "purge": purge.clone(),
     });
     println!("workload  executions  seconds  exec/s  transitions/s  p50 ms  p90 ms  p99 ms  max ms  commits/exec  server CPU s  peak RSS MB");
     println!(
@@ -644,6 +800,16 @@ async fn main() -> Result<()> {
             parked["seconds_to_start"].as_f64().unwrap_or(0.0),
             parked["server_rss_before_mb"].as_f64().unwrap_or(0.0),
             parked["server_rss_after_mb"].as_f64().unwrap_or(0.0),
+        );
+    }
+    if !purge.is_null() {
+        println!(
+            "purge: {} closed executions ({} history events each) deleted in {:.1} s: {:.0} executions/s; {} were left when the workload ended",
+            purge["executions"],
+            purge["history_events_each"],
+            purge["seconds"].as_f64().unwrap_or(0.0),
+            purge["executions_per_second"].as_f64().unwrap_or(0.0),
+            purge["left_when_the_workload_ended"],
         );
     }
     println!("{report}");

@@ -27,6 +27,7 @@ mod operations;
 pub mod page;
 pub mod scheduler;
 pub mod throttle;
+mod traced;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -94,6 +95,7 @@ pub struct ApiState<S> {
     express: std::sync::Arc<operations::express::Definitions>,
     catalog: std::sync::Arc<catalog_cache::CatalogCache>,
     throttle: std::sync::Arc<throttle::Throttle>,
+    traced: std::sync::Arc<traced::TracedMachines>,
     /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
     /// first poll, so building the state needs no runtime.
     tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
@@ -108,8 +110,15 @@ impl<S: Store> ApiState<S> {
             targets,
             express: Default::default(),
             catalog: Default::default(),
+            traced: Default::default(),
             tasks_doorbell: Default::default(),
         }
+    }
+
+    /// Whether executions of the machine `machine_arn` are traced (its
+    /// `tracingConfiguration`, while this process exports traces).
+    pub(crate) async fn machine_traced(&self, machine_arn: &str) -> bool {
+        self.traced.traced(&self.store, machine_arn).await
     }
 
     pub(crate) fn targets(&self) -> &std::sync::Arc<Targets> {

@@ -470,6 +470,7 @@ async fn the_maximum_duration_ends_the_run_timed_out() {
         info: ExecutionInfo::example("m", "capped", express::now()),
         limits: Limits::default(),
         max_duration: Duration::from_millis(300),
+        logging: Default::default(),
     };
     let began = Instant::now();
     let outcome = express::run(&machine, json!({}), options, targets).await;

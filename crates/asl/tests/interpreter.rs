@@ -411,6 +411,37 @@ fn execution_timeout_times_the_execution_out() {
 }
 
 #[test]
+fn the_execution_cap_times_out_a_year_long_wait_before_the_machine_timeout() {
+    let year = 365 * 86_400;
+    let capped = RunOptions {
+        limits: Limits::default().capping_executions_at(year),
+        ..options()
+    };
+    // A Wait past the cap, with no TimeoutSeconds: timed out at the cap.
+    let waits = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 400 * 86_400, "End": true}}});
+    let outcome = driver::run(
+        &machine(waits.clone()),
+        json!({}),
+        &capped,
+        &mut driver::NoTasks,
+    );
+    assert_eq!(outcome.status, ExecutionStatus::TimedOut);
+    assert_eq!(
+        outcome.finished_at.unix_millis() - START,
+        year as i64 * 1000
+    );
+    assert_eq!(event_types(&outcome).last(), Some(&"ExecutionTimedOut"));
+    assert_eq!(outcome.error.as_deref(), Some("States.Timeout"));
+    // The machine's TimeoutSeconds still wins when it comes first.
+    let sooner = json!({"TimeoutSeconds": 10, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 400 * 86_400, "End": true}}});
+    let outcome = driver::run(&machine(sooner), json!({}), &capped, &mut driver::NoTasks);
+    assert_eq!(outcome.finished_at.unix_millis() - START, 10_000);
+    // Without a cap the Wait runs its course.
+    let outcome = run(waits, json!({}));
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+}
+
+#[test]
 fn payload_over_the_limit_fails_with_data_limit_exceeded() {
     let big = "x".repeat(300 * 1024);
     let outcome = run(

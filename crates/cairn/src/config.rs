@@ -65,6 +65,64 @@ pub struct Config {
     /// on `…:stateMachine:NAME#CASE` runs test case `CASE`, whose mocked states invoke
     /// nothing. Off by default.
     pub mock_config: Option<PathBuf>,
+    /// How long a closed execution (with its history and everything else of it) is
+    /// kept before the retention loop deletes it. AWS: 90 days.
+    pub retention: Span,
+    /// How often each replica's retention loop looks for executions to delete.
+    pub retention_interval: Span,
+    /// Most executions one retention transaction deletes.
+    pub retention_batch: i64,
+    /// How long a Standard execution may run, from its start, redrives included, before
+    /// it times out with `States.Timeout`. AWS: one year.
+    pub max_execution_time: Span,
+}
+
+/// A duration as settings write it: a number and a unit, `d`, `h`, `m` or `s` (`90d`,
+/// `12h`, `30s`); a bare number is seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Span(pub std::time::Duration);
+
+impl Span {
+    pub const fn days(days: u64) -> Span {
+        Span(std::time::Duration::from_secs(days * 86_400))
+    }
+}
+
+impl std::str::FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Span, String> {
+        let text = text.trim();
+        let (number, unit) = match text.char_indices().last() {
+            Some((at, unit)) if unit.is_ascii_alphabetic() => (&text[..at], unit),
+            _ => (text, 's'),
+        };
+        let scale = match unit {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("{text:?}: the unit must be d, h, m or s")),
+        };
+        let number: u64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a whole number and a unit (90d, 12h, 30s)"))?;
+        number
+            .checked_mul(scale)
+            .filter(|&seconds| seconds > 0)
+            .map(|seconds| Span(std::time::Duration::from_secs(seconds)))
+            .ok_or_else(|| format!("{text:?} must be more than 0 and less than forever"))
+    }
+}
+
+impl TryFrom<String> for Span {
+    type Error = String;
+
+    fn try_from(text: String) -> std::result::Result<Span, String> {
+        text.parse()
+    }
 }
 
 /// A configuration value that must never reach a log: `Debug` prints it redacted.
@@ -103,6 +161,10 @@ impl Default for Config {
             transition_bucket: 0,
             transition_refill: 5000.0,
             mock_config: None,
+            retention: Span::days(cairn_store::retention::RETENTION_DAYS as u64),
+            retention_interval: Span(std::time::Duration::from_secs(60)),
+            retention_batch: 500,
+            max_execution_time: Span::days(cairn_store::executions::MAX_OPEN_DAYS as u64),
         }
     }
 }
@@ -194,6 +256,18 @@ impl Config {
         if let Some(v) = var("CAIRN_TRANSITION_REFILL") {
             self.transition_refill = parse("CAIRN_TRANSITION_REFILL", v)?;
         }
+        if let Some(v) = var("CAIRN_RETENTION") {
+            self.retention = parse("CAIRN_RETENTION", v)?;
+        }
+        if let Some(v) = var("CAIRN_RETENTION_INTERVAL") {
+            self.retention_interval = parse("CAIRN_RETENTION_INTERVAL", v)?;
+        }
+        if let Some(v) = var("CAIRN_RETENTION_BATCH") {
+            self.retention_batch = parse("CAIRN_RETENTION_BATCH", v)?;
+        }
+        if let Some(v) = var("CAIRN_MAX_EXECUTION_TIME") {
+            self.max_execution_time = parse("CAIRN_MAX_EXECUTION_TIME", v)?;
+        }
         // CAIRN_FUNCTIONS="name=url,name2=url2"
         if let Some(v) = var("CAIRN_FUNCTIONS") {
             for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -219,6 +293,9 @@ impl Config {
                 "transition_refill must be at least 0.001 tokens per second when \
                  transition_bucket is on: executions waiting for tokens would never resume"
             );
+        }
+        if self.retention_batch <= 0 {
+            anyhow::bail!("retention_batch must be positive");
         }
         if self.schedulers == 0 || self.scheduler_batch <= 0 || self.pool_size < 2 {
             anyhow::bail!(
@@ -279,12 +356,22 @@ impl Config {
         })
     }
 
+    pub fn retention(&self) -> cairn_scheduler::retention::RetentionConfig {
+        cairn_scheduler::retention::RetentionConfig {
+            keep: self.retention.0,
+            batch: self.retention_batch,
+            interval: self.retention_interval.0,
+        }
+    }
+
     pub fn limits(&self) -> cairn_asl::interpreter::Limits {
         cairn_asl::interpreter::Limits {
             max_payload_bytes: self.max_payload_bytes,
             max_history_events: self.max_history_events,
             // Express runs keep their Maps in memory; the schedulers add this.
             store_map_items_over: None,
+            // Express runs end within five minutes; the schedulers add the cap.
+            max_execution_seconds: None,
         }
     }
 }
@@ -367,6 +454,38 @@ mod tests {
             .apply_env(|n| bad.get(n).map(|v| v.to_string()))
             .expect_err("invalid");
         assert!(error.to_string().contains("CAIRN_POOL_SIZE"), "{error}");
+    }
+
+    #[test]
+    fn spans_take_a_unit_and_refuse_nonsense() {
+        let span = |text: &str| text.parse::<Span>().map(|s| s.0.as_secs());
+        assert_eq!(span("90d"), Ok(90 * 86_400));
+        assert_eq!(span("12h"), Ok(12 * 3_600));
+        assert_eq!(span("30m"), Ok(1_800));
+        assert_eq!(span("5s"), Ok(5));
+        assert_eq!(span("7"), Ok(7));
+        for bad in ["", "0s", "d", "1w", "-1d", "1.5h", "99999999999999999999d"] {
+            assert!(span(bad).is_err(), "{bad:?} was accepted");
+        }
+        let mut config = Config::default();
+        assert_eq!(config.retention.0.as_secs(), 90 * 86_400);
+        assert_eq!(config.max_execution_time.0.as_secs(), 365 * 86_400);
+        let env: BTreeMap<&str, &str> =
+            [("CAIRN_RETENTION", "2s"), ("CAIRN_RETENTION_BATCH", "10")]
+                .into_iter()
+                .collect();
+        config
+            .apply_env(|n| env.get(n).map(|v| v.to_string()))
+            .expect("valid environment");
+        assert_eq!(
+            (config.retention.0.as_secs(), config.retention_batch),
+            (2, 10)
+        );
+        let bad: BTreeMap<&str, &str> = [("CAIRN_RETENTION", "soon")].into_iter().collect();
+        let error = Config::default()
+            .apply_env(|n| bad.get(n).map(|v| v.to_string()))
+            .expect_err("refused");
+        assert!(error.to_string().contains("CAIRN_RETENTION"), "{error}");
     }
 
     #[test]

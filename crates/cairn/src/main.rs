@@ -338,6 +338,11 @@ fn long_running(work: impl std::future::Future<Output = Result<()>>) -> Result<E
     if traces.is_some() {
         tracing::info!("exporting traces with OTLP");
     }
+    if cairn_telemetry::otlp_metrics::start_from_env()
+        .context("setting up the OTLP metrics exporter (OTEL_*)")?
+    {
+        tracing::info!("exporting metrics with OTLP, beside /metrics");
+    }
     let result = runtime.block_on(work);
     if let Some(traces) = traces {
         traces.shutdown();

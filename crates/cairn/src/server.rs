@@ -100,7 +100,8 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
                     batch_size: config.scheduler_batch,
                     limits: config
                         .limits()
-                        .storing_maps_over(config.store_map_items_over),
+                        .storing_maps_over(config.store_map_items_over)
+                        .capping_executions_at(config.max_execution_time.0.as_secs()),
                     transitions: config.transitions(),
                     ..SchedulerConfig::default()
                 },
@@ -124,6 +125,17 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
         loops.spawn(async move {
             runner::run(store, targets, worker, bell, stopping, local_tasks).await
         });
+    }
+
+    // Retention: closed executions deleted once kept long enough, on every replica,
+    // coordinated through the store.
+    {
+        let store = store.clone();
+        let stopping = stopping.clone();
+        let retention = config.retention();
+        loops.spawn(
+            async move { cairn_scheduler::retention::run(store, retention, stopping).await },
+        );
     }
 
     // EventBridge: deliveries, dead letters, scheduled rules and schedules, on every

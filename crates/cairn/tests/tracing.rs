@@ -270,7 +270,7 @@ async fn one_trace_per_execution_across_a_restart() {
     );
     let api = first.ready().await;
     let machine = api
-        .create_machine(
+        .create_traced_machine(
             "traced",
             &json!({"StartAt": "Prepare", "States": {
                 "Prepare": {"Type": "Pass", "Next": "Call"},
@@ -296,13 +296,35 @@ async fn one_trace_per_execution_across_a_restart() {
 
     // Without a caller's traceparent an execution begins its own trace.
     let simple = api
-        .create_machine(
+        .create_traced_machine(
             "untraced-caller",
             &json!({"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": true}}}),
         )
         .await;
     let own = api.start(&simple, "own-trace", &json!({})).await;
     assert_eq!(api.finished(&own).await.status(), "SUCCEEDED");
+
+    // A machine whose tracingConfiguration is not enabled: its execution and its task
+    // export nothing, even with a caller's traceparent.
+    let dark_machine = api
+        .create_machine(
+            "not-traced",
+            &json!({"StartAt": "Call", "States": {"Call": {
+                "Type": "Task", "Resource": format!("{FUNCTION}:ok"), "End": true}}}),
+        )
+        .await;
+    let dark = api
+        .try_call_with(
+            "StartExecution",
+            &json!({"stateMachineArn": dark_machine, "name": "dark-1", "input": "{}"}),
+            &[("traceparent", &caller)],
+        )
+        .await
+        .expect("started")["executionArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    assert_eq!(api.finished(&dark).await.status(), "SUCCEEDED");
 
     // Stop the first server while the execution waits; the second one finishes it.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -451,6 +473,15 @@ async fn one_trace_per_execution_across_a_restart() {
         );
     }
 
+    // The untraced machine's execution was over before the first server flushed its
+    // spans at its stop: none of them is its.
+    assert!(
+        !spans
+            .iter()
+            .any(|s| s.attribute("cairn.execution.arn") == dark),
+        "an execution of a machine without tracing exported spans"
+    );
+
     // The other execution: a trace of its own, its execution span a root.
     let own_spans: Vec<&Received> = spans
         .iter()
@@ -504,7 +535,7 @@ async fn grpc_exporter_delivers_to_a_tonic_receiver() {
     let server = Server::spawn(&database, &functions(target), &env);
     let api = server.ready().await;
     let machine = api
-        .create_machine(
+        .create_traced_machine(
             "grpc",
             &json!({"StartAt": "Call", "States": {
                 "Call": {"Type": "Task", "Resource": format!("{FUNCTION}:ok"), "End": true}
@@ -552,6 +583,7 @@ async fn grpc_exporter_delivers_to_a_tonic_receiver() {
         .call(
             "CreateStateMachine",
             &json!({"name": "grpc-express", "type": "EXPRESS", "roleArn": support::ROLE,
+                    "tracingConfiguration": {"enabled": true},
                     "definition": json!({"StartAt": "Call", "States": {
                         "Call": {"Type": "Task", "Resource": format!("{FUNCTION}:ok"), "End": true}
                     }}).to_string()}),
@@ -561,6 +593,29 @@ async fn grpc_exporter_delivers_to_a_tonic_receiver() {
         .expect("arn")
         .to_string();
     let caller = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
+    // First, the same machine without tracing: its run exports nothing.
+    let dark_machine = api
+        .call(
+            "CreateStateMachine",
+            &json!({"name": "grpc-express-dark", "type": "EXPRESS", "roleArn": support::ROLE,
+                    "definition": json!({"StartAt": "Call", "States": {
+                        "Call": {"Type": "Task", "Resource": format!("{FUNCTION}:ok"), "End": true}
+                    }}).to_string()}),
+        )
+        .await["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let dark = api
+        .try_call_with(
+            "StartSyncExecution",
+            &json!({"stateMachineArn": dark_machine, "name": "dark-1", "input": "{}"}),
+            &[("traceparent", &caller)],
+        )
+        .await
+        .expect("answered");
+    assert_eq!(dark["status"], "SUCCEEDED", "{dark}");
+    let dark = dark["executionArn"].as_str().expect("arn").to_string();
     let answer = api
         .try_call_with(
             "StartSyncExecution",
@@ -580,6 +635,12 @@ async fn grpc_exporter_delivers_to_a_tonic_receiver() {
                 >= 2
         })
         .await;
+    assert!(
+        !spans
+            .iter()
+            .any(|s| s.attribute("cairn.execution.arn") == dark),
+        "an Express run of a machine without tracing exported spans"
+    );
     let ours: Vec<Received> = spans
         .into_iter()
         .filter(|s| s.attribute("cairn.execution.arn") == run)

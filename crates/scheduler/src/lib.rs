@@ -9,7 +9,9 @@
 
 mod entropy; // callbacks: task tokens
 pub mod handoff;
+pub mod logging;
 pub mod plan;
+pub mod retention;
 mod throttle;
 
 use std::collections::HashMap;
@@ -100,6 +102,8 @@ pub struct Scheduler<S> {
     /// This process's worker, which takes the tasks this scheduler creates while it
     /// has free slots.
     handoff: Option<Handoff>,
+    /// Machines' logging configurations.
+    logging: logging::Configs,
 }
 
 /// One planned execution and what follows its commit.
@@ -149,6 +153,7 @@ impl<S: Store> Scheduler<S> {
             config,
             definitions: Definitions::default(),
             handoff: None,
+            logging: logging::Configs::default(),
         }
     }
 
@@ -173,16 +178,25 @@ impl<S: Store> Scheduler<S> {
             .iter()
             .filter(|a| a.planned.plan.execution.is_some())
             .count();
+        let mut logged = Vec::new();
         let (advances, plans): (Vec<Advance>, Vec<Plan>) = advances
             .into_iter()
             .map(|mut a| {
                 let plan = std::mem::take(&mut a.planned.plan);
+                if !plan.history.is_empty() && self.logging.may_log(&a.state_machine_arn) {
+                    logged.push(logging::Committed {
+                        execution_arn: a.arn.clone(),
+                        state_machine_arn: a.state_machine_arn.clone(),
+                        events: plan.history.clone(),
+                    });
+                }
                 (a, plan)
             })
             .unzip();
         let lease = self.handoff.as_ref().map(|h| &h.lease);
         let committed = batch.commit(plans, lease).await?;
         self.after_commit(advances, committed);
+        self.logging.write(&self.store, logged).await;
         Ok(executions)
     }
 

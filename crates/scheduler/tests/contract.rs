@@ -27,6 +27,7 @@ mod contract {
     pub mod nested;
     pub mod observe;
     pub mod redrive;
+    pub mod retention;
     pub mod schedules;
     pub mod tasks;
     pub mod test_cases;
@@ -84,6 +85,8 @@ contract! {
         redrive::a_redrive_runs_the_failed_task_again_and_not_the_states_before_it,
         redrive::a_redrive_is_refused_unless_the_execution_may_be_redriven,
         redrive::a_client_token_answers_again_for_fifteen_minutes_only,
+        retention::closed_executions_are_purged_oldest_first_with_all_they_own,
+        retention::concurrent_purges_delete_each_execution_once,
 
         engine::pass_choice_parallel_map_and_tasks_succeed_with_dense_history,
         engine::a_wait_is_a_timer_and_stopping_cancels_a_year_long_one,

@@ -20,6 +20,7 @@
 //! | [`callbacks::Callbacks`] | task tokens (`SendTask*`), the activity queue | the API |
 //! | [`rules::Rules`] | EventBridge buses, rules, targets, events and deliveries; Scheduler groups and schedules | the API, the delivery and schedule loops |
 //! | [`test_cases::TestCases`] | executions run under a mock configuration's test case, their mocked invocations | the API, the workers |
+//! | [`retention::Retention`] | deleting executions closed longer than they are kept | the retention loop |
 //! | [`Store`] itself | wake-ups, the queues' backlog, readiness | loops, `/metrics`, `/readyz` |
 //!
 //! One contract test suite (`crates/scheduler/tests/contract.rs`) runs against both
@@ -34,6 +35,7 @@ pub mod memory;
 pub mod nested;
 pub mod observe;
 pub mod postgres;
+pub mod retention;
 pub mod rules;
 pub mod signals;
 pub mod tasks;
@@ -49,6 +51,7 @@ pub use callbacks::Callbacks;
 pub use catalog::Catalog;
 pub use engine::{Batch, Engine};
 pub use executions::Executions;
+pub use retention::Retention;
 pub use rules::Rules;
 pub use signals::Channel;
 pub use tasks::Tasks;
@@ -84,7 +87,17 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The persistence Cairn's services share: every part above, plus what the loops and
 /// the operators' endpoints need.
 pub trait Store:
-    Catalog + Versions + Executions + Engine + Tasks + Callbacks + Rules + TestCases + Clone + 'static
+    Catalog
+    + Versions
+    + Executions
+    + Engine
+    + Tasks
+    + Callbacks
+    + Rules
+    + TestCases
+    + Retention
+    + Clone
+    + 'static
 {
     /// Rung when `channel` has news: by this store's own commits at once, and (for a
     /// shared database) by other processes' soon after. Loops sleep on it between polls.
@@ -109,6 +122,7 @@ pub trait Store:
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
     pub use crate::{
-        Batch, Callbacks, Catalog, Engine, Executions, Rules, Store, Tasks, TestCases, Versions,
+        Batch, Callbacks, Catalog, Engine, Executions, Retention, Rules, Store, Tasks, TestCases,
+        Versions,
     };
 }

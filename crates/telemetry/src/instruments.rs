@@ -45,6 +45,7 @@ pub(crate) struct Instruments {
     task_time: Histogram<f64>,
     task_results_dropped: Counter<u64>,
     task_lease_takeovers: Counter<u64>,
+    executions_purged: Counter<u64>,
 
     pub(crate) ready_depth: Gauge<i64>,
     pub(crate) ready_age: Gauge<f64>,
@@ -67,14 +68,18 @@ impl Instruments {
             .without_target_info()
             .scope_info_enabled(false)
             .build();
+        let mut builder = SdkMeterProvider::builder();
+        // Beside the scrape, a push over OTLP when the environment asked for one.
+        if let Some(otlp) = crate::otlp_metrics::take_reader() {
+            builder = builder
+                .with_resource(crate::trace::resource())
+                .with_reader(otlp);
+        }
         let (provider, registry) = match exporter {
-            Ok(exporter) => (
-                SdkMeterProvider::builder().with_reader(exporter).build(),
-                Ok(registry),
-            ),
+            Ok(exporter) => (builder.with_reader(exporter).build(), Ok(registry)),
             Err(error) => {
                 tracing::error!(%error, "metrics are unavailable");
-                (SdkMeterProvider::builder().build(), Err(error.to_string()))
+                (builder.build(), Err(error.to_string()))
             }
         };
         let meter = provider.meter("cairn");
@@ -101,6 +106,7 @@ impl Instruments {
                 .build(),
             task_results_dropped: counter(&meter, "cairn.task.results_dropped", "Task results not recorded because the task was cancelled or completed by a worker that took over an expired lease"),
             task_lease_takeovers: counter(&meter, "cairn.task.lease_takeovers", "Tasks leased after their previous lease expired: the worker holding them died or stalled, and the invocation runs again"),
+            executions_purged: counter(&meter, "cairn.executions.purged", "Closed executions this process's retention loop deleted with everything of theirs (retention, docs/operations.md)"),
             ready_depth: meter.i64_gauge("cairn.ready_queue.depth").with_description("Due events (starts, task results, stops, timers) waiting for a scheduler, across the cluster").build(),
             ready_age: meter.f64_gauge("cairn.ready_queue.age").with_unit("s").with_description("How long the oldest due event has waited for a scheduler").build(),
             timers_due: meter.i64_gauge("cairn.timers.due").with_description("Timers (Wait, retry back-off, timeouts) whose time has come but which no scheduler has applied").build(),
@@ -115,6 +121,7 @@ impl Instruments {
         // Exposed from the start, so that its first increase is one rate() can see.
         instruments.task_results_dropped.add(0, &[]);
         instruments.task_lease_takeovers.add(0, &[]);
+        instruments.executions_purged.add(0, &[]);
         instruments
     }
 
@@ -131,6 +138,10 @@ impl Instruments {
         ] {
             series.add(0, &labels);
         }
+    }
+
+    pub(crate) fn executions_purged(&self, count: u64) {
+        self.executions_purged.add(count, &[]);
     }
 
     pub(crate) fn execution_redriven(&self, machine: &str) {

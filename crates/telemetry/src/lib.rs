@@ -17,9 +17,11 @@
 //! value created on first use. Queue depth and age, timer lag and the Postgres pool are
 //! read when Prometheus scrapes ([`render`]), not kept up to date between scrapes.
 
+pub mod execution_log;
 mod exposition;
 mod http;
 mod instruments;
+pub mod otlp_metrics;
 pub mod trace;
 
 use std::future::Future;
@@ -85,6 +87,11 @@ pub fn task_lease_takeovers(count: u64) {
 /// `ExecutionThrottled`.
 pub fn execution_throttled(state_machine_arn: &str) {
     instruments::get().execution_throttled(state_machine_arn);
+}
+
+/// The retention loop deleted `count` closed executions.
+pub fn executions_purged(count: u64) {
+    instruments::get().executions_purged(count);
 }
 
 /// Worker task results were not recorded because the task row was gone: cancelled,

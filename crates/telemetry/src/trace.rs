@@ -147,6 +147,17 @@ pub fn enabled() -> bool {
     ACTIVE.get().is_some()
 }
 
+/// The resource of what Cairn exports: the SDK's (`OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES`), its service called `cairn` unless named.
+pub(crate) fn resource() -> Resource {
+    let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty());
+    let mut resource = Resource::builder();
+    if !named {
+        resource = resource.with_service_name("cairn");
+    }
+    resource.build()
+}
+
 /// Keeps the exporter running; [`Tracing::shutdown`] flushes the spans still queued.
 pub struct Tracing {
     provider: SdkTracerProvider,
@@ -170,14 +181,10 @@ impl Tracing {
                 .build(),
         }
         .map_err(|e| TraceError::Exporter(e.to_string()))?;
-        let mut resource = Resource::builder();
-        if !settings.service_name_set {
-            resource = resource.with_service_name("cairn");
-        }
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
             .with_id_generator(ChosenIds::default())
-            .with_resource(resource.build())
+            .with_resource(resource())
             .build();
         let tracer = provider.tracer("cairn");
         // The SDK reads OTEL_TRACES_SAMPLER(_ARG) into its default configuration.
@@ -270,7 +277,10 @@ fn parse_traceparent(traceparent: &str, tracestate: Option<&str>) -> Option<Span
 /// The trace a new execution starts, or `None` when tracing is off. `header` reads a
 /// request header: a valid `traceparent` (with its `tracestate`) makes the execution's
 /// span a child of the caller's, in the caller's trace.
-pub fn start_execution<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<TraceContext> {
+pub fn start_execution<'h>(
+    traced: bool,
+    header: impl Fn(&str) -> Option<&'h str>,
+) -> Option<TraceContext> {
     let active = ACTIVE.get()?;
     let caller = header("traceparent").and_then(|t| parse_traceparent(t, header("tracestate")));
     let (fresh_trace, span_id) = random_ids();
@@ -279,18 +289,22 @@ pub fn start_execution<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Option<T
         Some(c) => Context::new().with_remote_span_context(c.clone()),
         None => Context::new(),
     };
-    let sampled = active
-        .sampler
-        .should_sample(
-            Some(&parent),
-            trace_id,
-            "execution",
-            &SpanKind::Internal,
-            &[],
-            &[],
-        )
-        .decision
-        == SamplingDecision::RecordAndSample;
+    // A machine whose tracingConfiguration is not enabled is never sampled: its
+    // execution keeps a trace context (so its tasks' spans know to stay unsampled)
+    // but exports nothing.
+    let sampled = traced
+        && active
+            .sampler
+            .should_sample(
+                Some(&parent),
+                trace_id,
+                "execution",
+                &SpanKind::Internal,
+                &[],
+                &[],
+            )
+            .decision
+            == SamplingDecision::RecordAndSample;
     let flags = if sampled {
         TraceFlags::SAMPLED
     } else {
@@ -552,6 +566,33 @@ pub fn adopt_caller<'h>(span: &tracing::Span, header: impl Fn(&str) -> Option<&'
     {
         let _ = span.set_parent(Context::new().with_remote_span_context(caller));
     }
+}
+
+/// Keeps `span` and every span under it out of the export: its parent becomes a fresh,
+/// unsampled context (an Express execution of a machine whose `tracingConfiguration`
+/// is not enabled). Nothing happens when tracing is off.
+pub fn leave_untraced(span: &tracing::Span) {
+    if ACTIVE.get().is_none() {
+        return;
+    }
+    let (trace_id, span_id) = random_ids();
+    let unsampled = SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::default(),
+        true,
+        Default::default(),
+    );
+    let _ = span.set_parent(Context::new().with_remote_span_context(unsampled));
+}
+
+/// A machine's stored `tracingConfiguration` (`{"enabled": bool}`): whether its
+/// executions are traced. None stored, or unreadable: not traced, as on AWS.
+pub fn machine_traced(stored: Option<&str>) -> bool {
+    stored
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|config| config.get("enabled").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
 }
 
 /// The W3C `traceparent` of the current `tracing` span, if it is traced.

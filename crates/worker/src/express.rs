@@ -23,6 +23,7 @@ use cairn_asl::interpreter::{
 use cairn_asl::random::{Random, SplitMix64};
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::{ExecutionStatus, StateMachine};
+use cairn_telemetry::execution_log::{self, LoggingConfig};
 use serde_json::Value;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
@@ -41,6 +42,9 @@ pub struct ExpressOptions {
     /// The run ends `TIMED_OUT` after this long, unless the machine's own
     /// `TimeoutSeconds` ends it sooner. [`MAX_DURATION`] in production.
     pub max_duration: Duration,
+    /// Which of its history events are written as log lines (the machine's
+    /// `loggingConfiguration`); its history is kept nowhere else.
+    pub logging: LoggingConfig,
 }
 
 /// How an Express execution ended.
@@ -95,9 +99,11 @@ async fn drive(
         seed: entropy.next_u64(),
         entropy: entropy.bytes(),
     };
+    let logging = options.logging;
     let (snapshot, output) =
         interpreter::start(machine, options.info, input, options.limits, clock);
     let mut driver = Driver {
+        logging,
         machine,
         snapshot,
         targets,
@@ -108,6 +114,7 @@ async fn drive(
         timers: BTreeSet::new(),
         finish: None,
     };
+    driver.log(&output);
     driver.carry_out(output);
     let finish = loop {
         if let Some(finish) = driver.finish.take() {
@@ -183,6 +190,7 @@ impl Entropy {
 
 /// One run's moving parts.
 struct Driver<'a> {
+    logging: LoggingConfig,
     machine: &'a StateMachine,
     snapshot: Snapshot,
     targets: Arc<Targets>,
@@ -203,7 +211,16 @@ impl Driver<'_> {
             seed: self.entropy.next_u64(),
             entropy: self.entropy.bytes(),
         };
-        interpreter::step(self.machine, &mut self.snapshot, event, clock)
+        let output = interpreter::step(self.machine, &mut self.snapshot, event, clock);
+        self.log(&output);
+        output
+    }
+
+    /// Writes the log lines of a step's events, as the machine's logging asks.
+    fn log(&self, output: &Output) {
+        if !self.logging.is_off() {
+            execution_log::write(&self.logging.lines(&self.execution_arn, &output.history));
+        }
     }
 
     /// Carries out a step's commands, and those of the steps they cause (a task's

@@ -97,8 +97,9 @@ pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value
         }
     }
     let request = read_start(input)?;
+    let traced = state.machine_traced(&request.machine.machine).await;
     let execution = |version: Option<i64>, alias_arn: Option<String>| {
-        new_execution(&request, version, alias_arn)
+        new_execution(&request, version, alias_arn, traced)
     };
     if request.machine.qualifier.is_none() {
         // The common case, a STANDARD machine, in one statement: the machine's lookup
@@ -138,6 +139,7 @@ pub(crate) fn new_execution(
     request: &StartRequest<'_>,
     version: Option<i64>,
     alias_arn: Option<String>,
+    traced: bool,
 ) -> NewExecution {
     let machine_name = request.machine.name();
     let prefix = request
@@ -156,7 +158,7 @@ pub(crate) fn new_execution(
         name: request.name.clone(),
         input: request.input.to_string(),
         started_at: chrono::Utc::now(),
-        trace: cairn_telemetry::trace::start_execution(|name| request.trace_context(name)),
+        trace: cairn_telemetry::trace::start_execution(traced, |name| request.trace_context(name)),
     }
 }
 

@@ -20,6 +20,7 @@ use cairn_asl::StateMachine;
 use cairn_store::catalog::{MachineType, StateMachineRecord};
 use cairn_store::time::{from_time, to_time};
 use cairn_store::Store;
+use cairn_telemetry::execution_log::LoggingConfig;
 use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
@@ -113,6 +114,7 @@ fn prepare<S: Store>(
             info,
             limits: state.config().limits,
             max_duration: state.config().express_max_duration,
+            logging: LoggingConfig::from_stored(machine.logging.as_deref()),
         },
     })
 }
@@ -129,7 +131,9 @@ pub(crate) fn start_async<S: Store>(
     let arn = prepared.options.info.execution_arn.clone();
     let targets = state.targets().clone();
     tracing::info!(execution = %arn, "express execution started");
-    let span = express_span(&arn, &machine.arn, |name| request.trace_context(name));
+    cairn_telemetry::execution_started(&machine.arn);
+    let machine_arn = machine.arn.clone();
+    let span = express_span(&arn, machine, |name| request.trace_context(name));
     tokio::spawn(
         async move {
             let Prepared {
@@ -140,6 +144,7 @@ pub(crate) fn start_async<S: Store>(
             // The outcome is logged by the driver, which is all AWS keeps without
             // CloudWatch Logs.
             let outcome = express::run(&machine, input, options, targets).await;
+            cairn_telemetry::execution_finished(&machine_arn, outcome.status, started_at);
             tracing::Span::current().record("cairn.execution.status", outcome.status.as_str());
         }
         .instrument(span),
@@ -154,9 +159,10 @@ pub(crate) fn start_async<S: Store>(
 /// are its children, and a caller's `traceparent` makes it the caller's child.
 fn express_span<'h>(
     arn: &str,
-    machine_arn: &str,
+    machine: &StateMachineRecord,
     header: impl Fn(&str) -> Option<&'h str>,
 ) -> tracing::Span {
+    let machine_arn = &machine.arn;
     let span = tracing::info_span!(
         "express_execution",
         otel.name = "execution",
@@ -164,7 +170,11 @@ fn express_span<'h>(
         cairn.state_machine.arn = %machine_arn,
         cairn.execution.status = tracing::field::Empty,
     );
-    cairn_telemetry::trace::adopt_caller(&span, header);
+    if cairn_telemetry::trace::machine_traced(machine.tracing.as_deref()) {
+        cairn_telemetry::trace::adopt_caller(&span, header);
+    } else {
+        cairn_telemetry::trace::leave_untraced(&span);
+    }
     span
 }
 
@@ -183,7 +193,8 @@ pub async fn start_sync<S: Store>(state: &ApiState<S>, input: &Input) -> Result<
     let started_at = chrono::Utc::now();
     let prepared = prepare(state, &machine, &request, started_at)?;
     let arn = prepared.options.info.execution_arn.clone();
-    let span = express_span(&arn, &machine.arn, |name| request.trace_context(name));
+    let span = express_span(&arn, &machine, |name| request.trace_context(name));
+    cairn_telemetry::execution_started(&machine.arn);
     let outcome = express::run(
         &prepared.machine,
         prepared.input,
@@ -192,6 +203,7 @@ pub async fn start_sync<S: Store>(state: &ApiState<S>, input: &Input) -> Result<
     )
     .instrument(span.clone())
     .await;
+    cairn_telemetry::execution_finished(&machine.arn, outcome.status, started_at);
     span.record("cairn.execution.status", outcome.status.as_str());
     Ok(sync_response(
         &arn,

@@ -56,7 +56,8 @@ pub(crate) async fn start<S: Store>(
         check_mockable(&definition, name, case)?;
     }
 
-    let execution = new_execution(&request, None, None);
+    let traced = state.machine_traced(&request.machine.machine).await;
+    let execution = new_execution(&request, None, None, traced);
     let recorded = state
         .store()
         .attach_test_case(&execution.arn, test_case.name())

@@ -112,6 +112,12 @@ pub struct Limits {
     /// snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_map_items_over: Option<usize>,
+    /// How long an execution may run, from its start, redrives included (AWS: one
+    /// year for Standard executions). Past it the execution times out with
+    /// `States.Timeout`, as past its machine's `TimeoutSeconds`. `None`: no cap (the
+    /// in-memory driver's default; the durable scheduler sets one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_execution_seconds: Option<u64>,
 }
 
 impl Default for Limits {
@@ -120,6 +126,7 @@ impl Default for Limits {
             max_payload_bytes: 256 * 1024,
             max_history_events: 25_000,
             store_map_items_over: None,
+            max_execution_seconds: None,
         }
     }
 }

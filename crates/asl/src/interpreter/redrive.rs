@@ -27,7 +27,7 @@ use crate::history::Details;
 use crate::model::StateKind;
 use crate::status::ExecutionStatus;
 
-use super::frame::{Frame, TimerPurpose, Waiting};
+use super::frame::{Frame, Waiting};
 use super::join::Join;
 use super::run::{Progress, Run};
 use super::{Command, FrameId};
@@ -57,13 +57,7 @@ impl Run<'_> {
             },
         );
         // AWS restarts the machine's TimeoutSeconds with the redrive.
-        if let Some(seconds) = self.machine.timeout_seconds {
-            let timer = self.new_timer(TimerPurpose::ExecutionTimeout);
-            let due = self.now.plus_seconds(seconds as f64);
-            self.output
-                .commands
-                .push(Command::StartTimer { timer, due });
-        }
+        self.start_execution_timeout();
         match self.snapshot.redrive_from.take() {
             Some(root) if self.snapshot.frozen.contains_key(&root) => {
                 self.restore(root, redriven, None);

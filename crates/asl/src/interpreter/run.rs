@@ -98,16 +98,37 @@ impl<'a> Run<'a> {
             )));
             return;
         }
-        if let Some(seconds) = self.machine.timeout_seconds {
+        self.start_execution_timeout();
+        let root = self.root_frame(input, id);
+        self.ready.push_back(root);
+        self.drain();
+    }
+
+    /// Starts the timer that times the execution out: at the machine's `TimeoutSeconds`
+    /// from now, or at the execution's start plus the limits' cap
+    /// (`Limits::max_execution_seconds`), whichever comes first. Called at the start
+    /// and at each redrive (AWS restarts `TimeoutSeconds` with a redrive, but the cap
+    /// counts from the first start).
+    pub(super) fn start_execution_timeout(&mut self) {
+        let by_machine = self
+            .machine
+            .timeout_seconds
+            .map(|seconds| self.now.plus_seconds(seconds as f64));
+        let by_cap = self
+            .snapshot
+            .limits
+            .max_execution_seconds
+            .map(|seconds| self.snapshot.info.start_time.plus_seconds(seconds as f64));
+        let due = match (by_machine, by_cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(due) = due {
             let timer = self.new_timer(TimerPurpose::ExecutionTimeout);
-            let due = self.now.plus_seconds(seconds as f64);
             self.output
                 .commands
                 .push(Command::StartTimer { timer, due });
         }
-        let root = self.root_frame(input, id);
-        self.ready.push_back(root);
-        self.drain();
     }
 
     /// The execution's root frame, about to enter `StartAt` with `input`.

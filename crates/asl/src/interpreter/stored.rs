@@ -270,6 +270,15 @@ impl Limits {
             ..self
         }
     }
+
+    /// Limits under which an execution times out `seconds` after its start (AWS:
+    /// one year).
+    pub fn capping_executions_at(self, seconds: u64) -> Limits {
+        Limits {
+            max_execution_seconds: Some(seconds),
+            ..self
+        }
+    }
 }
 
 impl Run<'_> {

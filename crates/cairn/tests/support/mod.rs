@@ -158,6 +158,11 @@ impl Api {
         }
     }
 
+    /// The server's base URL (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        self.base.trim_end_matches('/')
+    }
+
     /// One AWS JSON 1.0 call: `Ok(body)` on HTTP 200, `Err((status, body))` otherwise.
     pub async fn try_call(&self, operation: &str, body: &Value) -> Result<Value, (u16, Value)> {
         self.try_call_with(operation, body, &[]).await
@@ -206,6 +211,21 @@ impl Api {
             .call(
                 "CreateStateMachine",
                 &json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}),
+            )
+            .await;
+        created["stateMachineArn"]
+            .as_str()
+            .expect("stateMachineArn")
+            .to_string()
+    }
+
+    /// Creates a machine whose `tracingConfiguration` is enabled; returns its ARN.
+    pub async fn create_traced_machine(&self, name: &str, definition: &Value) -> String {
+        let created = self
+            .call(
+                "CreateStateMachine",
+                &json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE,
+                        "tracingConfiguration": {"enabled": true}}),
             )
             .await;
         created["stateMachineArn"]

@@ -20,6 +20,7 @@
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
 //! | `rules` | EventBridge buses, rules, targets, deliveries; Scheduler groups and schedules |
+//! | `retention` | deleting closed executions and what belongs to them |
 //! | `test_cases` | executions under a mock configuration's test case |
 
 mod callbacks;
@@ -27,6 +28,7 @@ mod catalog;
 mod engine;
 mod executions;
 mod nested;
+mod retention;
 mod rules;
 mod tasks;
 mod test_cases;

@@ -11,6 +11,7 @@
 //! | `catalog` | state machines (with their deletion), activities, tags |
 //! | `versions` | published versions and aliases |
 //! | `rules` | EventBridge buses, rules, targets, events, deliveries; Scheduler groups and schedules |
+//! | `retention` | deleting closed executions and what belongs to them |
 //! | `test_cases` | executions under a mock configuration's test case, their mocked invocations |
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
@@ -26,6 +27,7 @@ mod executions;
 mod nested;
 mod nodelay;
 mod observe;
+mod retention;
 mod rules;
 mod signals;
 mod starts;

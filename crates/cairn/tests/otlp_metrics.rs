@@ -1,0 +1,174 @@
+//! Metrics over OTLP end to end: a real `cairn server` pointed at an OTLP/HTTP receiver
+//! this test runs on loopback pushes its AWS/States metrics there, beside `/metrics`;
+//! the receiver decodes the protobuf it receives (`ExportMetricsServiceRequest`).
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use cairn_store::testing;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+use prost::Message;
+use serde_json::json;
+use support::Server;
+
+/// One received data point of a sum: (metric name, service, state machine, value).
+type Point = (String, String, String, f64);
+
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Point>>>);
+
+impl Received {
+    fn add(&self, request: ExportMetricsServiceRequest) {
+        let mut points = Vec::new();
+        for resource in request.resource_metrics {
+            let service = resource
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .find(|a| a.key == "service.name")
+                .and_then(|a| a.value.as_ref()?.value.clone())
+                .map(|v| match v {
+                    AnyValue::StringValue(s) => s,
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            for metric in resource.scope_metrics.into_iter().flat_map(|s| s.metrics) {
+                let Some(Data::Sum(sum)) = metric.data else {
+                    continue;
+                };
+                for point in sum.data_points {
+                    let machine = point
+                        .attributes
+                        .iter()
+                        .find(|a| a.key == "state_machine_arn")
+                        .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
+                            AnyValue::StringValue(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    let value = match point.value {
+                        Some(Number::AsInt(i)) => i as f64,
+                        Some(Number::AsDouble(d)) => d,
+                        None => continue,
+                    };
+                    points.push((metric.name.clone(), service.clone(), machine, value));
+                }
+            }
+        }
+        if let Ok(mut all) = self.0.lock() {
+            all.extend(points);
+        }
+    }
+
+    /// The last value received of `name` for `machine`.
+    fn last(&self, name: &str, machine: &str) -> Option<(String, f64)> {
+        self.0.lock().ok().and_then(|all| {
+            all.iter()
+                .rev()
+                .find(|(n, _, m, _)| n == name && m == machine)
+                .map(|(_, service, _, value)| (service.clone(), *value))
+        })
+    }
+}
+
+async fn receiver(received: Received) -> std::net::SocketAddr {
+    async fn metrics(State(received): State<Received>, body: Bytes) -> impl IntoResponse {
+        match ExportMetricsServiceRequest::decode(body) {
+            Ok(request) => {
+                received.add(request);
+                (
+                    StatusCode::OK,
+                    ExportMetricsServiceResponse::default().encode_to_vec(),
+                )
+            }
+            Err(_) => (
+                StatusCode::BAD_REQUEST,
+                b"not an ExportMetricsServiceRequest".to_vec(),
+            ),
+        }
+    }
+    let app = Router::new()
+        .route("/v1/metrics", post(metrics))
+        .with_state(received);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_states_metrics_are_pushed_over_otlp_http() {
+    let (_store, database) = testing::fresh_store("otlp_metrics", 2)
+        .await
+        .expect("a database");
+    let received = Received::default();
+    let address = receiver(received.clone()).await;
+    let endpoint = format!("http://{address}/v1/metrics");
+    let server = Server::spawn(
+        &database,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+            ("OTEL_SERVICE_NAME", "cairn-metrics-test"),
+        ],
+    );
+    let api = server.ready().await;
+    let machine = api
+        .create_machine(
+            "pushed",
+            &json!({"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": true}}}),
+        )
+        .await;
+    for name in ["one", "two"] {
+        let execution = api.start(&machine, name, &json!({})).await;
+        assert_eq!(api.finished(&execution).await.status(), "SUCCEEDED");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = received.last("cairn.executions.started", &machine);
+        let succeeded = received.last("cairn.executions.succeeded", &machine);
+        if let (Some((service, 2.0)), Some((_, 2.0))) = (&started, &succeeded) {
+            assert_eq!(service, "cairn-metrics-test");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no OTLP metrics for {machine}: started {started:?}, succeeded {succeeded:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // /metrics still answers, with the same figures.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let scraped = reqwest::get(format!("{}/metrics", api.endpoint()))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        scraped
+            .lines()
+            .any(|line| line.starts_with("cairn_executions_succeeded_total{")
+                && line.contains(&machine)
+                && line.ends_with(" 2")),
+        "{scraped}"
+    );
+}
