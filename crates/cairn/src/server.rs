@@ -154,7 +154,18 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
             throttle: config.throttle(),
             ..cairn_api::ApiConfig::default()
         };
-        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone());
+        let auth = config.auth()?;
+        if auth.is_open() {
+            tracing::warn!(
+                %address,
+                "the API is open: no access keys are configured (CAIRN_API_CREDENTIALS or \
+                 CAIRN_API_CREDENTIALS_FILE), so anyone who reaches this address can call \
+                 every operation unsigned"
+            );
+        } else {
+            tracing::info!(?auth, "the API verifies SigV4 signatures");
+        }
+        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone()).with_auth(auth);
         let mut app = router(store.clone())
             .merge(cairn_api::router(api.clone()))
             .merge(cairn_api::console::router(api.clone()));

@@ -66,6 +66,7 @@ async fn run<S: Store>(
     // Read (or drained) before any refusal, as the API does (see `crate::body`).
     let bytes = crate::body::read_request(headers, body, state.config().max_request_bytes).await?;
     super::guard::admit(headers)?;
+    super::guard::signed_in(state)?;
     if !OPERATIONS.contains(&operation) {
         return Err(ApiError::UnknownOperation(format!(
             "The console does not call '{operation}': use the Step Functions API (POST /)"

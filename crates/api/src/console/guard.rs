@@ -63,6 +63,20 @@ pub fn admit(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether the console may act for its visitor. The console has no sign-in of its own
+/// yet, so while the API requires signatures its calls are refused: it must never be a
+/// way around them.
+pub fn signed_in<S: cairn_store::Store>(state: &crate::ApiState<S>) -> Result<(), ApiError> {
+    if state.is_open() {
+        return Ok(());
+    }
+    Err(ApiError::AccessDenied(
+        "Console request refused: the API requires signed requests (API credentials are \
+         configured) and the console has no sign-in yet"
+            .to_string(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
