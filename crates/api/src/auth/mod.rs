@@ -98,6 +98,12 @@ impl Auth {
         self.keys.is_none()
     }
 
+    /// The key with id `access_key`, as the keys now stand (`None` when open).
+    pub fn key(&self, access_key: &str) -> Option<(String, keys::Key)> {
+        let key = self.keys.as_ref()?.get(access_key)?;
+        Some((access_key.to_string(), key))
+    }
+
     /// Checks the request's signature: `Ok(None)` when the API is open, the caller when
     /// the signature is good. `service` is the signing name the operation's clients use
     /// (`states`, `events`); `region` is Cairn's.
@@ -152,6 +158,10 @@ impl Auth {
 }
 
 impl Caller {
+    pub(crate) fn new(access_key: String, policy: Arc<Policy>) -> Caller {
+        Caller { access_key, policy }
+    }
+
     /// Whether this caller may run `action` (`states:StartExecution`) on `resource`;
     /// `AccessDeniedException` in AWS's words if not.
     pub fn authorize(
