@@ -77,6 +77,11 @@ pub struct Config {
     pub api_policies: Option<String>,
     /// The same JSON in a file, re-read when it changes.
     pub api_policies_file: Option<PathBuf>,
+    /// PEM certificate chain the API's listener serves over TLS (with `tls_key`);
+    /// re-read when it changes. Without both, the listener speaks plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A configuration value that must never reach a log: `Debug` prints it redacted.
@@ -119,6 +124,8 @@ impl Default for Config {
             api_credentials_file: None,
             api_policies: None,
             api_policies_file: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -200,6 +207,12 @@ impl Config {
         }
         if let Some(v) = var("CAIRN_API_POLICIES_FILE") {
             self.api_policies_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_TLS_CERT") {
+            self.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_TLS_KEY") {
+            self.tls_key = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CAIRN_PUBLIC_URL") {
             self.public_url = Some(v);
@@ -324,6 +337,19 @@ impl Config {
             anyhow::bail!("API credentials: no ACCESS_KEY_ID:SECRET pair is configured");
         }
         Ok(cairn_api::auth::Auth::with_keys(keys))
+    }
+
+    /// The listener's TLS files, loaded and checked; `None` for plain HTTP.
+    pub fn tls(&self) -> Result<Option<crate::tls::Certificates>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => {
+                crate::tls::Certificates::load(cert.clone(), key.clone()).map(Some)
+            }
+            _ => anyhow::bail!(
+                "TLS needs both tls_cert and tls_key (CAIRN_TLS_CERT and CAIRN_TLS_KEY)"
+            ),
+        }
     }
 
     /// The API's token buckets.

@@ -174,14 +174,26 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
             app = app.merge(cairn_api::approval::router(api, approval));
         }
         let mut stopping = stopping.clone();
-        tracing::info!(%address, "Step Functions API listening");
-        Some(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopping.wait_for(|s| *s).await;
-                })
-                .await
-        }))
+        match config.tls()? {
+            Some(certificates) => {
+                let tls = crate::tls::server_config(Arc::new(certificates))?;
+                tracing::info!(%address, "Step Functions API listening (TLS)");
+                Some(tokio::spawn(async move {
+                    crate::tls::serve(listener, tls, app, stopping).await;
+                    Ok(())
+                }))
+            }
+            None => {
+                tracing::info!(%address, "Step Functions API listening");
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopping.wait_for(|s| *s).await;
+                        })
+                        .await
+                }))
+            }
+        }
     } else {
         None
     };
