@@ -30,7 +30,8 @@ FULL = ("CAIRNFULLKEY", "full-secret-0123456789abcdef")
 READER = ("CAIRNREADER", "reader-secret-0123456789abcdef")
 LIMITED = ("CAIRNLIMITED", "limited-secret-0123456789abcdef")
 ROTATED = ("CAIRNROTATED", "rotated-secret-0123456789abcdef")
-SECRETS = [FULL[1], READER[1], LIMITED[1], ROTATED[1]]
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+SECRETS = [FULL[1], READER[1], LIMITED[1], ROTATED[1], METRICS_TOKEN]
 POLICIES = {
     READER[0]: "read-only",
     LIMITED[0]: {
@@ -64,6 +65,7 @@ def signed():
     srv = start_server(database, log_path, {
         "CAIRN_API_CREDENTIALS_FILE": str(credentials),
         "CAIRN_API_POLICIES": json.dumps(POLICIES),
+        "CAIRN_METRICS_TOKEN": METRICS_TOKEN,
         # Everything Cairn logs at debug, so the no-secrets check below sees it all.
         "RUST_LOG": "debug,hyper=info,h2=info,tower=info,sqlx=info,reqwest=info,rustls=info",
     })
@@ -254,10 +256,20 @@ def test_the_credentials_file_is_reread_when_it_changes(signed):
     client(signed.endpoint, FULL).list_state_machines()
 
 
-def test_probes_metrics_stay_open_and_the_console_is_closed(signed):
-    for path in ("/healthz", "/readyz", "/metrics"):
+def test_probes_stay_open_metrics_take_their_token_and_the_console_is_closed(signed):
+    for path in ("/healthz", "/readyz"):
         with urllib.request.urlopen(signed.endpoint + path, timeout=10) as answer:
             assert answer.status == 200, path
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(urllib.request.Request(signed.endpoint + "/metrics",
+                                                          headers=headers), timeout=10)
+        assert error.value.code == 401
+    scrape = urllib.request.Request(signed.endpoint + "/metrics",
+                                    headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(scrape, timeout=10) as answer:
+        assert answer.status == 200
+        assert b"cairn_" in answer.read()
     request = urllib.request.Request(
         signed.endpoint + "/console/api/ListStateMachines", data=b"{}", method="POST",
         headers={"Content-Type": "application/json", "X-Cairn-Console": "1"})

@@ -82,6 +82,9 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Bearer token `/metrics` asks for; without it `/metrics` is open (health
+    /// endpoints always are).
+    pub metrics_token: Option<Secret>,
 }
 
 /// A configuration value that must never reach a log: `Debug` prints it redacted.
@@ -126,6 +129,7 @@ impl Default for Config {
             api_policies_file: None,
             tls_cert: None,
             tls_key: None,
+            metrics_token: None,
         }
     }
 }
@@ -207,6 +211,9 @@ impl Config {
         }
         if let Some(v) = var("CAIRN_API_POLICIES_FILE") {
             self.api_policies_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_METRICS_TOKEN") {
+            self.metrics_token = Some(Secret(v));
         }
         if let Some(v) = var("CAIRN_TLS_CERT") {
             self.tls_cert = Some(PathBuf::from(v));

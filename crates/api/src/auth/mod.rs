@@ -138,6 +138,15 @@ impl Auth {
                 "Credential should be scoped to correct service: '{service}'. "
             )));
         }
+        // The operation is in a header: a signature that leaves it out would let anyone
+        // who saw the request send the same signed body to another operation.
+        if request.headers.contains_key("x-amz-target")
+            && !signature.signed_headers.iter().any(|h| h == "x-amz-target")
+        {
+            return Err(AuthError::InvalidSignature(
+                "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.".to_string(),
+            ));
+        }
         sigv4::check_time(&signature, now)?;
         let mut hashes = vec![sigv4::payload_hash(body)];
         if signature.presigned.is_some() {

@@ -244,6 +244,56 @@ fn each_refusal_is_the_error_aws_sends() {
 }
 
 #[test]
+fn a_signature_that_leaves_out_the_target_is_refused() {
+    let url = "http://localhost:8083/";
+    let identity = Credentials::new(KEY, SECRET, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("states")
+        .time(at())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("params")
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        url,
+        [("host", "localhost:8083")].into_iter(),
+        SignableBody::Bytes(BODY),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("signs").into_parts();
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("localhost:8083"));
+    for (name, value) in instructions.headers() {
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            HeaderValue::from_str(value).expect("value"),
+        );
+    }
+    let arrived = Arrived {
+        path: "/".into(),
+        query: None,
+        headers: headers.clone(),
+        body: BODY.to_vec(),
+    };
+    assert_eq!(
+        verify(&arrived, now()),
+        Ok(KEY.to_string()),
+        "no target: fine"
+    );
+    headers.insert(
+        "x-amz-target",
+        HeaderValue::from_static("AWSStepFunctions.StopExecution"),
+    );
+    let retargeted = Arrived { headers, ..arrived };
+    assert!(
+        matches!(verify(&retargeted, now()), Err(AuthError::InvalidSignature(m)) if m.contains("X-Amz-Target"))
+    );
+}
+
+#[test]
 fn malformed_headers_are_incomplete_signatures() {
     for bad in [
         "",
