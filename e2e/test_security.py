@@ -8,6 +8,7 @@ request would have created or started is looked for afterwards with a full-acces
 import datetime
 import json
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.request
@@ -279,6 +280,40 @@ def test_probes_stay_open_metrics_take_their_token_and_the_console_is_closed(sig
     assert json.loads(error.value.read())["__type"].endswith("#AccessDeniedException")
 
 
+def raw(signed, headers, body=b"{}"):
+    request = urllib.request.Request(signed.endpoint + "/", data=body, method="POST",
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_a_malformed_authorization_is_an_incomplete_signature(signed):
+    base = {"Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AWSStepFunctions.ListStateMachines",
+            "X-Amz-Date": "20261207T000000Z"}
+    for authorization in ["AWS4-HMAC-SHA256 Credential=CAIRNFULLKEY/20261207/us-east-1/states/aws4_request",
+                          "Bearer something", "AWS4-HMAC-SHA256 garbage"]:
+        status, body = raw(signed, {**base, "Authorization": authorization})
+        assert status == 400 and body["__type"].endswith("#IncompleteSignatureException"), body
+
+
+def test_the_sync_host_prefix_is_signed_as_sent(signed):
+    """botocore signs StartSyncExecution for `sync-<host>`; the Host header carries it."""
+    port = signed.endpoint.rsplit(":", 1)[1]
+    for host, expected in [(f"sync-localhost:{port}", 200), (f"localhost:{port}", 400)]:
+        request = AWSRequest(method="POST", url=f"http://sync-localhost:{port}/", data=b"{}",
+                             headers={"Content-Type": "application/x-amz-json-1.0",
+                                      "X-Amz-Target": "AWSStepFunctions.ListStateMachines"})
+        botocore.auth.SigV4Auth(Credentials(*FULL), "states", REGION).add_auth(request)
+        headers = dict(request.headers.items())
+        headers["Host"] = host
+        status, body = raw(signed, headers)
+        assert status == expected, (host, body)
+
+
 def test_no_secret_or_signature_reaches_the_log(signed):
     """Runs last in the module: the log then holds every request above, good and bad."""
     sfn = client(signed.endpoint, FULL)
@@ -291,4 +326,5 @@ def test_no_secret_or_signature_reaches_the_log(signed):
     for secret in SECRETS + ["a-wrong-secret-value"]:
         assert secret not in log, f"a secret reached the log: {secret}"
     assert "Signature=" not in log and "X-Amz-Signature" not in log
-    assert "AWS4-HMAC-SHA256" not in log
+    assert "Credential=" not in log, "no Authorization header is logged"
+    assert not re.search(r"[0-9a-f]{64}", log), "no signature (64 hex digits) is logged"
