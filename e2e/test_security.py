@@ -314,6 +314,15 @@ def test_the_sync_host_prefix_is_signed_as_sent(signed):
         assert status == expected, (host, body)
 
 
+def test_without_credentials_the_server_says_the_api_is_open(server):
+    """The suite's own server has no API credentials: it accepts any signature and says
+    at start that the API is open."""
+    log = server.log_path.read_text(errors="replace")
+    assert "the API is open: no access keys are configured" in log
+    client(server.endpoint, ("anything", "at-all")).list_state_machines()
+    client(server.endpoint).list_state_machines()
+
+
 def test_no_secret_or_signature_reaches_the_log(signed):
     """Runs last in the module: the log then holds every request above, good and bad."""
     sfn = client(signed.endpoint, FULL)
