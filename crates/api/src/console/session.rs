@@ -151,15 +151,17 @@ pub async fn sign_in<S: Store>(
     };
     // One answer for an unknown key and a wrong secret: the form reveals neither.
     let denied = || {
-        tracing::info!(access_key = %key_id.chars().take(128).collect::<String>(), "console sign-in refused");
         refusal(ApiError::AccessDenied(
             "The access key id or the secret access key is not right".to_string(),
         ))
     };
     let Some((id, key)) = state.auth.key(key_id) else {
+        // The id is not logged: it may be a secret typed into the wrong field.
+        tracing::info!("console sign-in refused: no such access key");
         return denied();
     };
     if !crate::auth::sigv4::same(&mac(&key.secret, &id, 0), &mac(secret, &id, 0)) {
+        tracing::info!(access_key = %id, "console sign-in refused: wrong secret");
         return denied();
     }
     let expiry = (chrono::Utc::now() + LIFETIME).timestamp();
