@@ -524,6 +524,29 @@ mod tests {
     }
 
     #[test]
+    fn tls_needs_both_files_and_the_metrics_token_never_prints() {
+        assert!(Config::default().tls().expect("off").is_none());
+        let half = Config {
+            tls_cert: Some(PathBuf::from("/nonexistent/cert.pem")),
+            ..Config::default()
+        };
+        let error = half.tls().expect_err("a certificate without a key");
+        assert!(error.to_string().contains("CAIRN_TLS_KEY"), "{error}");
+        let missing = Config {
+            tls_key: Some(PathBuf::from("/nonexistent/key.pem")),
+            ..half
+        };
+        assert!(missing.tls().is_err(), "files that do not exist");
+        let env: BTreeMap<&str, &str> = [("CAIRN_METRICS_TOKEN", "scrape-token-value")].into();
+        let mut config = Config::default();
+        config
+            .apply_env(|n| env.get(n).map(|v| v.to_string()))
+            .expect("valid");
+        assert!(config.metrics_token.is_some());
+        assert!(!format!("{config:?}").contains("scrape-token-value"));
+    }
+
+    #[test]
     fn a_file_with_an_unknown_field_is_refused() {
         assert!(toml::from_str::<Config>("listen = \"127.0.0.1:1\"\nbogus = 1").is_err());
         let config: Config =
