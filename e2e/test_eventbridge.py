@@ -134,3 +134,55 @@ def test_an_undeliverable_event_reaches_its_dead_letter_queue(events, moto, uniq
     assert attributes["ERROR_CODE"] == "StateMachineDoesNotExist"
     assert attributes["TARGET_ARN"] == missing
     assert attributes["RULE_ARN"].endswith(f"rule/{rule}")
+
+
+@pytest.fixture(scope="module")
+def self_bus_server():
+    """A `cairn server` whose EventBridge endpoint (AWS_ENDPOINT_URL_EVENTBRIDGE) is itself,
+    so `events:putEvents` Tasks reach its own bus."""
+    import os
+
+    from conftest import LOG_DIR, _stop, drop_database, start_server
+    database = f"cairn_e2e_selfbus_{os.getpid()}"
+    drop_database(database)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"{database}.log"
+    log_path.write_text("")
+    srv = start_server(database, log_path,
+                       {"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:{port}"})
+    yield srv
+    _stop(srv.process)
+    drop_database(database)
+
+
+def test_a_put_events_task_starts_a_workflow_through_cairns_own_bus(self_bus_server, unique):
+    endpoint = self_bus_server.endpoint
+    session = boto3.session.Session()
+    sfn = session.client("stepfunctions", endpoint_url=endpoint, region_name=REGION,
+                         aws_access_key_id="test", aws_secret_access_key="test")
+    bus = session.client("events", endpoint_url=endpoint, region_name=REGION,
+                         aws_access_key_id="test", aws_secret_access_key="test")
+    child = sfn.create_state_machine(name=unique("child"), roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    parent = sfn.create_state_machine(name=unique("parent"), roleArn=ROLE, definition=json.dumps({
+        "StartAt": "Announce", "States": {"Announce": {
+            "Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+            "Parameters": {"Entries": [{"Source": "cairn.parent", "DetailType": "Work Requested",
+                                        "Detail": {"job.$": "$.job"}}]},
+            "End": True}}}))["stateMachineArn"]
+    rule = unique("work-requested")
+    bus.put_rule(Name=rule, EventPattern=json.dumps(
+        {"source": ["cairn.parent"], "detail-type": ["Work Requested"]}))
+    bus.put_targets(Rule=rule, Targets=[{"Id": "child", "Arn": child, "RoleArn": ROLE,
+                                         "InputPath": "$.detail"}])
+    started = sfn.start_execution(stateMachineArn=parent, input=json.dumps({"job": 7}))
+    ended = wait_for_end(sfn, started["executionArn"])
+    assert ended["status"] == "SUCCEEDED", ended
+    answer = json.loads(ended["output"])
+    assert answer["FailedEntryCount"] == 0 and len(answer["Entries"]) == 1
+    found = executions_of(sfn, child, 1)
+    assert len(found) == 1
+    child_run = wait_for_end(sfn, found[0]["executionArn"])
+    assert json.loads(child_run["input"]) == {"job": 7}
+    # The child's execution is named from the event Cairn's bus gave the parent's entry.
+    assert found[0]["name"].startswith(answer["Entries"][0]["EventId"])

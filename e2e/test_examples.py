@@ -201,7 +201,9 @@ def functions_server():
     server for both: order-processing's functions through the Lambda Invoke API
     (`AWS_ENDPOINT_URL_LAMBDA`, as run.sh does), map-batch's through function URLs
     (`CAIRN_FUNCTIONS`, the other way the READMEs describe)."""
-    order = example("order-processing", "functions").Functions()
+    # examples/order-events' functions: order-processing's, with a send-confirmation that
+    # also takes an order arriving by event (no customer).
+    order = example("order-events", "functions").Functions()
     batch = example("map-batch", "functions").Functions()
     order_http, order_url = lambda_server.start(order)
     batch_http, batch_url = lambda_server.start(batch)
@@ -362,3 +364,17 @@ def test_order_processing_mocked_example(mocked_server, lambda_fake):
     seen = [i["payload"].get("orderId", "") for i in lambda_fake.invocations
             if isinstance(i["payload"], dict)]
     assert not [o for o in seen if str(o).startswith(tuple(mocked.CASES))], seen
+
+
+def test_order_events_example(functions_server):
+    """examples/order-events: the seed's rule and input transformer start the seed's order
+    workflow once, with the transformer's input; the non-matching event starts nothing."""
+    order_id, executions, described = example("order-events").run(functions_server.endpoint)
+    assert len(executions) == 1, executions
+    assert json.loads(described["input"]) == {
+        "orderId": order_id, "items": [{"sku": "BOOK-1", "qty": 2}, {"sku": "PEN-7", "qty": 1}],
+        "source": "eventbridge"}
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"inventoryUpdated": ["BOOK-1", "PEN-7"]}, {"confirmationSkipped": "eventbridge"},
+        {"trackingNumber": f"TRK-{order_id}"}]

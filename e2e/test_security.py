@@ -314,6 +314,25 @@ def test_the_sync_host_prefix_is_signed_as_sent(signed):
         assert status == expected, (host, body)
 
 
+def test_the_schedulers_rest_paths_are_signed_too(signed):
+    """EventBridge Scheduler's REST-JSON routes (/schedules, /schedule-groups, /tags) check
+    signatures and policies as POST / does."""
+    group = f"sec-{uuid.uuid4().hex[:8]}"
+    refused(lambda: client(signed.endpoint, service="scheduler").create_schedule_group(Name=group),
+            "MissingAuthenticationTokenException")
+    refused(lambda: client(signed.endpoint, (FULL[0], "wrong"), service="scheduler")
+            .create_schedule_group(Name=group), "InvalidSignatureException")
+    reader = client(signed.endpoint, READER, service="scheduler")
+    reader.list_schedule_groups()
+    refused(lambda: reader.create_schedule_group(Name=group), "AccessDeniedException")
+    full = client(signed.endpoint, FULL, service="scheduler")
+    assert group not in {g["Name"] for g in full.list_schedule_groups()["ScheduleGroups"]}
+    full.create_schedule_group(Name=group)
+    assert full.get_schedule_group(Name=group)["Name"] == group
+    refused(lambda: reader.delete_schedule_group(Name=group), "AccessDeniedException")
+    assert full.get_schedule_group(Name=group)["State"] == "ACTIVE"
+
+
 def test_without_credentials_the_server_says_the_api_is_open(server):
     """The suite's own server has no API credentials: it accepts any signature and says
     at start that the API is open."""

@@ -10,6 +10,7 @@
 #   examples/run.sh order-processing
 #   examples/run.sh order-processing-jsonata
 #   examples/run.sh order-processing-mocked
+#   examples/run.sh order-events
 #   examples/run.sh map-batch
 #   examples/run.sh activity-approval
 #   examples/run.sh sqs-approval
@@ -22,7 +23,7 @@
 # does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, order-processing-jsonata, order-processing-mocked, map-batch, activity-approval, sqs-approval, sdk-integrations)}
+name=${1:?usage: examples/run.sh EXAMPLE   (order-processing, order-processing-jsonata, order-processing-mocked, order-events, map-batch, activity-approval, sqs-approval, sdk-integrations)}
 [ -f "examples/$name/run.py" ] || { echo "no examples/$name/run.py" >&2; exit 2; }
 
 venv=target/e2e-venv

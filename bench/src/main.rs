@@ -16,7 +16,8 @@
 //! start to the last execution finished, latency percentiles (Standard: start to stop
 //! date of each execution as stored; Express: each StartSyncExecution call), Postgres commits per execution
 //! (`pg_stat_database.xact_commit` of the bench database), WAL bytes per execution (the
-//! cluster's), and the server's CPU time and peak memory.
+//! cluster's), and the server's CPU time and peak memory. `--replicas N` runs N servers on
+//! the one database and sends the starts to each in turn.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -59,6 +60,10 @@ struct Args {
     /// Items of the `map` workload's one Map state (run 10 at a time).
     #[arg(long, default_value_t = 1000)]
     map_items: usize,
+    /// How many `cairn server` replicas share the bench's database; starts go to them
+    /// in turn. CPU is summed over the replicas, peak memory is the largest one's.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    replicas: u16,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -304,6 +309,60 @@ async fn park(client: &reqwest::Client, endpoint: &str, args: &Args, pid: u32) -
     }))
 }
 
+/// One `cairn server` of the bench, on a free loopback port.
+struct Replica {
+    process: tokio::process::Child,
+    pid: u32,
+    endpoint: String,
+}
+
+impl Replica {
+    /// Starts a server on `database_url` and waits until it answers.
+    async fn start(
+        cairn: &str,
+        database_url: &str,
+        functions: &str,
+        client: &reqwest::Client,
+    ) -> Result<Replica> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let endpoint = format!("http://127.0.0.1:{port}/");
+        let process = tokio::process::Command::new(cairn)
+            .arg("server")
+            .env("DATABASE_URL", database_url)
+            .env("CAIRN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CAIRN_FUNCTIONS", functions)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!("starting {cairn} (build it with cargo build --release -p cairn)")
+            })?;
+        let pid = process.id().context("server pid")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while call(client, &endpoint, "ListStateMachines", json!({}))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                bail!("cairn server did not come up at {endpoint}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Replica {
+            process,
+            pid,
+            endpoint,
+        })
+    }
+}
+
+fn total_cpu_seconds(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|&p| cpu_seconds(p)).sum()
+}
+
 async fn call(
     client: &reqwest::Client,
     endpoint: &str,
@@ -336,41 +395,20 @@ async fn main() -> Result<()> {
         std::process::id()
     );
     let database_url = format!("{}/{database}", args.postgres.trim_end_matches('/'));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}/");
     let functions = (1..=3)
         .map(|i| format!("step{i}=http://{target}/step{i}"))
         .collect::<Vec<_>>()
         .join(",");
-    let mut server = tokio::process::Command::new(&args.cairn)
-        .arg("server")
-        .env("DATABASE_URL", &database_url)
-        .env("CAIRN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CAIRN_FUNCTIONS", functions)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it with cargo build --release -p cairn)",
-                args.cairn
-            )
-        })?;
-    let pid = server.id().context("server pid")?;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while call(&client, &endpoint, "ListStateMachines", json!({}))
-        .await
-        .is_err()
-    {
-        if Instant::now() > deadline {
-            bail!("cairn server did not come up at {endpoint}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // The first replica creates and migrates the database; the others start after it.
+    let mut servers = Vec::new();
+    for _ in 0..args.replicas {
+        servers.push(Replica::start(&args.cairn, &database_url, &functions, &client).await?);
     }
+    let pid = servers[0].pid;
+    let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
+    let endpoints: Vec<String> = servers.iter().map(|s| s.endpoint.clone()).collect();
+    let endpoint = endpoints[0].clone();
     let machine = call(
         &client,
         &endpoint,
@@ -415,7 +453,7 @@ async fn main() -> Result<()> {
             .await
     };
     let wal_before = wal(pool.clone()).await?;
-    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+    let cpu_before = total_cpu_seconds(&pids);
 
     // The run's interval is read from the database's clock: from here to the last
     // execution's stopDate, so that how often progress is polled does not change it.
@@ -430,7 +468,7 @@ async fn main() -> Result<()> {
     let mut starters = Vec::new();
     for _ in 0..args.concurrency {
         let client = client.clone();
-        let endpoint = endpoint.clone();
+        let endpoints = endpoints.clone();
         let machine = machine.clone();
         let next = next.clone();
         let done_sync = done_sync.clone();
@@ -446,7 +484,8 @@ async fn main() -> Result<()> {
                 }
                 let operation = if express { "StartSyncExecution" } else { "StartExecution" };
                 let began = Instant::now();
-                let answer = call(&client, &endpoint, operation,
+                let endpoint = &endpoints[i % endpoints.len()];
+                let answer = call(&client, endpoint, operation,
                      json!({"stateMachineArn": machine, "name": format!("e{i}"), "input": workload.input(i, map_items).to_string()}))
                     .await?;
                 if express {
@@ -522,9 +561,12 @@ async fn main() -> Result<()> {
         }
     }
     let [p50, p90, p99, max] = percentiles(latencies);
-    let cpu = cpu_seconds(pid).unwrap_or(0.0) - cpu_before;
-    let peak = peak_rss_mb(pid).unwrap_or(0.0);
-    let rss_at_end = rss_mb(pid).unwrap_or(0.0);
+    let cpu = total_cpu_seconds(&pids) - cpu_before;
+    let peak = pids
+        .iter()
+        .filter_map(|&p| peak_rss_mb(p))
+        .fold(0.0, f64::max);
+    let rss_at_end = pids.iter().filter_map(|&p| rss_mb(p)).fold(0.0, f64::max);
     let disk = sqlx::query_as::<_, (i64, i64, i64, i64)>(
         "select pg_total_relation_size('executions'), (select count(*) from executions),
                 pg_total_relation_size('history_batches'),
@@ -535,8 +577,12 @@ async fn main() -> Result<()> {
     let wal_bytes = wal(pool.clone()).await? - wal_before;
     // Postgres backends report their commits lazily (an idle one up to 10 s later) but
     // always when they exit: stop the server first, so every commit it made is counted.
-    server.start_kill()?;
-    let _ = server.wait().await;
+    for server in &mut servers {
+        server.process.start_kill()?;
+    }
+    for server in &mut servers {
+        let _ = server.process.wait().await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let commits_after = commits(pool.clone()).await?;
     // Express runs store nothing; each answer was checked as it came.
@@ -551,6 +597,7 @@ async fn main() -> Result<()> {
     let commits_per_execution = (commits_after - commits_before) as f64 / executions;
     let report = json!({
         "workload": args.workload.name(),
+        "replicas": args.replicas,
         "executions": args.executions,
         "failed": failed,
         "seconds": elapsed,

@@ -21,6 +21,8 @@ const KEYS: &[&str] = &[
     "MaxConcurrencyPath", "ToleratedFailureCount", "ToleratedFailurePercentage", "Label",
     "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "Credentials", "RoleArn",
     "QueryLanguage", "Assign", "Arguments", "Output", "x.$", "A", "B",
+    "ItemReader", "ItemBatcher", "ResultWriter", "ReaderConfig", "InputType", "MaxItems",
+    "MaxItemsPerBatch", "BatchInput", "WriterConfig", "Bucket", "Key", "Prefix",
 ];
 const STRINGS: &[&str] = &[
     "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map", "A", "B", "C",
@@ -28,6 +30,8 @@ const STRINGS: &[&str] = &[
     "INLINE", "DISTRIBUTED", "STANDARD", "EXPRESS", "FULL", "NONE", "JSONPath", "JSONata",
     "arn:aws:states:::lambda:invoke", "arn:aws:states:::states:startExecution.sync:2",
     "arn:aws:states:::sns:publish.waitForTaskToken", "2016-03-14T01:59:00Z", "{% $x %}", "",
+    "arn:aws:states:::s3:getObject", "arn:aws:states:::s3:listObjectsV2",
+    "arn:aws:states:::s3:putObject", "CSV", "JSON", "JSONL", "MANIFEST",
 ];
 
 fn value(u: &mut Unstructured<'_>, depth: usize) -> Result<Value> {
@@ -89,7 +93,9 @@ fn check(text: &str, options: &ValidateOptions) {
 
 fuzz_target!(|data: &[u8]| {
     let express = data.first().is_some_and(|b| b & 1 == 1);
-    let options = ValidateOptions { express, ..ValidateOptions::default() };
+    // What a new definition gets: the Distributed Map fields not run yet are refused.
+    let refuse_not_built = data.first().is_some_and(|b| b & 2 == 2);
+    let options = ValidateOptions { express, refuse_not_built, ..ValidateOptions::default() };
 
     // Raw bytes.
     check(&String::from_utf8_lossy(data), &options);

@@ -41,6 +41,11 @@ impl Input {
         }
     }
 
+    /// Every member of the request, as sent.
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.members
+    }
+
     /// Keeps the request's W3C Trace Context headers (`traceparent`, `tracestate`), so
     /// that a started execution continues the caller's trace.
     pub fn with_trace_headers(mut self, headers: &axum::http::HeaderMap) -> Input {

@@ -19,12 +19,14 @@ pub mod approval;
 pub mod arn;
 pub mod auth;
 mod body;
+mod catalog_cache;
 pub mod console;
 pub mod error;
 pub mod events;
 pub mod input;
 mod operations;
 pub mod page;
+pub mod scheduler;
 pub mod throttle;
 
 use axum::body::Body;
@@ -91,6 +93,7 @@ pub struct ApiState<S> {
     config: std::sync::Arc<ApiConfig>,
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
+    catalog: std::sync::Arc<catalog_cache::CatalogCache>,
     throttle: std::sync::Arc<throttle::Throttle>,
     /// Who may call (open unless keys are configured; see [`auth`]).
     auth: std::sync::Arc<auth::Auth>,
@@ -107,6 +110,7 @@ impl<S: Store> ApiState<S> {
             config: std::sync::Arc::new(config),
             targets,
             express: Default::default(),
+            catalog: Default::default(),
             tasks_doorbell: Default::default(),
             auth: Default::default(),
         }
@@ -129,6 +133,11 @@ impl<S: Store> ApiState<S> {
 
     pub(crate) fn express_definitions(&self) -> &operations::express::Definitions {
         &self.express
+    }
+
+    /// What starts read of the catalog, kept while it does not change.
+    pub(crate) fn catalog(&self) -> &catalog_cache::CatalogCache {
+        &self.catalog
     }
 
     pub(crate) async fn tasks_doorbell(&self) -> std::sync::Arc<tokio::sync::Notify> {
@@ -159,11 +168,13 @@ impl<S: Store> ApiState<S> {
     }
 }
 
-/// The API: `POST /` for every operation. Merge it with other routes (health, metrics)
-/// in the binary; it answers nothing but `POST /`.
+/// The API: `POST /` for every operation of Step Functions and EventBridge, and
+/// EventBridge Scheduler's REST paths ([`scheduler`]). Merge it with other routes (health, metrics)
+/// in the binary.
 pub fn router<S: Store>(state: ApiState<S>) -> Router {
     Router::new()
         .route("/", post(handle::<S>))
+        .merge(scheduler::routes::<S>())
         .with_state(state)
 }
 

@@ -199,6 +199,83 @@ async fn invalid_definition_uses_aws_message() {
     );
 }
 
+/// A Distributed Map's `ItemReader` (and `ItemBatcher`, `ResultWriter`) is not run yet: a
+/// new definition with one is refused, never accepted and run differently from AWS.
+#[tokio::test]
+async fn distributed_map_parts_not_run_yet_are_refused() {
+    let h = Harness::start().await;
+    let map = |extra: Value| {
+        let mut state = json!({"Type": "Map", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                              "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}});
+        for (k, v) in extra.as_object().expect("an object") {
+            state[k] = v.clone();
+        }
+        json!({"StartAt": "M", "States": {"M": state}}).to_string()
+    };
+    let reader = map(
+        json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+        "Parameters": {"Bucket": "b", "Key": "rows.csv"}}}),
+    );
+    let name = unique("dmap");
+    let reply = h
+        .call(
+            "CreateStateMachine",
+            json!({"name": name, "definition": reader, "roleArn": ROLE}),
+        )
+        .await;
+    reply.err("InvalidDefinition");
+    assert!(
+        reply
+            .message()
+            .contains("SCHEMA_VALIDATION_FAILED: Cairn does not support a Map's 'ItemReader' yet")
+            && reply.message().contains("at /States/M/ItemReader"),
+        "{}",
+        reply.body
+    );
+    h.call("ListStateMachines", json!({})).await.ok()["stateMachines"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .for_each(|m| assert_ne!(m["name"], name.as_str(), "nothing stored"));
+
+    // The same Map over its input is accepted; updating it to read S3 is refused.
+    let created = h
+        .call(
+            "CreateStateMachine",
+            json!({"name": name, "definition": map(json!({"MaxConcurrency": 2})), "roleArn": ROLE}),
+        )
+        .await
+        .ok();
+    let writer = map(
+        json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "b", "Prefix": "out"}}}),
+    );
+    let reply = h
+        .call(
+            "UpdateStateMachine",
+            json!({"stateMachineArn": created["stateMachineArn"], "definition": writer}),
+        )
+        .await;
+    reply.err("InvalidDefinition");
+    assert!(reply.message().contains("'ResultWriter'"), "{}", reply.body);
+
+    let batcher = map(json!({"ItemBatcher": {"MaxItemsPerBatch": 10}}));
+    let validated = h
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": batcher}),
+        )
+        .await
+        .ok();
+    assert_eq!(validated["result"], "FAIL", "{validated}");
+    assert_eq!(
+        validated["diagnostics"][0]["location"], "/States/M/ItemBatcher",
+        "{validated}"
+    );
+}
+
 #[tokio::test]
 async fn validate_state_machine_definition() {
     let h = Harness::start().await;

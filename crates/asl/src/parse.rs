@@ -43,7 +43,7 @@ const MAX_SECONDS: u64 = 99_999_999;
 /// AWS's limit for a retrier's `MaxDelaySeconds` (one year plus a day, in seconds).
 const MAX_DELAY_SECONDS: u64 = 31_622_400;
 /// AWS's limit for a Map `Label`, in characters.
-const MAX_LABEL_CHARS: usize = 40;
+pub const MAX_LABEL_CHARS: usize = 40;
 
 /// Fields only the JSONata query language has. In a JSONPath state AWS refuses them.
 const JSONATA_ONLY_FIELDS: &[&str] = &["Arguments", "Output", "Items", "Condition"];

@@ -21,6 +21,8 @@ use crate::diagnostic::{index, pointer, Diagnostic, DiagnosticCode, Severity};
 use crate::model::{StateKind, StateMachine, Transition};
 use crate::parse::parse_definition;
 
+pub mod not_built;
+
 /// Options that change what is accepted.
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
@@ -28,6 +30,13 @@ pub struct ValidateOptions {
     pub max_definition_bytes: usize,
     /// Express machines refuse `.sync` and `.waitForTaskToken` integrations.
     pub express: bool,
+    /// Refuse what Cairn parses but does not run yet (a Distributed Map's `ItemReader`,
+    /// `ItemBatcher`, `ResultWriter`: see [`not_built`]), so that no definition is
+    /// accepted and then run differently from AWS. Set by every path that accepts a new
+    /// definition (CreateStateMachine, UpdateStateMachine, ValidateStateMachineDefinition,
+    /// `cairn validate`, `cairn run`); left off where a stored definition is re-read (it
+    /// passed when it was created) and for TestState, which mocks an `ItemReader`'s data.
+    pub refuse_not_built: bool,
 }
 
 impl Default for ValidateOptions {
@@ -35,6 +44,7 @@ impl Default for ValidateOptions {
         ValidateOptions {
             max_definition_bytes: 1024 * 1024,
             express: false,
+            refuse_not_built: false,
         }
     }
 }
@@ -94,6 +104,7 @@ pub fn validate(
 
     let mut checker = Checker {
         express: options.express,
+        refuse_not_built: options.refuse_not_built,
         diags: &mut diagnostics,
         names: HashMap::new(),
     };
@@ -112,6 +123,7 @@ fn has_errors(diagnostics: &[Diagnostic]) -> bool {
 
 struct Checker<'d> {
     express: bool,
+    refuse_not_built: bool,
     diags: &'d mut Vec<Diagnostic>,
     /// Every state name seen so far, machine-wide, with where it was first defined.
     names: HashMap<String, String>,
@@ -219,6 +231,9 @@ impl Checker<'_> {
                         }
                         _ => "ItemProcessor",
                     };
+                    if self.refuse_not_built {
+                        not_built::map(map, state.query_language, &sloc, self.diags);
+                    }
                     let raw_processor = raw_state.and_then(|s| s.get(key)).unwrap_or(&Value::Null);
                     self.machine(&map.item_processor, raw_processor, &at(&sloc, key));
                 }

@@ -141,7 +141,7 @@ fn empty_text_is_missing_description() {
 fn too_large_definitions_are_refused() {
     let options = ValidateOptions {
         max_definition_bytes: 64,
-        express: false,
+        ..ValidateOptions::default()
     };
     let text = single(json!({"Type": "Pass", "Comment": "x".repeat(100), "End": true})).to_string();
     let d = validate(&text, &options).expect_err("should be refused");
@@ -151,7 +151,7 @@ fn too_large_definitions_are_refused() {
     let small = single(pass_end()).to_string();
     let options = ValidateOptions {
         max_definition_bytes: small.len(),
-        express: false,
+        ..ValidateOptions::default()
     };
     assert!(validate(&small, &options).is_ok());
 }
@@ -1252,6 +1252,152 @@ fn map_is_parsed() {
     assert!(map.item_reader.is_some() && map.item_batcher.is_some() && map.result_writer.is_some());
     assert_eq!(map.label.as_deref(), Some("My-Label_1"));
     assert_eq!(map.item_processor.start_at, "Inner");
+}
+
+/// What CreateStateMachine, UpdateStateMachine and ValidateStateMachineDefinition use.
+fn check_new(def: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
+    let options = ValidateOptions {
+        refuse_not_built: true,
+        ..ValidateOptions::default()
+    };
+    validate(&def.to_string(), &options).map(|(m, _)| m)
+}
+
+fn distributed(extra: Value) -> Value {
+    let mut fields = json!({
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Inner", "States": {"Inner": pass_end()}}
+    });
+    if let (Some(f), Some(e)) = (fields.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            f.insert(k.clone(), v.clone());
+        }
+    }
+    map_with(fields)
+}
+
+#[test]
+fn distributed_map_fields_not_run_yet_are_refused_for_new_definitions() {
+    let reader = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"}, "Parameters": {"Bucket": "b", "Key": "k.json"}});
+    let batcher = json!({"MaxItemsPerBatch": 2});
+    let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "b", "Prefix": "out"}});
+    for (field, value) in [
+        ("ItemReader", &reader),
+        ("ItemBatcher", &batcher),
+        ("ResultWriter", &writer),
+    ] {
+        let def = distributed(json!({ field: value }));
+        // Stored definitions and TestState still read it (TestState mocks a reader's data).
+        assert!(check(&def).is_ok(), "{field}");
+        let d = check_new(&def).expect_err(field);
+        assert_eq!(d.len(), 1, "{field}: {d:#?}");
+        assert_eq!(d[0].code, DiagnosticCode::SchemaValidationFailed);
+        assert_eq!(d[0].location, format!("/States/S/{field}"));
+        assert!(
+            d[0].message
+                .starts_with(&format!("Cairn does not support a Map's '{field}' yet: ")),
+            "{d:#?}"
+        );
+        assert!(
+            invalid_definition_message(&d).contains(&format!("at /States/S/{field}")),
+            "{}",
+            invalid_definition_message(&d)
+        );
+    }
+    // All three: three diagnostics, in field order.
+    let d = check_new(&distributed(json!({
+        "ItemReader": reader, "ItemBatcher": batcher, "ResultWriter": writer
+    })))
+    .expect_err("refused");
+    let locations: Vec<&str> = d.iter().map(|d| d.location.as_str()).collect();
+    assert_eq!(
+        locations,
+        [
+            "/States/S/ItemReader",
+            "/States/S/ItemBatcher",
+            "/States/S/ResultWriter"
+        ]
+    );
+}
+
+#[test]
+fn a_refused_field_is_first_checked_as_aws_checks_it() {
+    let def = distributed(json!({"ItemReader": {"Resource": "arn:aws:states:::s3:deleteObject"}}));
+    let d = check_new(&def).expect_err("refused");
+    assert!(d.len() >= 2, "{d:#?}");
+    assert!(
+        d.iter()
+            .any(|d| d.location.starts_with("/States/S/ItemReader")
+                && !d.message.starts_with("Cairn does not support")),
+        "{d:#?}"
+    );
+    assert!(d
+        .last()
+        .expect("diagnostics")
+        .message
+        .starts_with("Cairn does not support a Map's 'ItemReader'"));
+}
+
+#[test]
+fn a_jsonata_map_with_an_item_reader_is_refused_too() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {
+        "Type": "Map", "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                          "StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": true}}},
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSONL"},
+                       "Arguments": {"Bucket": "b", "Key": "{% $states.input.key %}"}}
+    }}});
+    assert!(check(&def).is_ok());
+    let d = check_new(&def).expect_err("refused");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].location, "/States/S/ItemReader");
+}
+
+/// Whatever the field holds, a new definition with it gets diagnostics, never a panic
+/// (the fuzz target `parse_validate` explores the same with `refuse_not_built`).
+#[test]
+fn refused_fields_of_any_shape_give_diagnostics() {
+    let shapes = [
+        json!(null),
+        json!(1),
+        json!("s3"),
+        json!([]),
+        json!({}),
+        json!({"Resource": 7}),
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": []}),
+        json!({"Resource": "arn:aws:states:::s3:getObject",
+               "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "MaxItems": -1}}),
+        json!({"MaxItemsPerBatch": "x", "MaxInputBytesPerBatch": 1e300, "BatchInput": "{% %}"}),
+        json!({"Resource": "arn:aws:states:::s3:putObject", "WriterConfig": {"OutputType": 1}}),
+    ];
+    for field in ["ItemReader", "ItemBatcher", "ResultWriter"] {
+        for shape in &shapes {
+            let def = distributed(json!({ field: shape }));
+            let d = check_new(&def).expect_err("refused");
+            assert!(
+                d.iter()
+                    .any(|d| d.severity == cairn_asl::diagnostic::Severity::Error
+                        && d.location.starts_with(&format!("/States/S/{field}"))),
+                "{field} = {shape}: {d:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_distributed_map_over_its_input_is_accepted_for_new_definitions() {
+    // The seed's batch job: items from a Task through ItemsPath, EXPRESS children.
+    let seed: Value = serde_json::from_str(include_str!(
+        "../../../examples/map-batch/map-batch.asl.json"
+    ))
+    .expect("the seed's JSON");
+    assert!(check_new(&seed).is_ok());
+    let def = distributed(json!({"ItemsPath": "$.items", "MaxConcurrency": 5,
+        "ToleratedFailurePercentage": 10, "Label": "batch"}));
+    assert!(check_new(&def).is_ok());
 }
 
 #[test]

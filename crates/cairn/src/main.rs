@@ -173,6 +173,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let text = read_source(&definition)?;
             let options = ValidateOptions {
                 express,
+                refuse_not_built: true,
                 ..ValidateOptions::default()
             };
             // Written, not `println!`ed: a closed standard output (`| head`) is an error
@@ -215,7 +216,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => {
             use std::io::Write as _;
             let text = read_source(&definition)?;
-            let machine = match validate(&text, &ValidateOptions::default()) {
+            let options = ValidateOptions {
+                refuse_not_built: true,
+                ..ValidateOptions::default()
+            };
+            let machine = match validate(&text, &options) {
                 Ok((machine, _)) => machine,
                 Err(diagnostics) => {
                     anyhow::bail!("{}", invalid_definition_message(&diagnostics));

@@ -130,7 +130,7 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
     // replica, coordinated through the store.
     {
         let store = store.clone();
-        let bell = store.doorbell(Channel::Inbox);
+        let bell = store.doorbell(Channel::Events);
         let stopping = stopping.clone();
         let targets = targets.clone();
         let events = cairn_worker::eventloop::EventLoopConfig {

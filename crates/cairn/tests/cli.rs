@@ -452,6 +452,37 @@ fn run_with_a_task_result_that_is_not_resource_eq_json_is_exit_2() {
     }
 }
 
+/// A Map that would read its items from S3 is refused, not run over its input instead.
+#[test]
+fn validate_and_run_refuse_an_item_reader_until_it_is_built() {
+    let machine = definition(json!({
+        "StartAt": "M",
+        "States": { "M": { "Type": "Map", "End": true,
+            "ItemReader": { "Resource": "arn:aws:states:::s3:getObject",
+                            "ReaderConfig": { "InputType": "JSONL" },
+                            "Parameters": { "Bucket": "b", "Key": "items.jsonl" } },
+            "ItemProcessor": { "ProcessorConfig": { "Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS" },
+                               "StartAt": "P", "States": { "P": { "Type": "Pass", "End": true } } } } }
+    }));
+    let ran = cairn(&["validate", path(&machine)]);
+    ran.expect_code(1).no_panic();
+    assert!(
+        ran.stdout.lines().any(|l| l.starts_with(
+            "ERROR SCHEMA_VALIDATION_FAILED /States/M/ItemReader Cairn does not support a Map's 'ItemReader' yet"
+        )),
+        "stdout: {}",
+        ran.stdout
+    );
+    let ran = cairn(&["run", path(&machine), "--input", "[1, 2]"]);
+    ran.expect_code(2).no_panic();
+    assert_eq!(ran.stdout, "");
+    assert!(
+        ran.stderr.contains("'ItemReader'"),
+        "stderr: {}",
+        ran.stderr
+    );
+}
+
 #[test]
 fn run_of_an_invalid_definition_is_exit_2_with_aws_message() {
     let machine = definition(json!({

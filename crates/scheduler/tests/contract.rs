@@ -27,6 +27,7 @@ mod contract {
     pub mod nested;
     pub mod observe;
     pub mod redrive;
+    pub mod schedules;
     pub mod tasks;
     pub mod test_cases;
     pub mod versions;
@@ -128,5 +129,11 @@ contract! {
         observe::the_backlog_counts_ready_events_and_waiting_tasks,
         observe::a_migrated_store_is_ready,
         observe::doorbells_ring_after_the_writes_that_concern_them,
+        versions::the_catalog_generation_moves_with_each_change_a_start_reads,
+        schedules::replicas_firing_at_once_start_each_occurrence_once,
+        schedules::a_disabled_schedule_does_not_fire_and_delete_after_completion_removes_it,
+        schedules::a_refused_start_is_queued_then_dead_lettered,
+        schedules::scheduled_rules_fire_once_across_replicas,
+        schedules::new_schedules_and_deliveries_ring_the_events_doorbell,
     }
 }

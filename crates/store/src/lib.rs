@@ -90,6 +90,12 @@ pub trait Store:
     /// shared database) by other processes' soon after. Loops sleep on it between polls.
     fn doorbell(&self, channel: Channel) -> Arc<tokio::sync::Notify>;
 
+    /// A number that changes whenever a state machine, version or alias may have
+    /// changed, here or in another process sharing the database. What was read from the
+    /// catalog while it had one value may be reused while it keeps it. `None` while
+    /// changes cannot be followed (the listener is reconnecting): read the catalog.
+    fn catalog_generation(&self) -> Option<u64>;
+
     /// What is waiting for the engine, for `/metrics`.
     fn backlog(&self) -> impl Future<Output = Result<observe::Backlog>> + Send;
 

@@ -10,6 +10,12 @@ pub enum Channel {
     /// A task is ready (a task row, an activity task): workers and activity long polls
     /// rescan.
     Tasks,
+    /// A state machine, version or alias changed: what a start resolves may differ now,
+    /// so caches of it start again ([`crate::Store::catalog_generation`]).
+    Catalog,
+    /// An EventBridge event, rule or schedule was written: the delivery and schedule
+    /// loops rescan. (Their own starts ring `Inbox`, as every start does.)
+    Events,
 }
 
 impl Channel {
@@ -18,6 +24,8 @@ impl Channel {
         match self {
             Channel::Inbox => "cairn_inbox",
             Channel::Tasks => "cairn_tasks",
+            Channel::Catalog => "cairn_catalog",
+            Channel::Events => "cairn_events",
         }
     }
 }

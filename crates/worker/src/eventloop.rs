@@ -30,8 +30,10 @@ use crate::Targets;
 
 /// Rows a pass claims at most.
 const BATCH: i64 = 128;
-/// The longest a loop sleeps without a wake-up (it polls, as every loop does).
-const IDLE: Duration = Duration::from_secs(1);
+/// The longest a loop sleeps without a wake-up: a safety net for a missed `NOTIFY`, as
+/// every loop has. Events, rules and schedules written anywhere ring the `Events`
+/// doorbell, and a fire or retry that falls due sooner is waited for exactly.
+const IDLE: Duration = Duration::from_secs(5);
 /// How long a dead letter is leased while it is sent.
 const DEAD_LETTER_LEASE: Duration = Duration::from_secs(60);
 
@@ -225,12 +227,15 @@ impl ScheduleSpec {
                 .unwrap_or(0),
             _ => 0,
         };
+        // AWS ignores StartDate and EndDate for a one-time schedule.
+        let one_time = matches!(expression, Expression::At(_));
+        let bound = |name: &str| if one_time { None } else { date(name) };
         Some(ScheduleSpec {
             timing: Timing {
                 expression,
                 zone,
-                start: date("StartDate"),
-                end: date("EndDate"),
+                start: bound("StartDate"),
+                end: bound("EndDate"),
                 anchor: date("StartDate").unwrap_or(schedule.created_at),
                 dialect: Dialect::Scheduler,
             },
@@ -306,6 +311,10 @@ pub async fn run<S: Store>(
         if *stopping.borrow() {
             return;
         }
+        // Listen before looking, so that news arriving during the pass is not missed.
+        let rung = bell.notified();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
         let busy = match pass(&store, &targets, &config).await {
             Ok(busy) => busy,
             Err(error) => {
@@ -328,7 +337,7 @@ pub async fn run<S: Store>(
             continue;
         }
         tokio::select! {
-            _ = bell.notified() => {}
+            _ = &mut rung => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stopping.changed() => {}
         }
@@ -385,4 +394,94 @@ async fn pass<S: Store>(
     Ok(fired_rules as i64 == BATCH
         || (fired.started + fired.queued + fired.skipped) as i64 == BATCH
         || (delivered.started + delivered.retried + delivered.dead) as i64 == BATCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:orders";
+
+    fn time(text: &str) -> Time {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default()
+    }
+
+    fn record(spec: serde_json::Value, created: &str) -> ScheduleRecord {
+        ScheduleRecord {
+            arn: "arn:aws:scheduler:us-east-1:123456789012:schedule/default/nightly".into(),
+            group: "default".into(),
+            name: "nightly".into(),
+            state: "ENABLED".into(),
+            spec: spec.to_string(),
+            created_at: time(created),
+            modified_at: time(created),
+            next_occurrence: None,
+            fire_at: None,
+        }
+    }
+
+    #[test]
+    fn a_one_time_schedule_ignores_its_start_and_end_dates() {
+        let start = time("2026-06-01T00:00:00Z").timestamp() as f64;
+        let end = time("2026-06-02T00:00:00Z").timestamp() as f64;
+        let schedule = record(
+            json!({"ScheduleExpression": "at(2026-07-01T09:00:00)",
+                   "ScheduleExpressionTimezone": "Europe/Paris",
+                   "StartDate": start, "EndDate": end,
+                   "FlexibleTimeWindow": {"Mode": "OFF"},
+                   "Target": {"Arn": MACHINE, "RoleArn": "r"}}),
+            "2026-05-01T00:00:00Z",
+        );
+        let spec = ScheduleSpec::read(&schedule).expect("readable");
+        assert_eq!(
+            spec.timing.first_from(time("2026-05-01T00:00:00Z")),
+            Some(time("2026-07-01T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn the_last_fire_of_a_delete_after_completion_schedule_deletes_it() {
+        let mut schedule = record(
+            json!({"ScheduleExpression": "at(2026-07-01T09:00:00)",
+                   "FlexibleTimeWindow": {"Mode": "OFF"},
+                   "ActionAfterCompletion": "DELETE",
+                   "Target": {"Arn": MACHINE, "RoleArn": "r",
+                              "Input": "{\"arn\": \"<aws.scheduler.schedule-arn>\"}"}}),
+            "2026-05-01T00:00:00Z",
+        );
+        schedule.next_occurrence = Some(time("2026-07-01T09:00:00Z"));
+        let fire = plan_schedule_fire(&schedule, time("2026-07-01T09:00:01Z"));
+        let (execution, delivery) = fire.start.expect("it fires");
+        assert!(fire.delete && fire.next_occurrence.is_none());
+        assert_eq!(
+            execution.name,
+            naming::for_occurrence("nightly", &schedule.arn, time("2026-07-01T09:00:00Z"))
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&execution.input).ok(),
+            Some(json!({"arn": schedule.arn}))
+        );
+        assert_eq!(delivery.machine_arn, MACHINE);
+        // A day late (past the default 24 h event age): not invoked, still deleted.
+        let late = plan_schedule_fire(&schedule, time("2026-07-02T09:00:01Z"));
+        assert!(late.start.is_none() && late.delete);
+    }
+
+    #[test]
+    fn a_flexible_window_spreads_the_fire_the_same_way_on_every_replica() {
+        let schedule = record(
+            json!({"ScheduleExpression": "rate(1 hour)",
+                   "FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15},
+                   "Target": {"Arn": MACHINE, "RoleArn": "r"}}),
+            "2026-05-01T00:00:00Z",
+        );
+        let spec = ScheduleSpec::read(&schedule).expect("readable");
+        let occurrence = time("2026-05-01T01:00:00Z");
+        let at = spec.fire_at(&schedule.arn, occurrence);
+        assert!(at >= occurrence && at < occurrence + chrono::TimeDelta::minutes(15));
+        assert_eq!(at, spec.fire_at(&schedule.arn, occurrence));
+    }
 }

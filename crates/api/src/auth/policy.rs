@@ -40,7 +40,8 @@ pub struct Policy {
     statements: Vec<Statement>,
 }
 
-/// The actions of the `"read-only"` shorthand: they read and change nothing.
+/// The actions of the `"read-only"` shorthand: they read and change nothing
+/// (Step Functions, EventBridge and EventBridge Scheduler).
 pub const READ_ONLY_ACTIONS: &[&str] = &[
     "states:Describe*",
     "states:List*",
@@ -49,6 +50,8 @@ pub const READ_ONLY_ACTIONS: &[&str] = &[
     "events:Describe*",
     "events:List*",
     "events:TestEventPattern",
+    "scheduler:Get*",
+    "scheduler:List*",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

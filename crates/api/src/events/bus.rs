@@ -158,7 +158,7 @@ async fn existing_rule<S: Store>(
         })
 }
 
-fn tags_of(input: &Input, field: &str) -> Result<Vec<Tag>, EventsError> {
+pub(crate) fn tags_of(input: &Input, field: &str) -> Result<Vec<Tag>, EventsError> {
     let Some(list) = input.array(field)? else {
         return Ok(Vec::new());
     };

@@ -3,7 +3,7 @@
 //! boto3's `events` client, the AWS CLI and Terraform work by changing the endpoint.
 //! `bus.rs` holds the operations, `error.rs` the error shapes.
 
-mod bus;
+pub(crate) mod bus;
 pub mod error;
 
 use axum::http::{header, HeaderValue, StatusCode};

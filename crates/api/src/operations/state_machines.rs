@@ -41,6 +41,7 @@ fn read_definition(input: &Input) -> Result<Option<&str>, ApiError> {
 fn check_definition(definition: &str, express: bool) -> Result<(), ApiError> {
     let options = ValidateOptions {
         express,
+        refuse_not_built: true,
         ..ValidateOptions::default()
     };
     match validate(definition, &options) {
@@ -409,6 +410,7 @@ pub fn validate_definition(input: &Input) -> Result<Value, ApiError> {
     let max = input.page_size("maxResults", 100, 100)? as usize;
     let options = ValidateOptions {
         express: machine_type == MachineType::Express,
+        refuse_not_built: true,
         ..ValidateOptions::default()
     };
     let (result, diagnostics) = match validate(definition, &options) {

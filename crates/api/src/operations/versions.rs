@@ -179,9 +179,9 @@ pub(crate) async fn start_target<S: Store>(
     arn: &MachineArn,
 ) -> Result<StartTarget, ApiError> {
     let missing = || ApiError::StateMachineDoesNotExist(arn.arn());
-    let machine = state
-        .store()
-        .state_machine(&arn.machine)
+    let catalog = state.catalog();
+    let machine = catalog
+        .machine(state.store(), &arn.machine)
         .await?
         .ok_or_else(missing)?;
     if machine.status == MachineStatus::Deleting {
@@ -197,7 +197,10 @@ pub(crate) async fn start_target<S: Store>(
         }
         Some(Qualifier::Version(n)) => (*n, None),
         Some(Qualifier::Alias(_)) => {
-            let alias = state.store().alias(&arn.arn()).await?.ok_or_else(missing)?;
+            let alias = catalog
+                .alias(state.store(), &arn.arn())
+                .await?
+                .ok_or_else(missing)?;
             let chosen = super::aliases::choose(&alias.routes).ok_or_else(missing)?;
             let number = arn::check_machine("stateMachineArn", &chosen)?
                 .qualifier
@@ -209,9 +212,8 @@ pub(crate) async fn start_target<S: Store>(
             (number, Some(alias.arn))
         }
     };
-    let version = state
-        .store()
-        .state_machine_version(&arn.machine, number)
+    let version = catalog
+        .version(state.store(), &arn.machine, number)
         .await?
         .ok_or_else(missing)?;
     Ok(StartTarget {

@@ -2,9 +2,11 @@
 //! `ItemBatcher` and `ResultWriter` as typed values checked as AWS checks them
 //! ([`config`]), the decoders that turn an object's bytes into items ([`csv`],
 //! [`json`]), the grouping of items into batches ([`batch`]) and the shapes of the files
-//! a `ResultWriter` exports ([`results`]).
+//! a `ResultWriter` exports ([`results`]), and the names of a Map Run and its children
+//! ([`map_run`]).
 //!
-//! How the engine uses them (the Map state does not yet: see `docs/asl-support.md`):
+//! How the engine uses them (steps 2 and 3 are not wired yet, so a new definition with
+//! these fields is refused: `validate/not_built.rs`, `docs/asl-support.md`):
 //! 1. At validation, [`config::ItemReaderSpec::parse`], [`config::ItemBatcherSpec::parse`]
 //!    and [`config::ResultWriterSpec::parse`] check the raw fields `model::Map` keeps and
 //!    report AWS-shaped diagnostics.
@@ -20,6 +22,7 @@ pub mod batch;
 pub mod config;
 pub mod csv;
 pub mod json;
+pub mod map_run;
 pub mod results;
 
 use serde_json::Value;

@@ -474,3 +474,93 @@ pub async fn aliases_route_to_versions_and_keep_them_from_deletion<S: Store>(sto
         .expect("list")
         .is_none());
 }
+
+/// The catalog generation once the store can follow changes (Postgres: once its
+/// listener is listening).
+async fn generation<S: Store>(store: &S) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(generation) = store.catalog_generation() {
+            return generation;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the catalog's changes are never followed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Asserts that `change` moves the catalog generation by the time it returns: a cache
+/// of what starts read is stale from the moment a change commits, in the process that
+/// made it.
+async fn moves<S: Store, F: std::future::Future>(store: &S, what: &str, change: F) -> F::Output {
+    let before = generation(store).await;
+    let done = change.await;
+    assert_ne!(
+        generation(store).await,
+        before,
+        "{what} left the generation"
+    );
+    done
+}
+
+pub async fn the_catalog_generation_moves_with_each_change_a_start_reads<S: Store>(store: S) {
+    let arn = testing::create_machine(&store, "cached", &result_machine("one")).await;
+    let one = published(
+        store
+            .publish_version(&arn, None, &Publish::default())
+            .await
+            .expect("publish"),
+    );
+    moves(
+        &store,
+        "an update",
+        update(&store, &arn, &redefine(result_machine("two"), "r2")),
+    )
+    .await;
+    let two = published(
+        store
+            .publish_version(&arn, None, &Publish::default())
+            .await
+            .expect("publish"),
+    );
+    let spec = AliasSpec {
+        machine_arn: arn.clone(),
+        name: "live".to_string(),
+        description: None,
+        routes: vec![route(&one, 100)],
+    };
+    let AliasOutcome::Done(alias) = store.create_alias(&spec).await.expect("create") else {
+        panic!("created")
+    };
+    let moved = AliasChanges {
+        description: None,
+        routes: Some(vec![route(&two, 100)]),
+    };
+    let updated = moves(
+        &store,
+        "an alias update",
+        store.update_alias(&alias.arn, &moved),
+    );
+    assert!(matches!(
+        updated.await.expect("update"),
+        AliasOutcome::Done(_)
+    ));
+    let deleted = moves(&store, "a version deletion", store.delete_version(&arn, 1));
+    assert_eq!(
+        deleted.await.expect("delete"),
+        DeleteVersionOutcome::Deleted
+    );
+    let deleted = moves(&store, "an alias deletion", store.delete_alias(&alias.arn));
+    assert!(deleted.await.expect("delete"));
+    let deleted = moves(
+        &store,
+        "a machine deletion",
+        store.delete_state_machine(&arn),
+    );
+    assert!(matches!(
+        deleted.await.expect("delete"),
+        DeleteOutcome::Deleted
+    ));
+}

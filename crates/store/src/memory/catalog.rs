@@ -173,6 +173,7 @@ impl Catalog for MemoryStore {
                 PublishOutcome::NoMachine { .. } | PublishOutcome::StaleRevision { .. } => None,
             },
         };
+        self.announce(Channel::Catalog);
         Ok(UpdateOutcome::Updated {
             updated_at,
             revision_id: changed.then(|| changes.revision_id.clone()),
@@ -193,6 +194,7 @@ impl Catalog for MemoryStore {
             .collect();
         if running.is_empty() {
             tables.purge_machine(arn);
+            self.announce(Channel::Catalog);
             return Ok(DeleteOutcome::Deleted);
         }
         if let Some(machine) = tables.machines.get_mut(arn) {
@@ -203,6 +205,7 @@ impl Catalog for MemoryStore {
         }
         drop(tables);
         self.announce(Channel::Inbox);
+        self.announce(Channel::Catalog);
         Ok(DeleteOutcome::Deleting)
     }
 

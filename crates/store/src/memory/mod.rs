@@ -33,6 +33,7 @@ mod test_cases;
 mod versions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cairn_asl::interpreter::{Event, Wanted};
@@ -57,6 +58,10 @@ pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
     inbox_bell: Arc<Notify>,
     tasks_bell: Arc<Notify>,
+    catalog_bell: Arc<Notify>,
+    events_bell: Arc<Notify>,
+    /// Counts catalog changes: one process, so every change is seen at once.
+    catalog_generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -82,6 +87,11 @@ impl MemoryStore {
         match channel {
             Channel::Inbox => self.inbox_bell.notify_waiters(),
             Channel::Tasks => self.tasks_bell.notify_waiters(),
+            Channel::Catalog => {
+                self.catalog_generation.fetch_add(1, Ordering::SeqCst);
+                self.catalog_bell.notify_waiters()
+            }
+            Channel::Events => self.events_bell.notify_waiters(),
         }
     }
 }
@@ -322,7 +332,13 @@ impl Store for MemoryStore {
         match channel {
             Channel::Inbox => self.inbox_bell.clone(),
             Channel::Tasks => self.tasks_bell.clone(),
+            Channel::Catalog => self.catalog_bell.clone(),
+            Channel::Events => self.events_bell.clone(),
         }
+    }
+
+    fn catalog_generation(&self) -> Option<u64> {
+        Some(self.catalog_generation.load(Ordering::SeqCst))
     }
 
     async fn backlog(&self) -> Result<Backlog> {

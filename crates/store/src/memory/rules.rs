@@ -178,6 +178,8 @@ impl Rules for MemoryStore {
             }
         };
         tables.events.rules.insert(key, stored.clone());
+        drop(tables);
+        self.announce(Channel::Events);
         Ok(stored)
     }
 
@@ -241,6 +243,8 @@ impl Rules for MemoryStore {
         };
         rule.state = state.to_string();
         rule.next_fire_at = next_fire_at;
+        drop(tables);
+        self.announce(Channel::Events);
         Ok(true)
     }
 
@@ -338,7 +342,7 @@ impl Rules for MemoryStore {
         let queued = events.iter().any(|e| !e.deliveries.is_empty());
         self.tables().events.put_events(events);
         if queued {
-            self.announce(Channel::Inbox);
+            self.announce(Channel::Events);
         }
         Ok(())
     }
@@ -530,7 +534,7 @@ impl Rules for MemoryStore {
         }
         tables.events.schedules.insert(key, schedule.clone());
         drop(tables);
-        self.announce(Channel::Inbox);
+        self.announce(Channel::Events);
         Ok(true)
     }
 
@@ -545,7 +549,7 @@ impl Rules for MemoryStore {
             ..schedule.clone()
         };
         drop(tables);
-        self.announce(Channel::Inbox);
+        self.announce(Channel::Events);
         Ok(true)
     }
 

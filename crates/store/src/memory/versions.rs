@@ -2,6 +2,7 @@
 
 use super::{now, MemoryStore, Tables};
 use crate::catalog::MachineStatus;
+use crate::signals::Channel;
 use crate::versions::{
     is_current_revision, version_arn, AliasChanges, AliasOutcome, AliasRecord, AliasSpec,
     DeleteVersionOutcome, Publish, PublishOutcome, Route, VersionRecord, Versions, MAX_ALIASES,
@@ -150,6 +151,7 @@ impl Versions for MemoryStore {
             return Ok(DeleteVersionOutcome::RoutedBy(routed_by));
         }
         tables.versions.remove(&(machine_arn.to_string(), version));
+        self.announce(Channel::Catalog);
         Ok(DeleteVersionOutcome::Deleted)
     }
 
@@ -222,11 +224,15 @@ impl Versions for MemoryStore {
             stored.description = Some(description.clone());
         }
         stored.updated_at = now();
-        Ok(AliasOutcome::Done(stored.clone()))
+        let updated = stored.clone();
+        self.announce(Channel::Catalog);
+        Ok(AliasOutcome::Done(updated))
     }
 
     async fn delete_alias(&self, arn: &str) -> Result<bool> {
-        Ok(self.tables().aliases.remove(arn).is_some())
+        let deleted = self.tables().aliases.remove(arn).is_some();
+        self.announce(Channel::Catalog);
+        Ok(deleted)
     }
 
     async fn list_aliases(

@@ -238,6 +238,7 @@ impl Catalog for PgStore {
             }
         };
         tx.commit().await?;
+        self.announce(Channel::Catalog);
         Ok(UpdateOutcome::Updated {
             updated_at,
             revision_id: changed.then(|| changes.revision_id.clone()),
@@ -259,6 +260,7 @@ impl Catalog for PgStore {
         if running.is_empty() {
             purge_machine(&mut tx, arn).await?;
             tx.commit().await?;
+            self.announce(Channel::Catalog);
             return Ok(DeleteOutcome::Deleted);
         }
         sqlx::query!(
@@ -272,6 +274,7 @@ impl Catalog for PgStore {
         enqueue_now(&mut tx, &running, &events).await?;
         tx.commit().await?;
         self.announce(Channel::Inbox);
+        self.announce(Channel::Catalog);
         Ok(DeleteOutcome::Deleting)
     }
 

@@ -108,6 +108,10 @@ impl Store for PgStore {
         self.signals.doorbell(&self.pool, channel)
     }
 
+    fn catalog_generation(&self) -> Option<u64> {
+        self.signals.generation(&self.pool, Channel::Catalog)
+    }
+
     async fn backlog(&self) -> Result<crate::observe::Backlog> {
         observe::backlog(&self.pool).await
     }

@@ -272,7 +272,7 @@ impl Rules for PgStore {
             insert_tags(&mut tx, &rule.arn, tags).await?;
         }
         tx.commit().await?;
-        self.announce(Channel::Inbox);
+        self.announce(Channel::Events);
         Ok(rule_row!(row))
     }
 
@@ -362,7 +362,7 @@ impl Rules for PgStore {
         .execute(self.pool())
         .await?
         .rows_affected();
-        self.announce(Channel::Inbox);
+        self.announce(Channel::Events);
         Ok(updated == 1)
     }
 
@@ -477,7 +477,7 @@ impl Rules for PgStore {
         insert_events(&mut tx, events).await?;
         tx.commit().await?;
         if events.iter().any(|e| !e.deliveries.is_empty()) {
-            self.announce(Channel::Inbox);
+            self.announce(Channel::Events);
         }
         Ok(())
     }
@@ -751,7 +751,7 @@ impl Rules for PgStore {
         .await?
         .rows_affected()
             == 1;
-        self.announce(Channel::Inbox);
+        self.announce(Channel::Events);
         Ok(created)
     }
 
@@ -772,7 +772,7 @@ impl Rules for PgStore {
         .await?
         .rows_affected()
             == 1;
-        self.announce(Channel::Inbox);
+        self.announce(Channel::Events);
         Ok(updated)
     }
 

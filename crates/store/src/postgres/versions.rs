@@ -3,6 +3,7 @@
 //! their versions one after the other, and a delete waits for them).
 
 use super::PgStore;
+use crate::signals::Channel;
 use crate::versions::{
     is_current_revision, version_arn, AliasChanges, AliasOutcome, AliasRecord, AliasSpec,
     DeleteVersionOutcome, Publish, PublishOutcome, Route, VersionRecord, Versions, MAX_ALIASES,
@@ -310,6 +311,7 @@ impl Versions for PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.announce(Channel::Catalog);
         Ok(DeleteVersionOutcome::Deleted)
     }
 
@@ -400,6 +402,7 @@ impl Versions for PgStore {
         .await?;
         let updated = aliases_in(&mut tx, &[arn.to_string()]).await?.pop();
         tx.commit().await?;
+        self.announce(Channel::Catalog);
         Ok(updated.map_or(AliasOutcome::NotFound, AliasOutcome::Done))
     }
 
@@ -412,6 +415,7 @@ impl Versions for PgStore {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        self.announce(Channel::Catalog);
         Ok(deleted > 0)
     }
 

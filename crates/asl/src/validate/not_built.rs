@@ -1,0 +1,69 @@
+//! What a definition may say that Cairn parses but does not run yet, refused when
+//! [`super::ValidateOptions::refuse_not_built`] is set so that nothing is accepted and
+//! then ignored.
+//!
+//! Today that is a Map's `ItemReader`, `ItemBatcher` and `ResultWriter`: the Map state
+//! iterates its input (`ItemsPath` / `Items`) one item per iteration and returns its
+//! results inline, so a definition with any of them would run with other items, other
+//! inputs or another output than on AWS. Each field is first checked as AWS checks it
+//! (the `distributed::config` parsers), so a mistake in it is reported as AWS reports it,
+//! then refused with a diagnostic that names the field. Relax an entry here when the Map
+//! state runs it, and update `docs/asl-support.md` with it.
+
+use serde_json::Value;
+
+use crate::diagnostic::{pointer, Diagnostic};
+use crate::distributed::config::{ItemBatcherSpec, ItemReaderSpec, Language, ResultWriterSpec};
+use crate::model::{Map, QueryLanguage};
+
+/// Checks and refuses the fields of `map` (at `loc`, the state's location) that the Map
+/// state does not run yet.
+pub(super) fn map(
+    map: &Map,
+    language: QueryLanguage,
+    loc: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let language = match language {
+        QueryLanguage::JsonPath => Language::JsonPath,
+        QueryLanguage::JsonAta => Language::JsonAta,
+    };
+    let fields: [(&str, Option<&Value>, Check, &str); 3] = [
+        (
+            "ItemReader",
+            map.item_reader.as_ref(),
+            |v, l, lang, d| ItemReaderSpec::parse(v, l, lang, d).is_some(),
+            "its items would not be read from S3",
+        ),
+        (
+            "ItemBatcher",
+            map.item_batcher.as_ref(),
+            |v, l, lang, d| ItemBatcherSpec::parse(v, l, lang, d).is_some(),
+            "its iterations would not receive batches",
+        ),
+        (
+            "ResultWriter",
+            map.result_writer.as_ref(),
+            |v, l, lang, d| ResultWriterSpec::parse(v, l, lang, d).is_some(),
+            "its results would not be written to S3",
+        ),
+    ];
+    for (field, value, check, consequence) in fields {
+        let Some(value) = value else {
+            continue;
+        };
+        let field_loc = pointer(loc, field);
+        // AWS's own checks first: a mistake in the field is reported as AWS words it.
+        check(value, &field_loc, language, diagnostics);
+        diagnostics.push(Diagnostic::schema(
+            field_loc,
+            format!(
+                "Cairn does not support a Map's '{field}' yet: {consequence} \
+                 (see docs/asl-support.md, \"Map (distributed)\")"
+            ),
+        ));
+    }
+}
+
+/// One of the `distributed::config` parsers, its result reduced to "valid".
+type Check = fn(&Value, &str, Language, &mut Vec<Diagnostic>) -> bool;

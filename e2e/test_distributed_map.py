@@ -1,0 +1,72 @@
+"""Distributed Map through boto3 against a real `cairn server` (and `cairn dev`).
+
+What runs today: a DISTRIBUTED Map over its input (`ItemsPath`), its iterations inside
+the parent, `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is not built
+yet — `ItemReader`, `ItemBatcher`, `ResultWriter` — is refused at CreateStateMachine,
+UpdateStateMachine and ValidateStateMachineDefinition, never accepted and ignored
+(docs/asl-support.md, "Map (distributed)")."""
+import json
+
+import pytest
+
+from conftest import ROLE, full_history, wait_for_end
+
+READER = {"Resource": "arn:aws:states:::s3:getObject",
+          "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+          "Parameters": {"Bucket": "items", "Key": "rows.csv"}}
+BATCHER = {"MaxItemsPerBatch": 10}
+WRITER = {"Resource": "arn:aws:states:::s3:putObject",
+          "Parameters": {"Bucket": "results", "Prefix": "runs"}}
+
+
+def distributed_map(**fields):
+    state = {
+        "Type": "Map", "End": True, "ItemsPath": "$.items",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Double",
+            "States": {"Double": {"Type": "Pass", "Parameters": {"n.$": "$"}, "End": True}},
+        },
+    }
+    state.update(fields)
+    return json.dumps({"StartAt": "Run", "States": {"Run": state}})
+
+
+@pytest.mark.parametrize("field,value", [
+    ("ItemReader", READER), ("ItemBatcher", BATCHER), ("ResultWriter", WRITER),
+])
+def test_parts_not_built_are_refused_and_nothing_is_stored(sfn, unique, field, value):
+    name = unique("dmap-refused")
+    definition = distributed_map(**{field: value})
+    with pytest.raises(sfn.exceptions.InvalidDefinition) as refused:
+        sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)
+    message = refused.value.response["Error"]["Message"]
+    assert f"Cairn does not support a Map's '{field}' yet" in message, message
+    assert f"at /States/Run/{field}" in message, message
+    assert name not in [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+
+    checked = sfn.validate_state_machine_definition(definition=definition)
+    assert checked["result"] == "FAIL"
+    assert [d["location"] for d in checked["diagnostics"]] == [f"/States/Run/{field}"]
+
+    arn = sfn.create_state_machine(
+        name=name, definition=distributed_map(), roleArn=ROLE)["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) \
+        == json.loads(distributed_map())
+
+
+def test_a_distributed_map_over_its_input_runs(sfn, unique):
+    arn = sfn.create_state_machine(
+        name=unique("dmap-runs"), roleArn=ROLE,
+        definition=distributed_map(MaxConcurrency=2, Label="doubling"))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    types = [e["type"] for e in full_history(sfn, execution)]
+    assert "MapRunStarted" in types and "MapRunSucceeded" in types, types
+    # The iterations' events are not the parent's.
+    assert "PassStateEntered" not in types, types
