@@ -428,3 +428,145 @@ def test_console_calls_refuse_what_a_cross_site_page_can_send(server, sfn):
     with urllib.request.urlopen(f"{server.endpoint}/console/", timeout=10) as r:
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Frame-Options"] == "DENY"
+
+
+# The console's sign-in: a server whose API requires signatures.
+SIGNED_KEYS = {"CONSOLEFULL": "console-full-secret-0123456789",
+               "CONSOLEREADER": "console-reader-secret-0123456789"}
+
+
+@pytest.fixture(scope="module")
+def signed_server():
+    import os
+    from conftest import LOG_DIR, _stop, drop_database, start_server
+    database = f"cairn_e2e_console_signed_{os.getpid()}"
+    drop_database(database)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"console-signed-{os.getpid()}.log"
+    log_path.write_text("")
+    srv = start_server(database, log_path, {
+        "CAIRN_API_CREDENTIALS": ",".join(f"{k}:{v}" for k, v in SIGNED_KEYS.items()),
+        "CAIRN_API_POLICIES": json.dumps({"CONSOLEREADER": "read-only"}),
+    })
+    yield srv
+    _stop(srv.process)
+    drop_database(database)
+
+
+@pytest.fixture
+def signed_page(browser, signed_server):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    p = Page(context.new_page(), signed_server.endpoint)
+    p.context = context
+    yield p
+    context.close()
+
+
+def signed_sfn(server, key):
+    from conftest import REGION
+    import boto3
+    from botocore.config import Config
+    return boto3.session.Session().client(
+        "stepfunctions", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=key, aws_secret_access_key=SIGNED_KEYS[key],
+        config=Config(retries={"max_attempts": 1}))
+
+
+def sign_in(page, key, secret):
+    p = page.open("/console/")
+    p.wait_for_selector("form.sign-in")
+    p.fill("#access-key-id", key)
+    p.fill("#secret-access-key", secret)
+    p.click("form.sign-in button[type=submit]")
+    return p
+
+
+def test_with_api_credentials_the_console_asks_for_sign_in(signed_page, signed_server):
+    p = signed_page.open("/console/")
+    p.wait_for_selector("form.sign-in")
+    assert p.is_hidden(".open-notice")
+    signed_page.screenshot("sign-in")
+    # Without a session the console's calls are refused, whatever the page.
+    ok = {"Content-Type": "application/json", "X-Cairn-Console": "1"}
+    status, body = console_call(signed_server, "ListStateMachines", headers=ok)
+    assert status == 403 and "sign in first" in body["message"], body
+    # A wrong secret: refused, no cookie, still the form.
+    sign_in(signed_page, "CONSOLEFULL", "not-the-secret")
+    p.wait_for_selector("#alerts .alert")
+    assert "not right" in p.inner_text("#alerts")
+    assert signed_page.context.cookies() == []
+    assert p.is_visible("form.sign-in")
+    no_errors_but_refusals(signed_page)
+
+
+def no_errors_but_refusals(page):
+    """The browser logs a refused fetch (HTTP 403) as a console error; nothing else may fail."""
+    others = [e for e in page.errors if "403" not in e]
+    assert others == [], "\n".join(others)
+
+
+def test_a_session_cookie_acts_within_its_key_policy(signed_page, signed_server):
+    full = signed_sfn(signed_server, "CONSOLEFULL")
+    machine = create(full, f"console-signed-{suffix()}", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+    p = sign_in(signed_page, "CONSOLEREADER", SIGNED_KEYS["CONSOLEREADER"])
+    p.wait_for_selector("table.list a")
+    assert "Signed in as CONSOLEREADER" in p.inner_text(".session")
+    assert p.is_hidden(".open-notice")
+    [cookie] = signed_page.context.cookies()
+    assert cookie["name"] == "cairn_console_session"
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/console"
+    assert SIGNED_KEYS["CONSOLEREADER"] not in cookie["value"]
+    assert p.evaluate("document.cookie") == "", "scripts cannot read the session"
+    signed_page.screenshot("signed-in")
+    session = {"Content-Type": "application/json", "X-Cairn-Console": "1",
+               "Cookie": f"{cookie['name']}={cookie['value']}"}
+    status, body = console_call(signed_server, "ListStateMachines", headers=session)
+    assert status == 200 and any(m["stateMachineArn"] == machine for m in body["stateMachines"])
+    # The read-only key's session may not start an execution: its policy applies.
+    status, body = console_call(signed_server, "StartExecution",
+                                json.dumps({"stateMachineArn": machine}).encode(), session)
+    assert status == 400 and body["__type"].endswith("#AccessDeniedException"), body
+    assert "user/CONSOLEREADER is not authorized to perform: states:StartExecution" in body["message"]
+    # Another site cannot use the cookie: the guard refuses before the session counts.
+    status, body = console_call(signed_server, "StopExecution", b"{}",
+                                {**session, "Origin": "http://attacker.example"})
+    assert status == 403 and "another" in body["message"] or "Origin" in body["message"], body
+    status, _ = console_call(signed_server, "ListStateMachines", b"{}",
+                             {**session, "Cookie": session["Cookie"][:-2] + "00"})
+    assert status == 403, "a forged cookie"
+    assert full.list_executions(stateMachineArn=machine)["executions"] == []
+    # Signing out clears the cookie and shows the form again.
+    p.click(".session .sign-out")
+    p.wait_for_selector("form.sign-in")
+    assert signed_page.context.cookies() == []
+    no_errors_but_refusals(signed_page)
+
+
+def test_a_full_key_session_starts_executions_and_sign_in_refuses_cross_site(signed_page,
+                                                                            signed_server):
+    full = signed_sfn(signed_server, "CONSOLEFULL")
+    machine = create(full, f"console-signed-start-{suffix()}", {"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "End": True}}})
+    p = sign_in(signed_page, "CONSOLEFULL", SIGNED_KEYS["CONSOLEFULL"])
+    p.wait_for_selector("table.list a")
+    [cookie] = signed_page.context.cookies()
+    session = {"Content-Type": "application/json", "X-Cairn-Console": "1",
+               "Cookie": f"{cookie['name']}={cookie['value']}"}
+    status, body = console_call(signed_server, "StartExecution",
+                                json.dumps({"stateMachineArn": machine}).encode(), session)
+    assert status == 200, body
+    assert len(full.list_executions(stateMachineArn=machine)["executions"]) == 1
+    # The sign-in itself is guarded: a form on another site cannot sign a visitor in.
+    request = urllib.request.Request(
+        f"{signed_server.endpoint}/console/auth/sign-in", method="POST",
+        data=json.dumps({"accessKeyId": "CONSOLEFULL",
+                         "secretAccessKey": SIGNED_KEYS["CONSOLEFULL"]}).encode(),
+        headers={"Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=10)
+    assert error.value.code == 403
+    assert "Set-Cookie" not in error.value.headers
+    no_errors_but_refusals(signed_page)

@@ -11,10 +11,34 @@ export class ApiError extends Error {
   }
 }
 
+/** What the server says when a call needs a session: the page asks for a sign-in. */
+export const SIGN_IN_NEEDED = 'Console request refused: sign in first';
+
+let signedOut = () => {};
+
+/** Called when a call finds the session gone (expired, or the key rotated). */
+export function onSignedOut(handler) {
+  signedOut = handler;
+}
+
+/** The sign-in's own calls: POST /console/auth/<action> (status, sign-in, sign-out). */
+export function auth(action, input = {}) {
+  return post(`/console/auth/${action}`, input);
+}
+
 export async function call(operation, input = {}) {
+  try {
+    return await post(`/console/api/${operation}`, input);
+  } catch (e) {
+    if (e.status === 403 && String(e.message).startsWith(SIGN_IN_NEEDED)) signedOut();
+    throw e;
+  }
+}
+
+async function post(path, input) {
   let response;
   try {
-    response = await fetch(`/console/api/${operation}`, {
+    response = await fetch(path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Cairn-Console': '1' },
       body: JSON.stringify(input),

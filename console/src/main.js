@@ -6,6 +6,8 @@ import { h, clearAlerts } from './dom.js';
 import { machinesPage } from './pages/machines.js';
 import { machinePage } from './pages/machine.js';
 import { executionPage } from './pages/execution.js';
+import { signInPage } from './pages/signin.js';
+import { auth, onSignedOut } from './api.js';
 
 const ROUTES = [
   [/^\/console\/?$/, machinesPage],
@@ -59,4 +61,38 @@ document.addEventListener('click', (event) => {
   go(url.pathname + url.search);
 });
 window.addEventListener('popstate', route);
-route();
+
+/** Shows who is signed in (or that the console is open), then the page. */
+async function start() {
+  let status;
+  try {
+    status = await auth('status');
+  } catch (e) {
+    status = { open: false, accessKeyId: null };
+  }
+  const notice = document.querySelector('.open-notice');
+  const session = document.querySelector('.session');
+  notice.hidden = !status.open;
+  session.hidden = true;
+  if (!status.open && !status.accessKeyId) {
+    if (leave) leave();
+    leave = null;
+    signInPage(document.getElementById('main'), () => start());
+    return;
+  }
+  if (status.accessKeyId) {
+    session.querySelector('.who').textContent = `Signed in as ${status.accessKeyId}`;
+    session.hidden = false;
+  }
+  route();
+}
+
+document.querySelector('.sign-out').addEventListener('click', async () => {
+  try {
+    await auth('sign-out');
+  } finally {
+    start();
+  }
+});
+onSignedOut(() => start());
+start();

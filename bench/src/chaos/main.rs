@@ -81,7 +81,14 @@ struct Args {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Run the replicas with API credentials, so every call the run makes is signed
+    /// and verified (SigV4).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    signing: bool,
 }
+
+/// The access key of a run with `--signing` (a run's own throwaway key).
+const CHAOS_KEY: (&str, &str) = ("CAIRNCHAOS", "chaos-run-secret-0123456789abcdef");
 
 /// A small xorshift: the kill schedule needs no more, and a printed seed replays it.
 struct Rng(u64);
@@ -159,6 +166,9 @@ async fn main() -> Result<()> {
         database_url: database_url.clone(),
         functions,
         lease_seconds: args.lease_seconds,
+        credentials: args
+            .signing
+            .then(|| format!("{}:{}", CHAOS_KEY.0, CHAOS_KEY.1)),
     };
     let migrate = tokio::process::Command::new(&args.cairn)
         .arg("migrate")
@@ -182,7 +192,10 @@ async fn main() -> Result<()> {
     for replica in &replicas {
         replica.healthy(&http, PATIENCE).await?;
     }
-    let client = Client::new(replicas.iter().map(Replica::endpoint).collect());
+    let mut client = Client::new(replicas.iter().map(Replica::endpoint).collect());
+    if args.signing {
+        client = client.signing((CHAOS_KEY.0.to_string(), CHAOS_KEY.1.to_string()));
+    }
     let mut machines = HashMap::new();
     for machine in MACHINES {
         let definition = machine.definition(&args.seed, &target.to_string())?;
@@ -512,6 +525,7 @@ async fn main() -> Result<()> {
         "duplicated_invocations": duplicate_invocations,
         "lease_takeovers": chaos.takeovers,
         "callbacks_answered": answered.load(Ordering::Relaxed),
+        "signing": args.signing,
     });
     println!(
         "executions              {} ({})",
@@ -521,6 +535,14 @@ async fn main() -> Result<()> {
             .map(|(k, n)| format!("{k} {n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "signing                 {}",
+        if args.signing {
+            "on (every call SigV4-signed and verified)"
+        } else {
+            "off"
+        }
     );
     println!("kills (kill -9)         {}", chaos.kills);
     println!("replica restarts        {}", chaos.kills);

@@ -20,6 +20,8 @@ pub struct Launch {
     pub database_url: String,
     pub functions: String,
     pub lease_seconds: u64,
+    /// `CAIRN_API_CREDENTIALS` of every replica (`ID:SECRET`); `None` leaves the API open.
+    pub credentials: Option<String>,
 }
 
 impl Replica {
@@ -41,7 +43,11 @@ impl Replica {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
-        let child = tokio::process::Command::new(&launch.cairn)
+        let mut command = tokio::process::Command::new(&launch.cairn);
+        if let Some(credentials) = &launch.credentials {
+            command.env("CAIRN_API_CREDENTIALS", credentials);
+        }
+        let child = command
             .arg("server")
             .env("DATABASE_URL", &launch.database_url)
             .env("CAIRN_LISTEN", format!("127.0.0.1:{}", self.port))

@@ -91,6 +91,21 @@ pub enum ApiError {
     /// with it (HTTP 403), the place a sign-in's refusal will use too.
     #[error("{0}")]
     AccessDenied(String),
+    /// The request carries no signature while access keys are configured.
+    #[error("{0}")]
+    MissingAuthenticationToken(String),
+    /// The signature is malformed (a part missing, a bad date).
+    #[error("{0}")]
+    IncompleteSignature(String),
+    /// The access key id is not one Cairn knows.
+    #[error("{0}")]
+    UnrecognizedClient(String),
+    /// The signature does not match, is out of scope, or its time is off.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// The caller's key policy does not allow the action (see `crate::auth::policy`).
+    #[error("{0}")]
+    NotAuthorized(String),
     /// The database failed; the detail is logged, not sent.
     #[error("Cairn could not complete the request; see the server log")]
     Internal(String),
@@ -137,7 +152,11 @@ impl ApiError {
             ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::TooManyTags(_) => "TooManyTags",
             ApiError::Throttling(_) => "ThrottlingException",
-            ApiError::AccessDenied(_) => "AccessDeniedException",
+            ApiError::AccessDenied(_) | ApiError::NotAuthorized(_) => "AccessDeniedException",
+            ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
+            ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
+            ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
+            ApiError::InvalidSignature(_) => "InvalidSignatureException",
             ApiError::Internal(_) => "InternalFailure",
         }
     }
@@ -148,6 +167,11 @@ impl ApiError {
             ApiError::Serialization(_)
             | ApiError::UnknownOperation(_)
             | ApiError::AccessDenied(_)
+            | ApiError::NotAuthorized(_)
+            | ApiError::MissingAuthenticationToken(_)
+            | ApiError::IncompleteSignature(_)
+            | ApiError::UnrecognizedClient(_)
+            | ApiError::InvalidSignature(_)
             | ApiError::Internal(_) => CORAL_SERVICE,
             ApiError::Throttling(_) => CORAL_AVAILABILITY,
             _ => SFN,
@@ -157,7 +181,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::AccessDenied(_) => StatusCode::FORBIDDEN,
+            // AWS's request layer answers a missing signature with 403 and the other
+            // authentication and authorization refusals with 400.
+            ApiError::AccessDenied(_) | ApiError::MissingAuthenticationToken(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

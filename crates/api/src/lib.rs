@@ -17,6 +17,7 @@
 
 pub mod approval;
 pub mod arn;
+pub mod auth;
 mod body;
 mod catalog_cache;
 pub mod console;
@@ -31,7 +32,7 @@ mod traced;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -96,6 +97,8 @@ pub struct ApiState<S> {
     catalog: std::sync::Arc<catalog_cache::CatalogCache>,
     throttle: std::sync::Arc<throttle::Throttle>,
     traced: std::sync::Arc<traced::TracedMachines>,
+    /// Who may call (open unless keys are configured; see [`auth`]).
+    auth: std::sync::Arc<auth::Auth>,
     /// Rung by `NOTIFY cairn_tasks`; wakes GetActivityTask long polls. Started on the
     /// first poll, so building the state needs no runtime.
     tasks_doorbell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<tokio::sync::Notify>>>,
@@ -112,6 +115,7 @@ impl<S: Store> ApiState<S> {
             catalog: Default::default(),
             traced: Default::default(),
             tasks_doorbell: Default::default(),
+            auth: Default::default(),
         }
     }
 
@@ -119,6 +123,17 @@ impl<S: Store> ApiState<S> {
     /// `tracingConfiguration`, while this process exports traces).
     pub(crate) async fn machine_traced(&self, machine_arn: &str) -> bool {
         self.traced.traced(&self.store, machine_arn).await
+    }
+
+    /// The same state with `auth` deciding who may call (open by default).
+    pub fn with_auth(mut self, auth: auth::Auth) -> Self {
+        self.auth = std::sync::Arc::new(auth);
+        self
+    }
+
+    /// Whether the API is open (no access keys configured).
+    pub fn is_open(&self) -> bool {
+        self.auth.is_open()
     }
 
     pub(crate) fn targets(&self) -> &std::sync::Arc<Targets> {
@@ -172,9 +187,12 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .with_state(state)
 }
 
-/// One request: target → body → operation → answer, every failure AWS-shaped.
+/// One request: body → signature and policy → operation → answer, every failure
+/// AWS-shaped.
 async fn handle<S: Store>(
     State(state): State<ApiState<S>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -185,21 +203,28 @@ async fn handle<S: Store>(
         .unwrap_or_default()
         .to_string();
     let span = tracing::info_span!("api", operation = %target, request_id = %request_id);
+    // The body is read (or an oversized one drained) before anything can refuse the
+    // request, so every refusal reaches a client that is still sending.
+    let read = crate::body::read_request(&headers, body, state.config().max_request_bytes).await;
     // EventBridge (AWS JSON 1.1) shares the endpoint: its requests go to `events`.
     if let Some(operation) = target.strip_prefix(events::TARGET_PREFIX) {
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let read = crate::body::read(body, declared, state.config().max_request_bytes).await;
-        let mut response = match read {
+        let admitted = read.and_then(|bytes| {
+            admit(&state, &method, &uri, &headers, "events", operation, &bytes)?;
+            Ok(bytes)
+        });
+        let mut response = match admitted {
             Ok(bytes) => {
                 tracing::Instrument::instrument(events::handle(&state, operation, &bytes), span)
                     .await
             }
             Err(error) => {
                 let error = events::error::EventsError::from(error);
-                (error.json_status(), error.body().to_string()).into_response()
+                let mut response = (error.json_status(), error.body().to_string()).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(events::CONTENT_TYPE),
+                );
+                response
             }
         };
         if let Ok(id) = HeaderValue::from_str(&request_id) {
@@ -207,8 +232,16 @@ async fn handle<S: Store>(
         }
         return response;
     }
-    let result =
-        tracing::Instrument::instrument(serve(&state, &headers, &target, body), span).await;
+    let result = match read {
+        Ok(bytes) => {
+            tracing::Instrument::instrument(
+                serve(&state, &method, &uri, &headers, &target, &bytes),
+                span,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value),
         Err(error) => {
@@ -227,20 +260,62 @@ async fn handle<S: Store>(
 
 async fn serve<S: Store>(
     state: &ApiState<S>,
+    method: &Method,
+    uri: &Uri,
     headers: &HeaderMap,
     target: &str,
-    body: Body,
+    bytes: &[u8],
 ) -> Result<Value, ApiError> {
-    // The body is read (or an oversized one drained) before anything can refuse the
-    // request, so every refusal reaches a client that is still sending.
-    let bytes = crate::body::read_request(headers, body, state.config().max_request_bytes).await?;
-    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+    // The signature is checked before the target: an unsigned caller learns nothing.
+    let operation = target.strip_prefix(TARGET_PREFIX);
+    admit(
+        state,
+        method,
+        uri,
+        headers,
+        "states",
+        operation.unwrap_or(target),
+        bytes,
+    )?;
+    let Some(operation) = operation else {
         return Err(ApiError::UnknownOperation(format!(
             "Unknown operation: the X-Amz-Target header must be {TARGET_PREFIX}<Operation>, got '{target}'"
         )));
     };
-    let input = input::Input::parse(&bytes)?.with_trace_headers(headers);
+    let input = input::Input::parse(bytes)?.with_trace_headers(headers);
     operations::dispatch(state, operation, &input).await
+}
+
+/// The signature and policy check of one request to `service` (`states`, `events`).
+fn admit<S: Store>(
+    state: &ApiState<S>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    service: &str,
+    operation: &str,
+    bytes: &[u8],
+) -> Result<(), ApiError> {
+    let request = auth::sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers,
+        authority: uri.authority().map(|a| a.as_str()),
+    };
+    let caller = state.auth.verify(
+        &request,
+        bytes,
+        &state.config().region,
+        service,
+        chrono::Utc::now(),
+    )?;
+    if let Some(caller) = caller {
+        let scope = state.scope();
+        let resource = auth::resource(&scope, service, operation, bytes);
+        caller.authorize(&scope, &format!("{service}:{operation}"), &resource)?;
+    }
+    Ok(())
 }
 
 /// A time as AWS's JSON protocol sends it: epoch seconds, milliseconds as the fraction.

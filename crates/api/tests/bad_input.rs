@@ -2726,3 +2726,217 @@ async fn boto3_reads_every_refusal_and_nothing_changes() {
     let after = Snapshot::take(h.store.pool()).await;
     assert_eq!(before, after, "{:?}", before.differences(&after));
 }
+
+/// Requests to a server that requires SigV4, each signed wrongly (or not at all) on an
+/// operation that would change something: every one refused with AWS's error for it,
+/// and the database exactly as it was. The fixture is made with good signatures.
+fn bad_signatures(f: &Fixture, base: &str) -> Vec<Case> {
+    const GOOD: (&str, &str) = ("GOODKEY", "good-secret-0123456789");
+    let now = std::time::SystemTime::now();
+    let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+    let operations = [
+        (
+            "StartExecution",
+            json!({"stateMachineArn": f.machine, "name": "never-started"}),
+        ),
+        (
+            "CreateStateMachine",
+            json!({"name": "never-created", "definition": pass(), "roleArn": ROLE}),
+        ),
+        ("DeleteStateMachine", json!({"stateMachineArn": f.machine})),
+        ("StopExecution", json!({"executionArn": f.execution})),
+        ("DeleteActivity", json!({"activityArn": f.activity})),
+        (
+            "UntagResource",
+            json!({"resourceArn": f.machine, "tagKeys": ["team"]}),
+        ),
+        (
+            "DeleteStateMachineAlias",
+            json!({"stateMachineAliasArn": f.alias}),
+        ),
+        (
+            "SendTaskFailure",
+            json!({"taskToken": "a".repeat(40), "error": "E"}),
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (op, body) in operations {
+        let target = format!("AWSStepFunctions.{op}");
+        let body = body.to_string().into_bytes();
+        let signed = |key: (&str, &str),
+                      service: &str,
+                      time,
+                      signed_target: &str,
+                      signed_body: &[u8]| {
+            let mut headers = vec![
+                ("content-type", b"application/x-amz-json-1.0".to_vec()),
+                ("x-amz-target", target.clone().into_bytes()),
+            ];
+            for (name, value) in
+                support::sigv4_headers(base, None, signed_target, signed_body, key, service, time)
+            {
+                let name: &'static str = match name.as_str() {
+                    "authorization" => "authorization",
+                    "x-amz-date" => "x-amz-date",
+                    other => panic!("an unexpected signing header {other}"),
+                };
+                headers.push((name, value.into_bytes()));
+            }
+            headers
+        };
+        let good = signed(GOOD, "states", now, &target, &body);
+        let with = |mut headers: Vec<(&'static str, Vec<u8>)>, name: &'static str, value: &[u8]| {
+            headers.retain(|(n, _)| *n != name);
+            headers.push((name, value.to_vec()));
+            headers
+        };
+        let authorization = good
+            .iter()
+            .find(|(n, _)| *n == "authorization")
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        let raw = |label: &str, headers: Vec<(&'static str, Vec<u8>)>, status: u16, code| Case {
+            label: format!("{op}: {label}"),
+            transport: Transport::Raw(headers),
+            body: body.clone(),
+            status,
+            code,
+        };
+        let invalid = "InvalidSignatureException";
+        let incomplete = "IncompleteSignatureException";
+        let mut unsigned = good.clone();
+        unsigned.retain(|(n, _)| *n == "content-type" || *n == "x-amz-target");
+        cases.extend([
+            raw("no signature", unsigned, 403, "MissingAuthenticationTokenException"),
+            raw(
+                "an unknown key",
+                signed(("NOSUCHKEY", "x"), "states", now, &target, &body),
+                400,
+                "UnrecognizedClientException",
+            ),
+            raw(
+                "a session token",
+                with(good.clone(), "x-amz-security-token", b"token"),
+                400,
+                "UnrecognizedClientException",
+            ),
+            raw(
+                "the wrong secret",
+                signed((GOOD.0, "wrong-secret"), "states", now, &target, &body),
+                400,
+                invalid,
+            ),
+            raw(
+                "signed 6 minutes ago",
+                signed(GOOD, "states", now - minutes(6), &target, &body),
+                400,
+                invalid,
+            ),
+            raw(
+                "signed 6 minutes ahead",
+                signed(GOOD, "states", now + minutes(6), &target, &body),
+                400,
+                invalid,
+            ),
+            raw(
+                "signed for another body",
+                signed(GOOD, "states", now, &target, b"{}"),
+                400,
+                invalid,
+            ),
+            raw(
+                "signed for another operation",
+                signed(GOOD, "states", now, "AWSStepFunctions.ListStateMachines", &body),
+                400,
+                invalid,
+            ),
+            raw(
+                "scoped to another service",
+                signed(GOOD, "events", now, &target, &body),
+                400,
+                invalid,
+            ),
+            raw(
+                "a signature of the wrong length",
+                with(good.clone(), "authorization", authorization.replacen("Signature=", "Signature=0", 1).as_bytes()),
+                400,
+                incomplete,
+            ),
+            raw(
+                "another algorithm",
+                with(good.clone(), "authorization", authorization.replacen("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256", 1).as_bytes()),
+                400,
+                incomplete,
+            ),
+            raw(
+                "no SignedHeaders",
+                with(good.clone(), "authorization", b"AWS4-HMAC-SHA256 Credential=GOODKEY/20261207/us-east-1/states/aws4_request, Signature=00"),
+                400,
+                incomplete,
+            ),
+            raw(
+                "a bearer token",
+                with(good.clone(), "authorization", b"Bearer abc"),
+                400,
+                incomplete,
+            ),
+            raw(
+                "non-ASCII authorization",
+                with(good.clone(), "authorization", b"AWS4-HMAC-SHA256 \xe9\xff"),
+                400,
+                incomplete,
+            ),
+            raw(
+                "no X-Amz-Date",
+                good.iter().filter(|(n, _)| *n != "x-amz-date").cloned().collect(),
+                400,
+                incomplete,
+            ),
+            raw(
+                "a malformed X-Amz-Date",
+                with(good.clone(), "x-amz-date", b"2026-12-07T00:00:00Z"),
+                400,
+                incomplete,
+            ),
+            raw(
+                "a read-only key",
+                signed(("READER", "reader-secret-0123456789"), "states", now, &target, &body),
+                400,
+                "AccessDeniedException",
+            ),
+        ]);
+    }
+    cases
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signatures_are_refused_and_change_nothing() {
+    use cairn_api::auth::keys::{Keys, KeysConfig, Source};
+    let keys = Keys::load(KeysConfig {
+        credentials: Source::Inline(
+            "GOODKEY:good-secret-0123456789,READER:reader-secret-0123456789".to_string(),
+        ),
+        policies: Some(Source::Inline(r#"{"READER": "read-only"}"#.to_string())),
+    })
+    .expect("keys");
+    let h = Harness::fresh_signed(
+        "bad_input_signatures",
+        cairn_api::auth::Auth::with_keys(keys),
+        ("GOODKEY", "good-secret-0123456789"),
+    )
+    .await;
+    let fixture = Fixture::create(&h).await;
+    let mut before = Snapshot::take(h.store.pool()).await;
+    let cases = bad_signatures(&fixture, &h.base);
+    let total = check_corpus(&h, &mut before, vec![("signatures", cases)]).await;
+    assert!(total >= 100, "only {total} signature cases");
+    // A good signature still works, and sees the fixture untouched.
+    let described = h
+        .call(
+            "DescribeExecution",
+            json!({"executionArn": fixture.execution}),
+        )
+        .await
+        .ok();
+    assert_eq!(described["status"], "RUNNING");
+}

@@ -75,6 +75,26 @@ pub struct Config {
     /// How long a Standard execution may run, from its start, redrives included, before
     /// it times out with `States.Timeout`. AWS: one year.
     pub max_execution_time: Span,
+    /// The API's access keys, `ACCESS_KEY_ID:SECRET` pairs separated by commas: every
+    /// request must then carry a valid SigV4 signature of one of them. With neither this
+    /// nor `api_credentials_file`, the API is open.
+    pub api_credentials: Option<Secret>,
+    /// A file of `ACCESS_KEY_ID:SECRET` lines (a mounted Kubernetes Secret), re-read
+    /// when it changes.
+    pub api_credentials_file: Option<PathBuf>,
+    /// Each key's policy: a JSON object from access key id to `"full"`, `"read-only"` or
+    /// an IAM-shaped policy document. Keys not named have full access.
+    pub api_policies: Option<String>,
+    /// The same JSON in a file, re-read when it changes.
+    pub api_policies_file: Option<PathBuf>,
+    /// PEM certificate chain the API's listener serves over TLS (with `tls_key`);
+    /// re-read when it changes. Without both, the listener speaks plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Bearer token `/metrics` asks for; without it `/metrics` is open (health
+    /// endpoints always are).
+    pub metrics_token: Option<Secret>,
 }
 
 /// A duration as settings write it: a number and a unit, `d`, `h`, `m` or `s` (`90d`,
@@ -165,6 +185,13 @@ impl Default for Config {
             retention_interval: Span(std::time::Duration::from_secs(60)),
             retention_batch: 500,
             max_execution_time: Span::days(cairn_store::executions::MAX_OPEN_DAYS as u64),
+            api_credentials: None,
+            api_credentials_file: None,
+            api_policies: None,
+            api_policies_file: None,
+            tls_cert: None,
+            tls_key: None,
+            metrics_token: None,
         }
     }
 }
@@ -234,6 +261,27 @@ impl Config {
         }
         if let Some(v) = var("CAIRN_MOCK_CONFIG") {
             self.mock_config = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_API_CREDENTIALS") {
+            self.api_credentials = Some(Secret(v));
+        }
+        if let Some(v) = var("CAIRN_API_CREDENTIALS_FILE") {
+            self.api_credentials_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_API_POLICIES") {
+            self.api_policies = Some(v);
+        }
+        if let Some(v) = var("CAIRN_API_POLICIES_FILE") {
+            self.api_policies_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_METRICS_TOKEN") {
+            self.metrics_token = Some(Secret(v));
+        }
+        if let Some(v) = var("CAIRN_TLS_CERT") {
+            self.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CAIRN_TLS_KEY") {
+            self.tls_key = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CAIRN_PUBLIC_URL") {
             self.public_url = Some(v);
@@ -332,6 +380,60 @@ impl Config {
             key,
             public_url,
         }))
+    }
+
+    /// The API's authentication: open without credentials, else the keys (loaded now,
+    /// re-read from their files as those change).
+    pub fn auth(&self) -> Result<cairn_api::auth::Auth> {
+        use cairn_api::auth::keys::{Keys, KeysConfig, Source};
+        let credentials = match (&self.api_credentials, &self.api_credentials_file) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set api_credentials or api_credentials_file (CAIRN_API_CREDENTIALS or \
+                 CAIRN_API_CREDENTIALS_FILE), not both"
+            ),
+            (Some(Secret(text)), None) => Source::Inline(text.clone()),
+            (None, Some(path)) => Source::File(path.clone()),
+            (None, None) => {
+                if self.api_policies.is_some() || self.api_policies_file.is_some() {
+                    anyhow::bail!(
+                        "api_policies need api_credentials or api_credentials_file: \
+                         without keys the API is open and no policy applies"
+                    );
+                }
+                return Ok(cairn_api::auth::Auth::open());
+            }
+        };
+        let policies = match (&self.api_policies, &self.api_policies_file) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set api_policies or api_policies_file (CAIRN_API_POLICIES or \
+                 CAIRN_API_POLICIES_FILE), not both"
+            ),
+            (Some(text), None) => Some(Source::Inline(text.clone())),
+            (None, Some(path)) => Some(Source::File(path.clone())),
+            (None, None) => None,
+        };
+        let keys = Keys::load(KeysConfig {
+            credentials,
+            policies,
+        })
+        .map_err(|e| anyhow::anyhow!("API credentials: {e}"))?;
+        if keys.count() == 0 {
+            anyhow::bail!("API credentials: no ACCESS_KEY_ID:SECRET pair is configured");
+        }
+        Ok(cairn_api::auth::Auth::with_keys(keys))
+    }
+
+    /// The listener's TLS files, loaded and checked; `None` for plain HTTP.
+    pub fn tls(&self) -> Result<Option<crate::tls::Certificates>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => {
+                crate::tls::Certificates::load(cert.clone(), key.clone()).map(Some)
+            }
+            _ => anyhow::bail!(
+                "TLS needs both tls_cert and tls_key (CAIRN_TLS_CERT and CAIRN_TLS_KEY)"
+            ),
+        }
     }
 
     /// The API's token buckets.
@@ -499,6 +601,68 @@ mod tests {
         let approval = config.approval().expect("valid").expect("on");
         assert_eq!(approval.public_url, "http://127.0.0.1:8083");
         assert!(!format!("{config:?}").contains(&"k".repeat(32)));
+    }
+
+    #[test]
+    fn api_credentials_turn_authentication_on_and_never_print() {
+        let config = Config::default();
+        assert!(config.auth().expect("open").is_open());
+        let env: BTreeMap<&str, &str> = [
+            (
+                "CAIRN_API_CREDENTIALS",
+                "AKID1:very-secret-1,AKID2:very-secret-2",
+            ),
+            ("CAIRN_API_POLICIES", r#"{"AKID2": "read-only"}"#),
+        ]
+        .into();
+        let mut config = Config::default();
+        config
+            .apply_env(|n| env.get(n).map(|v| v.to_string()))
+            .expect("valid");
+        let auth = config.auth().expect("keys");
+        assert!(!auth.is_open());
+        assert!(!format!("{config:?} {auth:?}").contains("very-secret"));
+
+        let mut both = config.clone();
+        both.api_credentials_file = Some(PathBuf::from("/x"));
+        assert!(both.auth().is_err());
+        let policies_alone = Config {
+            api_policies: Some("{}".to_string()),
+            ..Config::default()
+        };
+        assert!(policies_alone.auth().is_err());
+        let mut unknown_key = config.clone();
+        unknown_key.api_policies = Some(r#"{"NOBODY": "full"}"#.to_string());
+        assert!(unknown_key.auth().is_err());
+        let bad = Config {
+            api_credentials: Some(Secret("no colon here".to_string())),
+            ..Config::default()
+        };
+        let error = bad.auth().expect_err("bad pair");
+        assert!(!error.to_string().contains("no colon here"), "{error}");
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_the_metrics_token_never_prints() {
+        assert!(Config::default().tls().expect("off").is_none());
+        let half = Config {
+            tls_cert: Some(PathBuf::from("/nonexistent/cert.pem")),
+            ..Config::default()
+        };
+        let error = half.tls().expect_err("a certificate without a key");
+        assert!(error.to_string().contains("CAIRN_TLS_KEY"), "{error}");
+        let missing = Config {
+            tls_key: Some(PathBuf::from("/nonexistent/key.pem")),
+            ..half
+        };
+        assert!(missing.tls().is_err(), "files that do not exist");
+        let env: BTreeMap<&str, &str> = [("CAIRN_METRICS_TOKEN", "scrape-token-value")].into();
+        let mut config = Config::default();
+        config
+            .apply_env(|n| env.get(n).map(|v| v.to_string()))
+            .expect("valid");
+        assert!(config.metrics_token.is_some());
+        assert!(!format!("{config:?}").contains("scrape-token-value"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod config;
 mod mocked;
 mod server;
+mod tls;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

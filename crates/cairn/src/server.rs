@@ -166,8 +166,20 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
             throttle: config.throttle(),
             ..cairn_api::ApiConfig::default()
         };
-        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone());
-        let mut app = router(store.clone())
+        let auth = config.auth()?;
+        if auth.is_open() {
+            tracing::warn!(
+                %address,
+                "the API is open: no access keys are configured (CAIRN_API_CREDENTIALS or \
+                 CAIRN_API_CREDENTIALS_FILE), so anyone who reaches this address can call \
+                 every operation unsigned"
+            );
+        } else {
+            tracing::info!(?auth, "the API verifies SigV4 signatures");
+        }
+        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone()).with_auth(auth);
+        let metrics_token = config.metrics_token.clone().map(|t| t.0);
+        let mut app = router(store.clone(), metrics_token)
             .merge(cairn_api::router(api.clone()))
             .merge(cairn_api::console::router(api.clone()));
         if let Some(approval) = config.approval()? {
@@ -175,14 +187,26 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
             app = app.merge(cairn_api::approval::router(api, approval));
         }
         let mut stopping = stopping.clone();
-        tracing::info!(%address, "Step Functions API listening");
-        Some(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopping.wait_for(|s| *s).await;
-                })
-                .await
-        }))
+        match config.tls()? {
+            Some(certificates) => {
+                let tls = crate::tls::server_config(Arc::new(certificates))?;
+                tracing::info!(%address, "Step Functions API listening (TLS)");
+                Some(tokio::spawn(async move {
+                    crate::tls::serve(listener, tls, app, stopping).await;
+                    Ok(())
+                }))
+            }
+            None => {
+                tracing::info!(%address, "Step Functions API listening");
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopping.wait_for(|s| *s).await;
+                        })
+                        .await
+                }))
+            }
+        }
     } else {
         None
     };
@@ -215,8 +239,19 @@ async fn connect(config: &Config) -> Result<PgStore> {
 
 /// Health and metrics, beside the API. `/healthz` says the process is alive; `/readyz`
 /// says it can serve: the store answers (Postgres carries every migration this build
-/// expects).
-fn router<S: Store>(store: S) -> Router {
+/// expects). Both stay open to probes; `/metrics` asks for `metrics_token` as a bearer
+/// token when one is set (API credentials do not apply to it).
+fn router<S: Store>(store: S, metrics_token: Option<String>) -> Router {
+    let mut metrics = cairn_telemetry::router(store.clone());
+    if let Some(token) = metrics_token {
+        let token = std::sync::Arc::new(token);
+        metrics = metrics.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let token = token.clone();
+                async move { bearer(&token, request, next).await }
+            },
+        ));
+    }
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -229,7 +264,38 @@ fn router<S: Store>(store: S) -> Router {
                 }
             }),
         )
-        .merge(cairn_telemetry::router(store))
+        .merge(metrics)
+}
+
+/// Lets the request through if it carries `Authorization: Bearer <token>`; 401 if not.
+async fn bearer(
+    token: &str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared in time independent of where they differ.
+    let same = given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        return next.run(request).await;
+    }
+    (
+        axum::http::StatusCode::UNAUTHORIZED,
+        [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+        "metrics need the bearer token (CAIRN_METRICS_TOKEN)",
+    )
+        .into_response()
 }
 
 async fn readiness<S: Store>(store: &S) -> (axum::http::StatusCode, String) {

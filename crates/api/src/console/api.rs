@@ -66,10 +66,16 @@ async fn run<S: Store>(
     // Read (or drained) before any refusal, as the API does (see `crate::body`).
     let bytes = crate::body::read_request(headers, body, state.config().max_request_bytes).await?;
     super::guard::admit(headers)?;
+    let caller = super::guard::signed_in(state, headers)?;
     if !OPERATIONS.contains(&operation) {
         return Err(ApiError::UnknownOperation(format!(
             "The console does not call '{operation}': use the Step Functions API (POST /)"
         )));
+    }
+    if let Some(caller) = caller {
+        let scope = state.scope();
+        let resource = crate::auth::resource(&scope, "states", operation, &bytes);
+        caller.authorize(&scope, &format!("states:{operation}"), &resource)?;
     }
     let input = input::Input::parse(&bytes)?;
     operations::dispatch(state, operation, &input).await

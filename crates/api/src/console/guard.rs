@@ -8,8 +8,8 @@
 //! when the browser says where the request comes from (`Origin`, `Sec-Fetch-Site`), it
 //! must be this console's own origin.
 //!
-//! When Cairn gains authentication, the sign-in check belongs here too, so that no
-//! console operation can run without it.
+//! With API credentials configured, [`signed_in`] is the second gate: a console call
+//! runs only for a signed-in key (`session.rs`), within that key's policy.
 
 use axum::http::{header, HeaderMap};
 
@@ -61,6 +61,25 @@ pub fn admit(headers: &HeaderMap) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// Who the console acts for: `Ok(None)` when the API is open (no keys), the signed-in
+/// caller (`session`'s cookie) otherwise; `AccessDeniedException` without a valid session.
+pub fn signed_in<S: cairn_store::Store>(
+    state: &crate::ApiState<S>,
+    headers: &HeaderMap,
+) -> Result<Option<crate::auth::Caller>, ApiError> {
+    if state.is_open() {
+        return Ok(None);
+    }
+    super::session::caller(state, headers, chrono::Utc::now())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::AccessDenied(
+                "Console request refused: sign in first (the session is missing or has expired)"
+                    .to_string(),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -10,14 +10,18 @@
 //!   (`api`): the same operations, the same input and the same answers as `POST /`,
 //!   but only those the console uses, and only after [`guard::admit`].
 //!
-//! There is no sign-in yet (the API itself has no authentication: SigV4 verification is
-//! future work), so the console is open to whoever reaches it, and says so on every
-//! page. [`guard::admit`] is the one place every console call passes: it refuses
-//! cross-site requests today and is where a sign-in check goes.
+//! - `POST /console/auth/{status,sign-in,sign-out}`: the sign-in (`session`), when the
+//!   API has access keys: a session cookie for one key, whose policy then applies to the
+//!   console's calls as to the API's. With no keys the console is open, and says so on
+//!   every page.
+//!
+//! [`guard::admit`] is the one place every console call passes (it refuses cross-site
+//! requests), and [`guard::signed_in`] the one that finds the session.
 
 mod api;
 mod assets;
 pub mod guard;
+pub mod session;
 
 use axum::response::Redirect;
 use axum::routing::{get, post};
@@ -36,6 +40,9 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/console/", get(assets::page))
         .route("/console/assets/{file}", get(assets::asset))
         .route("/console/api/{operation}", post(api::call::<S>))
+        .route("/console/auth/status", post(session::status::<S>))
+        .route("/console/auth/sign-in", post(session::sign_in::<S>))
+        .route("/console/auth/sign-out", post(session::sign_out))
         .route("/console/{*path}", get(assets::page))
         .with_state(state)
 }

@@ -46,6 +46,11 @@ impl EventsError {
             "ServiceQuotaExceededException" => StatusCode::PAYMENT_REQUIRED,
             "ThrottlingException" => StatusCode::TOO_MANY_REQUESTS,
             "InternalServerException" | "InternalException" => StatusCode::INTERNAL_SERVER_ERROR,
+            // The request layer's refusals of a REST call (see `crate::auth`).
+            "MissingAuthenticationTokenException"
+            | "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException" => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -53,6 +58,7 @@ impl EventsError {
     pub fn json_status(&self) -> StatusCode {
         match self.code {
             "InternalException" | "InternalServerException" => StatusCode::INTERNAL_SERVER_ERROR,
+            "MissingAuthenticationTokenException" => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -16,7 +16,7 @@ mod schedules;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -84,25 +84,37 @@ pub(crate) fn routes<S: Store>() -> Router<ApiState<S>> {
 
 async fn list_schedules<S: Store>(
     State(state): State<ApiState<S>>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(&state, "ListSchedules", String::new(), query, headers, body).await
+    let call = Call {
+        method: Method::GET,
+        uri,
+        headers,
+    };
+    serve(&state, "ListSchedules", String::new(), query, call, body).await
 }
 
 async fn list_groups<S: Store>(
     State(state): State<ApiState<S>>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let call = Call {
+        method: Method::GET,
+        uri,
+        headers,
+    };
     serve(
         &state,
         "ListScheduleGroups",
         String::new(),
         query,
-        headers,
+        call,
         body,
     )
     .await
@@ -112,6 +124,7 @@ async fn schedule<S: Store>(
     State(state): State<ApiState<S>>,
     method: Method,
     Path(name): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -123,13 +136,19 @@ async fn schedule<S: Store>(
         Method::DELETE => "DeleteSchedule",
         _ => return method_not_allowed(),
     };
-    serve(&state, operation, name, query, headers, body).await
+    let call = Call {
+        method,
+        uri,
+        headers,
+    };
+    serve(&state, operation, name, query, call, body).await
 }
 
 async fn group<S: Store>(
     State(state): State<ApiState<S>>,
     method: Method,
     Path(name): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -140,13 +159,19 @@ async fn group<S: Store>(
         Method::DELETE => "DeleteScheduleGroup",
         _ => return method_not_allowed(),
     };
-    serve(&state, operation, name, query, headers, body).await
+    let call = Call {
+        method,
+        uri,
+        headers,
+    };
+    serve(&state, operation, name, query, call, body).await
 }
 
 async fn tags<S: Store>(
     State(state): State<ApiState<S>>,
     method: Method,
     Path(arn): Path<String>,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -157,7 +182,12 @@ async fn tags<S: Store>(
         Method::DELETE => "UntagResource",
         _ => return method_not_allowed(),
     };
-    serve(&state, operation, arn, query, headers, body).await
+    let call = Call {
+        method,
+        uri,
+        headers,
+    };
+    serve(&state, operation, arn, query, call, body).await
 }
 
 fn method_not_allowed() -> Response {
@@ -166,15 +196,28 @@ fn method_not_allowed() -> Response {
     ))
 }
 
-/// Reads the request, runs the operation, answers AWS-shaped.
+/// What the signature check needs of a request besides its body.
+struct Call {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+/// Reads the request, checks its signature and the caller's policy (signing name
+/// `scheduler`, actions `scheduler:<Operation>`), runs the operation, answers AWS-shaped.
 async fn serve<S: Store>(
     state: &ApiState<S>,
     operation: &'static str,
     label: String,
     query: Option<String>,
-    headers: HeaderMap,
+    call: Call,
     body: Body,
 ) -> Response {
+    let Call {
+        method,
+        uri,
+        headers,
+    } = call;
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("api", operation = %format!("Scheduler.{operation}"), request_id = %request_id);
     let declared = headers
@@ -183,6 +226,15 @@ async fn serve<S: Store>(
         .and_then(|v| v.parse::<usize>().ok());
     let answer = async {
         let bytes = crate::body::read(body, declared, state.config().max_request_bytes).await?;
+        crate::admit(
+            state,
+            &method,
+            &uri,
+            &headers,
+            "scheduler",
+            operation,
+            &bytes,
+        )?;
         let request = Request {
             label,
             query: form_urlencoded::parse(query.unwrap_or_default().as_bytes())

@@ -145,6 +145,55 @@ pub struct Harness {
     pub store: PgStore,
     pub scheduler: Scheduler<PgStore>,
     pub database: String,
+    /// The key and secret [`Harness::send`] signs with (SigV4, by the `aws-sigv4`
+    /// crate); `None` sends boto3's headers with a made-up signature.
+    pub signer: Option<(String, String)>,
+}
+
+/// The headers that sign `POST <base>` with `target` and `body` for `key`, as the AWS
+/// SDK for Rust's signer makes them (`x-amz-date`, `authorization`).
+pub fn sigv4_headers(
+    base: &str,
+    host: Option<&str>,
+    target: &str,
+    body: &[u8],
+    (key, secret): (&str, &str),
+    service: &str,
+    time: std::time::SystemTime,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let host = host.map(str::to_string).unwrap_or_else(|| {
+        base.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    });
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", target),
+    ];
+    let identity = aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        base,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .expect("a signable request");
+    let (instructions, _) = sign(signable, &params).expect("signs").into_parts();
+    instructions
+        .headers()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Task targets reaching functions through their URLs only (no Lambda API).
@@ -207,6 +256,32 @@ impl Harness {
         Self::serve_store(store, name, TargetConfig::default()).await
     }
 
+    /// [`Harness::fresh`] with `auth` checking every request, and [`Harness::send`]
+    /// signing with `signer`.
+    pub async fn fresh_signed(
+        label: &str,
+        auth: cairn_api::auth::Auth,
+        signer: (&str, &str),
+    ) -> Harness {
+        let (store, url) = cairn_store::testing::fresh_store(label, 8)
+            .await
+            .expect("a fresh test database");
+        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        let app = router(
+            ApiState::new(
+                store.clone(),
+                ApiConfig::default(),
+                task_targets(TargetConfig::default()),
+            )
+            .with_auth(auth),
+        );
+        let harness = Self::listen(store, name, app).await;
+        Harness {
+            signer: Some((signer.0.to_string(), signer.1.to_string())),
+            ..harness
+        }
+    }
+
     async fn serve_with(name: String, targets: TargetConfig) -> Harness {
         let store = PgStore::connect(&format!("{}/{name}", server_url()), 4)
             .await
@@ -220,6 +295,10 @@ impl Harness {
             ApiConfig::default(),
             task_targets(targets),
         ));
+        Self::listen(store, name, app).await
+    }
+
+    async fn listen(store: PgStore, name: String, app: axum::Router) -> Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -237,6 +316,7 @@ impl Harness {
             scheduler: Scheduler::new(store.clone(), SchedulerConfig::default()),
             store,
             database: name,
+            signer: None,
         }
     }
 
@@ -257,14 +337,41 @@ impl Harness {
             .post(&self.base)
             .header("Content-Type", "application/x-amz-json-1.0")
             .header("X-Amz-Target", target)
-            .header("User-Agent", "Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux lang/python#3.11.2")
-            .header("X-Amz-Date", "20261125T052000Z")
             .header(
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/states/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000",
+                "User-Agent",
+                "Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux lang/python#3.11.2",
             )
-            .header("amz-sdk-invocation-id", "00000000-0000-0000-0000-000000000000")
+            .header(
+                "amz-sdk-invocation-id",
+                "00000000-0000-0000-0000-000000000000",
+            )
             .header("amz-sdk-request", "attempt=1");
+        match &self.signer {
+            Some((key, secret)) => {
+                let service = if target.starts_with("AWSEvents.") {
+                    "events"
+                } else {
+                    "states"
+                };
+                for (name, value) in sigv4_headers(
+                    &self.base,
+                    host,
+                    target,
+                    &body,
+                    (key, secret),
+                    service,
+                    std::time::SystemTime::now(),
+                ) {
+                    request = request.header(name, value);
+                }
+            }
+            None => {
+                request = request.header("X-Amz-Date", "20261125T052000Z").header(
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/states/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000",
+                );
+            }
+        }
         if let Some(host) = host {
             request = request.header("Host", host);
         }
