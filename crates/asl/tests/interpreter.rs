@@ -592,6 +592,66 @@ fn a_runaway_loop_inside_a_distributed_map_iteration_is_stopped() {
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
 }
 
+#[test]
+fn map_run_started_names_its_map_run_as_aws_does() {
+    let definition = json!({"StartAt": "First", "States": {
+        "First": {"Type": "Map", "Label": "firstRun",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "ResultPath": null, "Next": "Second Map"},
+        "Second Map": {"Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+    let arns = |outcome: &Outcome| -> Vec<String> {
+        outcome
+            .history
+            .iter()
+            .filter(|e| e.event_type == "MapRunStarted")
+            .map(|e| {
+                e.details
+                    .map_run_arn
+                    .clone()
+                    .expect("MapRunStarted names its Map Run")
+            })
+            .collect()
+    };
+    let outcome = run(definition.clone(), json!([1, 2]));
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    let names = arns(&outcome);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let prefix = "arn:aws:states:us-east-1:123456789012:mapRun:test-machine/";
+    let first = names[0].strip_prefix(prefix).expect("AWS's shape");
+    let (label, id) = first.split_once(':').expect("label:id");
+    assert_eq!(label, "firstRun", "Label names the run");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let second = names[1].strip_prefix(prefix).expect("AWS's shape");
+    assert!(
+        second.starts_with("SecondMap:"),
+        "no Label: the state's name made valid: {second}"
+    );
+    assert_ne!(
+        first.split(':').nth(1),
+        second.split(':').nth(1),
+        "each run its own id"
+    );
+    assert_eq!(
+        arns(&run(definition, json!([1, 2]))),
+        names,
+        "a replay names the same runs"
+    );
+    let rendered = serde_json::to_value(
+        &outcome
+            .history
+            .iter()
+            .find(|e| e.event_type == "MapRunStarted")
+            .expect("started")
+            .details,
+    )
+    .expect("json");
+    assert_eq!(rendered, json!({"mapRunArn": names[0]}));
+}
+
 // ------------------------------------------------------------------ workflow variables
 
 /// The `assignedVariables` of the Exited event of `state`.
