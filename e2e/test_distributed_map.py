@@ -70,3 +70,44 @@ def test_a_distributed_map_over_its_input_runs(sfn, unique):
     assert "MapRunStarted" in types and "MapRunSucceeded" in types, types
     # The iterations' events are not the parent's.
     assert "PassStateEntered" not in types, types
+
+
+def test_the_map_run_is_described_and_listed(sfn, unique):
+    arn = sfn.create_state_machine(
+        name=unique("dmap-run"), roleArn=ROLE,
+        definition=distributed_map(MaxConcurrency=2, Label="doubling",
+                                   ToleratedFailurePercentage=50))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    started = [e for e in full_history(sfn, execution) if e["type"] == "MapRunStarted"]
+    run_arn = started[0]["mapRunStartedEventDetails"]["mapRunArn"]
+    machine_name = arn.split(":")[-1]
+    prefix = arn.split(":stateMachine:")[0]
+    assert run_arn.startswith(f"{prefix}:mapRun:{machine_name}/doubling:"), run_arn
+
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["mapRunArn"] == run_arn
+    assert run["executionArn"] == execution
+    assert run["status"] == "SUCCEEDED"
+    assert run["maxConcurrency"] == 2
+    assert run["toleratedFailurePercentage"] == 50.0
+    assert run["toleratedFailureCount"] == 0
+    assert run["itemCounts"]["total"] == 3
+    assert run["itemCounts"]["succeeded"] == 3
+    assert run["itemCounts"]["pending"] == 0 and run["itemCounts"]["running"] == 0
+    assert run["executionCounts"]["succeeded"] == 3
+    assert run["stopDate"] >= run["startDate"]
+
+    listed = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    assert [r["mapRunArn"] for r in listed] == [run_arn]
+    assert listed[0]["executionArn"] == execution
+    assert listed[0]["stateMachineArn"] == f"{prefix}:stateMachine:{machine_name}/doubling"
+
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.describe_map_run(mapRunArn=run_arn[:-4] + "0000")
+    with pytest.raises(sfn.exceptions.InvalidArn):
+        sfn.describe_map_run(mapRunArn=execution)
+    with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
+        sfn.list_map_runs(executionArn=execution + "-missing")

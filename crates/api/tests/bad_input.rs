@@ -308,6 +308,20 @@ fn operations(f: &Fixture) -> Vec<Operation> {
             vec![("executionArn", Str, true), ("includedData", Str, false)],
         ),
         op(
+            "DescribeMapRun",
+            json!({"mapRunArn": format!("{ACCOUNT_PREFIX}:mapRun:m/l:0f4b")}),
+            vec![("mapRunArn", Str, true)],
+        ),
+        op(
+            "ListMapRuns",
+            json!({"executionArn": f.execution}),
+            vec![
+                ("executionArn", Str, true),
+                ("maxResults", Int, false),
+                ("nextToken", Str, false),
+            ],
+        ),
+        op(
             "DescribeStateMachine",
             json!({"stateMachineArn": f.machine}),
             vec![("stateMachineArn", Str, true), ("includedData", Str, false)],

@@ -15,6 +15,7 @@
 //! | [`catalog::Catalog`] | state machines, activities, tags | the API |
 //! | [`versions::Versions`] | versions and aliases of state machines | the API |
 //! | [`executions::Executions`] | start, describe, list, history pages, stop | the API |
+//! | [`map_runs::MapRuns`] | Distributed Maps' Map Runs: describe, list | the API |
 //! | [`engine::Engine`] | claim a batch of executions with due events, commit what the scheduler planned | the scheduler |
 //! | [`tasks::Tasks`] | lease task rows, renew, record outcomes, release | the workers |
 //! | [`callbacks::Callbacks`] | task tokens (`SendTask*`), the activity queue | the API |
@@ -30,6 +31,7 @@ pub mod catalog;
 pub mod engine;
 pub mod executions;
 mod history;
+pub mod map_runs;
 pub mod memory;
 pub mod nested;
 pub mod observe;
@@ -49,6 +51,7 @@ pub use callbacks::Callbacks;
 pub use catalog::Catalog;
 pub use engine::{Batch, Engine};
 pub use executions::Executions;
+pub use map_runs::MapRuns;
 pub use rules::Rules;
 pub use signals::Channel;
 pub use tasks::Tasks;
@@ -84,7 +87,17 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The persistence Cairn's services share: every part above, plus what the loops and
 /// the operators' endpoints need.
 pub trait Store:
-    Catalog + Versions + Executions + Engine + Tasks + Callbacks + Rules + TestCases + Clone + 'static
+    Catalog
+    + Versions
+    + Executions
+    + MapRuns
+    + Engine
+    + Tasks
+    + Callbacks
+    + Rules
+    + TestCases
+    + Clone
+    + 'static
 {
     /// Rung when `channel` has news: by this store's own commits at once, and (for a
     /// shared database) by other processes' soon after. Loops sleep on it between polls.
@@ -103,6 +116,7 @@ pub trait Store:
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
     pub use crate::{
-        Batch, Callbacks, Catalog, Engine, Executions, Rules, Store, Tasks, TestCases, Versions,
+        Batch, Callbacks, Catalog, Engine, Executions, MapRuns, Rules, Store, Tasks, TestCases,
+        Versions,
     };
 }

@@ -240,7 +240,8 @@ impl Driver<'_> {
                 }
                 Command::Finish(finish) => self.finish = Some(finish),
                 // An Express run keeps its Maps in memory: its limits store nothing.
-                Command::Store(_) | Command::ReleaseStored { .. } => {}
+                // Nor does it keep Map Runs: no Map Run resource for Express executions.
+                Command::Store(_) | Command::ReleaseStored { .. } | Command::MapRun(_) => {}
             }
         }
     }

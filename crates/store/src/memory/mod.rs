@@ -26,6 +26,7 @@ mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
+mod map_runs;
 mod nested;
 mod rules;
 mod tasks;
@@ -46,6 +47,7 @@ pub use engine::MemoryBatch;
 use crate::catalog::{ActivityRecord, StateMachineRecord};
 use crate::engine::InboxEvent;
 use crate::executions::TraceContext;
+use crate::map_runs::MapRunRecord;
 use crate::observe::{Backlog, Connections, Readiness};
 use crate::signals::Channel;
 use crate::versions::{AliasRecord, VersionRecord};
@@ -124,6 +126,8 @@ struct Tables {
     test_cases: HashMap<String, String>,
     /// Mocked invocations so far, by (execution, state).
     mocked_invocations: HashMap<(String, String), u64>,
+    /// Distributed Maps' Map Runs by ARN.
+    map_runs: HashMap<String, MapRunRecord>,
 }
 
 struct Execution {

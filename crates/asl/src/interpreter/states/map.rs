@@ -13,6 +13,7 @@ use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, Waiting};
 use crate::interpreter::join::Join;
 use crate::interpreter::jsonata::States;
+use crate::interpreter::map_run::{MapRunConfig, MapRunStatus};
 use crate::interpreter::run::{Progress, Run};
 use crate::interpreter::FrameId;
 use crate::jsonata::EvalError;
@@ -178,8 +179,17 @@ impl Run<'_> {
             }
         };
         let distributed = map.mode == ProcessorMode::Distributed;
+        let mut map_run = None;
         if distributed {
             let map_run_arn = self.map_run_arn(&frame.state, map, map_key);
+            map_run = map_run_arn.clone().map(|arn| {
+                Box::new(MapRunConfig {
+                    arn,
+                    max_concurrency,
+                    tolerated_failure_count: tolerated_count.unwrap_or(0),
+                    tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
+                })
+            });
             let details = Details {
                 map_run_arn,
                 ..Details::default()
@@ -205,15 +215,19 @@ impl Run<'_> {
             redo: BTreeMap::new(),
             relaunch: Default::default(),
             redriven: false,
+            map_run,
         };
         let mut join = Box::new(join);
         if join.items.is_empty() {
+            self.report_map_run(&join, MapRunStatus::Succeeded);
             return self.join_complete(frame, *join);
         }
         if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
             self.abort_children(&mut join);
+            self.report_map_run(&join, MapRunStatus::Failed);
             return Err(failure);
         }
+        self.report_map_run(&join, MapRunStatus::Running);
         let store_over = self.snapshot.limits.store_map_items_over;
         if !distributed && store_over.is_some_and(|over| join.items.len() > over) {
             self.store_map(map_key, frame, &mut join, map);
