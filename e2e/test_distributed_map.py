@@ -6,6 +6,7 @@ yet — `ItemReader`, `ItemBatcher`, `ResultWriter` — is refused at CreateStat
 UpdateStateMachine and ValidateStateMachineDefinition, never accepted and ignored
 (docs/asl-support.md, "Map (distributed)")."""
 import json
+import time
 
 import pytest
 
@@ -111,3 +112,55 @@ def test_the_map_run_is_described_and_listed(sfn, unique):
         sfn.describe_map_run(mapRunArn=execution)
     with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
         sfn.list_map_runs(executionArn=execution + "-missing")
+
+
+def poll(what, check, timeout=60):
+    """Calls `what` until `check` holds of its answer (a hang guard, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = what()
+        if check(answer):
+            return answer
+        assert time.monotonic() < deadline, f"never came to pass: {answer}"
+        time.sleep(0.1)
+
+
+def test_update_map_run_raises_the_concurrency_and_stop_aborts_the_run(sfn, unique):
+    waiting = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    definition = json.loads(distributed_map(MaxConcurrency=1))
+    definition["States"]["Run"]["ItemProcessor"].update(waiting)
+    arn = sfn.create_state_machine(name=unique("dmap-update"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+    runs = poll(lambda: sfn.list_map_runs(executionArn=execution)["mapRuns"], bool)
+    run_arn = runs[0]["mapRunArn"]
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "RUNNING" and run["maxConcurrency"] == 1
+    assert (run["itemCounts"]["running"], run["itemCounts"]["pending"]) == (1, 2), run
+
+    with pytest.raises(sfn.exceptions.ClientError) as nothing:
+        sfn.update_map_run(mapRunArn=run_arn)
+    assert nothing.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(sfn.exceptions.ClientError) as beyond:
+        sfn.update_map_run(mapRunArn=run_arn, toleratedFailurePercentage=101)
+    assert beyond.value.response["Error"]["Code"] == "ValidationException"
+    assert sfn.describe_map_run(mapRunArn=run_arn)["maxConcurrency"] == 1, "nothing changed"
+
+    sfn.update_map_run(mapRunArn=run_arn, maxConcurrency=3, toleratedFailureCount=2)
+    run = poll(lambda: sfn.describe_map_run(mapRunArn=run_arn),
+               lambda r: r["itemCounts"]["running"] == 3)
+    assert run["maxConcurrency"] == 3 and run["toleratedFailureCount"] == 2, run
+    assert run["itemCounts"]["pending"] == 0
+
+    sfn.stop_execution(executionArn=execution, error="Operator.Stop")
+    assert wait_for_end(sfn, execution)["status"] == "ABORTED"
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "ABORTED", run
+    assert (run["itemCounts"]["aborted"], run["itemCounts"]["running"]) == (3, 0), run
+    assert "stopDate" in run
+    with pytest.raises(sfn.exceptions.ClientError) as ended:
+        sfn.update_map_run(mapRunArn=run_arn, maxConcurrency=5)
+    assert ended.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.update_map_run(mapRunArn=run_arn[:-4] + "0000", maxConcurrency=5)

@@ -313,6 +313,15 @@ fn operations(f: &Fixture) -> Vec<Operation> {
             vec![("mapRunArn", Str, true)],
         ),
         op(
+            "UpdateMapRun",
+            json!({"mapRunArn": format!("{ACCOUNT_PREFIX}:mapRun:m/l:0f4b"), "maxConcurrency": 1}),
+            vec![
+                ("mapRunArn", Str, true),
+                ("maxConcurrency", Int, false),
+                ("toleratedFailureCount", Int, false),
+            ],
+        ),
+        op(
             "ListMapRuns",
             json!({"executionArn": f.execution}),
             vec![

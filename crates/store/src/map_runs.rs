@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use cairn_asl::interpreter::{MapRunState, MapRunStatus};
+use cairn_asl::interpreter::{MapRunState, MapRunStatus, MapRunUpdate};
 
 use crate::{Result, Time};
 
@@ -28,6 +28,9 @@ pub struct MapRunRecord {
     pub failed: u64,
     /// Items whose iteration was cut short when the run was aborted.
     pub aborted: u64,
+    /// How many times a redrive ran the run's failed iterations again, and when last.
+    pub redrive_count: u64,
+    pub redrive_date: Option<Time>,
 }
 
 impl MapRunRecord {
@@ -47,13 +50,24 @@ impl MapRunRecord {
             succeeded: 0,
             failed: 0,
             aborted: 0,
+            redrive_count: 0,
+            redrive_date: None,
         };
         record.apply(state, now);
         record
     }
 
-    /// Overwrites what `state` says, stopping the run at `now` once it has ended.
+    /// Overwrites what `state` says, stopping the run at `now` once it has ended (a
+    /// redriven run runs again: no stop time, and its redrive dated `now`).
     pub fn apply(&mut self, state: &MapRunState, now: Time) {
+        if state.redrive_count > self.redrive_count {
+            self.redrive_count = state.redrive_count;
+            self.redrive_date = Some(now);
+            self.aborted = 0;
+        }
+        if state.status == MapRunStatus::Running {
+            self.stopped_at = None;
+        }
         self.status = state.status;
         self.max_concurrency = state.max_concurrency;
         self.tolerated_failure_count = state.tolerated_failure_count;
@@ -91,7 +105,18 @@ pub struct MapRunCursor {
     pub arn: String,
 }
 
-/// Map Runs, as the API reads them.
+/// What became of an `UpdateMapRun`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// Queued for the run's execution, which applies it in its next advance.
+    Queued,
+    /// No such run.
+    Missing,
+    /// The run has ended: nothing changes.
+    NotRunning,
+}
+
+/// Map Runs, as the API reads and changes them.
 pub trait MapRuns: Send + Sync {
     /// `None` when there is no such run.
     fn describe_map_run(
@@ -106,4 +131,11 @@ pub trait MapRuns: Send + Sync {
         after: Option<&MapRunCursor>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<MapRunRecord>>> + Send;
+
+    /// `UpdateMapRun`: queues `update` for the run's execution, in one transaction with
+    /// the check that the run is running.
+    fn update_map_run(
+        &self,
+        update: &MapRunUpdate,
+    ) -> impl Future<Output = Result<UpdateOutcome>> + Send;
 }

@@ -294,7 +294,11 @@ fn task_of(event: &Event) -> Option<TaskId> {
         | Event::TaskStarted { task }
         | Event::TaskSubmitted { task, .. }
         | Event::ActivityStarted { task, .. } => Some(*task),
-        Event::TimerFired { .. } | Event::Stop { .. } | Event::Resume | Event::Redrive => None,
+        Event::TimerFired { .. }
+        | Event::Stop { .. }
+        | Event::Resume
+        | Event::Redrive
+        | Event::UpdateMapRun(_) => None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! DescribeMapRun and ListMapRuns: the Map Runs of Distributed Maps, as the scheduler's
+//! DescribeMapRun, ListMapRuns and UpdateMapRun: the Map Runs of Distributed Maps, as the scheduler's
 //! commits keep them (`cairn_store::map_runs`).
 //!
 //! Cairn runs a Distributed Map's iterations inside the parent execution (no child
@@ -6,7 +6,8 @@
 //! are the iterations' and equal `itemCounts`.
 
 use cairn_asl::distributed::map_run::MapRunArn;
-use cairn_store::map_runs::{MapRunCursor, MapRunRecord};
+use cairn_asl::interpreter::MapRunUpdate;
+use cairn_store::map_runs::{MapRunCursor, MapRunRecord, UpdateOutcome};
 use cairn_store::Store;
 use serde_json::{json, Map, Value};
 
@@ -76,7 +77,10 @@ pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Va
     );
     out.insert("itemCounts".into(), counts(&run));
     out.insert("executionCounts".into(), counts(&run));
-    out.insert("redriveCount".into(), json!(0));
+    out.insert("redriveCount".into(), json!(run.redrive_count));
+    if let Some(redriven) = run.redrive_date {
+        out.insert("redriveDate".into(), epoch(redriven));
+    }
     Ok(Value::Object(out))
 }
 
@@ -140,4 +144,59 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         })
         .collect();
     Ok(page("mapRuns", items, next))
+}
+
+/// A `Long` or `Integer` member at least 0.
+fn non_negative(input: &Input, field: &str) -> Result<Option<u64>, ApiError> {
+    match input.integer(field)? {
+        None => Ok(None),
+        Some(n) => u64::try_from(n).map(Some).map_err(|_| {
+            ApiError::constraint(
+                field,
+                Some(&n.to_string()),
+                "Member must have value greater than or equal to 0",
+            )
+        }),
+    }
+}
+
+/// UpdateMapRun: checks everything, then queues the change for the run's execution,
+/// which applies it in its next advance (more iterations start at once when the
+/// concurrency grew; the tolerance applies to the failures still to come).
+pub async fn update<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
+    let map_run_arn = input.required_string("mapRunArn")?;
+    check_map_run_arn(map_run_arn)?;
+    let max_concurrency = non_negative(input, "maxConcurrency")?;
+    let tolerated_failure_count = non_negative(input, "toleratedFailureCount")?;
+    let tolerated_failure_percentage = input.number("toleratedFailurePercentage")?;
+    if let Some(p) = tolerated_failure_percentage {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(ApiError::constraint(
+                "toleratedFailurePercentage",
+                Some(&p.to_string()),
+                "Member must have value between 0 and 100",
+            ));
+        }
+    }
+    if max_concurrency.is_none()
+        && tolerated_failure_count.is_none()
+        && tolerated_failure_percentage.is_none()
+    {
+        return Err(ApiError::Validation(
+            "At least one of maxConcurrency, toleratedFailureCount and toleratedFailurePercentage must be given".to_string(),
+        ));
+    }
+    let update = MapRunUpdate {
+        map_run_arn: map_run_arn.to_string(),
+        max_concurrency,
+        tolerated_failure_count,
+        tolerated_failure_percentage,
+    };
+    match state.store().update_map_run(&update).await? {
+        UpdateOutcome::Queued => Ok(json!({})),
+        UpdateOutcome::Missing => Err(no_map_run(map_run_arn)),
+        UpdateOutcome::NotRunning => Err(ApiError::Validation(format!(
+            "Map Run is not running and cannot be updated: '{map_run_arn}'"
+        ))),
+    }
 }

@@ -58,6 +58,7 @@ pub const SUPPORTED: &[&str] = &[
     "TestState",
     "UntagResource",
     "UpdateStateMachine",
+    "UpdateMapRun",
     "UpdateStateMachineAlias",
     "ValidateStateMachineDefinition",
 ];
@@ -65,7 +66,7 @@ pub const SUPPORTED: &[&str] = &[
 /// The Step Functions operations Cairn does not have yet: each answers an
 /// `UnknownOperationException` that names it, so boto3 raises a `ClientError` that says
 /// what is missing.
-pub const UNSUPPORTED: &[&str] = &["UpdateMapRun"];
+pub const UNSUPPORTED: &[&str] = &[];
 
 /// Runs `operation` on `input`.
 pub async fn dispatch<S: Store>(
@@ -101,6 +102,7 @@ pub async fn dispatch<S: Store>(
         "ListExecutions" => executions::list(state, input).await,
         "DescribeMapRun" => map_runs::describe(state, input).await,
         "ListMapRuns" => map_runs::list(state, input).await,
+        "UpdateMapRun" => map_runs::update(state, input).await,
         "GetExecutionHistory" => executions::history(state, input).await,
         "CreateActivity" => activities::create(state, input).await,
         "DescribeActivity" => activities::describe(state, input).await,

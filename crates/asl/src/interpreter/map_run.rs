@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::frame::Waiting;
 use super::join::Join;
 use super::run::Run;
 use super::Command;
+use crate::model::StateKind;
 
 /// A Map Run's status, as DescribeMapRun spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +49,20 @@ pub(super) struct MapRunConfig {
     pub(super) max_concurrency: u64,
     pub(super) tolerated_failure_count: u64,
     pub(super) tolerated_failure_percentage: f64,
+    /// How many times a redrive of the execution ran the run's failed iterations again.
+    #[serde(default)]
+    pub(super) redrive_count: u64,
+}
+
+/// What `UpdateMapRun` changes of a running Map Run; `None` leaves a setting as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunUpdate {
+    pub map_run_arn: String,
+    /// 0: no limit.
+    pub max_concurrency: Option<u64>,
+    pub tolerated_failure_count: Option<u64>,
+    /// 0 to 100.
+    pub tolerated_failure_percentage: Option<f64>,
 }
 
 /// A Map Run as it stands after a step.
@@ -63,6 +79,9 @@ pub struct MapRunState {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// How many times the run was redriven.
+    #[serde(default)]
+    pub redrive_count: u64,
 }
 
 impl MapRunState {
@@ -94,7 +113,69 @@ impl Run<'_> {
             },
             succeeded: (join.done as u64).saturating_sub(failed),
             failed,
+            redrive_count: config.redrive_count,
         };
         self.output.commands.push(Command::MapRun(state));
+    }
+}
+
+impl Run<'_> {
+    /// Applies `UpdateMapRun` to the Map whose run it names: the new concurrency starts
+    /// more iterations at once when it grew (fewer start as others end when it shrank);
+    /// the new tolerance applies to the failures still to come.
+    pub(super) fn update_map_run(&mut self, update: &MapRunUpdate) {
+        let found = self
+            .snapshot
+            .frames
+            .iter()
+            .find_map(|(id, frame)| match &frame.waiting {
+                Waiting::Children(join)
+                    if join
+                        .map_run
+                        .as_ref()
+                        .is_some_and(|run| run.arn == update.map_run_arn) =>
+                {
+                    Some(*id)
+                }
+                _ => None,
+            });
+        let Some(frame_id) = found else {
+            return;
+        };
+        let Some(mut frame) = self.snapshot.frames.remove(&frame_id) else {
+            return;
+        };
+        let Waiting::Children(mut join) = std::mem::replace(&mut frame.waiting, Waiting::Enter)
+        else {
+            self.snapshot.frames.insert(frame_id, frame);
+            return;
+        };
+        let total = join.total() as f64;
+        let tolerance_changed = update.tolerated_failure_count.is_some()
+            || update.tolerated_failure_percentage.is_some();
+        if let Some(run) = join.map_run.as_deref_mut() {
+            if let Some(n) = update.max_concurrency {
+                run.max_concurrency = n;
+                join.max_concurrency = if n == 0 { usize::MAX } else { n as usize };
+            }
+            if let Some(n) = update.tolerated_failure_count {
+                run.tolerated_failure_count = n;
+            }
+            if let Some(p) = update.tolerated_failure_percentage {
+                run.tolerated_failure_percentage = p;
+            }
+            if tolerance_changed {
+                let by_percentage =
+                    ((run.tolerated_failure_percentage / 100.0) * total).floor() as u64;
+                join.tolerated_failures = Some(run.tolerated_failure_count.max(by_percentage));
+            }
+        }
+        let Some(StateKind::Map(map)) = self.state_of(&frame).map(|s| &s.kind) else {
+            frame.waiting = Waiting::Children(join);
+            self.snapshot.frames.insert(frame_id, frame);
+            return;
+        };
+        let progress = self.map_continue(frame_id, &mut frame, join, map);
+        self.put_back(frame_id, frame, progress);
     }
 }

@@ -64,7 +64,7 @@ mod run;
 mod states;
 mod stored;
 
-pub use map_run::{MapRunState, MapRunStatus};
+pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
 pub(crate) use retry::{error_output, matches_error};
 pub use states::task::resource_parts;
 pub use stored::{StoredKind, StoredValue, Wanted};
@@ -180,6 +180,9 @@ pub enum Event {
     /// states that did not succeed (see module `redrive`). Ignored while it runs or once
     /// it succeeded.
     Redrive,
+    /// `UpdateMapRun`: a running Map Run changes its concurrency or tolerance. Ignored
+    /// when no running Map of the execution has that run.
+    UpdateMapRun(MapRunUpdate),
 }
 
 /// What the driver must carry out after a step.

@@ -1,7 +1,10 @@
 //! [`MapRuns`] for [`MemoryStore`]: the rows the engine's commits keep.
 
+use cairn_asl::interpreter::{Event, MapRunStatus, MapRunUpdate};
+
 use super::MemoryStore;
-use crate::map_runs::{MapRunCursor, MapRunRecord, MapRuns};
+use crate::map_runs::{MapRunCursor, MapRunRecord, MapRuns, UpdateOutcome};
+use crate::signals::Channel;
 use crate::Result;
 
 impl MapRuns for MemoryStore {
@@ -30,5 +33,22 @@ impl MapRuns for MemoryStore {
             .take(usize::try_from(limit).unwrap_or(0))
             .cloned()
             .collect())
+    }
+
+    async fn update_map_run(&self, update: &MapRunUpdate) -> Result<UpdateOutcome> {
+        let mut tables = self.tables();
+        let execution = match tables.map_runs.get(&update.map_run_arn) {
+            None => return Ok(UpdateOutcome::Missing),
+            Some(run) if run.status != MapRunStatus::Running => {
+                return Ok(UpdateOutcome::NotRunning)
+            }
+            Some(run) => run.execution_arn.clone(),
+        };
+        tables
+            .inbox
+            .push_now(&execution, Event::UpdateMapRun(update.clone()));
+        drop(tables);
+        self.announce(Channel::Inbox);
+        Ok(UpdateOutcome::Queued)
     }
 }

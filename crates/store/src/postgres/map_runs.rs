@@ -1,9 +1,11 @@
 //! [`MapRuns`] for [`PgStore`], and the commit's writes to `map_runs`.
 
-use cairn_asl::interpreter::{MapRunState, MapRunStatus};
+use cairn_asl::interpreter::{Event, MapRunState, MapRunStatus, MapRunUpdate};
 
-use super::PgStore;
-use crate::map_runs::{MapRunCursor, MapRunRecord, MapRuns};
+use super::{enqueue_now, PgStore};
+use crate::engine::InboxEvent;
+use crate::map_runs::{MapRunCursor, MapRunRecord, MapRuns, UpdateOutcome};
+use crate::signals::Channel;
 use crate::{Result, StoreError, Time};
 
 /// The Map Runs one commit writes, in column arrays, and the executions that ended in
@@ -20,6 +22,7 @@ pub(super) struct MapRunWrites {
     running: Vec<i64>,
     succeeded: Vec<i64>,
     failed: Vec<i64>,
+    redrive_count: Vec<i64>,
     ended: Vec<String>,
 }
 
@@ -41,6 +44,7 @@ impl MapRunWrites {
         self.running.push(count(state.running));
         self.succeeded.push(count(state.succeeded));
         self.failed.push(count(state.failed));
+        self.redrive_count.push(count(state.redrive_count));
     }
 
     pub(super) fn ended(&mut self, execution_arn: &str) {
@@ -55,16 +59,24 @@ impl MapRunWrites {
                 r#"-- query: write_map_runs
                 insert into map_runs (arn, execution_arn, status, started_at, stopped_at,
                     max_concurrency, tolerated_failure_count, tolerated_failure_percentage,
-                    total, running, succeeded, failed)
+                    total, running, succeeded, failed, redrive_count)
                 select u.arn, u.execution_arn, u.status, now(),
                        case when u.status = 'RUNNING' then null else now() end,
-                       u.mc, u.tc, u.tp, u.total, u.running, u.succeeded, u.failed
+                       u.mc, u.tc, u.tp, u.total, u.running, u.succeeded, u.failed, u.rc
                 from unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[],
-                            $6::float8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[])
-                     as u(arn, execution_arn, status, mc, tc, tp, total, running, succeeded, failed)
+                            $6::float8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[],
+                            $11::int8[])
+                     as u(arn, execution_arn, status, mc, tc, tp, total, running, succeeded,
+                          failed, rc)
                 on conflict (arn) do update set
                     status = excluded.status,
-                    stopped_at = coalesce(map_runs.stopped_at, excluded.stopped_at),
+                    stopped_at = case when excluded.status = 'RUNNING' then null
+                                      else coalesce(map_runs.stopped_at, excluded.stopped_at) end,
+                    redrive_count = excluded.redrive_count,
+                    redrive_date = case when excluded.redrive_count > map_runs.redrive_count
+                                        then now() else map_runs.redrive_date end,
+                    aborted = case when excluded.redrive_count > map_runs.redrive_count
+                                   then 0 else map_runs.aborted end,
                     max_concurrency = excluded.max_concurrency,
                     tolerated_failure_count = excluded.tolerated_failure_count,
                     tolerated_failure_percentage = excluded.tolerated_failure_percentage,
@@ -82,6 +94,7 @@ impl MapRunWrites {
                 &self.running,
                 &self.succeeded,
                 &self.failed,
+                &self.redrive_count,
             )
             .execute(&mut *tx)
             .await?;
@@ -115,6 +128,8 @@ struct MapRunRow {
     succeeded: i64,
     failed: i64,
     aborted: i64,
+    redrive_count: i64,
+    redrive_date: Option<Time>,
 }
 
 impl TryFrom<MapRunRow> for MapRunRecord {
@@ -138,6 +153,8 @@ impl TryFrom<MapRunRow> for MapRunRecord {
             succeeded: n(row.succeeded),
             failed: n(row.failed),
             aborted: n(row.aborted),
+            redrive_count: n(row.redrive_count),
+            redrive_date: row.redrive_date,
         })
     }
 }
@@ -149,7 +166,7 @@ impl MapRuns for PgStore {
             r#"-- query: describe_map_run
             select arn, execution_arn, status, started_at, stopped_at, max_concurrency,
                    tolerated_failure_count, tolerated_failure_percentage, total, running,
-                   succeeded, failed, aborted
+                   succeeded, failed, aborted, redrive_count, redrive_date
             from map_runs where arn = $1"#,
             arn
         )
@@ -173,7 +190,7 @@ impl MapRuns for PgStore {
             r#"-- query: list_map_runs
             select arn, execution_arn, status, started_at, stopped_at, max_concurrency,
                    tolerated_failure_count, tolerated_failure_percentage, total, running,
-                   succeeded, failed, aborted
+                   succeeded, failed, aborted, redrive_count, redrive_date
             from map_runs
             where execution_arn = $1 and (started_at, arn) < ($2, $3)
             order by started_at desc, arn desc limit $4"#,
@@ -185,5 +202,29 @@ impl MapRuns for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(MapRunRecord::try_from).collect()
+    }
+
+    async fn update_map_run(&self, update: &MapRunUpdate) -> Result<UpdateOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // The row is locked until the event is queued: a commit that ends the run
+        // waits, so an update is never queued for a run that had already ended.
+        let row = sqlx::query!(
+            r#"-- query: lock_map_run
+            select execution_arn, status from map_runs where arn = $1 for update"#,
+            update.map_run_arn
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(UpdateOutcome::Missing);
+        };
+        if row.status != MapRunStatus::Running.as_str() {
+            return Ok(UpdateOutcome::NotRunning);
+        }
+        let event = InboxEvent::Step(Event::UpdateMapRun(update.clone()));
+        enqueue_now(&mut tx, &[row.execution_arn], &[event]).await?;
+        tx.commit().await?;
+        self.announce(Channel::Inbox);
+        Ok(UpdateOutcome::Queued)
     }
 }

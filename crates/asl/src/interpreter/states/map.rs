@@ -188,6 +188,7 @@ impl Run<'_> {
                     max_concurrency,
                     tolerated_failure_count: tolerated_count.unwrap_or(0),
                     tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
+                    redrive_count: 0,
                 })
             });
             let details = Details {
