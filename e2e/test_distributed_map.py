@@ -164,3 +164,46 @@ def test_update_map_run_raises_the_concurrency_and_stop_aborts_the_run(sfn, uniq
     assert ended.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(sfn.exceptions.ResourceNotFound):
         sfn.update_map_run(mapRunArn=run_arn[:-4] + "0000", maxConcurrency=5)
+
+
+def test_a_redrive_runs_the_failed_iterations_of_the_same_map_run(sfn, unique):
+    activity = sfn.create_activity(name=unique("dmap-work"))["activityArn"]
+    definition = json.loads(distributed_map(MaxConcurrency=1))
+    definition["States"]["Run"]["ItemProcessor"].update(
+        {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": True}}})
+    arn = sfn.create_state_machine(name=unique("dmap-redrive"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [1, 2]}))["executionArn"]
+
+    def take():
+        task = sfn.get_activity_task(activityArn=activity, workerName="e2e")
+        assert task.get("taskToken"), "a task for the next item"
+        return task
+
+    first = take()
+    sfn.send_task_success(taskToken=first["taskToken"], output=json.dumps({"item": json.loads(first["input"])}))
+    second = take()
+    sfn.send_task_failure(taskToken=second["taskToken"], error="Flaky", cause="try again")
+    failed = wait_for_end(sfn, execution)
+    assert failed["status"] == "FAILED", failed
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "FAILED" and run["redriveCount"] == 0, run
+    assert (run["itemCounts"]["succeeded"], run["itemCounts"]["failed"]) == (1, 1), run
+
+    sfn.redrive_execution(executionArn=execution)
+    again = take()
+    assert json.loads(again["input"]) == json.loads(second["input"]), "only the failed item runs again"
+    sfn.send_task_success(taskToken=again["taskToken"], output=json.dumps({"item": json.loads(again["input"])}))
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [{"item": 1}, {"item": 2}]
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "SUCCEEDED" and run["redriveCount"] == 1, run
+    assert "redriveDate" in run
+    assert (run["itemCounts"]["succeeded"], run["itemCounts"]["failed"]) == (2, 0), run
+    redriven = [e for e in full_history(sfn, execution) if e["type"] == "MapRunRedriven"]
+    assert [e["mapRunRedrivenEventDetails"] for e in redriven] == \
+        [{"mapRunArn": run_arn, "redriveCount": 1}]
+    assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=execution)["mapRuns"]] == [run_arn]
