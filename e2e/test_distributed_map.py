@@ -106,6 +106,12 @@ def test_the_map_run_is_described_and_listed(sfn, unique):
     assert listed[0]["executionArn"] == execution
     assert listed[0]["stateMachineArn"] == f"{prefix}:stateMachine:{machine_name}/doubling"
 
+    with pytest.raises(sfn.exceptions.ClientError) as children:
+        sfn.list_executions(mapRunArn=run_arn)
+    assert children.value.response["Error"]["Code"] == "ValidationException"
+    assert "not as child executions yet" in children.value.response["Error"]["Message"]
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.list_executions(mapRunArn=run_arn[:-4] + "0000")
     with pytest.raises(sfn.exceptions.ResourceNotFound):
         sfn.describe_map_run(mapRunArn=run_arn[:-4] + "0000")
     with pytest.raises(sfn.exceptions.InvalidArn):

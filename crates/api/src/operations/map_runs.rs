@@ -18,7 +18,7 @@ use crate::input::{check_length, Input};
 use crate::{epoch, page as token, ApiState};
 
 /// Checks a `mapRunArn` member: AWS's length limits, then its shape.
-fn check_map_run_arn(arn: &str) -> Result<MapRunArn, ApiError> {
+pub(super) fn check_map_run_arn(arn: &str) -> Result<MapRunArn, ApiError> {
     check_length("mapRunArn", arn, 1, 2000, false)?;
     let parsed = arn::parse(arn)?;
     if parsed.resource_type != "mapRun" {
@@ -30,7 +30,7 @@ fn check_map_run_arn(arn: &str) -> Result<MapRunArn, ApiError> {
     MapRunArn::parse(arn).ok_or_else(|| ApiError::InvalidArn(arn.to_string()))
 }
 
-fn no_map_run(arn: &str) -> ApiError {
+pub(super) fn no_map_run(arn: &str) -> ApiError {
     ApiError::ResourceNotFound(format!("Map Run Does Not Exist: '{arn}'"))
 }
 
