@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler};
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot, TaskRequest,
+    self, Clock, Command, Event, ExecutionInfo, Limits, MapRunStatus, Snapshot, TaskRequest,
 };
 use cairn_asl::task::TaskOutcome;
 use cairn_asl::timestamp::Timestamp;
@@ -650,6 +650,88 @@ fn map_run_started_names_its_map_run_as_aws_does() {
     )
     .expect("json");
     assert_eq!(rendered, json!({"mapRunArn": names[0]}));
+}
+
+/// The Map Run states a step reports, as (status, running, succeeded, failed).
+fn map_runs(output: &interpreter::Output) -> Vec<(MapRunStatus, u64, u64, u64)> {
+    output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::MapRun(run) => Some((run.status, run.running, run.succeeded, run.failed)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_distributed_map_reports_its_map_run_as_it_changes() {
+    let machine = machine(json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "MaxConcurrency": 2, "ToleratedFailureCount": 0,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+        "End": true}}}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) = interpreter::start(
+        &machine,
+        info,
+        json!([1, 2, 3]),
+        Limits::default(),
+        clock(0),
+    );
+    assert_eq!(map_runs(&output), vec![(MapRunStatus::Running, 2, 0, 0)]);
+    let tasks: Vec<u64> = output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::InvokeTask(t) => Some(t.task),
+            _ => None,
+        })
+        .collect();
+    let run = output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::MapRun(run) => Some(run.clone()),
+            _ => None,
+        })
+        .expect("reported");
+    assert_eq!(
+        (run.total, run.max_concurrency, run.tolerated_failure_count),
+        (3, 2, 0)
+    );
+    assert_eq!(run.pending(), 1);
+
+    let done = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task: tasks[0],
+            output: json!("one"),
+        },
+        clock(1),
+    );
+    assert_eq!(
+        map_runs(&done),
+        vec![(MapRunStatus::Running, 2, 1, 0)],
+        "the third item took the first's place"
+    );
+    let failed = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskFailed {
+            task: tasks[1],
+            error: "Boom".into(),
+            cause: None,
+        },
+        clock(2),
+    );
+    assert_eq!(
+        map_runs(&failed),
+        vec![(MapRunStatus::Failed, 0, 1, 1)],
+        "past the tolerance: the run fails and its iterations stop"
+    );
+    assert_eq!(snapshot.status, ExecutionStatus::Failed);
 }
 
 // ------------------------------------------------------------------ workflow variables
