@@ -734,6 +734,41 @@ fn a_distributed_map_reports_its_map_run_as_it_changes() {
     assert_eq!(snapshot.status, ExecutionStatus::Failed);
 }
 
+#[test]
+fn a_distributed_map_inside_distributed_iterations_keeps_no_map_run_of_its_own() {
+    let inner = json!({"Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true});
+    let machine = machine(
+        json!({"StartAt": "Outer", "States": {"Outer": {"Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Inner", "States": {"Inner": inner}},
+        "End": true}}}),
+    );
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (_, output) = interpreter::start(
+        &machine,
+        info,
+        json!([[1, 2], [3]]),
+        Limits::default(),
+        clock(0),
+    );
+    let arns: std::collections::BTreeSet<String> = output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::MapRun(run) => Some(run.arn.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(arns.len(), 1, "the outer run only: {arns:?}");
+    assert_eq!(
+        map_runs(&output).last().map(|r| r.0),
+        Some(MapRunStatus::Succeeded)
+    );
+}
+
 // ------------------------------------------------------------------ workflow variables
 
 /// The `assignedVariables` of the Exited event of `state`.

@@ -181,7 +181,13 @@ impl Run<'_> {
         let distributed = map.mode == ProcessorMode::Distributed;
         let mut map_run = None;
         if distributed {
-            let map_run_arn = self.map_run_arn(&frame.state, map, map_key);
+            // Inside a Distributed Map's iterations nothing is recorded (they are not
+            // the parent's history) and the key is not unique per iteration: no Map Run.
+            let map_run_arn = if frame.quiet {
+                None
+            } else {
+                self.map_run_arn(&frame.state, map, map_key)
+            };
             map_run = map_run_arn.clone().map(|arn| {
                 Box::new(MapRunConfig {
                     arn,
