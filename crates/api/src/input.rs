@@ -122,6 +122,18 @@ impl Input {
         }
     }
 
+    /// A `Float` or `Double` member: any JSON number.
+    pub fn number(&self, field: &str) -> Result<Option<f64>, ApiError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| Self::wrong_type(field, "a number")),
+            Some(_) => Err(Self::wrong_type(field, "a number")),
+        }
+    }
+
     pub fn object(&self, field: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
         match self.get(field) {
             None => Ok(None),

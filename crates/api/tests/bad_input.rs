@@ -308,6 +308,29 @@ fn operations(f: &Fixture) -> Vec<Operation> {
             vec![("executionArn", Str, true), ("includedData", Str, false)],
         ),
         op(
+            "DescribeMapRun",
+            json!({"mapRunArn": format!("{ACCOUNT_PREFIX}:mapRun:m/l:0f4b")}),
+            vec![("mapRunArn", Str, true)],
+        ),
+        op(
+            "UpdateMapRun",
+            json!({"mapRunArn": format!("{ACCOUNT_PREFIX}:mapRun:m/l:0f4b"), "maxConcurrency": 1}),
+            vec![
+                ("mapRunArn", Str, true),
+                ("maxConcurrency", Int, false),
+                ("toleratedFailureCount", Int, false),
+            ],
+        ),
+        op(
+            "ListMapRuns",
+            json!({"executionArn": f.execution}),
+            vec![
+                ("executionArn", Str, true),
+                ("maxResults", Int, false),
+                ("nextToken", Str, false),
+            ],
+        ),
+        op(
             "DescribeStateMachine",
             json!({"stateMachineArn": f.machine}),
             vec![("stateMachineArn", Str, true), ("includedData", Str, false)],

@@ -111,7 +111,8 @@ pub fn run(
                 }
                 Command::CancelTask { .. } => None,
                 // Kept as soon as the step that made them returned (`keep`).
-                Command::Store(_) | Command::ReleaseStored { .. } => None,
+                // No Map Run resource in memory: its history events are all there is.
+                Command::Store(_) | Command::ReleaseStored { .. } | Command::MapRun(_) => None,
                 Command::Finish(f) => {
                     finish = Some(f);
                     None

@@ -78,6 +78,9 @@ pub struct Details {
     /// included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redrive_count: Option<u64>,
+    /// `MapRunStarted`: the Map Run's ARN (`distributed::map_run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run_arn: Option<String>,
 }
 
 /// `inputDetails` / `outputDetails`.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use cairn_asl::driver::{self, Outcome, RunOptions, TaskHandler};
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Limits, Snapshot, TaskRequest,
+    self, Clock, Command, Event, ExecutionInfo, Limits, MapRunStatus, Snapshot, TaskRequest,
 };
 use cairn_asl::task::TaskOutcome;
 use cairn_asl::timestamp::Timestamp;
@@ -621,6 +621,183 @@ fn a_runaway_loop_inside_a_distributed_map_iteration_is_stopped() {
     let outcome = driver::run(&machine, json!([{}]), &options, &mut driver::NoTasks);
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+}
+
+#[test]
+fn map_run_started_names_its_map_run_as_aws_does() {
+    let definition = json!({"StartAt": "First", "States": {
+        "First": {"Type": "Map", "Label": "firstRun",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "ResultPath": null, "Next": "Second Map"},
+        "Second Map": {"Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+    let arns = |outcome: &Outcome| -> Vec<String> {
+        outcome
+            .history
+            .iter()
+            .filter(|e| e.event_type == "MapRunStarted")
+            .map(|e| {
+                e.details
+                    .map_run_arn
+                    .clone()
+                    .expect("MapRunStarted names its Map Run")
+            })
+            .collect()
+    };
+    let outcome = run(definition.clone(), json!([1, 2]));
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded);
+    let names = arns(&outcome);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let prefix = "arn:aws:states:us-east-1:123456789012:mapRun:test-machine/";
+    let first = names[0].strip_prefix(prefix).expect("AWS's shape");
+    let (label, id) = first.split_once(':').expect("label:id");
+    assert_eq!(label, "firstRun", "Label names the run");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let second = names[1].strip_prefix(prefix).expect("AWS's shape");
+    assert!(
+        second.starts_with("SecondMap:"),
+        "no Label: the state's name made valid: {second}"
+    );
+    assert_ne!(
+        first.split(':').nth(1),
+        second.split(':').nth(1),
+        "each run its own id"
+    );
+    assert_eq!(
+        arns(&run(definition, json!([1, 2]))),
+        names,
+        "a replay names the same runs"
+    );
+    let rendered = serde_json::to_value(
+        &outcome
+            .history
+            .iter()
+            .find(|e| e.event_type == "MapRunStarted")
+            .expect("started")
+            .details,
+    )
+    .expect("json");
+    assert_eq!(rendered, json!({"mapRunArn": names[0]}));
+}
+
+/// The Map Run states a step reports, as (status, running, succeeded, failed).
+fn map_runs(output: &interpreter::Output) -> Vec<(MapRunStatus, u64, u64, u64)> {
+    output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::MapRun(run) => Some((run.status, run.running, run.succeeded, run.failed)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_distributed_map_reports_its_map_run_as_it_changes() {
+    let machine = machine(json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "MaxConcurrency": 2, "ToleratedFailureCount": 0,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+        "End": true}}}));
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (mut snapshot, output) = interpreter::start(
+        &machine,
+        info,
+        json!([1, 2, 3]),
+        Limits::default(),
+        clock(0),
+    );
+    assert_eq!(map_runs(&output), vec![(MapRunStatus::Running, 2, 0, 0)]);
+    let tasks: Vec<u64> = output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::InvokeTask(t) => Some(t.task),
+            _ => None,
+        })
+        .collect();
+    let run = output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::MapRun(run) => Some(run.clone()),
+            _ => None,
+        })
+        .expect("reported");
+    assert_eq!(
+        (run.total, run.max_concurrency, run.tolerated_failure_count),
+        (3, 2, 0)
+    );
+    assert_eq!(run.pending(), 1);
+
+    let done = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task: tasks[0],
+            output: json!("one"),
+        },
+        clock(1),
+    );
+    assert_eq!(
+        map_runs(&done),
+        vec![(MapRunStatus::Running, 2, 1, 0)],
+        "the third item took the first's place"
+    );
+    let failed = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskFailed {
+            task: tasks[1],
+            error: "Boom".into(),
+            cause: None,
+        },
+        clock(2),
+    );
+    assert_eq!(
+        map_runs(&failed),
+        vec![(MapRunStatus::Failed, 0, 1, 1)],
+        "past the tolerance: the run fails and its iterations stop"
+    );
+    assert_eq!(snapshot.status, ExecutionStatus::Failed);
+}
+
+#[test]
+fn a_distributed_map_inside_distributed_iterations_keeps_no_map_run_of_its_own() {
+    let inner = json!({"Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true});
+    let machine = machine(
+        json!({"StartAt": "Outer", "States": {"Outer": {"Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Inner", "States": {"Inner": inner}},
+        "End": true}}}),
+    );
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(START));
+    let (_, output) = interpreter::start(
+        &machine,
+        info,
+        json!([[1, 2], [3]]),
+        Limits::default(),
+        clock(0),
+    );
+    let arns: std::collections::BTreeSet<String> = output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::MapRun(run) => Some(run.arn.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(arns.len(), 1, "the outer run only: {arns:?}");
+    assert_eq!(
+        map_runs(&output).last().map(|r| r.0),
+        Some(MapRunStatus::Succeeded)
+    );
 }
 
 // ------------------------------------------------------------------ workflow variables

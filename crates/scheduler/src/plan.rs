@@ -9,8 +9,8 @@
 
 use cairn_asl::history::{Details, HistoryEvent};
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Finish, Limits, Output, Snapshot, StateVisit,
-    StoredValue, TaskRequest,
+    self, Clock, Command, Event, ExecutionInfo, Finish, Limits, MapRunState, Output, Snapshot,
+    StateVisit, StoredValue, TaskRequest,
 };
 use cairn_asl::task::Route;
 use cairn_asl::timestamp::Timestamp;
@@ -306,6 +306,8 @@ struct Effects {
     cancelled_tasks: Vec<u64>,
     stored: Vec<StoredValue>,
     released_maps: Vec<u64>,
+    /// The last state of each Map Run the advance changed.
+    map_runs: Vec<MapRunState>,
     finish: Option<Finish>,
     resume: bool,
 }
@@ -336,6 +338,10 @@ impl Effects {
                     self.released_maps.push(map);
                 }
                 Command::Finish(finish) => self.finish = Some(finish),
+                Command::MapRun(run) => {
+                    self.map_runs.retain(|known| known.arn != run.arn);
+                    self.map_runs.push(run);
+                }
             }
         }
     }
@@ -374,6 +380,7 @@ impl Effects {
                 .into_iter()
                 .map(|map| Effect::ReleaseStored { map }),
         );
+        effects.extend(self.map_runs.into_iter().map(Effect::MapRun));
         if self.resume {
             effects.push(Effect::Resume { at: now });
         }

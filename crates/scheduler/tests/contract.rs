@@ -24,6 +24,7 @@ mod contract {
     pub mod common;
     pub mod engine;
     pub mod executions;
+    pub mod map_runs;
     pub mod nested;
     pub mod observe;
     pub mod redrive;
@@ -109,6 +110,11 @@ contract! {
         callbacks::an_activity_task_goes_to_exactly_one_poller_oldest_first,
         callbacks::an_activity_task_nobody_takes_times_out_and_is_withdrawn,
         callbacks::stopping_an_execution_closes_its_tokens_and_withdraws_activity_tasks,
+
+        map_runs::a_map_run_counts_its_items_and_ends_with_its_map,
+        map_runs::a_map_run_is_aborted_when_its_execution_stops,
+        map_runs::an_update_raises_the_concurrency_of_a_running_map_run,
+        map_runs::a_redrive_runs_the_failed_map_run_again_and_counts_it,
 
         nested::sync2_returns_the_child_output_as_json,
         nested::sync_returns_the_child_output_as_text,

@@ -16,7 +16,7 @@
 use std::future::Future;
 
 use cairn_asl::history::HistoryEvent;
-use cairn_asl::interpreter::{Event, StoredValue, TaskRequest, Wanted};
+use cairn_asl::interpreter::{Event, MapRunState, StoredValue, TaskRequest, Wanted};
 use cairn_asl::task::Nested;
 use cairn_asl::ExecutionStatus;
 use serde::{Deserialize, Serialize};
@@ -136,6 +136,9 @@ pub enum Effect {
     /// Queue `event` for another execution, due now: a `.sync` child's end, for the
     /// parent that waits (see [`Claimed::parent`]).
     Notify { execution_arn: String, event: Event },
+    /// Keep the Map Run's row as it now stands (inserted the first time, started now;
+    /// stopped now once its status is no longer `RUNNING`).
+    MapRun(MapRunState),
 }
 
 /// A task row to insert.

@@ -15,6 +15,7 @@
 //! | [`catalog::Catalog`] | state machines, activities, tags | the API |
 //! | [`versions::Versions`] | versions and aliases of state machines | the API |
 //! | [`executions::Executions`] | start, describe, list, history pages, stop | the API |
+//! | [`map_runs::MapRuns`] | Distributed Maps' Map Runs: describe, list | the API |
 //! | [`engine::Engine`] | claim a batch of executions with due events, commit what the scheduler planned | the scheduler |
 //! | [`tasks::Tasks`] | lease task rows, renew, record outcomes, release | the workers |
 //! | [`callbacks::Callbacks`] | task tokens (`SendTask*`), the activity queue | the API |
@@ -31,6 +32,7 @@ pub mod catalog;
 pub mod engine;
 pub mod executions;
 mod history;
+pub mod map_runs;
 pub mod memory;
 pub mod nested;
 pub mod observe;
@@ -51,6 +53,7 @@ pub use callbacks::Callbacks;
 pub use catalog::Catalog;
 pub use engine::{Batch, Engine};
 pub use executions::Executions;
+pub use map_runs::MapRuns;
 pub use retention::Retention;
 pub use rules::Rules;
 pub use signals::Channel;
@@ -90,6 +93,7 @@ pub trait Store:
     Catalog
     + Versions
     + Executions
+    + MapRuns
     + Engine
     + Tasks
     + Callbacks
@@ -122,7 +126,7 @@ pub trait Store:
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
     pub use crate::{
-        Batch, Callbacks, Catalog, Engine, Executions, Retention, Rules, Store, Tasks, TestCases,
-        Versions,
+        Batch, Callbacks, Catalog, Engine, Executions, MapRuns, Retention, Rules, Store, Tasks,
+        TestCases, Versions,
     };
 }

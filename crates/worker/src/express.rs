@@ -257,7 +257,8 @@ impl Driver<'_> {
                 }
                 Command::Finish(finish) => self.finish = Some(finish),
                 // An Express run keeps its Maps in memory: its limits store nothing.
-                Command::Store(_) | Command::ReleaseStored { .. } => {}
+                // Nor does it keep Map Runs: no Map Run resource for Express executions.
+                Command::Store(_) | Command::ReleaseStored { .. } | Command::MapRun(_) => {}
             }
         }
     }
@@ -310,7 +311,11 @@ fn task_of(event: &Event) -> Option<TaskId> {
         | Event::TaskStarted { task }
         | Event::TaskSubmitted { task, .. }
         | Event::ActivityStarted { task, .. } => Some(*task),
-        Event::TimerFired { .. } | Event::Stop { .. } | Event::Resume | Event::Redrive => None,
+        Event::TimerFired { .. }
+        | Event::Stop { .. }
+        | Event::Resume
+        | Event::Redrive
+        | Event::UpdateMapRun(_) => None,
     }
 }
 

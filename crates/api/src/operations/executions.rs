@@ -305,10 +305,13 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
             ))
         }
         (None, Some(run)) => {
-            check_length("mapRunArn", run, 1, 2000, false)?;
-            return Err(ApiError::Validation(
-                "Cairn does not support Map Runs yet: 'mapRunArn' cannot be listed".to_string(),
-            ));
+            super::map_runs::check_map_run_arn(run)?;
+            if state.store().describe_map_run(run).await?.is_none() {
+                return Err(super::map_runs::no_map_run(run));
+            }
+            return Err(ApiError::Validation(format!(
+                "Cairn runs a Distributed Map's iterations inside the parent execution, not as child executions yet: Map Run '{run}' has none to list (DescribeMapRun shows its counts)"
+            )));
         }
         (None, None) => {
             return Err(ApiError::Validation(

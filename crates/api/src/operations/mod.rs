@@ -7,6 +7,7 @@ mod aliases;
 mod callbacks;
 mod executions;
 pub(crate) mod express;
+mod map_runs;
 mod state_machines;
 mod tags;
 mod test_cases;
@@ -32,6 +33,7 @@ pub const SUPPORTED: &[&str] = &[
     "DeleteStateMachineVersion",
     "DescribeActivity",
     "DescribeExecution",
+    "DescribeMapRun",
     "DescribeStateMachine",
     "DescribeStateMachineAlias",
     "DescribeStateMachineForExecution",
@@ -39,6 +41,7 @@ pub const SUPPORTED: &[&str] = &[
     "GetExecutionHistory",
     "ListActivities",
     "ListExecutions",
+    "ListMapRuns",
     "ListStateMachineAliases",
     "ListStateMachineVersions",
     "ListStateMachines",
@@ -55,6 +58,7 @@ pub const SUPPORTED: &[&str] = &[
     "TestState",
     "UntagResource",
     "UpdateStateMachine",
+    "UpdateMapRun",
     "UpdateStateMachineAlias",
     "ValidateStateMachineDefinition",
 ];
@@ -62,7 +66,7 @@ pub const SUPPORTED: &[&str] = &[
 /// The Step Functions operations Cairn does not have yet: each answers an
 /// `UnknownOperationException` that names it, so boto3 raises a `ClientError` that says
 /// what is missing.
-pub const UNSUPPORTED: &[&str] = &["DescribeMapRun", "ListMapRuns", "UpdateMapRun"];
+pub const UNSUPPORTED: &[&str] = &[];
 
 /// Runs `operation` on `input`.
 pub async fn dispatch<S: Store>(
@@ -96,6 +100,9 @@ pub async fn dispatch<S: Store>(
         "RedriveExecution" => executions::redrive(state, input).await,
         "DescribeExecution" => executions::describe(state, input).await,
         "ListExecutions" => executions::list(state, input).await,
+        "DescribeMapRun" => map_runs::describe(state, input).await,
+        "ListMapRuns" => map_runs::list(state, input).await,
+        "UpdateMapRun" => map_runs::update(state, input).await,
         "GetExecutionHistory" => executions::history(state, input).await,
         "CreateActivity" => activities::create(state, input).await,
         "DescribeActivity" => activities::describe(state, input).await,

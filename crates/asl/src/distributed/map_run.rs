@@ -6,9 +6,9 @@
 //! executions as executions of the labelled machine `…:stateMachine:<machine>/<label>`,
 //! so a child's ARN is `…:execution:<machine>/<label>:<child name>`.
 //!
-//! Not yet called by the Map state (which still runs a Distributed Map's iterations
-//! inside the parent: `docs/asl-support.md`); the Map Run resource will take its names
-//! from here. Pure: the id comes in (a UUID the driver draws).
+//! The Map state names its Map Run here (`MapRunStarted`'s `mapRunArn`), its id derived
+//! from the execution and the run's key so a replay names the same run; its iterations
+//! still run inside the parent (`docs/asl-support.md`). Pure: the id comes in.
 
 use crate::parse::{is_invalid_label_char, MAX_LABEL_CHARS};
 

@@ -14,6 +14,7 @@ use crate::template::Scope;
 
 use super::frame::{variables_of, Frame, ScopeStep, Waiting};
 use super::jsonata::States;
+use super::map_run::{MapRunConfig, MapRunStatus};
 use super::record::details;
 use super::retry::error_output;
 use super::run::{Progress, Run};
@@ -50,6 +51,9 @@ pub(super) struct Join {
     /// it must run again (`Run::join_redriven`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(super) redriven: bool,
+    /// A Distributed Map's Map Run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) map_run: Option<Box<MapRunConfig>>,
 }
 
 /// A child of a join kept for a redrive.
@@ -68,7 +72,7 @@ impl Join {
     }
 
     /// How many children the join waits for in all.
-    fn total(&self) -> usize {
+    pub(super) fn total(&self) -> usize {
         self.stored
             .as_ref()
             .map_or(self.results.len(), |stored| stored.total)
@@ -277,6 +281,7 @@ impl Run<'_> {
                         } else {
                             failure
                         };
+                        self.report_map_run(&join, MapRunStatus::Failed);
                         let events: &[&str] = if map.mode == ProcessorMode::Distributed {
                             &["MapRunFailed", "MapStateFailed"]
                         } else {
@@ -328,6 +333,7 @@ impl Run<'_> {
             if map.mode == ProcessorMode::Distributed {
                 self.record_for_frame(parent, "MapRunSucceeded", Details::default());
             }
+            self.report_map_run(&join, MapRunStatus::Succeeded);
             if join.stored.is_some() {
                 // Joined once the driver gives the results back (`resume_stored`).
                 parent.waiting = Waiting::Children(join);
@@ -340,8 +346,10 @@ impl Run<'_> {
         }
         if let Err(failure) = self.launch_iterations(parent_id, parent, &mut join, map) {
             self.abort_children(&mut join);
+            self.report_map_run(&join, MapRunStatus::Failed);
             return self.map_failed(parent, join, failure, &[]);
         }
+        self.report_map_run(&join, MapRunStatus::Running);
         parent.waiting = Waiting::Children(join);
         Progress::Blocked
     }

@@ -56,6 +56,7 @@ mod end;
 mod frame;
 mod join;
 mod jsonata;
+mod map_run;
 mod record;
 mod redrive;
 mod retry;
@@ -63,6 +64,7 @@ mod run;
 mod states;
 mod stored;
 
+pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
 pub(crate) use retry::{error_output, matches_error};
 pub use states::task::resource_parts;
 pub use stored::{StoredKind, StoredValue, Wanted};
@@ -185,6 +187,9 @@ pub enum Event {
     /// states that did not succeed (see module `redrive`). Ignored while it runs or once
     /// it succeeded.
     Redrive,
+    /// `UpdateMapRun`: a running Map Run changes its concurrency or tolerance. Ignored
+    /// when no running Map of the execution has that run.
+    UpdateMapRun(MapRunUpdate),
 }
 
 /// What the driver must carry out after a step.
@@ -213,6 +218,9 @@ pub enum Command {
     ReleaseStored {
         map: u64,
     },
+    /// A Distributed Map's Map Run as it stands now: started, an iteration ended, or
+    /// the run ended. The driver keeps the last one per ARN.
+    MapRun(MapRunState),
 }
 
 /// A task to invoke.

@@ -136,7 +136,18 @@ impl Run<'_> {
     ) -> Progress {
         join.redriven = false;
         match self.state_of(frame).map(|state| &state.kind) {
-            Some(StateKind::Map(map)) => self.map_continue(id, frame, join, map),
+            Some(StateKind::Map(map)) => {
+                if let Some(run) = join.map_run.as_deref_mut() {
+                    run.redrive_count += 1;
+                    let details = Details {
+                        map_run_arn: Some(run.arn.clone()),
+                        redrive_count: Some(run.redrive_count),
+                        ..Details::default()
+                    };
+                    self.record_for_frame(frame, "MapRunRedriven", details);
+                }
+                self.map_continue(id, frame, join, map)
+            }
             Some(StateKind::Parallel(_)) => {
                 self.relaunch_redriven(frame, &mut join);
                 if !join.running.is_empty() {

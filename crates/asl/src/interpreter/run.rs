@@ -235,6 +235,7 @@ impl<'a> Run<'a> {
             }
             // Only an execution that ended is redriven (`step_within`).
             Event::Redrive => {}
+            Event::UpdateMapRun(update) => self.update_map_run(&update),
         }
         self.drain();
     }

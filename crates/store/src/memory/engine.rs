@@ -11,6 +11,7 @@ use crate::engine::{
     heartbeat_timer, Batch, Claimed, Committed, Effect, Engine, InboxEvent, NewTask, ParentTask,
     Plan, RESUME_TIMER_ID,
 };
+use crate::map_runs::MapRunRecord;
 use crate::signals::Channel;
 use crate::tasks::{LeasedTask, TaskLease};
 use crate::time::after_seconds;
@@ -223,7 +224,9 @@ impl Tables {
             history,
             effects,
         } = plan;
+        let mut ended = false;
         if let Some(update) = execution {
+            ended = update.ending.is_some();
             if let Some(e) = self.executions.get_mut(arn) {
                 e.snapshot = Some(update.snapshot);
                 e.wanted = update.wanted;
@@ -281,6 +284,20 @@ impl Tables {
                     execution_arn,
                     event,
                 } => notified.push((execution_arn, event)),
+                Effect::MapRun(state) => match self.map_runs.get_mut(&state.arn) {
+                    Some(run) => run.apply(&state, now),
+                    None => {
+                        let run = MapRunRecord::new(arn, &state, now);
+                        self.map_runs.insert(state.arn.clone(), run);
+                    }
+                },
+            }
+        }
+        if ended {
+            for run in self.map_runs.values_mut() {
+                if run.execution_arn == arn {
+                    run.abort(now);
+                }
             }
         }
         for (timer, due, event) in timers {

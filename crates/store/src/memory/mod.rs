@@ -27,6 +27,7 @@ mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
+mod map_runs;
 mod nested;
 mod retention;
 mod rules;
@@ -49,6 +50,7 @@ pub use engine::MemoryBatch;
 use crate::catalog::{ActivityRecord, StateMachineRecord};
 use crate::engine::InboxEvent;
 use crate::executions::TraceContext;
+use crate::map_runs::MapRunRecord;
 use crate::observe::{Backlog, Connections, Readiness};
 use crate::signals::Channel;
 use crate::versions::{AliasRecord, VersionRecord};
@@ -136,6 +138,8 @@ struct Tables {
     test_cases: HashMap<String, String>,
     /// Mocked invocations so far, by (execution, state).
     mocked_invocations: HashMap<(String, String), u64>,
+    /// Distributed Maps' Map Runs by ARN.
+    map_runs: HashMap<String, MapRunRecord>,
 }
 
 struct Execution {

@@ -9,6 +9,7 @@ use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 
 use super::callbacks::CallbackWrites;
+use super::map_runs::MapRunWrites;
 use super::nested::{start_children, stop_children, waits_of, NestedStart};
 use super::stored::{self, StoredWrites};
 use super::{enqueue_now, from_json_text, status_of, to_json_text, PgStore};
@@ -187,6 +188,7 @@ struct Writes {
     notified_execution: Vec<String>,
     notified_event: Vec<InboxEvent>,
     stored: StoredWrites,
+    map_runs: MapRunWrites,
 }
 
 /// (execution, id) columns.
@@ -207,6 +209,9 @@ impl Writes {
     /// Takes one execution's plan apart by table.
     fn add(&mut self, arn: &str, plan: Plan) -> Result<()> {
         if let Some(update) = plan.execution {
+            if update.ending.is_some() {
+                self.map_runs.ended(arn);
+            }
             self.executions.add(arn, update, plan.history.len())?;
         }
         self.history.add(arn, &plan.history)?;
@@ -243,6 +248,7 @@ impl Writes {
                     self.notified_execution.push(execution_arn);
                     self.notified_event.push(InboxEvent::Step(event));
                 }
+                Effect::MapRun(state) => self.map_runs.add(arn, state),
             }
         }
         Ok(())
@@ -254,7 +260,7 @@ impl Writes {
     /// 2. the execution rows, then their history batches;
     /// 3. cancelled tasks' rows, then cancelled timers, then new timers;
     /// 4. stored Map values, inserted before released (a value stored and released in
-    ///    one advance is not kept);
+    ///    one advance is not kept); Map Runs, then the ended executions' runs aborted;
     /// 5. new task rows;
     /// 6. callbacks: cancelled tasks' activity tasks, heartbeat timers and tokens, then
     ///    new tokens and activity tasks — `tasks` before `activity_tasks` before the
@@ -298,6 +304,7 @@ impl Writes {
             news.push(Channel::Inbox);
         }
         self.stored.commit(tx).await?;
+        self.map_runs.commit(tx).await?;
         let leased = self.tasks.commit(tx, lease).await?;
         if leased.len() < self.tasks.len() {
             news.push(Channel::Tasks);

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::callback::token_hash;
+use crate::distributed::map_run::{default_label, MapRunArn};
 use crate::error::Failure;
 use crate::history::Details;
 use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, Waiting};
 use crate::interpreter::join::Join;
 use crate::interpreter::jsonata::States;
+use crate::interpreter::map_run::{MapRunConfig, MapRunStatus};
 use crate::interpreter::run::{Progress, Run};
 use crate::interpreter::FrameId;
 use crate::jsonata::EvalError;
@@ -176,8 +179,29 @@ impl Run<'_> {
             }
         };
         let distributed = map.mode == ProcessorMode::Distributed;
+        let mut map_run = None;
         if distributed {
-            self.record_for_frame(frame, "MapRunStarted", Details::default());
+            // Inside a Distributed Map's iterations nothing is recorded (they are not
+            // the parent's history) and the key is not unique per iteration: no Map Run.
+            let map_run_arn = if frame.quiet {
+                None
+            } else {
+                self.map_run_arn(&frame.state, map, map_key)
+            };
+            map_run = map_run_arn.clone().map(|arn| {
+                Box::new(MapRunConfig {
+                    arn,
+                    max_concurrency,
+                    tolerated_failure_count: tolerated_count.unwrap_or(0),
+                    tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
+                    redrive_count: 0,
+                })
+            });
+            let details = Details {
+                map_run_arn,
+                ..Details::default()
+            };
+            self.record_for_frame(frame, "MapRunStarted", details);
         }
         let join = Join {
             is_map: true,
@@ -198,15 +222,19 @@ impl Run<'_> {
             redo: BTreeMap::new(),
             relaunch: Default::default(),
             redriven: false,
+            map_run,
         };
         let mut join = Box::new(join);
         if join.items.is_empty() {
+            self.report_map_run(&join, MapRunStatus::Succeeded);
             return self.join_complete(frame, *join);
         }
         if let Err(failure) = self.launch_iterations(frame_id, frame, &mut join, map) {
             self.abort_children(&mut join);
+            self.report_map_run(&join, MapRunStatus::Failed);
             return Err(failure);
         }
+        self.report_map_run(&join, MapRunStatus::Running);
         let store_over = self.snapshot.limits.store_map_items_over;
         if !distributed && store_over.is_some_and(|over| join.items.len() > over) {
             self.store_map(map_key, frame, &mut join, map);
@@ -217,6 +245,31 @@ impl Run<'_> {
 }
 
 impl Run<'_> {
+    /// The ARN of the Map Run that the Distributed Map state `state_name` starts as its run keyed
+    /// `map_key`: under the execution's root machine, labelled by `Label` or the state's
+    /// name, its id derived from the execution and the key, so a replayed advance names
+    /// the same run. `None` when the execution's ARN is not one (it always is, outside
+    /// tests that give no context).
+    fn map_run_arn(
+        &self,
+        state_name: &str,
+        map: &crate::model::Map,
+        map_key: u64,
+    ) -> Option<String> {
+        let execution = self
+            .snapshot
+            .context
+            .get("Execution")?
+            .get("Id")?
+            .as_str()?;
+        let label = map
+            .label
+            .clone()
+            .unwrap_or_else(|| default_label(state_name));
+        let id = derived_uuid(&format!("{execution}/mapRun/{map_key}"));
+        MapRunArn::for_execution(execution, &label, &id).map(|run| run.arn())
+    }
+
     /// A JSONata Map's items: `Items`, or else the state's input, which must be an
     /// array. A failure is recorded with `MapStateFailed`, as AWS records it.
     fn jsonata_items(
@@ -299,4 +352,17 @@ fn lenient_f64(value: &Value) -> Option<f64> {
         Value::String(text) => text.trim().parse().ok().filter(|f: &f64| f.is_finite()),
         other => other.as_f64(),
     }
+}
+
+/// A UUID-shaped text derived from `seed` (the first 128 bits of its SHA-256).
+fn derived_uuid(seed: &str) -> String {
+    let hex = token_hash(seed);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }

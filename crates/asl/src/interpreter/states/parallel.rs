@@ -45,6 +45,7 @@ impl Run<'_> {
             redo: BTreeMap::new(),
             relaunch: Default::default(),
             redriven: false,
+            map_run: None,
         };
         for (index, branch) in parallel.branches.iter().enumerate() {
             let child = self.child_frame(
