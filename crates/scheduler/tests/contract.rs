@@ -88,6 +88,7 @@ contract! {
         redrive::a_client_token_answers_again_for_fifteen_minutes_only,
         retention::closed_executions_are_purged_oldest_first_with_all_they_own,
         retention::concurrent_purges_delete_each_execution_once,
+        retention::a_purged_execution_takes_its_map_runs_along,
 
         engine::pass_choice_parallel_map_and_tasks_succeed_with_dense_history,
         engine::a_wait_is_a_timer_and_stopping_cancels_a_year_long_one,

@@ -158,3 +158,41 @@ pub async fn concurrent_purges_delete_each_execution_once<S: Store>(store: S) {
         assert!(gone(store.describe_execution(arn).await), "{arn}");
     }
 }
+
+/// A Distributed Map's runs are the execution's too: they go with it.
+pub async fn a_purged_execution_takes_its_map_runs_along<S: Store>(store: S) {
+    let scheduler = scheduler(&store);
+    let mapped = machine(
+        &store,
+        "mapped",
+        json!({"StartAt": "Each", "States": {"Each": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}},
+            "End": true}}}),
+    )
+    .await;
+    let arn = start(&store, &mapped, "mapped", json!([1, 2, 3])).await;
+    settle(&scheduler).await;
+    assert_eq!(status(&store, &arn).await, ExecutionStatus::Succeeded);
+    let runs = store.list_map_runs(&arn, None, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "the Map kept its run");
+
+    let later = chrono::Utc::now() + TimeDelta::seconds(1);
+    assert_eq!(store.purge_closed(later, 10).await.expect("purge"), 1);
+    assert!(gone(store.describe_execution(&arn).await));
+    assert_eq!(
+        store
+            .describe_map_run(&runs[0].arn)
+            .await
+            .expect("describe run"),
+        None,
+        "the run went with its execution"
+    );
+    assert!(store
+        .list_map_runs(&arn, None, 10)
+        .await
+        .expect("runs")
+        .is_empty());
+}

@@ -50,6 +50,9 @@ impl Retention for MemoryStore {
         tables
             .mocked_invocations
             .retain(|(execution, _), _| !doomed.contains(execution));
+        tables
+            .map_runs
+            .retain(|_, run| !doomed.contains(&run.execution_arn));
         Ok(doomed.len() as u64)
     }
 }

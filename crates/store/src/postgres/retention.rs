@@ -79,6 +79,9 @@ impl Retention for PgStore {
         )
         .execute(&mut *tx)
         .await?;
+        sqlx::query!("delete from map_runs where execution_arn = any($1)", &arns)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(arns.len() as u64)
     }
