@@ -9,8 +9,8 @@
 #
 # Needs target/release/cairn-bench (cargo build --release -p cairn-bench) or CAIRN_BENCH
 # pointing at one. Prints, per metric, the median of each build and the median new/old
-# ratio with its range over the pairs (executions/s: above 1 is faster; server CPU per
-# execution and commits per execution: below 1 is cheaper).
+# ratio with its range over the pairs (executions/s: above 1 is faster; server CPU, commits
+# and WAL per execution: below 1 is cheaper).
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
@@ -58,6 +58,7 @@ metrics = {
     "executions/s": lambda r: r["executions_per_second"],
     "server CPU µs/execution": lambda r: r["server_cpu_seconds"] / r["executions"] * 1e6,
     "commits/execution": lambda r: r["commits_per_execution"],
+    "WAL bytes/execution": lambda r: r["wal_bytes_per_execution"],
     "p50 ms": lambda r: r["latency_ms"]["p50"],
     "p99 ms": lambda r: r["latency_ms"]["p99"],
 }
