@@ -105,7 +105,11 @@ async fn the_rust_sdk_is_verified_and_refused_as_aws_refuses_it() {
         .send()
         .await
         .expect_err("a wrong secret is refused");
-    assert_eq!(refused.code(), Some("InvalidSignatureException"), "{refused:?}");
+    assert_eq!(
+        refused.code(),
+        Some("InvalidSignatureException"),
+        "{refused:?}"
+    );
 
     let unknown_key = client(&server.endpoint, "AKIDNOBODY", SECRET);
     let refused = unknown_key
@@ -113,7 +117,11 @@ async fn the_rust_sdk_is_verified_and_refused_as_aws_refuses_it() {
         .send()
         .await
         .expect_err("an unknown key is refused");
-    assert_eq!(refused.code(), Some("UnrecognizedClientException"), "{refused:?}");
+    assert_eq!(
+        refused.code(),
+        Some("UnrecognizedClientException"),
+        "{refused:?}"
+    );
 
     // The refused create changed nothing.
     let names: Vec<String> = signed
