@@ -127,13 +127,7 @@ impl Run<'_> {
     ) -> Result<(Option<JsonMap<String, Value>>, Value), Failure> {
         let assign = assign.and_then(Assign::jsonata);
         let (assigned, output) = self.with_jsonata(frame, None, states, |session| {
-            let assigned = assign
-                .map(|template| template.evaluate(session, "Assign"))
-                .transpose()?;
-            let output = output
-                .map(|template| template.evaluate(session, "Output"))
-                .transpose()?;
-            Ok((assigned, output))
+            crate::jsonata::template::assign_and_output(session, assign, output)
         })?;
         let assigned = match assigned {
             Some(values) => Some(self.prefix(frame, Assign::accept(values))?),

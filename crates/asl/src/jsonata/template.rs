@@ -131,6 +131,22 @@ impl JsonataTemplate {
     }
 }
 
+/// What a state leaves with in JSONata: its `Assign` values, then its `Output`, both in
+/// one session (so both see the same `$states`), each `None` when the state has none.
+pub fn assign_and_output(
+    session: &mut Session<'_>,
+    assign: Option<&JsonataTemplate>,
+    output: Option<&JsonataTemplate>,
+) -> Result<(Option<Value>, Option<Value>), EvaluationFailure> {
+    let assigned = assign
+        .map(|template| template.evaluate(session, "Assign"))
+        .transpose()?;
+    let output = output
+        .map(|template| template.evaluate(session, "Output"))
+        .transpose()?;
+    Ok((assigned, output))
+}
+
 fn compile_node(
     value: &Value,
     location: &str,

@@ -231,13 +231,7 @@ impl Tester {
     ) -> Result<(Option<Map<String, Value>>, Value), Failure> {
         let assign = assign.and_then(Assign::jsonata);
         let (assigned, output) = self.with_jsonata(input, result, error_output, |session| {
-            let assigned = assign
-                .map(|template| template.evaluate(session, "Assign"))
-                .transpose()?;
-            let output = output
-                .map(|template| template.evaluate(session, "Output"))
-                .transpose()?;
-            Ok((assigned, output))
+            crate::jsonata::template::assign_and_output(session, assign, output)
         })?;
         let assigned = assigned.map(Assign::accept).transpose()?;
         Ok((assigned, output.unwrap_or(default)))
