@@ -24,6 +24,7 @@ mod contract {
     pub mod common;
     pub mod engine;
     pub mod executions;
+    pub mod express_runs;
     pub mod map_runs;
     pub mod nested;
     pub mod observe;
@@ -89,6 +90,8 @@ contract! {
         retention::closed_executions_are_purged_oldest_first_with_all_they_own,
         retention::concurrent_purges_delete_each_execution_once,
         retention::a_purged_execution_takes_its_map_runs_along,
+        express_runs::an_express_run_is_leased_renewed_taken_over_once_and_deleted,
+        express_runs::concurrent_takeovers_give_each_expired_run_to_one_replica,
 
         engine::pass_choice_parallel_map_and_tasks_succeed_with_dense_history,
         engine::a_wait_is_a_timer_and_stopping_cancels_a_year_long_one,

@@ -22,6 +22,7 @@
 //! | [`rules::Rules`] | EventBridge buses, rules, targets, events and deliveries; Scheduler groups and schedules | the API, the delivery and schedule loops |
 //! | [`test_cases::TestCases`] | executions run under a mock configuration's test case, their mocked invocations | the API, the workers |
 //! | [`retention::Retention`] | deleting executions closed longer than they are kept | the retention loop |
+//! | [`express_runs::ExpressRuns`] | asynchronous Express runs in flight and their leases (at least once) | the API, the Express takeover loop |
 //! | [`Store`] itself | wake-ups, the queues' backlog, readiness | loops, `/metrics`, `/readyz` |
 //!
 //! One contract test suite (`crates/scheduler/tests/contract.rs`) runs against both
@@ -31,6 +32,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod engine;
 pub mod executions;
+pub mod express_runs;
 mod history;
 pub mod map_runs;
 pub mod memory;
@@ -53,6 +55,7 @@ pub use callbacks::Callbacks;
 pub use catalog::Catalog;
 pub use engine::{Batch, Engine};
 pub use executions::Executions;
+pub use express_runs::ExpressRuns;
 pub use map_runs::MapRuns;
 pub use retention::Retention;
 pub use rules::Rules;
@@ -100,6 +103,7 @@ pub trait Store:
     + Rules
     + TestCases
     + Retention
+    + ExpressRuns
     + Clone
     + 'static
 {
@@ -126,7 +130,7 @@ pub trait Store:
 /// Every part of [`Store`], for code that calls a concrete store's methods.
 pub mod prelude {
     pub use crate::{
-        Batch, Callbacks, Catalog, Engine, Executions, MapRuns, Retention, Rules, Store, Tasks,
-        TestCases, Versions,
+        Batch, Callbacks, Catalog, Engine, Executions, ExpressRuns, MapRuns, Retention, Rules,
+        Store, Tasks, TestCases, Versions,
     };
 }

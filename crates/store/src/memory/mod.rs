@@ -22,11 +22,13 @@
 //! | `rules` | EventBridge buses, rules, targets, deliveries; Scheduler groups and schedules |
 //! | `retention` | deleting closed executions and what belongs to them |
 //! | `test_cases` | executions under a mock configuration's test case |
+//! | `express_runs` | asynchronous Express runs in flight and their leases |
 
 mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
+mod express_runs;
 mod map_runs;
 mod nested;
 mod retention;
@@ -140,6 +142,16 @@ struct Tables {
     mocked_invocations: HashMap<(String, String), u64>,
     /// Distributed Maps' Map Runs by ARN.
     map_runs: HashMap<String, MapRunRecord>,
+    /// Asynchronous Express runs in flight, by ARN.
+    express_runs: HashMap<String, ExpressRunRow>,
+}
+
+/// An asynchronous Express run in flight and its lease.
+struct ExpressRunRow {
+    run: crate::express_runs::ExpressRun,
+    owner: String,
+    lease_until: Time,
+    takeovers: i32,
 }
 
 struct Execution {

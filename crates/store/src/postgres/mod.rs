@@ -24,6 +24,7 @@ mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
+mod express_runs;
 mod map_runs;
 mod nested;
 mod nodelay;
