@@ -10,7 +10,8 @@
 //!
 //! Mount it with [`router`]:
 //! `cairn_api::router(ApiState::new(store, ApiConfig::default(), targets))`. EXPRESS
-//! machines run in this process, through `targets`, and are never stored (see
+//! machines run in this process, through `targets`; asynchronous ones are recorded until
+//! they end, so that another replica runs them again after a crash (see
 //! `operations/express.rs`).
 //! Which operations exist, and which Cairn lacks, is in `docs/api-support.md`. The web
 //! console's routes ([`console::router`]) call the same operations.
@@ -94,6 +95,8 @@ pub struct ApiState<S> {
     config: std::sync::Arc<ApiConfig>,
     targets: std::sync::Arc<Targets>,
     express: std::sync::Arc<operations::express::Definitions>,
+    /// Asynchronous Express runs: recorded, leased and run by this replica.
+    express_runs: std::sync::Arc<cairn_worker::express_runs::AsyncExpress<S>>,
     catalog: std::sync::Arc<catalog_cache::CatalogCache>,
     throttle: std::sync::Arc<throttle::Throttle>,
     traced: std::sync::Arc<traced::TracedMachines>,
@@ -106,7 +109,18 @@ pub struct ApiState<S> {
 
 impl<S: Store> ApiState<S> {
     pub fn new(store: S, config: ApiConfig, targets: std::sync::Arc<Targets>) -> Self {
+        let express_runs = cairn_worker::express_runs::AsyncExpress::new(
+            store.clone(),
+            targets.clone(),
+            format!("api-{}", uuid::Uuid::new_v4()),
+            cairn_worker::express_runs::ExpressRunsConfig {
+                limits: config.limits,
+                max_duration: config.express_max_duration,
+                ..Default::default()
+            },
+        );
         ApiState {
+            express_runs: std::sync::Arc::new(express_runs),
             store,
             throttle: std::sync::Arc::new(throttle::Throttle::new(config.throttle)),
             config: std::sync::Arc::new(config),
@@ -129,6 +143,23 @@ impl<S: Store> ApiState<S> {
     pub fn with_auth(mut self, auth: auth::Auth) -> Self {
         self.auth = std::sync::Arc::new(auth);
         self
+    }
+
+    /// The same state recording and running asynchronous Express executions with `runs`
+    /// (the binary shares it with the loop that renews and takes over leases). Without
+    /// it, runs are recorded under an owner of their own that nothing renews.
+    pub fn with_express_runs(
+        mut self,
+        runs: std::sync::Arc<cairn_worker::express_runs::AsyncExpress<S>>,
+    ) -> Self {
+        self.express_runs = runs;
+        self
+    }
+
+    pub(crate) fn express_runs(
+        &self,
+    ) -> &std::sync::Arc<cairn_worker::express_runs::AsyncExpress<S>> {
+        &self.express_runs
     }
 
     /// Whether the API is open (no access keys configured).

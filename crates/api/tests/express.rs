@@ -89,8 +89,10 @@ async fn function(
     }
 }
 
-/// The API with the function server's functions configured as Lambda function URLs.
-async fn harness() -> (Harness, Calls) {
+const FUNCTIONS: [&str; 6] = ["double", "whoami", "decline", "flaky", "slow", "record"];
+
+/// The function server on loopback: each function's URL, and what it is asked.
+async fn function_server() -> (Vec<(&'static str, String)>, Calls) {
     let calls = Calls::default();
     let app = Router::new()
         .route("/fn/{name}", post(function))
@@ -102,10 +104,16 @@ async fn harness() -> (Harness, Calls) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let functions: Vec<(&str, String)> = ["double", "whoami", "decline", "flaky", "slow", "record"]
+    let functions = FUNCTIONS
         .into_iter()
         .map(|f| (f, format!("http://{addr}/fn/{f}")))
         .collect();
+    (functions, calls)
+}
+
+/// The API with the function server's functions configured as Lambda function URLs.
+async fn harness() -> (Harness, Calls) {
+    let (functions, calls) = function_server().await;
     (Harness::with_functions(&functions).await, calls)
 }
 
@@ -470,6 +478,7 @@ async fn the_maximum_duration_ends_the_run_timed_out() {
         info: ExecutionInfo::example("m", "capped", express::now()),
         limits: Limits::default(),
         max_duration: Duration::from_millis(300),
+        already_elapsed: Duration::ZERO,
         logging: Default::default(),
     };
     let began = Instant::now();
@@ -638,4 +647,122 @@ async fn start_execution_on_express_runs_asynchronously_and_keeps_nothing() {
     h.call("ListExecutions", json!({ "stateMachineArn": arn }))
         .await
         .err("StateMachineTypeNotSupported");
+}
+
+/// Takeovers of asynchronous Express runs, on the in-memory store (the same contract as
+/// Postgres's, see the store's contract suite): a run whose replica's lease expired is
+/// run again from the start, with its ARN and input, and forgotten when it ends; one past
+/// its five minutes ends TIMED_OUT without running; one taken over too often is
+/// abandoned.
+mod takeovers {
+    use super::*;
+    use cairn_store::catalog::{CreateOutcome, MachineType};
+    use cairn_store::express_runs::ExpressRun;
+    use cairn_store::memory::MemoryStore;
+    use cairn_store::prelude::*;
+    use cairn_worker::express_runs::{AsyncExpress, ExpressRunsConfig};
+
+    async fn setup(
+        config: ExpressRunsConfig,
+    ) -> (
+        MemoryStore,
+        Arc<AsyncExpress<MemoryStore>>,
+        Calls,
+        ExpressRun,
+    ) {
+        let (functions, calls) = function_server().await;
+        let mut targets = cairn_worker::TargetConfig::default();
+        for (function, url) in functions {
+            targets
+                .functions
+                .insert(function.to_string(), url.parse().expect("URL"));
+        }
+        let store = MemoryStore::new();
+        let definition = json!({"StartAt": "Record", "States": {"Record": {
+            "Type": "Task", "Resource": format!("{FUNCTION}record"),
+            "Parameters": {"run.$": "$.run", "arn.$": "$$.Execution.Id"}, "End": true}}});
+        let spec = cairn_store::testing::machine_spec(
+            "taken",
+            MachineType::Express,
+            &definition.to_string(),
+        );
+        let machine = match store.create_state_machine(&spec).await {
+            Ok(CreateOutcome::Created { machine, .. }) => machine,
+            other => panic!("not created: {other:?}"),
+        };
+        let runs = Arc::new(AsyncExpress::new(
+            store.clone(),
+            support::task_targets(targets),
+            "live-replica".to_string(),
+            config,
+        ));
+        let run = ExpressRun {
+            arn: machine.arn.replace(":stateMachine:", ":express:") + ":lost:1234",
+            state_machine_arn: machine.arn.clone(),
+            state_machine_name: machine.name.clone(),
+            definition_id: machine.definition_id,
+            role_arn: ROLE.to_string(),
+            logging: None,
+            tracing: None,
+            name: "lost".to_string(),
+            input: r#"{"run": "taken"}"#.to_string(),
+            started_at: chrono::Utc::now(),
+        };
+        (store, runs, calls, run)
+    }
+
+    fn expired() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() - chrono::TimeDelta::seconds(1)
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_lease_expired_runs_again_and_is_forgotten_at_its_end() {
+        let (store, runs, calls, run) = setup(ExpressRunsConfig::default()).await;
+        store
+            .record_express_run(&run, "dead-replica", expired())
+            .await
+            .expect("record");
+        assert_eq!(runs.tick().await.expect("tick"), 1);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while store.express_runs_in_flight().await.expect("count") > 0 {
+            assert!(Instant::now() < deadline, "the run never ended");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            calls.of("record"),
+            vec![json!({"run": "taken", "arn": run.arn})],
+            "run once more, with its ARN and input"
+        );
+        // Nothing left to take over.
+        assert_eq!(runs.tick().await.expect("tick"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_run_taken_over_after_its_five_minutes_times_out_without_running() {
+        let (store, runs, calls, mut run) = setup(ExpressRunsConfig::default()).await;
+        run.started_at = chrono::Utc::now() - chrono::TimeDelta::minutes(6);
+        store
+            .record_express_run(&run, "dead-replica", expired())
+            .await
+            .expect("record");
+        assert_eq!(runs.tick().await.expect("tick"), 1);
+        assert_eq!(store.express_runs_in_flight().await.expect("count"), 0);
+        assert!(calls.of("record").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_run_taken_over_too_often_is_abandoned() {
+        let config = ExpressRunsConfig {
+            max_takeovers: 0,
+            ..ExpressRunsConfig::default()
+        };
+        let (store, runs, calls, run) = setup(config).await;
+        store
+            .record_express_run(&run, "dead-replica", expired())
+            .await
+            .expect("record");
+        assert_eq!(runs.tick().await.expect("tick"), 1);
+        assert_eq!(store.express_runs_in_flight().await.expect("count"), 0);
+        assert!(calls.of("record").is_empty());
+    }
 }

@@ -72,6 +72,16 @@ pub struct Config {
     pub retention_interval: Span,
     /// Most executions one retention transaction deletes.
     pub retention_batch: i64,
+    /// How long an asynchronous Express run's lease lasts without renewal: after a
+    /// replica dies, its runs start again on another replica within about this long.
+    pub express_lease: Span,
+    /// How often a replica renews its Express leases and looks for expired ones; a
+    /// third of `express_lease` when unset. Must be shorter than the lease.
+    pub express_renew: Option<Span>,
+    /// How many times an asynchronous Express run may be taken over before it is
+    /// abandoned (ended FAILED in the log): a run that stops every replica that runs it
+    /// must not go round the cluster for ever.
+    pub express_max_takeovers: i32,
     /// How long a Standard execution may run, from its start, redrives included, before
     /// it times out with `States.Timeout`. AWS: one year.
     pub max_execution_time: Span,
@@ -185,6 +195,9 @@ impl Default for Config {
             retention_interval: Span(std::time::Duration::from_secs(60)),
             retention_batch: 500,
             max_execution_time: Span::days(cairn_store::executions::MAX_OPEN_DAYS as u64),
+            express_lease: Span(std::time::Duration::from_secs(30)),
+            express_renew: None,
+            express_max_takeovers: 3,
             api_credentials: None,
             api_credentials_file: None,
             api_policies: None,
@@ -313,6 +326,15 @@ impl Config {
         if let Some(v) = var("CAIRN_RETENTION_BATCH") {
             self.retention_batch = parse("CAIRN_RETENTION_BATCH", v)?;
         }
+        if let Some(v) = var("CAIRN_EXPRESS_LEASE") {
+            self.express_lease = parse("CAIRN_EXPRESS_LEASE", v)?;
+        }
+        if let Some(v) = var("CAIRN_EXPRESS_RENEW") {
+            self.express_renew = Some(parse("CAIRN_EXPRESS_RENEW", v)?);
+        }
+        if let Some(v) = var("CAIRN_EXPRESS_MAX_TAKEOVERS") {
+            self.express_max_takeovers = parse("CAIRN_EXPRESS_MAX_TAKEOVERS", v)?;
+        }
         if let Some(v) = var("CAIRN_MAX_EXECUTION_TIME") {
             self.max_execution_time = parse("CAIRN_MAX_EXECUTION_TIME", v)?;
         }
@@ -341,6 +363,19 @@ impl Config {
                 "transition_refill must be at least 0.001 tokens per second when \
                  transition_bucket is on: executions waiting for tokens would never resume"
             );
+        }
+        if let Some(renew) = self.express_renew {
+            if renew.0 >= self.express_lease.0 {
+                anyhow::bail!(
+                    "express_renew ({}s) must be shorter than express_lease ({}s): leases \
+                     would expire before they are renewed",
+                    renew.0.as_secs(),
+                    self.express_lease.0.as_secs()
+                );
+            }
+        }
+        if self.express_max_takeovers < 0 {
+            anyhow::bail!("express_max_takeovers must be 0 or more");
         }
         if self.retention_batch <= 0 {
             anyhow::bail!("retention_batch must be positive");
@@ -466,6 +501,18 @@ impl Config {
         }
     }
 
+    /// How asynchronous Express runs are leased and taken over.
+    pub fn express_runs(&self) -> cairn_worker::express_runs::ExpressRunsConfig {
+        let lease = self.express_lease.0;
+        cairn_worker::express_runs::ExpressRunsConfig {
+            lease,
+            renew_every: self.express_renew.map(|s| s.0).unwrap_or(lease / 3),
+            max_takeovers: self.express_max_takeovers,
+            limits: self.limits(),
+            ..Default::default()
+        }
+    }
+
     pub fn limits(&self) -> cairn_asl::interpreter::Limits {
         cairn_asl::interpreter::Limits {
             max_payload_bytes: self.max_payload_bytes,
@@ -583,6 +630,25 @@ mod tests {
             (config.retention.0.as_secs(), config.retention_batch),
             (2, 10)
         );
+        let express: BTreeMap<&str, &str> = [("CAIRN_EXPRESS_LEASE", "3s")].into_iter().collect();
+        let mut config = Config::default();
+        config
+            .apply_env(|n| express.get(n).map(|v| v.to_string()))
+            .expect("valid environment");
+        let runs = config.express_runs();
+        assert_eq!(
+            (runs.lease.as_millis(), runs.renew_every.as_millis()),
+            (3000, 1000)
+        );
+        assert_eq!(runs.max_takeovers, 3);
+        let slow: BTreeMap<&str, &str> =
+            [("CAIRN_EXPRESS_LEASE", "3s"), ("CAIRN_EXPRESS_RENEW", "3s")]
+                .into_iter()
+                .collect();
+        let error = Config::default()
+            .apply_env(|n| slow.get(n).map(|v| v.to_string()))
+            .expect_err("a renewal no shorter than the lease");
+        assert!(error.to_string().contains("express_renew"), "{error}");
         let bad: BTreeMap<&str, &str> = [("CAIRN_RETENTION", "soon")].into_iter().collect();
         let error = Config::default()
             .apply_env(|n| bad.get(n).map(|v| v.to_string()))

@@ -138,6 +138,20 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
         );
     }
 
+    // Asynchronous Express runs: this replica's leases renewed and expired ones taken
+    // over, on every replica, coordinated through the store (at least once).
+    let express_runs = Arc::new(cairn_worker::express_runs::AsyncExpress::new(
+        store.clone(),
+        targets.clone(),
+        owner.clone(),
+        config.express_runs(),
+    ));
+    {
+        let runs = express_runs.clone();
+        let stopping = stopping.clone();
+        loops.spawn(async move { runs.run_loop(stopping).await });
+    }
+
     // EventBridge: deliveries, dead letters, scheduled rules and schedules, on every
     // replica, coordinated through the store.
     {
@@ -177,7 +191,9 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
         } else {
             tracing::info!(?auth, "the API verifies SigV4 signatures");
         }
-        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone()).with_auth(auth);
+        let api = cairn_api::ApiState::new(store.clone(), api, targets.clone())
+            .with_auth(auth)
+            .with_express_runs(express_runs);
         let metrics_token = config.metrics_token.clone().map(|t| t.0);
         let mut app = router(store.clone(), metrics_token)
             .merge(cairn_api::router(api.clone()))

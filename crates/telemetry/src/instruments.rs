@@ -45,6 +45,7 @@ pub(crate) struct Instruments {
     task_time: Histogram<f64>,
     task_results_dropped: Counter<u64>,
     task_lease_takeovers: Counter<u64>,
+    express_takeovers: Counter<u64>,
     executions_purged: Counter<u64>,
 
     pub(crate) ready_depth: Gauge<i64>,
@@ -106,6 +107,7 @@ impl Instruments {
                 .build(),
             task_results_dropped: counter(&meter, "cairn.task.results_dropped", "Task results not recorded because the task was cancelled or completed by a worker that took over an expired lease"),
             task_lease_takeovers: counter(&meter, "cairn.task.lease_takeovers", "Tasks leased after their previous lease expired: the worker holding them died or stalled, and the invocation runs again"),
+            express_takeovers: counter(&meter, "cairn.express.takeovers", "Asynchronous Express runs taken over after their lease expired: the replica running them died or stalled, and they run again from the start (at least once)"),
             executions_purged: counter(&meter, "cairn.executions.purged", "Closed executions this process's retention loop deleted with everything of theirs (retention, docs/operations.md)"),
             ready_depth: meter.i64_gauge("cairn.ready_queue.depth").with_description("Due events (starts, task results, stops, timers) waiting for a scheduler, across the cluster").build(),
             ready_age: meter.f64_gauge("cairn.ready_queue.age").with_unit("s").with_description("How long the oldest due event has waited for a scheduler").build(),
@@ -122,6 +124,7 @@ impl Instruments {
         instruments.task_results_dropped.add(0, &[]);
         instruments.task_lease_takeovers.add(0, &[]);
         instruments.executions_purged.add(0, &[]);
+        instruments.express_takeovers.add(0, &[]);
         instruments
     }
 
@@ -169,6 +172,10 @@ impl Instruments {
 
     pub(crate) fn task_lease_takeovers(&self, count: u64) {
         self.task_lease_takeovers.add(count, &[]);
+    }
+
+    pub(crate) fn express_takeovers(&self, count: u64) {
+        self.express_takeovers.add(count, &[]);
     }
 
     pub(crate) fn execution_throttled(&self, machine: &str) {

@@ -82,6 +82,13 @@ pub fn task_lease_takeovers(count: u64) {
     instruments::get().task_lease_takeovers(count);
 }
 
+/// A replica took over `count` asynchronous Express runs whose lease had expired: the
+/// replica running them died or stalled, and they run again from the start (at least
+/// once).
+pub fn express_takeovers(count: u64) {
+    instruments::get().express_takeovers(count);
+}
+
 /// StartExecution of `state_machine_arn` was refused with `ThrottlingException`, or an
 /// execution of it had state transitions held back by the transition bucket: AWS's
 /// `ExecutionThrottled`.

@@ -42,6 +42,10 @@ pub struct ExpressOptions {
     /// The run ends `TIMED_OUT` after this long, unless the machine's own
     /// `TimeoutSeconds` ends it sooner. [`MAX_DURATION`] in production.
     pub max_duration: Duration,
+    /// How much of `max_duration` was used before this run began: zero for a new run;
+    /// for a run taken over after its replica died, the time since its original start
+    /// (the cap counts from StartExecution, not from the takeover).
+    pub already_elapsed: Duration,
     /// Which of its history events are written as log lines (the machine's
     /// `loggingConfiguration`); its history is kept nowhere else.
     pub logging: LoggingConfig,
@@ -91,7 +95,7 @@ async fn drive(
 ) -> ExpressOutcome {
     let began = Instant::now();
     let options_max = options.max_duration;
-    let deadline = began + options_max;
+    let deadline = began + options_max.saturating_sub(options.already_elapsed);
     let execution_arn = options.info.execution_arn.clone();
     let mut entropy = Entropy::new();
     let clock = Clock {

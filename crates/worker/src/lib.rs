@@ -31,6 +31,7 @@ mod config;
 mod error;
 pub mod eventloop;
 pub mod express;
+pub mod express_runs;
 mod http_task;
 mod invocation;
 mod lambda;

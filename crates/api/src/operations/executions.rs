@@ -86,7 +86,7 @@ pub(crate) fn read_start(input: &Input) -> Result<StartRequest<'_>, ApiError> {
 }
 
 /// Starts an execution. A STANDARD one goes through the durable path (idempotent by
-/// name); an EXPRESS one runs in this process and is not stored (see
+/// name); an EXPRESS one runs in this process, recorded only until it ends (see
 /// [`super::express::start_async`]).
 pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     if let Some(mocks) = state.targets().mock_config() {
@@ -117,7 +117,7 @@ pub async fn start<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value
     for _ in 0..2 {
         let target = super::versions::start_target(state, &request.machine).await?;
         if target.machine.machine_type == MachineType::Express {
-            return super::express::start_async(state, &target.as_run(), request);
+            return super::express::start_async(state, &target.as_run(), request).await;
         }
         let version = target.version.as_ref().map(|v| v.version);
         let started = state

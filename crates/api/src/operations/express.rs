@@ -1,13 +1,17 @@
 //! Express executions: StartSyncExecution, and StartExecution on an EXPRESS machine.
 //!
 //! Both run the machine in this process with [`cairn_worker::express::run`] — the real
-//! clock, the same task targets as the durable path — and store nothing: AWS keeps no
-//! history of Express executions either (it goes to CloudWatch Logs only). So
+//! clock, the same task targets as the durable path — and keep no history: AWS keeps no
+//! history of Express executions either (it goes to CloudWatch Logs only).
+//! StartSyncExecution stores nothing (at most once, as AWS); StartExecution records the
+//! run until it ends, so that a replica's crash runs it again elsewhere (at least once,
+//! as AWS; see [`cairn_worker::express_runs`]). So
 //! DescribeExecution, GetExecutionHistory and StopExecution refuse the `express:` ARN as
 //! AWS does (`InvalidArn`, the resource type is not valid in that context), and
 //! ListExecutions refuses an EXPRESS machine (`StateMachineTypeNotSupported`).
 //!
-//! Names are not idempotent for Express (AWS: starting the same name twice runs twice);
+//! Names are not idempotent for Express (AWS: "Idempotency is not automatically managed.
+//! Starting multiple workflows with the same name results in concurrent executions");
 //! each execution's ARN ends in a fresh UUID:
 //! `arn:PARTITION:states:REGION:ACCOUNT:express:MACHINE:NAME:UUID`.
 
@@ -18,10 +22,12 @@ use cairn_asl::interpreter::ExecutionInfo;
 use cairn_asl::validate::{validate, ValidateOptions};
 use cairn_asl::StateMachine;
 use cairn_store::catalog::{MachineType, StateMachineRecord};
+use cairn_store::express_runs::ExpressRun;
 use cairn_store::time::{from_time, to_time};
 use cairn_store::Store;
 use cairn_telemetry::execution_log::LoggingConfig;
 use cairn_worker::express::{self, ExpressOptions, ExpressOutcome};
+use cairn_worker::express_runs::ExpressRunError;
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
@@ -114,14 +120,17 @@ fn prepare<S: Store>(
             info,
             limits: state.config().limits,
             max_duration: state.config().express_max_duration,
+            already_elapsed: std::time::Duration::ZERO,
             logging: LoggingConfig::from_stored(machine.logging.as_deref()),
         },
     })
 }
 
-/// StartExecution on an EXPRESS machine: the run is spawned and the ARN returned at
-/// once. At most once: nothing is stored, so a restart loses runs in flight.
-pub(crate) fn start_async<S: Store>(
+/// StartExecution on an EXPRESS machine: the run is recorded with this replica's lease
+/// (so that another replica runs it again should this one die: at least once, as AWS
+/// promises for asynchronous Express), then spawned, and the ARN returned at once. The
+/// record is deleted when the run ends (see [`cairn_worker::express_runs`]).
+pub(crate) async fn start_async<S: Store>(
     state: &ApiState<S>,
     machine: &StateMachineRecord,
     request: StartRequest<'_>,
@@ -129,26 +138,31 @@ pub(crate) fn start_async<S: Store>(
     let started_at = chrono::Utc::now();
     let prepared = prepare(state, machine, &request, started_at)?;
     let arn = prepared.options.info.execution_arn.clone();
-    let targets = state.targets().clone();
+    let run = ExpressRun {
+        arn: arn.clone(),
+        state_machine_arn: machine.arn.clone(),
+        state_machine_name: machine.name.clone(),
+        definition_id: machine.definition_id,
+        role_arn: machine.role_arn.clone(),
+        logging: machine.logging.clone(),
+        tracing: machine.tracing.clone(),
+        name: request.name.clone(),
+        input: request.input.to_string(),
+        started_at,
+    };
+    let runs = state.express_runs();
+    runs.record(&run).await.map_err(|error| match error {
+        ExpressRunError::Store(error) => ApiError::from(error),
+    })?;
     tracing::info!(execution = %arn, "express execution started");
     cairn_telemetry::execution_started(&machine.arn);
-    let machine_arn = machine.arn.clone();
     let span = express_span(&arn, machine, |name| request.trace_context(name));
-    tokio::spawn(
-        async move {
-            let Prepared {
-                machine,
-                input,
-                options,
-            } = prepared;
-            // The outcome is logged by the driver, which is all AWS keeps without
-            // CloudWatch Logs.
-            let outcome = express::run(&machine, input, options, targets).await;
-            cairn_telemetry::execution_finished(&machine_arn, outcome.status, started_at);
-            tracing::Span::current().record("cairn.execution.status", outcome.status.as_str());
-        }
-        .instrument(span),
-    );
+    let Prepared {
+        machine: parsed,
+        input,
+        options,
+    } = prepared;
+    runs.launch(&run, parsed, input, options, span);
     Ok(json!({
         "executionArn": arn,
         "startDate": epoch(started_at),
