@@ -723,10 +723,16 @@ mod takeovers {
             .await
             .expect("record");
         assert_eq!(runs.tick().await.expect("tick"), 1);
+        // Its row goes with the first pass after its end.
         let deadline = Instant::now() + Duration::from_secs(20);
         while store.express_runs_in_flight().await.expect("count") > 0 {
             assert!(Instant::now() < deadline, "the run never ended");
             tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(
+                runs.tick().await.expect("tick"),
+                0,
+                "its own lease is renewed"
+            );
         }
         assert_eq!(
             calls.of("record"),

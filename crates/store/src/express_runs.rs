@@ -4,8 +4,9 @@
 //! StartExecution on an EXPRESS machine records the run with a lease held by the replica
 //! that accepted it ([`ExpressRuns::record_express_run`]) before it answers. That replica
 //! runs it in memory and renews the leases of all its runs with one call per renew
-//! period ([`ExpressRuns::renew_express_leases`]); when the run ends its row is deleted
-//! ([`ExpressRuns::finish_express_run`]) — the deletion is the only trace of it, as AWS
+//! period ([`ExpressRuns::renew_express_leases`]); once the run has ended its row is
+//! deleted, with the others that ended in the same period
+//! ([`ExpressRuns::finish_express_runs`]) — the deletion is the only trace of it, as AWS
 //! keeps no history of Express executions. A replica that dies stops renewing; once
 //! the lease has expired, any replica takes the run over
 //! ([`ExpressRuns::take_over_express_runs`]) and runs it again from the start, with the
@@ -82,8 +83,9 @@ pub trait ExpressRuns: Send + Sync {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<TakenOver>>> + Send;
 
-    /// Deletes the run `arn`, which has ended. Returns whether it was there.
-    fn finish_express_run(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes the runs `arns`, which have ended, in one statement. Returns how many
+    /// were there.
+    fn finish_express_runs(&self, arns: &[String]) -> impl Future<Output = Result<u64>> + Send;
 
     /// How many runs are recorded (running or waiting to be taken over), for tests and
     /// operators.

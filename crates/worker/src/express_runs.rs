@@ -4,10 +4,11 @@
 //! How to drive it: the API calls [`AsyncExpress::record`] before it answers
 //! StartExecution, then [`AsyncExpress::launch`] to run the execution in this process;
 //! [`AsyncExpress::run_loop`] runs on every replica (no leader) and, every renew period,
-//! renews the leases of all of this replica's runs in one statement, deletes the rows
-//! of runs whose end could not be recorded yet, and takes over the runs whose lease
-//! expired (their replica died) to run them again from the start, with the same ARN,
-//! input and start time.
+//! renews the leases of all of this replica's runs in one statement, takes over the runs
+//! whose lease expired (their replica died) to run them again from the start, with the
+//! same ARN, input and start time, and deletes the rows of the runs that ended since the
+//! last pass in one statement. A replica that dies within a renew period of a run's end
+//! has its run executed again: within at least once.
 //!
 //! At least once, as AWS promises for asynchronous Express workflows: a run whose
 //! replica died mid-run executes again, so its tasks may be invoked twice. A run taken
@@ -79,8 +80,9 @@ pub enum ExpressRunError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Progress {
     Running,
-    /// Ended, but its row could not be deleted yet: its lease is still renewed (so
-    /// nobody runs it again) and the deletion retried every renew period.
+    /// Ended; its row is deleted by the next pass, with the others that ended since
+    /// (one statement per renew period, not one per run). Its lease is renewed until
+    /// then, so nobody runs it again.
     Ended,
 }
 
@@ -141,7 +143,7 @@ impl<S: Store> AsyncExpress<S> {
                 let outcome = express::run(&machine, input, options, targets).await;
                 cairn_telemetry::execution_finished(&machine_arn, outcome.status, started_at);
                 tracing::Span::current().record("cairn.execution.status", outcome.status.as_str());
-                this.ended(&arn).await;
+                this.ended(&arn);
             },
             span,
         ));
@@ -151,18 +153,32 @@ impl<S: Store> AsyncExpress<S> {
         self.mine.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The run `arn` has ended: its row goes (or is retried by the loop).
-    async fn ended(&self, arn: &str) {
-        match self.store.finish_express_run(arn).await {
-            Ok(_) => {
-                self.progress().remove(arn);
-            }
-            Err(error) => {
-                tracing::warn!(execution = %arn, %error,
-                    "express run ended but its record could not be deleted; retried");
-                self.progress().insert(arn.to_string(), Progress::Ended);
-            }
+    /// The run `arn` has ended: its row goes with the next pass's deletions (its lease
+    /// is renewed until then, so nobody runs it again).
+    fn ended(&self, arn: &str) {
+        if let Some(progress) = self.progress().get_mut(arn) {
+            *progress = Progress::Ended;
         }
+    }
+
+    /// Deletes the rows of the runs that have ended, in one statement; those it could
+    /// not delete are tried again next time.
+    async fn forget_ended(&self) -> Result<(), ExpressRunError> {
+        let ended: Vec<String> = self
+            .progress()
+            .iter()
+            .filter(|(_, p)| **p == Progress::Ended)
+            .map(|(arn, _)| arn.clone())
+            .collect();
+        if ended.is_empty() {
+            return Ok(());
+        }
+        self.store.finish_express_runs(&ended).await?;
+        let mut mine = self.progress();
+        for arn in &ended {
+            mine.remove(arn);
+        }
+        Ok(())
     }
 
     /// Every renew period until `shutdown`: renew this replica's leases, delete the
@@ -177,39 +193,33 @@ impl<S: Store> AsyncExpress<S> {
                 _ = shutdown.changed() => {}
             }
         }
+        // Runs that ended since the last pass would otherwise run again elsewhere.
+        if let Err(error) = self.forget_ended().await {
+            tracing::warn!(%error, "express runs: ended runs not deleted at shutdown; \
+                they will run again on another replica");
+        }
     }
 
-    /// One pass of [`Self::run_loop`]; returns how many runs it took over.
+    /// One pass of [`Self::run_loop`]: renew this replica's leases, take over expired
+    /// runs, delete the rows of ended ones. Returns how many runs it took over.
     pub async fn tick(self: &Arc<Self>) -> Result<usize, ExpressRunError> {
         let now = chrono::Utc::now();
         let lease_until = after_seconds(now, self.config.lease.as_secs_f64());
-        let (held, ended): (Vec<String>, Vec<String>) = {
-            let mine = self.progress();
-            (
-                mine.keys().cloned().collect(),
-                mine.iter()
-                    .filter(|(_, p)| **p == Progress::Ended)
-                    .map(|(arn, _)| arn.clone())
-                    .collect(),
-            )
-        };
+        let held: Vec<String> = self.progress().keys().cloned().collect();
         if !held.is_empty() {
             let renewed = self
                 .store
                 .renew_express_leases(&self.owner, &held, lease_until)
                 .await?;
             if renewed < held.len() as u64 {
-                // A run ended between the snapshot and the renewal, or this replica
-                // stalled past its lease and another took the run over: at least once.
-                tracing::debug!(
+                // This replica stalled past its lease and another took the run over:
+                // both run it, which at least once allows.
+                tracing::warn!(
                     held = held.len(),
                     renewed,
-                    "express runs: fewer leases renewed"
+                    "express runs: some leases were lost to another replica"
                 );
             }
-        }
-        for arn in ended {
-            self.ended(&arn).await;
         }
         let mut taken = 0;
         loop {
@@ -220,16 +230,18 @@ impl<S: Store> AsyncExpress<S> {
             let count = batch.len();
             taken += count;
             for run in batch {
-                self.take_over(run).await;
+                self.take_over(run);
             }
             if count < self.config.batch.max(1) as usize {
-                return Ok(taken);
+                break;
             }
         }
+        self.forget_ended().await?;
+        Ok(taken)
     }
 
     /// Runs `taken` again from its start, or ends it when it may not run.
-    async fn take_over(self: &Arc<Self>, taken: TakenOver) {
+    fn take_over(self: &Arc<Self>, taken: TakenOver) {
         let TakenOver {
             run,
             definition,
@@ -278,8 +290,7 @@ impl<S: Store> AsyncExpress<S> {
                 tracing::error!(execution = %run.arn, status = status.as_str(), error, %cause,
                     "express execution ended");
                 cairn_telemetry::execution_finished(&run.state_machine_arn, status, run.started_at);
-                self.progress().insert(run.arn.clone(), Progress::Running);
-                self.ended(&run.arn).await;
+                self.progress().insert(run.arn.clone(), Progress::Ended);
             }
         }
     }

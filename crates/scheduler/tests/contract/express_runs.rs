@@ -89,8 +89,9 @@ pub async fn an_express_run_is_leased_renewed_taken_over_once_and_deleted<S: Sto
     assert!(renewed_early.is_empty(), "renewed leases are not expired");
 
     // The first run ends: deleted, and nothing is left of it to take over.
-    assert!(store.finish_express_run(&first.arn).await.expect("finish"));
-    assert!(!store.finish_express_run(&first.arn).await.expect("again"));
+    let ended = [first.arn.clone()];
+    assert_eq!(store.finish_express_runs(&ended).await.expect("finish"), 1);
+    assert_eq!(store.finish_express_runs(&ended).await.expect("again"), 0);
 
     // replica-a stops renewing; after its lease, replica-b takes the second run over
     // with what is needed to run it again from the start.
@@ -125,22 +126,36 @@ pub async fn an_express_run_is_leased_renewed_taken_over_once_and_deleted<S: Sto
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].takeovers, 2);
 
-    assert!(store.finish_express_run(&second.arn).await.expect("finish"));
+    assert_eq!(
+        store
+            .finish_express_runs(&[second.arn.clone(), first.arn.clone()])
+            .await
+            .expect("finish"),
+        1
+    );
     assert_eq!(store.express_runs_in_flight().await.expect("count"), 0);
 }
 
 pub async fn concurrent_takeovers_give_each_expired_run_to_one_replica<S: Store>(store: S) {
     let (machine, definition_id) = express_machine(&store, "express-takeover-race").await;
     let t0 = to_micros(Utc::now());
+    // Recorded at once, as concurrent StartExecution calls are (Postgres batches them).
+    let mut recording = tokio::task::JoinSet::new();
     let mut arns = Vec::new();
     for i in 0..40 {
         let r = run(&machine, definition_id, &format!("run-{i}"), t0);
-        store
-            .record_express_run(&r, "dead-replica", t0 + seconds(1))
-            .await
-            .expect("record");
-        arns.push(r.arn);
+        arns.push(r.arn.clone());
+        let store = store.clone();
+        recording.spawn(async move {
+            store
+                .record_express_run(&r, "dead-replica", t0 + seconds(1))
+                .await
+        });
     }
+    while let Some(recorded) = recording.join_next().await {
+        recorded.expect("joined").expect("recorded");
+    }
+    assert_eq!(store.express_runs_in_flight().await.expect("count"), 40);
     let later = t0 + seconds(2);
     let claim = |owner: &'static str| {
         let store = store.clone();

@@ -101,8 +101,12 @@ impl ExpressRuns for MemoryStore {
         Ok(taken)
     }
 
-    async fn finish_express_run(&self, arn: &str) -> Result<bool> {
-        Ok(self.tables().express_runs.remove(arn).is_some())
+    async fn finish_express_runs(&self, arns: &[String]) -> Result<u64> {
+        let mut tables = self.tables();
+        Ok(arns
+            .iter()
+            .filter(|arn| tables.express_runs.remove(*arn).is_some())
+            .count() as u64)
     }
 
     async fn express_runs_in_flight(&self) -> Result<i64> {

@@ -98,6 +98,7 @@ impl Executions for PgStore {
                     pool: self.pool.clone(),
                     signals: self.signals.clone(),
                     starts: Default::default(),
+                    express_records: Default::default(),
                 })
             })
             .start(execution)

@@ -1,4 +1,5 @@
-//! [`ExpressRuns`] for [`PgStore`]: one statement per call. A takeover picks expired
+//! [`ExpressRuns`] for [`PgStore`]: one statement per call (records are batched across
+//! concurrent callers by `express_records`). A takeover picks expired
 //! leases through `express_runs_by_lease` with `FOR UPDATE SKIP LOCKED`, so replicas
 //! scanning at once split the expired runs and never wait on each other.
 
@@ -7,33 +8,25 @@ use crate::express_runs::{ExpressRun, ExpressRuns, TakenOver};
 use crate::{Result, Time};
 
 impl ExpressRuns for PgStore {
+    /// Batched with the records that arrive meanwhile (see `express_records`).
     async fn record_express_run(
         &self,
         run: &ExpressRun,
         owner: &str,
         lease_until: Time,
     ) -> Result<()> {
-        sqlx::query!(
-            "insert into express_runs (arn, state_machine_arn, state_machine_name,
-                 definition_id, role_arn, logging, tracing, name, input, started_at,
-                 owner, lease_until)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::json, $10, $11, $12)",
-            run.arn,
-            run.state_machine_arn,
-            run.state_machine_name,
-            run.definition_id,
-            run.role_arn,
-            run.logging,
-            run.tracing,
-            run.name,
-            run.input,
-            run.started_at,
-            owner,
-            lease_until
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.express_records
+            .get_or_init(|| {
+                // The writer's own handle has no queue of its own: no cycle keeps it alive.
+                super::express_records::RecordQueue::new(PgStore {
+                    pool: self.pool.clone(),
+                    signals: self.signals.clone(),
+                    starts: Default::default(),
+                    express_records: Default::default(),
+                })
+            })
+            .record(run, owner, lease_until)
+            .await
     }
 
     async fn renew_express_leases(
@@ -109,11 +102,14 @@ impl ExpressRuns for PgStore {
             .collect())
     }
 
-    async fn finish_express_run(&self, arn: &str) -> Result<bool> {
-        let deleted = sqlx::query!("delete from express_runs where arn = $1", arn)
+    async fn finish_express_runs(&self, arns: &[String]) -> Result<u64> {
+        if arns.is_empty() {
+            return Ok(0);
+        }
+        let deleted = sqlx::query!("delete from express_runs where arn = any($1)", arns)
             .execute(&self.pool)
             .await?;
-        Ok(deleted.rows_affected() > 0)
+        Ok(deleted.rows_affected())
     }
 
     async fn express_runs_in_flight(&self) -> Result<i64> {

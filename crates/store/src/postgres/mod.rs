@@ -24,6 +24,7 @@ mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
+mod express_records;
 mod express_runs;
 mod map_runs;
 mod nested;
@@ -58,6 +59,8 @@ pub struct PgStore {
     signals: Arc<signals::Signals>,
     /// StartExecution's batches (see `starts`), begun at the first start.
     starts: Arc<std::sync::OnceLock<starts::StartQueue>>,
+    /// StartExecution's Express records, batched the same way, begun at the first one.
+    express_records: Arc<std::sync::OnceLock<express_records::RecordQueue>>,
 }
 
 impl PgStore {
@@ -87,6 +90,7 @@ impl PgStore {
             pool,
             signals: Arc::default(),
             starts: Arc::default(),
+            express_records: Arc::default(),
         }
     }
 
