@@ -12,6 +12,7 @@
 //! | `versions` | published versions and aliases |
 //! | `rules` | EventBridge buses, rules, targets, events, deliveries; Scheduler groups and schedules |
 //! | `retention` | deleting closed executions and what belongs to them |
+//! | `express_runs` | asynchronous Express runs in flight: leases, renewals, takeovers, deletions (records batched by `express_records`) |
 //! | `test_cases` | executions under a mock configuration's test case, their mocked invocations |
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
