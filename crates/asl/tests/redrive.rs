@@ -104,7 +104,7 @@ impl World {
                         .insert((value.map, value.kind, value.index), value.value);
                 }
                 Command::ReleaseStored { map } => self.stored.retain(|(m, ..), _| *m != map),
-                Command::Finish(_) | Command::MapRun(_) => {}
+                Command::Finish(_) | Command::MapRun(_) | Command::StartMapChild(_) => {}
             }
         }
         let resume = snapshot.needs_resume();
