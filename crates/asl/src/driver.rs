@@ -115,7 +115,7 @@ pub fn run(
                 Command::Store(_) | Command::ReleaseStored { .. } | Command::MapRun(_) => None,
                 // Never asked for: this driver's limits keep Map iterations as frames
                 // (`Limits::map_child_executions` is off).
-                Command::StartMapChild(_) => None,
+                Command::StartMapChild(_) | Command::RedriveMapChild(_) => None,
                 Command::Finish(f) => {
                     finish = Some(f);
                     None

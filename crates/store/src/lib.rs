@@ -32,6 +32,7 @@ pub mod catalog;
 pub mod engine;
 pub mod executions;
 mod history;
+pub mod map_children;
 pub mod map_runs;
 pub mod memory;
 pub mod nested;

@@ -55,6 +55,16 @@ pub struct MapChildStart {
     pub processor: Vec<ScopeStep>,
 }
 
+/// A child execution that failed or was aborted, to redrive (RedriveExecution) because
+/// its parent was redriven: it runs again from where it stopped, and ends with
+/// [`Event::MapChildEnded`] again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapChildRedrive {
+    pub map_run_arn: String,
+    pub index: u64,
+    pub execution_arn: String,
+}
+
 /// How a Map's child execution ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MapChildOutcome {
@@ -73,7 +83,11 @@ impl Snapshot {
     /// start and room under its MaxConcurrency (one step's starts are bounded).
     pub(super) fn children_to_start(&self) -> bool {
         self.frames.values().any(|frame| match &frame.waiting {
-            Waiting::Children(join) => join.children && join_has_room(join),
+            Waiting::Children(join) => {
+                join.children
+                    && (join_has_room(join)
+                        || (!join.relaunch.is_empty() && join.running.len() < join.max_concurrency))
+            }
             _ => false,
         })
     }
@@ -98,7 +112,7 @@ impl Run<'_> {
         let Some(arn) = MapRunArn::parse(&run.arn) else {
             return;
         };
-        let name = child_name(&run.arn, index, run.redrive_count);
+        let name = child_name(&run.arn, index);
         let mut processor = frame.scope.clone();
         processor.push(ScopeStep {
             state: frame.state.clone(),
@@ -117,6 +131,31 @@ impl Run<'_> {
                 input,
                 processor,
             }));
+    }
+
+    /// Redrives the failed or aborted children a redrive of this execution restored,
+    /// while below MaxConcurrency (AWS redrives a Map Run's children, not its items).
+    pub(super) fn redrive_map_children(&mut self, join: &mut Join) {
+        let Some(run) = join.map_run.as_ref() else {
+            return;
+        };
+        let Some(arn) = MapRunArn::parse(&run.arn) else {
+            return;
+        };
+        while join.running.len() < join.max_concurrency && self.may_start_child() {
+            let Some((index, _)) = join.relaunch.pop_front() else {
+                break;
+            };
+            self.children_started += 1;
+            join.running.insert(index, CHILD_EXECUTION);
+            self.output
+                .commands
+                .push(Command::RedriveMapChild(MapChildRedrive {
+                    map_run_arn: run.arn.clone(),
+                    index: index as u64,
+                    execution_arn: arn.child_execution_arn(&child_name(&run.arn, index)),
+                }));
+        }
     }
 
     /// Whether this step may start another child execution.
@@ -167,7 +206,8 @@ impl Run<'_> {
             .frames
             .iter()
             .filter(|(_, frame)| {
-                matches!(&frame.waiting, Waiting::Children(join) if join.children && join_has_room(join))
+                matches!(&frame.waiting, Waiting::Children(join) if join.children
+                    && (join_has_room(join) || !join.relaunch.is_empty()))
             })
             .map(|(id, _)| *id)
             .collect();
@@ -191,10 +231,10 @@ impl Run<'_> {
     }
 }
 
-/// A child's name: derived from its Map Run, index and the run's redrive count, so a
-/// replayed step names the same child, and a redrive a new one.
-fn child_name(map_run_arn: &str, index: usize, redrive_count: u64) -> String {
-    let hex = token_hash(&format!("{map_run_arn}/{index}/{redrive_count}"));
+/// A child's name: derived from its Map Run and index, so a replayed step names the same
+/// child, and a redrive of the parent redrives that child.
+fn child_name(map_run_arn: &str, index: usize) -> String {
+    let hex = token_hash(&format!("{map_run_arn}/{index}"));
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

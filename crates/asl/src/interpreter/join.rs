@@ -12,6 +12,7 @@ use crate::history::Details;
 use crate::model::{ProcessorMode, StateKind, StateMachine};
 use crate::template::Scope;
 
+use super::children::CHILD_EXECUTION;
 use super::frame::{variables_of, Frame, ScopeStep, Waiting};
 use super::jsonata::States;
 use super::map_run::{MapRunConfig, MapRunStatus};
@@ -231,10 +232,11 @@ impl Run<'_> {
             return;
         };
         // A child that failed left its frame frozen for a redrive (`frame_ended`).
+        // A child execution is not frozen here: a redrive redrives the execution.
         let frozen_child = join
             .running
             .remove(&index)
-            .filter(|child| !join.children && self.snapshot.frozen.contains_key(child));
+            .filter(|child| *child == CHILD_EXECUTION || self.snapshot.frozen.contains_key(child));
         let Some(state) = self.state_of(&parent) else {
             return;
         };
@@ -398,8 +400,17 @@ impl Run<'_> {
     /// tasks and timers; their frames are frozen for a redrive (`redo`).
     pub(super) fn abort_children(&mut self, join: &mut Join) {
         if join.children {
-            // Child executions: the driver stops them once the Map Run ends.
-            join.running.clear();
+            // Child executions: the driver stops them once the Map Run ends, and a
+            // redrive redrives them.
+            for (index, _) in std::mem::take(&mut join.running) {
+                join.redo.insert(
+                    index,
+                    Redo {
+                        frame: CHILD_EXECUTION,
+                        failed: false,
+                    },
+                );
+            }
             return;
         }
         for (index, child) in std::mem::take(&mut join.running) {

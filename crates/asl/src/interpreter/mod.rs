@@ -65,7 +65,7 @@ mod run;
 mod states;
 mod stored;
 
-pub use children::{MapChildOutcome, MapChildStart, MAX_CHILD_STARTS_PER_STEP};
+pub use children::{MapChildOutcome, MapChildRedrive, MapChildStart, MAX_CHILD_STARTS_PER_STEP};
 pub use frame::{machine_at, ScopeStep};
 pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
 pub(crate) use retry::{error_output, matches_error};
@@ -241,6 +241,9 @@ pub enum Command {
     /// Start a child execution for a Map iteration, in the same commit as this step;
     /// feed [`Event::MapChildEnded`] when it ends.
     StartMapChild(MapChildStart),
+    /// Redrive a Map iteration's failed or aborted child execution, in the same commit
+    /// as this step; feed [`Event::MapChildEnded`] when it ends again.
+    RedriveMapChild(MapChildRedrive),
 }
 
 /// A task to invoke.

@@ -122,6 +122,7 @@ impl Tables {
                 wanted: Vec::new(),
                 trace: execution.trace.clone(),
                 parent: None,
+                map_child: None,
                 version_arn,
                 alias_arn: execution.alias_arn.clone(),
                 redrives: Default::default(),

@@ -24,6 +24,7 @@ mod callbacks;
 mod catalog;
 mod engine;
 mod executions;
+mod map_children;
 mod map_runs;
 mod nested;
 mod nodelay;
