@@ -496,6 +496,7 @@ fn tell_parent(claimed: &Claimed, parent: &ParentTask, ending: &Ending) -> Effec
         redrive_count: 0,
         redrive_date: None,
         machine_deleting: false,
+        map_run_arn: None,
     };
     Effect::Notify {
         execution_arn: parent.execution_arn.clone(),
