@@ -43,11 +43,11 @@ impl Execution {
 impl Tables {
     /// Whether `execution`'s machine is being deleted, or is gone.
     fn machine_deleting(&self, execution: &Execution) -> bool {
-        match self.machines.get(&execution.state_machine_arn) {
-            Some(machine) => machine.status != MachineStatus::Active,
-            // A Map Run's child names a labelled machine that has no entry.
-            None => execution.map_child.is_none(),
-        }
+        // A Map Run's child names a labelled machine that has no entry: it is redriven
+        // through its parent, never on its own.
+        self.machines
+            .get(&execution.state_machine_arn)
+            .is_none_or(|m| m.status != MachineStatus::Active)
     }
 }
 

@@ -110,8 +110,9 @@ impl Executions for PgStore {
                       e.output::text as output, e.error, e.cause, e.started_at, e.stopped_at,
                       e.history_length, e.state_machine_version_arn, e.state_machine_alias_arn,
                       e.redrive_count, e.redrive_date, e.map_run_arn,
-                      -- A Map Run's child names a labelled machine that has no row.
-                      coalesce(m.status <> 'ACTIVE', e.map_run_arn is null) as "machine_deleting!"
+                      -- A Map Run's child names a labelled machine that has no row: it is
+                      -- redriven through its parent, never on its own.
+                      coalesce(m.status <> 'ACTIVE', true) as "machine_deleting!"
                from executions e left join state_machines m on m.arn = e.state_machine_arn
                where e.arn = $1"#,
             arn
