@@ -7,11 +7,15 @@ yet — `ItemReader`, `ItemBatcher`, `ResultWriter` — is refused at CreateStat
 UpdateStateMachine and ValidateStateMachineDefinition, never accepted and ignored
 (docs/asl-support.md, "Map (distributed)")."""
 import json
+import os
 import time
+import urllib.request
 
+import boto3
 import pytest
 
-from conftest import ROLE, full_history, wait_for_end
+from conftest import (LOG_DIR, REGION, ROLE, STORE, _stop, full_history, start_server,
+                      wait_for_end)
 
 READER = {"Resource": "arn:aws:states:::s3:getObject",
           "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
@@ -320,3 +324,56 @@ def test_a_failing_child_counts_toward_the_tolerance(sfn, unique):
     assert ended["error"] == "States.ExceedToleratedFailureThreshold", ended
     types = [e["type"] for e in full_history(sfn, again)]
     assert "MapRunFailed" in types, types
+
+
+@pytest.fixture(scope="module")
+def second_replica(server):
+    """A second `cairn server` on the same database as `server`."""
+    if STORE == "memory":
+        pytest.skip("replicas share a Postgres database")
+    log_path = LOG_DIR / f"server-dmap-replica-{os.getpid()}.log"
+    log_path.write_text("")
+    srv = start_server(f"cairn_e2e_{os.getpid()}", log_path, {})
+    yield srv
+    _stop(srv.process)
+
+
+def children_succeeded(srv, labelled_machine):
+    """How many of the labelled machine's executions (a Map Run's children) this
+    replica's schedulers ended as SUCCEEDED (its AWS/States metrics)."""
+    with urllib.request.urlopen(f"{srv.endpoint}/metrics") as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith("cairn_executions_succeeded_total{") \
+                and f'state_machine_arn="{labelled_machine}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.durable
+def test_two_replicas_advance_one_maps_children_under_its_max_concurrency(
+        sfn, server, second_replica, unique):
+    other = boto3.session.Session().client(
+        "stepfunctions", endpoint_url=second_replica.endpoint, region_name=REGION,
+        aws_access_key_id="test", aws_secret_access_key="test")
+    definition = json.loads(distributed_map(MaxConcurrency=4, Label="shared"))
+    # A second's wait: each child is claimed again when its timer is due, by either replica.
+    definition["States"]["Run"]["ItemProcessor"]["States"] = {
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Pass", "Parameters": {"n.$": "$"}, "End": True}}
+    definition["States"]["Run"]["ItemProcessor"]["StartAt"] = "Pause"
+    arn = sfn.create_state_machine(name=unique("dmap-replicas"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = other.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": list(range(40))}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [{"n": n} for n in range(40)]
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    children = all_children(other, run_arn)
+    assert len(children) == 40 and {c["status"] for c in children} == {"SUCCEEDED"}
+    assert most_at_once(children) <= 4, "MaxConcurrency held across the replicas"
+    labelled = children[0]["stateMachineArn"]
+    by_first, by_second = children_succeeded(server, labelled), children_succeeded(second_replica, labelled)
+    assert by_first + by_second == 40, (by_first, by_second)
+    assert by_first > 0 and by_second > 0, f"both replicas ended children: {by_first}, {by_second}"
