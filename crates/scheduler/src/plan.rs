@@ -616,6 +616,87 @@ mod tests {
     }
 
     #[test]
+    fn a_map_child_runs_its_item_processor_and_tells_its_parent_its_end() {
+        let m = machine(
+            json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                "StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "Result": "ok", "End": true}}}}}}),
+        );
+        let children_on = Context {
+            limits: Limits::default().with_map_child_executions(),
+            ..context()
+        };
+        let mut fan = claimed(vec![InboxEvent::Start]);
+        fan.input = "[1, 2]".into();
+        let parent = plan(Ok(&m), &fan, &children_on);
+        let starts: Vec<_> = parent
+            .plan
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::StartMapChild(start) => Some(start.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts.len(), 2, "one child per item, in the parent's plan");
+        assert_eq!(
+            starts[1].processor,
+            vec![interpreter::ScopeStep {
+                state: "Fan".into(),
+                branch: 0
+            }]
+        );
+        assert_eq!(starts[1].input, json!(2));
+        let mut child = claimed(vec![InboxEvent::Start]);
+        child.map_child = Some(cairn_store::map_children::MapChild {
+            parent_arn: "arn:aws:states:us-east-1:123456789012:execution:m:parent".into(),
+            map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:id".into(),
+            index: 4,
+            processor: vec![interpreter::ScopeStep {
+                state: "Fan".into(),
+                branch: 0,
+            }],
+        });
+        let planned = plan(Ok(&m), &child, &context());
+        assert_eq!(
+            types(&planned.plan),
+            [
+                "ExecutionStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ],
+            "the child ran the ItemProcessor, not the parent's machine"
+        );
+        let notified = planned.plan.effects.iter().find_map(|e| match e {
+            Effect::Notify {
+                execution_arn,
+                event,
+            } => Some((execution_arn.clone(), event.clone())),
+            _ => None,
+        });
+        assert_eq!(
+            notified,
+            Some((
+                "arn:aws:states:us-east-1:123456789012:execution:m:parent".to_string(),
+                Event::MapChildEnded {
+                    map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:id".into(),
+                    index: 4,
+                    outcome: interpreter::MapChildOutcome::Succeeded {
+                        output: json!("ok")
+                    },
+                }
+            ))
+        );
+        // A child whose Map state is gone from the definition fails rather than stalls.
+        if let Some(c) = child.map_child.as_mut() {
+            c.processor[0].state = "Gone".into();
+        }
+        let failed = plan(Ok(&m), &child, &context());
+        assert_eq!(failed.finished, Some(ExecutionStatus::Failed));
+    }
+
+    #[test]
     fn a_pass_machine_ends_in_its_first_advance() {
         let m = machine(
             json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 2, "ResultPath": "$.two", "End": true}}}),
