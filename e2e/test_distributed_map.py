@@ -1,16 +1,21 @@
 """Distributed Map through boto3 against a real `cairn server` (and `cairn dev`).
 
-What runs today: a DISTRIBUTED Map over its input (`ItemsPath`), its iterations inside
-the parent, `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is not built
+What runs today: a DISTRIBUTED Map over its input (`ItemsPath`), each iteration of a
+STANDARD one a child execution of its own (listed by `ListExecutions(mapRunArn)`, with
+its own history), `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is not built
 yet — `ItemReader`, `ItemBatcher`, `ResultWriter` — is refused at CreateStateMachine,
 UpdateStateMachine and ValidateStateMachineDefinition, never accepted and ignored
 (docs/asl-support.md, "Map (distributed)")."""
 import json
+import os
 import time
+import urllib.request
 
+import boto3
 import pytest
 
-from conftest import ROLE, full_history, wait_for_end
+from conftest import (LOG_DIR, REGION, ROLE, STORE, _stop, full_history, start_server,
+                      wait_for_end)
 
 READER = {"Resource": "arn:aws:states:::s3:getObject",
           "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
@@ -106,10 +111,12 @@ def test_the_map_run_is_described_and_listed(sfn, unique):
     assert listed[0]["executionArn"] == execution
     assert listed[0]["stateMachineArn"] == f"{prefix}:stateMachine:{machine_name}/doubling"
 
-    with pytest.raises(sfn.exceptions.ClientError) as children:
-        sfn.list_executions(mapRunArn=run_arn)
-    assert children.value.response["Error"]["Code"] == "ValidationException"
-    assert "not as child executions yet" in children.value.response["Error"]["Message"]
+    children = sfn.list_executions(mapRunArn=run_arn)["executions"]
+    assert len(children) == 3, children
+    assert {c["mapRunArn"] for c in children} == {run_arn}
+    with pytest.raises(sfn.exceptions.ClientError) as both:
+        sfn.list_executions(mapRunArn=run_arn, stateMachineArn=arn)
+    assert both.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(sfn.exceptions.ResourceNotFound):
         sfn.list_executions(mapRunArn=run_arn[:-4] + "0000")
     with pytest.raises(sfn.exceptions.ResourceNotFound):
@@ -161,6 +168,10 @@ def test_update_map_run_raises_the_concurrency_and_stop_aborts_the_run(sfn, uniq
 
     sfn.stop_execution(executionArn=execution, error="Operator.Stop")
     assert wait_for_end(sfn, execution)["status"] == "ABORTED"
+    # The stop reaches the run's children: none is left running.
+    children = poll(lambda: sfn.list_executions(mapRunArn=run_arn)["executions"],
+                    lambda cs: all(c["status"] != "RUNNING" for c in cs))
+    assert [c["status"] for c in children] == ["ABORTED"] * 3, children
     run = sfn.describe_map_run(mapRunArn=run_arn)
     assert run["status"] == "ABORTED", run
     assert (run["itemCounts"]["aborted"], run["itemCounts"]["running"]) == (3, 0), run
@@ -213,3 +224,156 @@ def test_a_redrive_runs_the_failed_iterations_of_the_same_map_run(sfn, unique):
     assert [e["mapRunRedrivenEventDetails"] for e in redriven] == \
         [{"mapRunArn": run_arn, "redriveCount": 1}]
     assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=execution)["mapRuns"]] == [run_arn]
+
+
+def all_children(sfn, run_arn, **filters):
+    """Every child of the Map Run, through ListExecutions' pages of 20."""
+    children, token = [], None
+    while True:
+        page = sfn.list_executions(mapRunArn=run_arn, maxResults=20,
+                                   **({"nextToken": token} if token else {}), **filters)
+        children += page["executions"]
+        token = page.get("nextToken")
+        if not token:
+            return children
+
+
+def most_at_once(children):
+    """The most children running at one instant, from their start and stop dates (a
+    child counts from its start until its stop, exclusive)."""
+    moments = [(c["startDate"], 1) for c in children] + [(c["stopDate"], -1) for c in children]
+    running = most = 0
+    for _, change in sorted(moments, key=lambda m: (m[0], m[1])):
+        running += change
+        most = max(most, running)
+    return most
+
+
+def test_fifty_children_at_a_concurrency_of_five(sfn, unique):
+    definition = json.loads(distributed_map(MaxConcurrency=5, Label="fifty",
+                                            ItemSelector={"n.$": "$$.Map.Item.Value"}))
+    definition["States"]["Run"]["ItemProcessor"]["States"] = {
+        "Double": {"Type": "Pass", "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"},
+                   "End": True}}
+    arn = sfn.create_state_machine(name=unique("dmap-fifty"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": list(range(50))}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [{"doubled": 2 * n} for n in range(50)], \
+        "results in the items' order"
+
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    children = all_children(sfn, run_arn)
+    assert len(children) == 50 and len({c["executionArn"] for c in children}) == 50
+    machine_name = arn.split(":")[-1]
+    prefix = arn.split(":stateMachine:")[0]
+    assert {c["stateMachineArn"] for c in children} == \
+        {f"{prefix}:stateMachine:{machine_name}/fifty"}
+    assert all(c["executionArn"].startswith(f"{prefix}:execution:{machine_name}/fifty:")
+               for c in children)
+    assert {c["status"] for c in children} == {"SUCCEEDED"}
+    assert most_at_once(children) <= 5, "MaxConcurrency held"
+
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    assert child["mapRunArn"] == run_arn
+    assert child["stateMachineArn"] == f"{prefix}:stateMachine:{machine_name}/fifty"
+    n = json.loads(child["input"])["n"]
+    assert json.loads(child["output"]) == {"doubled": 2 * n}, "the item after ItemSelector in, the result out"
+    types = [e["type"] for e in full_history(sfn, child["executionArn"])]
+    assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
+                     "ExecutionSucceeded"], types
+
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "SUCCEEDED"
+    assert run["executionCounts"]["succeeded"] == 50 and run["executionCounts"]["total"] == 50, run
+    # A machine's executions are its own, not its Map Runs' children.
+    listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["executionArn"] for e in listed] == [execution]
+
+
+def test_a_failing_child_counts_toward_the_tolerance(sfn, unique):
+    definition = json.loads(distributed_map(MaxConcurrency=2, ToleratedFailureCount=1))
+    definition["States"]["Run"]["ItemProcessor"].update({"StartAt": "Check", "States": {
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$", "NumericEquals": 2, "Next": "Broken"}], "Default": "Fine"},
+        "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "item two"},
+        "Fine": {"Type": "Pass", "End": True}}})
+    arn = sfn.create_state_machine(name=unique("dmap-tolerate"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    assert output[0] == 1 and output[2] == 3, output
+    assert output[1]["Error"] == "Broken", output
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    failed = all_children(sfn, run_arn, statusFilter="FAILED")
+    assert len(failed) == 1 and json.loads(
+        sfn.describe_execution(executionArn=failed[0]["executionArn"])["input"]) == 2
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert (run["executionCounts"]["failed"], run["executionCounts"]["succeeded"]) == (1, 2), run
+
+    # Two failures are more than one: the run fails, and the Map with it.
+    again = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [2, 2, 1]}))["executionArn"]
+    ended = wait_for_end(sfn, again)
+    assert ended["status"] == "FAILED", ended
+    assert ended["error"] == "States.ExceedToleratedFailureThreshold", ended
+    types = [e["type"] for e in full_history(sfn, again)]
+    assert "MapRunFailed" in types, types
+
+
+@pytest.fixture(scope="module")
+def second_replica(server):
+    """A second `cairn server` on the same database as `server`."""
+    if STORE == "memory":
+        pytest.skip("replicas share a Postgres database")
+    log_path = LOG_DIR / f"server-dmap-replica-{os.getpid()}.log"
+    log_path.write_text("")
+    srv = start_server(f"cairn_e2e_{os.getpid()}", log_path, {})
+    yield srv
+    _stop(srv.process)
+
+
+def children_succeeded(srv, labelled_machine):
+    """How many of the labelled machine's executions (a Map Run's children) this
+    replica's schedulers ended as SUCCEEDED (its AWS/States metrics)."""
+    with urllib.request.urlopen(f"{srv.endpoint}/metrics") as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith("cairn_executions_succeeded_total{") \
+                and f'state_machine_arn="{labelled_machine}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.durable
+def test_two_replicas_advance_one_maps_children_under_its_max_concurrency(
+        sfn, server, second_replica, unique):
+    other = boto3.session.Session().client(
+        "stepfunctions", endpoint_url=second_replica.endpoint, region_name=REGION,
+        aws_access_key_id="test", aws_secret_access_key="test")
+    definition = json.loads(distributed_map(MaxConcurrency=4, Label="shared"))
+    # A second's wait: each child is claimed again when its timer is due, by either replica.
+    definition["States"]["Run"]["ItemProcessor"]["States"] = {
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Pass", "Parameters": {"n.$": "$"}, "End": True}}
+    definition["States"]["Run"]["ItemProcessor"]["StartAt"] = "Pause"
+    arn = sfn.create_state_machine(name=unique("dmap-replicas"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = other.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": list(range(40))}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [{"n": n} for n in range(40)]
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    children = all_children(other, run_arn)
+    assert len(children) == 40 and {c["status"] for c in children} == {"SUCCEEDED"}
+    assert most_at_once(children) <= 4, "MaxConcurrency held across the replicas"
+    labelled = children[0]["stateMachineArn"]
+    by_first, by_second = children_succeeded(server, labelled), children_succeeded(second_replica, labelled)
+    assert by_first + by_second == 40, (by_first, by_second)
+    assert by_first > 0 and by_second > 0, f"both replicas ended children: {by_first}, {by_second}"

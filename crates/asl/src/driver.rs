@@ -113,6 +113,9 @@ pub fn run(
                 // Kept as soon as the step that made them returned (`keep`).
                 // No Map Run resource in memory: its history events are all there is.
                 Command::Store(_) | Command::ReleaseStored { .. } | Command::MapRun(_) => None,
+                // Never asked for: this driver's limits keep Map iterations as frames
+                // (`Limits::map_child_executions` is off).
+                Command::StartMapChild(_) | Command::RedriveMapChild(_) => None,
                 Command::Finish(f) => {
                     finish = Some(f);
                     None

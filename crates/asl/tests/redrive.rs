@@ -104,7 +104,10 @@ impl World {
                         .insert((value.map, value.kind, value.index), value.value);
                 }
                 Command::ReleaseStored { map } => self.stored.retain(|(m, ..), _| *m != map),
-                Command::Finish(_) | Command::MapRun(_) => {}
+                Command::Finish(_)
+                | Command::MapRun(_)
+                | Command::StartMapChild(_)
+                | Command::RedriveMapChild(_) => {}
             }
         }
         let resume = snapshot.needs_resume();

@@ -521,6 +521,9 @@ impl Config {
             store_map_items_over: None,
             // Express runs end within five minutes; the schedulers add the cap.
             max_execution_seconds: None,
+            // Express runs keep Distributed Map iterations as frames; the schedulers
+            // add this.
+            map_child_executions: false,
         }
     }
 }

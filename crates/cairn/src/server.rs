@@ -101,7 +101,8 @@ async fn serve<S: Store>(store: S, config: Config, role: Role) -> Result<()> {
                     limits: config
                         .limits()
                         .storing_maps_over(config.store_map_items_over)
-                        .capping_executions_at(config.max_execution_time.0.as_secs()),
+                        .capping_executions_at(config.max_execution_time.0.as_secs())
+                        .with_map_child_executions(),
                     transitions: config.transitions(),
                     ..SchedulerConfig::default()
                 },

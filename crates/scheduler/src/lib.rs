@@ -51,7 +51,9 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             batch_size: 64,
             idle_poll: Duration::from_secs(5),
-            limits: Limits::default().storing_maps_over(STORE_MAP_ITEMS_OVER),
+            limits: Limits::default()
+                .storing_maps_over(STORE_MAP_ITEMS_OVER)
+                .with_map_child_executions(),
             transitions: None,
         }
     }

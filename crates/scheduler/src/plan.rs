@@ -9,8 +9,8 @@
 
 use cairn_asl::history::{Details, HistoryEvent};
 use cairn_asl::interpreter::{
-    self, Clock, Command, Event, ExecutionInfo, Finish, Limits, MapRunState, Output, Snapshot,
-    StateVisit, StoredValue, TaskRequest,
+    self, Clock, Command, Event, ExecutionInfo, Finish, Limits, MapChildRedrive, MapChildStart,
+    MapRunState, Output, Snapshot, StateVisit, StoredValue, TaskRequest,
 };
 use cairn_asl::task::Route;
 use cairn_asl::timestamp::Timestamp;
@@ -69,6 +69,12 @@ pub fn parse(text: &str) -> Result<StateMachine, String> {
 /// Applies `claimed`'s events in order. `machine` is `Err` when the stored definition can
 /// no longer be read: the execution then fails rather than stalling.
 pub fn plan(machine: Result<&StateMachine, &str>, claimed: &Claimed, context: &Context) -> Planned {
+    // A Map Run's child runs the ItemProcessor its row points at.
+    let machine = match (machine, &claimed.map_child) {
+        (Ok(root), Some(child)) => interpreter::machine_at(root, &child.processor)
+            .ok_or("the Map state whose ItemProcessor it runs is not in the definition"),
+        (machine, _) => machine,
+    };
     let mut planned = match machine {
         _ if ended_unreadable(claimed) => return Planned::default(),
         Err(problem) => fail(
@@ -91,6 +97,14 @@ pub fn plan(machine: Result<&StateMachine, &str>, claimed: &Claimed, context: &C
                 .plan
                 .effects
                 .push(tell_parent(claimed, parent, ending));
+        }
+    }
+    if let (Some(child), Some(update)) = (&claimed.map_child, &planned.plan.execution) {
+        if let Some(ending) = &update.ending {
+            planned.plan.effects.push(Effect::Notify {
+                execution_arn: child.parent_arn.clone(),
+                event: cairn_store::map_children::ended_event(child, ending),
+            });
         }
     }
     planned
@@ -178,6 +192,15 @@ fn run(
     }
     let mut effects = Effects::default();
     effects.absorb(std::mem::take(&mut output.commands));
+    // A child's own Distributed Maps sit under its ItemProcessor in the definition it
+    // shares with its parent.
+    if let Some(child) = &claimed.map_child {
+        for start in &mut effects.map_children {
+            let mut processor = child.processor.clone();
+            processor.append(&mut start.processor);
+            start.processor = processor;
+        }
+    }
     // Tasks the local worker takes at once start now: no lease loop, no second advance.
     let handed: Vec<u64> = effects
         .tasks
@@ -308,6 +331,9 @@ struct Effects {
     released_maps: Vec<u64>,
     /// The last state of each Map Run the advance changed.
     map_runs: Vec<MapRunState>,
+    /// Map iterations' child executions to start, and to redrive.
+    map_children: Vec<MapChildStart>,
+    map_redrives: Vec<MapChildRedrive>,
     finish: Option<Finish>,
     resume: bool,
 }
@@ -342,6 +368,8 @@ impl Effects {
                     self.map_runs.retain(|known| known.arn != run.arn);
                     self.map_runs.push(run);
                 }
+                Command::StartMapChild(start) => self.map_children.push(start),
+                Command::RedriveMapChild(redrive) => self.map_redrives.push(redrive),
             }
         }
     }
@@ -381,6 +409,8 @@ impl Effects {
                 .map(|map| Effect::ReleaseStored { map }),
         );
         effects.extend(self.map_runs.into_iter().map(Effect::MapRun));
+        effects.extend(self.map_children.into_iter().map(Effect::StartMapChild));
+        effects.extend(self.map_redrives.into_iter().map(Effect::RedriveMapChild));
         if self.resume {
             effects.push(Effect::Resume { at: now });
         }
@@ -466,6 +496,7 @@ fn tell_parent(claimed: &Claimed, parent: &ParentTask, ending: &Ending) -> Effec
         redrive_count: 0,
         redrive_date: None,
         machine_deleting: false,
+        map_run_arn: None,
     };
     Effect::Notify {
         execution_arn: parent.execution_arn.clone(),
@@ -557,6 +588,7 @@ mod tests {
             events,
             trace: None,
             parent: None,
+            map_child: None,
             wanted: Vec::new(),
             stored: Vec::new(),
         }
@@ -581,6 +613,87 @@ mod tests {
 
     fn types(plan: &Plan) -> Vec<&str> {
         plan.history.iter().map(|e| e.event_type.as_str()).collect()
+    }
+
+    #[test]
+    fn a_map_child_runs_its_item_processor_and_tells_its_parent_its_end() {
+        let m = machine(
+            json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                "StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "Result": "ok", "End": true}}}}}}),
+        );
+        let children_on = Context {
+            limits: Limits::default().with_map_child_executions(),
+            ..context()
+        };
+        let mut fan = claimed(vec![InboxEvent::Start]);
+        fan.input = "[1, 2]".into();
+        let parent = plan(Ok(&m), &fan, &children_on);
+        let starts: Vec<_> = parent
+            .plan
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::StartMapChild(start) => Some(start.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts.len(), 2, "one child per item, in the parent's plan");
+        assert_eq!(
+            starts[1].processor,
+            vec![interpreter::ScopeStep {
+                state: "Fan".into(),
+                branch: 0
+            }]
+        );
+        assert_eq!(starts[1].input, json!(2));
+        let mut child = claimed(vec![InboxEvent::Start]);
+        child.map_child = Some(cairn_store::map_children::MapChild {
+            parent_arn: "arn:aws:states:us-east-1:123456789012:execution:m:parent".into(),
+            map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:id".into(),
+            index: 4,
+            processor: vec![interpreter::ScopeStep {
+                state: "Fan".into(),
+                branch: 0,
+            }],
+        });
+        let planned = plan(Ok(&m), &child, &context());
+        assert_eq!(
+            types(&planned.plan),
+            [
+                "ExecutionStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ],
+            "the child ran the ItemProcessor, not the parent's machine"
+        );
+        let notified = planned.plan.effects.iter().find_map(|e| match e {
+            Effect::Notify {
+                execution_arn,
+                event,
+            } => Some((execution_arn.clone(), event.clone())),
+            _ => None,
+        });
+        assert_eq!(
+            notified,
+            Some((
+                "arn:aws:states:us-east-1:123456789012:execution:m:parent".to_string(),
+                Event::MapChildEnded {
+                    map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:id".into(),
+                    index: 4,
+                    outcome: interpreter::MapChildOutcome::Succeeded {
+                        output: json!("ok")
+                    },
+                }
+            ))
+        );
+        // A child whose Map state is gone from the definition fails rather than stalls.
+        if let Some(c) = child.map_child.as_mut() {
+            c.processor[0].state = "Gone".into();
+        }
+        let failed = plan(Ok(&m), &child, &context());
+        assert_eq!(failed.finished, Some(ExecutionStatus::Failed));
     }
 
     #[test]

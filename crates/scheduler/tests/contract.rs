@@ -25,6 +25,7 @@ mod contract {
     pub mod engine;
     pub mod executions;
     pub mod express_runs;
+    pub mod map_children;
     pub mod map_runs;
     pub mod nested;
     pub mod observe;
@@ -115,6 +116,8 @@ contract! {
         callbacks::an_activity_task_nobody_takes_times_out_and_is_withdrawn,
         callbacks::stopping_an_execution_closes_its_tokens_and_withdraws_activity_tasks,
 
+        map_children::map_children_start_in_the_parents_commit_under_max_concurrency,
+        map_children::a_stopped_parent_aborts_its_map_children,
         map_runs::a_map_run_counts_its_items_and_ends_with_its_map,
         map_runs::a_map_run_is_aborted_when_its_execution_stops,
         map_runs::an_update_raises_the_concurrency_of_a_running_map_run,

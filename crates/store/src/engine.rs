@@ -56,6 +56,9 @@ pub struct Claimed {
     pub trace: Option<TraceContext>,
     /// The `.sync` task of a parent execution that waits for this one to end.
     pub parent: Option<ParentTask>,
+    /// Set when this execution is a child of a STANDARD Distributed Map's Map Run: it
+    /// runs the ItemProcessor there, and tells its parent when it ends.
+    pub map_child: Option<crate::map_children::MapChild>,
     /// What the last advance said the next one needs of the stored Map values
     /// ([`cairn_asl::interpreter::Snapshot::wanted`]), and those values.
     pub wanted: Vec<Wanted>,
@@ -139,6 +142,13 @@ pub enum Effect {
     /// Keep the Map Run's row as it now stands (inserted the first time, started now;
     /// stopped now once its status is no longer `RUNNING`).
     MapRun(MapRunState),
+    /// A Map iteration's child execution, started in this transaction: its row (the
+    /// parent's definition and role) and its `Start` event (see
+    /// [`crate::map_children`]). `processor` is its place in the parent's definition.
+    StartMapChild(crate::map_children::MapChildStart),
+    /// A Map iteration's failed or aborted child execution, redriven in this
+    /// transaction because its parent was (see [`crate::map_children`]).
+    RedriveMapChild(crate::map_children::MapChildRedrive),
 }
 
 /// A task row to insert.

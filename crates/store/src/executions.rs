@@ -80,6 +80,8 @@ pub struct ExecutionRecord {
     pub redrive_date: Option<Time>,
     /// Its state machine is being deleted (or is gone): it cannot be redriven.
     pub machine_deleting: bool,
+    /// The Map Run that started it, for a Distributed Map's child execution.
+    pub map_run_arn: Option<String>,
 }
 
 impl ExecutionRecord {
@@ -200,6 +202,8 @@ pub enum ExecutionsOf {
     Version(String),
     /// Those started through this alias (its ARN).
     Alias(String),
+    /// The child executions of this Map Run (its ARN).
+    MapRun(String),
 }
 
 /// Where a page of `ListExecutions` (newest first) resumes: after this execution.

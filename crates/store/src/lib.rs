@@ -34,6 +34,7 @@ pub mod engine;
 pub mod executions;
 pub mod express_runs;
 mod history;
+pub mod map_children;
 pub mod map_runs;
 pub mod memory;
 pub mod nested;

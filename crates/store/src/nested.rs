@@ -454,6 +454,7 @@ mod tests {
             redrive_count: 0,
             redrive_date: None,
             machine_deleting: false,
+            map_run_arn: None,
         };
         let Event::TaskSucceeded { output: text, .. } = parent_event(&child, 1, Nested::Sync)
         else {

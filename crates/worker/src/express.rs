@@ -263,6 +263,9 @@ impl Driver<'_> {
                 // An Express run keeps its Maps in memory: its limits store nothing.
                 // Nor does it keep Map Runs: no Map Run resource for Express executions.
                 Command::Store(_) | Command::ReleaseStored { .. } | Command::MapRun(_) => {}
+                // Never asked for: its limits keep a Distributed Map's iterations as
+                // frames (`Limits::map_child_executions` is off).
+                Command::StartMapChild(_) | Command::RedriveMapChild(_) => {}
             }
         }
     }
@@ -319,7 +322,8 @@ fn task_of(event: &Event) -> Option<TaskId> {
         | Event::Stop { .. }
         | Event::Resume
         | Event::Redrive
-        | Event::UpdateMapRun(_) => None,
+        | Event::UpdateMapRun(_)
+        | Event::MapChildEnded { .. } => None,
     }
 }
 

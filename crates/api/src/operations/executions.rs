@@ -256,6 +256,9 @@ pub async fn describe<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Va
     if let Some(stopped) = e.stopped_at {
         out.insert("stopDate".into(), epoch(stopped));
     }
+    if let Some(run) = &e.map_run_arn {
+        out.insert("mapRunArn".into(), json!(run));
+    }
     if !metadata_only {
         out.insert("input".into(), json!(e.input));
         out.insert("inputDetails".into(), json!({"included": true}));
@@ -298,29 +301,27 @@ fn execution_cursor(text: &str) -> Option<ExecutionCursor> {
 pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value, ApiError> {
     let machine_arn = input.string("stateMachineArn")?;
     let map_run = input.string("mapRunArn")?;
-    let machine_arn = match (machine_arn, map_run) {
+    // The ARN's shape is checked before the filters, as AWS does.
+    let target = match (machine_arn, map_run) {
         (Some(_), Some(_)) => {
             return Err(ApiError::Validation(
                 "Specify either a stateMachineArn or a mapRunArn, not both".to_string(),
             ))
-        }
-        (None, Some(run)) => {
-            super::map_runs::check_map_run_arn(run)?;
-            if state.store().describe_map_run(run).await?.is_none() {
-                return Err(super::map_runs::no_map_run(run));
-            }
-            return Err(ApiError::Validation(format!(
-                "Cairn runs a Distributed Map's iterations inside the parent execution, not as child executions yet: Map Run '{run}' has none to list (DescribeMapRun shows its counts)"
-            )));
         }
         (None, None) => {
             return Err(ApiError::Validation(
                 "Must provide a StateMachine ARN or MapRun ARN".to_string(),
             ))
         }
-        (Some(arn), None) => arn,
+        (Some(machine), None) => {
+            arn::check_machine("stateMachineArn", machine)?;
+            Ok(machine)
+        }
+        (None, Some(run)) => {
+            super::map_runs::check_map_run_arn(run)?;
+            Err(run)
+        }
     };
-    let listed = arn::check_machine("stateMachineArn", machine_arn)?;
     let status = input.string("statusFilter")?;
     if let Some(s) = status {
         let mut statuses: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -342,27 +343,15 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         }
         None => None,
     };
-    match state.store().state_machine(&listed.machine).await? {
-        None => return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string())),
-        // Express executions are not recorded (AWS: their history goes to CloudWatch
-        // Logs only), so there is nothing to list.
-        Some(m) if m.machine_type == MachineType::Express => {
-            return Err(super::express::type_not_supported())
+    let of = match target {
+        Ok(machine_arn) => machines_executions(state, machine_arn).await?,
+        Err(run) => {
+            if state.store().describe_map_run(run).await?.is_none() {
+                return Err(super::map_runs::no_map_run(run));
+            }
+            ExecutionsOf::MapRun(run.to_string())
         }
-        Some(_) => {}
-    }
-    let qualifier_exists = match &listed.qualifier {
-        None => true,
-        Some(Qualifier::Version(number)) => state
-            .store()
-            .state_machine_version(&listed.machine, *number)
-            .await?
-            .is_some(),
-        Some(Qualifier::Alias(_)) => state.store().alias(machine_arn).await?.is_some(),
     };
-    if !qualifier_exists {
-        return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
-    }
     // None is ever waiting to be redriven (PENDING_REDRIVE): see the constant.
     let status = match status.map(ExecutionStatus::parse) {
         Some(None) => return Ok(page("executions", Vec::new(), None)),
@@ -370,11 +359,6 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         None => None,
     };
     let redriven = redrive.map(|r| r == "REDRIVEN");
-    let of = match &listed.qualifier {
-        None => ExecutionsOf::Machine(listed.machine.clone()),
-        Some(Qualifier::Version(_)) => ExecutionsOf::Version(machine_arn.to_string()),
-        Some(Qualifier::Alias(_)) => ExecutionsOf::Alias(machine_arn.to_string()),
-    };
     let mut executions = state
         .store()
         .list_executions(&of, status, redriven, after.as_ref(), limit + 1)
@@ -408,6 +392,9 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
             if let Some(stopped) = e.stopped_at {
                 item.insert("stopDate".into(), epoch(stopped));
             }
+            if let ExecutionsOf::MapRun(run) = &of {
+                item.insert("mapRunArn".into(), json!(run));
+            }
             item.insert("redriveCount".into(), json!(e.redrive_count));
             if let Some(redriven) = e.redrive_date {
                 item.insert("redriveDate".into(), epoch(redriven));
@@ -416,6 +403,41 @@ pub async fn list<S: Store>(state: &ApiState<S>, input: &Input) -> Result<Value,
         })
         .collect();
     Ok(page("executions", items, next))
+}
+
+/// Which executions `ListExecutions(stateMachineArn)` lists, once the machine (and its
+/// version or alias) is known to exist and to be STANDARD.
+async fn machines_executions<S: Store>(
+    state: &ApiState<S>,
+    machine_arn: &str,
+) -> Result<ExecutionsOf, ApiError> {
+    let listed = arn::check_machine("stateMachineArn", machine_arn)?;
+    match state.store().state_machine(&listed.machine).await? {
+        None => return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string())),
+        // Express executions are not recorded (AWS: their history goes to CloudWatch
+        // Logs only), so there is nothing to list.
+        Some(m) if m.machine_type == MachineType::Express => {
+            return Err(super::express::type_not_supported())
+        }
+        Some(_) => {}
+    }
+    let qualifier_exists = match &listed.qualifier {
+        None => true,
+        Some(Qualifier::Version(number)) => state
+            .store()
+            .state_machine_version(&listed.machine, *number)
+            .await?
+            .is_some(),
+        Some(Qualifier::Alias(_)) => state.store().alias(machine_arn).await?.is_some(),
+    };
+    if !qualifier_exists {
+        return Err(ApiError::StateMachineDoesNotExist(machine_arn.to_string()));
+    }
+    Ok(match &listed.qualifier {
+        None => ExecutionsOf::Machine(listed.machine.clone()),
+        Some(Qualifier::Version(_)) => ExecutionsOf::Version(machine_arn.to_string()),
+        Some(Qualifier::Alias(_)) => ExecutionsOf::Alias(machine_arn.to_string()),
+    })
 }
 
 /// Members of a details object that carry execution data.

@@ -7,8 +7,9 @@
 //! so a child's ARN is `…:execution:<machine>/<label>:<child name>`.
 //!
 //! The Map state names its Map Run here (`MapRunStarted`'s `mapRunArn`), its id derived
-//! from the execution and the run's key so a replay names the same run; its iterations
-//! still run inside the parent (`docs/asl-support.md`). Pure: the id comes in.
+//! from the execution and the run's key so a replay names the same run; a STANDARD run's
+//! children are named with [`MapRunArn::child_execution_arn`] (`interpreter/children.rs`).
+//! Pure: the id comes in.
 
 use crate::parse::{is_invalid_label_char, MAX_LABEL_CHARS};
 

@@ -29,9 +29,11 @@ pub(super) enum TimerPurpose {
 /// One step of one scope (the machine, a Parallel branch, a Map iteration) down the
 /// execution's tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(super) struct ScopeStep {
-    pub(super) state: String,
-    pub(super) branch: usize,
+pub struct ScopeStep {
+    /// A Parallel or Map state.
+    pub state: String,
+    /// The Parallel's branch (0 for a Map's ItemProcessor).
+    pub branch: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,10 +120,7 @@ pub(super) enum Waiting {
 }
 
 /// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.
-pub(super) fn machine_at<'m>(
-    root: &'m StateMachine,
-    scope: &[ScopeStep],
-) -> Option<&'m StateMachine> {
+pub fn machine_at<'m>(root: &'m StateMachine, scope: &[ScopeStep]) -> Option<&'m StateMachine> {
     let mut machine = root;
     for step in scope {
         machine = match &machine.state(&step.state)?.kind {

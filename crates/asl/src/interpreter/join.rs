@@ -12,6 +12,7 @@ use crate::history::Details;
 use crate::model::{ProcessorMode, StateKind, StateMachine};
 use crate::template::Scope;
 
+use super::children::CHILD_EXECUTION;
 use super::frame::{variables_of, Frame, ScopeStep, Waiting};
 use super::jsonata::States;
 use super::map_run::{MapRunConfig, MapRunStatus};
@@ -54,6 +55,10 @@ pub(super) struct Join {
     /// A Distributed Map's Map Run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) map_run: Option<Box<MapRunConfig>>,
+    /// A STANDARD Distributed Map's iterations run as child executions (module
+    /// `children`), not as frames.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) children: bool,
 }
 
 /// A child of a join kept for a redrive.
@@ -127,6 +132,9 @@ impl Run<'_> {
         let distributed = map.mode == ProcessorMode::Distributed;
         self.relaunch_redriven(frame, join);
         while join.next_item < join.total() && join.running.len() < join.max_concurrency {
+            if join.children && !self.may_start_child() {
+                break;
+            }
             let index = join.next_item;
             let item = match join.stored.as_mut() {
                 // The rest arrive through `Snapshot::restore`.
@@ -181,6 +189,10 @@ impl Run<'_> {
                 }
                 (None, None) => item,
             };
+            if join.children {
+                self.start_map_child(frame, join, index, input);
+                continue;
+            }
             let announce = if distributed || frame.quiet {
                 None
             } else {
@@ -220,10 +232,11 @@ impl Run<'_> {
             return;
         };
         // A child that failed left its frame frozen for a redrive (`frame_ended`).
+        // A child execution is not frozen here: a redrive redrives the execution.
         let frozen_child = join
             .running
             .remove(&index)
-            .filter(|child| self.snapshot.frozen.contains_key(child));
+            .filter(|child| *child == CHILD_EXECUTION || self.snapshot.frozen.contains_key(child));
         let Some(state) = self.state_of(&parent) else {
             return;
         };
@@ -386,6 +399,20 @@ impl Run<'_> {
     /// Stops the running children of a join (and their descendants), cancelling their
     /// tasks and timers; their frames are frozen for a redrive (`redo`).
     pub(super) fn abort_children(&mut self, join: &mut Join) {
+        if join.children {
+            // Child executions: the driver stops them once the Map Run ends, and a
+            // redrive redrives them.
+            for (index, _) in std::mem::take(&mut join.running) {
+                join.redo.insert(
+                    index,
+                    Redo {
+                        frame: CHILD_EXECUTION,
+                        failed: false,
+                    },
+                );
+            }
+            return;
+        }
         for (index, child) in std::mem::take(&mut join.running) {
             self.freeze_subtree(child);
             join.redo.insert(

@@ -50,6 +50,7 @@ use crate::timestamp::Timestamp;
 use frame::{Frame, TimerPurpose, Waiting};
 use run::Run;
 
+mod children;
 mod context;
 mod data;
 mod end;
@@ -64,6 +65,8 @@ mod run;
 mod states;
 mod stored;
 
+pub use children::{MapChildOutcome, MapChildRedrive, MapChildStart, MAX_CHILD_STARTS_PER_STEP};
+pub use frame::{machine_at, ScopeStep};
 pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
 pub(crate) use retry::{error_output, matches_error};
 pub use states::task::resource_parts;
@@ -120,6 +123,12 @@ pub struct Limits {
     /// in-memory driver's default; the durable scheduler sets one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_execution_seconds: Option<u64>,
+    /// A durable driver's choice: a STANDARD Distributed Map runs each iteration as a
+    /// child execution ([`Command::StartMapChild`], module `children`), as AWS does.
+    /// `false`: its iterations are quiet frames of this execution (the in-memory
+    /// driver, Express executions).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub map_child_executions: bool,
 }
 
 impl Default for Limits {
@@ -129,6 +138,7 @@ impl Default for Limits {
             max_history_events: 25_000,
             store_map_items_over: None,
             max_execution_seconds: None,
+            map_child_executions: false,
         }
     }
 }
@@ -190,6 +200,13 @@ pub enum Event {
     /// `UpdateMapRun`: a running Map Run changes its concurrency or tolerance. Ignored
     /// when no running Map of the execution has that run.
     UpdateMapRun(MapRunUpdate),
+    /// A child execution a STANDARD Distributed Map started
+    /// ([`Command::StartMapChild`]) ended. Ignored when no running Map waits for it.
+    MapChildEnded {
+        map_run_arn: String,
+        index: u64,
+        outcome: MapChildOutcome,
+    },
 }
 
 /// What the driver must carry out after a step.
@@ -221,6 +238,12 @@ pub enum Command {
     /// A Distributed Map's Map Run as it stands now: started, an iteration ended, or
     /// the run ended. The driver keeps the last one per ARN.
     MapRun(MapRunState),
+    /// Start a child execution for a Map iteration, in the same commit as this step;
+    /// feed [`Event::MapChildEnded`] when it ends.
+    StartMapChild(MapChildStart),
+    /// Redrive a Map iteration's failed or aborted child execution, in the same commit
+    /// as this step; feed [`Event::MapChildEnded`] when it ends again.
+    RedriveMapChild(MapChildRedrive),
 }
 
 /// A task to invoke.

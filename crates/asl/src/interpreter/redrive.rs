@@ -27,6 +27,7 @@ use crate::history::Details;
 use crate::model::StateKind;
 use crate::status::ExecutionStatus;
 
+use super::children::CHILD_EXECUTION;
 use super::frame::{Frame, Waiting};
 use super::join::Join;
 use super::run::{Progress, Run};
@@ -120,9 +121,11 @@ impl Run<'_> {
     /// Whether every child a frozen join names is frozen too.
     fn restorable(&self, join: &Join) -> bool {
         let frozen = &self.snapshot.frozen;
-        join.running.values().all(|c| frozen.contains_key(c))
-            && join.redo.values().all(|r| frozen.contains_key(&r.frame))
-            && join.relaunch.iter().all(|(_, c)| frozen.contains_key(c))
+        // A Map's child execution is redriven, not restored from a frame.
+        let kept = |c: &FrameId| *c == CHILD_EXECUTION || frozen.contains_key(c);
+        join.running.values().all(kept)
+            && join.redo.values().all(|r| kept(&r.frame))
+            && join.relaunch.iter().all(|(_, c)| kept(c))
     }
 
     /// A redriven Parallel or Map frame's first advance: it relaunches its redone
@@ -168,6 +171,10 @@ impl Run<'_> {
 
     /// Restarts redriven children of `frame`'s join, within MaxConcurrency for a Map.
     pub(super) fn relaunch_redriven(&mut self, frame: &Frame, join: &mut Join) {
+        if join.children {
+            self.redrive_map_children(join);
+            return;
+        }
         let limit = if join.is_map {
             join.max_concurrency
         } else {

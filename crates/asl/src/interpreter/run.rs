@@ -38,6 +38,8 @@ pub(super) struct Run<'a> {
     /// frame's id: frozen with the frame if nothing retries or catches the failure
     /// (module `redrive`).
     pub(super) failing_join: Option<(FrameId, Box<Join>)>,
+    /// Child executions this step started (module `children`).
+    pub(super) children_started: usize,
 }
 
 /// Why a frame stopped advancing.
@@ -71,6 +73,7 @@ impl<'a> Run<'a> {
             states_run: 0,
             budget: None,
             failing_join: None,
+            children_started: 0,
         }
     }
 
@@ -232,10 +235,16 @@ impl<'a> Run<'a> {
                     .collect();
                 self.ready.extend(held);
                 self.resume_stored_maps();
+                self.resume_map_children();
             }
             // Only an execution that ended is redriven (`step_within`).
             Event::Redrive => {}
             Event::UpdateMapRun(update) => self.update_map_run(&update),
+            Event::MapChildEnded {
+                map_run_arn,
+                index,
+                outcome,
+            } => self.map_child_ended(&map_run_arn, index, outcome),
         }
         self.drain();
     }

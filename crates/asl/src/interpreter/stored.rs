@@ -176,7 +176,8 @@ impl Snapshot {
     /// ([`Snapshot::wanted`]) and step with [`super::Event::Resume`].
     pub fn needs_resume(&self) -> bool {
         self.status == ExecutionStatus::Running
-            && stored_joins(self).any(|(_, join, stored)| stored.starved(join))
+            && (stored_joins(self).any(|(_, join, stored)| stored.starved(join))
+                || self.children_to_start())
     }
 
     /// Gives back stored values [`Snapshot::wanted`] asked for. Values no Map waits
@@ -276,6 +277,15 @@ impl Limits {
     pub fn capping_executions_at(self, seconds: u64) -> Limits {
         Limits {
             max_execution_seconds: Some(seconds),
+            ..self
+        }
+    }
+
+    /// Limits under which STANDARD Distributed Maps run their iterations as child
+    /// executions (see [`Limits::map_child_executions`]).
+    pub fn with_map_child_executions(self) -> Limits {
+        Limits {
+            map_child_executions: true,
             ..self
         }
     }

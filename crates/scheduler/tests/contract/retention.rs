@@ -180,7 +180,11 @@ pub async fn a_purged_execution_takes_its_map_runs_along<S: Store>(store: S) {
     assert_eq!(runs.len(), 1, "the Map kept its run");
 
     let later = chrono::Utc::now() + TimeDelta::seconds(1);
-    assert_eq!(store.purge_closed(later, 10).await.expect("purge"), 1);
+    assert_eq!(
+        store.purge_closed(later, 10).await.expect("purge"),
+        4,
+        "the execution and its three child executions, each closed"
+    );
     assert!(gone(store.describe_execution(&arn).await));
     assert_eq!(
         store

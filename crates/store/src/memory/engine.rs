@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use cairn_asl::interpreter::{Event, StoredKind, StoredValue, Wanted};
+use cairn_asl::interpreter::{Event, MapRunStatus, StoredKind, StoredValue, Wanted};
 
 use super::{now, ActivityTaskRow, MemoryStore, ParentLink, Tables, TaskRow, TokenRow};
 use crate::engine::{
@@ -147,6 +147,7 @@ impl Engine for MemoryStore {
                 events: events.remove(arn).unwrap_or_default(),
                 trace: e.trace.clone(),
                 parent,
+                map_child: e.map_child.clone(),
                 stored: tables.load_stored(arn, &e.wanted),
                 wanted: e.wanted.clone(),
             });
@@ -267,6 +268,9 @@ impl Tables {
         let mut stored = Vec::new();
         let mut released = Vec::new();
         let mut timers = Vec::new();
+        let mut map_children = Vec::new();
+        let mut map_redrives = Vec::new();
+        let mut stopped_runs = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Task(task) => tasks.push(task),
@@ -284,13 +288,20 @@ impl Tables {
                     execution_arn,
                     event,
                 } => notified.push((execution_arn, event)),
-                Effect::MapRun(state) => match self.map_runs.get_mut(&state.arn) {
-                    Some(run) => run.apply(&state, now),
-                    None => {
-                        let run = MapRunRecord::new(arn, &state, now);
-                        self.map_runs.insert(state.arn.clone(), run);
+                Effect::MapRun(state) => {
+                    if matches!(state.status, MapRunStatus::Failed | MapRunStatus::Aborted) {
+                        stopped_runs.push(state.arn.clone());
                     }
-                },
+                    match self.map_runs.get_mut(&state.arn) {
+                        Some(run) => run.apply(&state, now),
+                        None => {
+                            let run = MapRunRecord::new(arn, &state, now);
+                            self.map_runs.insert(state.arn.clone(), run);
+                        }
+                    }
+                }
+                Effect::StartMapChild(start) => map_children.push(start),
+                Effect::RedriveMapChild(redrive) => map_redrives.push(redrive),
             }
         }
         if ended {
@@ -362,6 +373,19 @@ impl Tables {
         for task in cancelled_tasks {
             queued |= self.stop_children(arn, task);
         }
+        queued |= !map_children.is_empty() || !map_redrives.is_empty();
+        for start in map_children {
+            self.start_map_child(arn, start);
+        }
+        for redrive in map_redrives {
+            self.redrive_map_child(arn, redrive);
+        }
+        let ended_parents: Vec<String> = if ended {
+            vec![arn.to_string()]
+        } else {
+            Vec::new()
+        };
+        queued |= self.stop_map_children(&stopped_runs, &ended_parents);
         if queued {
             written.news.push(Channel::Inbox);
         }

@@ -35,6 +35,7 @@ impl Execution {
             redrive_count: self.redrives.count,
             redrive_date: self.redrives.date,
             machine_deleting,
+            map_run_arn: self.map_child.as_ref().map(|c| c.map_run_arn.clone()),
         }
     }
 }
@@ -42,6 +43,8 @@ impl Execution {
 impl Tables {
     /// Whether `execution`'s machine is being deleted, or is gone.
     fn machine_deleting(&self, execution: &Execution) -> bool {
+        // A Map Run's child names a labelled machine that has no entry: it is redriven
+        // through its parent, never on its own.
         self.machines
             .get(&execution.state_machine_arn)
             .is_none_or(|m| m.status != MachineStatus::Active)
@@ -122,6 +125,7 @@ impl Tables {
                 wanted: Vec::new(),
                 trace: execution.trace.clone(),
                 parent: None,
+                map_child: None,
                 version_arn,
                 alias_arn: execution.alias_arn.clone(),
                 redrives: Default::default(),
@@ -194,6 +198,10 @@ impl Executions for MemoryStore {
                 ExecutionsOf::Machine(arn) => e.state_machine_arn == *arn,
                 ExecutionsOf::Version(arn) => e.version_arn.as_ref() == Some(arn),
                 ExecutionsOf::Alias(arn) => e.alias_arn.as_ref() == Some(arn),
+                ExecutionsOf::MapRun(arn) => e
+                    .map_child
+                    .as_ref()
+                    .is_some_and(|child| child.map_run_arn == *arn),
             })
             .filter(|e| status.is_none_or(|s| e.status == s))
             .filter(|e| redriven.is_none_or(|r| (e.redrives.count > 0) == r))

@@ -29,6 +29,7 @@ mod catalog;
 mod engine;
 mod executions;
 mod express_runs;
+mod map_children;
 mod map_runs;
 mod nested;
 mod retention;
@@ -175,6 +176,8 @@ struct Execution {
     wanted: Vec<Wanted>,
     trace: Option<TraceContext>,
     parent: Option<ParentLink>,
+    /// Set for a Map Run's child execution.
+    map_child: Option<crate::map_children::MapChild>,
     version_arn: Option<String>,
     alias_arn: Option<String>,
     redrives: Redrives,

@@ -101,6 +101,7 @@ impl Tables {
             version_arn: None,
             alias_arn: None,
             redrives: Default::default(),
+            map_child: None,
         };
         self.executions.insert(child_arn.clone(), child);
         self.inbox

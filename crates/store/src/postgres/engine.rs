@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use cairn_asl::interpreter::Event;
+use cairn_asl::interpreter::{Event, MapRunStatus};
 use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 
 use super::callbacks::CallbackWrites;
+use super::map_children::MapChildWrites;
 use super::map_runs::MapRunWrites;
 use super::nested::{start_children, stop_children, waits_of, NestedStart};
 use super::stored::{self, StoredWrites};
@@ -18,6 +19,7 @@ use crate::engine::{
     Plan, RESUME_TIMER_ID,
 };
 use crate::executions::TraceContext;
+use crate::map_children::{self, MapChild};
 use crate::signals::Channel;
 use crate::tasks::{LeasedTask, TaskLease};
 use crate::{Result, StoreError, Time};
@@ -45,7 +47,8 @@ impl Engine for PgStore {
                       e.input::text as "input!", e.started_at, e.snapshot::text as snapshot,
                       e.history_length, e.status, e.trace_parent, e.trace_caller_span,
                       e.trace_state, e.wanted::text as wanted, e.parent_arn,
-                      e.parent_task_id, e.parent_waits,
+                      e.parent_task_id, e.parent_waits, e.map_run_arn, e.map_index,
+                      e.map_processor::text as map_processor,
                       case when e.definition_id = any($2) then null else d.body end as definition
                from executions e join definitions d on d.id = e.definition_id
                where e.arn in (select execution_arn from inbox where due_at <= now()
@@ -95,6 +98,20 @@ impl Engine for PgStore {
 
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            let map_child = match (&row.parent_arn, row.map_run_arn.clone(), row.map_index) {
+                (Some(parent_arn), Some(map_run_arn), Some(index)) => Some(MapChild {
+                    parent_arn: parent_arn.clone(),
+                    map_run_arn,
+                    index: index as u64,
+                    // An unreadable place fails the child (`plan`), not the batch.
+                    processor: row
+                        .map_processor
+                        .as_deref()
+                        .and_then(map_children::processor_of)
+                        .unwrap_or_default(),
+                }),
+                _ => None,
+            };
             let parent = match (row.parent_arn, row.parent_task_id, row.parent_waits) {
                 (Some(execution_arn), Some(task), Some(waits)) => {
                     waits_of(&waits).map(|waits| ParentTask {
@@ -106,6 +123,7 @@ impl Engine for PgStore {
                 _ => None,
             };
             claimed.push(Claimed {
+                map_child,
                 events: events.remove(&row.arn).unwrap_or_default(),
                 wanted: wanted.remove(&row.arn).unwrap_or_default(),
                 stored: values.remove(&row.arn).unwrap_or_default(),
@@ -189,6 +207,7 @@ struct Writes {
     notified_event: Vec<InboxEvent>,
     stored: StoredWrites,
     map_runs: MapRunWrites,
+    map_children: MapChildWrites,
 }
 
 /// (execution, id) columns.
@@ -211,6 +230,7 @@ impl Writes {
         if let Some(update) = plan.execution {
             if update.ending.is_some() {
                 self.map_runs.ended(arn);
+                self.map_children.parent_ended(arn);
             }
             self.executions.add(arn, update, plan.history.len())?;
         }
@@ -248,7 +268,14 @@ impl Writes {
                     self.notified_execution.push(execution_arn);
                     self.notified_event.push(InboxEvent::Step(event));
                 }
-                Effect::MapRun(state) => self.map_runs.add(arn, state),
+                Effect::MapRun(state) => {
+                    if matches!(state.status, MapRunStatus::Failed | MapRunStatus::Aborted) {
+                        self.map_children.run_stopped(state.arn.clone());
+                    }
+                    self.map_runs.add(arn, state)
+                }
+                Effect::StartMapChild(start) => self.map_children.start(arn, start)?,
+                Effect::RedriveMapChild(redrive) => self.map_children.redrive(arn, redrive),
             }
         }
         Ok(())
@@ -261,6 +288,7 @@ impl Writes {
     /// 3. cancelled tasks' rows, then cancelled timers, then new timers;
     /// 4. stored Map values, inserted before released (a value stored and released in
     ///    one advance is not kept); Map Runs, then the ended executions' runs aborted;
+    ///    Map Runs' children started, then those of runs that ended stopped;
     /// 5. new task rows;
     /// 6. callbacks: cancelled tasks' activity tasks, heartbeat timers and tokens, then
     ///    new tokens and activity tasks — `tasks` before `activity_tasks` before the
@@ -305,6 +333,9 @@ impl Writes {
         }
         self.stored.commit(tx).await?;
         self.map_runs.commit(tx).await?;
+        if self.map_children.commit(tx).await? {
+            news.push(Channel::Inbox);
+        }
         let leased = self.tasks.commit(tx, lease).await?;
         if leased.len() < self.tasks.len() {
             news.push(Channel::Tasks);

@@ -110,7 +110,9 @@ impl Executions for PgStore {
             r#"select e.arn, e.state_machine_arn, e.name, e.status, e.input::text as "input!",
                       e.output::text as output, e.error, e.cause, e.started_at, e.stopped_at,
                       e.history_length, e.state_machine_version_arn, e.state_machine_alias_arn,
-                      e.redrive_count, e.redrive_date,
+                      e.redrive_count, e.redrive_date, e.map_run_arn,
+                      -- A Map Run's child names a labelled machine that has no row: it is
+                      -- redriven through its parent, never on its own.
                       coalesce(m.status <> 'ACTIVE', true) as "machine_deleting!"
                from executions e left join state_machines m on m.arn = e.state_machine_arn
                where e.arn = $1"#,
@@ -136,6 +138,7 @@ impl Executions for PgStore {
             redrive_count: i64::from(row.redrive_count),
             redrive_date: row.redrive_date,
             machine_deleting: row.machine_deleting,
+            map_run_arn: row.map_run_arn,
         })
     }
 
@@ -180,6 +183,7 @@ impl Executions for PgStore {
             ExecutionsOf::Machine(arn) => ("machine", arn),
             ExecutionsOf::Version(arn) => ("version", arn),
             ExecutionsOf::Alias(arn) => ("alias", arn),
+            ExecutionsOf::MapRun(arn) => ("mapRun", arn),
         };
         // Each page is a range of an index read in order, however deep it is (100,000
         // executions of a machine page like the first 100): one branch per kind, each
@@ -210,6 +214,12 @@ impl Executions for PgStore {
                    (select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
                     from executions
                     where $5 = 'alias' and state_machine_alias_arn = $1 and (started_at, arn) < ($2, $3)
+                      and ($6::bool is null or (redrive_count > 0) = $6)
+                    order by started_at desc, arn desc limit $4)
+                   union all
+                   (select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
+                    from executions
+                    where $5 = 'mapRun' and map_run_arn = $1 and (started_at, arn) < ($2, $3)
                       and ($6::bool is null or (redrive_count > 0) = $6)
                     order by started_at desc, arn desc limit $4)
                ) e
@@ -249,6 +259,13 @@ impl Executions for PgStore {
                    (select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
                     from executions
                     where $5 = 'alias' and state_machine_alias_arn = $1 and status = $6
+                      and (started_at, arn) < ($2, $3)
+                      and ($7::bool is null or (redrive_count > 0) = $7)
+                    order by started_at desc, arn desc limit $4)
+                   union all
+                   (select arn, state_machine_arn, name, status, started_at, stopped_at, state_machine_version_arn, state_machine_alias_arn, redrive_count, redrive_date
+                    from executions
+                    where $5 = 'mapRun' and map_run_arn = $1 and status = $6
                       and (started_at, arn) < ($2, $3)
                       and ($7::bool is null or (redrive_count > 0) = $7)
                     order by started_at desc, arn desc limit $4)

@@ -27,6 +27,7 @@ mod engine;
 mod executions;
 mod express_records;
 mod express_runs;
+mod map_children;
 mod map_runs;
 mod nested;
 mod nodelay;

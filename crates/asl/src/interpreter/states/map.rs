@@ -203,7 +203,13 @@ impl Run<'_> {
             };
             self.record_for_frame(frame, "MapRunStarted", details);
         }
+        // AWS runs a STANDARD Distributed Map's iterations as child executions; an
+        // EXPRESS one's stay quiet frames of this execution (docs/asl-support.md).
+        let children = map_run.is_some()
+            && self.snapshot.limits.map_child_executions
+            && map.execution_type == crate::model::ChildExecutionType::Standard;
         let join = Join {
+            children,
             is_map: true,
             effective_input: effective,
             results: vec![None; items.len()],

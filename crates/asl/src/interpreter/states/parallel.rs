@@ -46,6 +46,7 @@ impl Run<'_> {
             relaunch: Default::default(),
             redriven: false,
             map_run: None,
+            children: false,
         };
         for (index, branch) in parallel.branches.iter().enumerate() {
             let child = self.child_frame(
