@@ -208,7 +208,7 @@ async fn main() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("cairn-chaos-{}", std::process::id()));
     let postgres = if args.failover {
         Database::Pair(
-            postgres::Pair::start(args.pg_bin.clone(), dir, (free_port()?, free_port()?))
+            postgres::Pair::start(args.pg_bin.clone(), dir, two_free_ports()?)
                 .context("starting the run's own primary and standby")?,
         )
     } else {
@@ -811,6 +811,13 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// Two different free ports (a port released by `free_port` may come back at once).
+fn two_free_ports() -> Result<(u16, u16)> {
+    let first = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let second = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((first.local_addr()?.port(), second.local_addr()?.port()))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
