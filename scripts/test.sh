@@ -52,6 +52,14 @@ step "chaos: cairn-chaos --duration 40 (3 replicas, kill -9, Postgres crash)"
 target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 \
     --seed "${CAIRN_SHARED_DIR:-../shared}/seed/workflows" --json target/chaos.json
 
+# The same load with Postgres failing over: a primary and a synchronous standby, the
+# replicas on a multi-host DATABASE_URL, the primary killed with -9 half-way and the
+# standby promoted; 0 lost, 0 duplicated, every replica ready again by itself (~65 s).
+step "chaos: cairn-chaos --duration 40 --failover (primary kill -9, standby promoted)"
+target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 --failover \
+    --seed "${CAIRN_SHARED_DIR:-../shared}/seed/workflows" --json target/chaos-failover.json \
+    --logs target/chaos-failover-logs
+
 step "deploy/check.sh (YAML, Kubernetes schemas, Prometheus rules, /metrics exposition)"
 bash deploy/check.sh
 

@@ -12,6 +12,12 @@
 //! It prints executions, kills, restarts, lost executions, duplicated transitions and
 //! duplicated invocations, and fails (exit 1) unless nothing was lost, no transition was
 //! duplicated and every execution ended as its input says it must.
+//!
+//! With `--failover`, Postgres is a primary and a synchronous standby and the replicas
+//! get both in one multi-host `DATABASE_URL`; half-way through, the primary is killed
+//! (`kill -9` of the postmaster and its backends) and the standby promoted. The run then
+//! also reports the time without service as the clients saw it and checks that every
+//! replica became ready again by itself.
 
 mod client;
 mod postgres;
@@ -54,6 +60,14 @@ struct Args {
     /// Mean seconds between two kills.
     #[arg(long, default_value_t = 4.0)]
     kill_every: f64,
+    /// Half-way through, kill the primary and promote a synchronous standby instead of
+    /// restarting Postgres (the replicas are given both servers in one URL).
+    #[arg(long)]
+    failover: bool,
+    /// With `--failover`: seconds between the primary's death and the promotion (what
+    /// an operator such as CloudNativePG takes to notice).
+    #[arg(long, default_value_t = 2.0)]
+    promote_after: f64,
     /// Crash and restart Postgres once, half-way through.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     restart_postgres: bool,
@@ -125,11 +139,45 @@ struct Chaos {
     /// and from all at the end: each may invoke a task a second time.
     takeovers: u64,
     postgres_restarts: usize,
+    /// With `--failover`: when the primary died, and when the standby was promoted.
+    failover: Option<Failover>,
     /// Replicas that exited without being killed.
     crashed: Vec<String>,
 }
 
 const PATIENCE: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy)]
+struct Failover {
+    killed_at: Instant,
+    promoted_at: Instant,
+    /// From the promotion until every replica's `/readyz` said ready, none restarted.
+    replicas_ready_after: Duration,
+}
+
+/// The run's Postgres: one cluster, or a primary with a standby for `--failover`.
+enum Database {
+    One(postgres::PrivatePostgres),
+    Pair(postgres::Pair),
+}
+
+impl Database {
+    /// The URL the replicas get: the pair's is a multi-host one.
+    fn url(&self, database: &str) -> String {
+        match self {
+            Database::One(one) => one.url(database),
+            Database::Pair(pair) => pair.url(database),
+        }
+    }
+
+    /// A single-host URL to the (first) primary, for setting up.
+    fn admin_url(&self) -> String {
+        match self {
+            Database::One(one) => one.url("postgres"),
+            Database::Pair(pair) => pair.primary.url("postgres"),
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -143,14 +191,33 @@ async fn main() -> Result<()> {
             | 1
     });
     eprintln!(
-        "cairn-chaos: {} replicas, {} s at {} executions/s, a kill every ~{} s, Postgres restart: {}, rng seed {rng_seed}",
-        args.replicas, args.duration, args.rate, args.kill_every, args.restart_postgres
+        "cairn-chaos: {} replicas, {} s at {} executions/s, a kill every ~{} s, Postgres {}, rng seed {rng_seed}",
+        args.replicas,
+        args.duration,
+        args.rate,
+        args.kill_every,
+        if args.failover {
+            "failover (primary killed, standby promoted)"
+        } else if args.restart_postgres {
+            "restart"
+        } else {
+            "left alone"
+        }
     );
 
     let dir = std::env::temp_dir().join(format!("cairn-chaos-{}", std::process::id()));
-    let postgres = postgres::PrivatePostgres::start(args.pg_bin.clone(), dir, free_port()?)
-        .context("starting the run's own Postgres")?;
-    let admin = sqlx::PgPool::connect(&postgres.url("postgres")).await?;
+    let postgres = if args.failover {
+        Database::Pair(
+            postgres::Pair::start(args.pg_bin.clone(), dir, two_free_ports()?)
+                .context("starting the run's own primary and standby")?,
+        )
+    } else {
+        Database::One(
+            postgres::PrivatePostgres::start(args.pg_bin.clone(), dir, free_port()?)
+                .context("starting the run's own Postgres")?,
+        )
+    };
+    let admin = sqlx::PgPool::connect(&postgres.admin_url()).await?;
     sqlx::query("create database cairn").execute(&admin).await?;
     admin.close().await;
     let database_url = postgres.url("cairn");
@@ -243,6 +310,8 @@ async fn main() -> Result<()> {
 
     // The stream of executions.
     let started: Arc<Mutex<Vec<Started>>> = Arc::new(Mutex::new(Vec::new()));
+    // When each successful StartExecution answered: the gaps are the time without service.
+    let answered_at: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
     let start_errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let begin = Instant::now();
     let load_for = Duration::from_secs(args.duration);
@@ -250,6 +319,7 @@ async fn main() -> Result<()> {
         let client = client.clone();
         let started = started.clone();
         let start_errors = start_errors.clone();
+        let answered_at = answered_at.clone();
         let machines = machines.clone();
         let rate = args.rate.max(1);
         tokio::spawn(async move {
@@ -263,6 +333,7 @@ async fn main() -> Result<()> {
                 let client = client.clone();
                 let started = started.clone();
                 let start_errors = start_errors.clone();
+                let answered_at = answered_at.clone();
                 starts.push(tokio::spawn(async move {
                     let name = format!("e{id}");
                     let body = json!({"stateMachineArn": machine, "name": name,
@@ -275,7 +346,7 @@ async fn main() -> Result<()> {
                         machine.replace(":stateMachine:", ":execution:")
                     );
                     match client.call("StartExecution", &body, PATIENCE).await {
-                        Ok(Answer::Ok(_)) => {}
+                        Ok(Answer::Ok(_)) => push(&answered_at, Instant::now()),
                         Ok(Answer::Refused { error, .. }) if error == "ExecutionAlreadyExists" => {}
                         Ok(Answer::Refused { error, message }) => {
                             push(&start_errors, format!("{name}: {error}: {message}"));
@@ -316,7 +387,8 @@ async fn main() -> Result<()> {
         let chaos = chaos.clone();
         let http = http.clone();
         let kill_every = args.kill_every;
-        let restart_postgres = args.restart_postgres;
+        let restart_postgres = args.restart_postgres || args.failover;
+        let promote_after = Duration::from_secs_f64(args.promote_after);
         let launch = Arc::new(launch);
         let postgres = Arc::new(postgres);
         let killer_launch = launch.clone();
@@ -333,15 +405,18 @@ async fn main() -> Result<()> {
                 }
                 if !postgres_done && begin.elapsed() >= load_for / 2 {
                     postgres_done = true;
-                    let crashed = tokio::task::spawn_blocking({
-                        let postgres = postgres.clone();
-                        move || postgres.crash_and_restart()
-                    })
-                    .await;
+                    if let Database::Pair(pair) = &*postgres {
+                        let failover = fail_over(pair, promote_after, &replicas, &http).await?;
+                        lock(&chaos).failover = Some(failover);
+                        continue;
+                    }
+                    let Database::One(postgres) = &*postgres else {
+                        continue;
+                    };
+                    let crashed = tokio::task::block_in_place(|| postgres.crash_and_restart());
                     match crashed {
-                        Ok(Ok(())) => lock(&chaos).postgres_restarts += 1,
-                        Ok(Err(e)) => return Err(e.context("restarting Postgres")),
-                        Err(e) => return Err(e.into()),
+                        Ok(()) => lock(&chaos).postgres_restarts += 1,
+                        Err(e) => return Err(e.context("restarting Postgres")),
                     }
                     continue;
                 }
@@ -503,6 +578,14 @@ async fn main() -> Result<()> {
     let chaos = std::mem::take(&mut *lock(&chaos));
     drop(postgres);
 
+    let failover = chaos
+        .failover
+        .as_ref()
+        .map(|f| failover_figures(f, &lock(&answered_at)));
+    if args.failover && failover.is_none() {
+        bail!("the run ended before the failover: give it a longer --duration");
+    }
+
     let mut kinds: Vec<_> = by_kind.into_iter().collect();
     kinds.sort();
     let report = json!({
@@ -526,6 +609,7 @@ async fn main() -> Result<()> {
         "lease_takeovers": chaos.takeovers,
         "callbacks_answered": answered.load(Ordering::Relaxed),
         "signing": args.signing,
+        "failover": failover,
     });
     println!(
         "executions              {} ({})",
@@ -547,6 +631,20 @@ async fn main() -> Result<()> {
     println!("kills (kill -9)         {}", chaos.kills);
     println!("replica restarts        {}", chaos.kills);
     println!("Postgres restarts       {}", chaos.postgres_restarts);
+    if let Some(f) = &failover {
+        println!(
+            "failover                primary killed, standby promoted {} s later",
+            f["promoted_after_kill_s"]
+        );
+        println!(
+            "without service         {} s (kill to the first StartExecution answered after the promotion); longest gap between successful starts {} s",
+            f["unavailable_s"], f["longest_start_gap_s"]
+        );
+        println!(
+            "replicas ready again    {} s after the promotion, none restarted",
+            f["replicas_ready_after_promotion_s"]
+        );
+    }
     println!("lost                    {}", lost.len());
     println!("duplicated transitions  {}", duplicated.len());
     println!("wrong outcomes          {}", wrong.len());
@@ -590,6 +688,79 @@ async fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Kills the primary, promotes the standby `promote_after` later, then waits until every
+/// replica says it is ready again (its `/readyz` reads Postgres), restarting none.
+async fn fail_over(
+    pair: &postgres::Pair,
+    promote_after: Duration,
+    replicas: &AsyncMutex<Vec<Replica>>,
+    http: &reqwest::Client,
+) -> Result<Failover> {
+    let killed_at = Instant::now();
+    tokio::task::block_in_place(|| pair.kill_primary()).context("killing the primary")?;
+    eprintln!();
+    eprintln!("primary killed (kill -9 of the postmaster and its backends)");
+    tokio::time::sleep(promote_after).await;
+    tokio::task::block_in_place(|| pair.promote_standby()).context("promoting the standby")?;
+    let promoted_at = Instant::now();
+    eprintln!(
+        "standby promoted, {:.1} s after the kill",
+        (promoted_at - killed_at).as_secs_f64()
+    );
+    // Held so that no replica is killed or restarted while they recover by themselves.
+    let replicas = replicas.lock().await;
+    let deadline = promoted_at + PATIENCE;
+    for replica in replicas.iter() {
+        let url = format!("http://127.0.0.1:{}/readyz", replica.port);
+        loop {
+            let ready = http
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the replica on port {} was not ready {PATIENCE:?} after the promotion",
+                    replica.port
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(Failover {
+        killed_at,
+        promoted_at,
+        replicas_ready_after: promoted_at.elapsed(),
+    })
+}
+
+/// The figures of a failover from the clients' side: seconds from the kill to the first
+/// StartExecution that succeeded after the promotion (so committed on the new primary),
+/// and the longest gap between two successful StartExecution answers in the whole run.
+fn failover_figures(failover: &Failover, answered_at: &[Instant]) -> Value {
+    let mut answered = answered_at.to_vec();
+    answered.sort();
+    let first_after = answered.iter().find(|at| **at > failover.promoted_at);
+    let unavailable = first_after.map(|at| (*at - failover.killed_at).as_secs_f64());
+    let longest_gap = answered
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]).as_secs_f64())
+        .fold(0.0, f64::max);
+    json!({
+        "promoted_after_kill_s": round2((failover.promoted_at - failover.killed_at).as_secs_f64()),
+        "unavailable_s": unavailable.map(round2),
+        "longest_start_gap_s": round2(longest_gap),
+        "replicas_ready_after_promotion_s": round2(failover.replicas_ready_after.as_secs_f64()),
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// Waits for the execution to fail, then redrives it, through whichever replica is up.
@@ -642,6 +813,13 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
+/// Two different free ports (a port released by `free_port` may come back at once).
+fn two_free_ports() -> Result<(u16, u16)> {
+    let first = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let second = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((first.local_addr()?.port(), second.local_addr()?.port()))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -664,6 +842,6 @@ fn progress(line: String) {
     }
 }
 
-fn push(list: &Mutex<Vec<String>>, item: String) {
+fn push<T>(list: &Mutex<Vec<T>>, item: T) {
     lock(list).push(item);
 }

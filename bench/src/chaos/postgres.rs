@@ -1,5 +1,7 @@
 //! A Postgres cluster of the chaos run's own, in a temporary directory on a free port,
-//! so that restarting it (a crash: `pg_ctl stop -m immediate`) disturbs nobody else.
+//! so that restarting it (a crash: `pg_ctl stop -m immediate`) disturbs nobody else; or,
+//! for `--failover`, a primary with a synchronous streaming standby (`pg_basebackup -R`),
+//! the primary killed with -9 and the standby promoted.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,6 +15,67 @@ pub struct PrivatePostgres {
     port: u16,
     /// Postgres refuses to run as root: as root, its commands run as `postgres`.
     run_as_postgres: bool,
+}
+
+/// A primary and its synchronous standby: a commit the primary acknowledges is on the
+/// standby too (`synchronous_standby_names = '*'`, `synchronous_commit = on`).
+pub struct Pair {
+    pub primary: PrivatePostgres,
+    pub standby: PrivatePostgres,
+    /// Dropped last, after both clusters: their common directory.
+    _dir: RemovedOnDrop,
+}
+
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Pair {
+    /// A primary under `dir/primary` on `ports.0`, a standby copied from it with
+    /// `pg_basebackup -R` under `dir/standby` on `ports.1`, streaming synchronously.
+    pub fn start(bin: Option<PathBuf>, dir: PathBuf, ports: (u16, u16)) -> Result<Pair> {
+        let removed = RemovedOnDrop(dir.clone());
+        let primary = PrivatePostgres::start(bin, dir.join("primary"), ports.0)?;
+        let standby = primary.standby(dir.join("standby"), ports.1)?;
+        // Only now: a synchronous primary without its standby would wait forever.
+        primary.psql("alter system set synchronous_standby_names = '*'")?;
+        primary.psql("select pg_reload_conf()")?;
+        Ok(Pair {
+            primary,
+            standby,
+            _dir: removed,
+        })
+    }
+
+    /// libpq's multi-host URL naming both, writable one wanted.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/{database}?target_session_attrs=read-write",
+            self.primary.port, self.standby.port
+        )
+    }
+
+    /// The primary's machine dies: its postmaster and every backend, `kill -9`.
+    pub fn kill_primary(&self) -> Result<()> {
+        self.primary.kill9()
+    }
+
+    /// `pg_ctl promote`: the standby becomes the primary, waiting until it accepts writes.
+    pub fn promote_standby(&self) -> Result<()> {
+        self.standby.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.standby.data().to_string_lossy(),
+                "-w",
+                "promote",
+            ],
+        )
+    }
 }
 
 impl PrivatePostgres {
@@ -59,6 +122,88 @@ impl PrivatePostgres {
     pub fn crash_and_restart(&self) -> Result<()> {
         self.down("immediate")?;
         self.up()
+    }
+
+    /// A standby of this cluster under `dir` on `port`: `pg_basebackup -R` (which writes
+    /// `standby.signal` and `primary_conninfo`), then started.
+    fn standby(&self, dir: PathBuf, port: u16) -> Result<PrivatePostgres> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if self.run_as_postgres {
+            run(Command::new("chown").arg("-R").arg("postgres").arg(&dir))?;
+        }
+        let standby = PrivatePostgres {
+            dir,
+            bin: self.bin.clone(),
+            port,
+            run_as_postgres: self.run_as_postgres,
+        };
+        standby.pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &standby.data().to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+        )?;
+        standby.up()?;
+        Ok(standby)
+    }
+
+    /// One statement through `psql` on the `postgres` database.
+    fn psql(&self, sql: &str) -> Result<()> {
+        self.pg(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                sql,
+            ],
+        )
+    }
+
+    /// `kill -9` of the postmaster and of each of its children, read from `/proc` before
+    /// the postmaster dies: nothing of the server is left to answer or to flush.
+    fn kill9(&self) -> Result<()> {
+        let pid_file = self.data().join("postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file)
+            .with_context(|| format!("reading {}", pid_file.display()))?;
+        let postmaster = text.lines().next().unwrap_or_default().trim().to_string();
+        let children =
+            std::fs::read_to_string(format!("/proc/{postmaster}/task/{postmaster}/children"))
+                .unwrap_or_default();
+        let mut kill = Command::new("kill");
+        kill.arg("-9").arg(&postmaster);
+        kill.args(children.split_whitespace());
+        // A child that exited meanwhile makes kill complain; the postmaster is what counts.
+        let _ = kill.output();
+        let alive = std::path::Path::new(&format!("/proc/{postmaster}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        if alive {
+            bail!("postmaster {postmaster} survived kill -9");
+        }
+        Ok(())
     }
 
     /// The server's log, for a report when something went wrong.

@@ -71,6 +71,9 @@ pub use versions::Versions;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A bad `DATABASE_URL`, told at start-up.
+    #[error("invalid database URL: {0}")]
+    ConnectString(#[from] postgres::ConnectStringError),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

@@ -17,6 +17,8 @@
 //! | `signals` | wake-ups: in-process at once, `NOTIFY` after commit |
 //! | `observe` | the queues' backlog, the schema's state, the pool |
 //! | `nodelay` | TCP_NODELAY on the connections (sqlx 0.9.0 leaves it off) |
+//! | `hosts` | connection strings naming several servers (libpq's syntax) |
+//! | `primary` | following the writable server of a primary and its standbys |
 //!
 //! Every query has a name a person can grep for (the function it is in), and SQL lives
 //! nowhere else in Cairn but here and in `migrations/`.
@@ -27,11 +29,13 @@ mod engine;
 mod executions;
 mod express_records;
 mod express_runs;
+mod hosts;
 mod map_children;
 mod map_runs;
 mod nested;
 mod nodelay;
 mod observe;
+mod primary;
 mod retention;
 mod rules;
 mod signals;
@@ -47,6 +51,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 pub use engine::PgBatch;
+pub use hosts::{ConnectStringError, ConnectTarget, SessionAttrs};
+pub use primary::OnStandby;
 
 use crate::engine::InboxEvent;
 use crate::signals::Channel;
@@ -67,23 +73,65 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url`, creating the database first if it does not exist.
+    ///
+    /// `url` may name several servers (`postgres://h1:5432,h2:5432/db`, libpq's syntax):
+    /// with `target_session_attrs=read-write` (the default for several hosts) the pool
+    /// connects only to the server that is not in recovery, and follows it when a
+    /// standby is promoted (see `primary`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore> {
         use sqlx::migrate::MigrateDatabase;
-        if !sqlx::Postgres::database_exists(url).await? {
-            sqlx::Postgres::create_database(url).await?;
+        let target: ConnectTarget = url.parse()?;
+        let primary = if target.follows_primary() {
+            Some(primary::Primary::find(target.clone(), Duration::from_secs(30)).await?)
+        } else {
+            None
+        };
+        let server = match &primary {
+            Some(primary) => primary.server().clone(),
+            None => target.servers[0].clone(),
+        };
+        if !sqlx::Postgres::database_exists(&server.url).await? {
+            sqlx::Postgres::create_database(&server.url).await?;
         }
-        let port = url.parse::<sqlx::postgres::PgConnectOptions>()?.get_port();
-        let pool = PgPoolOptions::new()
+        let ports: Vec<u16> = target
+            .servers
+            .iter()
+            .map(|s| s.options.get_port())
+            .collect();
+        let checked = primary.clone();
+        let mut options = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |_, _| {
+            .after_connect(move |conn, _| {
+                let ports = ports.clone();
+                let checked = checked.clone();
                 Box::pin(async move {
-                    nodelay::on_sockets_to(port);
-                    Ok(())
+                    for port in ports {
+                        nodelay::on_sockets_to(port);
+                    }
+                    match checked {
+                        Some(primary) => primary.check_new(conn).await,
+                        None => Ok(()),
+                    }
                 })
-            })
-            .connect(url)
-            .await?;
+            });
+        if let Some(primary) = &primary {
+            let on_take = primary.clone();
+            let on_give_back = primary.clone();
+            options = options
+                .before_acquire(move |_, meta| {
+                    let fresh = !on_take.predates_move(meta.age);
+                    Box::pin(async move { Ok(fresh) })
+                })
+                .after_release(move |_, meta| {
+                    let fresh = !on_give_back.predates_move(meta.age);
+                    Box::pin(async move { Ok(fresh) })
+                });
+        }
+        let pool = options.connect_with(server.options.clone()).await?;
+        if let Some(primary) = &primary {
+            primary.watch(pool.clone());
+        }
         Ok(PgStore::from_pool(pool))
     }
 

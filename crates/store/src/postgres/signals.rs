@@ -144,7 +144,12 @@ async fn listen(
     news.listening.store(true, Ordering::SeqCst);
     bell.notify_waiters();
     loop {
-        listener.recv().await?;
+        // `None` is a lost connection, which the listener has already re-opened through
+        // the pool (so on the new primary after a failover) and listened on again: what
+        // was sent meanwhile is lost, so waiters rescan, as after any reconnect.
+        if listener.try_recv().await?.is_none() {
+            tracing::warn!(channel, "listener reconnected");
+        }
         news.ring();
         bell.notify_waiters();
     }
