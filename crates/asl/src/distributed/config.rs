@@ -42,7 +42,7 @@ pub enum SourceSpec {
 }
 
 /// `ReaderConfig.InputType` (and what goes with it) for `s3:getObject`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ObjectFormat {
     /// Text-delimited rows; each item an object of strings keyed by header.
     Csv(CsvFormat),
@@ -56,14 +56,14 @@ pub enum ObjectFormat {
     S3Inventory,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CsvFormat {
     pub headers: CsvHeaders,
     pub delimiter: CsvDelimiter,
 }
 
 /// `CSVHeaderLocation`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CsvHeaders {
     /// `FIRST_ROW` (the default): the file's first row names the fields.
     FirstRow,
@@ -72,7 +72,7 @@ pub enum CsvHeaders {
 }
 
 /// `CSVDelimiter`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum CsvDelimiter {
     #[default]
     Comma,
@@ -104,14 +104,14 @@ pub enum Count {
 }
 
 /// `ItemReader` resolved at run time: what the worker reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemReader {
     pub source: Source,
     /// At most this many items; `None`: all (up to [`MAX_ITEMS`]).
     pub max_items: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     Object {
         bucket: String,

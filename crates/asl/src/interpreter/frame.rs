@@ -115,6 +115,14 @@ pub(super) enum Waiting {
     /// A Wait state's timer, or a retry back-off.
     Timer(TimerId),
     Children(Box<Join>),
+    /// A Map with an `ItemReader` waits for the task that reads its items (module
+    /// `item_source`).
+    ReadingItems {
+        task: TaskId,
+    },
+    /// The items were read (or the read failed): the Map starts with them. Taken up
+    /// in the step that sets it, never persisted as such.
+    ItemsRead(Result<Vec<Value>, crate::error::Failure>),
 }
 
 /// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.

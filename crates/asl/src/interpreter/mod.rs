@@ -54,6 +54,7 @@ mod context;
 mod data;
 mod end;
 mod frame;
+mod item_source;
 mod join;
 mod jsonata;
 mod map_run;
@@ -64,6 +65,7 @@ mod run;
 mod states;
 mod stored;
 
+pub use item_source::READ_ITEMS_RESOURCE;
 pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
 pub(crate) use retry::{error_output, matches_error};
 pub use states::task::resource_parts;

@@ -152,6 +152,10 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn apply(&mut self, event: Event) {
+        if self.items_event(&event) {
+            self.drain();
+            return;
+        }
         match event {
             Event::TaskStarted { task } => self.task_started(task, None),
             Event::ActivityStarted { task, worker_name } => {
@@ -318,6 +322,16 @@ impl<'a> Run<'a> {
                     self.run_state(frame_id, frame, state)
                 }
                 Waiting::Retry => self.run_state(frame_id, frame, state),
+                Waiting::ItemsRead(result) => match (&state.kind, result) {
+                    (StateKind::Map(map), Ok(items)) => {
+                        match self.run_map(frame_id, frame, state, map, Some(items)) {
+                            Ok(p) => StepResult::Progress(p),
+                            Err(f) => StepResult::Failed(f),
+                        }
+                    }
+                    (_, Err(failure)) => StepResult::Failed(failure),
+                    _ => StepResult::Progress(Progress::Blocked),
+                },
                 Waiting::Children(join) if join.redriven => {
                     StepResult::Progress(self.join_redriven(frame_id, frame, join))
                 }

@@ -2,10 +2,10 @@
 //! [`super::ValidateOptions::refuse_not_built`] is set so that nothing is accepted and
 //! then ignored.
 //!
-//! Today that is a Map's `ItemReader`, `ItemBatcher` and `ResultWriter`: the Map state
-//! iterates its input (`ItemsPath` / `Items`) one item per iteration and returns its
-//! results inline, so a definition with any of them would run with other items, other
-//! inputs or another output than on AWS. Each field is first checked as AWS checks it
+//! Today that is a Map's `ResultWriter` (the Map returns its results inline, so a
+//! definition with one would give another output than on AWS), and `ItemReader` and
+//! `ItemBatcher` outside a Distributed Map (only a Distributed Map reads and batches
+//! its items). Each field is first checked as AWS checks it
 //! (the `distributed::config` parsers), so a mistake in it is reported as AWS reports it,
 //! then refused with a diagnostic that names the field. Relax an entry here when the Map
 //! state runs it, and update `docs/asl-support.md` with it.
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::diagnostic::{pointer, Diagnostic};
 use crate::distributed::config::{ItemBatcherSpec, ItemReaderSpec, Language, ResultWriterSpec};
-use crate::model::{Map, QueryLanguage};
+use crate::model::{Map, ProcessorMode, QueryLanguage};
 
 /// Checks and refuses the fields of `map` (at `loc`, the state's location) that the Map
 /// state does not run yet.
@@ -28,33 +28,39 @@ pub(super) fn map(
         QueryLanguage::JsonPath => Language::JsonPath,
         QueryLanguage::JsonAta => Language::JsonAta,
     };
-    let fields: [(&str, Option<&Value>, Check, &str); 3] = [
+    // ItemReader and ItemBatcher run (module `interpreter::item_source`) in a
+    // Distributed Map; AWS allows them nowhere else, and an inline Map would ignore them.
+    let inline = map.mode != ProcessorMode::Distributed;
+    let fields: [(&str, Option<(&Value, bool)>, Check, &str); 3] = [
         (
             "ItemReader",
-            map.item_reader.as_ref(),
+            map.item_reader.as_ref().map(|v| (v, inline)),
             |v, l, lang, d| ItemReaderSpec::parse(v, l, lang, d).is_some(),
-            "its items would not be read from S3",
+            "an inline Map's items would not be read from S3; use ProcessorMode DISTRIBUTED",
         ),
         (
             "ItemBatcher",
-            map.item_batcher.as_ref(),
+            map.item_batcher.as_ref().map(|v| (v, inline)),
             |v, l, lang, d| ItemBatcherSpec::parse(v, l, lang, d).is_some(),
-            "its iterations would not receive batches",
+            "an inline Map's iterations would not receive batches; use ProcessorMode DISTRIBUTED",
         ),
         (
             "ResultWriter",
-            map.result_writer.as_ref(),
+            map.result_writer.as_ref().map(|v| (v, true)),
             |v, l, lang, d| ResultWriterSpec::parse(v, l, lang, d).is_some(),
             "its results would not be written to S3",
         ),
     ];
     for (field, value, check, consequence) in fields {
-        let Some(value) = value else {
+        let Some((value, refused)) = value else {
             continue;
         };
         let field_loc = pointer(loc, field);
         // AWS's own checks first: a mistake in the field is reported as AWS words it.
         check(value, &field_loc, language, diagnostics);
+        if !refused {
+            continue;
+        }
         diagnostics.push(Diagnostic::schema(
             field_loc,
             format!(

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod error;
 mod inventory;
+pub mod items;
 pub mod reader;
 pub mod writer;
 
