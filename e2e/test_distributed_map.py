@@ -1,10 +1,11 @@
 """Distributed Map through boto3 against a real `cairn server` (and `cairn dev`).
 
-What runs today: a DISTRIBUTED Map over its input (`ItemsPath`), its iterations inside
-the parent, `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is not built
-yet — `ItemReader`, `ItemBatcher`, `ResultWriter` — is refused at CreateStateMachine,
-UpdateStateMachine and ValidateStateMachineDefinition, never accepted and ignored
-(docs/asl-support.md, "Map (distributed)")."""
+What runs today: a DISTRIBUTED Map over its input (`ItemsPath`) or over items read from
+S3 (`ItemReader`, e2e/test_item_reader.py), batched by `ItemBatcher`, its iterations
+inside the parent, `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is
+not built yet — `ResultWriter` — is refused at CreateStateMachine, UpdateStateMachine
+and ValidateStateMachineDefinition, never accepted and ignored (docs/asl-support.md,
+"Map (distributed)")."""
 import json
 import time
 
@@ -12,10 +13,6 @@ import pytest
 
 from conftest import ROLE, full_history, wait_for_end
 
-READER = {"Resource": "arn:aws:states:::s3:getObject",
-          "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
-          "Parameters": {"Bucket": "items", "Key": "rows.csv"}}
-BATCHER = {"MaxItemsPerBatch": 10}
 WRITER = {"Resource": "arn:aws:states:::s3:putObject",
           "Parameters": {"Bucket": "results", "Prefix": "runs"}}
 
@@ -33,9 +30,7 @@ def distributed_map(**fields):
     return json.dumps({"StartAt": "Run", "States": {"Run": state}})
 
 
-@pytest.mark.parametrize("field,value", [
-    ("ItemReader", READER), ("ItemBatcher", BATCHER), ("ResultWriter", WRITER),
-])
+@pytest.mark.parametrize("field,value", [("ResultWriter", WRITER)])
 def test_parts_not_built_are_refused_and_nothing_is_stored(sfn, unique, field, value):
     name = unique("dmap-refused")
     definition = distributed_map(**{field: value})

@@ -1954,3 +1954,16 @@ fn aws_corpus() {
     );
     assert!(refused >= 95, "only {refused} create failures seen");
 }
+
+#[test]
+fn a_batcher_with_an_item_selector_is_refused() {
+    let def = distributed(json!({
+        "ItemBatcher": {"MaxItemsPerBatch": 2},
+        "ItemSelector": {"v.$": "$$.Map.Item.Value"},
+    }));
+    let d = check_new(&def).expect_err("refused");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].location, "/States/S/ItemBatcher");
+    assert!(d[0].message.contains("'ItemSelector'"), "{d:#?}");
+    assert!(check(&def).is_ok());
+}
