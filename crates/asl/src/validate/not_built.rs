@@ -31,7 +31,7 @@ pub(super) fn map(
     // ItemReader and ItemBatcher run (module `interpreter::item_source`) in a
     // Distributed Map; AWS allows them nowhere else, and an inline Map would ignore them.
     let inline = map.mode != ProcessorMode::Distributed;
-    let fields: [(&str, Option<(&Value, bool)>, Check, &str); 3] = [
+    let fields: [Field<'_>; 3] = [
         (
             "ItemReader",
             map.item_reader.as_ref().map(|v| (v, inline)),
@@ -83,6 +83,10 @@ pub(super) fn map(
         ));
     }
 }
+
+/// A field: its name, its value and whether it is refused, its check, and what
+/// accepting it would do.
+type Field<'a> = (&'a str, Option<(&'a Value, bool)>, Check, &'a str);
 
 /// One of the `distributed::config` parsers, its result reduced to "valid".
 type Check = fn(&Value, &str, Language, &mut Vec<Diagnostic>) -> bool;
