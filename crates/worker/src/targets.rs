@@ -99,6 +99,7 @@ impl Targets {
         let chain = default_credentials(&client, &config.region).await;
         let s3 = crate::s3::S3Client::from_env(crate::s3::S3Config {
             region: config.region.clone(),
+            force_path_style: config.s3_force_path_style,
             ..crate::s3::S3Config::default()
         })
         .await?;
