@@ -181,3 +181,25 @@ def test_an_inline_map_with_a_reader_is_refused(sfn, unique, bucket):
                                  definition=json.dumps(definition))
     assert "Cairn does not support a Map's 'ItemReader' yet" in \
         refused.value.response["Error"]["Message"]
+
+
+def test_a_jsonata_map_reads_with_arguments_and_max_items(sfn, unique, s3, bucket):
+    lines = "\n".join(json.dumps({"line": n}) for n in range(6))
+    s3.put_object(Bucket=bucket, Key="j.jsonl", Body=lines.encode())
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Run", "States": {"Run": {
+        "Type": "Map", "End": True,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSONL",
+                                        "MaxItems": "{% $states.input.most %}"},
+                       "Arguments": {"Bucket": bucket, "Key": "{% $states.input.key %}"}},
+        "ItemBatcher": {"MaxItemsPerBatch": "{% 2 %}", "BatchInput": {"k": "{% $states.input.key %}"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                          "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}},
+    }}}
+    _, ended = run(sfn, unique, json.dumps(definition), {"key": "j.jsonl", "most": 5})
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [
+        {"BatchInput": {"k": "j.jsonl"}, "Items": [{"line": 0}, {"line": 1}]},
+        {"BatchInput": {"k": "j.jsonl"}, "Items": [{"line": 2}, {"line": 3}]},
+        {"BatchInput": {"k": "j.jsonl"}, "Items": [{"line": 4}]},
+    ]
