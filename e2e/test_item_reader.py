@@ -203,3 +203,25 @@ def test_a_jsonata_map_reads_with_arguments_and_max_items(sfn, unique, s3, bucke
         {"BatchInput": {"k": "j.jsonl"}, "Items": [{"line": 2}, {"line": 3}]},
         {"BatchInput": {"k": "j.jsonl"}, "Items": [{"line": 4}]},
     ]
+
+
+def test_an_s3_inventory_manifest(sfn, unique, s3, bucket):
+    import gzip
+    s3.put_object(Bucket=bucket, Key="inv/data/1.csv.gz", Body=gzip.compress(
+        b'"src","photos/a.jpg","100"\n"src","photos/b.jpg","200"\n'))
+    s3.put_object(Bucket=bucket, Key="inv/data/2.csv.gz", Body=gzip.compress(
+        b'"src","photos/c, d.jpg","300"\n'))
+    manifest = {"sourceBucket": "src", "destinationBucket": f"arn:aws:s3:::{bucket}",
+                "version": "2016-11-30", "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+                "files": [{"key": "inv/data/1.csv.gz", "size": 1, "MD5checksum": "x"},
+                          {"key": "inv/data/2.csv.gz", "size": 1, "MD5checksum": "y"}]}
+    s3.put_object(Bucket=bucket, Key="inv/manifest.json", Body=json.dumps(manifest).encode())
+    _, ended = run(sfn, unique, reader_map(get_object(bucket, "MANIFEST",
+                                                      ManifestType="S3_INVENTORY")),
+                   {"key": "inv/manifest.json"})
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [
+        {"Bucket": "src", "Key": "photos/a.jpg", "Size": "100"},
+        {"Bucket": "src", "Key": "photos/b.jpg", "Size": "200"},
+        {"Bucket": "src", "Key": "photos/c, d.jpg", "Size": "300"},
+    ]
