@@ -240,6 +240,10 @@ impl Targets {
         if invocation.resource == cairn_asl::interpreter::READ_ITEMS_RESOURCE {
             return crate::s3::items::read_items(self.s3.as_ref(), &invocation.input).await;
         }
+        // A Map Run's export streams every result to S3: no per-call limit either.
+        if invocation.resource == cairn_asl::distributed::results::WRITE_RESULTS_RESOURCE {
+            return crate::s3::results::write_results(self.s3.as_ref(), &invocation.input).await;
+        }
         let route = match Target::parse(&invocation.resource)? {
             Target::LambdaFunction(function) => {
                 self.lambda_route(LambdaCall::from_function_arn(function, &invocation.input))

@@ -512,7 +512,7 @@ pub struct WriterConfig {
 }
 
 /// `WriterConfig.OutputType`: how a result file holds its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum OutputType {
     /// A JSON array.
     #[default]
@@ -522,7 +522,7 @@ pub enum OutputType {
 }
 
 /// `WriterConfig.Transformation`: what a child's record holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Transformation {
     /// The child's output with its execution's metadata (the default when exporting).
     #[default]
@@ -542,7 +542,7 @@ pub struct ResultWriter {
     pub transformation: Transformation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
     pub bucket: String,
     /// The key prefix as given (may be empty); files go under `<prefix>/<map run id>/`.

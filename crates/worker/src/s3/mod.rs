@@ -12,6 +12,7 @@ pub mod error;
 mod inventory;
 pub mod items;
 pub mod reader;
+pub mod results;
 pub mod writer;
 
 pub use client::{ListPage, ObjectBody, ObjectSummary, S3Client, S3Config};
