@@ -1,10 +1,11 @@
 """Distributed Map through boto3 against a real `cairn server` (and `cairn dev`).
 
 What runs today: a DISTRIBUTED Map over its input (`ItemsPath`) or over items read from
-S3 (`ItemReader`, e2e/test_item_reader.py), batched by `ItemBatcher`, its iterations
-inside the parent, `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is
-not built yet — `ResultWriter` — is refused at CreateStateMachine, UpdateStateMachine
-and ValidateStateMachineDefinition, never accepted and ignored (docs/asl-support.md,
+S3 (`ItemReader`, e2e/test_item_reader.py), batched by `ItemBatcher`, its results
+exported by `ResultWriter` (e2e/test_result_writer.py), its iterations inside the
+parent, `MapRunStarted`/`MapRunSucceeded` in the parent's history. A `ResultWriter` on
+an INLINE Map (which would not write) is refused at CreateStateMachine and
+ValidateStateMachineDefinition, never accepted and ignored (docs/asl-support.md,
 "Map (distributed)")."""
 import json
 import time
@@ -33,7 +34,9 @@ def distributed_map(**fields):
 @pytest.mark.parametrize("field,value", [("ResultWriter", WRITER)])
 def test_parts_not_built_are_refused_and_nothing_is_stored(sfn, unique, field, value):
     name = unique("dmap-refused")
-    definition = distributed_map(**{field: value})
+    definition = json.loads(distributed_map(**{field: value}))
+    definition["States"]["Run"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
+    definition = json.dumps(definition)
     with pytest.raises(sfn.exceptions.InvalidDefinition) as refused:
         sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)
     message = refused.value.response["Error"]["Message"]

@@ -1277,41 +1277,25 @@ fn distributed(extra: Value) -> Value {
 }
 
 #[test]
-fn a_distributed_maps_reader_and_batcher_are_accepted_and_its_writer_refused() {
+fn a_distributed_maps_reader_batcher_and_writer_are_accepted() {
     let reader = json!({"Resource": "arn:aws:states:::s3:getObject",
         "ReaderConfig": {"InputType": "JSON"}, "Parameters": {"Bucket": "b", "Key": "k.json"}});
     let batcher = json!({"MaxItemsPerBatch": 2});
     let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
         "Parameters": {"Bucket": "b", "Prefix": "out"}});
-    for (field, value) in [("ItemReader", &reader), ("ItemBatcher", &batcher)] {
+    for (field, value) in [
+        ("ItemReader", &reader),
+        ("ItemBatcher", &batcher),
+        ("ResultWriter", &writer),
+    ] {
         let def = distributed(json!({ field: value }));
         assert!(check(&def).is_ok(), "{field}");
         assert!(check_new(&def).is_ok(), "{field}");
     }
-    let def = distributed(json!({ "ResultWriter": writer }));
-    // Stored definitions and TestState still read it.
-    assert!(check(&def).is_ok());
-    let d = check_new(&def).expect_err("ResultWriter");
-    assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!(d[0].code, DiagnosticCode::SchemaValidationFailed);
-    assert_eq!(d[0].location, "/States/S/ResultWriter");
-    assert!(
-        d[0].message
-            .starts_with("Cairn does not support a Map's 'ResultWriter' yet: "),
-        "{d:#?}"
-    );
-    assert!(
-        invalid_definition_message(&d).contains("at /States/S/ResultWriter"),
-        "{}",
-        invalid_definition_message(&d)
-    );
-    // All three: only the writer is refused.
-    let d = check_new(&distributed(json!({
+    assert!(check_new(&distributed(json!({
         "ItemReader": reader, "ItemBatcher": batcher, "ResultWriter": writer
     })))
-    .expect_err("refused");
-    let locations: Vec<&str> = d.iter().map(|d| d.location.as_str()).collect();
-    assert_eq!(locations, ["/States/S/ResultWriter"]);
+    .is_ok());
 }
 
 #[test]

@@ -123,6 +123,14 @@ pub(super) enum Waiting {
     /// The items were read (or the read failed): the Map starts with them. Taken up
     /// in the step that sets it, never persisted as such.
     ItemsRead(Result<Vec<Value>, crate::error::Failure>),
+    /// A Distributed Map that exports its results waits for the task that writes them
+    /// (module `result_writer`).
+    WritingResults {
+        task: TaskId,
+    },
+    /// The results were written (the Map's output) or the write failed. Taken up in the
+    /// step that sets it, never persisted as such.
+    ResultsWritten(Result<Value, crate::error::Failure>),
 }
 
 /// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.

@@ -60,6 +60,7 @@ mod jsonata;
 mod map_run;
 mod record;
 mod redrive;
+mod result_writer;
 mod retry;
 mod run;
 mod states;

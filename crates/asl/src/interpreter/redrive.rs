@@ -229,6 +229,12 @@ impl Run<'_> {
                     Waiting::Enter
                 }
                 Waiting::ItemsRead(_) => Waiting::Enter,
+                Waiting::WritingResults { task } => {
+                    self.snapshot.tasks.remove(&task);
+                    self.output.commands.push(Command::CancelTask { task });
+                    Waiting::Enter
+                }
+                Waiting::ResultsWritten(_) => Waiting::Enter,
                 Waiting::Children(join) => {
                     stack.extend(join.running.values().copied());
                     Waiting::Children(join)

@@ -156,7 +156,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn apply(&mut self, event: Event) {
-        if self.items_event(&event) {
+        if self.results_event(&event) || self.items_event(&event) {
             self.drain();
             return;
         }
@@ -344,6 +344,12 @@ impl<'a> Run<'a> {
                     (_, Err(failure)) => StepResult::Failed(failure),
                     _ => StepResult::Progress(Progress::Blocked),
                 },
+                Waiting::ResultsWritten(result) => {
+                    match result.and_then(|output| self.results_written(frame, state, output)) {
+                        Ok(p) => StepResult::Progress(p),
+                        Err(f) => StepResult::Failed(f),
+                    }
+                }
                 Waiting::Children(join) if join.redriven => {
                     StepResult::Progress(self.join_redriven(frame_id, frame, join))
                 }

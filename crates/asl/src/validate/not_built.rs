@@ -2,10 +2,8 @@
 //! [`super::ValidateOptions::refuse_not_built`] is set so that nothing is accepted and
 //! then ignored.
 //!
-//! Today that is a Map's `ResultWriter` (the Map returns its results inline, so a
-//! definition with one would give another output than on AWS), and `ItemReader` and
-//! `ItemBatcher` outside a Distributed Map (only a Distributed Map reads and batches
-//! its items). Each field is first checked as AWS checks it
+//! Today that is `ItemReader`, `ItemBatcher` and `ResultWriter` outside a Distributed
+//! Map (only a Distributed Map reads, batches and exports its items). Each field is first checked as AWS checks it
 //! (the `distributed::config` parsers), so a mistake in it is reported as AWS reports it,
 //! then refused with a diagnostic that names the field. Relax an entry here when the Map
 //! state runs it, and update `docs/asl-support.md` with it.
@@ -46,9 +44,9 @@ pub(super) fn map(
         ),
         (
             "ResultWriter",
-            map.result_writer.as_ref().map(|v| (v, true)),
+            map.result_writer.as_ref().map(|v| (v, inline)),
             |v, l, lang, d| ResultWriterSpec::parse(v, l, lang, d).is_some(),
-            "its results would not be written to S3",
+            "an inline Map's results would not be written to S3; use ProcessorMode DISTRIBUTED",
         ),
     ];
     // The ASL specification batches the items ItemSelector selected; the Map's join

@@ -4,8 +4,8 @@
 //! formats themselves (CSV, JSON, batching, the files' records) are the pure parts in
 //! `cairn_asl::distributed`.
 //!
-//! The Map state does not call these yet: they are the building blocks the engine's
-//! Distributed Map will use (see `docs/asl-support.md`).
+//! The engine's Distributed Map calls them through two internal tasks: [`items`] reads
+//! a Map's items, [`results`] writes its results (see `docs/asl-support.md`).
 
 pub mod client;
 pub mod error;
