@@ -359,6 +359,39 @@ def test_map_batch_reads_its_items_from_s3(functions_server, moto, unique):
     assert sorted(i["payload"]["id"] for i in processed) == ids  # each item once
 
 
+def test_map_batch_exports_its_results_to_s3(functions_server, moto, unique):
+    """The seed's map-batch with a ResultWriter on ProcessBatch (ending there, since
+    Aggregate expects the results inline): every item's result is in SUCCEEDED_0.json,
+    listed by the manifest the Map's output points at."""
+    definition = json.loads((REPO / "examples" / "map-batch" / "map-batch.asl.json").read_text())
+    process = definition["States"]["ProcessBatch"]
+    process["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                               "Parameters": {"Bucket": "seed-results", "Prefix": "batches"}}
+    del process["Next"]
+    process["End"] = True
+    del definition["States"]["Aggregate"]
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="seed-results")
+    sfn = make_client(functions_server.endpoint)
+    machine = sfn.create_state_machine(name=unique("map-batch-out"), roleArn=ROLE,
+                                       definition=json.dumps(definition))["stateMachineArn"]
+    batch = f"outbatch-{uuid.uuid4().hex[:6]}"
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(
+        {"batchId": batch, "size": 12}))["executionArn"]
+    ended = wait_for_end(sfn, execution, timeout=120)
+    assert ended["status"] == "SUCCEEDED", ended
+    details = json.loads(ended["output"])["results"]["ResultWriterDetails"]
+    assert details["Bucket"] == "seed-results"
+    manifest = json.loads(s3.get_object(Bucket="seed-results", Key=details["Key"])["Body"].read())
+    assert manifest["ResultFiles"]["FAILED"] == [] and manifest["ResultFiles"]["PENDING"] == []
+    [succeeded] = manifest["ResultFiles"]["SUCCEEDED"]
+    records = json.loads(s3.get_object(Bucket="seed-results", Key=succeeded["Key"])["Body"].read())
+    assert len(records) == 12
+    assert all(r["Status"] == "SUCCEEDED" for r in records)
+    inputs = [json.loads(r["Input"]) for r in records]
+    assert [i["n"] for i in inputs] == list(range(12)), inputs
+
+
 def test_activity_approval_example(server):
     results = example("activity-approval").run(server.endpoint)
     approve, reject, crash = results["approve"], results["reject"], results["crash"]
