@@ -179,3 +179,42 @@ fn an_inline_map_with_a_result_writer_is_refused() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_jsonata_map_resolves_the_writers_arguments() {
+    let m = machine(
+        &json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+            "Type": "Map", "End": true, "Items": "{% $states.input.items %}",
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                "Arguments": {"Bucket": "{% $states.input.bucket %}", "Prefix": "j"},
+                "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+        }}}),
+    );
+    let mut writer = Writer {
+        fail: None,
+        requests: Vec::new(),
+    };
+    let out = driver::run(
+        &m,
+        json!({"items": [[1, 2], [3]], "bucket": "jb"}),
+        &options(),
+        &mut writer,
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    let request: WriteResultsRequest =
+        serde_json::from_value(writer.requests[0].input.clone()).expect("a request");
+    assert_eq!(request.destination.bucket, "jb");
+    assert_eq!(request.destination.prefix, "j");
+    let records: Vec<Value> = request
+        .results
+        .iter()
+        .flat_map(|r| r.records(request.transformation))
+        .collect();
+    assert_eq!(records, vec![json!(1), json!(2), json!(3)], "FLATTEN");
+    assert_eq!(
+        out.output.expect("output")["ResultWriterDetails"]["Bucket"],
+        "jb"
+    );
+}
