@@ -150,7 +150,7 @@ def moto_env(endpoint):
     """The variables that point a `cairn server` at moto for SQS, SNS, DynamoDB and
     EventBridge (Lambda stays where AWS_ENDPOINT_URL_LAMBDA says)."""
     return {f"AWS_ENDPOINT_URL_{service}": endpoint
-            for service in ("SQS", "SNS", "DYNAMODB", "EVENTBRIDGE")}
+            for service in ("SQS", "SNS", "DYNAMODB", "EVENTBRIDGE", "S3")}
 
 
 @pytest.fixture(scope="session")

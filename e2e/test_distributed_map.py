@@ -1,11 +1,13 @@
 """Distributed Map through boto3 against a real `cairn server` (and `cairn dev`).
 
-What runs today: a DISTRIBUTED Map over its input (`ItemsPath`), each iteration of a
-STANDARD one a child execution of its own (listed by `ListExecutions(mapRunArn)`, with
-its own history), `MapRunStarted`/`MapRunSucceeded` in the parent's history. What is not built
-yet — `ItemReader`, `ItemBatcher`, `ResultWriter` — is refused at CreateStateMachine,
-UpdateStateMachine and ValidateStateMachineDefinition, never accepted and ignored
-(docs/asl-support.md, "Map (distributed)")."""
+What runs today: a DISTRIBUTED Map over its input (`ItemsPath`) or over items read from
+S3 (`ItemReader`, e2e/test_item_reader.py), batched by `ItemBatcher`, its results
+exported by `ResultWriter` (e2e/test_result_writer.py), each iteration of a STANDARD one a
+child execution of its own (listed by `ListExecutions(mapRunArn)`, with its own history),
+`MapRunStarted`/`MapRunSucceeded` in the parent's history. A `ResultWriter` on an INLINE
+Map (which would not write) is refused at CreateStateMachine and
+ValidateStateMachineDefinition, never accepted and ignored (docs/asl-support.md,
+"Map (distributed)")."""
 import json
 import os
 import time
@@ -17,10 +19,6 @@ import pytest
 from conftest import (LOG_DIR, REGION, ROLE, STORE, _stop, full_history, start_server,
                       wait_for_end)
 
-READER = {"Resource": "arn:aws:states:::s3:getObject",
-          "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
-          "Parameters": {"Bucket": "items", "Key": "rows.csv"}}
-BATCHER = {"MaxItemsPerBatch": 10}
 WRITER = {"Resource": "arn:aws:states:::s3:putObject",
           "Parameters": {"Bucket": "results", "Prefix": "runs"}}
 
@@ -38,12 +36,12 @@ def distributed_map(**fields):
     return json.dumps({"StartAt": "Run", "States": {"Run": state}})
 
 
-@pytest.mark.parametrize("field,value", [
-    ("ItemReader", READER), ("ItemBatcher", BATCHER), ("ResultWriter", WRITER),
-])
+@pytest.mark.parametrize("field,value", [("ResultWriter", WRITER)])
 def test_parts_not_built_are_refused_and_nothing_is_stored(sfn, unique, field, value):
     name = unique("dmap-refused")
-    definition = distributed_map(**{field: value})
+    definition = json.loads(distributed_map(**{field: value}))
+    definition["States"]["Run"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
+    definition = json.dumps(definition)
     with pytest.raises(sfn.exceptions.InvalidDefinition) as refused:
         sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)
     message = refused.value.response["Error"]["Message"]

@@ -195,7 +195,7 @@ def test_sqs_approval_survives_a_server_kill_then_rejects(moto):
 
 
 @pytest.fixture(scope="module")
-def functions_server():
+def functions_server(moto):
     """What `examples/run.sh order-processing` and `... map-batch` start: the examples'
     functions (examples/lambda_server.py) and a `cairn server` that calls them. One
     server for both: order-processing's functions through the Lambda Invoke API
@@ -214,6 +214,8 @@ def functions_server():
     srv = start_server(database, log_path, {
         "AWS_ENDPOINT_URL_LAMBDA": order_url,
         "CAIRN_FUNCTIONS": ",".join(f"{name}={batch_url}/{name}" for name in batch.names()),
+        # map-batch's items from S3 (test_map_batch_reads_its_items_from_s3).
+        "AWS_ENDPOINT_URL_S3": moto.endpoint,
     })
     srv.order_functions, srv.batch_functions = order, batch
     try:
@@ -321,6 +323,73 @@ def test_map_batch_example(functions_server):
     processed = [i for i in functions_server.batch_functions.invocations
                  if i["function"] == "process-item" and i["payload"]["id"].startswith(batch)]
     assert sorted(i["payload"]["id"] for i in processed) == ids  # each item once
+
+
+def test_map_batch_reads_its_items_from_s3(functions_server, moto, unique):
+    """The seed's map-batch with ProcessBatch's items read from S3 (a JSON array, what
+    get-batch answers, uploaded first) instead of taken from GetBatch's result; the rest
+    of the seed's definition is unchanged."""
+    definition = json.loads((REPO / "examples" / "map-batch" / "map-batch.asl.json").read_text())
+    process = definition["States"]["ProcessBatch"]
+    del process["ItemsPath"]
+    process["ItemReader"] = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": "seed-batches", "Key.$": "States.Format('{}.json', $.batchId)"},
+    }
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="seed-batches")
+    batch = f"s3batch-{uuid.uuid4().hex[:6]}"
+    items = [{"id": f"{batch}-{n:03}", "n": n, "ms": 50} for n in range(30)]
+    s3.put_object(Bucket="seed-batches", Key=f"{batch}.json", Body=json.dumps(items).encode())
+    sfn = make_client(functions_server.endpoint)
+    machine = sfn.create_state_machine(name=unique("map-batch-s3"), roleArn=ROLE,
+                                       definition=json.dumps(definition))["stateMachineArn"]
+    # GetBatch still runs (size 1); the Map ignores its result and reads S3's 30 items.
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(
+        {"batchId": batch, "size": 1}))["executionArn"]
+    ended = wait_for_end(sfn, execution, timeout=120)
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    ids = [item["id"] for item in items]
+    assert (output["batchId"], output["count"], output["ids"]) == (batch, 30, ids)
+    assert output["sumOfSquares"] == sum(n * n for n in range(30))
+    processed = [i for i in functions_server.batch_functions.invocations
+                 if i["function"] == "process-item" and i["payload"]["id"].startswith(batch)]
+    assert sorted(i["payload"]["id"] for i in processed) == ids  # each item once
+
+
+def test_map_batch_exports_its_results_to_s3(functions_server, moto, unique):
+    """The seed's map-batch with a ResultWriter on ProcessBatch (ending there, since
+    Aggregate expects the results inline): every item's result is in SUCCEEDED_0.json,
+    listed by the manifest the Map's output points at."""
+    definition = json.loads((REPO / "examples" / "map-batch" / "map-batch.asl.json").read_text())
+    process = definition["States"]["ProcessBatch"]
+    process["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                               "Parameters": {"Bucket": "seed-results", "Prefix": "batches"}}
+    del process["Next"]
+    process["End"] = True
+    del definition["States"]["Aggregate"]
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="seed-results")
+    sfn = make_client(functions_server.endpoint)
+    machine = sfn.create_state_machine(name=unique("map-batch-out"), roleArn=ROLE,
+                                       definition=json.dumps(definition))["stateMachineArn"]
+    batch = f"outbatch-{uuid.uuid4().hex[:6]}"
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(
+        {"batchId": batch, "size": 12}))["executionArn"]
+    ended = wait_for_end(sfn, execution, timeout=120)
+    assert ended["status"] == "SUCCEEDED", ended
+    details = json.loads(ended["output"])["results"]["ResultWriterDetails"]
+    assert details["Bucket"] == "seed-results"
+    manifest = json.loads(s3.get_object(Bucket="seed-results", Key=details["Key"])["Body"].read())
+    assert manifest["ResultFiles"]["FAILED"] == [] and manifest["ResultFiles"]["PENDING"] == []
+    [succeeded] = manifest["ResultFiles"]["SUCCEEDED"]
+    records = json.loads(s3.get_object(Bucket="seed-results", Key=succeeded["Key"])["Body"].read())
+    assert len(records) == 12
+    assert all(r["Status"] == "SUCCEEDED" for r in records)
+    inputs = [json.loads(r["Input"]) for r in records]
+    assert [i["n"] for i in inputs] == list(range(12)), inputs
 
 
 def test_activity_approval_example(server):

@@ -199,14 +199,15 @@ async fn invalid_definition_uses_aws_message() {
     );
 }
 
-/// A Distributed Map's `ItemReader` (and `ItemBatcher`, `ResultWriter`) is not run yet: a
-/// new definition with one is refused, never accepted and run differently from AWS.
+/// An INLINE Map's `ItemReader` (and `ItemBatcher`, `ResultWriter`) would not run (only a
+/// Distributed Map runs them): a new definition with one is refused, never accepted and
+/// run differently from AWS.
 #[tokio::test]
 async fn distributed_map_parts_not_run_yet_are_refused() {
     let h = Harness::start().await;
     let map = |extra: Value| {
         let mut state = json!({"Type": "Map", "End": true,
-            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
                               "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}});
         for (k, v) in extra.as_object().expect("an object") {
             state[k] = v.clone();

@@ -281,7 +281,8 @@ pub struct Map {
     pub max_concurrency: NumberSource<u64>,
     pub tolerated_failure_count: Option<NumberSource<u64>>,
     pub tolerated_failure_percentage: Option<NumberSource<f64>>,
-    /// Kept as written; reading items from S3 is not built.
+    /// Kept as written; checked and resolved by `distributed::config` (the
+    /// interpreter's `item_source` reads and batches with them).
     pub item_reader: Option<Value>,
     pub item_batcher: Option<Value>,
     pub result_writer: Option<Value>,

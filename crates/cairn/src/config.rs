@@ -38,6 +38,10 @@ pub struct Config {
     /// Inline Maps of more items than this keep their items, results and input as rows
     /// instead of in the execution's snapshot.
     pub store_map_items_over: usize,
+    /// Address S3 buckets path-style (`host/bucket/key`) whatever the endpoint, as a
+    /// MinIO-like store behind a host name wants (IP addresses and `localhost` get
+    /// path-style anyway).
+    pub s3_force_path_style: bool,
     /// Lambda function names served by plain HTTP URLs instead of the Lambda API.
     pub functions: BTreeMap<String, String>,
     /// Key that signs approval links (at least 32 bytes); approval links are off without it.
@@ -181,6 +185,7 @@ impl Default for Config {
             max_payload_bytes: 256 * 1024,
             max_history_events: 25_000,
             store_map_items_over: cairn_scheduler::STORE_MAP_ITEMS_OVER,
+            s3_force_path_style: false,
             functions: BTreeMap::new(),
             approval_key: None,
             public_url: None,
@@ -268,6 +273,9 @@ impl Config {
         }
         if let Some(v) = var("CAIRN_STORE_MAP_ITEMS_OVER") {
             self.store_map_items_over = parse("CAIRN_STORE_MAP_ITEMS_OVER", v)?;
+        }
+        if let Some(v) = var("CAIRN_S3_FORCE_PATH_STYLE") {
+            self.s3_force_path_style = parse("CAIRN_S3_FORCE_PATH_STYLE", v)?;
         }
         if let Some(v) = var("CAIRN_APPROVAL_KEY") {
             self.approval_key = Some(Secret(v));

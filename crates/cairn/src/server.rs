@@ -351,6 +351,7 @@ fn target_config(config: &Config) -> Result<TargetConfig> {
         account: config.account.clone(),
         functions,
         max_response_bytes: config.max_payload_bytes,
+        s3_force_path_style: config.s3_force_path_style,
         ..TargetConfig::default()
     })
 }

@@ -33,6 +33,10 @@ pub struct TargetConfig {
     /// [`crate::Targets::from_env`] builds the targets).
     pub lambda_endpoint: Option<Url>,
 
+    /// Address S3 buckets path-style whatever the endpoint (a Distributed Map's
+    /// `ItemReader`; see [`crate::s3::S3Config::force_path_style`]). Default false.
+    pub s3_force_path_style: bool,
+
     /// How long one invocation may take when the Task state sets no `TimeoutSeconds`,
     /// per kind of target. The state's own `TimeoutSeconds` always wins.
     pub timeouts: DefaultTimeouts,
@@ -57,6 +61,7 @@ impl Default for TargetConfig {
             account: "123456789012".to_string(),
             functions: BTreeMap::new(),
             lambda_endpoint: None,
+            s3_force_path_style: false,
             timeouts: DefaultTimeouts::default(),
             connect_timeout_seconds: 10,
             max_response_bytes: 256 * 1024,

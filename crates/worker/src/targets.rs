@@ -68,6 +68,9 @@ pub struct Targets {
     /// The mock configuration's test cases (`CAIRN_MOCK_CONFIG`): the states they mock
     /// are answered without invoking anything (see [`crate::mocked`]).
     mocks: Option<std::sync::Arc<cairn_asl::mock_config::MockConfig>>,
+    /// S3, where a Distributed Map's `ItemReader` reads its items; `None` until
+    /// [`Targets::with_s3`] (which [`Targets::from_env`] calls).
+    s3: Option<crate::s3::S3Client>,
 }
 
 /// The Lambda endpoint the environment asks for: the configuration's
@@ -94,8 +97,15 @@ impl Targets {
         let endpoint = lambda_endpoint(&config, env)?;
         let service_endpoints = ServiceEndpoints::from_env(env)?;
         let chain = default_credentials(&client, &config.region).await;
+        let s3 = crate::s3::S3Client::from_env(crate::s3::S3Config {
+            region: config.region.clone(),
+            force_path_style: config.s3_force_path_style,
+            ..crate::s3::S3Config::default()
+        })
+        .await?;
         Ok(Targets::new(config, LambdaApi::new(endpoint, chain))?
-            .with_service_endpoints(service_endpoints))
+            .with_service_endpoints(service_endpoints)
+            .with_s3(s3))
     }
 
     /// Targets with an explicit Lambda API (endpoint and credentials provider): for tests
@@ -114,7 +124,14 @@ impl Targets {
             lambda,
             services,
             mocks: None,
+            s3: None,
         })
+    }
+
+    /// The same targets, reading Distributed Maps' items from `s3`.
+    pub fn with_s3(mut self, s3: crate::s3::S3Client) -> Targets {
+        self.s3 = Some(s3);
+        self
     }
 
     /// The same targets with the service integrations at `endpoints`.
@@ -218,6 +235,15 @@ impl Targets {
         invocation: &Invocation,
         recording: Option<&mut crate::http_task::Recording>,
     ) -> Result<Value, InvokeError> {
+        // A Map's item read streams a whole object or listing: no per-call time limit
+        // (each S3 request has the client's own), the lease keeps it alive.
+        if invocation.resource == cairn_asl::interpreter::READ_ITEMS_RESOURCE {
+            return crate::s3::items::read_items(self.s3.as_ref(), &invocation.input).await;
+        }
+        // A Map Run's export streams every result to S3: no per-call limit either.
+        if invocation.resource == cairn_asl::distributed::results::WRITE_RESULTS_RESOURCE {
+            return crate::s3::results::write_results(self.s3.as_ref(), &invocation.input).await;
+        }
         let route = match Target::parse(&invocation.resource)? {
             Target::LambdaFunction(function) => {
                 self.lambda_route(LambdaCall::from_function_arn(function, &invocation.input))

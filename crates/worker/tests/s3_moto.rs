@@ -13,9 +13,13 @@ use cairn_asl::distributed::config::{
     CsvDelimiter, CsvFormat, CsvHeaders, Destination, ItemReader, ObjectFormat, OutputType, Source,
     Transformation,
 };
-use cairn_asl::distributed::results::{ChildExecution, ChildOutcome, ChildResult};
+use cairn_asl::distributed::results::{
+    ChildExecution, ChildOutcome, ChildResult, WriteResultsRequest,
+};
 use cairn_asl::error::Failure;
+use cairn_worker::s3::results::write_results;
 use cairn_worker::s3::{ItemStream, ResultUpload, S3Client};
+use cairn_worker::InvokeError;
 use moto::Moto;
 use serde_json::{json, Value};
 
@@ -632,4 +636,93 @@ async fn a_missing_bucket_fails_the_writer() {
             .is_some_and(|c| c.contains("Error Code: NoSuchBucket")),
         "{failed:?}"
     );
+}
+
+/// The internal task's input as the engine sends it: serialized results in, the Map
+/// state's output back, the files in the bucket.
+fn write_request(bucket: &str, results: Vec<ChildResult>) -> Value {
+    serde_json::to_value(WriteResultsRequest {
+        destination: Destination {
+            bucket: bucket.into(),
+            prefix: "out/".into(),
+        },
+        map_run_arn: MAP_RUN.into(),
+        output_type: OutputType::Json,
+        transformation: Transformation::Compact,
+        results,
+    })
+    .expect("serializable")
+}
+
+#[tokio::test]
+async fn the_write_results_task_writes_every_class_and_answers_the_manifest() {
+    let (_moto, client) = setup().await;
+    client.create_bucket("exports").await.expect("bucket");
+    let input = write_request(
+        "exports",
+        vec![
+            child(
+                0,
+                ChildOutcome::Succeeded {
+                    output: json!({"ok": 0}),
+                },
+            ),
+            child(
+                1,
+                ChildOutcome::Failed {
+                    error: Some("Boom".into()),
+                    cause: Some("bad item".into()),
+                },
+            ),
+            ChildResult::Pending {
+                input: json!({"n": 2}),
+            },
+        ],
+    );
+    let output = write_results(Some(&client), &input).await.expect("written");
+    let folder = "out/7d1e2a10-0b1c-3c7e-9f2a-1c2d3e4f5a6b/";
+    assert_eq!(
+        output,
+        json!({
+            "MapRunArn": MAP_RUN,
+            "ResultWriterDetails": {"Bucket": "exports", "Key": format!("{folder}manifest.json")},
+        })
+    );
+    let (manifest, _) = get_json(&client, "exports", &format!("{folder}manifest.json")).await;
+    for class in ["SUCCEEDED", "FAILED", "PENDING"] {
+        let key = format!("{folder}{class}_0.json");
+        assert_eq!(
+            manifest["ResultFiles"][class][0]["Key"],
+            json!(key),
+            "{manifest}"
+        );
+    }
+    let (succeeded, _) = get_json(&client, "exports", &format!("{folder}SUCCEEDED_0.json")).await;
+    assert_eq!(succeeded, json!([{"ok": 0}]), "COMPACT: the output alone");
+    let (failed, _) = get_json(&client, "exports", &format!("{folder}FAILED_0.json")).await;
+    assert_eq!(failed[0]["Status"], "FAILED");
+    assert_eq!(failed[0]["Error"], "Boom");
+    assert_eq!(failed[0]["Cause"], "bad item");
+    let (pending, _) = get_json(&client, "exports", &format!("{folder}PENDING_0.json")).await;
+    assert_eq!(
+        pending,
+        json!([{"Input": "{\"n\":2}", "InputDetails": {"Included": true}, "Status": "PENDING"}])
+    );
+}
+
+#[tokio::test]
+async fn the_write_results_task_fails_on_a_missing_bucket_and_a_bad_input() {
+    let (_moto, client) = setup().await;
+    let input = write_request(
+        "no-such-bucket",
+        vec![child(0, ChildOutcome::Succeeded { output: json!(1) })],
+    );
+    match write_results(Some(&client), &input).await {
+        Err(InvokeError::Named { error, .. }) => assert_eq!(error, "States.ResultWriterFailed"),
+        other => panic!("expected States.ResultWriterFailed, got {other:?}"),
+    }
+    assert!(matches!(
+        write_results(Some(&client), &json!({"Results": 1})).await,
+        Err(InvokeError::BadParameters(_))
+    ));
 }

@@ -42,7 +42,7 @@ pub enum SourceSpec {
 }
 
 /// `ReaderConfig.InputType` (and what goes with it) for `s3:getObject`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ObjectFormat {
     /// Text-delimited rows; each item an object of strings keyed by header.
     Csv(CsvFormat),
@@ -56,14 +56,14 @@ pub enum ObjectFormat {
     S3Inventory,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CsvFormat {
     pub headers: CsvHeaders,
     pub delimiter: CsvDelimiter,
 }
 
 /// `CSVHeaderLocation`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CsvHeaders {
     /// `FIRST_ROW` (the default): the file's first row names the fields.
     FirstRow,
@@ -72,7 +72,7 @@ pub enum CsvHeaders {
 }
 
 /// `CSVDelimiter`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum CsvDelimiter {
     #[default]
     Comma,
@@ -104,14 +104,14 @@ pub enum Count {
 }
 
 /// `ItemReader` resolved at run time: what the worker reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemReader {
     pub source: Source,
     /// At most this many items; `None`: all (up to [`MAX_ITEMS`]).
     pub max_items: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     Object {
         bucket: String,
@@ -512,7 +512,7 @@ pub struct WriterConfig {
 }
 
 /// `WriterConfig.OutputType`: how a result file holds its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum OutputType {
     /// A JSON array.
     #[default]
@@ -522,7 +522,7 @@ pub enum OutputType {
 }
 
 /// `WriterConfig.Transformation`: what a child's record holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Transformation {
     /// The child's output with its execution's metadata (the default when exporting).
     #[default]
@@ -542,7 +542,7 @@ pub struct ResultWriter {
     pub transformation: Transformation,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
     pub bucket: String,
     /// The key prefix as given (may be empty); files go under `<prefix>/<map run id>/`.

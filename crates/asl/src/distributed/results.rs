@@ -25,7 +25,7 @@ use crate::distributed::config::{Destination, OutputType, Transformation};
 pub const DEFAULT_FILE_LIMIT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 /// How one item ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ChildResult {
     /// A child execution ran for the item (or batch) and ended.
     Ran(Box<ChildExecution>),
@@ -34,7 +34,7 @@ pub enum ChildResult {
 }
 
 /// A child execution that ended, with what `DescribeExecution` shows of it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChildExecution {
     pub execution_arn: String,
     pub name: String,
@@ -49,7 +49,7 @@ pub struct ChildExecution {
     pub outcome: ChildOutcome,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ChildOutcome {
     Succeeded {
         output: Value,
@@ -67,6 +67,22 @@ pub enum ChildOutcome {
         cause: Option<String>,
     },
 }
+
+/// The input of the internal task that exports a Map Run's results
+/// ([`WRITE_RESULTS_RESOURCE`]): where, how, and every item's result in item order.
+/// Its output is the Map state's output ([`exported_output`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WriteResultsRequest {
+    pub destination: Destination,
+    pub map_run_arn: String,
+    pub output_type: OutputType,
+    pub transformation: Transformation,
+    pub results: Vec<ChildResult>,
+}
+
+/// The resource of the internal task a worker runs to write a Map Run's results to S3
+/// (its input a [`WriteResultsRequest`]); it fails with `States.ResultWriterFailed`.
+pub const WRITE_RESULTS_RESOURCE: &str = "arn:aws:states:::cairn:writeResults";
 
 /// Which file a record goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -117,6 +117,22 @@ pub(super) enum Waiting {
     /// A Wait state's timer, or a retry back-off.
     Timer(TimerId),
     Children(Box<Join>),
+    /// A Map with an `ItemReader` waits for the task that reads its items (module
+    /// `item_source`).
+    ReadingItems {
+        task: TaskId,
+    },
+    /// The items were read (or the read failed): the Map starts with them. Taken up
+    /// in the step that sets it, never persisted as such.
+    ItemsRead(Result<Vec<Value>, crate::error::Failure>),
+    /// A Distributed Map that exports its results waits for the task that writes them
+    /// (module `result_writer`).
+    WritingResults {
+        task: TaskId,
+    },
+    /// The results were written (the Map's output) or the write failed. Taken up in the
+    /// step that sets it, never persisted as such.
+    ResultsWritten(Result<Value, crate::error::Failure>),
 }
 
 /// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.

@@ -142,6 +142,8 @@ impl Run<'_> {
                     Some(item) => item,
                     None => break,
                 },
+                // A ResultWriter's records carry each item's input: kept until written.
+                None if map.result_writer.is_some() => join.items[index].clone(),
                 None => std::mem::take(&mut join.items[index]),
             };
             join.next_item += 1;
@@ -347,6 +349,15 @@ impl Run<'_> {
                 self.record_for_frame(parent, "MapRunSucceeded", Details::default());
             }
             self.report_map_run(&join, MapRunStatus::Succeeded);
+            if map.mode == ProcessorMode::Distributed {
+                if let Some(state) = self.state_of(parent) {
+                    match self.request_results_write(parent_id, parent, state, map, &join) {
+                        Ok(Some(progress)) => return progress,
+                        Ok(None) => {}
+                        Err(f) => return self.handle_error(parent, f),
+                    }
+                }
+            }
             if join.stored.is_some() {
                 // Joined once the driver gives the results back (`resume_stored`).
                 parent.waiting = Waiting::Children(join);

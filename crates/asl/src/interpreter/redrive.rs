@@ -230,6 +230,18 @@ impl Run<'_> {
                     self.cancel_timer(timer);
                     Waiting::Enter
                 }
+                Waiting::ReadingItems { task } => {
+                    self.snapshot.tasks.remove(&task);
+                    self.output.commands.push(Command::CancelTask { task });
+                    Waiting::Enter
+                }
+                Waiting::ItemsRead(_) => Waiting::Enter,
+                Waiting::WritingResults { task } => {
+                    self.snapshot.tasks.remove(&task);
+                    self.output.commands.push(Command::CancelTask { task });
+                    Waiting::Enter
+                }
+                Waiting::ResultsWritten(_) => Waiting::Enter,
                 Waiting::Children(join) => {
                     stack.extend(join.running.values().copied());
                     Waiting::Children(join)

@@ -32,6 +32,9 @@ pub(super) struct Run<'a> {
     pub(super) ready: std::collections::VecDeque<FrameId>,
     /// States entered or resumed during this step.
     states_run: u64,
+    /// States each quiet frame (a Distributed Map iteration) entered or resumed
+    /// during this step.
+    quiet_states_run: std::collections::HashMap<FrameId, u64>,
     /// Most state transitions this step may make; `None`: no bound.
     pub(super) budget: Option<u64>,
     /// The join of a Parallel or Map frame whose failure is being handled, by the
@@ -71,6 +74,7 @@ impl<'a> Run<'a> {
             },
             ready: Default::default(),
             states_run: 0,
+            quiet_states_run: Default::default(),
             budget: None,
             failing_join: None,
             children_started: 0,
@@ -155,6 +159,10 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn apply(&mut self, event: Event) {
+        if self.results_event(&event) || self.items_event(&event) {
+            self.drain();
+            return;
+        }
         match event {
             Event::TaskStarted { task } => self.task_started(task, None),
             Event::ActivityStarted { task, worker_name } => {
@@ -306,12 +314,20 @@ impl<'a> Run<'a> {
                 self.output.transitions += 1;
             }
             // A loop of non-blocking states never returns to `drain`: check here. Quiet
-            // frames (Distributed Map iterations) record no history, so a step also has
-            // a budget of states it may run.
-            self.states_run += 1;
-            if self.history_exceeded()
-                || self.states_run > self.snapshot.limits.max_history_events as u64
-            {
+            // frames (Distributed Map iterations) record no history, so each has a budget
+            // of states it may run in a step (as each child execution on AWS has its own
+            // history limit): a Map of 100,000 one-state iterations run in one step is
+            // no loop. Other frames share the step's budget.
+            let max_states = self.snapshot.limits.max_history_events as u64;
+            let looping = if frame.quiet {
+                let run = self.quiet_states_run.entry(frame_id).or_insert(0);
+                *run += 1;
+                *run > max_states
+            } else {
+                self.states_run += 1;
+                self.states_run > max_states
+            };
+            if self.history_exceeded() || looping {
                 self.fail_history_limit();
                 return Progress::Ended;
             }
@@ -327,6 +343,22 @@ impl<'a> Run<'a> {
                     self.run_state(frame_id, frame, state)
                 }
                 Waiting::Retry => self.run_state(frame_id, frame, state),
+                Waiting::ItemsRead(result) => match (&state.kind, result) {
+                    (StateKind::Map(map), Ok(items)) => {
+                        match self.run_map(frame_id, frame, state, map, Some(items)) {
+                            Ok(p) => StepResult::Progress(p),
+                            Err(f) => StepResult::Failed(f),
+                        }
+                    }
+                    (_, Err(failure)) => StepResult::Failed(failure),
+                    _ => StepResult::Progress(Progress::Blocked),
+                },
+                Waiting::ResultsWritten(result) => {
+                    match result.and_then(|output| self.results_written(frame, state, output)) {
+                        Ok(p) => StepResult::Progress(p),
+                        Err(f) => StepResult::Failed(f),
+                    }
+                }
                 Waiting::Children(join) if join.redriven => {
                     StepResult::Progress(self.join_redriven(frame_id, frame, join))
                 }

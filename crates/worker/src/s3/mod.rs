@@ -4,13 +4,15 @@
 //! formats themselves (CSV, JSON, batching, the files' records) are the pure parts in
 //! `cairn_asl::distributed`.
 //!
-//! The Map state does not call these yet: they are the building blocks the engine's
-//! Distributed Map will use (see `docs/asl-support.md`).
+//! The engine's Distributed Map calls them through two internal tasks: [`items`] reads
+//! a Map's items, [`results`] writes its results (see `docs/asl-support.md`).
 
 pub mod client;
 pub mod error;
 mod inventory;
+pub mod items;
 pub mod reader;
+pub mod results;
 pub mod writer;
 
 pub use client::{ListPage, ObjectBody, ObjectSummary, S3Client, S3Config};

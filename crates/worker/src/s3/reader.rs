@@ -61,7 +61,7 @@ pub(crate) struct ObjectReader {
     key: String,
     version_id: Option<String>,
     body: Option<ObjectBody>,
-    decoder: Box<dyn Decoder + Send>,
+    decoder: Box<dyn Decoder + Send + Sync>,
     finished: bool,
     /// Bytes to pass through before decoding (gzip for inventory data files).
     gunzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
@@ -72,7 +72,7 @@ impl ObjectReader {
         bucket: String,
         key: String,
         version_id: Option<String>,
-        decoder: Box<dyn Decoder + Send>,
+        decoder: Box<dyn Decoder + Send + Sync>,
         gzip: bool,
     ) -> ObjectReader {
         ObjectReader {
@@ -146,7 +146,9 @@ impl ObjectReader {
     }
 }
 
-pub(crate) fn decoder_for(format: &ObjectFormat) -> Result<Box<dyn Decoder + Send>, Failure> {
+pub(crate) fn decoder_for(
+    format: &ObjectFormat,
+) -> Result<Box<dyn Decoder + Send + Sync>, Failure> {
     Ok(match format {
         ObjectFormat::Csv(csv) => Box::new(CsvDecoder::new(csv).map_err(ReadError::into_failure)?),
         ObjectFormat::Json => Box::new(JsonArrayDecoder::new()),

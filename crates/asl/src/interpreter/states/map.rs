@@ -21,15 +21,32 @@ use crate::model::{NumberSource, ProcessorMode, QueryLanguage, State};
 use crate::payload;
 
 impl Run<'_> {
-    pub(super) fn run_map(
+    pub(in crate::interpreter) fn run_map(
         &mut self,
         frame_id: FrameId,
         frame: &mut Frame,
         state: &State,
         map: &crate::model::Map,
+        read: Option<Vec<Value>>,
     ) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
-        let jsonata_items = if state.query_language == QueryLanguage::JsonAta {
+        // A Distributed Map with an ItemReader first has its items read by a worker
+        // (module `item_source`), then runs again here with them.
+        let read = match read {
+            Some(items) => Some(items),
+            None if map.mode == ProcessorMode::Distributed => {
+                if let Some(progress) =
+                    self.request_items(frame_id, frame, state, map, &effective)?
+                {
+                    return Ok(progress);
+                }
+                None
+            }
+            None => None,
+        };
+        let jsonata_items = if read.is_some() {
+            None
+        } else if state.query_language == QueryLanguage::JsonAta {
             Some(self.jsonata_items(frame, map, &effective)?)
         } else {
             None
@@ -64,7 +81,9 @@ impl Run<'_> {
                 }
             }
         };
-        let items = if let Some(items) = jsonata_items {
+        let items = if let Some(items) = read {
+            items
+        } else if let Some(items) = jsonata_items {
             items
         } else {
             match self.lookup(frame, &map.items_path, &effective) {
@@ -82,6 +101,7 @@ impl Run<'_> {
                 None => return Err(self.with_prefix(frame, payload::no_results(&map.items_path))),
             }
         };
+        let items = self.batch_items(frame, state, map, &effective, items)?;
         let started = Details {
             length: Some(items.len() as u64),
             ..Details::default()

@@ -41,7 +41,7 @@ impl<'a> Run<'a> {
             }
             StateKind::Task(task) => self.run_task(frame_id, frame, task),
             StateKind::Parallel(parallel) => self.run_parallel(frame_id, frame, state, parallel),
-            StateKind::Map(map) => self.run_map(frame_id, frame, state, map),
+            StateKind::Map(map) => self.run_map(frame_id, frame, state, map, None),
         };
         match result {
             Ok(progress) => StepResult::Progress(progress),

@@ -1,0 +1,273 @@
+//! A Distributed Map with a `ResultWriter` that exports (`Resource` and
+//! `Parameters`/`Arguments`): once its iterations are done (succeeded, or failed within
+//! the tolerance), the interpreter evaluates the writer's parameters into a
+//! [`crate::distributed::config::Destination`] and asks for one internal task
+//! ([`WRITE_RESULTS_RESOURCE`]) carrying every item's result; a worker writes the files
+//! and the manifest to S3. The frame waits in [`Waiting::WritingResults`]; the task
+//! records no history of its own (AWS shows none), and its outcome comes back as
+//! [`Waiting::ResultsWritten`]: the Map's result is then
+//! `{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}` (then ResultSelector,
+//! ResultPath, OutputPath), or the Map fails with `States.ResultWriterFailed`.
+//!
+//! The interpreter does not keep child executions' own dates: a record's `StartDate` is
+//! the Map state's entry and its `StopDate` the time the results are written.
+
+use serde_json::Value;
+
+use super::frame::{Frame, Waiting};
+use super::join::Join;
+use super::jsonata::States;
+use super::run::{Progress, Run};
+use super::{Command, Event, FrameId, TaskRequest};
+use crate::distributed::config::{Language, ResultWriterSpec};
+use crate::distributed::map_run::MapRunArn;
+use crate::distributed::results::{
+    inline_output, ChildExecution, ChildOutcome, ChildResult, WriteResultsRequest,
+    WRITE_RESULTS_RESOURCE,
+};
+use crate::error::{names, Failure};
+use crate::jsonata::JsonataTemplate;
+use crate::model::{QueryLanguage, State};
+use crate::template::Template;
+
+impl Run<'_> {
+    /// For a Distributed Map with a `ResultWriter`: asks for the results to be written
+    /// and blocks the frame, or (a `WriterConfig` without export) leaves the Map with its
+    /// results shaped as the config says. `None` when the Map has no writer.
+    pub(super) fn request_results_write(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        state: &State,
+        map: &crate::model::Map,
+        join: &Join,
+    ) -> Result<Option<Progress>, Failure> {
+        let Some(raw) = &map.result_writer else {
+            return Ok(None);
+        };
+        let Some(map_run) = &join.map_run else {
+            return Ok(None);
+        };
+        if join.stored.is_some() {
+            // The driver keeps this Map's results; they are not gathered for a writer.
+            return Err(Failure::new(
+                names::RESULT_WRITER_FAILED,
+                "Cairn does not write the results of a Map this large with a ResultWriter yet",
+            ));
+        }
+        let language = match state.query_language {
+            QueryLanguage::JsonPath => Language::JsonPath,
+            QueryLanguage::JsonAta => Language::JsonAta,
+        };
+        let mut diagnostics = Vec::new();
+        let Some(spec) = ResultWriterSpec::parse(raw, "/ResultWriter", language, &mut diagnostics)
+        else {
+            return Err(Failure::new(
+                names::RESULT_WRITER_FAILED,
+                "The ResultWriter field is not valid",
+            ));
+        };
+        let effective = &join.effective_input;
+        let parameters = match language {
+            Language::JsonPath => match raw.get("Parameters") {
+                None => None,
+                Some(value) => {
+                    let template = Template::compile(value).map_err(|_| {
+                        Failure::new(
+                            names::RESULT_WRITER_FAILED,
+                            "The ResultWriter's Parameters are not valid",
+                        )
+                    })?;
+                    Some(self.evaluate(frame, &template, effective, "ResultWriter.Parameters")?)
+                }
+            },
+            Language::JsonAta => match raw.get("Arguments") {
+                None => None,
+                Some(value) => {
+                    let template = JsonataTemplate::compile(value).map_err(|_| {
+                        Failure::new(
+                            names::RESULT_WRITER_FAILED,
+                            "The ResultWriter's Arguments are not valid",
+                        )
+                    })?;
+                    Some(self.jsonata_value(
+                        frame,
+                        &template,
+                        States::input(effective),
+                        "ResultWriter.Arguments",
+                    )?)
+                }
+            },
+        };
+        let writer = spec.resolve(parameters.as_ref())?;
+        let results = self.child_results(frame, join, &map_run.arn, map_run.redrive_count);
+        let Some(destination) = writer.destination else {
+            let output = inline_output(&results, writer.output_type, writer.transformation);
+            return self.results_written(frame, state, output).map(Some);
+        };
+        let request = WriteResultsRequest {
+            destination,
+            map_run_arn: map_run.arn.clone(),
+            output_type: writer.output_type,
+            transformation: writer.transformation,
+            results,
+        };
+        let input = serde_json::to_value(&request)
+            .map_err(|e| Failure::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
+        let task_id = self.snapshot.next_task;
+        self.snapshot.next_task += 1;
+        let attempt = frame.retries.iter().sum();
+        self.output.commands.push(Command::InvokeTask(TaskRequest {
+            task: task_id,
+            state_name: frame.state.clone(),
+            resource: WRITE_RESULTS_RESOURCE.to_string(),
+            input,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            attempt,
+            token: None,
+            entered_event: frame.entered_event,
+        }));
+        self.snapshot.tasks.insert(task_id, frame_id);
+        frame.waiting = Waiting::WritingResults { task: task_id };
+        Ok(Some(Progress::Blocked))
+    }
+
+    /// Every item's result in item order: a child that ran (succeeded, or failed as
+    /// `join.redo` says), or PENDING for an item no child started.
+    fn child_results(
+        &self,
+        frame: &Frame,
+        join: &Join,
+        map_run_arn: &str,
+        redrive_count: u64,
+    ) -> Vec<ChildResult> {
+        let parsed = MapRunArn::parse(map_run_arn);
+        let start = frame.entered_time.to_rfc3339_millis();
+        let stop = self.now.to_rfc3339_millis();
+        join.results
+            .iter()
+            .enumerate()
+            .map(|(index, result)| {
+                let input = join.items.get(index).cloned().unwrap_or(Value::Null);
+                let Some(value) = result else {
+                    return ChildResult::Pending { input };
+                };
+                let failed = join.redo.get(&index).is_some_and(|redo| redo.failed);
+                let outcome = if failed {
+                    let text =
+                        |field: &str| value.get(field).and_then(Value::as_str).map(String::from);
+                    ChildOutcome::Failed {
+                        error: text("Error"),
+                        cause: text("Cause"),
+                    }
+                } else {
+                    ChildOutcome::Succeeded {
+                        output: value.clone(),
+                    }
+                };
+                let name = index.to_string();
+                let (execution_arn, state_machine_arn) = match &parsed {
+                    Some(arn) => (
+                        arn.child_execution_arn(&name),
+                        arn.child_state_machine_arn(),
+                    ),
+                    None => (String::new(), String::new()),
+                };
+                let (redrive_status, reason) = if failed {
+                    ("REDRIVABLE_BY_MAP_RUN", "None")
+                } else {
+                    (
+                        "NOT_REDRIVABLE",
+                        "Execution is SUCCEEDED and cannot be redriven",
+                    )
+                };
+                ChildResult::Ran(Box::new(ChildExecution {
+                    execution_arn,
+                    name,
+                    state_machine_arn,
+                    input,
+                    start_date: start.clone(),
+                    stop_date: stop.clone(),
+                    redrive_count,
+                    redrive_status: redrive_status.into(),
+                    redrive_status_reason: reason.into(),
+                    outcome,
+                }))
+            })
+            .collect()
+    }
+
+    /// Takes up a task event for a Map writing its results; `false` when the event is
+    /// for another kind of task (or none).
+    pub(super) fn results_event(&mut self, event: &Event) -> bool {
+        let task = match event {
+            Event::TaskStarted { task }
+            | Event::TaskSucceeded { task, .. }
+            | Event::TaskFailed { task, .. }
+            | Event::TaskSubmitted { task, .. }
+            | Event::ActivityStarted { task, .. }
+            | Event::TaskHeartbeatTimedOut { task } => *task,
+            _ => return false,
+        };
+        let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
+            return false;
+        };
+        let writing =
+            self.snapshot.frames.get(&frame_id).is_some_and(
+                |f| matches!(f.waiting, Waiting::WritingResults { task: t } if t == task),
+            );
+        if !writing {
+            return false;
+        }
+        let result = match event {
+            Event::TaskSucceeded { output, .. } => Ok(output.clone()),
+            Event::TaskFailed { error, cause, .. } => Err(Failure {
+                error: if error.starts_with("States.") {
+                    error.clone()
+                } else {
+                    names::RESULT_WRITER_FAILED.to_string()
+                },
+                cause: cause.clone(),
+            }),
+            Event::TaskHeartbeatTimedOut { .. } => Err(Failure::new(
+                names::RESULT_WRITER_FAILED,
+                "Writing the results timed out",
+            )),
+            _ => return true,
+        };
+        self.snapshot.tasks.remove(&task);
+        if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
+            frame.waiting = Waiting::ResultsWritten(result);
+            self.ready.push_back(frame_id);
+        }
+        true
+    }
+
+    /// The results were written: the Map succeeds with the writer's output.
+    pub(super) fn results_written(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        output: Value,
+    ) -> Result<Progress, Failure> {
+        let crate::model::StateKind::Map(map) = &state.kind else {
+            return Err(Failure::runtime(
+                "results written for a state that is no Map",
+            ));
+        };
+        self.record_for_frame(
+            frame,
+            "MapStateSucceeded",
+            crate::history::Details::default(),
+        );
+        self.complete(
+            frame,
+            state,
+            output,
+            map.result_selector.as_ref(),
+            &map.result_path,
+            &map.next,
+        )
+    }
+}

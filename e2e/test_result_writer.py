@@ -1,0 +1,123 @@
+"""A Distributed Map's `ResultWriter` through boto3 against a real `cairn server` (and
+`cairn dev`), its files written to moto's S3 server by a worker's task
+(`arn:aws:states:::cairn:writeResults`), then read back with boto3."""
+import json
+import uuid
+
+import pytest
+
+from conftest import ROLE, full_history, wait_for_end
+
+
+@pytest.fixture(scope="module")
+def s3(moto):
+    return moto.client("s3")
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"results-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def writer_map(writer, **fields):
+    """Items from `$.items`; the iteration for 2 fails (error `Two`)."""
+    state = {
+        "Type": "Map", "End": True, "ItemsPath": "$.items", "ResultWriter": writer,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Check",
+            "States": {
+                "Check": {"Type": "Choice", "Default": "Echo", "Choices": [
+                    {"Variable": "$", "NumericEquals": 2, "Next": "Fail"}]},
+                "Fail": {"Type": "Fail", "Error": "Two", "Cause": "two is bad"},
+                "Echo": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": True},
+            },
+        },
+    }
+    state.update(fields)
+    return json.dumps({"StartAt": "Run", "States": {"Run": state}})
+
+
+def export(bucket, **config):
+    writer = {"Resource": "arn:aws:states:::s3:putObject",
+              "Parameters": {"Bucket": bucket, "Prefix.$": "$.prefix"}}
+    if config:
+        writer["WriterConfig"] = config
+    return writer
+
+
+def run(sfn, unique, definition, input):
+    arn = sfn.create_state_machine(name=unique("writer"), roleArn=ROLE,
+                                   definition=definition)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(input))["executionArn"]
+    return execution, wait_for_end(sfn, execution)
+
+
+def read_json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_results_and_manifest_in_aws_shapes(sfn, unique, s3, bucket):
+    execution, ended = run(sfn, unique, writer_map(export(bucket), ToleratedFailureCount=1),
+                           {"items": [1, 2, 3], "prefix": "runs"})
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    map_run = output["MapRunArn"]
+    run_id = map_run.rsplit(":", 1)[1]
+    details = output["ResultWriterDetails"]
+    assert details == {"Bucket": bucket, "Key": f"runs/{run_id}/manifest.json"}
+
+    manifest = read_json(s3, bucket, details["Key"])
+    assert manifest["DestinationBucket"] == bucket
+    assert manifest["MapRunArn"] == map_run
+    files = manifest["ResultFiles"]
+    assert [f["Key"] for f in files["SUCCEEDED"]] == [f"runs/{run_id}/SUCCEEDED_0.json"]
+    assert [f["Key"] for f in files["FAILED"]] == [f"runs/{run_id}/FAILED_0.json"]
+    assert files["PENDING"] == []
+    for listed in files["SUCCEEDED"] + files["FAILED"]:
+        head = s3.head_object(Bucket=bucket, Key=listed["Key"])
+        assert head["ContentLength"] == listed["Size"]
+
+    succeeded = read_json(s3, bucket, f"runs/{run_id}/SUCCEEDED_0.json")
+    assert [json.loads(r["Output"]) for r in succeeded] == [{"v": 1}, {"v": 3}]
+    assert [r["Status"] for r in succeeded] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [json.loads(r["Input"]) for r in succeeded] == [1, 3]
+    assert all(r["ExecutionArn"].startswith("arn:aws:states:") for r in succeeded)
+    failed = read_json(s3, bucket, f"runs/{run_id}/FAILED_0.json")
+    assert len(failed) == 1
+    assert failed[0]["Status"] == "FAILED"
+    assert failed[0]["Error"] == "Two" and failed[0]["Cause"] == "two is bad"
+    assert json.loads(failed[0]["Input"]) == 2
+
+    types = [e["type"] for e in full_history(sfn, execution)]
+    assert "MapRunSucceeded" in types, types
+    assert not any(t.startswith("Task") for t in types), types
+
+
+def test_jsonl_compact(sfn, unique, s3, bucket):
+    _, ended = run(sfn, unique,
+                   writer_map(export(bucket, OutputType="JSONL", Transformation="COMPACT")),
+                   {"items": [1, 3], "prefix": "lines/"})
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    run_id = output["MapRunArn"].rsplit(":", 1)[1]
+    assert output["ResultWriterDetails"]["Key"] == f"lines/{run_id}/manifest.json"
+    body = s3.get_object(Bucket=bucket, Key=f"lines/{run_id}/SUCCEEDED_0.jsonl")["Body"].read()
+    assert [json.loads(line) for line in body.decode().splitlines()] == [{"v": 1}, {"v": 3}]
+
+
+def test_an_unwritable_bucket_is_result_writer_failed_and_caught(sfn, unique):
+    definition = json.loads(writer_map(export(f"missing-{uuid.uuid4().hex[:10]}")))
+    state = definition["States"]["Run"]
+    del state["End"]
+    state["Next"] = "Done"
+    state["Catch"] = [{"ErrorEquals": ["States.ResultWriterFailed"], "Next": "Done",
+                       "ResultPath": "$.error"}]
+    definition["States"]["Done"] = {"Type": "Pass", "End": True}
+    _, ended = run(sfn, unique, json.dumps(definition), {"items": [1, 3], "prefix": "p"})
+    assert ended["status"] == "SUCCEEDED", ended
+    error = json.loads(ended["output"])["error"]
+    assert error["Error"] == "States.ResultWriterFailed", error
+    assert "NoSuchBucket" in error["Cause"], error
