@@ -12,9 +12,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use cairn_asl::diagnostic::invalid_definition_message;
+use cairn_asl::distributed::results::WRITE_RESULTS_RESOURCE;
 use cairn_asl::driver::{self, RunOptions, TaskHandler};
-use cairn_asl::interpreter::TaskRequest;
+use cairn_asl::error::names;
 use cairn_asl::interpreter::{ExecutionInfo, Limits};
+use cairn_asl::interpreter::{TaskRequest, READ_ITEMS_RESOURCE};
 use cairn_asl::task::TaskOutcome;
 use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
@@ -383,6 +385,33 @@ impl FixedResults {
 
 impl TaskHandler for FixedResults {
     fn invoke(&mut self, task: &TaskRequest) -> TaskOutcome {
+        // A Distributed Map's S3 work is a task of the engine's own: `cairn run` reads
+        // no S3, so an ItemReader's items are given under the reader's own Resource,
+        // and a ResultWriter cannot write.
+        if task.resource == READ_ITEMS_RESOURCE {
+            let reader = match task.input["Reader"]["source"].as_object() {
+                Some(source) if source.contains_key("List") => "arn:aws:states:::s3:listObjectsV2",
+                _ => "arn:aws:states:::s3:getObject",
+            };
+            return match self.0.iter().find(|(resource, _)| resource == reader) {
+                Some((_, items)) => TaskOutcome::Succeeded(serde_json::json!({ "Items": items })),
+                None => TaskOutcome::Failed {
+                    error: names::ITEM_READER_FAILED.to_string(),
+                    cause: Some(format!(
+                        "cairn run reads nothing from S3: give the ItemReader's items as a JSON array with --task-result '{reader}=[...]'"
+                    )),
+                },
+            };
+        }
+        if task.resource == WRITE_RESULTS_RESOURCE {
+            return TaskOutcome::Failed {
+                error: names::RESULT_WRITER_FAILED.to_string(),
+                cause: Some(
+                    "cairn run writes nothing to S3: a Map with a ResultWriter runs under `cairn server` or `cairn dev`"
+                        .to_string(),
+                ),
+            };
+        }
         match self
             .0
             .iter()

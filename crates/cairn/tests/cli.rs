@@ -454,7 +454,7 @@ fn run_with_a_task_result_that_is_not_resource_eq_json_is_exit_2() {
 
 /// A Map that would read its items from S3 is refused, not run over its input instead.
 #[test]
-fn validate_and_run_refuse_an_item_reader_until_it_is_built() {
+fn run_takes_an_item_readers_items_from_task_result_and_writes_no_s3() {
     let machine = definition(json!({
         "StartAt": "M",
         "States": { "M": { "Type": "Map", "End": true,
@@ -464,22 +464,56 @@ fn validate_and_run_refuse_an_item_reader_until_it_is_built() {
             "ItemProcessor": { "ProcessorConfig": { "Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS" },
                                "StartAt": "P", "States": { "P": { "Type": "Pass", "End": true } } } } }
     }));
-    let ran = cairn(&["validate", path(&machine)]);
-    ran.expect_code(1).no_panic();
-    assert!(
-        ran.stdout.lines().any(|l| l.starts_with(
-            "ERROR SCHEMA_VALIDATION_FAILED /States/M/ItemReader Cairn does not support a Map's 'ItemReader' yet"
-        )),
-        "stdout: {}",
+    cairn(&["validate", path(&machine)])
+        .expect_code(0)
+        .no_panic();
+
+    // The items are given under the reader's own Resource, as a Task's result would be.
+    let ran = cairn(&[
+        "run",
+        path(&machine),
+        "--task-result",
+        r#"arn:aws:states:::s3:getObject=[{"n": 1}, {"n": 2}]"#,
+    ]);
+    ran.expect_code(0).no_panic();
+    let outcome: Value = serde_json::from_str(&ran.stdout).expect("JSON outcome");
+    assert_eq!(
+        outcome["output"],
+        json!([{"n": 1}, {"n": 2}]),
+        "{}",
         ran.stdout
     );
-    let ran = cairn(&["run", path(&machine), "--input", "[1, 2]"]);
-    ran.expect_code(2).no_panic();
-    assert_eq!(ran.stdout, "");
+
+    // Without them, the reader fails as a read from S3 would, saying how to give them.
+    let ran = cairn(&["run", path(&machine)]);
+    ran.expect_code(1).no_panic();
+    let outcome: Value = serde_json::from_str(&ran.stdout).expect("JSON outcome");
+    assert_eq!(outcome["error"], "States.ItemReaderFailed");
     assert!(
-        ran.stderr.contains("'ItemReader'"),
-        "stderr: {}",
-        ran.stderr
+        outcome["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--task-result 'arn:aws:states:::s3:getObject=[...]'"),
+        "{}",
+        ran.stdout
+    );
+
+    // A ResultWriter cannot write from `cairn run`: the Map fails rather than pretend.
+    let writer = definition(json!({
+        "StartAt": "M",
+        "States": { "M": { "Type": "Map", "End": true,
+            "ResultWriter": { "Resource": "arn:aws:states:::s3:putObject",
+                              "Parameters": { "Bucket": "b", "Prefix": "out" } },
+            "ItemProcessor": { "ProcessorConfig": { "Mode": "DISTRIBUTED" },
+                               "StartAt": "P", "States": { "P": { "Type": "Pass", "End": true } } } } }
+    }));
+    let ran = cairn(&["run", path(&writer), "--input", "[1, 2]"]);
+    ran.expect_code(1).no_panic();
+    let outcome: Value = serde_json::from_str(&ran.stdout).expect("JSON outcome");
+    assert_eq!(
+        outcome["error"], "States.ResultWriterFailed",
+        "{}",
+        ran.stdout
     );
 }
 
