@@ -288,6 +288,11 @@ impl Run<'_> {
                     }
                     tolerance => {
                         self.abort_children(&mut join);
+                        if map.mode == ProcessorMode::Distributed && join.stored.is_none() {
+                            // The failed item's record, for a ResultWriter (a redrive
+                            // runs it again whatever it holds).
+                            self.keep_result(&mut join, index, error_output(&failure));
+                        }
                         let failure = if tolerance.is_some() {
                             Failure::new(
                                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -297,12 +302,18 @@ impl Run<'_> {
                             failure
                         };
                         self.report_map_run(&join, MapRunStatus::Failed);
-                        let events: &[&str] = if map.mode == ProcessorMode::Distributed {
-                            &["MapRunFailed", "MapStateFailed"]
+                        if map.mode == ProcessorMode::Distributed {
+                            self.write_failed_run_results(
+                                parent_id,
+                                &mut parent,
+                                map,
+                                join,
+                                failure,
+                                &["MapRunFailed", "MapStateFailed"],
+                            )
                         } else {
-                            &["MapStateFailed"]
-                        };
-                        self.map_failed(&mut parent, join, failure, events)
+                            self.map_failed(&mut parent, join, failure, &["MapStateFailed"])
+                        }
                     }
                 }
             }
