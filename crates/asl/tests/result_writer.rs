@@ -321,3 +321,41 @@ fn a_failed_run_with_a_writer_config_alone_writes_nothing() {
     );
     assert!(writer.requests.is_empty());
 }
+
+#[test]
+fn a_records_input_is_the_childs_input_after_the_item_selector() {
+    let mut definition = dmap(export());
+    definition["States"]["M"]["ItemSelector"] = json!({"n.$": "$$.Map.Item.Value", "k": "x"});
+    let processor = &mut definition["States"]["M"]["ItemProcessor"]["States"];
+    processor["C"]["Choices"][0]["Variable"] = json!("$.n");
+    let m = machine(&definition);
+    let mut writer = Writer {
+        fail: None,
+        requests: Vec::new(),
+    };
+    let out = driver::run(
+        &m,
+        json!({"items": [1, 2, 3], "prefix": "runs"}),
+        &options(),
+        &mut writer,
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    let request: WriteResultsRequest =
+        serde_json::from_value(writer.requests[0].input.clone()).expect("a request");
+    let inputs: Vec<Value> = request
+        .results
+        .iter()
+        .map(|r| {
+            let record = &r.records(request.transformation)[0];
+            serde_json::from_str(record["Input"].as_str().expect("text")).expect("json")
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![
+            json!({"n": 1, "k": "x"}),
+            json!({"n": 2, "k": "x"}),
+            json!({"n": 3, "k": "x"})
+        ]
+    );
+}

@@ -142,7 +142,8 @@ impl Run<'_> {
                     Some(item) => item,
                     None => break,
                 },
-                // A ResultWriter's records carry each item's input: kept until written.
+                // A ResultWriter's records carry each child's input: kept until written
+                // (the item, then what ItemSelector made of it, below).
                 None if map.result_writer.is_some() => join.items[index].clone(),
                 None => std::mem::take(&mut join.items[index]),
             };
@@ -191,6 +192,10 @@ impl Run<'_> {
                 }
                 (None, None) => item,
             };
+            if map.result_writer.is_some() && join.stored.is_none() {
+                // As on AWS, a record's `Input` is the child's input.
+                join.items[index] = input.clone();
+            }
             if join.children {
                 self.start_map_child(frame, join, index, input);
                 continue;
