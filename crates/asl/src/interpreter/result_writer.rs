@@ -110,13 +110,13 @@ impl Run<'_> {
     pub(super) fn failed_results_written(
         &mut self,
         frame: &mut Frame,
-        failed: Box<FailedRun>,
+        failed: FailedRun,
     ) -> Progress {
         let FailedRun {
             join,
             failure,
             events,
-        } = *failed;
+        } = failed;
         let events: Vec<&str> = events.iter().map(String::as_str).collect();
         self.map_failed(frame, join, failure, &events)
     }

@@ -360,7 +360,7 @@ impl<'a> Run<'a> {
                     }
                 }
                 Waiting::FailedResultsWritten(failed) => {
-                    StepResult::Progress(self.failed_results_written(frame, failed))
+                    StepResult::Progress(self.failed_results_written(frame, *failed))
                 }
                 Waiting::Children(join) if join.redriven => {
                     StepResult::Progress(self.join_redriven(frame_id, frame, join))
