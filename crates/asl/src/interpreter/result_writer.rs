@@ -9,6 +9,11 @@
 //! `{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}` (then ResultSelector,
 //! ResultPath, OutputPath), or the Map fails with `States.ResultWriterFailed`.
 //!
+//! A Map Run that fails (beyond its tolerance) writes its files too, as AWS does: the
+//! frame waits in [`Waiting::FailingWritingResults`] holding the failed run (its join,
+//! for a redrive, and its error), and whatever the write's outcome the Map then fails
+//! with the run's own error.
+//!
 //! The interpreter does not keep child executions' own dates: a record's `StartDate` is
 //! the Map state's entry and its `StopDate` the time the results are written.
 
