@@ -121,3 +121,40 @@ def test_an_unwritable_bucket_is_result_writer_failed_and_caught(sfn, unique):
     error = json.loads(ended["output"])["error"]
     assert error["Error"] == "States.ResultWriterFailed", error
     assert "NoSuchBucket" in error["Cause"], error
+
+
+def test_a_run_failed_beyond_its_tolerance_writes_its_files_then_fails(sfn, unique, s3, bucket):
+    # STANDARD children one at a time: 1 succeeds, 2 fails past a tolerance of none, and
+    # 3 and 4 never start (PENDING). The files are written, then the Map fails.
+    definition = json.loads(writer_map(export(bucket), ToleratedFailureCount=0,
+                                       MaxConcurrency=1))
+    definition["States"]["Run"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+    execution, ended = run(sfn, unique, json.dumps(definition),
+                           {"items": [1, 2, 3, 4], "prefix": "failed"})
+    assert ended["status"] == "FAILED", ended
+    assert ended["error"] == "States.ExceedToleratedFailureThreshold", ended
+
+    events = full_history(sfn, execution)
+    started = next(e for e in events if e["type"] == "MapRunStarted")
+    map_run = started["mapRunStartedEventDetails"]["mapRunArn"]
+    run_id = map_run.rsplit(":", 1)[1]
+    types = [e["type"] for e in events]
+    assert types.index("MapRunFailed") < types.index("MapStateFailed"), types
+    assert not any(t.startswith("Task") for t in types), types
+
+    manifest = read_json(s3, bucket, f"failed/{run_id}/manifest.json")
+    assert manifest["MapRunArn"] == map_run
+    files = manifest["ResultFiles"]
+    assert [f["Key"] for f in files["SUCCEEDED"]] == [f"failed/{run_id}/SUCCEEDED_0.json"]
+    assert [f["Key"] for f in files["FAILED"]] == [f"failed/{run_id}/FAILED_0.json"]
+    assert [f["Key"] for f in files["PENDING"]] == [f"failed/{run_id}/PENDING_0.json"]
+
+    failed = read_json(s3, bucket, f"failed/{run_id}/FAILED_0.json")
+    assert len(failed) == 1, failed
+    assert failed[0]["Status"] == "FAILED"
+    assert failed[0]["Error"] == "Two" and failed[0]["Cause"] == "two is bad"
+    assert json.loads(failed[0]["Input"]) == 2
+    succeeded = read_json(s3, bucket, f"failed/{run_id}/SUCCEEDED_0.json")
+    assert [json.loads(r["Output"]) for r in succeeded] == [{"v": 1}]
+    pending = read_json(s3, bucket, f"failed/{run_id}/PENDING_0.json")
+    assert [json.loads(r["Input"]) for r in pending] == [3, 4]

@@ -583,3 +583,128 @@ fn redrive_is_ignored_unless_the_execution_ended_unsuccessfully() {
     );
     assert_eq!(world.status(), ExecutionStatus::Succeeded);
 }
+
+/// A Distributed Map exporting its results, one iteration at a time, no failure
+/// tolerated.
+fn writing_map() -> Value {
+    json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "ToleratedFailureCount": 0,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Parameters": {"Bucket": "out", "Prefix": "runs"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Work", "States": {"Work": task("work", None)}},
+        "End": true}}})
+}
+
+/// The writer's task is the Map state's; its answer names the manifest.
+fn write_or_work(fails: impl Fn(&Value) -> bool) -> impl FnMut(&str, &Value) -> Answer {
+    move |state, input| {
+        if state == "M" {
+            Ok(json!({"ResultWriterDetails": {"Bucket": "out", "Key": "runs/manifest.json"}}))
+        } else if fails(input) {
+            Err("Bad")
+        } else {
+            Ok(input.clone())
+        }
+    }
+}
+
+fn written_statuses(request: &Value) -> Vec<String> {
+    let request: cairn_asl::distributed::results::WriteResultsRequest =
+        serde_json::from_value(request.clone()).expect("a write request");
+    request
+        .results
+        .iter()
+        .map(|r| r.records(request.transformation)[0]["Status"].to_string())
+        .collect()
+}
+
+#[test]
+fn a_failed_run_writes_its_results_fails_and_redrives_its_failed_items() {
+    let mut world = World::start(
+        writing_map(),
+        json!({"items": [0, 1, 2, 3]}),
+        Limits::default(),
+    );
+    world.run(write_or_work(|item| item == &json!(1)));
+    assert_eq!(world.status(), ExecutionStatus::Failed);
+    let failed = world.history.last().expect("an event");
+    assert_eq!(
+        failed.details.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    assert_eq!(world.calls_to("M"), 1, "the results are written once");
+    let (_, request) = world.calls.iter().find(|(s, _)| s == "M").expect("a write");
+    assert_eq!(
+        written_statuses(request),
+        ["\"SUCCEEDED\"", "\"FAILED\"", "\"PENDING\"", "\"PENDING\""]
+    );
+    assert_eq!(item_calls(&world), [0, 1]);
+
+    world.redrive();
+    world.run(write_or_work(|_| false));
+    assert_eq!(world.status(), ExecutionStatus::Succeeded);
+    assert_eq!(
+        item_calls(&world),
+        [0, 1, 1, 2, 3],
+        "item 0 is not run again"
+    );
+    assert_eq!(world.calls_to("M"), 2);
+    let (_, request) = world
+        .calls
+        .iter()
+        .rfind(|(s, _)| s == "M")
+        .expect("a write");
+    assert_eq!(written_statuses(request), ["\"SUCCEEDED\""; 4]);
+    assert_eq!(
+        world.output()["ResultWriterDetails"]["Key"],
+        "runs/manifest.json"
+    );
+}
+
+#[test]
+fn a_failed_run_stopped_while_writing_its_results_redrives_its_failed_items() {
+    let mut world = World::start(
+        writing_map(),
+        json!({"items": [0, 1, 2]}),
+        Limits::default(),
+    );
+    // Run the items, but leave the writer's task unanswered.
+    loop {
+        match world.tasks.front() {
+            Some(task) if task.state_name == "M" => break,
+            Some(_) => {}
+            None => panic!("no write was asked for"),
+        }
+        let task = world.tasks.pop_front().expect("a task");
+        world
+            .calls
+            .push((task.state_name.clone(), task.input.clone()));
+        let event = if task.input == json!(1) {
+            Event::TaskFailed {
+                task: task.task,
+                error: "Bad".into(),
+                cause: None,
+            }
+        } else {
+            Event::TaskSucceeded {
+                task: task.task,
+                output: task.input.clone(),
+            }
+        };
+        world.step(event);
+    }
+    assert_eq!(world.status(), ExecutionStatus::Running);
+    world.step(Event::Stop {
+        error: None,
+        cause: None,
+    });
+    assert_eq!(world.status(), ExecutionStatus::Aborted);
+    assert!(world.tasks.is_empty(), "the write is cancelled");
+
+    world.redrive();
+    world.run(write_or_work(|_| false));
+    assert_eq!(world.status(), ExecutionStatus::Succeeded);
+    assert_eq!(item_calls(&world), [0, 1, 1, 2]);
+    assert_eq!(world.calls_to("M"), 1);
+}

@@ -4,7 +4,7 @@
 //! and leaves with the task's answer; a failed write is `States.ResultWriterFailed` for
 //! Retry and Catch; a `WriterConfig` without export shapes the inline results.
 
-use cairn_asl::distributed::results::{WriteResultsRequest, WRITE_RESULTS_RESOURCE};
+use cairn_asl::distributed::results::{ResultClass, WriteResultsRequest, WRITE_RESULTS_RESOURCE};
 use cairn_asl::driver::{self, RunOptions, TaskHandler};
 use cairn_asl::interpreter::{ExecutionInfo, Limits, TaskRequest};
 use cairn_asl::status::ExecutionStatus;
@@ -216,5 +216,146 @@ fn a_jsonata_map_resolves_the_writers_arguments() {
     assert_eq!(
         out.output.expect("output")["ResultWriterDetails"]["Bucket"],
         "jb"
+    );
+}
+
+/// `dmap` with no failure tolerated: the iteration for 2 fails the Map Run.
+fn intolerant(writer: Value) -> Value {
+    let mut definition = dmap(writer);
+    definition["States"]["M"]["ToleratedFailureCount"] = json!(0);
+    definition
+}
+
+#[test]
+fn a_run_failed_beyond_its_tolerance_writes_its_results_then_fails() {
+    let m = machine(&intolerant(export()));
+    let mut writer = Writer {
+        fail: None,
+        requests: Vec::new(),
+    };
+    let out = driver::run(
+        &m,
+        json!({"items": [1, 2, 3], "prefix": "runs"}),
+        &options(),
+        &mut writer,
+    );
+    assert_eq!(out.status, ExecutionStatus::Failed, "{out:?}");
+    assert_eq!(
+        out.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    assert_eq!(writer.requests.len(), 1, "the files are written once");
+    let request: WriteResultsRequest =
+        serde_json::from_value(writer.requests[0].input.clone()).expect("a request");
+    assert_eq!(request.destination.prefix, "runs");
+    let failed: Vec<Value> = request
+        .results
+        .iter()
+        .filter(|r| r.class() == ResultClass::Failed)
+        .map(|r| r.records(request.transformation)[0].clone())
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", request.results);
+    assert_eq!(failed[0]["Error"], "Two");
+    assert_eq!(failed[0]["Cause"], "two is bad");
+    assert_eq!(failed[0]["Input"], "2");
+    assert_eq!(request.results.len(), 3, "every item has its record");
+    let types: Vec<&str> = out.history.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(!types.iter().any(|t| t.starts_with("Task")), "{types:?}");
+    let run_failed = types.iter().position(|t| *t == "MapRunFailed");
+    let state_failed = types.iter().position(|t| *t == "MapStateFailed");
+    assert!(
+        run_failed.is_some() && run_failed < state_failed,
+        "{types:?}"
+    );
+}
+
+#[test]
+fn a_failed_run_whose_write_fails_keeps_its_own_error_for_catch() {
+    let mut definition = intolerant(export());
+    let state = definition["States"]["M"].as_object_mut().expect("state");
+    state.remove("End");
+    state.insert("Next".into(), json!("After"));
+    state.insert(
+        "Catch".into(),
+        json!([{"ErrorEquals": ["States.ExceedToleratedFailureThreshold"],
+                "Next": "After", "ResultPath": "$.error"}]),
+    );
+    definition["States"]["After"] = json!({"Type": "Pass", "End": true});
+    let m = machine(&definition);
+    let mut writer = Writer {
+        fail: Some((
+            "States.ResultWriterFailed".into(),
+            "The specified bucket does not exist".into(),
+        )),
+        requests: Vec::new(),
+    };
+    let out = driver::run(
+        &m,
+        json!({"items": [1, 2, 3], "prefix": "p"}),
+        &options(),
+        &mut writer,
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    assert_eq!(writer.requests.len(), 1);
+    let output = out.output.expect("output");
+    assert_eq!(
+        output["error"]["Error"],
+        "States.ExceedToleratedFailureThreshold"
+    );
+}
+
+#[test]
+fn a_failed_run_with_a_writer_config_alone_writes_nothing() {
+    let m = machine(&intolerant(
+        json!({"WriterConfig": {"OutputType": "JSONL"}}),
+    ));
+    let mut writer = Writer {
+        fail: None,
+        requests: Vec::new(),
+    };
+    let out = driver::run(&m, json!({"items": [1, 2, 3]}), &options(), &mut writer);
+    assert_eq!(out.status, ExecutionStatus::Failed, "{out:?}");
+    assert_eq!(
+        out.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    assert!(writer.requests.is_empty());
+}
+
+#[test]
+fn a_records_input_is_the_childs_input_after_the_item_selector() {
+    let mut definition = dmap(export());
+    definition["States"]["M"]["ItemSelector"] = json!({"n.$": "$$.Map.Item.Value", "k": "x"});
+    let processor = &mut definition["States"]["M"]["ItemProcessor"]["States"];
+    processor["C"]["Choices"][0]["Variable"] = json!("$.n");
+    let m = machine(&definition);
+    let mut writer = Writer {
+        fail: None,
+        requests: Vec::new(),
+    };
+    let out = driver::run(
+        &m,
+        json!({"items": [1, 2, 3], "prefix": "runs"}),
+        &options(),
+        &mut writer,
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    let request: WriteResultsRequest =
+        serde_json::from_value(writer.requests[0].input.clone()).expect("a request");
+    let inputs: Vec<Value> = request
+        .results
+        .iter()
+        .map(|r| {
+            let record = &r.records(request.transformation)[0];
+            serde_json::from_str(record["Input"].as_str().expect("text")).expect("json")
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![
+            json!({"n": 1, "k": "x"}),
+            json!({"n": 2, "k": "x"}),
+            json!({"n": 3, "k": "x"})
+        ]
     );
 }

@@ -133,6 +133,24 @@ pub(super) enum Waiting {
     /// The results were written (the Map's output) or the write failed. Taken up in the
     /// step that sets it, never persisted as such.
     ResultsWritten(Result<Value, crate::error::Failure>),
+    /// A Distributed Map whose run failed writes its results first, as AWS does (module
+    /// `result_writer`); it then fails as it would have without a writer.
+    FailingWritingResults {
+        task: TaskId,
+        failed: Box<FailedRun>,
+    },
+    /// The failed run's results were written (or could not be): the Map fails now.
+    /// Taken up in the step that sets it, never persisted as such.
+    FailedResultsWritten(Box<FailedRun>),
+}
+
+/// A Distributed Map Run that failed, kept while its results are written: its join (for
+/// a redrive), the failure and the events the Map fails with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct FailedRun {
+    pub(super) join: Box<Join>,
+    pub(super) failure: crate::error::Failure,
+    pub(super) events: Vec<String>,
 }
 
 /// The machine a scope path leads to: the root, a Parallel branch or a Map's processor.

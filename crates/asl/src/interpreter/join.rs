@@ -142,7 +142,8 @@ impl Run<'_> {
                     Some(item) => item,
                     None => break,
                 },
-                // A ResultWriter's records carry each item's input: kept until written.
+                // A ResultWriter's records carry each child's input: kept until written
+                // (the item, then what ItemSelector made of it, below).
                 None if map.result_writer.is_some() => join.items[index].clone(),
                 None => std::mem::take(&mut join.items[index]),
             };
@@ -191,6 +192,10 @@ impl Run<'_> {
                 }
                 (None, None) => item,
             };
+            if map.result_writer.is_some() && join.stored.is_none() {
+                // As on AWS, a record's `Input` is the child's input.
+                join.items[index] = input.clone();
+            }
             if join.children {
                 self.start_map_child(frame, join, index, input);
                 continue;
@@ -288,6 +293,11 @@ impl Run<'_> {
                     }
                     tolerance => {
                         self.abort_children(&mut join);
+                        if map.mode == ProcessorMode::Distributed && join.stored.is_none() {
+                            // The failed item's record, for a ResultWriter (a redrive
+                            // runs it again whatever it holds).
+                            self.keep_result(&mut join, index, error_output(&failure));
+                        }
                         let failure = if tolerance.is_some() {
                             Failure::new(
                                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -297,12 +307,18 @@ impl Run<'_> {
                             failure
                         };
                         self.report_map_run(&join, MapRunStatus::Failed);
-                        let events: &[&str] = if map.mode == ProcessorMode::Distributed {
-                            &["MapRunFailed", "MapStateFailed"]
+                        if map.mode == ProcessorMode::Distributed {
+                            self.write_failed_run_results(
+                                parent_id,
+                                &mut parent,
+                                map,
+                                join,
+                                failure,
+                                &["MapRunFailed", "MapStateFailed"],
+                            )
                         } else {
-                            &["MapStateFailed"]
-                        };
-                        self.map_failed(&mut parent, join, failure, events)
+                            self.map_failed(&mut parent, join, failure, &["MapStateFailed"])
+                        }
                     }
                 }
             }

@@ -242,6 +242,14 @@ impl Run<'_> {
                     Waiting::Enter
                 }
                 Waiting::ResultsWritten(_) => Waiting::Enter,
+                // A failed run stopped while writing its results: kept as the failed
+                // Map it is, for a redrive to run its failed items again.
+                Waiting::FailingWritingResults { task, failed } => {
+                    self.snapshot.tasks.remove(&task);
+                    self.output.commands.push(Command::CancelTask { task });
+                    Waiting::Children(failed.join)
+                }
+                Waiting::FailedResultsWritten(failed) => Waiting::Children(failed.join),
                 Waiting::Children(join) => {
                     stack.extend(join.running.values().copied());
                     Waiting::Children(join)
@@ -306,8 +314,13 @@ impl Run<'_> {
             stack.extend(self.snapshot.redrive_from);
         }
         for frame in self.snapshot.frames.values() {
-            if let Waiting::Children(join) = &frame.waiting {
-                stack.extend(kept_children(join));
+            match &frame.waiting {
+                Waiting::Children(join) => stack.extend(kept_children(join)),
+                Waiting::FailingWritingResults { failed, .. }
+                | Waiting::FailedResultsWritten(failed) => {
+                    stack.extend(kept_children(&failed.join))
+                }
+                _ => {}
             }
         }
         let mut keep = BTreeSet::new();

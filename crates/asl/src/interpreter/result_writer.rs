@@ -9,16 +9,21 @@
 //! `{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}` (then ResultSelector,
 //! ResultPath, OutputPath), or the Map fails with `States.ResultWriterFailed`.
 //!
+//! A Map Run that fails (beyond its tolerance) writes its files too, as AWS does: the
+//! frame waits in [`Waiting::FailingWritingResults`] holding the failed run (its join,
+//! for a redrive, and its error), and whatever the write's outcome the Map then fails
+//! with the run's own error.
+//!
 //! The interpreter does not keep child executions' own dates: a record's `StartDate` is
 //! the Map state's entry and its `StopDate` the time the results are written.
 
 use serde_json::Value;
 
-use super::frame::{Frame, Waiting};
+use super::frame::{FailedRun, Frame, Waiting};
 use super::join::Join;
 use super::jsonata::States;
 use super::run::{Progress, Run};
-use super::{Command, Event, FrameId, TaskRequest};
+use super::{Command, Event, FrameId, TaskId, TaskRequest};
 use crate::distributed::config::{Language, ResultWriterSpec};
 use crate::distributed::map_run::MapRunArn;
 use crate::distributed::results::{
@@ -27,8 +32,16 @@ use crate::distributed::results::{
 };
 use crate::error::{names, Failure};
 use crate::jsonata::JsonataTemplate;
-use crate::model::{QueryLanguage, State};
+use crate::model::{ProcessorMode, QueryLanguage, State};
 use crate::template::Template;
+
+/// What an evaluated `ResultWriter` asks for.
+enum PreparedWrite {
+    /// A `WriterConfig` alone: the Map's output, shaped.
+    Inline(Value),
+    /// Files to write to S3.
+    Export(WriteResultsRequest),
+}
 
 impl Run<'_> {
     /// For a Distributed Map with a `ResultWriter`: asks for the results to be written
@@ -42,6 +55,86 @@ impl Run<'_> {
         map: &crate::model::Map,
         join: &Join,
     ) -> Result<Option<Progress>, Failure> {
+        match self.prepare_results_write(frame, state, map, join)? {
+            None => Ok(None),
+            Some(PreparedWrite::Inline(output)) => {
+                self.results_written(frame, state, output).map(Some)
+            }
+            Some(PreparedWrite::Export(request)) => {
+                let task = self.invoke_results_write(frame_id, frame, &request)?;
+                frame.waiting = Waiting::WritingResults { task };
+                Ok(Some(Progress::Blocked))
+            }
+        }
+    }
+
+    /// A Distributed Map Run failed (beyond its tolerance, or a child failed without
+    /// one): as AWS does, an exporting `ResultWriter` first writes the results
+    /// (SUCCEEDED, FAILED, PENDING for the items no child finished, and the manifest),
+    /// then the Map fails with `failure`. A writer that cannot be evaluated, or a Map
+    /// whose results the driver keeps, fails at once with `failure`: the run's own
+    /// error is the one Retry and Catch see.
+    pub(super) fn write_failed_run_results(
+        &mut self,
+        frame_id: FrameId,
+        frame: &mut Frame,
+        map: &crate::model::Map,
+        join: Box<Join>,
+        failure: Failure,
+        events: &[&str],
+    ) -> Progress {
+        let write = match self.state_of(frame) {
+            Some(state) if join.stored.is_none() && map.mode == ProcessorMode::Distributed => {
+                match self.prepare_results_write(&mut *frame, state, map, &join) {
+                    Ok(Some(PreparedWrite::Export(request))) => {
+                        self.invoke_results_write(frame_id, frame, &request).ok()
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match write {
+            Some(task) => {
+                frame.waiting = Waiting::FailingWritingResults {
+                    task,
+                    failed: Box::new(FailedRun {
+                        join,
+                        failure,
+                        events: events.iter().map(|e| e.to_string()).collect(),
+                    }),
+                };
+                Progress::Blocked
+            }
+            None => self.map_failed(frame, join, failure, events),
+        }
+    }
+
+    /// The failed run's results were written (or the write failed, which leaves the
+    /// run's failure as it was): the Map fails.
+    pub(super) fn failed_results_written(
+        &mut self,
+        frame: &mut Frame,
+        failed: FailedRun,
+    ) -> Progress {
+        let FailedRun {
+            join,
+            failure,
+            events,
+        } = failed;
+        let events: Vec<&str> = events.iter().map(String::as_str).collect();
+        self.map_failed(frame, join, failure, &events)
+    }
+
+    /// Evaluates the writer: `None` when the Map has none, the inline output for a
+    /// `WriterConfig` alone, or the request for the worker.
+    fn prepare_results_write(
+        &mut self,
+        frame: &mut Frame,
+        state: &State,
+        map: &crate::model::Map,
+        join: &Join,
+    ) -> Result<Option<PreparedWrite>, Failure> {
         let Some(raw) = &map.result_writer else {
             return Ok(None);
         };
@@ -103,16 +196,25 @@ impl Run<'_> {
         let results = self.child_results(frame, join, &map_run.arn, map_run.redrive_count);
         let Some(destination) = writer.destination else {
             let output = inline_output(&results, writer.output_type, writer.transformation);
-            return self.results_written(frame, state, output).map(Some);
+            return Ok(Some(PreparedWrite::Inline(output)));
         };
-        let request = WriteResultsRequest {
+        Ok(Some(PreparedWrite::Export(WriteResultsRequest {
             destination,
             map_run_arn: map_run.arn.clone(),
             output_type: writer.output_type,
             transformation: writer.transformation,
             results,
-        };
-        let input = serde_json::to_value(&request)
+        })))
+    }
+
+    /// Asks a worker to write the results: the internal task's id.
+    fn invoke_results_write(
+        &mut self,
+        frame_id: FrameId,
+        frame: &Frame,
+        request: &WriteResultsRequest,
+    ) -> Result<TaskId, Failure> {
+        let input = serde_json::to_value(request)
             .map_err(|e| Failure::new(names::RESULT_WRITER_FAILED, e.to_string()))?;
         let task_id = self.snapshot.next_task;
         self.snapshot.next_task += 1;
@@ -129,8 +231,7 @@ impl Run<'_> {
             entered_event: frame.entered_event,
         }));
         self.snapshot.tasks.insert(task_id, frame_id);
-        frame.waiting = Waiting::WritingResults { task: task_id };
-        Ok(Some(Progress::Blocked))
+        Ok(task_id)
     }
 
     /// Every item's result in item order: a child that ran (succeeded, or failed as
@@ -213,10 +314,10 @@ impl Run<'_> {
         let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
             return false;
         };
-        let writing =
-            self.snapshot.frames.get(&frame_id).is_some_and(
-                |f| matches!(f.waiting, Waiting::WritingResults { task: t } if t == task),
-            );
+        let writing = self.snapshot.frames.get(&frame_id).is_some_and(|f| {
+            matches!(f.waiting, Waiting::WritingResults { task: t }
+                | Waiting::FailingWritingResults { task: t, .. } if t == task)
+        });
         if !writing {
             return false;
         }
@@ -238,7 +339,14 @@ impl Run<'_> {
         };
         self.snapshot.tasks.remove(&task);
         if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
-            frame.waiting = Waiting::ResultsWritten(result);
+            frame.waiting = match std::mem::replace(&mut frame.waiting, Waiting::Enter) {
+                // The run failed already: whether the files were written or not, the
+                // Map fails with the run's error.
+                Waiting::FailingWritingResults { failed, .. } => {
+                    Waiting::FailedResultsWritten(failed)
+                }
+                _ => Waiting::ResultsWritten(result),
+            };
             self.ready.push_back(frame_id);
         }
         true

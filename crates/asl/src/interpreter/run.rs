@@ -359,6 +359,9 @@ impl<'a> Run<'a> {
                         Err(f) => StepResult::Failed(f),
                     }
                 }
+                Waiting::FailedResultsWritten(failed) => {
+                    StepResult::Progress(self.failed_results_written(frame, *failed))
+                }
                 Waiting::Children(join) if join.redriven => {
                     StepResult::Progress(self.join_redriven(frame_id, frame, join))
                 }
