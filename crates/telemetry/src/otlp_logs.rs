@@ -28,9 +28,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, InstrumentationScope, KeyValue,
-};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
@@ -245,12 +243,11 @@ impl Exporter {
         let mut batch = Vec::with_capacity(BATCH_SIZE);
         while let Ok(first) = queue.recv() {
             let mut flushes = Vec::new();
-            let take = |message: Message, batch: &mut Vec<String>, flushes: &mut Vec<_>| {
-                match message {
+            let take =
+                |message: Message, batch: &mut Vec<String>, flushes: &mut Vec<_>| match message {
                     Message::Line(line) => batch.push(line),
                     Message::Flush(done) => flushes.push(done),
-                }
-            };
+                };
             take(first, &mut batch, &mut flushes);
             let deadline = Instant::now() + BATCH_DELAY;
             while batch.len() < BATCH_SIZE {
