@@ -161,6 +161,15 @@ fn pass_then_fail() -> Value {
 }
 
 async fn create_logged(api: &support::Api, name: &str, level: &str) -> String {
+    create_logged_of_type(api, name, level, "STANDARD").await
+}
+
+async fn create_logged_of_type(
+    api: &support::Api,
+    name: &str,
+    level: &str,
+    machine_type: &str,
+) -> String {
     let mut logging = json!({"level": level, "includeExecutionData": true});
     if level != "OFF" {
         logging["destinations"] = json!([{"cloudWatchLogsLogGroup": {"logGroupArn": LOG_GROUP}}]);
@@ -169,7 +178,8 @@ async fn create_logged(api: &support::Api, name: &str, level: &str) -> String {
         .call(
             "CreateStateMachine",
             &json!({"name": name, "definition": pass_then_fail().to_string(),
-                    "roleArn": support::ROLE, "loggingConfiguration": logging}),
+                    "roleArn": support::ROLE, "loggingConfiguration": logging,
+                    "type": machine_type}),
         )
         .await;
     created["stateMachineArn"]
