@@ -346,7 +346,13 @@ fn long_running(work: impl std::future::Future<Output = Result<()>>) -> Result<E
     {
         tracing::info!("exporting metrics with OTLP, beside /metrics");
     }
+    if cairn_telemetry::otlp_logs::start_from_env()
+        .context("setting up the OTLP logs exporter (OTEL_*)")?
+    {
+        tracing::info!("exporting execution logs with OTLP, beside stdout");
+    }
     let result = runtime.block_on(work);
+    cairn_telemetry::otlp_logs::flush(std::time::Duration::from_secs(5));
     if let Some(traces) = traces {
         traces.shutdown();
     }

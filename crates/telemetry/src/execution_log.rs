@@ -14,6 +14,9 @@
 //! `ExecutionTimedOut`; `OFF` none. Without `includeExecutionData` the payloads (`input`,
 //! `output`, a task's `parameters`, and their `…Details`) are left out of `details`.
 //!
+//! When an OTLP collector is configured, the same lines are also exported as OTLP log
+//! records (`crate::otlp_logs`).
+//!
 //! Lines are written after the events they show have committed (Standard) or as they
 //! happen (Express). Like AWS's delivery to CloudWatch Logs, this is best effort: a
 //! process killed between a commit and its write loses those lines; the history of a
@@ -164,19 +167,21 @@ pub struct Event<'a> {
 }
 
 /// Whether AWS's `ERROR` level includes `event_type`.
-fn is_error(event_type: &str) -> bool {
+pub(crate) fn is_error(event_type: &str) -> bool {
     event_type == "FailStateEntered"
         || event_type.ends_with("Failed")
         || event_type.ends_with("Aborted")
         || event_type.ends_with("TimedOut")
 }
 
-/// Writes `lines` to standard output, each whole, in order. A write that fails (a
-/// closed pipe) loses the lines: logging never stops an execution.
+/// Writes `lines` to standard output, each whole, in order, and queues them for the
+/// OTLP logs exporter when one runs (`crate::otlp_logs`). A write that fails (a closed
+/// pipe) loses the lines: logging never stops an execution.
 pub fn write(lines: &[String]) {
     if lines.is_empty() {
         return;
     }
+    crate::otlp_logs::offer(lines);
     let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for line in lines {
         text.push_str(line);

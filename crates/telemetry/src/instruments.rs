@@ -47,6 +47,7 @@ pub(crate) struct Instruments {
     task_lease_takeovers: Counter<u64>,
     express_takeovers: Counter<u64>,
     executions_purged: Counter<u64>,
+    execution_log_records_dropped: Counter<u64>,
 
     pub(crate) ready_depth: Gauge<i64>,
     pub(crate) ready_age: Gauge<f64>,
@@ -109,6 +110,7 @@ impl Instruments {
             task_lease_takeovers: counter(&meter, "cairn.task.lease_takeovers", "Tasks leased after their previous lease expired: the worker holding them died or stalled, and the invocation runs again"),
             express_takeovers: counter(&meter, "cairn.express.takeovers", "Asynchronous Express runs taken over after their lease expired: the replica running them died or stalled, and they run again from the start (at least once)"),
             executions_purged: counter(&meter, "cairn.executions.purged", "Closed executions this process's retention loop deleted with everything of theirs (retention, docs/operations.md)"),
+            execution_log_records_dropped: counter(&meter, "cairn.execution_log.otlp_dropped", "Execution log records not exported over OTLP: the queue to the collector was full or the collector refused or did not answer (stdout still has them)"),
             ready_depth: meter.i64_gauge("cairn.ready_queue.depth").with_description("Due events (starts, task results, stops, timers) waiting for a scheduler, across the cluster").build(),
             ready_age: meter.f64_gauge("cairn.ready_queue.age").with_unit("s").with_description("How long the oldest due event has waited for a scheduler").build(),
             timers_due: meter.i64_gauge("cairn.timers.due").with_description("Timers (Wait, retry back-off, timeouts) whose time has come but which no scheduler has applied").build(),
@@ -125,6 +127,7 @@ impl Instruments {
         instruments.task_lease_takeovers.add(0, &[]);
         instruments.executions_purged.add(0, &[]);
         instruments.express_takeovers.add(0, &[]);
+        instruments.execution_log_records_dropped.add(0, &[]);
         instruments
     }
 
@@ -183,6 +186,10 @@ impl Instruments {
             1,
             &[KeyValue::new("state_machine_arn", machine.to_string())],
         );
+    }
+
+    pub(crate) fn execution_log_records_dropped(&self, count: u64) {
+        self.execution_log_records_dropped.add(count, &[]);
     }
 
     pub(crate) fn task_results_dropped(&self, count: u64) {
