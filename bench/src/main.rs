@@ -579,6 +579,8 @@ async fn main() -> Result<()> {
 
     // The run's interval is read from the database's clock: from here to the last
     // execution's stopDate, so that how often progress is polled does not change it.
+    // Profilers (bench/profile.py) start and stop at these two lines.
+    eprintln!("==> measured run: {} executions", args.executions);
     let epoch_started: f64 =
         sqlx::query_scalar("select extract(epoch from clock_timestamp())::float8")
             .fetch_one(&pool)
@@ -663,6 +665,7 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!();
+    eprintln!("==> measured run over");
     // The executions still aged when the run ended, then the time the rest took.
     let purge = match &aged {
         Some(aged) => {
@@ -732,11 +735,10 @@ async fn main() -> Result<()> {
     let wal_bytes = wal(pool.clone()).await? - wal_before;
     // Postgres backends report their commits lazily (an idle one up to 10 s later) but
     // always when they exit: stop the server first, so every commit it made is counted.
+    // SIGTERM, as Kubernetes stops a pod, so a server run under a profiler (bench/profile.sh)
+    // exits and writes its profile; one that does not exit in 10 s is killed.
     for server in &mut servers {
-        server.process.start_kill()?;
-    }
-    for server in &mut servers {
-        let _ = server.process.wait().await;
+        stop(&mut server.process).await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let commits_after = commits(pool.clone()).await?;
@@ -830,5 +832,24 @@ async fn main() -> Result<()> {
     if failed > 0 {
         bail!("{failed} executions did not succeed");
     }
+    Ok(())
+}
+
+/// Stops a server as Kubernetes stops a pod: SIGTERM, then SIGKILL after 10 s.
+async fn stop(process: &mut tokio::process::Child) -> Result<()> {
+    if let Some(pid) = process.id() {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .context("kill -TERM")?;
+        if tokio::time::timeout(Duration::from_secs(10), process.wait())
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    process.start_kill()?;
+    let _ = process.wait().await;
     Ok(())
 }
