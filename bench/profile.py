@@ -123,21 +123,20 @@ def callgrind_breakdown(path):
         capture_output=True, text=True, errors="replace",
     ).stdout
     rows = collections.Counter()
+    symbols = collections.Counter()
     total = 0
     for line in out.splitlines():
-        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*?):(.*)$", line)
-        if not m:
+        # `1,234  file:function [object]`
+        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?([^:\s]*):(.*?)(?: \[(.*)\])?$", line)
+        if not m or "PROGRAM TOTALS" in line:
             continue
         count = int(m.group(1).replace(",", ""))
-        where, function = m.group(2), m.group(3)
-        if "PROGRAM TOTALS" in line:
-            continue
-        function = function.split(" [")[0].strip()
-        # A function without debug info is `???:name`; in this process those are libc's.
-        dso = "libc.so" if where.startswith("???") and "::" not in function else ""
-        rows[crate_of(function, dso)] += count
+        function, dso = m.group(3).strip(), m.group(4) or ""
+        row = crate_of(function, dso)
+        rows[row] += count
+        symbols[(row, function)] += count
         total += count
-    return total, rows
+    return total, rows, symbols
 
 
 def print_rows(title, total, rows, executions, unit, per_unit, symbols=None):
@@ -152,6 +151,98 @@ def print_rows(title, total, rows, executions, unit, per_unit, symbols=None):
             print("           " + ", ".join(f"{sym} {100 * k / n:.0f} %" for sym, k in inside))
 
 
+def run_bench(args, bench_args, postgres, work, tag, profiler):
+    """One cairn-bench run with the server started through `profiler` (a shell prefix);
+    returns its report and the server's and the backends' pids."""
+    pidfile = os.path.join(work, f"server-{tag}.pid")
+    wrapper = os.path.join(work, f"cairn-{tag}")
+    with open(wrapper, "w") as f:
+        f.write(f'#!/bin/sh\necho $$ >> "{pidfile}"\nexec {profiler} "{os.path.abspath(args.cairn)}" "$@"\n')
+    os.chmod(wrapper, 0o755)
+    data_directory = psql(postgres + "/postgres", "show data_directory")[0][0]
+    postmaster = int(open(os.path.join(data_directory, "postmaster.pid")).readline())
+    backends, stop = set(), threading.Event()
+    watcher = threading.Thread(target=backends_of, args=(postmaster, backends, stop))
+    watcher.start()
+    # perf and pg_stat_statements cover the measured run only, not the set-up (database,
+    # migrations, machine) around it: the bench prints a line where it starts and ends.
+    bench = subprocess.Popen(
+        [args.bench, args.workload, "--cairn", wrapper, "--postgres", postgres, *bench_args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    perf = None
+    errors = []
+    for line in bench.stderr:
+        errors.append(line)
+        if line.startswith("==> measured run:"):
+            psql(postgres + "/postgres", "select pg_stat_statements_reset()")
+            if not args.callgrind:
+                perf = subprocess.Popen(
+                    ["perf", "record", "-a", "-F", str(args.frequency), "-o", os.path.join(work, "perf.data")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+        elif line.startswith("==> measured run over") and perf:
+            perf.send_signal(2)
+            perf.wait()
+    stdout = bench.stdout.read()
+    bench.wait()
+    stop.set()
+    watcher.join()
+    if bench.returncode != 0:
+        print(stdout, "".join(errors[-20:]), sep="\n")
+        sys.exit("cairn-bench failed")
+    report = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+    executions = report["executions"]
+    print(f"{args.workload}: {executions} executions, {report['executions_per_second']:.0f}/s"
+          f"{' (under valgrind)' if args.callgrind else ''}; "
+          f"server CPU {report['server_cpu_seconds'] / executions * 1e6:.1f} µs/execution, "
+          f"{report['commits_per_execution']:.2f} commits/execution")
+    pids = {int(p) for p in open(pidfile).read().split()}
+    return report, pids, backends
+
+
+def sample(args, bench_args, postgres, work):
+    report, pids, backends = run_bench(args, bench_args, postgres, work, "perf", "")
+    executions = report["executions"]
+    data = os.path.join(work, "perf.data")
+    total, rows, symbols = perf_breakdown(data, pids)
+    # Charge the server CPU time the bench measured in proportion to the samples.
+    per_sample = report["server_cpu_seconds"] * 1e6 / total if total else 0
+    print_rows(f"Cairn server CPU by crate (self), {total} samples", total, rows, executions, "µs", per_sample, symbols)
+    total, rows, symbols = perf_breakdown(data, backends)
+    print_rows(f"Postgres CPU by function's home, {total} samples at {args.frequency}/s",
+               total, rows, executions, "µs", 1e6 / args.frequency, symbols)
+    return executions
+
+
+def callgrind(args, bench_args, postgres, work):
+    """Instructions per execution by crate: the difference between a run of N executions
+    and one of N/5 over the difference in executions, so that what a server does once
+    (start-up: migrations, certificates; shutdown) cancels out. Callgrind's counts are
+    per process from start to exit: zeroing them mid-run would leave the functions on
+    the stack at that moment with their inclusive costs."""
+    executions = 2000
+    if "--executions" in bench_args:
+        executions = int(bench_args[bench_args.index("--executions") + 1])
+    rest = [a for k, a in enumerate(bench_args)
+            if a != "--executions" and (k == 0 or bench_args[k - 1] != "--executions")]
+    counts = {}
+    for tag, n in (("small", max(1, executions // 5)), ("large", executions)):
+        out = os.path.join(work, f"callgrind-{tag}")
+        _, pids, _ = run_bench(args, [*rest, "--executions", str(n)], postgres, work, tag,
+                               f"valgrind --tool=callgrind --callgrind-out-file={out}")
+        counts[tag] = (n, callgrind_breakdown(out))
+    (n_small, (t_small, r_small, s_small)), (n_large, (t_large, r_large, s_large)) = counts["small"], counts["large"]
+    runs = n_large - n_small
+    rows = collections.Counter({k: r_large[k] - r_small.get(k, 0) for k in r_large})
+    symbols = collections.Counter({k: s_large[k] - s_small.get(k, 0) for k in s_large})
+    total = sum(v for v in rows.values() if v > 0)
+    print_rows(f"Cairn server: {(t_large - t_small) / runs:,.0f} instructions/execution "
+               f"(runs of {n_large} and {n_small}: the difference), by crate (self)",
+               total, collections.Counter({k: v for k, v in rows.items() if v > 0}), runs, "instructions", 1, symbols)
+    return n_large
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workload", nargs="?")
@@ -159,6 +250,7 @@ def main():
     parser.add_argument("--callgrind", action="store_true", help="count instructions with valgrind instead of sampling")
     parser.add_argument("--cairn", default="target/release/cairn")
     parser.add_argument("--bench", default=os.environ.get("CAIRN_BENCH", "target/release/cairn-bench"))
+    parser.add_argument("--keep", action="store_true", help="keep the profiles (perf.data, callgrind.*) and print where")
     parser.add_argument("--frequency", type=int, default=2999, help="perf samples per second per CPU")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -175,83 +267,10 @@ def main():
         sys.exit(f"no pg_stat_statements on port {PROFILE_PORT}: run `python3 bench/profile.py --setup` first")
 
     work = tempfile.mkdtemp(prefix="cairn-profile-")
-    pidfile = os.path.join(work, "server.pid")
-    wrapper = os.path.join(work, "cairn")
-    cairn = os.path.abspath(args.cairn)
     if args.callgrind:
-        run = f'exec valgrind --tool=callgrind --callgrind-out-file={work}/callgrind.%p "{cairn}" "$@"'
+        executions = callgrind(args, bench_args, postgres, work)
     else:
-        run = f'exec "{cairn}" "$@"'
-    with open(wrapper, "w") as f:
-        f.write(f'#!/bin/sh\necho $$ >> "{pidfile}"\n{run}\n')
-    os.chmod(wrapper, 0o755)
-
-    data_directory = psql(postgres + "/postgres", "show data_directory")[0][0]
-    postmaster = int(open(os.path.join(data_directory, "postmaster.pid")).readline())
-    backends, stop = set(), threading.Event()
-    watcher = threading.Thread(target=backends_of, args=(postmaster, backends, stop))
-    watcher.start()
-    # perf and pg_stat_statements cover the measured run only, not the set-up (database,
-    # migrations, machine) around it: the bench prints a line where it starts and ends.
-    bench = subprocess.Popen(
-        [args.bench, args.workload, "--cairn", wrapper, "--postgres", postgres, *bench_args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    perf = None
-    data = os.path.join(work, "perf.data")
-    errors = []
-    for line in bench.stderr:
-        errors.append(line)
-        if line.startswith("==> measured run:"):
-            psql(postgres + "/postgres", "select pg_stat_statements_reset()")
-            if args.callgrind:
-                # Count the measured run only: not start-up (migrations, certificates).
-                for pid in open(pidfile).read().split():
-                    subprocess.run(["callgrind_control", "--zero", pid], capture_output=True)
-            if not args.callgrind:
-                perf = subprocess.Popen(
-                    ["perf", "record", "-a", "-F", str(args.frequency), "-o", data],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )
-        elif line.startswith("==> measured run over"):
-            if perf:
-                perf.send_signal(2)
-                perf.wait()
-            if args.callgrind:
-                for pid in open(pidfile).read().split():
-                    subprocess.run(["callgrind_control", "--dump=measured", pid], capture_output=True)
-    stdout = bench.stdout.read()
-    bench.wait()
-    stop.set()
-    watcher.join()
-    if bench.returncode != 0:
-        print(stdout, "".join(errors[-20:]), sep="\n")
-        sys.exit("cairn-bench failed")
-    report = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
-    executions = report["executions"]
-    pids = {int(p) for p in open(pidfile).read().split()}
-    print(f"{args.workload}: {executions} executions, {report['executions_per_second']:.0f}/s"
-          f"{' (under valgrind)' if args.callgrind else ''}; "
-          f"server CPU {report['server_cpu_seconds'] / executions * 1e6:.1f} µs/execution, "
-          f"{report['commits_per_execution']:.2f} commits/execution")
-
-    if args.callgrind:
-        # The dump taken at the end of the measured run: callgrind.<pid>.1 (the one at
-        # exit, without a part number, holds the shutdown).
-        for path in sorted(os.listdir(work)):
-            if re.fullmatch(r"callgrind\.\d+\.1", path):
-                total, rows = callgrind_breakdown(os.path.join(work, path))
-                print_rows(f"Cairn server: {total / executions:,.0f} instructions/execution, by crate (self)",
-                           total, rows, executions, "instructions", 1)
-    else:
-        total, rows, symbols = perf_breakdown(data, pids)
-        # Charge the server CPU time the bench measured in proportion to the samples.
-        per_sample = report["server_cpu_seconds"] * 1e6 / total if total else 0
-        print_rows(f"Cairn server CPU by crate (self), {total} samples", total, rows, executions, "µs", per_sample, symbols)
-        total, rows, symbols = perf_breakdown(data, backends)
-        print_rows(f"Postgres CPU by function's home, {total} samples at {args.frequency}/s",
-                   total, rows, executions, "µs", 1e6 / args.frequency, symbols)
-
+        executions = sample(args, bench_args, postgres, work)
     statements = psql(
         postgres + "/postgres",
         "select calls, total_exec_time, regexp_replace(left(query, 90), '\\s+', ' ', 'g') "
@@ -261,7 +280,10 @@ def main():
     print(f"\nPostgres statement time: {spent * 1000 / executions:.1f} µs/execution (top 15 statements)")
     for calls, ms, query in statements:
         print(f"  {int(calls) / executions:6.2f} calls  {float(ms) * 1000 / executions:8.1f} µs  {query}")
-    shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"\nprofiles kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
