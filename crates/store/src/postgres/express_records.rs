@@ -1,40 +1,32 @@
 //! Asynchronous Express runs recorded together: the StartExecution calls of EXPRESS
 //! machines that arrive while earlier records are being written form the next batch,
-//! one statement and one commit for all of them (as `starts` does for STANDARD
-//! machines). Nothing waits to form a batch: a lone caller sees one insert's latency.
+//! one statement and one commit for all of them (see `batches`).
 
-use std::sync::Arc;
-
-use tokio::sync::{mpsc, oneshot, Semaphore};
-
+use super::batches::{BatchQueue, Pending};
 use super::PgStore;
 use crate::express_runs::ExpressRun;
-use crate::{Result, StoreError, Time};
+use crate::{Result, Time};
 
-/// Most records written by one statement.
-const BATCH: usize = 256;
-/// Batches being written at once; more records wait (and batch up) meanwhile.
-const IN_FLIGHT: usize = 4;
-
-struct Request {
+/// One record waiting for its batch.
+struct Record {
     run: ExpressRun,
     owner: String,
     lease_until: Time,
-    reply: oneshot::Sender<Result<()>>,
 }
+
+type Request = Pending<Record, ()>;
 
 /// The queue of a store's Express records; its writer runs while the store is in use.
 #[derive(Debug)]
-pub(crate) struct RecordQueue {
-    requests: mpsc::UnboundedSender<Request>,
-}
+pub(crate) struct RecordQueue(BatchQueue<Record, ()>);
 
 impl RecordQueue {
     /// Starts the writer for `store` (on the current tokio runtime).
     pub(crate) fn new(store: PgStore) -> RecordQueue {
-        let (requests, queued) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store, queued));
-        RecordQueue { requests }
+        RecordQueue(BatchQueue::new("the Express record writer", move |batch| {
+            let store = store.clone();
+            async move { write(&store, batch).await }
+        }))
     }
 
     /// Queues the record; resolves once its batch has committed.
@@ -44,38 +36,13 @@ impl RecordQueue {
         owner: &str,
         lease_until: Time,
     ) -> Result<()> {
-        let stopped = || StoreError::Unavailable("the Express record writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request {
+        self.0
+            .submit(Record {
                 run: run.clone(),
                 owner: owner.to_string(),
                 lease_until,
-                reply,
             })
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-async fn write_batches(store: PgStore, mut queued: mpsc::UnboundedReceiver<Request>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = queued.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match queued.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let store = store.clone();
-        tokio::spawn(async move {
-            write(&store, batch).await;
-            drop(slot);
-        });
+            .await
     }
 }
 
@@ -85,18 +52,18 @@ async fn write(store: &PgStore, batch: Vec<Request>) {
     match insert(store, &batch).await {
         Ok(()) => {
             for request in batch {
-                let _ = request.reply.send(Ok(()));
+                request.answer(Ok(()));
             }
         }
         Err(error) if batch.len() == 1 => {
             if let Some(request) = batch.into_iter().next() {
-                let _ = request.reply.send(Err(error));
+                request.answer(Err(error));
             }
         }
         Err(_) => {
             for request in batch {
                 let alone = insert(store, std::slice::from_ref(&request)).await;
-                let _ = request.reply.send(alone);
+                request.answer(alone);
             }
         }
     }

@@ -23,6 +23,7 @@
 //! Every query has a name a person can grep for (the function it is in), and SQL lives
 //! nowhere else in Cairn but here and in `migrations/`.
 
+mod batches;
 mod callbacks;
 mod catalog;
 mod engine;

@@ -1,29 +1,19 @@
-//! StartExecution calls of STANDARD machines that arrive together are written together:
-//! one statement and one commit for the batch, instead of one each. Nothing waits to
-//! form a batch — a start is sent at once when a connection slot is free, and the starts
-//! that arrive while [`IN_FLIGHT`] batches are being written form the next one — so a
-//! lone caller sees the latency of a single insert and a crowd shares the commits.
+//! StartExecution calls of STANDARD machines that arrive together are written together
+//! (see `batches`): one statement and one commit for the batch, instead of one each.
 //!
 //! Each caller still gets its own answer: created, already running with the same input
 //! (AWS's idempotent start), `ExecutionAlreadyExists`, or no such STANDARD machine.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
-
+use super::batches::{BatchQueue, Pending};
 use super::{to_json_text, PgStore};
 use crate::engine::InboxEvent;
 use crate::executions::{NewExecution, Started};
-use crate::{Result, StoreError, Time};
-
-/// Most starts written by one statement.
-const BATCH: usize = 256;
-/// Batches being written at once; more starts wait (and batch up) meanwhile.
-const IN_FLIGHT: usize = 4;
+use crate::{Result, Time};
 
 /// One start waiting for its batch.
-struct Request {
+struct Start {
     machine_arn: String,
     machine_name: String,
     version: Option<i64>,
@@ -35,71 +25,43 @@ struct Request {
     traceparent: Option<String>,
     caller_span: Option<String>,
     tracestate: Option<String>,
-    reply: oneshot::Sender<Result<Option<Started>>>,
 }
+
+/// `None`: no STANDARD machine has that ARN and name.
+type Request = Pending<Start, Option<Started>>;
 
 /// The queue of a store's starts; its writer runs while the store is in use.
 #[derive(Debug)]
-pub(crate) struct StartQueue {
-    requests: mpsc::UnboundedSender<Request>,
-}
+pub(crate) struct StartQueue(BatchQueue<Start, Option<Started>>);
 
 impl StartQueue {
     /// Starts the writer for `store` (on the current tokio runtime).
     pub(crate) fn new(store: PgStore) -> StartQueue {
-        let (requests, queued) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store, queued));
-        StartQueue { requests }
+        StartQueue(BatchQueue::new("the start writer", move |batch| {
+            let store = store.clone();
+            async move { write(&store, batch).await }
+        }))
     }
 
     /// Queues `start`; resolves once its batch has committed. `Ok(None)`: no STANDARD
     /// machine has that ARN and name.
     pub(crate) async fn start(&self, start: &NewExecution) -> Result<Option<Started>> {
-        let (reply, answer) = oneshot::channel();
         let trace = start.trace.as_ref();
-        let request = Request {
-            machine_arn: start.machine_arn.clone(),
-            machine_name: start.machine_name().to_string(),
-            version: start.version,
-            alias_arn: start.alias_arn.clone(),
-            arn: start.arn.clone(),
-            name: start.name.clone(),
-            input: start.input.clone(),
-            started_at: start.started_at,
-            traceparent: trace.map(|t| t.traceparent.clone()),
-            caller_span: trace.and_then(|t| t.caller_span.clone()),
-            tracestate: trace.and_then(|t| t.tracestate.clone()),
-            reply,
-        };
-        self.requests
-            .send(request)
-            .map_err(|_| StoreError::Unavailable("the start writer has stopped".to_string()))?;
-        answer
+        self.0
+            .submit(Start {
+                machine_arn: start.machine_arn.clone(),
+                machine_name: start.machine_name().to_string(),
+                version: start.version,
+                alias_arn: start.alias_arn.clone(),
+                arn: start.arn.clone(),
+                name: start.name.clone(),
+                input: start.input.clone(),
+                started_at: start.started_at,
+                traceparent: trace.map(|t| t.traceparent.clone()),
+                caller_span: trace.and_then(|t| t.caller_span.clone()),
+                tracestate: trace.and_then(|t| t.tracestate.clone()),
+            })
             .await
-            .map_err(|_| StoreError::Unavailable("the start writer has stopped".to_string()))?
-    }
-}
-
-/// Takes whatever has queued, up to [`BATCH`], whenever one of [`IN_FLIGHT`] slots is
-/// free, until every sender is gone.
-async fn write_batches(store: PgStore, mut queued: mpsc::UnboundedReceiver<Request>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = queued.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match queued.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let store = store.clone();
-        tokio::spawn(async move {
-            write(&store, batch).await;
-            drop(slot);
-        });
     }
 }
 
@@ -148,7 +110,7 @@ async fn write(store: &PgStore, batch: Vec<Request>) {
                 .await
                 .map(Some),
         };
-        let _ = request.reply.send(answer);
+        request.answer(answer);
     }
     if created {
         store.announce(crate::signals::Channel::Inbox);
@@ -161,7 +123,7 @@ async fn write(store: &PgStore, batch: Vec<Request>) {
                 .map(Some),
             Some(false) | None => Ok(None),
         };
-        let _ = request.reply.send(answer);
+        request.answer(answer);
     }
 }
 
@@ -249,6 +211,7 @@ mod tests {
     use super::*;
     use crate::catalog::MachineType;
     use crate::prelude::*;
+    use crate::StoreError;
 
     const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 
