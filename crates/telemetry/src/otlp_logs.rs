@@ -34,6 +34,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 use serde_json::Value;
 
+use crate::otlp_env::{read, Export, Protocol, Signal};
 use crate::trace::TraceError;
 
 /// Records waiting to be sent at most (the OTel SDK's default for logs).
@@ -55,12 +56,7 @@ enum Message {
 }
 
 /// Where and how to send log records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub endpoint: String,
-    pub headers: Vec<(String, String)>,
-    pub timeout: Duration,
-}
+pub type Settings = Export;
 
 /// Whether the environment asks for OTLP logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,88 +67,13 @@ pub enum Wanted {
     Grpc,
 }
 
-/// What the environment, read through `var`, asks for.
+/// What the environment, read through `var`, asks for ([`crate::otlp_env`]).
 pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Wanted, TraceError> {
-    let set = |name: &str| {
-        var(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Ok(Wanted::Off);
-    }
-    match set("OTEL_LOGS_EXPORTER").as_deref() {
-        None | Some("otlp") => {}
-        Some("none") => return Ok(Wanted::Off),
-        Some(other) => {
-            return Err(TraceError::Unsupported {
-                variable: "OTEL_LOGS_EXPORTER",
-                value: other.to_string(),
-                reason: "Cairn exports execution logs with OTLP (otlp or none) and to stdout",
-            })
-        }
-    }
-    let endpoint = match (
-        set("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
-        set("OTEL_EXPORTER_OTLP_ENDPOINT"),
-    ) {
-        (Some(exact), _) => exact,
-        (None, Some(base)) => format!("{}/v1/logs", base.trim_end_matches('/')),
-        (None, None) => return Ok(Wanted::Off),
-    };
-    let (variable, protocol) = match set("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") {
-        Some(p) => ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", Some(p)),
-        None => (
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            set("OTEL_EXPORTER_OTLP_PROTOCOL"),
-        ),
-    };
-    match protocol.as_deref() {
-        None | Some("http/protobuf") => {}
-        Some("grpc") => return Ok(Wanted::Grpc),
-        Some(other) => {
-            return Err(TraceError::Unsupported {
-                variable,
-                value: other.to_string(),
-                reason: "use http/protobuf for logs",
-            })
-        }
-    }
-    let headers = set("OTEL_EXPORTER_OTLP_LOGS_HEADERS")
-        .or_else(|| set("OTEL_EXPORTER_OTLP_HEADERS"))
-        .map(|text| {
-            text.split(',')
-                .filter_map(|pair| {
-                    let (name, value) = pair.split_once('=')?;
-                    Some((name.trim().to_string(), value.trim().to_string()))
-                })
-                .filter(|(name, _)| !name.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let timeout_variable = if set("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT").is_some() {
-        "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"
-    } else {
-        "OTEL_EXPORTER_OTLP_TIMEOUT"
-    };
-    let timeout = match set(timeout_variable) {
-        None => Duration::from_secs(10),
-        Some(ms) => match ms.parse::<u64>() {
-            Ok(ms) => Duration::from_millis(ms),
-            Err(_) => {
-                return Err(TraceError::Unsupported {
-                    variable: timeout_variable,
-                    value: ms,
-                    reason: "a timeout is a whole number of milliseconds",
-                })
-            }
-        },
-    };
-    Ok(Wanted::Http(Settings {
-        endpoint,
-        headers,
-        timeout,
-    }))
+    Ok(match read(Signal::Logs, var)? {
+        None => Wanted::Off,
+        Some(export) if export.protocol == Protocol::Grpc => Wanted::Grpc,
+        Some(export) => Wanted::Http(export),
+    })
 }
 
 /// Starts the exporting thread when the environment asks for OTLP logs; returns
@@ -402,56 +323,22 @@ mod tests {
         wanted(|name| vars.get(name).map(|v| v.to_string()))
     }
 
-    fn endpoint(wanted: Result<Wanted, TraceError>) -> Option<String> {
-        match wanted {
-            Ok(Wanted::Http(settings)) => Some(settings.endpoint),
-            _ => None,
-        }
-    }
-
     #[test]
-    fn an_endpoint_turns_logs_on_and_the_usual_switches_turn_them_off() {
+    fn logs_follow_the_logs_variables() {
         assert_eq!(wanted_with(&[]).ok(), Some(Wanted::Off));
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
-        assert_eq!(
-            endpoint(wanted_with(&[base])).as_deref(),
-            Some("http://collector:4318/v1/logs")
-        );
-        assert_eq!(
-            endpoint(wanted_with(&[
-                base,
-                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c/logs")
-            ]))
-            .as_deref(),
-            Some("http://c/logs")
-        );
+        let Ok(Wanted::Http(settings)) = wanted_with(&[base]) else {
+            panic!("logs wanted");
+        };
+        assert_eq!(settings.endpoint, "http://collector:4318/v1/logs");
         assert_eq!(
             wanted_with(&[base, ("OTEL_LOGS_EXPORTER", "none")]).ok(),
             Some(Wanted::Off)
         );
         assert_eq!(
-            wanted_with(&[base, ("OTEL_SDK_DISABLED", "true")]).ok(),
-            Some(Wanted::Off)
-        );
-        assert_eq!(
-            wanted_with(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).ok(),
+            wanted_with(&[base, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc")]).ok(),
             Some(Wanted::Grpc)
         );
-        assert!(wanted_with(&[base, ("OTEL_LOGS_EXPORTER", "console")]).is_err());
-        assert!(wanted_with(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).is_err());
-        assert!(wanted_with(&[base, ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]).is_err());
-        let Ok(Wanted::Http(settings)) = wanted_with(&[
-            base,
-            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1, b = two"),
-            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2500"),
-        ]) else {
-            panic!("logs wanted");
-        };
-        assert_eq!(
-            settings.headers,
-            vec![("a".into(), "1".into()), ("b".into(), "two".into())]
-        );
-        assert_eq!(settings.timeout, Duration::from_millis(2500));
     }
 
     #[test]
