@@ -1,5 +1,5 @@
 //! Execution logs over OTLP end to end: a real `cairn server` pointed at an OTLP/HTTP
-//! receiver this test runs on loopback sends the execution log lines its machines'
+//! (or gRPC) receiver this test runs on loopback sends the execution log lines its machines'
 //! `loggingConfiguration` asks for as OTLP log records; the receiver decodes the
 //! protobuf it receives (`ExportLogsServiceRequest`). A collector that cannot be
 //! reached slows nothing down: its records are counted as dropped.
@@ -237,6 +237,41 @@ async fn execution_log_records_are_sent_over_otlp_as_each_level_asks() {
         "{:?}",
         received.of(&off_run)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_log_records_are_sent_over_otlp_grpc() {
+    let (_store, database) = testing::fresh_store("otlp_logs_grpc", 2)
+        .await
+        .expect("a database");
+    let received = Received::default();
+    let endpoint = format!("http://{}", received.0.grpc().await);
+    let server = Server::spawn(
+        &database,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "cairn-logs-grpc"),
+        ],
+    );
+    let api = server.ready().await;
+    let machine = create_logged(&api, "logged-grpc", "ALL").await;
+    let execution = api.start(&machine, "grpc", &json!({})).await;
+    assert_eq!(api.finished(&execution).await.status(), "FAILED");
+    let records = received.wait_for(&execution, "ExecutionFailed").await;
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r.attributes["type"].as_str())
+        .collect();
+    let history: Vec<String> = api
+        .history(&execution)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_string())
+        .collect();
+    assert_eq!(types, history);
+    assert!(records.iter().all(|r| r.service == "cairn-logs-grpc"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

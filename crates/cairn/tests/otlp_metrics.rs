@@ -1,6 +1,7 @@
-//! Metrics over OTLP end to end: a real `cairn server` pointed at an OTLP/HTTP receiver
-//! this test runs on loopback pushes its AWS/States metrics there, beside `/metrics`;
-//! the receiver decodes the protobuf it receives (`ExportMetricsServiceRequest`).
+//! Metrics over OTLP end to end: a real `cairn server` pointed at an OTLP receiver this
+//! test runs on loopback (OTLP/HTTP, or gRPC's `MetricsService`) pushes its AWS/States
+//! metrics there, beside `/metrics`; the receiver decodes what it receives
+//! (`ExportMetricsServiceRequest`).
 
 mod support;
 
@@ -71,21 +72,41 @@ fn last(collector: &Collector, name: &str, machine: &str) -> Option<(String, f64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_states_metrics_are_pushed_over_otlp_http() {
-    let (_store, database) = testing::fresh_store("otlp_metrics", 2)
-        .await
-        .expect("a database");
     let collector = Collector::default();
-    let address = collector.http().await;
-    let endpoint = format!("http://{address}/v1/metrics");
-    let server = Server::spawn(
-        &database,
-        &[],
+    let endpoint = format!("http://{}/v1/metrics", collector.http().await);
+    pushed_to(
+        &collector,
+        "otlp_metrics",
+        &[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_states_metrics_are_pushed_over_otlp_grpc() {
+    let collector = Collector::default();
+    let endpoint = format!("http://{}", collector.grpc().await);
+    pushed_to(
+        &collector,
+        "otlp_metrics_grpc",
         &[
-            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint),
-            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
-            ("OTEL_SERVICE_NAME", "cairn-metrics-test"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
         ],
-    );
+    )
+    .await;
+}
+
+/// Runs two executions on a server whose metrics go where `env` says, and checks that
+/// `collector` receives their counts, and that `/metrics` still serves them.
+async fn pushed_to(collector: &Collector, label: &str, env: &[(&str, &str)]) {
+    let (_store, database) = testing::fresh_store(label, 2).await.expect("a database");
+    let mut env = env.to_vec();
+    env.extend([
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ("OTEL_SERVICE_NAME", "cairn-metrics-test"),
+    ]);
+    let server = Server::spawn(&database, &[], &env);
     let api = server.ready().await;
     let machine = api
         .create_machine(
@@ -99,8 +120,8 @@ async fn the_aws_states_metrics_are_pushed_over_otlp_http() {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let started = last(&collector, "cairn.executions.started", &machine);
-        let succeeded = last(&collector, "cairn.executions.succeeded", &machine);
+        let started = last(collector, "cairn.executions.started", &machine);
+        let succeeded = last(collector, "cairn.executions.succeeded", &machine);
         if let (Some((service, 2.0)), Some((_, 2.0))) = (&started, &succeeded) {
             assert_eq!(service, "cairn-metrics-test");
             break;

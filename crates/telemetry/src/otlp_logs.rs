@@ -1,14 +1,16 @@
 //! Execution log lines over OTLP, beside standard output: every line
-//! [`crate::execution_log::write`] writes is also sent as an OTLP log record
-//! (OTLP/HTTP, protobuf) to the collector the environment names:
-//! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as it is, `/v1/logs` included) or
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL, `/v1/logs` appended).
+//! [`crate::execution_log::write`] writes is also sent as an OTLP log record to the
+//! collector the environment names (read by [`crate::otlp_env`]):
+//! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as it is) or `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (a base URL; OTLP/HTTP appends `/v1/logs`), over OTLP/HTTP with protobuf bodies or
+//! over gRPC (the `LogsService` of the OpenTelemetry protocol), as
+//! `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL` says.
 //! `OTEL_SDK_DISABLED=true` or `OTEL_LOGS_EXPORTER=none` keeps them off; any exporter
-//! but `otlp` and `none`, and the `http/json` protocol, are refused at start; over
-//! `grpc` logs are not exported yet (a warning says so; stdout still has them).
-//! Headers come from `OTEL_EXPORTER_OTLP_LOGS_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`,
-//! the time allowed for one export from `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` /
-//! `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds, default 10 s).
+//! but `otlp` and `none`, and the `http/json` protocol, are refused at start.
+//! Headers come from `OTEL_EXPORTER_OTLP_LOGS_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`
+//! (gRPC metadata over gRPC), the time allowed for one export from
+//! `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` / `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds,
+//! default 10 s).
 //!
 //! A record is the line itself as its body, with the event's `execution_arn`, `type`
 //! and `id` as attributes, its `event_timestamp` as its time and severity `ERROR` for
@@ -27,12 +29,15 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 use serde_json::Value;
+use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
 
 use crate::otlp_env::{read, Export, Protocol, Signal};
 use crate::trace::TraceError;
@@ -58,48 +63,24 @@ enum Message {
 /// Where and how to send log records.
 pub type Settings = Export;
 
-/// Whether the environment asks for OTLP logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wanted {
-    Off,
-    Http(Settings),
-    /// Asked for over gRPC, which is not built for logs.
-    Grpc,
-}
-
-/// What the environment, read through `var`, asks for ([`crate::otlp_env`]).
-pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Wanted, TraceError> {
-    Ok(match read(Signal::Logs, var)? {
-        None => Wanted::Off,
-        Some(export) if export.protocol == Protocol::Grpc => Wanted::Grpc,
-        Some(export) => Wanted::Http(export),
-    })
+/// What the environment, read through `var`, asks for: `None` when OTLP logs are off.
+pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Option<Settings>, TraceError> {
+    read(Signal::Logs, var)
 }
 
 /// Starts the exporting thread when the environment asks for OTLP logs; returns
 /// whether it did. Call once at start.
 pub fn start_from_env() -> Result<bool, TraceError> {
-    let settings = match wanted(|name| std::env::var(name).ok())? {
-        Wanted::Off => return Ok(false),
-        Wanted::Grpc => {
-            tracing::warn!(
-                "execution logs are not exported over OTLP/gRPC yet: set \
-                 OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf; stdout still has them"
-            );
-            return Ok(false);
-        }
-        Wanted::Http(settings) => settings,
+    let Some(settings) = wanted(|name| std::env::var(name).ok())? else {
+        return Ok(false);
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(settings.timeout)
-        .build()
-        .map_err(|e| TraceError::Exporter(e.to_string()))?;
+    let transport = Transport::new(&settings)?;
     let (sender, receiver) = mpsc::sync_channel(QUEUE_SIZE);
     if QUEUE.set(sender).is_err() {
         return Ok(true);
     }
     let exporter = Exporter {
-        client,
+        transport,
         settings,
         resource: resource(),
     };
@@ -108,6 +89,86 @@ pub fn start_from_env() -> Result<bool, TraceError> {
         .spawn(move || exporter.run(receiver))
         .map_err(|e| TraceError::Exporter(e.to_string()))?;
     Ok(true)
+}
+
+/// How the exporting thread reaches the collector.
+// One per process, made at start and never moved after: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Transport {
+    Http(reqwest::blocking::Client),
+    /// A gRPC channel, driven by a runtime of the exporting thread's own (the engine's
+    /// runtime never waits on the collector).
+    Grpc {
+        runtime: tokio::runtime::Runtime,
+        client: LogsServiceClient<Channel>,
+    },
+}
+
+impl Transport {
+    fn new(settings: &Settings) -> Result<Transport, TraceError> {
+        let failed = |e: &dyn std::fmt::Display| TraceError::Exporter(e.to_string());
+        match settings.protocol {
+            Protocol::HttpProtobuf => reqwest::blocking::Client::builder()
+                .timeout(settings.timeout)
+                .build()
+                .map(Transport::Http)
+                .map_err(|e| failed(&e)),
+            Protocol::Grpc => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| failed(&e))?;
+                let channel = {
+                    // The channel's connection task is spawned on this runtime.
+                    let _runtime = runtime.enter();
+                    Endpoint::from_shared(settings.endpoint.clone())
+                        .map_err(|e| failed(&e))?
+                        .timeout(settings.timeout)
+                        .connect_lazy()
+                };
+                Ok(Transport::Grpc {
+                    runtime,
+                    client: LogsServiceClient::new(channel),
+                })
+            }
+        }
+    }
+
+    /// Sends one request; `Err` says why the collector did not take it.
+    fn send(&self, settings: &Settings, request: ExportLogsServiceRequest) -> Result<(), String> {
+        match self {
+            Transport::Http(client) => {
+                let mut post = client
+                    .post(&settings.endpoint)
+                    .header("content-type", "application/x-protobuf")
+                    .body(request.encode_to_vec());
+                for (name, value) in &settings.headers {
+                    post = post.header(name, value);
+                }
+                match post.send() {
+                    Ok(response) if response.status().is_success() => Ok(()),
+                    Ok(response) => Err(format!("the collector answered {}", response.status())),
+                    Err(error) => Err(format!("the collector is unreachable: {error}")),
+                }
+            }
+            Transport::Grpc { runtime, client } => {
+                let mut request = tonic::Request::new(request);
+                for (name, value) in &settings.headers {
+                    let key =
+                        MetadataKey::<Ascii>::from_bytes(name.to_ascii_lowercase().as_bytes());
+                    let value = MetadataValue::try_from(value.as_str());
+                    if let (Ok(key), Ok(value)) = (key, value) {
+                        request.metadata_mut().insert(key, value);
+                    }
+                }
+                let mut client = client.clone();
+                runtime
+                    .block_on(client.export(request))
+                    .map(|_| ())
+                    .map_err(|status| format!("the collector answered {status}"))
+            }
+        }
+    }
 }
 
 /// Queues `lines` for export, never waiting: those the queue has no room for are
@@ -154,7 +215,7 @@ fn count_dropped(count: u64, reason: &str) {
 }
 
 struct Exporter {
-    client: reqwest::blocking::Client,
+    transport: Transport,
     settings: Settings,
     resource: Resource,
 }
@@ -198,20 +259,9 @@ impl Exporter {
             return;
         }
         let request = request(self.resource.clone(), lines, now_nanos());
-        let mut post = self
-            .client
-            .post(&self.settings.endpoint)
-            .header("content-type", "application/x-protobuf")
-            .body(request.encode_to_vec());
-        for (name, value) in &self.settings.headers {
-            post = post.header(name, value);
+        if let Err(failure) = self.transport.send(&self.settings, request) {
+            count_dropped(lines.len() as u64, &failure);
         }
-        let failure = match post.send() {
-            Ok(response) if response.status().is_success() => return,
-            Ok(response) => format!("the collector answered {}", response.status()),
-            Err(error) => format!("the collector is unreachable: {error}"),
-        };
-        count_dropped(lines.len() as u64, &failure);
     }
 }
 
@@ -318,26 +368,27 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn wanted_with(vars: &[(&str, &str)]) -> Result<Wanted, TraceError> {
+    fn wanted_with(vars: &[(&str, &str)]) -> Result<Option<Settings>, TraceError> {
         let vars: BTreeMap<&str, &str> = vars.iter().copied().collect();
         wanted(|name| vars.get(name).map(|v| v.to_string()))
     }
 
     #[test]
     fn logs_follow_the_logs_variables() {
-        assert_eq!(wanted_with(&[]).ok(), Some(Wanted::Off));
+        assert_eq!(wanted_with(&[]).ok(), Some(None));
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
-        let Ok(Wanted::Http(settings)) = wanted_with(&[base]) else {
+        let Ok(Some(settings)) = wanted_with(&[base]) else {
             panic!("logs wanted");
         };
         assert_eq!(settings.endpoint, "http://collector:4318/v1/logs");
         assert_eq!(
             wanted_with(&[base, ("OTEL_LOGS_EXPORTER", "none")]).ok(),
-            Some(Wanted::Off)
+            Some(None)
         );
+        let grpc = wanted_with(&[base, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc")]);
         assert_eq!(
-            wanted_with(&[base, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc")]).ok(),
-            Some(Wanted::Grpc)
+            grpc.ok().flatten().map(|s| (s.protocol, s.endpoint)),
+            Some((Protocol::Grpc, "http://collector:4318/".to_string()))
         );
     }
 

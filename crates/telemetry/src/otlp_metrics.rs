@@ -1,12 +1,11 @@
 //! Metrics over OTLP, beside `GET /metrics`: the same instruments, pushed every
 //! `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60 s) to an OpenTelemetry
-//! collector when the environment names one, as it names one for traces:
-//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as it is, `/v1/metrics` included) or
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL). `OTEL_SDK_DISABLED=true` or
-//! `OTEL_METRICS_EXPORTER=none` keeps them off; any exporter but `otlp` and `none`, and
-//! the `http/json` protocol, are refused at start. Over `grpc` (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`,
-//! else `OTEL_EXPORTER_OTLP_PROTOCOL`) metrics are not exported yet: a warning says so
-//! and `/metrics` still serves them.
+//! collector when the environment names one, as it names one for traces (read by
+//! [`crate::otlp_env`]): `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as it is) or
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL), over OTLP/HTTP with protobuf bodies or
+//! over gRPC (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`).
+//! `OTEL_SDK_DISABLED=true` or `OTEL_METRICS_EXPORTER=none` keeps them off; any
+//! exporter but `otlp` and `none`, and the `http/json` protocol, are refused at start.
 //!
 //! Built at start ([`start_from_env`]), before the first instrument records anything;
 //! the instruments' provider then carries the OTLP reader beside the Prometheus one.
@@ -28,7 +27,6 @@ static READER: Mutex<Option<PeriodicReader<MetricExporter>>> = Mutex::new(None);
 pub enum Wanted {
     Off,
     Http,
-    /// Asked for over gRPC, which is not built for metrics.
     Grpc,
 }
 
@@ -42,25 +40,19 @@ pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Wanted, TraceError
 }
 
 /// Builds the OTLP metrics exporter the environment asks for, if any, and hands it to
-/// the instruments. Call once at start, before anything records a metric; returns
-/// whether metrics are exported over OTLP.
+/// the instruments. Call once at start, inside the Tokio runtime (the gRPC exporter
+/// needs one) and before anything records a metric; returns whether metrics are
+/// exported over OTLP.
 pub fn start_from_env() -> Result<bool, TraceError> {
-    match wanted(|name| std::env::var(name).ok())? {
+    let exporter = match wanted(|name| std::env::var(name).ok())? {
         Wanted::Off => return Ok(false),
-        Wanted::Grpc => {
-            tracing::warn!(
-                "metrics are not exported over OTLP/gRPC yet: set \
-                 OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf, or scrape /metrics"
-            );
-            return Ok(false);
-        }
-        Wanted::Http => {}
+        Wanted::Http => MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build(),
+        Wanted::Grpc => MetricExporter::builder().with_tonic().build(),
     }
-    let exporter = MetricExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .build()
-        .map_err(|e| TraceError::Exporter(e.to_string()))?;
+    .map_err(|e| TraceError::Exporter(e.to_string()))?;
     let reader = PeriodicReader::builder(exporter).build();
     if let Ok(mut slot) = READER.lock() {
         *slot = Some(reader);
