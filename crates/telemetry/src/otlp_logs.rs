@@ -113,6 +113,13 @@ impl Transport {
                 .build()
                 .map(Transport::Http)
                 .map_err(|e| failed(&e)),
+            Protocol::Grpc if !settings.endpoint.starts_with("http://") => {
+                Err(TraceError::Exporter(format!(
+                    "OTLP logs over gRPC go to plaintext http:// endpoints only (no TLS \
+                     client is built in), not {}",
+                    settings.endpoint
+                )))
+            }
             Protocol::Grpc => {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -390,6 +397,17 @@ mod tests {
             grpc.ok().flatten().map(|s| (s.protocol, s.endpoint)),
             Some((Protocol::Grpc, "http://collector:4318/".to_string()))
         );
+    }
+
+    #[test]
+    fn grpc_over_tls_is_refused_at_start() {
+        let Ok(Some(settings)) = wanted_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]) else {
+            panic!("logs wanted");
+        };
+        assert!(Transport::new(&settings).is_err());
     }
 
     #[test]
