@@ -38,14 +38,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
-
-import boto3
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from startup import free_port  # noqa: E402  (bench/startup.py)
+from events import client, start  # noqa: E402  (bench/events.py: a server on a database)
 
 POSTGRES = os.environ.get("CAIRN_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 ROLE = "arn:aws:iam::123456789012:role/bench"
@@ -67,26 +64,9 @@ def psql(database, sql):
 
 def seed(binary, database):
     """Applies the migrations with a real server and runs one execution; returns its ARN."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CAIRN_"))}
-    env.update({"DATABASE_URL": f"{POSTGRES}/{database}", "CAIRN_LISTEN": f"127.0.0.1:{port}",
-                "RUST_LOG": "warn", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_REGION": "us-east-1"})
-    process = subprocess.Popen([binary, "server"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
+    process, endpoint = start(binary, database)
     try:
-        for _ in range(1200):
-            try:
-                with urllib.request.urlopen(endpoint + "/readyz", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("cairn server did not become ready")
-        sfn = boto3.session.Session().client(
-            "stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="bench", aws_secret_access_key="bench")
+        sfn = client("stepfunctions", endpoint)
         machine = sfn.create_state_machine(name="aged", roleArn=ROLE,
                                            definition=json.dumps(TEN_PASSES))["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=machine, name="seed",
