@@ -341,10 +341,14 @@ fn long_running(work: impl std::future::Future<Output = Result<()>>) -> Result<E
     if traces.is_some() {
         tracing::info!("exporting traces with OTLP");
     }
-    if cairn_telemetry::otlp_metrics::start_from_env()
-        .context("setting up the OTLP metrics exporter (OTEL_*)")?
     {
-        tracing::info!("exporting metrics with OTLP, beside /metrics");
+        // The gRPC metrics exporter, too, needs the runtime as it is built.
+        let _runtime = runtime.enter();
+        if cairn_telemetry::otlp_metrics::start_from_env()
+            .context("setting up the OTLP metrics exporter (OTEL_*)")?
+        {
+            tracing::info!("exporting metrics with OTLP, beside /metrics");
+        }
     }
     if cairn_telemetry::otlp_logs::start_from_env()
         .context("setting up the OTLP logs exporter (OTEL_*)")?

@@ -1,5 +1,5 @@
 //! Execution logs over OTLP end to end: a real `cairn server` pointed at an OTLP/HTTP
-//! receiver this test runs on loopback sends the execution log lines its machines'
+//! (or gRPC) receiver this test runs on loopback sends the execution log lines its machines'
 //! `loggingConfiguration` asks for as OTLP log records; the receiver decodes the
 //! protobuf it receives (`ExportLogsServiceRequest`). A collector that cannot be
 //! reached slows nothing down: its records are counted as dropped.
@@ -7,23 +7,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::Router;
 use cairn_store::testing;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use prost::Message;
 use serde_json::{json, Value};
+use support::otlp::Collector;
 use support::{free_port, Server};
 
 const LOG_GROUP: &str = "arn:aws:logs:us-east-1:123456789012:log-group:/cairn/otlp:*";
@@ -39,8 +29,9 @@ struct Record {
     time_unix_nano: u64,
 }
 
+/// The log records a [`Collector`] received.
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Record>>>);
+struct Received(Collector);
 
 fn text(value: Option<&AnyValue>) -> String {
     match value {
@@ -59,9 +50,10 @@ fn find(attributes: &[KeyValue], key: &str) -> String {
 }
 
 impl Received {
-    fn add(&self, request: ExportLogsServiceRequest) {
+    /// Every record received so far, flattened.
+    fn records(&self) -> Vec<Record> {
         let mut records = Vec::new();
-        for resource in request.resource_logs {
+        for resource in self.0.logs().into_iter().flat_map(|r| r.resource_logs) {
             let service = resource
                 .resource
                 .as_ref()
@@ -87,23 +79,14 @@ impl Received {
                 });
             }
         }
-        if let Ok(mut all) = self.0.lock() {
-            all.extend(records);
-        }
+        records
     }
 
     fn of(&self, execution: &str) -> Vec<Record> {
-        self.0
-            .lock()
-            .map(|all| {
-                all.iter()
-                    .filter(|r| {
-                        r.attributes.get("execution_arn").map(String::as_str) == Some(execution)
-                    })
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.records()
+            .into_iter()
+            .filter(|r| r.attributes.get("execution_arn").map(String::as_str) == Some(execution))
+            .collect()
     }
 
     /// The records of `execution` once one of `event_type` is among them (the deadline
@@ -122,35 +105,6 @@ impl Received {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-async fn receiver(received: Received) -> std::net::SocketAddr {
-    async fn logs(State(received): State<Received>, body: Bytes) -> impl IntoResponse {
-        match ExportLogsServiceRequest::decode(body) {
-            Ok(request) => {
-                received.add(request);
-                (
-                    StatusCode::OK,
-                    ExportLogsServiceResponse::default().encode_to_vec(),
-                )
-            }
-            Err(_) => (
-                StatusCode::BAD_REQUEST,
-                b"not an ExportLogsServiceRequest".to_vec(),
-            ),
-        }
-    }
-    let app = Router::new()
-        .route("/v1/logs", post(logs))
-        .with_state(received);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    address
 }
 
 /// A Pass, then a Fail: every level has something to show.
@@ -194,7 +148,7 @@ async fn execution_log_records_are_sent_over_otlp_as_each_level_asks() {
         .await
         .expect("a database");
     let received = Received::default();
-    let address = receiver(received.clone()).await;
+    let address = received.0.http().await;
     let endpoint = format!("http://{address}/v1/logs");
     let server = Server::spawn(
         &database,
@@ -283,6 +237,41 @@ async fn execution_log_records_are_sent_over_otlp_as_each_level_asks() {
         "{:?}",
         received.of(&off_run)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_log_records_are_sent_over_otlp_grpc() {
+    let (_store, database) = testing::fresh_store("otlp_logs_grpc", 2)
+        .await
+        .expect("a database");
+    let received = Received::default();
+    let endpoint = format!("http://{}", received.0.grpc().await);
+    let server = Server::spawn(
+        &database,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "cairn-logs-grpc"),
+        ],
+    );
+    let api = server.ready().await;
+    let machine = create_logged(&api, "logged-grpc", "ALL").await;
+    let execution = api.start(&machine, "grpc", &json!({})).await;
+    assert_eq!(api.finished(&execution).await.status(), "FAILED");
+    let records = received.wait_for(&execution, "ExecutionFailed").await;
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r.attributes["type"].as_str())
+        .collect();
+    let history: Vec<String> = api
+        .history(&execution)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_string())
+        .collect();
+    assert_eq!(types, history);
+    assert!(records.iter().all(|r| r.service == "cairn-logs-grpc"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

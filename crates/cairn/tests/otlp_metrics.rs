@@ -1,38 +1,27 @@
-//! Metrics over OTLP end to end: a real `cairn server` pointed at an OTLP/HTTP receiver
-//! this test runs on loopback pushes its AWS/States metrics there, beside `/metrics`;
-//! the receiver decodes the protobuf it receives (`ExportMetricsServiceRequest`).
+//! Metrics over OTLP end to end: a real `cairn server` pointed at an OTLP receiver this
+//! test runs on loopback (OTLP/HTTP, or gRPC's `MetricsService`) pushes its AWS/States
+//! metrics there, beside `/metrics`; the receiver decodes what it receives
+//! (`ExportMetricsServiceRequest`).
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::Router;
 use cairn_store::testing;
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
-use prost::Message;
 use serde_json::json;
+use support::otlp::Collector;
 use support::Server;
 
 /// One received data point of a sum: (metric name, service, state machine, value).
 type Point = (String, String, String, f64);
 
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<Point>>>);
-
-impl Received {
-    fn add(&self, request: ExportMetricsServiceRequest) {
-        let mut points = Vec::new();
+/// The sums' data points in what `collector` received, oldest first.
+fn points(collector: &Collector) -> Vec<Point> {
+    let mut points = Vec::new();
+    for request in collector.metrics() {
         for resource in request.resource_metrics {
             let service = resource
                 .resource
@@ -68,68 +57,56 @@ impl Received {
                 }
             }
         }
-        if let Ok(mut all) = self.0.lock() {
-            all.extend(points);
-        }
     }
-
-    /// The last value received of `name` for `machine`.
-    fn last(&self, name: &str, machine: &str) -> Option<(String, f64)> {
-        self.0.lock().ok().and_then(|all| {
-            all.iter()
-                .rev()
-                .find(|(n, _, m, _)| n == name && m == machine)
-                .map(|(_, service, _, value)| (service.clone(), *value))
-        })
-    }
+    points
 }
 
-async fn receiver(received: Received) -> std::net::SocketAddr {
-    async fn metrics(State(received): State<Received>, body: Bytes) -> impl IntoResponse {
-        match ExportMetricsServiceRequest::decode(body) {
-            Ok(request) => {
-                received.add(request);
-                (
-                    StatusCode::OK,
-                    ExportMetricsServiceResponse::default().encode_to_vec(),
-                )
-            }
-            Err(_) => (
-                StatusCode::BAD_REQUEST,
-                b"not an ExportMetricsServiceRequest".to_vec(),
-            ),
-        }
-    }
-    let app = Router::new()
-        .route("/v1/metrics", post(metrics))
-        .with_state(received);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    address
+/// The last value received of `name` for `machine`, with its service.
+fn last(collector: &Collector, name: &str, machine: &str) -> Option<(String, f64)> {
+    points(collector)
+        .into_iter()
+        .rev()
+        .find(|(n, _, m, _)| n == name && m == machine)
+        .map(|(_, service, _, value)| (service, value))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_states_metrics_are_pushed_over_otlp_http() {
-    let (_store, database) = testing::fresh_store("otlp_metrics", 2)
-        .await
-        .expect("a database");
-    let received = Received::default();
-    let address = receiver(received.clone()).await;
-    let endpoint = format!("http://{address}/v1/metrics");
-    let server = Server::spawn(
-        &database,
-        &[],
+    let collector = Collector::default();
+    let endpoint = format!("http://{}/v1/metrics", collector.http().await);
+    pushed_to(
+        &collector,
+        "otlp_metrics",
+        &[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_states_metrics_are_pushed_over_otlp_grpc() {
+    let collector = Collector::default();
+    let endpoint = format!("http://{}", collector.grpc().await);
+    pushed_to(
+        &collector,
+        "otlp_metrics_grpc",
         &[
-            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &endpoint),
-            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
-            ("OTEL_SERVICE_NAME", "cairn-metrics-test"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
         ],
-    );
+    )
+    .await;
+}
+
+/// Runs two executions on a server whose metrics go where `env` says, and checks that
+/// `collector` receives their counts, and that `/metrics` still serves them.
+async fn pushed_to(collector: &Collector, label: &str, env: &[(&str, &str)]) {
+    let (_store, database) = testing::fresh_store(label, 2).await.expect("a database");
+    let mut env = env.to_vec();
+    env.extend([
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ("OTEL_SERVICE_NAME", "cairn-metrics-test"),
+    ]);
+    let server = Server::spawn(&database, &[], &env);
     let api = server.ready().await;
     let machine = api
         .create_machine(
@@ -143,8 +120,8 @@ async fn the_aws_states_metrics_are_pushed_over_otlp_http() {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let started = received.last("cairn.executions.started", &machine);
-        let succeeded = received.last("cairn.executions.succeeded", &machine);
+        let started = last(collector, "cairn.executions.started", &machine);
+        let succeeded = last(collector, "cairn.executions.succeeded", &machine);
         if let (Some((service, 2.0)), Some((_, 2.0))) = (&started, &succeeded) {
             assert_eq!(service, "cairn-metrics-test");
             break;

@@ -18,21 +18,15 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use cairn_store::testing;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatus;
-use prost::Message;
 use serde_json::{json, Value};
+use support::otlp::{serve, Collector};
 use support::{Api, Server};
 
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function";
@@ -57,13 +51,15 @@ impl Received {
     }
 }
 
+/// The spans a [`Collector`] received.
 #[derive(Clone, Default)]
-struct Collected(Arc<Mutex<Vec<Received>>>);
+struct Collected(Collector);
 
 impl Collected {
-    fn add(&self, request: ExportTraceServiceRequest) {
+    /// Every span received so far, flattened.
+    fn spans(&self) -> Vec<Received> {
         let mut spans = Vec::new();
-        for resource in request.resource_spans {
+        for resource in self.0.traces().into_iter().flat_map(|r| r.resource_spans) {
             let service = resource
                 .resource
                 .iter()
@@ -96,11 +92,7 @@ impl Collected {
                 }
             }
         }
-        self.0.lock().expect("lock").extend(spans);
-    }
-
-    fn spans(&self) -> Vec<Received> {
-        self.0.lock().expect("lock").clone()
+        spans
     }
 
     /// Waits until `done` holds for the spans received so far (a hang guard, not a
@@ -133,42 +125,6 @@ fn text(value: Option<&AnyValue>) -> String {
         Some(AnyValue::DoubleValue(d)) => d.to_string(),
         _ => String::new(),
     }
-}
-
-/// An OTLP/HTTP receiver: `POST /v1/traces` with a protobuf `ExportTraceServiceRequest`.
-async fn http_receiver(collected: Collected) -> SocketAddr {
-    async fn traces(State(collected): State<Collected>, body: Bytes) -> impl IntoResponse {
-        match ExportTraceServiceRequest::decode(body) {
-            Ok(request) => {
-                collected.add(request);
-                (
-                    StatusCode::OK,
-                    [("content-type", "application/x-protobuf")],
-                    ExportTraceServiceResponse::default().encode_to_vec(),
-                )
-            }
-            Err(_) => (
-                StatusCode::BAD_REQUEST,
-                [("content-type", "text/plain")],
-                b"not an ExportTraceServiceRequest".to_vec(),
-            ),
-        }
-    }
-    let app = Router::new()
-        .route("/v1/traces", post(traces))
-        .with_state(collected);
-    serve(app).await
-}
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    address
 }
 
 /// What the function URL target saw: one entry per invocation.
@@ -258,7 +214,7 @@ async fn one_trace_per_execution_across_a_restart() {
         .await
         .expect("a database");
     let collected = Collected::default();
-    let receiver = http_receiver(collected.clone()).await;
+    let receiver = collected.0.http().await;
     let calls = Calls::default();
     let target = target(calls.clone()).await;
     let endpoint = format!("http://{receiver}");
@@ -496,37 +452,13 @@ async fn one_trace_per_execution_across_a_restart() {
     assert!(own_spans.iter().all(|s| s.trace_id == own_root.trace_id));
 }
 
-/// An OTLP/gRPC receiver: the `TraceService` of the OpenTelemetry protocol, on tonic.
-struct GrpcReceiver(Collected);
-
-#[tonic::async_trait]
-impl TraceService for GrpcReceiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0.add(request.into_inner());
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_exporter_delivers_to_a_tonic_receiver() {
     let (_store, database) = testing::fresh_store("tracing_grpc", 2)
         .await
         .expect("a database");
     let collected = Collected::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let receiver = listener.local_addr().expect("address");
-    let service = TraceServiceServer::new(GrpcReceiver(collected.clone()));
-    tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-            .await;
-    });
+    let receiver = collected.0.grpc().await;
     let calls = Calls::default();
     let target = target(calls.clone()).await;
     let endpoint = format!("http://{receiver}");

@@ -21,6 +21,7 @@ pub mod execution_log;
 mod exposition;
 mod http;
 mod instruments;
+pub mod otlp_env;
 pub mod otlp_logs;
 pub mod otlp_metrics;
 pub mod trace;

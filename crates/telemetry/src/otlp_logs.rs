@@ -1,14 +1,16 @@
 //! Execution log lines over OTLP, beside standard output: every line
-//! [`crate::execution_log::write`] writes is also sent as an OTLP log record
-//! (OTLP/HTTP, protobuf) to the collector the environment names:
-//! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as it is, `/v1/logs` included) or
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL, `/v1/logs` appended).
+//! [`crate::execution_log::write`] writes is also sent as an OTLP log record to the
+//! collector the environment names (read by [`crate::otlp_env`]):
+//! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as it is) or `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (a base URL; OTLP/HTTP appends `/v1/logs`), over OTLP/HTTP with protobuf bodies or
+//! over gRPC (the `LogsService` of the OpenTelemetry protocol), as
+//! `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL` says.
 //! `OTEL_SDK_DISABLED=true` or `OTEL_LOGS_EXPORTER=none` keeps them off; any exporter
-//! but `otlp` and `none`, and the `http/json` protocol, are refused at start; over
-//! `grpc` logs are not exported yet (a warning says so; stdout still has them).
-//! Headers come from `OTEL_EXPORTER_OTLP_LOGS_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`,
-//! the time allowed for one export from `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` /
-//! `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds, default 10 s).
+//! but `otlp` and `none`, and the `http/json` protocol, are refused at start.
+//! Headers come from `OTEL_EXPORTER_OTLP_LOGS_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`
+//! (gRPC metadata over gRPC), the time allowed for one export from
+//! `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` / `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds,
+//! default 10 s).
 //!
 //! A record is the line itself as its body, with the event's `execution_arn`, `type`
 //! and `id` as attributes, its `event_timestamp` as its time and severity `ERROR` for
@@ -27,13 +29,17 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 use serde_json::Value;
+use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
 
+use crate::otlp_env::{read, Export, Protocol, Signal};
 use crate::trace::TraceError;
 
 /// Records waiting to be sent at most (the OTel SDK's default for logs).
@@ -55,130 +61,26 @@ enum Message {
 }
 
 /// Where and how to send log records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub endpoint: String,
-    pub headers: Vec<(String, String)>,
-    pub timeout: Duration,
-}
+pub type Settings = Export;
 
-/// Whether the environment asks for OTLP logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wanted {
-    Off,
-    Http(Settings),
-    /// Asked for over gRPC, which is not built for logs.
-    Grpc,
-}
-
-/// What the environment, read through `var`, asks for.
-pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Wanted, TraceError> {
-    let set = |name: &str| {
-        var(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Ok(Wanted::Off);
-    }
-    match set("OTEL_LOGS_EXPORTER").as_deref() {
-        None | Some("otlp") => {}
-        Some("none") => return Ok(Wanted::Off),
-        Some(other) => {
-            return Err(TraceError::Unsupported {
-                variable: "OTEL_LOGS_EXPORTER",
-                value: other.to_string(),
-                reason: "Cairn exports execution logs with OTLP (otlp or none) and to stdout",
-            })
-        }
-    }
-    let endpoint = match (
-        set("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
-        set("OTEL_EXPORTER_OTLP_ENDPOINT"),
-    ) {
-        (Some(exact), _) => exact,
-        (None, Some(base)) => format!("{}/v1/logs", base.trim_end_matches('/')),
-        (None, None) => return Ok(Wanted::Off),
-    };
-    let (variable, protocol) = match set("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") {
-        Some(p) => ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", Some(p)),
-        None => (
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            set("OTEL_EXPORTER_OTLP_PROTOCOL"),
-        ),
-    };
-    match protocol.as_deref() {
-        None | Some("http/protobuf") => {}
-        Some("grpc") => return Ok(Wanted::Grpc),
-        Some(other) => {
-            return Err(TraceError::Unsupported {
-                variable,
-                value: other.to_string(),
-                reason: "use http/protobuf for logs",
-            })
-        }
-    }
-    let headers = set("OTEL_EXPORTER_OTLP_LOGS_HEADERS")
-        .or_else(|| set("OTEL_EXPORTER_OTLP_HEADERS"))
-        .map(|text| {
-            text.split(',')
-                .filter_map(|pair| {
-                    let (name, value) = pair.split_once('=')?;
-                    Some((name.trim().to_string(), value.trim().to_string()))
-                })
-                .filter(|(name, _)| !name.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let timeout_variable = if set("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT").is_some() {
-        "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"
-    } else {
-        "OTEL_EXPORTER_OTLP_TIMEOUT"
-    };
-    let timeout = match set(timeout_variable) {
-        None => Duration::from_secs(10),
-        Some(ms) => match ms.parse::<u64>() {
-            Ok(ms) => Duration::from_millis(ms),
-            Err(_) => {
-                return Err(TraceError::Unsupported {
-                    variable: timeout_variable,
-                    value: ms,
-                    reason: "a timeout is a whole number of milliseconds",
-                })
-            }
-        },
-    };
-    Ok(Wanted::Http(Settings {
-        endpoint,
-        headers,
-        timeout,
-    }))
+/// What the environment, read through `var`, asks for: `None` when OTLP logs are off.
+pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Option<Settings>, TraceError> {
+    read(Signal::Logs, var)
 }
 
 /// Starts the exporting thread when the environment asks for OTLP logs; returns
 /// whether it did. Call once at start.
 pub fn start_from_env() -> Result<bool, TraceError> {
-    let settings = match wanted(|name| std::env::var(name).ok())? {
-        Wanted::Off => return Ok(false),
-        Wanted::Grpc => {
-            tracing::warn!(
-                "execution logs are not exported over OTLP/gRPC yet: set \
-                 OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf; stdout still has them"
-            );
-            return Ok(false);
-        }
-        Wanted::Http(settings) => settings,
+    let Some(settings) = wanted(|name| std::env::var(name).ok())? else {
+        return Ok(false);
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(settings.timeout)
-        .build()
-        .map_err(|e| TraceError::Exporter(e.to_string()))?;
+    let transport = Transport::new(&settings)?;
     let (sender, receiver) = mpsc::sync_channel(QUEUE_SIZE);
     if QUEUE.set(sender).is_err() {
         return Ok(true);
     }
     let exporter = Exporter {
-        client,
+        transport,
         settings,
         resource: resource(),
     };
@@ -187,6 +89,93 @@ pub fn start_from_env() -> Result<bool, TraceError> {
         .spawn(move || exporter.run(receiver))
         .map_err(|e| TraceError::Exporter(e.to_string()))?;
     Ok(true)
+}
+
+/// How the exporting thread reaches the collector.
+// One per process, made at start and never moved after: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Transport {
+    Http(reqwest::blocking::Client),
+    /// A gRPC channel, driven by a runtime of the exporting thread's own (the engine's
+    /// runtime never waits on the collector).
+    Grpc {
+        runtime: tokio::runtime::Runtime,
+        client: LogsServiceClient<Channel>,
+    },
+}
+
+impl Transport {
+    fn new(settings: &Settings) -> Result<Transport, TraceError> {
+        let failed = |e: &dyn std::fmt::Display| TraceError::Exporter(e.to_string());
+        match settings.protocol {
+            Protocol::HttpProtobuf => reqwest::blocking::Client::builder()
+                .timeout(settings.timeout)
+                .build()
+                .map(Transport::Http)
+                .map_err(|e| failed(&e)),
+            Protocol::Grpc if !settings.endpoint.starts_with("http://") => {
+                Err(TraceError::Exporter(format!(
+                    "OTLP logs over gRPC go to plaintext http:// endpoints only (no TLS \
+                     client is built in), not {}",
+                    settings.endpoint
+                )))
+            }
+            Protocol::Grpc => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| failed(&e))?;
+                let channel = {
+                    // The channel's connection task is spawned on this runtime.
+                    let _runtime = runtime.enter();
+                    Endpoint::from_shared(settings.endpoint.clone())
+                        .map_err(|e| failed(&e))?
+                        .timeout(settings.timeout)
+                        .connect_lazy()
+                };
+                Ok(Transport::Grpc {
+                    runtime,
+                    client: LogsServiceClient::new(channel),
+                })
+            }
+        }
+    }
+
+    /// Sends one request; `Err` says why the collector did not take it.
+    fn send(&self, settings: &Settings, request: ExportLogsServiceRequest) -> Result<(), String> {
+        match self {
+            Transport::Http(client) => {
+                let mut post = client
+                    .post(&settings.endpoint)
+                    .header("content-type", "application/x-protobuf")
+                    .body(request.encode_to_vec());
+                for (name, value) in &settings.headers {
+                    post = post.header(name, value);
+                }
+                match post.send() {
+                    Ok(response) if response.status().is_success() => Ok(()),
+                    Ok(response) => Err(format!("the collector answered {}", response.status())),
+                    Err(error) => Err(format!("the collector is unreachable: {error}")),
+                }
+            }
+            Transport::Grpc { runtime, client } => {
+                let mut request = tonic::Request::new(request);
+                for (name, value) in &settings.headers {
+                    let key =
+                        MetadataKey::<Ascii>::from_bytes(name.to_ascii_lowercase().as_bytes());
+                    let value = MetadataValue::try_from(value.as_str());
+                    if let (Ok(key), Ok(value)) = (key, value) {
+                        request.metadata_mut().insert(key, value);
+                    }
+                }
+                let mut client = client.clone();
+                runtime
+                    .block_on(client.export(request))
+                    .map(|_| ())
+                    .map_err(|status| format!("the collector answered {status}"))
+            }
+        }
+    }
 }
 
 /// Queues `lines` for export, never waiting: those the queue has no room for are
@@ -233,7 +222,7 @@ fn count_dropped(count: u64, reason: &str) {
 }
 
 struct Exporter {
-    client: reqwest::blocking::Client,
+    transport: Transport,
     settings: Settings,
     resource: Resource,
 }
@@ -277,20 +266,9 @@ impl Exporter {
             return;
         }
         let request = request(self.resource.clone(), lines, now_nanos());
-        let mut post = self
-            .client
-            .post(&self.settings.endpoint)
-            .header("content-type", "application/x-protobuf")
-            .body(request.encode_to_vec());
-        for (name, value) in &self.settings.headers {
-            post = post.header(name, value);
+        if let Err(failure) = self.transport.send(&self.settings, request) {
+            count_dropped(lines.len() as u64, &failure);
         }
-        let failure = match post.send() {
-            Ok(response) if response.status().is_success() => return,
-            Ok(response) => format!("the collector answered {}", response.status()),
-            Err(error) => format!("the collector is unreachable: {error}"),
-        };
-        count_dropped(lines.len() as u64, &failure);
     }
 }
 
@@ -397,61 +375,39 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn wanted_with(vars: &[(&str, &str)]) -> Result<Wanted, TraceError> {
+    fn wanted_with(vars: &[(&str, &str)]) -> Result<Option<Settings>, TraceError> {
         let vars: BTreeMap<&str, &str> = vars.iter().copied().collect();
         wanted(|name| vars.get(name).map(|v| v.to_string()))
     }
 
-    fn endpoint(wanted: Result<Wanted, TraceError>) -> Option<String> {
-        match wanted {
-            Ok(Wanted::Http(settings)) => Some(settings.endpoint),
-            _ => None,
-        }
+    #[test]
+    fn logs_follow_the_logs_variables() {
+        assert_eq!(wanted_with(&[]).ok(), Some(None));
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
+        let Ok(Some(settings)) = wanted_with(&[base]) else {
+            panic!("logs wanted");
+        };
+        assert_eq!(settings.endpoint, "http://collector:4318/v1/logs");
+        assert_eq!(
+            wanted_with(&[base, ("OTEL_LOGS_EXPORTER", "none")]).ok(),
+            Some(None)
+        );
+        let grpc = wanted_with(&[base, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc")]);
+        assert_eq!(
+            grpc.ok().flatten().map(|s| (s.protocol, s.endpoint)),
+            Some((Protocol::Grpc, "http://collector:4318/".to_string()))
+        );
     }
 
     #[test]
-    fn an_endpoint_turns_logs_on_and_the_usual_switches_turn_them_off() {
-        assert_eq!(wanted_with(&[]).ok(), Some(Wanted::Off));
-        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
-        assert_eq!(
-            endpoint(wanted_with(&[base])).as_deref(),
-            Some("http://collector:4318/v1/logs")
-        );
-        assert_eq!(
-            endpoint(wanted_with(&[
-                base,
-                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c/logs")
-            ]))
-            .as_deref(),
-            Some("http://c/logs")
-        );
-        assert_eq!(
-            wanted_with(&[base, ("OTEL_LOGS_EXPORTER", "none")]).ok(),
-            Some(Wanted::Off)
-        );
-        assert_eq!(
-            wanted_with(&[base, ("OTEL_SDK_DISABLED", "true")]).ok(),
-            Some(Wanted::Off)
-        );
-        assert_eq!(
-            wanted_with(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).ok(),
-            Some(Wanted::Grpc)
-        );
-        assert!(wanted_with(&[base, ("OTEL_LOGS_EXPORTER", "console")]).is_err());
-        assert!(wanted_with(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).is_err());
-        assert!(wanted_with(&[base, ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]).is_err());
-        let Ok(Wanted::Http(settings)) = wanted_with(&[
-            base,
-            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1, b = two"),
-            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "2500"),
+    fn grpc_over_tls_is_refused_at_start() {
+        let Ok(Some(settings)) = wanted_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ]) else {
             panic!("logs wanted");
         };
-        assert_eq!(
-            settings.headers,
-            vec![("a".into(), "1".into()), ("b".into(), "two".into())]
-        );
-        assert_eq!(settings.timeout, Duration::from_millis(2500));
+        assert!(Transport::new(&settings).is_err());
     }
 
     #[test]

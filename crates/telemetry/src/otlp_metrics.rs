@@ -1,12 +1,11 @@
 //! Metrics over OTLP, beside `GET /metrics`: the same instruments, pushed every
 //! `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60 s) to an OpenTelemetry
-//! collector when the environment names one, as it names one for traces:
-//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as it is, `/v1/metrics` included) or
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL). `OTEL_SDK_DISABLED=true` or
-//! `OTEL_METRICS_EXPORTER=none` keeps them off; any exporter but `otlp` and `none`, and
-//! the `http/json` protocol, are refused at start. Over `grpc` (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`,
-//! else `OTEL_EXPORTER_OTLP_PROTOCOL`) metrics are not exported yet: a warning says so
-//! and `/metrics` still serves them.
+//! collector when the environment names one, as it names one for traces (read by
+//! [`crate::otlp_env`]): `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as it is) or
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL), over OTLP/HTTP with protobuf bodies or
+//! over gRPC (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`).
+//! `OTEL_SDK_DISABLED=true` or `OTEL_METRICS_EXPORTER=none` keeps them off; any
+//! exporter but `otlp` and `none`, and the `http/json` protocol, are refused at start.
 //!
 //! Built at start ([`start_from_env`]), before the first instrument records anything;
 //! the instruments' provider then carries the OTLP reader beside the Prometheus one.
@@ -14,9 +13,10 @@
 
 use std::sync::Mutex;
 
-use opentelemetry_otlp::{MetricExporter, Protocol, WithExportConfig};
+use opentelemetry_otlp::{MetricExporter, WithExportConfig};
 use opentelemetry_sdk::metrics::PeriodicReader;
 
+use crate::otlp_env::{read, Protocol, Signal};
 use crate::trace::TraceError;
 
 /// The reader [`start_from_env`] built, for the instruments to take when they are made.
@@ -27,74 +27,32 @@ static READER: Mutex<Option<PeriodicReader<MetricExporter>>> = Mutex::new(None);
 pub enum Wanted {
     Off,
     Http,
-    /// Asked for over gRPC, which is not built for metrics.
     Grpc,
 }
 
-/// What the environment asks for.
+/// What the environment asks for ([`crate::otlp_env`]).
 pub fn wanted(var: impl Fn(&str) -> Option<String>) -> Result<Wanted, TraceError> {
-    let set = |name: &str| {
-        var(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Ok(Wanted::Off);
-    }
-    match set("OTEL_METRICS_EXPORTER").as_deref() {
-        None | Some("otlp") => {}
-        Some("none") => return Ok(Wanted::Off),
-        Some(other) => {
-            return Err(TraceError::Unsupported {
-                variable: "OTEL_METRICS_EXPORTER",
-                value: other.to_string(),
-                reason: "Cairn exports metrics with OTLP (otlp or none) and at /metrics",
-            })
-        }
-    }
-    if set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none()
-        && set("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
-    {
-        return Ok(Wanted::Off);
-    }
-    let (variable, protocol) = match set("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") {
-        Some(p) => ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", Some(p)),
-        None => (
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            set("OTEL_EXPORTER_OTLP_PROTOCOL"),
-        ),
-    };
-    match protocol.as_deref() {
-        None | Some("http/protobuf") => Ok(Wanted::Http),
-        Some("grpc") => Ok(Wanted::Grpc),
-        Some(other) => Err(TraceError::Unsupported {
-            variable,
-            value: other.to_string(),
-            reason: "use http/protobuf for metrics",
-        }),
-    }
+    Ok(match read(Signal::Metrics, var)? {
+        None => Wanted::Off,
+        Some(export) if export.protocol == Protocol::Grpc => Wanted::Grpc,
+        Some(_) => Wanted::Http,
+    })
 }
 
 /// Builds the OTLP metrics exporter the environment asks for, if any, and hands it to
-/// the instruments. Call once at start, before anything records a metric; returns
-/// whether metrics are exported over OTLP.
+/// the instruments. Call once at start, inside the Tokio runtime (the gRPC exporter
+/// needs one) and before anything records a metric; returns whether metrics are
+/// exported over OTLP.
 pub fn start_from_env() -> Result<bool, TraceError> {
-    match wanted(|name| std::env::var(name).ok())? {
+    let exporter = match wanted(|name| std::env::var(name).ok())? {
         Wanted::Off => return Ok(false),
-        Wanted::Grpc => {
-            tracing::warn!(
-                "metrics are not exported over OTLP/gRPC yet: set \
-                 OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf, or scrape /metrics"
-            );
-            return Ok(false);
-        }
-        Wanted::Http => {}
+        Wanted::Http => MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build(),
+        Wanted::Grpc => MetricExporter::builder().with_tonic().build(),
     }
-    let exporter = MetricExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .build()
-        .map_err(|e| TraceError::Exporter(e.to_string()))?;
+    .map_err(|e| TraceError::Exporter(e.to_string()))?;
     let reader = PeriodicReader::builder(exporter).build();
     if let Ok(mut slot) = READER.lock() {
         *slot = Some(reader);
@@ -120,36 +78,17 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_turns_metrics_on_and_the_usual_switches_turn_them_off() {
+    fn metrics_follow_the_metrics_variables() {
         assert_eq!(wanted_with(&[]).ok(), Some(Wanted::Off));
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
         assert_eq!(wanted_with(&[base]).ok(), Some(Wanted::Http));
-        assert_eq!(
-            wanted_with(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://c/v1/metrics")]).ok(),
-            Some(Wanted::Http)
-        );
         assert_eq!(
             wanted_with(&[base, ("OTEL_METRICS_EXPORTER", "none")]).ok(),
             Some(Wanted::Off)
         );
         assert_eq!(
-            wanted_with(&[base, ("OTEL_SDK_DISABLED", "true")]).ok(),
-            Some(Wanted::Off)
-        );
-        assert_eq!(
-            wanted_with(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).ok(),
+            wanted_with(&[base, ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")]).ok(),
             Some(Wanted::Grpc)
         );
-        assert_eq!(
-            wanted_with(&[
-                base,
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-                ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf")
-            ])
-            .ok(),
-            Some(Wanted::Http)
-        );
-        assert!(wanted_with(&[base, ("OTEL_METRICS_EXPORTER", "prometheus")]).is_err());
-        assert!(wanted_with(&[base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).is_err());
     }
 }

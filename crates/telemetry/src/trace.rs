@@ -62,15 +62,7 @@ pub enum TraceError {
     Exporter(String),
 }
 
-/// The OTLP transport, from `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or
-/// `OTEL_EXPORTER_OTLP_PROTOCOL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// `http/protobuf` (the OpenTelemetry default).
-    HttpProtobuf,
-    /// `grpc`.
-    Grpc,
-}
+pub use crate::otlp_env::Protocol;
 
 /// What the environment asks for; `None` from [`Settings::from_env`] means tracing is off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,56 +73,17 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads the standard variables through `var`: tracing is on when
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
-    /// unless `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
+    /// Reads the standard variables through `var` ([`crate::otlp_env`]): tracing is on
+    /// when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is
+    /// set, unless `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Settings>, TraceError> {
-        let set = |name: &str| {
-            var(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        if set("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            return Ok(None);
-        }
-        match set("OTEL_TRACES_EXPORTER").as_deref() {
-            None | Some("otlp") => {}
-            Some("none") => return Ok(None),
-            Some(other) => {
-                return Err(TraceError::Unsupported {
-                    variable: "OTEL_TRACES_EXPORTER",
-                    value: other.to_string(),
-                    reason: "Cairn exports traces with OTLP only (otlp or none)",
-                })
-            }
-        }
-        if set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none()
-            && set("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
-        {
-            return Ok(None);
-        }
-        let (variable, protocol) = match set("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-            Some(p) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Some(p)),
-            None => (
-                "OTEL_EXPORTER_OTLP_PROTOCOL",
-                set("OTEL_EXPORTER_OTLP_PROTOCOL"),
-            ),
-        };
-        let protocol = match protocol.as_deref() {
-            None | Some("http/protobuf") => Protocol::HttpProtobuf,
-            Some("grpc") => Protocol::Grpc,
-            Some(other) => {
-                return Err(TraceError::Unsupported {
-                    variable,
-                    value: other.to_string(),
-                    reason: "use grpc or http/protobuf",
-                })
-            }
-        };
-        Ok(Some(Settings {
-            protocol,
-            service_name_set: set("OTEL_SERVICE_NAME").is_some(),
-        }))
+        let service_name_set = var("OTEL_SERVICE_NAME").is_some_and(|v| !v.trim().is_empty());
+        Ok(
+            crate::otlp_env::read(crate::otlp_env::Signal::Traces, var)?.map(|export| Settings {
+                protocol: export.protocol,
+                service_name_set,
+            }),
+        )
     }
 }
 
@@ -617,50 +570,30 @@ mod tests {
     }
 
     #[test]
-    fn off_without_an_endpoint_or_when_disabled() {
+    fn traces_follow_the_traces_variables() {
         assert_eq!(Settings::from_env(env(&[])).ok().flatten(), None);
-        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
-        assert!(Settings::from_env(env(&[endpoint]))
-            .ok()
-            .flatten()
-            .is_some());
-        assert_eq!(
-            Settings::from_env(env(&[endpoint, ("OTEL_SDK_DISABLED", "true")]))
-                .ok()
-                .flatten(),
-            None
-        );
-        assert_eq!(
-            Settings::from_env(env(&[endpoint, ("OTEL_TRACES_EXPORTER", "none")]))
-                .ok()
-                .flatten(),
-            None
-        );
-        assert!(Settings::from_env(env(&[endpoint, ("OTEL_TRACES_EXPORTER", "zipkin")])).is_err());
-    }
-
-    #[test]
-    fn protocol_from_the_signal_variable_first() {
         let traces = (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             "http://127.0.0.1:4317",
         );
-        let grpc = Settings::from_env(env(&[traces, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]));
         assert_eq!(
-            grpc.ok().flatten().map(|s| s.protocol),
-            Some(Protocol::Grpc)
+            Settings::from_env(env(&[traces, ("OTEL_TRACES_EXPORTER", "none")]))
+                .ok()
+                .flatten(),
+            None
         );
-        let both = Settings::from_env(env(&[
+        let grpc = Settings::from_env(env(&[
             traces,
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "svc"),
         ]));
         assert_eq!(
-            both.ok().flatten().map(|s| s.protocol),
-            Some(Protocol::HttpProtobuf)
+            grpc.ok().flatten(),
+            Some(Settings {
+                protocol: Protocol::Grpc,
+                service_name_set: true
+            })
         );
-        let json = Settings::from_env(env(&[traces, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]));
-        assert!(json.is_err());
     }
 
     #[test]

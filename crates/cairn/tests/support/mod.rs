@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod otlp;
+
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/cairn-test";
 
 pub fn free_port() -> u16 {
