@@ -170,6 +170,20 @@ def moto():
     _stop(process)
 
 
+@pytest.fixture(scope="session")
+def s3(moto):
+    """A boto3 S3 client for moto's server (Distributed Maps' items and result files)."""
+    return moto.client("s3")
+
+
+@pytest.fixture
+def bucket(s3):
+    """A new, empty bucket in moto's S3, its name unique to the test."""
+    name = f"dmap-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
 def aws_client(service, endpoint):
     return boto3.session.Session().client(
         service, endpoint_url=endpoint, region_name=REGION,

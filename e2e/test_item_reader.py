@@ -6,23 +6,10 @@ The reader runs as a worker's task, through the same S3 client that talks to AWS
 Map then iterates the items it read. Each test's Map is one Pass state, so its output
 is the items (or batches) in order."""
 import json
-import uuid
 
 import pytest
 
 from conftest import ROLE, full_history, wait_for_end
-
-
-@pytest.fixture(scope="module")
-def s3(moto):
-    return moto.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"items-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def reader_map(reader=None, **fields):

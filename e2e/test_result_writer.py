@@ -9,18 +9,6 @@ import pytest
 from conftest import ROLE, full_history, wait_for_end
 
 
-@pytest.fixture(scope="module")
-def s3(moto):
-    return moto.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"results-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 def writer_map(writer, **fields):
     """Items from `$.items`; the iteration for 2 fails (error `Two`)."""
     state = {

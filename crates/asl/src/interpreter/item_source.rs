@@ -17,6 +17,7 @@
 use serde_json::{json, Value};
 
 use super::frame::{Frame, Waiting};
+use super::internal_task::Taken;
 use super::jsonata::States;
 use super::run::{Progress, Run};
 use super::{Command, Event, FrameId, TaskRequest};
@@ -128,52 +129,28 @@ impl Run<'_> {
     /// Takes up a task event for a Map reading its items; `false` when the event is for
     /// another kind of task (or none).
     pub(super) fn items_event(&mut self, event: &Event) -> bool {
-        let task = match event {
-            Event::TaskStarted { task }
-            | Event::TaskSucceeded { task, .. }
-            | Event::TaskFailed { task, .. }
-            | Event::TaskSubmitted { task, .. }
-            | Event::ActivityStarted { task, .. }
-            | Event::TaskHeartbeatTimedOut { task } => *task,
-            _ => return false,
+        let reading = |waiting: &Waiting, task| matches!(waiting, Waiting::ReadingItems { task: t } if *t == task);
+        let ended = match self.internal_task_event(
+            event,
+            reading,
+            names::ITEM_READER_FAILED,
+            "Reading the items timed out",
+        ) {
+            Taken::NotMine => return false,
+            Taken::GoesOn => return true,
+            Taken::Ended(ended) => ended,
         };
-        let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
-            return false;
-        };
-        let reading =
-            self.snapshot.frames.get(&frame_id).is_some_and(
-                |f| matches!(f.waiting, Waiting::ReadingItems { task: t } if t == task),
-            );
-        if !reading {
-            return false;
-        }
-        let result = match event {
-            Event::TaskSucceeded { output, .. } => match output.get("Items") {
-                Some(Value::Array(items)) => Ok(items.clone()),
-                _ => Err(Failure::new(
-                    names::ITEM_READER_FAILED,
-                    "The item reader returned no items array",
-                )),
-            },
-            Event::TaskFailed { error, cause, .. } => Err(Failure {
-                error: if error.starts_with("States.") {
-                    error.clone()
-                } else {
-                    names::ITEM_READER_FAILED.to_string()
-                },
-                cause: cause.clone(),
-            }),
-            Event::TaskHeartbeatTimedOut { .. } => Err(Failure::new(
+        let result = ended.outcome.and_then(|output| match output.get("Items") {
+            Some(Value::Array(items)) => Ok(items.clone()),
+            _ => Err(Failure::new(
                 names::ITEM_READER_FAILED,
-                "Reading the items timed out",
+                "The item reader returned no items array",
             )),
-            // Started or submitted: nothing to record, the read goes on.
-            _ => return true,
-        };
-        self.snapshot.tasks.remove(&task);
-        if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
+        });
+        self.snapshot.tasks.remove(&ended.task);
+        if let Some(frame) = self.snapshot.frames.get_mut(&ended.frame) {
             frame.waiting = Waiting::ItemsRead(result);
-            self.ready.push_back(frame_id);
+            self.ready.push_back(ended.frame);
         }
         true
     }

@@ -55,6 +55,7 @@ mod context;
 mod data;
 mod end;
 mod frame;
+mod internal_task;
 mod item_source;
 mod join;
 mod jsonata;

@@ -20,6 +20,7 @@
 use serde_json::Value;
 
 use super::frame::{FailedRun, Frame, Waiting};
+use super::internal_task::Taken;
 use super::join::Join;
 use super::jsonata::States;
 use super::run::{Progress, Run};
@@ -302,52 +303,31 @@ impl Run<'_> {
     /// Takes up a task event for a Map writing its results; `false` when the event is
     /// for another kind of task (or none).
     pub(super) fn results_event(&mut self, event: &Event) -> bool {
-        let task = match event {
-            Event::TaskStarted { task }
-            | Event::TaskSucceeded { task, .. }
-            | Event::TaskFailed { task, .. }
-            | Event::TaskSubmitted { task, .. }
-            | Event::ActivityStarted { task, .. }
-            | Event::TaskHeartbeatTimedOut { task } => *task,
-            _ => return false,
+        let writing = |waiting: &Waiting, task| {
+            matches!(waiting, Waiting::WritingResults { task: t }
+                | Waiting::FailingWritingResults { task: t, .. } if *t == task)
         };
-        let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
-            return false;
+        let ended = match self.internal_task_event(
+            event,
+            writing,
+            names::RESULT_WRITER_FAILED,
+            "Writing the results timed out",
+        ) {
+            Taken::NotMine => return false,
+            Taken::GoesOn => return true,
+            Taken::Ended(ended) => ended,
         };
-        let writing = self.snapshot.frames.get(&frame_id).is_some_and(|f| {
-            matches!(f.waiting, Waiting::WritingResults { task: t }
-                | Waiting::FailingWritingResults { task: t, .. } if t == task)
-        });
-        if !writing {
-            return false;
-        }
-        let result = match event {
-            Event::TaskSucceeded { output, .. } => Ok(output.clone()),
-            Event::TaskFailed { error, cause, .. } => Err(Failure {
-                error: if error.starts_with("States.") {
-                    error.clone()
-                } else {
-                    names::RESULT_WRITER_FAILED.to_string()
-                },
-                cause: cause.clone(),
-            }),
-            Event::TaskHeartbeatTimedOut { .. } => Err(Failure::new(
-                names::RESULT_WRITER_FAILED,
-                "Writing the results timed out",
-            )),
-            _ => return true,
-        };
-        self.snapshot.tasks.remove(&task);
-        if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
+        self.snapshot.tasks.remove(&ended.task);
+        if let Some(frame) = self.snapshot.frames.get_mut(&ended.frame) {
             frame.waiting = match std::mem::replace(&mut frame.waiting, Waiting::Enter) {
                 // The run failed already: whether the files were written or not, the
                 // Map fails with the run's error.
                 Waiting::FailingWritingResults { failed, .. } => {
                     Waiting::FailedResultsWritten(failed)
                 }
-                _ => Waiting::ResultsWritten(result),
+                _ => Waiting::ResultsWritten(ended.outcome),
             };
-            self.ready.push_back(frame_id);
+            self.ready.push_back(ended.frame);
         }
         true
     }
