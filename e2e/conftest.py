@@ -97,6 +97,17 @@ def _psql(sql):
     )
 
 
+def server_database_rows(sql):
+    """The rows (tab-separated text, one a line) `sql` reads in the database of the
+    session's Postgres `server`, for tests that check what it stores (`durable` ones)."""
+    database = f"cairn_e2e_{os.getpid()}"
+    done = subprocess.run(
+        ["psql", f"{POSTGRES}/{database}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+        check=True, capture_output=True, text=True,
+    )
+    return done.stdout.splitlines()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

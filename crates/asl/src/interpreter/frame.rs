@@ -124,7 +124,7 @@ pub(super) enum Waiting {
     },
     /// The items were read (or the read failed): the Map starts with them. Taken up
     /// in the step that sets it, never persisted as such.
-    ItemsRead(Result<Vec<Value>, crate::error::Failure>),
+    ItemsRead(Result<super::item_source::ReadItems, crate::error::Failure>),
     /// A Distributed Map that exports its results waits for the task that writes them
     /// (module `result_writer`).
     WritingResults {

@@ -1,4 +1,5 @@
-//! Large inline Maps kept out of the snapshot (see [`Limits::store_map_items_over`]).
+//! Large inline Maps, and Maps whose items a reader wrote as rows (module
+//! `item_source`), kept out of the snapshot (see [`Limits::store_map_items_over`]).
 //!
 //! A durable driver rewrites an execution's snapshot at every step. A Map that held all
 //! its items, its results so far and its input there would make each step cost as much
@@ -152,6 +153,11 @@ impl Run<'_> {
     }
 }
 
+/// How many items a stored Map's buffer is refilled up to.
+fn chunk_of(join: &Join) -> usize {
+    join.max_concurrency.clamp(16, 256)
+}
+
 /// The stored joins' frames.
 fn stored_joins(snapshot: &Snapshot) -> impl Iterator<Item = (FrameId, &Join, &StoredMap)> {
     snapshot
@@ -302,7 +308,7 @@ impl Run<'_> {
         map: &crate::model::Map,
     ) {
         let total = join.items.len();
-        let chunk = join.max_concurrency.clamp(16, 256);
+        let chunk = chunk_of(join);
         let mut rest = std::mem::take(&mut join.items)
             .into_iter()
             .enumerate()
@@ -311,6 +317,33 @@ impl Run<'_> {
         for (index, value) in rest {
             self.store(map_key, StoredKind::Item, index, value);
         }
+        self.hand_over(map_key, total, buffer, frame, join, map);
+    }
+
+    /// Hands a Map whose `total` items a reader wrote as the stored values of `map_key`
+    /// over to the driver before any iteration starts: the items come through
+    /// [`Snapshot::wanted`], and the state's input is stored.
+    pub(super) fn store_read_map(
+        &mut self,
+        map_key: u64,
+        total: usize,
+        frame: &mut Frame,
+        join: &mut Join,
+        map: &crate::model::Map,
+    ) {
+        self.hand_over(map_key, total, VecDeque::new(), frame, join, map);
+    }
+
+    fn hand_over(
+        &mut self,
+        map_key: u64,
+        total: usize,
+        buffer: VecDeque<Value>,
+        frame: &mut Frame,
+        join: &mut Join,
+        map: &crate::model::Map,
+    ) {
+        let chunk = chunk_of(join);
         let input = std::mem::take(&mut frame.input);
         self.store(map_key, StoredKind::Input, 0, input);
         // A JSONata ItemSelector may read `$states.input` in any of its expressions.
@@ -322,6 +355,7 @@ impl Run<'_> {
         if selection_without_input {
             join.effective_input = Value::Null;
         }
+        join.items = Vec::new();
         join.results = Vec::new();
         join.stored = Some(Box::new(StoredMap {
             map: map_key,
