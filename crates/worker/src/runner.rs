@@ -231,22 +231,22 @@ async fn invoke<S: Store>(
 }
 
 /// Invokes one attempt: as [`Targets::invoke`] does, except a Map's item read, whose
-/// items go into the store rather than into the task's output (`crate::s3::items`).
+/// items go into the store rather than into the task's output (`crate::s3::items`),
+/// and its results' write, which pages them from the store (`crate::s3::results`).
 async fn invoke_with_store<S: Store>(
     store: &S,
     targets: &Targets,
     invocation: &Invocation,
 ) -> TaskOutcome {
-    if invocation.resource != cairn_asl::interpreter::READ_ITEMS_RESOURCE {
+    let (arn, input) = (&invocation.execution_arn, &invocation.input);
+    let done = if invocation.resource == cairn_asl::interpreter::READ_ITEMS_RESOURCE {
+        crate::s3::items::read_item_rows(store, targets.s3(), arn, input).await
+    } else if invocation.resource == cairn_asl::distributed::results::WRITE_RESULTS_RESOURCE {
+        crate::s3::results::write_stored_results(store, targets.s3(), arn, input).await
+    } else {
         return targets.invoke(invocation).await;
-    }
-    let read = crate::s3::items::read_item_rows(
-        store,
-        targets.s3(),
-        &invocation.execution_arn,
-        &invocation.input,
-    );
-    match read.await {
+    };
+    match done {
         Ok(output) => TaskOutcome::Succeeded(output),
         Err(error) => error.into_outcome(),
     }

@@ -651,6 +651,7 @@ fn write_request(bucket: &str, results: Vec<ChildResult>) -> Value {
         output_type: OutputType::Json,
         transformation: Transformation::Compact,
         results,
+        stored: None,
     })
     .expect("serializable")
 }

@@ -129,6 +129,10 @@ pub(super) enum Waiting {
     /// (module `result_writer`).
     WritingResults {
         task: TaskId,
+        /// The key of the Map's stored values, which the writer read: released once
+        /// the write has ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stored: Option<u64>,
     },
     /// The results were written (the Map's output) or the write failed. Taken up in the
     /// step that sets it, never persisted as such.

@@ -16,8 +16,9 @@
 //!   straight into the stored values of the Map (kind Item, key [`rows_key`]), and
 //!   answers only `{"ItemCount": n}`. The Map starts as a stored Map with no item in its
 //!   snapshot and pulls them through `Snapshot::wanted`, so neither the task's output
-//!   nor the snapshot ever holds the items. A Map with a `ResultWriter` still reads
-//!   inline: its writer needs every result in the join.
+//!   nor the snapshot ever holds the items. Its `ResultWriter`, if it exports, pages
+//!   the results from the rows too (module `result_writer`); one with a `WriterConfig`
+//!   alone still reads inline, as it shapes every result into the Map's output.
 //! - **inline** (`{"Items": [...]}`), for drivers that keep nothing (`cairn run`, Express
 //!   executions): the Map starts with those items as if they had been its input.
 //!
@@ -161,16 +162,19 @@ impl Run<'_> {
             .resolve(&arguments, max_items)
             .map_err(|e| e.into_failure())?;
         let task_id = self.snapshot.next_task;
-        // A ResultWriter needs every result in the join (module `result_writer`).
-        let rows =
-            if self.snapshot.limits.store_map_items_over.is_some() && map.result_writer.is_none() {
-                Some(ItemRows {
-                    map: rows_key(task_id),
-                    batching: self.batching(frame, state, map, effective)?,
-                })
-            } else {
-                None
-            };
+        // A `WriterConfig` alone shapes every result inline: those need the join.
+        let inline_writer = map
+            .result_writer
+            .as_ref()
+            .is_some_and(|writer| writer.get("Resource").is_none());
+        let rows = if self.snapshot.limits.store_map_items_over.is_some() && !inline_writer {
+            Some(ItemRows {
+                map: rows_key(task_id),
+                batching: self.batching(frame, state, map, effective)?,
+            })
+        } else {
+            None
+        };
         let input = serde_json::to_value(ReadItemsRequest { reader, rows })
             .map_err(|e| Failure::new(names::ITEM_READER_FAILED, e.to_string()))?;
         self.snapshot.next_task += 1;

@@ -344,10 +344,19 @@ impl Run<'_> {
         map: &crate::model::Map,
     ) {
         let chunk = chunk_of(join);
-        let input = std::mem::take(&mut frame.input);
+        // A ResultWriter leaves the Map with its own output, without the results
+        // coming back: the state's input (for ResultPath) and the effective input (for
+        // the writer's Parameters) stay in the snapshot then.
+        let writes = map.result_writer.is_some();
+        let input = if writes {
+            frame.input.clone()
+        } else {
+            std::mem::take(&mut frame.input)
+        };
         self.store(map_key, StoredKind::Input, 0, input);
         // A JSONata ItemSelector may read `$states.input` in any of its expressions.
-        let selection_without_input = map.jsonata_item_selector.is_none()
+        let selection_without_input = !writes
+            && map.jsonata_item_selector.is_none()
             && !map
                 .item_selector
                 .as_ref()
@@ -369,6 +378,10 @@ impl Run<'_> {
             failed_selection: None,
             missing: false,
         }));
+    }
+
+    pub(super) fn store_value(&mut self, map: u64, kind: StoredKind, index: usize, value: Value) {
+        self.store(map, kind, index, value);
     }
 
     fn store(&mut self, map: u64, kind: StoredKind, index: usize, value: Value) {
