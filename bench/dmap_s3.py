@@ -14,6 +14,12 @@ its results (`ResultSelector`, so the output stays small). Prints:
   (WAL of the whole cluster in that time; nothing else should run).
 
     target/e2e-venv/bin/python bench/dmap_s3.py [--rows 100000] [--cairn target/debug/cairn]
+        [--result-writer]
+
+With `--result-writer` the Map exports its results to S3 (`ResultWriter`, JSONL,
+COMPACT) instead of returning them: its output is then the manifest's location, and the
+run checks the manifest lists one SUCCEEDED file. Without it the Map returns every
+result (counted by `ResultSelector`), which the server must hold at the end.
 
 Needs target/e2e-venv (boto3, moto[server]) and psql; the server's database is dropped
 at the end.
@@ -73,6 +79,7 @@ def main():
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--cairn", default="target/debug/cairn")
     parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--result-writer", action="store_true")
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items()
@@ -114,6 +121,13 @@ def main():
                               "States": {"Touch": {"Type": "Pass", "End": True}}},
             "ResultSelector": {"count.$": "States.ArrayLength($)"},
         }}}
+        if args.result_writer:
+            state = definition["States"]["Rows"]
+            del state["ResultSelector"]
+            state["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                                     "Parameters": {"Bucket": "bench", "Prefix": "out"},
+                                     "WriterConfig": {"OutputType": "JSONL",
+                                                      "Transformation": "COMPACT"}}
         machine = call(endpoint, "CreateStateMachine", {
             "name": "dmap-s3", "definition": json.dumps(definition),
             "roleArn": ROLE})["stateMachineArn"]
@@ -137,9 +151,16 @@ def main():
         if described["status"] != "SUCCEEDED":
             raise SystemExit(f"the execution ended {described['status']}: "
                              f"{described.get('error')} {described.get('cause')}")
-        count = json.loads(described["output"])["count"]
-        assert count == args.rows, (count, args.rows)
-        print(f"rows {args.rows} ({len(body) / 1e6:.1f} MB CSV), MaxConcurrency "
+        output = json.loads(described["output"])
+        if args.result_writer:
+            key = output["ResultWriterDetails"]["Key"]
+            manifest = json.loads(s3.get_object(Bucket="bench", Key=key)["Body"].read())
+            files = manifest["ResultFiles"]
+            assert len(files["SUCCEEDED"]) == 1 and not files["FAILED"], manifest
+        else:
+            assert output["count"] == args.rows, (output["count"], args.rows)
+        writer = ", ResultWriter" if args.result_writer else ""
+        print(f"rows {args.rows} ({len(body) / 1e6:.1f} MB CSV){writer}, MaxConcurrency "
               f"{args.concurrency}: {run_seconds:.2f} s, {args.rows / run_seconds:,.0f} items/s, "
               f"first iteration after {first:.2f} s, peak server RSS {rss:.0f} MB, "
               f"WAL {wal / 1e6:.1f} MB = {wal / args.rows:,.0f} bytes/item")

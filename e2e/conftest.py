@@ -97,6 +97,17 @@ def _psql(sql):
     )
 
 
+def server_database_rows(sql):
+    """The rows (tab-separated text, one a line) `sql` reads in the database of the
+    session's Postgres `server`, for tests that check what it stores (`durable` ones)."""
+    database = f"cairn_e2e_{os.getpid()}"
+    done = subprocess.run(
+        ["psql", f"{POSTGRES}/{database}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+        check=True, capture_output=True, text=True,
+    )
+    return done.stdout.splitlines()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,6 +179,20 @@ def moto():
     fake.client = lambda service: aws_client(service, endpoint)
     yield fake
     _stop(process)
+
+
+@pytest.fixture(scope="session")
+def s3(moto):
+    """A boto3 S3 client for moto's server (Distributed Maps' items and result files)."""
+    return moto.client("s3")
+
+
+@pytest.fixture
+def bucket(s3):
+    """A new, empty bucket in moto's S3, its name unique to the test."""
+    name = f"dmap-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    return name
 
 
 def aws_client(service, endpoint):

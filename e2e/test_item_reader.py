@@ -6,23 +6,11 @@ The reader runs as a worker's task, through the same S3 client that talks to AWS
 Map then iterates the items it read. Each test's Map is one Pass state, so its output
 is the items (or batches) in order."""
 import json
-import uuid
+import time
 
 import pytest
 
-from conftest import ROLE, full_history, wait_for_end
-
-
-@pytest.fixture(scope="module")
-def s3(moto):
-    return moto.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"items-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=name)
-    return name
+from conftest import ROLE, full_history, server_database_rows, wait_for_end
 
 
 def reader_map(reader=None, **fields):
@@ -225,3 +213,50 @@ def test_an_s3_inventory_manifest(sfn, unique, s3, bucket):
         {"Bucket": "src", "Key": "photos/b.jpg", "Size": "200"},
         {"Bucket": "src", "Key": "photos/c, d.jpg", "Size": "300"},
     ]
+
+
+@pytest.mark.durable
+def test_items_read_are_stored_as_rows_not_in_the_snapshot(sfn, unique, s3, bucket):
+    """The reader writes the items into the Map's stored values and answers only their
+    count: while the Map runs, the rows are there and the execution's snapshot holds
+    no more than the items it has started or buffered."""
+    lines = "".join(json.dumps({"n": n, "tag": "rowmark"}) + "\n" for n in range(60))
+    s3.put_object(Bucket=bucket, Key="rows.jsonl", Body=lines.encode())
+    definition = json.dumps({"StartAt": "Run", "States": {"Run": {
+        "Type": "Map", "End": True, "MaxConcurrency": 2,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSONL"},
+                       "Parameters": {"Bucket": bucket, "Key": "rows.jsonl"}},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Hold",
+            "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}},
+        },
+    }}})
+    arn = sfn.create_state_machine(name=unique("rows"), roleArn=ROLE,
+                                   definition=definition)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    quoted = execution.replace("'", "''")
+    rows = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rows = server_database_rows(
+            f"select idx, value::text from stored_map_values "
+            f"where execution_arn = '{quoted}' and kind = 0 order by idx")
+        started = [e for e in full_history(sfn, execution)
+                   if e["type"] == "MapRunStarted"]
+        if len(rows) == 60 and started:
+            break
+        time.sleep(0.2)
+    assert len(rows) == 60, rows
+    assert [json.loads(r.split("|", 1)[1]) for r in rows] == \
+        [{"n": n, "tag": "rowmark"} for n in range(60)]
+    [snapshot] = server_database_rows(
+        f"select snapshot::text from executions where arn = '{quoted}'")
+    # At most a buffer (16) and the running iterations (2) of the 60 items.
+    assert snapshot.count("rowmark") <= 18, snapshot
+    [run] = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    counts = sfn.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]
+    assert counts["total"] == 60, counts
+    sfn.stop_execution(executionArn=execution)
+    assert wait_for_end(sfn, execution)["status"] == "ABORTED"

@@ -9,18 +9,6 @@ import pytest
 from conftest import ROLE, full_history, wait_for_end
 
 
-@pytest.fixture(scope="module")
-def s3(moto):
-    return moto.client("s3")
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"results-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 def writer_map(writer, **fields):
     """Items from `$.items`; the iteration for 2 fails (error `Two`)."""
     state = {
@@ -55,13 +43,34 @@ def run(sfn, unique, definition, input):
     return execution, wait_for_end(sfn, execution)
 
 
+def from_source(source, s3, bucket, definition, input):
+    """`definition` and `input` as they are (`inline`: the Map's items in `$.items`), or
+    with the items put in S3 as JSON Lines and read by an `ItemReader` (`reader`: the
+    server keeps them, and the results, as rows, and the writer pages them from there)."""
+    if source == "inline":
+        return definition, input
+    key = f"items-{uuid.uuid4().hex[:8]}.jsonl"
+    lines = "".join(json.dumps(item) + "\n" for item in input.pop("items"))
+    s3.put_object(Bucket=bucket, Key=key, Body=lines.encode())
+    parsed = json.loads(definition)
+    state = parsed["States"]["Run"]
+    del state["ItemsPath"]
+    state["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSONL"},
+                           "Parameters": {"Bucket": bucket, "Key": key}}
+    return json.dumps(parsed), input
+
+
 def read_json(s3, bucket, key):
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def test_results_and_manifest_in_aws_shapes(sfn, unique, s3, bucket):
-    execution, ended = run(sfn, unique, writer_map(export(bucket), ToleratedFailureCount=1),
-                           {"items": [1, 2, 3], "prefix": "runs"})
+@pytest.mark.parametrize("source", ["inline", "reader"])
+def test_results_and_manifest_in_aws_shapes(sfn, unique, s3, bucket, source):
+    definition, input = from_source(
+        source, s3, bucket, writer_map(export(bucket), ToleratedFailureCount=1),
+        {"items": [1, 2, 3], "prefix": "runs"})
+    execution, ended = run(sfn, unique, definition, input)
     assert ended["status"] == "SUCCEEDED", ended
     output = json.loads(ended["output"])
     map_run = output["MapRunArn"]
@@ -123,14 +132,17 @@ def test_an_unwritable_bucket_is_result_writer_failed_and_caught(sfn, unique):
     assert "NoSuchBucket" in error["Cause"], error
 
 
-def test_a_run_failed_beyond_its_tolerance_writes_its_files_then_fails(sfn, unique, s3, bucket):
+@pytest.mark.parametrize("source", ["inline", "reader"])
+def test_a_run_failed_beyond_its_tolerance_writes_its_files_then_fails(sfn, unique, s3, bucket,
+                                                                     source):
     # STANDARD children one at a time: 1 succeeds, 2 fails past a tolerance of none, and
     # 3 and 4 never start (PENDING). The files are written, then the Map fails.
     definition = json.loads(writer_map(export(bucket), ToleratedFailureCount=0,
                                        MaxConcurrency=1))
     definition["States"]["Run"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
-    execution, ended = run(sfn, unique, json.dumps(definition),
-                           {"items": [1, 2, 3, 4], "prefix": "failed"})
+    definition, input = from_source(source, s3, bucket, json.dumps(definition),
+                                    {"items": [1, 2, 3, 4], "prefix": "failed"})
+    execution, ended = run(sfn, unique, definition, input)
     assert ended["status"] == "FAILED", ended
     assert ended["error"] == "States.ExceedToleratedFailureThreshold", ended
 

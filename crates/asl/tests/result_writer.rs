@@ -4,34 +4,16 @@
 //! and leaves with the task's answer; a failed write is `States.ResultWriterFailed` for
 //! Retry and Catch; a `WriterConfig` without export shapes the inline results.
 
+mod pure_run;
+
 use cairn_asl::distributed::results::{ResultClass, WriteResultsRequest, WRITE_RESULTS_RESOURCE};
-use cairn_asl::driver::{self, RunOptions, TaskHandler};
-use cairn_asl::interpreter::{ExecutionInfo, Limits, TaskRequest};
+use cairn_asl::driver::{self, TaskHandler};
+use cairn_asl::interpreter::TaskRequest;
 use cairn_asl::status::ExecutionStatus;
 use cairn_asl::task::TaskOutcome;
-use cairn_asl::timestamp::Timestamp;
 use cairn_asl::validate::{validate, ValidateOptions};
-use cairn_asl::StateMachine;
+use pure_run::{machine, options};
 use serde_json::{json, Value};
-
-fn machine(definition: &Value) -> StateMachine {
-    let options = ValidateOptions {
-        refuse_not_built: true,
-        ..ValidateOptions::default()
-    };
-    match validate(&definition.to_string(), &options) {
-        Ok((machine, _)) => machine,
-        Err(diagnostics) => panic!("invalid definition: {diagnostics:?}"),
-    }
-}
-
-fn options() -> RunOptions {
-    RunOptions {
-        info: ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000)),
-        limits: Limits::default(),
-        seed: 3,
-    }
-}
 
 /// Answers the writer's task (or fails it), remembering the requests.
 struct Writer {

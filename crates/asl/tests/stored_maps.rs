@@ -416,3 +416,129 @@ fn a_map_whose_stored_items_never_come_back_fails() {
         .expect("ExecutionFailed");
     assert_eq!(failed.details.error.as_deref(), Some("States.Runtime"));
 }
+
+/// A Distributed Map whose reader writes its items as rows (module `item_source`): the
+/// read task is asked for rows, with the evaluated ItemBatcher, and answers only the
+/// count; the Map then pulls its batches as a stored Map, so the snapshot never holds
+/// more than the running iterations and a buffer, whatever the number of items.
+#[test]
+fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
+    use cairn_asl::distributed::batch::Batcher;
+    use cairn_asl::interpreter::{ItemRows, ReadItemsRequest, READ_ITEMS_RESOURCE};
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": true, "MaxConcurrency": 3,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSONL"},
+                       "Parameters": {"Bucket": "b", "Key": "k"}},
+        "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"from.$": "$.from"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "T", "States": {"T": {"Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": true}}}}}});
+    let machine = machine(&definition);
+    type Store = std::collections::BTreeMap<(u64, StoredKind, u64), StoredValue>;
+    let mut store = Store::new();
+    let mut finish = None;
+    let mut keep = |store: &mut Store, commands: Vec<Command>, tasks: &mut Vec<TaskRequest>| {
+        for command in commands {
+            match command {
+                Command::Finish(f) => finish = Some(f),
+                Command::Store(v) => {
+                    store.insert((v.map, v.kind, v.index), v);
+                }
+                Command::ReleaseStored { map } => store.retain(|key, _| key.0 != map),
+                Command::InvokeTask(t) => tasks.push(t),
+                _ => {}
+            }
+        }
+    };
+    let clock = |s: i64| Clock {
+        now: Timestamp::from_unix_millis(1_700_000_000_000 + s),
+        seed: s as u64,
+        entropy: [0; 32],
+    };
+    let limits = Limits::default().storing_maps_over(1_000_000);
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000));
+    let input = json!({"from": "here"});
+    let (mut snapshot, out) = interpreter::start(&machine, info, input, limits, clock(0));
+    let mut tasks = Vec::new();
+    keep(&mut store, out.commands, &mut tasks);
+    let read = tasks.pop().expect("the read task");
+    assert_eq!(read.resource, READ_ITEMS_RESOURCE);
+    let request: ReadItemsRequest = serde_json::from_value(read.input).expect("a read request");
+    let ItemRows { map, batching } = request.rows.expect("rows asked for");
+    let batching = batching.expect("the batcher, evaluated");
+    assert_eq!(batching.batch_input, Some(json!({"from": "here"})));
+    // The worker's part: the items, batched, into rows.
+    let items: Vec<Value> = (0..2_000)
+        .map(|n| json!({"n": n, "marker": "xyzzy"}))
+        .collect();
+    let mut batcher = Batcher::new(batching);
+    let mut rows = Vec::new();
+    for item in items {
+        rows.extend(batcher.push(item).expect("fits"));
+    }
+    rows.extend(batcher.finish());
+    for (index, value) in rows.iter().enumerate() {
+        let kind = StoredKind::Item;
+        let index = index as u64;
+        let value = value.clone();
+        store.insert(
+            (map, kind, index),
+            StoredValue {
+                map,
+                kind,
+                index,
+                value,
+            },
+        );
+    }
+    let count = json!({ "ItemCount": rows.len() });
+    let out = interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::TaskSucceeded {
+            task: read.task,
+            output: count,
+        },
+        clock(1),
+    );
+    let started = out
+        .history
+        .iter()
+        .find(|e| e.event_type == "MapStateStarted")
+        .expect("MapStateStarted");
+    assert_eq!(started.details.length, Some(1_000));
+    keep(&mut store, out.commands, &mut tasks);
+    let mut largest = 0;
+    let mut tick = 2;
+    loop {
+        if snapshot.needs_resume() {
+            let wanted = snapshot.wanted();
+            let values = store.values().cloned().collect();
+            snapshot.restore(&wanted, values);
+            let out = interpreter::step(&machine, &mut snapshot, Event::Resume, clock(tick));
+            tick += 1;
+            keep(&mut store, out.commands, &mut tasks);
+        }
+        let saved = serde_json::to_string(&snapshot).expect("serializable");
+        largest = largest.max(saved.len());
+        let Some(task) = tasks.pop() else { break };
+        let out = interpreter::step(
+            &machine,
+            &mut snapshot,
+            Event::TaskSucceeded {
+                task: task.task,
+                output: task.input,
+            },
+            clock(tick),
+        );
+        tick += 1;
+        keep(&mut store, out.commands, &mut tasks);
+    }
+    assert_eq!(snapshot.status, cairn_asl::ExecutionStatus::Succeeded);
+    let output = finish.and_then(|f| f.output).expect("an output");
+    assert_eq!(output, Value::Array(rows));
+    // 2,000 items of ≈ 30 bytes: the Map's items alone would be ≈ 60 KB.
+    assert!(largest < 20_000, "the snapshot reached {largest} bytes");
+    assert!(store.is_empty(), "the Map's rows are released once it ends");
+}

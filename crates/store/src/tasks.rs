@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use cairn_asl::interpreter::{Event, TaskRequest};
+use cairn_asl::interpreter::{Event, StoredKind, TaskRequest};
+use serde_json::Value;
 
 use crate::Result;
 
@@ -114,6 +115,30 @@ pub trait Tasks: Send + Sync {
 
     /// Gives back every lease `owner` holds (graceful shutdown); how many there were.
     fn release_leases(&self, owner: &str) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Writes `values` as the stored values of kind `kind` of the Map keyed `map` in
+    /// execution `execution_arn` (see `cairn_asl::interpreter::StoredValue`), at indexes
+    /// `first`, `first + 1`, …, in one transaction. A value written again replaces the
+    /// one there, so a task that writes them (a Map's item reader) may run again.
+    fn store_map_values(
+        &self,
+        execution_arn: &str,
+        map: u64,
+        kind: StoredKind,
+        first: u64,
+        values: &[Value],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Up to `limit` stored values of kind `kind` of the Map keyed `map`, from index
+    /// `from` on, in index order, with their indexes.
+    fn map_values(
+        &self,
+        execution_arn: &str,
+        map: u64,
+        kind: StoredKind,
+        from: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, Value)>>> + Send;
 }
 
 /// The event [`Tasks::record_submission`] records for the invocation's `event`: a

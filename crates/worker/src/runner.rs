@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_asl::task::TaskOutcome;
 use cairn_store::tasks::{Completion, LeasedTask};
 use cairn_store::Store;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -210,7 +211,7 @@ async fn invoke<S: Store>(
         let attempt = cairn_telemetry::trace::within_parent(
             task.trace_parent.as_deref(),
             task.trace_state.as_deref(),
-            targets.invoke(&invocation),
+            invoke_with_store(store, targets, &invocation),
         );
         let invoke = cairn_telemetry::timed_task(&task.resource, attempt);
         tokio::pin!(invoke);
@@ -227,6 +228,28 @@ async fn invoke<S: Store>(
     };
     let event = outcome.into_event(task.task_id as u64);
     (Completion { task, event }, false)
+}
+
+/// Invokes one attempt: as [`Targets::invoke`] does, except a Map's item read, whose
+/// items go into the store rather than into the task's output (`crate::s3::items`),
+/// and its results' write, which pages them from the store (`crate::s3::results`).
+async fn invoke_with_store<S: Store>(
+    store: &S,
+    targets: &Targets,
+    invocation: &Invocation,
+) -> TaskOutcome {
+    let (arn, input) = (&invocation.execution_arn, &invocation.input);
+    let done = if invocation.resource == cairn_asl::interpreter::READ_ITEMS_RESOURCE {
+        crate::s3::items::read_item_rows(store, targets.s3(), arn, input).await
+    } else if invocation.resource == cairn_asl::distributed::results::WRITE_RESULTS_RESOURCE {
+        crate::s3::results::write_stored_results(store, targets.s3(), arn, input).await
+    } else {
+        return targets.invoke(invocation).await;
+    };
+    match done {
+        Ok(output) => TaskOutcome::Succeeded(output),
+        Err(error) => error.into_outcome(),
+    }
 }
 
 /// Most outcomes recorded in one commit.

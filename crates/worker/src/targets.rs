@@ -217,6 +217,11 @@ impl Targets {
         result
     }
 
+    /// The S3 client a Distributed Map's item reader and result writer use, if any.
+    pub fn s3(&self) -> Option<&crate::s3::S3Client> {
+        self.s3.as_ref()
+    }
+
     /// Invokes one attempt as TestState does: like [`Targets::invoke`], and an HTTP
     /// Task's exchange recorded in `recording` (only an HTTP Task fills it).
     pub async fn invoke_recorded(

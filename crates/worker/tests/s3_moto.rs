@@ -17,7 +17,8 @@ use cairn_asl::distributed::results::{
     ChildExecution, ChildOutcome, ChildResult, WriteResultsRequest,
 };
 use cairn_asl::error::Failure;
-use cairn_worker::s3::results::write_results;
+use cairn_worker::s3::items::read_item_rows;
+use cairn_worker::s3::results::{write_results, write_stored_results};
 use cairn_worker::s3::{ItemStream, ResultUpload, S3Client};
 use cairn_worker::InvokeError;
 use moto::Moto;
@@ -650,6 +651,7 @@ fn write_request(bucket: &str, results: Vec<ChildResult>) -> Value {
         output_type: OutputType::Json,
         transformation: Transformation::Compact,
         results,
+        stored: None,
     })
     .expect("serializable")
 }
@@ -725,4 +727,162 @@ async fn the_write_results_task_fails_on_a_missing_bucket_and_a_bad_input() {
         write_results(Some(&client), &json!({"Results": 1})).await,
         Err(InvokeError::BadParameters(_))
     ));
+}
+
+/// Reads `input` into `store`'s rows for `arn` twice (a retried or leased-again read),
+/// checking each answer is only the count; the rows then.
+async fn read_rows_twice<S: cairn_store::Store>(
+    store: &S,
+    client: &S3Client,
+    arn: &str,
+    input: &Value,
+    expected: u64,
+) -> Vec<(u64, Value)> {
+    use cairn_asl::interpreter::StoredKind;
+    for _ in 0..2 {
+        let output = read_item_rows(store, Some(client), arn, input)
+            .await
+            .expect("read");
+        assert_eq!(output, json!({ "ItemCount": expected }));
+    }
+    let map = input["Rows"]["Map"].as_u64().expect("a map key");
+    store
+        .map_values(arn, map, StoredKind::Item, 0, u64::MAX)
+        .await
+        .expect("rows")
+}
+
+/// 2,500 JSONL items: more than two inserts' worth.
+async fn put_many_lines(client: &S3Client) -> u64 {
+    let lines: String = (0..2_500).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    put(client, "many.jsonl", lines.as_bytes()).await;
+    2_500
+}
+
+async fn items_go_into_rows_once_and_the_answer_is_the_count<S: cairn_store::Store>(
+    store: S,
+    client: &S3Client,
+) {
+    let count = put_many_lines(client).await;
+    let reader = object("many.jsonl", ObjectFormat::Jsonl, None);
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:rows";
+    let input = json!({"Reader": reader, "Rows": {"Map": 1_099_511_627_777u64}});
+    let rows = read_rows_twice(&store, client, arn, &input, count).await;
+    assert_eq!(rows.len() as u64, count, "a second read duplicates no row");
+    for (at, (index, value)) in rows.iter().enumerate() {
+        assert_eq!(*index, at as u64);
+        assert_eq!(value, &json!({ "n": at }));
+    }
+    // Batched: a row is a batch, as the Map's children will get it.
+    let input = json!({"Reader": reader, "Rows": {"Map": 7, "Batching": {
+        "max_items": 1000, "max_bytes": null, "batch_input": {"b": 1}}}});
+    let rows = read_rows_twice(&store, client, arn, &input, 3).await;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].1["BatchInput"], json!({"b": 1}));
+    assert_eq!(rows[0].1["Items"].as_array().map(Vec::len), Some(1000));
+    assert_eq!(rows[2].1["Items"][499], json!({"n": 2499}));
+}
+
+#[tokio::test]
+async fn the_read_items_task_writes_rows_in_postgres() {
+    let (_moto, client) = setup().await;
+    let (store, _) = cairn_store::testing::fresh_store("read_rows", 4)
+        .await
+        .expect("store");
+    items_go_into_rows_once_and_the_answer_is_the_count(store, &client).await;
+}
+
+#[tokio::test]
+async fn the_read_items_task_writes_rows_in_memory() {
+    let (_moto, client) = setup().await;
+    let store = cairn_store::memory::MemoryStore::new();
+    items_go_into_rows_once_and_the_answer_is_the_count(store, &client).await;
+}
+
+#[tokio::test]
+async fn a_read_without_rows_answers_the_items() {
+    let (_moto, client) = setup().await;
+    put(&client, "few.jsonl", b"{\"n\":1}\n{\"n\":2}\n").await;
+    let store = cairn_store::memory::MemoryStore::new();
+    let input = json!({"Reader": object("few.jsonl", ObjectFormat::Jsonl, None)});
+    let output = read_item_rows(&store, Some(&client), "arn", &input)
+        .await
+        .expect("read");
+    assert_eq!(output, json!({"Items": [{"n": 1}, {"n": 2}]}));
+}
+
+/// 2,500 items kept as rows: a page and a half past the writer's page size. Every
+/// tenth failed (its result the error output), the last 100 never ran.
+async fn results_are_paged_from_the_rows<S: cairn_store::Store>(store: S, client: &S3Client) {
+    use cairn_asl::distributed::results::{RunFacts, StoredResults};
+    use cairn_asl::interpreter::StoredKind;
+    client.create_bucket("paged").await.expect("bucket");
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:orders:paged";
+    let map = 1_099_511_627_776u64;
+    let inputs: Vec<Value> = (0..2_500).map(|n| json!({"n": n})).collect();
+    store
+        .store_map_values(arn, map, StoredKind::Item, 0, &inputs)
+        .await
+        .expect("items");
+    let results: Vec<Value> = (0..2_400)
+        .map(|n| match n % 10 {
+            0 => json!({"Error": "Ten", "Cause": format!("item {n}")}),
+            _ => json!({"doubled": n * 2}),
+        })
+        .collect();
+    store
+        .store_map_values(arn, map, StoredKind::Result, 0, &results)
+        .await
+        .expect("results");
+    let mut request: Value = write_request("paged", Vec::new());
+    request["stored"] = serde_json::to_value(StoredResults {
+        map,
+        total: 2_500,
+        failed: (0..2_400).step_by(10).collect(),
+        run: RunFacts {
+            map_run_arn: MAP_RUN.into(),
+            start_date: "2026-01-02T03:04:05.006Z".into(),
+            stop_date: "2026-01-02T03:04:06.007Z".into(),
+            redrive_count: 0,
+        },
+    })
+    .expect("serializable");
+    // A worker without a store cannot write them, and says so.
+    assert!(write_results(Some(client), &request).await.is_err());
+    let output = write_stored_results(&store, Some(client), arn, &request)
+        .await
+        .expect("written");
+    let folder = "out/7d1e2a10-0b1c-3c7e-9f2a-1c2d3e4f5a6b/";
+    assert_eq!(
+        output["ResultWriterDetails"]["Key"],
+        json!(format!("{folder}manifest.json"))
+    );
+    let (succeeded, _) = get_json(client, "paged", &format!("{folder}SUCCEEDED_0.json")).await;
+    let expected: Vec<Value> = (0..2_400)
+        .filter(|n| n % 10 != 0)
+        .map(|n| json!({"doubled": n * 2}))
+        .collect();
+    assert_eq!(succeeded, Value::Array(expected));
+    let (failed, _) = get_json(client, "paged", &format!("{folder}FAILED_0.json")).await;
+    assert_eq!(failed.as_array().map(Vec::len), Some(240));
+    assert_eq!(failed[3]["Cause"], "item 30");
+    assert_eq!(failed[3]["Input"], "{\"n\":30}");
+    let (pending, _) = get_json(client, "paged", &format!("{folder}PENDING_0.json")).await;
+    assert_eq!(pending.as_array().map(Vec::len), Some(100));
+    assert_eq!(pending[99]["Input"], "{\"n\":2499}");
+}
+
+#[tokio::test]
+async fn stored_results_are_paged_from_postgres() {
+    let (_moto, client) = setup().await;
+    let (store, _) = cairn_store::testing::fresh_store("paged_results", 4)
+        .await
+        .expect("store");
+    results_are_paged_from_the_rows(store, &client).await;
+}
+
+#[tokio::test]
+async fn stored_results_are_paged_from_memory() {
+    let (_moto, client) = setup().await;
+    results_are_paged_from_the_rows(cairn_store::memory::MemoryStore::new(), &client).await;
 }

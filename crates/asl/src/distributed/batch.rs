@@ -12,7 +12,8 @@ use crate::distributed::ReadError;
 
 /// The batching of one Map Run: [`crate::distributed::config::ItemBatcherSpec::resolve`]
 /// builds it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Batching {
     /// At most this many items a batch; `None`: no count limit.
     pub max_items: Option<u64>,

@@ -77,7 +77,91 @@ pub struct WriteResultsRequest {
     pub map_run_arn: String,
     pub output_type: OutputType,
     pub transformation: Transformation,
+    /// Every item's result in item order, when the Map kept them in its join.
+    #[serde(default)]
     pub results: Vec<ChildResult>,
+    /// Where the results are when the driver keeps them (a stored Map): the worker
+    /// pages them from the store, so they are never whole in a task's input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<StoredResults>,
+}
+
+/// A stored Map's results, as the writer finds them among the execution's stored
+/// values: item `i`'s input is the Item row `i` (the child's input, after
+/// `ItemSelector`), its result the Result row `i` (none: PENDING).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredResults {
+    /// The Map's key among the stored values.
+    pub map: u64,
+    pub total: u64,
+    /// The items whose child failed (their Result row is the error output).
+    pub failed: Vec<u64>,
+    /// What every record says of the children's runs.
+    pub run: RunFacts,
+}
+
+/// What the records of one Map Run's children share: dates (the Map state's entry and
+/// the write) and the redrive count.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunFacts {
+    pub map_run_arn: String,
+    pub start_date: String,
+    pub stop_date: String,
+    pub redrive_count: u64,
+}
+
+impl RunFacts {
+    /// The result of item `index`: its child's (succeeded, or failed as `failed`
+    /// says) when it has a `result`, else PENDING.
+    pub fn child_result(
+        &self,
+        index: u64,
+        input: Value,
+        result: Option<Value>,
+        failed: bool,
+    ) -> ChildResult {
+        let Some(value) = result else {
+            return ChildResult::Pending { input };
+        };
+        let outcome = if failed {
+            let text = |field: &str| value.get(field).and_then(Value::as_str).map(String::from);
+            ChildOutcome::Failed {
+                error: text("Error"),
+                cause: text("Cause"),
+            }
+        } else {
+            ChildOutcome::Succeeded { output: value }
+        };
+        let name = index.to_string();
+        let (execution_arn, state_machine_arn) =
+            match crate::distributed::map_run::MapRunArn::parse(&self.map_run_arn) {
+                Some(arn) => (
+                    arn.child_execution_arn(&name),
+                    arn.child_state_machine_arn(),
+                ),
+                None => (String::new(), String::new()),
+            };
+        let (redrive_status, reason) = if failed {
+            ("REDRIVABLE_BY_MAP_RUN", "None")
+        } else {
+            (
+                "NOT_REDRIVABLE",
+                "Execution is SUCCEEDED and cannot be redriven",
+            )
+        };
+        ChildResult::Ran(Box::new(ChildExecution {
+            execution_arn,
+            name,
+            state_machine_arn,
+            input,
+            start_date: self.start_date.clone(),
+            stop_date: self.stop_date.clone(),
+            redrive_count: self.redrive_count,
+            redrive_status: redrive_status.into(),
+            redrive_status_reason: reason.into(),
+            outcome,
+        }))
+    }
 }
 
 /// The resource of the internal task a worker runs to write a Map Run's results to S3

@@ -124,11 +124,15 @@ pub(super) enum Waiting {
     },
     /// The items were read (or the read failed): the Map starts with them. Taken up
     /// in the step that sets it, never persisted as such.
-    ItemsRead(Result<Vec<Value>, crate::error::Failure>),
+    ItemsRead(Result<super::item_source::ReadItems, crate::error::Failure>),
     /// A Distributed Map that exports its results waits for the task that writes them
     /// (module `result_writer`).
     WritingResults {
         task: TaskId,
+        /// The key of the Map's stored values, which the writer read: released once
+        /// the write has ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stored: Option<u64>,
     },
     /// The results were written (the Map's output) or the write failed. Taken up in the
     /// step that sets it, never persisted as such.

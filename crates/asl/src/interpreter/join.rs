@@ -19,7 +19,7 @@ use super::map_run::{MapRunConfig, MapRunStatus};
 use super::record::details;
 use super::retry::error_output;
 use super::run::{Progress, Run};
-use super::stored::StoredMap;
+use super::stored::{StoredKind, StoredMap};
 use super::FrameId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,9 +192,19 @@ impl Run<'_> {
                 }
                 (None, None) => item,
             };
-            if map.result_writer.is_some() && join.stored.is_none() {
+            if map.result_writer.is_some() {
                 // As on AWS, a record's `Input` is the child's input.
-                join.items[index] = input.clone();
+                match join.stored_key() {
+                    None => join.items[index] = input.clone(),
+                    // The item's row is not read again once started: it becomes the
+                    // record's input.
+                    Some(key)
+                        if map.item_selector.is_some() || map.jsonata_item_selector.is_some() =>
+                    {
+                        self.store_value(key, StoredKind::Item, index, input.clone())
+                    }
+                    Some(_) => {}
+                }
             }
             if join.children {
                 self.start_map_child(frame, join, index, input);
@@ -293,7 +303,7 @@ impl Run<'_> {
                     }
                     tolerance => {
                         self.abort_children(&mut join);
-                        if map.mode == ProcessorMode::Distributed && join.stored.is_none() {
+                        if map.mode == ProcessorMode::Distributed {
                             // The failed item's record, for a ResultWriter (a redrive
                             // runs it again whatever it holds).
                             self.keep_result(&mut join, index, error_output(&failure));

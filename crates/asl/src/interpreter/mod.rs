@@ -55,6 +55,7 @@ mod context;
 mod data;
 mod end;
 mod frame;
+mod internal_task;
 mod item_source;
 mod join;
 mod jsonata;
@@ -69,7 +70,7 @@ mod stored;
 
 pub use children::{MapChildOutcome, MapChildRedrive, MapChildStart, MAX_CHILD_STARTS_PER_STEP};
 pub use frame::{machine_at, ScopeStep};
-pub use item_source::READ_ITEMS_RESOURCE;
+pub use item_source::{ItemRows, ReadItemsRequest, READ_ITEMS_RESOURCE};
 pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
 pub(crate) use retry::{error_output, matches_error};
 pub use states::task::resource_parts;

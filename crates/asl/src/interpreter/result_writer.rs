@@ -20,14 +20,14 @@
 use serde_json::Value;
 
 use super::frame::{FailedRun, Frame, Waiting};
+use super::internal_task::Taken;
 use super::join::Join;
 use super::jsonata::States;
 use super::run::{Progress, Run};
 use super::{Command, Event, FrameId, TaskId, TaskRequest};
 use crate::distributed::config::{Language, ResultWriterSpec};
-use crate::distributed::map_run::MapRunArn;
 use crate::distributed::results::{
-    inline_output, ChildExecution, ChildOutcome, ChildResult, WriteResultsRequest,
+    inline_output, ChildResult, RunFacts, StoredResults, WriteResultsRequest,
     WRITE_RESULTS_RESOURCE,
 };
 use crate::error::{names, Failure};
@@ -62,7 +62,8 @@ impl Run<'_> {
             }
             Some(PreparedWrite::Export(request)) => {
                 let task = self.invoke_results_write(frame_id, frame, &request)?;
-                frame.waiting = Waiting::WritingResults { task };
+                let stored = request.stored.as_ref().map(|stored| stored.map);
+                frame.waiting = Waiting::WritingResults { task, stored };
                 Ok(Some(Progress::Blocked))
             }
         }
@@ -84,7 +85,7 @@ impl Run<'_> {
         events: &[&str],
     ) -> Progress {
         let write = match self.state_of(frame) {
-            Some(state) if join.stored.is_none() && map.mode == ProcessorMode::Distributed => {
+            Some(state) if map.mode == ProcessorMode::Distributed => {
                 match self.prepare_results_write(&mut *frame, state, map, &join) {
                     Ok(Some(PreparedWrite::Export(request))) => {
                         self.invoke_results_write(frame_id, frame, &request).ok()
@@ -141,13 +142,6 @@ impl Run<'_> {
         let Some(map_run) = &join.map_run else {
             return Ok(None);
         };
-        if join.stored.is_some() {
-            // The driver keeps this Map's results; they are not gathered for a writer.
-            return Err(Failure::new(
-                names::RESULT_WRITER_FAILED,
-                "Cairn does not write the results of a Map this large with a ResultWriter yet",
-            ));
-        }
         let language = match state.query_language {
             QueryLanguage::JsonPath => Language::JsonPath,
             QueryLanguage::JsonAta => Language::JsonAta,
@@ -193,8 +187,32 @@ impl Run<'_> {
             },
         };
         let writer = spec.resolve(parameters.as_ref())?;
-        let results = self.child_results(frame, join, &map_run.arn, map_run.redrive_count);
+        let facts = self.run_facts(frame, &map_run.arn, map_run.redrive_count);
+        // A stored Map's results stay with the driver: the worker pages them.
+        let (results, stored) = match &join.stored {
+            Some(stored) => (
+                Vec::new(),
+                Some(StoredResults {
+                    map: stored.map,
+                    total: stored.total as u64,
+                    failed: join
+                        .redo
+                        .iter()
+                        .filter(|(_, redo)| redo.failed)
+                        .map(|(index, _)| *index as u64)
+                        .collect(),
+                    run: facts,
+                }),
+            ),
+            None => (self.child_results(join, &facts), None),
+        };
         let Some(destination) = writer.destination else {
+            if stored.is_some() {
+                return Err(Failure::new(
+                    names::RESULT_WRITER_FAILED,
+                    "Cairn does not shape the results of a Map kept as rows inline",
+                ));
+            }
             let output = inline_output(&results, writer.output_type, writer.transformation);
             return Ok(Some(PreparedWrite::Inline(output)));
         };
@@ -204,6 +222,7 @@ impl Run<'_> {
             output_type: writer.output_type,
             transformation: writer.transformation,
             results,
+            stored,
         })))
     }
 
@@ -234,67 +253,26 @@ impl Run<'_> {
         Ok(task_id)
     }
 
+    /// What every record of this Map Run's children says of their runs.
+    fn run_facts(&self, frame: &Frame, map_run_arn: &str, redrive_count: u64) -> RunFacts {
+        RunFacts {
+            map_run_arn: map_run_arn.to_string(),
+            start_date: frame.entered_time.to_rfc3339_millis(),
+            stop_date: self.now.to_rfc3339_millis(),
+            redrive_count,
+        }
+    }
+
     /// Every item's result in item order: a child that ran (succeeded, or failed as
     /// `join.redo` says), or PENDING for an item no child started.
-    fn child_results(
-        &self,
-        frame: &Frame,
-        join: &Join,
-        map_run_arn: &str,
-        redrive_count: u64,
-    ) -> Vec<ChildResult> {
-        let parsed = MapRunArn::parse(map_run_arn);
-        let start = frame.entered_time.to_rfc3339_millis();
-        let stop = self.now.to_rfc3339_millis();
+    fn child_results(&self, join: &Join, facts: &RunFacts) -> Vec<ChildResult> {
         join.results
             .iter()
             .enumerate()
             .map(|(index, result)| {
                 let input = join.items.get(index).cloned().unwrap_or(Value::Null);
-                let Some(value) = result else {
-                    return ChildResult::Pending { input };
-                };
                 let failed = join.redo.get(&index).is_some_and(|redo| redo.failed);
-                let outcome = if failed {
-                    let text =
-                        |field: &str| value.get(field).and_then(Value::as_str).map(String::from);
-                    ChildOutcome::Failed {
-                        error: text("Error"),
-                        cause: text("Cause"),
-                    }
-                } else {
-                    ChildOutcome::Succeeded {
-                        output: value.clone(),
-                    }
-                };
-                let name = index.to_string();
-                let (execution_arn, state_machine_arn) = match &parsed {
-                    Some(arn) => (
-                        arn.child_execution_arn(&name),
-                        arn.child_state_machine_arn(),
-                    ),
-                    None => (String::new(), String::new()),
-                };
-                let (redrive_status, reason) = if failed {
-                    ("REDRIVABLE_BY_MAP_RUN", "None")
-                } else {
-                    (
-                        "NOT_REDRIVABLE",
-                        "Execution is SUCCEEDED and cannot be redriven",
-                    )
-                };
-                ChildResult::Ran(Box::new(ChildExecution {
-                    execution_arn,
-                    name,
-                    state_machine_arn,
-                    input,
-                    start_date: start.clone(),
-                    stop_date: stop.clone(),
-                    redrive_count,
-                    redrive_status: redrive_status.into(),
-                    redrive_status_reason: reason.into(),
-                    outcome,
-                }))
+                facts.child_result(index as u64, input, result.clone(), failed)
             })
             .collect()
     }
@@ -302,52 +280,39 @@ impl Run<'_> {
     /// Takes up a task event for a Map writing its results; `false` when the event is
     /// for another kind of task (or none).
     pub(super) fn results_event(&mut self, event: &Event) -> bool {
-        let task = match event {
-            Event::TaskStarted { task }
-            | Event::TaskSucceeded { task, .. }
-            | Event::TaskFailed { task, .. }
-            | Event::TaskSubmitted { task, .. }
-            | Event::ActivityStarted { task, .. }
-            | Event::TaskHeartbeatTimedOut { task } => *task,
-            _ => return false,
+        let writing = |waiting: &Waiting, task| {
+            matches!(waiting, Waiting::WritingResults { task: t, .. }
+                | Waiting::FailingWritingResults { task: t, .. } if *t == task)
         };
-        let Some(&frame_id) = self.snapshot.tasks.get(&task) else {
-            return false;
+        let ended = match self.internal_task_event(
+            event,
+            writing,
+            names::RESULT_WRITER_FAILED,
+            "Writing the results timed out",
+        ) {
+            Taken::NotMine => return false,
+            Taken::GoesOn => return true,
+            Taken::Ended(ended) => ended,
         };
-        let writing = self.snapshot.frames.get(&frame_id).is_some_and(|f| {
-            matches!(f.waiting, Waiting::WritingResults { task: t }
-                | Waiting::FailingWritingResults { task: t, .. } if t == task)
-        });
-        if !writing {
-            return false;
-        }
-        let result = match event {
-            Event::TaskSucceeded { output, .. } => Ok(output.clone()),
-            Event::TaskFailed { error, cause, .. } => Err(Failure {
-                error: if error.starts_with("States.") {
-                    error.clone()
-                } else {
-                    names::RESULT_WRITER_FAILED.to_string()
-                },
-                cause: cause.clone(),
-            }),
-            Event::TaskHeartbeatTimedOut { .. } => Err(Failure::new(
-                names::RESULT_WRITER_FAILED,
-                "Writing the results timed out",
-            )),
-            _ => return true,
-        };
-        self.snapshot.tasks.remove(&task);
-        if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
+        self.snapshot.tasks.remove(&ended.task);
+        if let Some(frame) = self.snapshot.frames.get_mut(&ended.frame) {
+            if let Waiting::WritingResults {
+                stored: Some(map), ..
+            } = frame.waiting
+            {
+                // The Map leaves with the writer's output (or fails): its stored
+                // values are of no more use.
+                self.output.commands.push(Command::ReleaseStored { map });
+            }
             frame.waiting = match std::mem::replace(&mut frame.waiting, Waiting::Enter) {
                 // The run failed already: whether the files were written or not, the
                 // Map fails with the run's error.
                 Waiting::FailingWritingResults { failed, .. } => {
                     Waiting::FailedResultsWritten(failed)
                 }
-                _ => Waiting::ResultsWritten(result),
+                _ => Waiting::ResultsWritten(ended.outcome),
             };
-            self.ready.push_back(frame_id);
+            self.ready.push_back(ended.frame);
         }
         true
     }

@@ -344,8 +344,8 @@ impl<'a> Run<'a> {
                 }
                 Waiting::Retry => self.run_state(frame_id, frame, state),
                 Waiting::ItemsRead(result) => match (&state.kind, result) {
-                    (StateKind::Map(map), Ok(items)) => {
-                        match self.run_map(frame_id, frame, state, map, Some(items)) {
+                    (StateKind::Map(map), Ok(read)) => {
+                        match self.run_map(frame_id, frame, state, map, Some(read)) {
                             Ok(p) => StepResult::Progress(p),
                             Err(f) => StepResult::Failed(f),
                         }

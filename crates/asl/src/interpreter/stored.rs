@@ -1,4 +1,5 @@
-//! Large inline Maps kept out of the snapshot (see [`Limits::store_map_items_over`]).
+//! Large inline Maps, and Maps whose items a reader wrote as rows (module
+//! `item_source`), kept out of the snapshot (see [`Limits::store_map_items_over`]).
 //!
 //! A durable driver rewrites an execution's snapshot at every step. A Map that held all
 //! its items, its results so far and its input there would make each step cost as much
@@ -152,6 +153,11 @@ impl Run<'_> {
     }
 }
 
+/// How many items a stored Map's buffer is refilled up to.
+fn chunk_of(join: &Join) -> usize {
+    join.max_concurrency.clamp(16, 256)
+}
+
 /// The stored joins' frames.
 fn stored_joins(snapshot: &Snapshot) -> impl Iterator<Item = (FrameId, &Join, &StoredMap)> {
     snapshot
@@ -302,7 +308,7 @@ impl Run<'_> {
         map: &crate::model::Map,
     ) {
         let total = join.items.len();
-        let chunk = join.max_concurrency.clamp(16, 256);
+        let chunk = chunk_of(join);
         let mut rest = std::mem::take(&mut join.items)
             .into_iter()
             .enumerate()
@@ -311,10 +317,46 @@ impl Run<'_> {
         for (index, value) in rest {
             self.store(map_key, StoredKind::Item, index, value);
         }
-        let input = std::mem::take(&mut frame.input);
+        self.hand_over(map_key, total, buffer, frame, join, map);
+    }
+
+    /// Hands a Map whose `total` items a reader wrote as the stored values of `map_key`
+    /// over to the driver before any iteration starts: the items come through
+    /// [`Snapshot::wanted`], and the state's input is stored.
+    pub(super) fn store_read_map(
+        &mut self,
+        map_key: u64,
+        total: usize,
+        frame: &mut Frame,
+        join: &mut Join,
+        map: &crate::model::Map,
+    ) {
+        self.hand_over(map_key, total, VecDeque::new(), frame, join, map);
+    }
+
+    fn hand_over(
+        &mut self,
+        map_key: u64,
+        total: usize,
+        buffer: VecDeque<Value>,
+        frame: &mut Frame,
+        join: &mut Join,
+        map: &crate::model::Map,
+    ) {
+        let chunk = chunk_of(join);
+        // A ResultWriter leaves the Map with its own output, without the results
+        // coming back: the state's input (for ResultPath) and the effective input (for
+        // the writer's Parameters) stay in the snapshot then.
+        let writes = map.result_writer.is_some();
+        let input = if writes {
+            frame.input.clone()
+        } else {
+            std::mem::take(&mut frame.input)
+        };
         self.store(map_key, StoredKind::Input, 0, input);
         // A JSONata ItemSelector may read `$states.input` in any of its expressions.
-        let selection_without_input = map.jsonata_item_selector.is_none()
+        let selection_without_input = !writes
+            && map.jsonata_item_selector.is_none()
             && !map
                 .item_selector
                 .as_ref()
@@ -322,6 +364,7 @@ impl Run<'_> {
         if selection_without_input {
             join.effective_input = Value::Null;
         }
+        join.items = Vec::new();
         join.results = Vec::new();
         join.stored = Some(Box::new(StoredMap {
             map: map_key,
@@ -335,6 +378,10 @@ impl Run<'_> {
             failed_selection: None,
             missing: false,
         }));
+    }
+
+    pub(super) fn store_value(&mut self, map: u64, kind: StoredKind, index: usize, value: Value) {
+        self.store(map, kind, index, value);
     }
 
     fn store(&mut self, map: u64, kind: StoredKind, index: usize, value: Value) {

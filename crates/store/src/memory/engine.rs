@@ -37,7 +37,7 @@ impl Drop for MemoryBatch {
     }
 }
 
-fn kind_code(kind: StoredKind) -> u8 {
+pub(super) fn kind_code(kind: StoredKind) -> u8 {
     match kind {
         StoredKind::Item => 0,
         StoredKind::Result => 1,

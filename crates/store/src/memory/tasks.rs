@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use cairn_asl::interpreter::Event;
+use cairn_asl::interpreter::{Event, StoredKind};
+use serde_json::Value;
 
+use super::engine::kind_code;
 use super::{now, MemoryStore, Tables, TaskRow};
 use crate::engine::{heartbeat_timer, InboxEvent};
 use crate::signals::Channel;
@@ -153,5 +155,42 @@ impl Tasks for MemoryStore {
             }
         }
         Ok(released)
+    }
+
+    async fn store_map_values(
+        &self,
+        execution_arn: &str,
+        map: u64,
+        kind: StoredKind,
+        first: u64,
+        values: &[Value],
+    ) -> Result<()> {
+        let code = kind_code(kind);
+        let mut tables = self.tables();
+        for (offset, value) in values.iter().enumerate() {
+            let key = (execution_arn.to_string(), map, code, first + offset as u64);
+            tables.stored.insert(key, value.clone());
+        }
+        Ok(())
+    }
+
+    async fn map_values(
+        &self,
+        execution_arn: &str,
+        map: u64,
+        kind: StoredKind,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<(u64, Value)>> {
+        let code = kind_code(kind);
+        let tables = self.tables();
+        let start = (execution_arn.to_string(), map, code, from);
+        let end = (execution_arn.to_string(), map, code, u64::MAX);
+        Ok(tables
+            .stored
+            .range(start..end)
+            .take(limit as usize)
+            .map(|((_, _, _, index), value)| (*index, value.clone()))
+            .collect())
     }
 }

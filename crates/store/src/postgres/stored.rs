@@ -11,7 +11,7 @@ use cairn_asl::interpreter::{StoredKind, StoredValue, Wanted};
 use super::to_json_text;
 use crate::Result;
 
-fn kind_code(kind: StoredKind) -> i16 {
+pub(super) fn kind_code(kind: StoredKind) -> i16 {
     match kind {
         StoredKind::Item => 0,
         StoredKind::Result => 1,

@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
-use cairn_asl::interpreter::Event;
+use cairn_asl::interpreter::{Event, StoredKind};
+use serde_json::Value;
 
 use super::callbacks::start_heartbeat;
-use super::{enqueue_for, enqueue_now, to_json_text, PgStore};
+use super::stored::kind_code;
+use super::{enqueue_for, enqueue_now, from_json_text, to_json_text, PgStore};
 use crate::engine::InboxEvent;
 use crate::signals::Channel;
 use crate::tasks::{submission_of, Completion, LeasedTask, Tasks};
@@ -175,5 +177,63 @@ impl Tasks for PgStore {
         .await?
         .rows_affected();
         Ok(released)
+    }
+
+    async fn store_map_values(
+        &self,
+        execution_arn: &str,
+        map: u64,
+        kind: StoredKind,
+        first: u64,
+        values: &[Value],
+    ) -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let mut texts = Vec::with_capacity(values.len());
+        for value in values {
+            texts.push(to_json_text(value)?);
+        }
+        sqlx::query!(
+            r#"insert into stored_map_values (execution_arn, map_key, kind, idx, value)
+               select $1, $2, $3, $4 + u.o - 1, u.v::json
+               from unnest($5::text[]) with ordinality as u(v, o)
+               on conflict (execution_arn, map_key, kind, idx) do update set value = excluded.value"#,
+            execution_arn,
+            map as i64,
+            kind_code(kind),
+            first as i64,
+            &texts,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn map_values(
+        &self,
+        execution_arn: &str,
+        map: u64,
+        kind: StoredKind,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<(u64, Value)>> {
+        let rows = sqlx::query!(
+            r#"select idx as "idx!", value::text as "value!" from stored_map_values
+               where execution_arn = $1 and map_key = $2 and kind = $3 and idx >= $4
+               order by idx limit $5"#,
+            execution_arn,
+            map as i64,
+            kind_code(kind),
+            from as i64,
+            limit.min(i64::MAX as u64) as i64,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            values.push((row.idx as u64, from_json_text(&row.value)?));
+        }
+        Ok(values)
     }
 }

@@ -11,6 +11,7 @@ use crate::error::Failure;
 use crate::history::Details;
 use crate::interpreter::data::display_value;
 use crate::interpreter::frame::{Frame, Waiting};
+use crate::interpreter::item_source::ReadItems;
 use crate::interpreter::join::Join;
 use crate::interpreter::jsonata::States;
 use crate::interpreter::map_run::{MapRunConfig, MapRunStatus};
@@ -27,7 +28,7 @@ impl Run<'_> {
         frame: &mut Frame,
         state: &State,
         map: &crate::model::Map,
-        read: Option<Vec<Value>>,
+        read: Option<ReadItems>,
     ) -> Result<Progress, Failure> {
         let effective = self.effective_input(frame, state)?;
         // A Distributed Map with an ItemReader first has its items read by a worker
@@ -43,6 +44,12 @@ impl Run<'_> {
                 None
             }
             None => None,
+        };
+        // Items a reader wrote as rows stay with the driver (module `stored`).
+        let (read, rows) = match read {
+            Some(ReadItems::Inline(items)) => (Some(items), None),
+            Some(ReadItems::Rows { map, count }) => (Some(Vec::new()), Some((map, count))),
+            None => (None, None),
         };
         let jsonata_items = if read.is_some() {
             None
@@ -101,9 +108,14 @@ impl Run<'_> {
                 None => return Err(self.with_prefix(frame, payload::no_results(&map.items_path))),
             }
         };
-        let items = self.batch_items(frame, state, map, &effective, items)?;
+        // Rows were batched as the reader wrote them.
+        let items = match rows {
+            Some(_) => items,
+            None => self.batch_items(frame, state, map, &effective, items)?,
+        };
+        let length = rows.map_or(items.len(), |(_, count)| count);
         let started = Details {
-            length: Some(items.len() as u64),
+            length: Some(length as u64),
             ..Details::default()
         };
         self.record_for_frame(frame, "MapStateStarted", started);
@@ -187,7 +199,7 @@ impl Run<'_> {
                 }
             }
         };
-        let total = items.len() as u64;
+        let total = length as u64;
         let tolerated_failures = match (tolerated_count, tolerated_percentage) {
             (None, None) => None,
             (count, percentage) => {
@@ -251,6 +263,17 @@ impl Run<'_> {
             map_run,
         };
         let mut join = Box::new(join);
+        if let Some((rows_key, count)) = rows {
+            if count > 0 {
+                self.store_read_map(rows_key, count, frame, &mut join, map);
+                self.report_map_run(&join, MapRunStatus::Running);
+                frame.waiting = Waiting::Children(join);
+                return Ok(Progress::Blocked);
+            }
+            self.output
+                .commands
+                .push(crate::interpreter::Command::ReleaseStored { map: rows_key });
+        }
         if join.items.is_empty() {
             self.report_map_run(&join, MapRunStatus::Succeeded);
             return self.join_complete(frame, *join);
