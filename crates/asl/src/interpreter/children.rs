@@ -28,6 +28,7 @@ use super::join::Join;
 use super::run::Run;
 use super::{Command, FrameId, Snapshot};
 use crate::model::StateKind;
+use crate::timestamp::Timestamp;
 
 /// Most children one step starts; the others wait for [`super::Event::Resume`].
 pub const MAX_CHILD_STARTS_PER_STEP: usize = 500;
@@ -63,6 +64,13 @@ pub struct MapChildRedrive {
     pub map_run_arn: String,
     pub index: u64,
     pub execution_arn: String,
+}
+
+/// When a Map's child execution started and stopped, as its DescribeExecution says.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChildDates {
+    pub start: Timestamp,
+    pub stop: Timestamp,
 }
 
 /// How a Map's child execution ended.
@@ -170,6 +178,7 @@ impl Run<'_> {
         map_run_arn: &str,
         index: u64,
         outcome: MapChildOutcome,
+        dates: Option<ChildDates>,
     ) {
         let index = index as usize;
         let found = self
@@ -192,6 +201,25 @@ impl Run<'_> {
         let Some((frame_id, last_event)) = found else {
             return;
         };
+        // The dates go to the ResultWriter's records, so a Map without one keeps none.
+        let writes_results = self
+            .snapshot
+            .frames
+            .get(&frame_id)
+            .and_then(|frame| self.state_of(frame))
+            .is_some_and(
+                |state| matches!(&state.kind, StateKind::Map(map) if map.result_writer.is_some()),
+            );
+        if let (Some(dates), true) = (dates, writes_results) {
+            if let Some(Waiting::Children(join)) = self
+                .snapshot
+                .frames
+                .get_mut(&frame_id)
+                .map(|frame| &mut frame.waiting)
+            {
+                join.child_dates.insert(index, dates);
+            }
+        }
         let result = match outcome {
             MapChildOutcome::Succeeded { output } => Ok(output),
             MapChildOutcome::Failed { error, cause } => Err(Failure { error, cause }),
@@ -233,7 +261,7 @@ impl Run<'_> {
 
 /// A child's name: derived from its Map Run and index, so a replayed step names the same
 /// child, and a redrive of the parent redrives that child.
-fn child_name(map_run_arn: &str, index: usize) -> String {
+pub(super) fn child_name(map_run_arn: &str, index: usize) -> String {
     let hex = token_hash(&format!("{map_run_arn}/{index}"));
     format!(
         "{}-{}-{}-{}-{}",

@@ -267,7 +267,21 @@ impl Run<'_> {
                         output: value.clone(),
                     }
                 };
-                let name = index.to_string();
+                // STANDARD children are executions of their own, named from their
+                // Map Run and index (module `children`); iterations in the parent are
+                // named by index.
+                let name = if join.children {
+                    super::children::child_name(map_run_arn, index)
+                } else {
+                    index.to_string()
+                };
+                let (start_date, stop_date) = match join.child_dates.get(&index) {
+                    Some(dates) => (
+                        dates.start.to_rfc3339_millis(),
+                        dates.stop.to_rfc3339_millis(),
+                    ),
+                    None => (start.clone(), stop.clone()),
+                };
                 let (execution_arn, state_machine_arn) = match &parsed {
                     Some(arn) => (
                         arn.child_execution_arn(&name),
@@ -288,8 +302,8 @@ impl Run<'_> {
                     name,
                     state_machine_arn,
                     input,
-                    start_date: start.clone(),
-                    stop_date: stop.clone(),
+                    start_date,
+                    stop_date,
                     redrive_count,
                     redrive_status: redrive_status.into(),
                     redrive_status_reason: reason.into(),
