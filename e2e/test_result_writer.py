@@ -152,6 +152,10 @@ def test_a_run_failed_beyond_its_tolerance_writes_its_files_then_fails(sfn, uniq
 
     failed = read_json(s3, bucket, f"failed/{run_id}/FAILED_0.json")
     assert len(failed) == 1, failed
+    # The failed run's files were written too: its two items that ran count.
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["status"] == "FAILED", described
+    assert described["itemCounts"]["resultsWritten"] == 2, described
     assert failed[0]["Status"] == "FAILED"
     assert failed[0]["Error"] == "Two" and failed[0]["Cause"] == "two is bad"
     assert json.loads(failed[0]["Input"]) == 2
@@ -202,3 +206,20 @@ def test_standard_children_records_name_each_child_with_its_own_dates(sfn, uniqu
         assert abs((start - child["startDate"]).total_seconds()) < 0.001, (record, child)
         assert abs((stop - child["stopDate"]).total_seconds()) < 0.001, (record, child)
         assert start <= stop
+
+    # resultsWritten: the items whose records were written (3 succeeded, 1 failed).
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["itemCounts"]["resultsWritten"] == 4, described
+    assert described["executionCounts"]["resultsWritten"] == 4, described
+
+
+def test_results_written_is_zero_without_a_result_writer(sfn, unique):
+    # AWS: "the count of items whose results were written by ResultWriter".
+    definition = json.loads(writer_map({}, ToleratedFailureCount=1))
+    del definition["States"]["Run"]["ResultWriter"]
+    execution, ended = run(sfn, unique, json.dumps(definition), {"items": [1, 2, 3]})
+    assert ended["status"] == "SUCCEEDED", ended
+    map_run = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["itemCounts"]["succeeded"] == 2, described
+    assert described["itemCounts"]["resultsWritten"] == 0, described

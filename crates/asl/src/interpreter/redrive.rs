@@ -236,7 +236,7 @@ impl Run<'_> {
                     Waiting::Enter
                 }
                 Waiting::ItemsRead(_) => Waiting::Enter,
-                Waiting::WritingResults { task } => {
+                Waiting::WritingResults { task, .. } => {
                     self.snapshot.tasks.remove(&task);
                     self.output.commands.push(Command::CancelTask { task });
                     Waiting::Enter

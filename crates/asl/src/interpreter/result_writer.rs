@@ -22,6 +22,7 @@ use serde_json::Value;
 use super::frame::{FailedRun, Frame, Waiting};
 use super::join::Join;
 use super::jsonata::States;
+use super::map_run::{map_run_state, MapRunStatus};
 use super::run::{Progress, Run};
 use super::{Command, Event, FrameId, TaskId, TaskRequest};
 use crate::distributed::config::{Language, ResultWriterSpec};
@@ -62,7 +63,8 @@ impl Run<'_> {
             }
             Some(PreparedWrite::Export(request)) => {
                 let task = self.invoke_results_write(frame_id, frame, &request)?;
-                frame.waiting = Waiting::WritingResults { task };
+                let run = map_run_state(join, MapRunStatus::Succeeded).map(Box::new);
+                frame.waiting = Waiting::WritingResults { task, run };
                 Ok(Some(Progress::Blocked))
             }
         }
@@ -329,7 +331,7 @@ impl Run<'_> {
             return false;
         };
         let writing = self.snapshot.frames.get(&frame_id).is_some_and(|f| {
-            matches!(f.waiting, Waiting::WritingResults { task: t }
+            matches!(f.waiting, Waiting::WritingResults { task: t, .. }
                 | Waiting::FailingWritingResults { task: t, .. } if t == task)
         });
         if !writing {
@@ -352,16 +354,31 @@ impl Run<'_> {
             _ => return true,
         };
         self.snapshot.tasks.remove(&task);
+        let mut written = None;
         if let Some(frame) = self.snapshot.frames.get_mut(&frame_id) {
             frame.waiting = match std::mem::replace(&mut frame.waiting, Waiting::Enter) {
                 // The run failed already: whether the files were written or not, the
                 // Map fails with the run's error.
                 Waiting::FailingWritingResults { failed, .. } => {
+                    if result.is_ok() {
+                        written = map_run_state(&failed.join, MapRunStatus::Failed);
+                    }
                     Waiting::FailedResultsWritten(failed)
+                }
+                Waiting::WritingResults { run, .. } => {
+                    if let (Some(run), true) = (run, result.is_ok()) {
+                        written = Some(*run);
+                    }
+                    Waiting::ResultsWritten(result)
                 }
                 _ => Waiting::ResultsWritten(result),
             };
             self.ready.push_back(frame_id);
+        }
+        // The Map Run's `resultsWritten`: the items that ran, their records written.
+        if let Some(mut state) = written {
+            state.results_written = state.succeeded + state.failed;
+            self.output.commands.push(Command::MapRun(state));
         }
         true
     }
