@@ -6,8 +6,8 @@
 //!   execution per row ([`MAP_CONCURRENCY`] at a time) and writes the results to S3
 //!   (`ResultWriter`). [`check_map`] then verifies that every item was processed exactly
 //!   once: one child per item, no child duplicated (`ListExecutions` of the Map Run), each
-//!   child's own history clean, the Map Run `SUCCEEDED` with its counts, and the result
-//!   files holding every item once.
+//!   child's own history clean, the Map Run `SUCCEEDED` with its counts (`resultsWritten`
+//!   too), and the result files holding every item once, each record naming its child.
 //! - **Asynchronous Express**: StartExecution on an EXPRESS machine (a Wait, then a task
 //!   that tells the target its id). Each must run at least once (AWS's promise); the run
 //!   reports how many ran more than once.
@@ -254,6 +254,8 @@ pub async fn check_map(
             ("aborted", 0),
             ("running", 0),
             ("pending", 0),
+            // Every item's record written by the ResultWriter.
+            ("resultsWritten", n),
         ];
         for (field, want) in expected {
             if c[field].as_u64() != Some(want) {
