@@ -1,6 +1,7 @@
 """A Distributed Map's `ResultWriter` through boto3 against a real `cairn server` (and
 `cairn dev`), its files written to moto's S3 server by a worker's task
 (`arn:aws:states:::cairn:writeResults`), then read back with boto3."""
+import datetime
 import json
 import uuid
 
@@ -163,6 +164,10 @@ def test_a_run_failed_beyond_its_tolerance_writes_its_files_then_fails(sfn, uniq
 
     failed = read_json(s3, bucket, f"failed/{run_id}/FAILED_0.json")
     assert len(failed) == 1, failed
+    # The failed run's files were written too: its two items that ran count.
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["status"] == "FAILED", described
+    assert described["itemCounts"]["resultsWritten"] == 2, described
     assert failed[0]["Status"] == "FAILED"
     assert failed[0]["Error"] == "Two" and failed[0]["Cause"] == "two is bad"
     assert json.loads(failed[0]["Input"]) == 2
@@ -170,3 +175,63 @@ def test_a_run_failed_beyond_its_tolerance_writes_its_files_then_fails(sfn, uniq
     assert [json.loads(r["Output"]) for r in succeeded] == [{"v": 1}]
     pending = read_json(s3, bucket, f"failed/{run_id}/PENDING_0.json")
     assert [json.loads(r["Input"]) for r in pending] == [3, 4]
+
+
+def aws_date(text):
+    """A date as the result files write it: `2024-05-01T12:00:00.123Z`."""
+    assert text.endswith("Z") and len(text.split(".")[-1]) == 4, text
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_standard_children_records_name_each_child_with_its_own_dates(sfn, unique, s3, bucket):
+    # Each record of a STANDARD child names that child (its ARN and name, as
+    # ListExecutions of the Map Run lists it) and carries its own start and stop, as
+    # DescribeExecution of the child says, to the millisecond the files keep.
+    definition = json.loads(writer_map(export(bucket), ToleratedFailureCount=1,
+                                       MaxConcurrency=2))
+    definition["States"]["Run"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+    _, ended = run(sfn, unique, json.dumps(definition),
+                   {"items": [1, 2, 3, 4], "prefix": "children"})
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    map_run = output["MapRunArn"]
+    run_id = map_run.rsplit(":", 1)[1]
+
+    children = sfn.list_executions(mapRunArn=map_run)["executions"]
+    assert len(children) == 4, children
+    by_arn = {c["executionArn"]: sfn.describe_execution(executionArn=c["executionArn"])
+              for c in children}
+
+    succeeded = read_json(s3, bucket, f"children/{run_id}/SUCCEEDED_0.json")
+    failed = read_json(s3, bucket, f"children/{run_id}/FAILED_0.json")
+    assert [json.loads(r["Input"]) for r in succeeded] == [1, 3, 4]
+    assert [json.loads(r["Input"]) for r in failed] == [2]
+    records = succeeded + failed
+    assert sorted(r["ExecutionArn"] for r in records) == sorted(by_arn), records
+    for record in records:
+        child = by_arn[record["ExecutionArn"]]
+        assert record["Name"] == child["name"] == record["ExecutionArn"].rsplit(":", 1)[1]
+        assert record["Status"] == child["status"]
+        assert json.loads(record["Input"]) == json.loads(child["input"])
+        start, stop = aws_date(record["StartDate"]), aws_date(record["StopDate"])
+        # The files keep milliseconds; DescribeExecution may say more.
+        assert abs((start - child["startDate"]).total_seconds()) < 0.001, (record, child)
+        assert abs((stop - child["stopDate"]).total_seconds()) < 0.001, (record, child)
+        assert start <= stop
+
+    # resultsWritten: the items whose records were written (3 succeeded, 1 failed).
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["itemCounts"]["resultsWritten"] == 4, described
+    assert described["executionCounts"]["resultsWritten"] == 4, described
+
+
+def test_results_written_is_zero_without_a_result_writer(sfn, unique):
+    # AWS: "the count of items whose results were written by ResultWriter".
+    definition = json.loads(writer_map({}, ToleratedFailureCount=1))
+    del definition["States"]["Run"]["ResultWriter"]
+    execution, ended = run(sfn, unique, json.dumps(definition), {"items": [1, 2, 3]})
+    assert ended["status"] == "SUCCEEDED", ended
+    map_run = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["itemCounts"]["succeeded"] == 2, described
+    assert described["itemCounts"]["resultsWritten"] == 0, described

@@ -48,8 +48,12 @@ cargo build -p cairn -p cairn-bench --locked
 
 # The chaos suite's short form: 3 replicas killed with -9 every few seconds and Postgres
 # crashed once under a stream of executions; fails unless nothing is lost or duplicated.
-step "chaos: cairn-chaos --duration 40 (3 replicas, kill -9, Postgres crash)"
+# With --moto (the venv's Python) it starts moto's S3 server and also runs Distributed
+# Maps (items from S3, STANDARD children, results to S3), checked item by item; both
+# runs also start asynchronous Express executions, each of which must run at least once.
+step "chaos: cairn-chaos --duration 40 (3 replicas, kill -9, Postgres crash, Distributed Maps, async Express)"
 target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 \
+    --moto "$venv/bin/python" \
     --seed "${CAIRN_SHARED_DIR:-../shared}/seed/workflows" --json target/chaos.json
 
 # The same load with Postgres failing over: a primary and a synchronous standby, the
@@ -57,6 +61,7 @@ target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 \
 # standby promoted; 0 lost, 0 duplicated, every replica ready again by itself (~65 s).
 step "chaos: cairn-chaos --duration 40 --failover (primary kill -9, standby promoted)"
 target/debug/cairn-chaos --cairn target/debug/cairn --duration 40 --rate 10 --failover \
+    --moto "$venv/bin/python" \
     --seed "${CAIRN_SHARED_DIR:-../shared}/seed/workflows" --json target/chaos-failover.json \
     --logs target/chaos-failover-logs
 

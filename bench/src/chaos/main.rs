@@ -20,6 +20,7 @@
 //! replica became ready again by itself.
 
 mod client;
+mod distributed;
 mod postgres;
 mod replicas;
 mod target;
@@ -40,7 +41,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use client::{Answer, Client};
 use replicas::{Launch, Replica};
-use workload::{Kind, MACHINES, MIX};
+use workload::{Kind, Machine, MACHINES, MIX};
 
 #[derive(Parser)]
 #[command(
@@ -99,6 +100,18 @@ struct Args {
     /// and verified (SigV4).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     signing: bool,
+    /// A Python with moto[server] (e.g. target/e2e-venv/bin/python): the run starts
+    /// moto's S3 server with it and also runs Distributed Maps (items read from S3,
+    /// STANDARD children, results written to S3). Without it, no Distributed Maps.
+    #[arg(long)]
+    moto: Option<PathBuf>,
+    /// Seconds between two Distributed Map executions (with `--moto`).
+    #[arg(long, default_value_t = 8.0)]
+    map_every: f64,
+    /// Asynchronous Express executions (StartExecution on an EXPRESS machine) started
+    /// per second; 0 for none.
+    #[arg(long, default_value_t = 2.0)]
+    express_rate: f64,
 }
 
 /// The access key of a run with `--signing` (a run's own throwaway key).
@@ -145,7 +158,7 @@ struct Chaos {
     crashed: Vec<String>,
 }
 
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy)]
 struct Failover {
@@ -222,6 +235,19 @@ async fn main() -> Result<()> {
     admin.close().await;
     let database_url = postgres.url("cairn");
 
+    std::fs::create_dir_all(&args.logs)?;
+    let moto = match &args.moto {
+        Some(python) => {
+            let moto = distributed::start_moto(python, &args.logs.join("moto.log")).await?;
+            let s3 = distributed::s3(&moto)?;
+            distributed::upload_items(&s3)
+                .await
+                .context("uploading the Distributed Maps' items to moto")?;
+            Some((moto, s3))
+        }
+        None => None,
+    };
+
     let (target, seen, mut approvals) = target::start().await?;
     let functions = target::FUNCTIONS
         .iter()
@@ -236,6 +262,10 @@ async fn main() -> Result<()> {
         credentials: args
             .signing
             .then(|| format!("{}:{}", CHAOS_KEY.0, CHAOS_KEY.1)),
+        env: moto
+            .as_ref()
+            .map(|(moto, _)| distributed::replica_env(moto))
+            .unwrap_or_default(),
     };
     let migrate = tokio::process::Command::new(&args.cairn)
         .arg("migrate")
@@ -247,7 +277,6 @@ async fn main() -> Result<()> {
         bail!("cairn migrate failed: {migrate}");
     }
 
-    std::fs::create_dir_all(&args.logs)?;
     let http = reqwest::Client::new();
     let mut replicas = Vec::new();
     for i in 0..args.replicas {
@@ -265,11 +294,15 @@ async fn main() -> Result<()> {
     }
     let mut machines = HashMap::new();
     for machine in MACHINES {
+        if machine == Machine::Distributed && moto.is_none() {
+            continue;
+        }
         let definition = machine.definition(&args.seed, &target.to_string())?;
         let created = client
             .ok(
                 "CreateStateMachine",
                 &json!({"name": machine.name(), "definition": definition.to_string(),
+                        "type": machine.kind(),
                         "roleArn": "arn:aws:iam::123456789012:role/chaos"}),
                 PATIENCE,
             )
@@ -379,6 +412,94 @@ async fn main() -> Result<()> {
         })
     };
 
+    // Distributed Maps, a few over the run, started as the stream starts its executions
+    // (a repeated start answers the same ARN, or ExecutionAlreadyExists once it ended).
+    let maps = machines
+        .get(Machine::Distributed.name())
+        .cloned()
+        .map(|machine| {
+            let client = client.clone();
+            let started = started.clone();
+            let start_errors = start_errors.clone();
+            let every = Duration::from_secs_f64(args.map_every.max(1.0));
+            tokio::spawn(async move {
+                let mut id = 0u64;
+                while begin.elapsed() < load_for {
+                    let name = format!("d{id}");
+                    let body = json!({"stateMachineArn": machine, "name": name,
+                                  "input": Kind::Distributed.input(id).to_string()});
+                    let arn = format!(
+                        "{}:{name}",
+                        machine.replace(":stateMachine:", ":execution:")
+                    );
+                    match client.call("StartExecution", &body, PATIENCE).await {
+                        Ok(Answer::Ok(_)) => push(
+                            &started,
+                            Started {
+                                arn,
+                                kind: Kind::Distributed,
+                                id,
+                            },
+                        ),
+                        Ok(Answer::Refused { error, .. }) if error == "ExecutionAlreadyExists" => {
+                            push(
+                                &started,
+                                Started {
+                                    arn,
+                                    kind: Kind::Distributed,
+                                    id,
+                                },
+                            )
+                        }
+                        Ok(Answer::Refused { error, message }) => {
+                            push(&start_errors, format!("{name}: {error}: {message}"))
+                        }
+                        Err(e) => push(&start_errors, format!("{name}: {e:#}")),
+                    }
+                    id += 1;
+                    tokio::time::sleep(every).await;
+                }
+            })
+        });
+
+    // Asynchronous Express executions: each must run at least once.
+    let express_started: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::new()));
+    let express = (args.express_rate > 0.0).then(|| {
+        let client = client.clone();
+        let express_started = express_started.clone();
+        let start_errors = start_errors.clone();
+        let machine = machines[Machine::Express.name()].clone();
+        let period = Duration::from_secs_f64(1.0 / args.express_rate);
+        tokio::spawn(async move {
+            let mut starts = Vec::new();
+            let mut tick = tokio::time::interval(period);
+            let mut id = 0u64;
+            while begin.elapsed() < load_for {
+                tick.tick().await;
+                let client = client.clone();
+                let machine = machine.clone();
+                let express_started = express_started.clone();
+                let start_errors = start_errors.clone();
+                starts.push(tokio::spawn(async move {
+                    let name = format!("x{id}");
+                    let body = json!({"stateMachineArn": machine, "name": name,
+                                      "input": json!({"id": id}).to_string()});
+                    match client.call("StartExecution", &body, PATIENCE).await {
+                        Ok(Answer::Ok(_)) => push(&express_started, id),
+                        Ok(Answer::Refused { error, message }) => {
+                            push(&start_errors, format!("{name}: {error}: {message}"))
+                        }
+                        Err(e) => push(&start_errors, format!("{name}: {e:#}")),
+                    }
+                }));
+                id += 1;
+            }
+            for start in starts {
+                let _ = start.await;
+            }
+        })
+    });
+
     // The chaos: kill -9 a random replica, bring it back; crash Postgres once.
     let replicas = Arc::new(AsyncMutex::new(replicas));
     let chaos = Arc::new(Mutex::new(Chaos::default()));
@@ -463,6 +584,12 @@ async fn main() -> Result<()> {
     }
     killer.await??;
     let attempted = stream.await?;
+    if let Some(maps) = maps {
+        maps.await?;
+    }
+    if let Some(express) = express {
+        express.await?;
+    }
     eprintln!();
     {
         let mut replicas = replicas.lock().await;
@@ -531,6 +658,46 @@ async fn main() -> Result<()> {
     }
     eprintln!();
 
+    // Every asynchronous Express execution must run at least once: wait for the last
+    // ones (those of a killed replica start again once their lease expires).
+    let express_ids = std::mem::take(&mut *lock(&express_started));
+    loop {
+        let missing = {
+            let seen = lock(&seen);
+            express_ids
+                .iter()
+                .filter(|id| !seen.express.contains_key(id))
+                .count()
+        };
+        progress(format!(
+            "express: {} of {} ran",
+            express_ids.len() - missing,
+            express_ids.len()
+        ));
+        if missing == 0 || Instant::now() > drain_until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!();
+    let (express_ran, express_twice, express_never) = {
+        let seen = lock(&seen);
+        let runs: Vec<u32> = express_ids
+            .iter()
+            .map(|id| seen.express.get(id).copied().unwrap_or(0))
+            .collect();
+        (
+            runs.iter().filter(|r| **r >= 1).count(),
+            runs.iter().filter(|r| **r > 1).count(),
+            express_ids
+                .iter()
+                .zip(&runs)
+                .filter(|(_, r)| **r == 0)
+                .map(|(id, _)| format!("express x{id}: never ran"))
+                .collect::<Vec<_>>(),
+        )
+    };
+
     // Verify each ended execution.
     let invocations = lock(&seen).invocations.clone();
     let mut duplicated = Vec::new();
@@ -539,6 +706,8 @@ async fn main() -> Result<()> {
     let mut duplicate_invocations = 0;
     let mut scheduled = 0;
     let mut by_kind: HashMap<&str, usize> = HashMap::new();
+    let mut map_children = 0;
+    let mut map_problems = Vec::new();
     for e in &executions {
         *by_kind.entry(e.kind.label()).or_default() += 1;
         let Some(describe) = describes.get(&e.arn) else {
@@ -564,6 +733,15 @@ async fn main() -> Result<()> {
         if let Some(why) = verdict.wrong {
             wrong.push(format!("{} ({}): {why}", e.arn, e.kind.label()));
         }
+        if let (Kind::Distributed, Some((_, s3))) = (e.kind, &moto) {
+            let map =
+                distributed::check_map(&client, s3, &e.arn, e.id, describe, &invocations).await?;
+            map_children += map.children;
+            scheduled += map.scheduled;
+            never_invoked += map.never_invoked;
+            duplicate_invocations += map.duplicate_invocations;
+            map_problems.extend(map.problems);
+        }
     }
     let start_errors = std::mem::take(&mut *lock(&start_errors));
     approver.abort();
@@ -577,6 +755,7 @@ async fn main() -> Result<()> {
     }
     let chaos = std::mem::take(&mut *lock(&chaos));
     drop(postgres);
+    drop(moto);
 
     let failover = chaos
         .failover
@@ -608,6 +787,14 @@ async fn main() -> Result<()> {
         "duplicated_invocations": duplicate_invocations,
         "lease_takeovers": chaos.takeovers,
         "callbacks_answered": answered.load(Ordering::Relaxed),
+        "distributed_maps": by_kind_count(&kinds, Kind::Distributed.label()),
+        "distributed_map_items": by_kind_count(&kinds, Kind::Distributed.label()) * distributed::MAP_ITEMS,
+        "distributed_map_children": map_children,
+        "distributed_map_problems": map_problems.len(),
+        "express_started": express_ids.len(),
+        "express_ran": express_ran,
+        "express_ran_more_than_once": express_twice,
+        "express_never_ran": express_never.len(),
         "signing": args.signing,
         "failover": failover,
     });
@@ -653,6 +840,19 @@ async fn main() -> Result<()> {
         "duplicated invocations  {duplicate_invocations} (lease takeovers: {})",
         chaos.takeovers
     );
+    if args.moto.is_some() {
+        let maps = by_kind_count(&kinds, Kind::Distributed.label());
+        println!(
+            "distributed maps        {maps} ({} items, {map_children} STANDARD children; {} problems: lost, duplicated, counts or result files)",
+            maps * distributed::MAP_ITEMS,
+            map_problems.len()
+        );
+    }
+    println!(
+        "async express           {} started, {express_ran} ran, {express_twice} more than once, {} never",
+        express_ids.len(),
+        express_never.len()
+    );
     println!("start errors            {}", start_errors.len());
     println!("{report}");
     if let Some(path) = &args.json {
@@ -664,6 +864,8 @@ async fn main() -> Result<()> {
         .chain(&wrong)
         .chain(&start_errors)
         .chain(&chaos.crashed)
+        .chain(&map_problems)
+        .chain(&express_never)
         .collect();
     for problem in problems.iter().take(20) {
         eprintln!("  {problem}");
@@ -678,12 +880,14 @@ async fn main() -> Result<()> {
     }
     if !problems.is_empty() || never_invoked > 0 || unexplained > 0 {
         bail!(
-            "chaos run failed: {} lost, {} duplicated, {} wrong, {} start errors, {} self-crashes, {never_invoked} attempts never invoked, {unexplained} invocations duplicated without a lease lost (logs in {})",
+            "chaos run failed: {} lost, {} duplicated, {} wrong, {} start errors, {} self-crashes, {} Distributed Map problems, {} Express executions never ran, {never_invoked} attempts never invoked, {unexplained} invocations duplicated without a lease lost (logs in {})",
             lost.len(),
             duplicated.len(),
             wrong.len(),
             start_errors.len(),
             chaos.crashed.len(),
+            map_problems.len(),
+            express_never.len(),
             args.logs.display()
         );
     }
@@ -840,6 +1044,13 @@ fn progress(line: String) {
         let _ = writeln!(stderr, "{line}");
         *last = Some(Instant::now());
     }
+}
+
+fn by_kind_count(kinds: &[(&str, usize)], label: &str) -> usize {
+    kinds
+        .iter()
+        .find(|(k, _)| *k == label)
+        .map_or(0, |(_, n)| *n)
 }
 
 fn push<T>(list: &Mutex<Vec<T>>, item: T) {

@@ -196,12 +196,20 @@ impl PrivatePostgres {
         kill.args(children.split_whitespace());
         // A child that exited meanwhile makes kill complain; the postmaster is what counts.
         let _ = kill.output();
-        let alive = std::path::Path::new(&format!("/proc/{postmaster}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ");
-        if alive {
-            bail!("postmaster {postmaster} survived kill -9");
+        // SIGKILL is delivered asynchronously: the process may still be listed, not yet a
+        // zombie, for a moment after `kill` returns.
+        let alive = || {
+            std::path::Path::new(&format!("/proc/{postmaster}")).exists()
+                && !std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z ")
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while alive() {
+            if std::time::Instant::now() > deadline {
+                bail!("postmaster {postmaster} survived kill -9");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         Ok(())
     }

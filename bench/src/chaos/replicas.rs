@@ -22,6 +22,8 @@ pub struct Launch {
     pub lease_seconds: u64,
     /// `CAIRN_API_CREDENTIALS` of every replica (`ID:SECRET`); `None` leaves the API open.
     pub credentials: Option<String>,
+    /// More environment (moto's S3 endpoint and dummy credentials, with `--moto`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Replica {
@@ -47,6 +49,7 @@ impl Replica {
         if let Some(credentials) = &launch.credentials {
             command.env("CAIRN_API_CREDENTIALS", credentials);
         }
+        command.envs(launch.env.iter().map(|(k, v)| (k, v)));
         let child = command
             .arg("server")
             .env("DATABASE_URL", &launch.database_url)
@@ -57,6 +60,9 @@ impl Replica {
             // The fan-out's 4-item Maps keep their items, results and input as rows, so
             // kills land on stored Maps too (a real deployment stores only large ones).
             .env("CAIRN_STORE_MAP_ITEMS_OVER", "2")
+            // An asynchronous Express run of a killed replica starts again elsewhere
+            // within seconds (the default 30 s lease would outlast the run).
+            .env("CAIRN_EXPRESS_LEASE", "6s")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -2,7 +2,8 @@
 //! function that fails until its execution is redriven
 //! workload and a callback receiver, all deterministic in their input and attempt so that
 //! the verifier knows each execution's outcome in advance. It counts every invocation by
-//! its idempotency key: a key seen twice is a duplicated invocation.
+//! its idempotency key: a key seen twice is a duplicated invocation, and the
+//! asynchronous Express runs that reached their last state by id.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +25,9 @@ pub struct Seen {
     /// Callback tokens already handed to the approver, so a repeated delivery of one
     /// callback task is approved once.
     tokens: std::collections::HashSet<String>,
+    /// Asynchronous Express runs that reached their last state, by the id in their
+    /// input: how many times each did (at least once is AWS's promise).
+    pub express: HashMap<u64, u32>,
 }
 
 #[derive(Clone)]
@@ -40,7 +44,7 @@ pub struct Approval {
 
 /// The function names the order workflow and the fan-out workload call, for
 /// `CAIRN_FUNCTIONS`.
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     "validate-order",
     "check-inventory",
     "process-payment",
@@ -50,6 +54,7 @@ pub const FUNCTIONS: [&str; 9] = [
     "initiate-shipping",
     "step",
     "once-broken",
+    "express-done",
 ];
 
 /// Serves the target on a loopback port; returns its address, what it has seen, and the
@@ -110,6 +115,11 @@ async fn function(
     let key = key(&headers);
     if let Ok(mut seen) = shared.seen.lock() {
         *seen.invocations.entry(key.clone()).or_default() += 1;
+        if name == "express-done" {
+            if let Some(id) = input["id"].as_u64() {
+                *seen.express.entry(id).or_default() += 1;
+            }
+        }
     }
     let ok = |value: Value| (StatusCode::OK, Json(value));
     let with = |order: &Value, field: &str| {
@@ -164,6 +174,7 @@ async fn function(
             ok(json!({"done": name, "orderId": input["orderId"]}))
         }
         "step" => ok(json!({"stepped": input})),
+        "express-done" => ok(json!({"reported": input["id"]})),
         // Item 2 fails until its execution has been redriven.
         "once-broken" => {
             if input["item"] == json!(2) && input["redrives"] == json!(0) {

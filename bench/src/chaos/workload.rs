@@ -10,12 +10,14 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 /// The state machines the run creates, by name.
-pub const MACHINES: [Machine; 5] = [
+pub const MACHINES: [Machine; 7] = [
     Machine::Order,
     Machine::Fanout,
     Machine::Callback,
     Machine::Wait,
     Machine::Redrive,
+    Machine::Distributed,
+    Machine::Express,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +27,10 @@ pub enum Machine {
     Callback,
     Wait,
     Redrive,
+    /// A Distributed Map over a CSV in S3 (only with moto: `distributed`).
+    Distributed,
+    /// An EXPRESS machine started asynchronously (`distributed`).
+    Express,
 }
 
 impl Machine {
@@ -35,14 +41,26 @@ impl Machine {
             Machine::Callback => "callback",
             Machine::Wait => "wait",
             Machine::Redrive => "redrive",
+            Machine::Distributed => "distributed",
+            Machine::Express => "express",
         }
     }
 
     /// The definition. The order workflow is the seed's file with its waits shortened
     /// (WaitForInventory 3600 s → 1 s, the payment retry's 5 s interval → 1 s), so that a
     /// run of a minute sees every path end; its states and Retry/Catch are the seed's.
+    /// The machine's `type`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Machine::Express => "EXPRESS",
+            _ => "STANDARD",
+        }
+    }
+
     pub fn definition(self, seed_dir: &Path, target: &str) -> Result<Value> {
         Ok(match self {
+            Machine::Distributed => crate::distributed::map_definition(),
+            Machine::Express => crate::distributed::express_definition(),
             Machine::Order => {
                 let path = seed_dir.join("order-processing.asl.json");
                 let text = std::fs::read_to_string(&path).with_context(|| {
@@ -114,6 +132,8 @@ pub enum Kind {
     Wait,
     /// Fails, is redriven by the run, then succeeds.
     Redriven,
+    /// A Distributed Map of STANDARD children (not in [`MIX`]: its own, slower stream).
+    Distributed,
 }
 
 /// The mix, in the order the stream cycles through it.
@@ -157,6 +177,7 @@ impl Kind {
             Kind::Callback => Machine::Callback,
             Kind::Wait => Machine::Wait,
             Kind::Redriven => Machine::Redrive,
+            Kind::Distributed => Machine::Distributed,
             _ => Machine::Order,
         }
     }
@@ -172,6 +193,7 @@ impl Kind {
             Kind::Callback => "callback",
             Kind::Wait => "wait",
             Kind::Redriven => "redriven",
+            Kind::Distributed => "distributed map",
         }
     }
 
@@ -194,6 +216,7 @@ impl Kind {
                 json!({"id": id, "items": (0..FANOUT_ITEMS).collect::<Vec<_>>()})
             }
             Kind::Callback | Kind::Wait => json!({"id": id}),
+            Kind::Distributed => crate::distributed::map_input(id),
         }
     }
 
@@ -299,6 +322,7 @@ impl Kind {
                 expected
             }
             Kind::Callback => succeeded(json!({"approved": id}), vec![("Ask", 1), ("Done", 1)], 1),
+            Kind::Distributed => crate::distributed::map_parent_expected(),
             Kind::Wait => {
                 let mut output = input;
                 output["nap"] = json!("rested");

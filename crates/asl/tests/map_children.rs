@@ -73,6 +73,7 @@ fn ended(start: &MapChildStart, outcome: MapChildOutcome) -> Event {
         map_run_arn: start.map_run_arn.clone(),
         index: start.index,
         outcome,
+        dates: None,
     }
 }
 

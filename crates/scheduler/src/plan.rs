@@ -103,7 +103,7 @@ pub fn plan(machine: Result<&StateMachine, &str>, claimed: &Claimed, context: &C
         if let Some(ending) = &update.ending {
             planned.plan.effects.push(Effect::Notify {
                 execution_arn: child.parent_arn.clone(),
-                event: cairn_store::map_children::ended_event(child, ending),
+                event: cairn_store::map_children::ended_event(child, ending, claimed.started_at),
             });
         }
     }
@@ -685,6 +685,17 @@ mod tests {
                     outcome: interpreter::MapChildOutcome::Succeeded {
                         output: json!("ok")
                     },
+                    // The child's own start and stop, for a ResultWriter's records.
+                    dates: Some(interpreter::ChildDates {
+                        start: cairn_store::time::from_time(child.started_at),
+                        stop: planned
+                            .plan
+                            .execution
+                            .as_ref()
+                            .and_then(|u| u.ending.as_ref())
+                            .map(|e| cairn_store::time::from_time(e.stopped_at))
+                            .unwrap_or(cairn_asl::timestamp::Timestamp(0)),
+                    }),
                 }
             ))
         );

@@ -24,7 +24,7 @@
 //! Children run the ItemProcessor of their parent's definition: the scheduler reads the
 //! parent's definition and takes the machine at [`MapChild::processor`].
 
-use cairn_asl::interpreter::{Event, MapChildOutcome, ScopeStep};
+use cairn_asl::interpreter::{ChildDates, Event, MapChildOutcome, ScopeStep};
 use cairn_asl::ExecutionStatus;
 
 pub use cairn_asl::interpreter::{MapChildRedrive, MapChildStart};
@@ -42,8 +42,8 @@ pub struct MapChild {
     pub processor: Vec<ScopeStep>,
 }
 
-/// The parent's event for its child's end.
-pub fn ended_event(child: &MapChild, ending: &Ending) -> Event {
+/// The parent's event for its child's end; `started_at` is the child's start.
+pub fn ended_event(child: &MapChild, ending: &Ending, started_at: crate::Time) -> Event {
     let outcome = match ending.status {
         ExecutionStatus::Succeeded => MapChildOutcome::Succeeded {
             output: ending
@@ -64,6 +64,10 @@ pub fn ended_event(child: &MapChild, ending: &Ending) -> Event {
         map_run_arn: child.map_run_arn.clone(),
         index: child.index,
         outcome,
+        dates: Some(ChildDates {
+            start: crate::time::from_time(started_at),
+            stop: crate::time::from_time(ending.stopped_at),
+        }),
     }
 }
 
@@ -88,6 +92,7 @@ pub fn not_redriven_event(redrive: &MapChildRedrive) -> Event {
                 redrive.execution_arn
             )),
         },
+        dates: None,
     }
 }
 
@@ -140,9 +145,11 @@ mod tests {
 
     #[test]
     fn a_childs_end_is_its_parents_event() {
+        let started = chrono::DateTime::from_timestamp(-5, 250_000_000).unwrap_or_default();
         let ok = ended_event(
             &child(),
             &ending(ExecutionStatus::Succeeded, Some(r#"{"b":1,"a":2}"#), None),
+            started,
         );
         assert_eq!(
             ok,
@@ -151,10 +158,19 @@ mod tests {
                 index: 3,
                 outcome: MapChildOutcome::Succeeded {
                     output: json!({"b": 1, "a": 2})
-                }
+                },
+                // The child's start and stop (its ending's time, here the epoch).
+                dates: Some(ChildDates {
+                    start: cairn_asl::timestamp::Timestamp(-4_750_000_000),
+                    stop: cairn_asl::timestamp::Timestamp(0),
+                }),
             }
         );
-        let stopped = ended_event(&child(), &ending(ExecutionStatus::Aborted, None, None));
+        let stopped = ended_event(
+            &child(),
+            &ending(ExecutionStatus::Aborted, None, None),
+            started,
+        );
         assert!(matches!(
             stopped,
             Event::MapChildEnded { outcome: MapChildOutcome::Failed { ref error, .. }, .. }
@@ -163,6 +179,7 @@ mod tests {
         let failed = ended_event(
             &child(),
             &ending(ExecutionStatus::Failed, None, Some("Boom")),
+            started,
         );
         assert!(matches!(
             failed,

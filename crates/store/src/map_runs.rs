@@ -31,6 +31,8 @@ pub struct MapRunRecord {
     /// How many times a redrive ran the run's failed iterations again, and when last.
     pub redrive_count: u64,
     pub redrive_date: Option<Time>,
+    /// Items whose results a ResultWriter wrote (DescribeMapRun's `resultsWritten`).
+    pub results_written: u64,
 }
 
 impl MapRunRecord {
@@ -52,6 +54,7 @@ impl MapRunRecord {
             aborted: 0,
             redrive_count: 0,
             redrive_date: None,
+            results_written: 0,
         };
         record.apply(state, now);
         record
@@ -76,6 +79,7 @@ impl MapRunRecord {
         self.running = state.running;
         self.succeeded = state.succeeded;
         self.failed = state.failed;
+        self.results_written = state.results_written;
         if state.status != MapRunStatus::Running && self.stopped_at.is_none() {
             self.stopped_at = Some(now);
         }

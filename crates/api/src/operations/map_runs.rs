@@ -44,7 +44,7 @@ fn counts(run: &MapRunRecord) -> Value {
         "timedOut": 0,
         "aborted": run.aborted,
         "total": run.total,
-        "resultsWritten": run.succeeded + run.failed,
+        "resultsWritten": run.results_written,
         "failuresNotRedrivable": 0,
         "pendingRedrive": 0,
     })

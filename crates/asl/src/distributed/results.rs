@@ -105,6 +105,11 @@ pub struct StoredResults {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunFacts {
     pub map_run_arn: String,
+    /// The iterations ran as STANDARD child executions, named from the Map Run and the
+    /// index ([`crate::distributed::map_run::child_name`]); else as frames of the
+    /// parent, named by index.
+    #[serde(default)]
+    pub children: bool,
     pub start_date: String,
     pub stop_date: String,
     pub redrive_count: u64,
@@ -112,13 +117,15 @@ pub struct RunFacts {
 
 impl RunFacts {
     /// The result of item `index`: its child's (succeeded, or failed as `failed`
-    /// says) when it has a `result`, else PENDING.
+    /// says) when it has a `result`, else PENDING. `dates` are the child's own start
+    /// and stop, when known; else the run's.
     pub fn child_result(
         &self,
         index: u64,
         input: Value,
         result: Option<Value>,
         failed: bool,
+        dates: Option<(String, String)>,
     ) -> ChildResult {
         let Some(value) = result else {
             return ChildResult::Pending { input };
@@ -132,7 +139,13 @@ impl RunFacts {
         } else {
             ChildOutcome::Succeeded { output: value }
         };
-        let name = index.to_string();
+        let name = if self.children {
+            crate::distributed::map_run::child_name(&self.map_run_arn, index)
+        } else {
+            index.to_string()
+        };
+        let (start_date, stop_date) =
+            dates.unwrap_or_else(|| (self.start_date.clone(), self.stop_date.clone()));
         let (execution_arn, state_machine_arn) =
             match crate::distributed::map_run::MapRunArn::parse(&self.map_run_arn) {
                 Some(arn) => (
@@ -154,8 +167,8 @@ impl RunFacts {
             name,
             state_machine_arn,
             input,
-            start_date: self.start_date.clone(),
-            stop_date: self.stop_date.clone(),
+            start_date,
+            stop_date,
             redrive_count: self.redrive_count,
             redrive_status: redrive_status.into(),
             redrive_status_reason: reason.into(),

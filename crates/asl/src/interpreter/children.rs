@@ -19,8 +19,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::callback::token_hash;
-use crate::distributed::map_run::MapRunArn;
+use crate::distributed::map_run::{child_name, MapRunArn};
 use crate::error::Failure;
 
 use super::frame::{Frame, ScopeStep, Waiting};
@@ -28,6 +27,7 @@ use super::join::Join;
 use super::run::Run;
 use super::{Command, FrameId, Snapshot};
 use crate::model::StateKind;
+use crate::timestamp::Timestamp;
 
 /// Most children one step starts; the others wait for [`super::Event::Resume`].
 pub const MAX_CHILD_STARTS_PER_STEP: usize = 500;
@@ -63,6 +63,13 @@ pub struct MapChildRedrive {
     pub map_run_arn: String,
     pub index: u64,
     pub execution_arn: String,
+}
+
+/// When a Map's child execution started and stopped, as its DescribeExecution says.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChildDates {
+    pub start: Timestamp,
+    pub stop: Timestamp,
 }
 
 /// How a Map's child execution ended.
@@ -112,7 +119,7 @@ impl Run<'_> {
         let Some(arn) = MapRunArn::parse(&run.arn) else {
             return;
         };
-        let name = child_name(&run.arn, index);
+        let name = child_name(&run.arn, index as u64);
         let mut processor = frame.scope.clone();
         processor.push(ScopeStep {
             state: frame.state.clone(),
@@ -153,7 +160,7 @@ impl Run<'_> {
                 .push(Command::RedriveMapChild(MapChildRedrive {
                     map_run_arn: run.arn.clone(),
                     index: index as u64,
-                    execution_arn: arn.child_execution_arn(&child_name(&run.arn, index)),
+                    execution_arn: arn.child_execution_arn(&child_name(&run.arn, index as u64)),
                 }));
         }
     }
@@ -170,6 +177,7 @@ impl Run<'_> {
         map_run_arn: &str,
         index: u64,
         outcome: MapChildOutcome,
+        dates: Option<ChildDates>,
     ) {
         let index = index as usize;
         let found = self
@@ -192,6 +200,29 @@ impl Run<'_> {
         let Some((frame_id, last_event)) = found else {
             return;
         };
+        // The dates go to the ResultWriter's records, so a Map without one keeps none;
+        // nor does a Map kept as rows, whose snapshot must not grow with its children
+        // (its records carry the run's dates).
+        let writes_results = self
+            .snapshot
+            .frames
+            .get(&frame_id)
+            .and_then(|frame| self.state_of(frame))
+            .is_some_and(
+                |state| matches!(&state.kind, StateKind::Map(map) if map.result_writer.is_some()),
+            );
+        if let (Some(dates), true) = (dates, writes_results) {
+            if let Some(Waiting::Children(join)) = self
+                .snapshot
+                .frames
+                .get_mut(&frame_id)
+                .map(|frame| &mut frame.waiting)
+            {
+                if join.stored.is_none() {
+                    join.child_dates.insert(index, dates);
+                }
+            }
+        }
         let result = match outcome {
             MapChildOutcome::Succeeded { output } => Ok(output),
             MapChildOutcome::Failed { error, cause } => Err(Failure { error, cause }),
@@ -229,18 +260,4 @@ impl Run<'_> {
             self.put_back(frame_id, frame, progress);
         }
     }
-}
-
-/// A child's name: derived from its Map Run and index, so a replayed step names the same
-/// child, and a redrive of the parent redrives that child.
-fn child_name(map_run_arn: &str, index: usize) -> String {
-    let hex = token_hash(&format!("{map_run_arn}/{index}"));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }

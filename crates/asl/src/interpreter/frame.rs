@@ -133,6 +133,10 @@ pub(super) enum Waiting {
         /// the write has ended.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stored: Option<u64>,
+        /// The Map Run as it succeeded, reported again with its `results_written` once
+        /// the files are written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<Box<super::map_run::MapRunState>>,
     },
     /// The results were written (the Map's output) or the write failed. Taken up in the
     /// step that sets it, never persisted as such.

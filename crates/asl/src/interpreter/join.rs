@@ -59,6 +59,10 @@ pub(super) struct Join {
     /// `children`), not as frames.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(super) children: bool,
+    /// With `children` and a ResultWriter: when each ended child started and stopped,
+    /// by index, for its result record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) child_dates: BTreeMap<usize, super::children::ChildDates>,
 }
 
 /// A child of a join kept for a redrive.

@@ -82,6 +82,10 @@ pub struct MapRunState {
     /// How many times the run was redriven.
     #[serde(default)]
     pub redrive_count: u64,
+    /// Items whose results a `ResultWriter` wrote (AWS's `resultsWritten`): 0 until
+    /// the files are written, and for a Map without a writer.
+    #[serde(default)]
+    pub results_written: u64,
 }
 
 impl MapRunState {
@@ -95,28 +99,33 @@ impl MapRunState {
 impl Run<'_> {
     /// Tells the driver where `join`'s Map Run stands (nothing for a Map without one).
     pub(super) fn report_map_run(&mut self, join: &Join, status: MapRunStatus) {
-        let Some(config) = &join.map_run else {
-            return;
-        };
-        let failed = join.failures;
-        let state = MapRunState {
-            arn: config.arn.clone(),
-            status,
-            max_concurrency: config.max_concurrency,
-            tolerated_failure_count: config.tolerated_failure_count,
-            tolerated_failure_percentage: config.tolerated_failure_percentage,
-            total: join.total() as u64,
-            running: if status == MapRunStatus::Running {
-                join.running.len() as u64
-            } else {
-                0
-            },
-            succeeded: (join.done as u64).saturating_sub(failed),
-            failed,
-            redrive_count: config.redrive_count,
-        };
-        self.output.commands.push(Command::MapRun(state));
+        if let Some(state) = map_run_state(join, status) {
+            self.output.commands.push(Command::MapRun(state));
+        }
     }
+}
+
+/// Where `join`'s Map Run stands (`None` for a Map without one).
+pub(super) fn map_run_state(join: &Join, status: MapRunStatus) -> Option<MapRunState> {
+    let config = join.map_run.as_ref()?;
+    let failed = join.failures;
+    Some(MapRunState {
+        arn: config.arn.clone(),
+        status,
+        max_concurrency: config.max_concurrency,
+        tolerated_failure_count: config.tolerated_failure_count,
+        tolerated_failure_percentage: config.tolerated_failure_percentage,
+        total: join.total() as u64,
+        running: if status == MapRunStatus::Running {
+            join.running.len() as u64
+        } else {
+            0
+        },
+        succeeded: (join.done as u64).saturating_sub(failed),
+        failed,
+        redrive_count: config.redrive_count,
+        results_written: 0,
+    })
 }
 
 impl Run<'_> {

@@ -68,7 +68,9 @@ mod run;
 mod states;
 mod stored;
 
-pub use children::{MapChildOutcome, MapChildRedrive, MapChildStart, MAX_CHILD_STARTS_PER_STEP};
+pub use children::{
+    ChildDates, MapChildOutcome, MapChildRedrive, MapChildStart, MAX_CHILD_STARTS_PER_STEP,
+};
 pub use frame::{machine_at, ScopeStep};
 pub use item_source::{ItemRows, ReadItemsRequest, READ_ITEMS_RESOURCE};
 pub use map_run::{MapRunState, MapRunStatus, MapRunUpdate};
@@ -210,6 +212,11 @@ pub enum Event {
         map_run_arn: String,
         index: u64,
         outcome: MapChildOutcome,
+        /// When the child started and stopped (its `startDate` and `stopDate`), for the
+        /// records a ResultWriter writes; `None` when the child's end is not its own
+        /// (a redrive that could not be).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dates: Option<ChildDates>,
     },
 }
 

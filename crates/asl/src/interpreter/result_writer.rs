@@ -23,6 +23,7 @@ use super::frame::{FailedRun, Frame, Waiting};
 use super::internal_task::Taken;
 use super::join::Join;
 use super::jsonata::States;
+use super::map_run::{map_run_state, MapRunStatus};
 use super::run::{Progress, Run};
 use super::{Command, Event, FrameId, TaskId, TaskRequest};
 use crate::distributed::config::{Language, ResultWriterSpec};
@@ -63,7 +64,8 @@ impl Run<'_> {
             Some(PreparedWrite::Export(request)) => {
                 let task = self.invoke_results_write(frame_id, frame, &request)?;
                 let stored = request.stored.as_ref().map(|stored| stored.map);
-                frame.waiting = Waiting::WritingResults { task, stored };
+                let run = map_run_state(join, MapRunStatus::Succeeded).map(Box::new);
+                frame.waiting = Waiting::WritingResults { task, stored, run };
                 Ok(Some(Progress::Blocked))
             }
         }
@@ -187,7 +189,7 @@ impl Run<'_> {
             },
         };
         let writer = spec.resolve(parameters.as_ref())?;
-        let facts = self.run_facts(frame, &map_run.arn, map_run.redrive_count);
+        let facts = self.run_facts(frame, join, &map_run.arn, map_run.redrive_count);
         // A stored Map's results stay with the driver: the worker pages them.
         let (results, stored) = match &join.stored {
             Some(stored) => (
@@ -254,9 +256,16 @@ impl Run<'_> {
     }
 
     /// What every record of this Map Run's children says of their runs.
-    fn run_facts(&self, frame: &Frame, map_run_arn: &str, redrive_count: u64) -> RunFacts {
+    fn run_facts(
+        &self,
+        frame: &Frame,
+        join: &Join,
+        map_run_arn: &str,
+        redrive_count: u64,
+    ) -> RunFacts {
         RunFacts {
             map_run_arn: map_run_arn.to_string(),
+            children: join.children,
             start_date: frame.entered_time.to_rfc3339_millis(),
             stop_date: self.now.to_rfc3339_millis(),
             redrive_count,
@@ -272,7 +281,14 @@ impl Run<'_> {
             .map(|(index, result)| {
                 let input = join.items.get(index).cloned().unwrap_or(Value::Null);
                 let failed = join.redo.get(&index).is_some_and(|redo| redo.failed);
-                facts.child_result(index as u64, input, result.clone(), failed)
+                // A STANDARD child's own dates, when the parent kept them.
+                let dates = join.child_dates.get(&index).map(|dates| {
+                    (
+                        dates.start.to_rfc3339_millis(),
+                        dates.stop.to_rfc3339_millis(),
+                    )
+                });
+                facts.child_result(index as u64, input, result.clone(), failed, dates)
             })
             .collect()
     }
@@ -295,6 +311,8 @@ impl Run<'_> {
             Taken::Ended(ended) => ended,
         };
         self.snapshot.tasks.remove(&ended.task);
+        let result = ended.outcome;
+        let mut written = None;
         if let Some(frame) = self.snapshot.frames.get_mut(&ended.frame) {
             if let Waiting::WritingResults {
                 stored: Some(map), ..
@@ -308,11 +326,25 @@ impl Run<'_> {
                 // The run failed already: whether the files were written or not, the
                 // Map fails with the run's error.
                 Waiting::FailingWritingResults { failed, .. } => {
+                    if result.is_ok() {
+                        written = map_run_state(&failed.join, MapRunStatus::Failed);
+                    }
                     Waiting::FailedResultsWritten(failed)
                 }
-                _ => Waiting::ResultsWritten(ended.outcome),
+                Waiting::WritingResults { run, .. } => {
+                    if let (Some(run), true) = (run, result.is_ok()) {
+                        written = Some(*run);
+                    }
+                    Waiting::ResultsWritten(result)
+                }
+                _ => Waiting::ResultsWritten(result),
             };
             self.ready.push_back(ended.frame);
+        }
+        // The Map Run's `resultsWritten`: the items that ran, their records written.
+        if let Some(mut state) = written {
+            state.results_written = state.succeeded + state.failed;
+            self.output.commands.push(Command::MapRun(state));
         }
         true
     }

@@ -252,7 +252,8 @@ impl<'a> Run<'a> {
                 map_run_arn,
                 index,
                 outcome,
-            } => self.map_child_ended(&map_run_arn, index, outcome),
+                dates,
+            } => self.map_child_ended(&map_run_arn, index, outcome, dates),
         }
         self.drain();
     }

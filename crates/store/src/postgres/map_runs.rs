@@ -23,6 +23,7 @@ pub(super) struct MapRunWrites {
     succeeded: Vec<i64>,
     failed: Vec<i64>,
     redrive_count: Vec<i64>,
+    results_written: Vec<i64>,
     ended: Vec<String>,
 }
 
@@ -45,6 +46,7 @@ impl MapRunWrites {
         self.succeeded.push(count(state.succeeded));
         self.failed.push(count(state.failed));
         self.redrive_count.push(count(state.redrive_count));
+        self.results_written.push(count(state.results_written));
     }
 
     pub(super) fn ended(&mut self, execution_arn: &str) {
@@ -59,15 +61,15 @@ impl MapRunWrites {
                 r#"-- query: write_map_runs
                 insert into map_runs (arn, execution_arn, status, started_at, stopped_at,
                     max_concurrency, tolerated_failure_count, tolerated_failure_percentage,
-                    total, running, succeeded, failed, redrive_count)
+                    total, running, succeeded, failed, redrive_count, results_written)
                 select u.arn, u.execution_arn, u.status, now(),
                        case when u.status = 'RUNNING' then null else now() end,
-                       u.mc, u.tc, u.tp, u.total, u.running, u.succeeded, u.failed, u.rc
+                       u.mc, u.tc, u.tp, u.total, u.running, u.succeeded, u.failed, u.rc, u.rw
                 from unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[],
                             $6::float8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[],
-                            $11::int8[])
+                            $11::int8[], $12::int8[])
                      as u(arn, execution_arn, status, mc, tc, tp, total, running, succeeded,
-                          failed, rc)
+                          failed, rc, rw)
                 on conflict (arn) do update set
                     status = excluded.status,
                     stopped_at = case when excluded.status = 'RUNNING' then null
@@ -83,7 +85,8 @@ impl MapRunWrites {
                     total = excluded.total,
                     running = excluded.running,
                     succeeded = excluded.succeeded,
-                    failed = excluded.failed"#,
+                    failed = excluded.failed,
+                    results_written = excluded.results_written"#,
                 &self.arn,
                 &self.execution_arn,
                 &self.status,
@@ -95,6 +98,7 @@ impl MapRunWrites {
                 &self.succeeded,
                 &self.failed,
                 &self.redrive_count,
+                &self.results_written,
             )
             .execute(&mut *tx)
             .await?;
@@ -130,6 +134,7 @@ struct MapRunRow {
     aborted: i64,
     redrive_count: i64,
     redrive_date: Option<Time>,
+    results_written: i64,
 }
 
 impl TryFrom<MapRunRow> for MapRunRecord {
@@ -155,6 +160,7 @@ impl TryFrom<MapRunRow> for MapRunRecord {
             aborted: n(row.aborted),
             redrive_count: n(row.redrive_count),
             redrive_date: row.redrive_date,
+            results_written: n(row.results_written),
         })
     }
 }
@@ -166,7 +172,7 @@ impl MapRuns for PgStore {
             r#"-- query: describe_map_run
             select arn, execution_arn, status, started_at, stopped_at, max_concurrency,
                    tolerated_failure_count, tolerated_failure_percentage, total, running,
-                   succeeded, failed, aborted, redrive_count, redrive_date
+                   succeeded, failed, aborted, redrive_count, redrive_date, results_written
             from map_runs where arn = $1"#,
             arn
         )
@@ -190,7 +196,7 @@ impl MapRuns for PgStore {
             r#"-- query: list_map_runs
             select arn, execution_arn, status, started_at, stopped_at, max_concurrency,
                    tolerated_failure_count, tolerated_failure_percentage, total, running,
-                   succeeded, failed, aborted, redrive_count, redrive_date
+                   succeeded, failed, aborted, redrive_count, redrive_date, results_written
             from map_runs
             where execution_arn = $1 and (started_at, arn) < ($2, $3)
             order by started_at desc, arn desc limit $4"#,

@@ -71,7 +71,9 @@ pub async fn write_stored_results<S: Tasks>(
                 .map_or(Value::Null, |(_, value)| value);
             let result = results.next_if(|(at, _)| *at == index).map(|(_, v)| v);
             let child_failed = failed_items.contains(&index);
-            let record = stored.run.child_result(index, input, result, child_failed);
+            let record = stored
+                .run
+                .child_result(index, input, result, child_failed, None);
             upload.push(&record).await.map_err(failed)?;
         }
         from += page;

@@ -242,6 +242,7 @@ impl Run<'_> {
             && map.execution_type == crate::model::ChildExecutionType::Standard;
         let join = Join {
             children,
+            child_dates: BTreeMap::new(),
             is_map: true,
             effective_input: effective,
             results: vec![None; items.len()],

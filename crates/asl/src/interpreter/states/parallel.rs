@@ -47,6 +47,7 @@ impl Run<'_> {
             redriven: false,
             map_run: None,
             children: false,
+            child_dates: BTreeMap::new(),
         };
         for (index, branch) in parallel.branches.iter().enumerate() {
             let child = self.child_frame(
