@@ -96,10 +96,11 @@ async fn write_batches(store: PgStore, mut queued: mpsc::UnboundedReceiver<Reque
             }
         }
         let store = store.clone();
-        tokio::spawn(async move {
+        // Boxed, so that spawning moves a pointer rather than the batch's future.
+        tokio::spawn(Box::pin(async move {
             write(&store, batch).await;
             drop(slot);
-        });
+        }));
     }
 }
 
