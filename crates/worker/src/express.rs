@@ -243,9 +243,10 @@ impl Driver<'_> {
                     let attempt = cairn_telemetry::trace::in_current_context(async move {
                         targets.invoke(&invocation).await.into_event(task)
                     });
+                    // Boxed, so that spawning moves a pointer rather than the future.
                     let handle = self
                         .tasks
-                        .spawn(tracing::Instrument::in_current_span(attempt));
+                        .spawn(Box::pin(tracing::Instrument::in_current_span(attempt)));
                     self.running.insert(task, handle);
                 }
                 Command::StartTimer { timer, due } => {

@@ -137,7 +137,8 @@ impl<S: Store> AsyncExpress<S> {
         let arn = run.arn.clone();
         let machine_arn = run.state_machine_arn.clone();
         let started_at = run.started_at;
-        tokio::spawn(tracing::Instrument::instrument(
+        // Boxed, so that spawning moves a pointer rather than the run's future.
+        tokio::spawn(Box::pin(tracing::Instrument::instrument(
             async move {
                 let targets = this.targets.clone();
                 let outcome = express::run(&machine, input, options, targets).await;
@@ -146,7 +147,7 @@ impl<S: Store> AsyncExpress<S> {
                 this.ended(&arn);
             },
             span,
-        ));
+        )));
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, HashMap<String, Progress>> {

@@ -181,12 +181,14 @@ fn spawn_invocation<S>(
     let targets = targets.clone();
     let config = config.clone();
     let outcomes = outcomes.clone();
-    tokio::spawn(async move {
+    // Boxed: an invocation's future is kilobytes (the lease renewal around the target's
+    // call), and tokio moves an unboxed one several times while spawning and finishing it.
+    tokio::spawn(Box::pin(async move {
         let (completion, mocked) = invoke(&store, &targets, &config, task).await;
         let give_up = tokio::time::Instant::now() + config.lease;
         let _ = outcomes.send((completion, give_up, mocked)).await;
         drop(slot);
-    });
+    }));
 }
 
 /// Invokes one task, renewing its lease meanwhile; a task its execution's test case

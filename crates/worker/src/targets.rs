@@ -242,12 +242,24 @@ impl Targets {
     ) -> Result<Value, InvokeError> {
         // A Map's item read streams a whole object or listing: no per-call time limit
         // (each S3 request has the client's own), the lease keeps it alive.
+        //
+        // The integrations other than Lambda are boxed: a future is as large as the largest
+        // it may await, and every invocation's future is moved while it is spawned, so the
+        // service calls' large ones would make each Lambda call's future as large.
         if invocation.resource == cairn_asl::interpreter::READ_ITEMS_RESOURCE {
-            return crate::s3::items::read_items(self.s3.as_ref(), &invocation.input).await;
+            return Box::pin(crate::s3::items::read_items(
+                self.s3.as_ref(),
+                &invocation.input,
+            ))
+            .await;
         }
         // A Map Run's export streams every result to S3: no per-call limit either.
         if invocation.resource == cairn_asl::distributed::results::WRITE_RESULTS_RESOURCE {
-            return crate::s3::results::write_results(self.s3.as_ref(), &invocation.input).await;
+            return Box::pin(crate::s3::results::write_results(
+                self.s3.as_ref(),
+                &invocation.input,
+            ))
+            .await;
         }
         let route = match Target::parse(&invocation.resource)? {
             Target::LambdaFunction(function) => {
@@ -278,19 +290,21 @@ impl Targets {
                         .await
                 }
                 Route::Http => {
-                    crate::http_task::invoke(
+                    Box::pin(crate::http_task::invoke(
                         &self.client,
                         &self.config,
                         &invocation.input,
                         &key,
                         recording,
-                    )
+                    ))
                     .await
                 }
                 Route::Service(action) => {
-                    self.services
-                        .call(&self.client, &self.config, *action, invocation)
-                        .await
+                    Box::pin(
+                        self.services
+                            .call(&self.client, &self.config, *action, invocation),
+                    )
+                    .await
                 }
             }
         };

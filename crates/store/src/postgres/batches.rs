@@ -100,9 +100,10 @@ where
             }
         }
         let written = write(batch);
-        tokio::spawn(async move {
+        // Boxed, so that spawning moves a pointer rather than the batch's future.
+        tokio::spawn(Box::pin(async move {
             written.await;
             drop(slot);
-        });
+        }));
     }
 }
