@@ -58,6 +58,7 @@ metrics = {
     "executions/s": lambda r: r["executions_per_second"],
     "server CPU µs/execution": lambda r: r["server_cpu_seconds"] / r["executions"] * 1e6,
     "commits/execution": lambda r: r["commits_per_execution"],
+    "write xacts/execution": lambda r: r.get("write_transactions_per_execution", 0),
     "WAL bytes/execution": lambda r: r["wal_bytes_per_execution"],
     "p50 ms": lambda r: r["latency_ms"]["p50"],
     "p99 ms": lambda r: r["latency_ms"]["p99"],

@@ -15,8 +15,11 @@
 //! machine of 3 Pass states). Reported: executions/s and transitions/s from the first
 //! start to the last execution finished, latency percentiles (Standard: start to stop
 //! date of each execution as stored; Express: each StartSyncExecution call), Postgres commits per execution
-//! (`pg_stat_database.xact_commit` of the bench database), WAL bytes per execution (the
-//! cluster's), and the server's CPU time and peak memory. `--replicas N` runs N servers on
+//! (`pg_stat_database.xact_commit` of the bench database: every transaction, read-only ones
+//! included — also the one a `LISTEN`ing backend runs for each `NOTIFY` it is woken by),
+//! write transactions per execution (transaction ids assigned, the cluster's: the commits
+//! that write WAL), WAL bytes per execution (the cluster's), and the server's CPU time and
+//! peak memory. `--replicas N` runs N servers on
 //! the one database and sends the starts to each in turn.
 
 use std::io::Write;
@@ -575,6 +578,15 @@ async fn main() -> Result<()> {
             .await
     };
     let wal_before = wal(pool.clone()).await?;
+    // Transaction ids assigned meanwhile, the cluster's: only transactions that write get
+    // one, so these are the commits that flush WAL (read-only ones, such as the one a
+    // listening backend runs per NOTIFY it is woken by, are in xact_commit only).
+    let xids = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>("select pg_snapshot_xmax(pg_current_snapshot())::text::int8")
+            .fetch_one(&pool)
+            .await
+    };
+    let xids_before = xids(pool.clone()).await?;
     let cpu_before = total_cpu_seconds(&pids);
 
     // The run's interval is read from the database's clock: from here to the last
@@ -733,6 +745,7 @@ async fn main() -> Result<()> {
     .fetch_one(&pool)
     .await?;
     let wal_bytes = wal(pool.clone()).await? - wal_before;
+    let write_transactions = xids(pool.clone()).await? - xids_before;
     // Postgres backends report their commits lazily (an idle one up to 10 s later) but
     // always when they exit: stop the server first, so every commit it made is counted.
     // SIGTERM, as Kubernetes stops a pod, so a server run under a profiler (bench/profile.sh)
@@ -761,6 +774,7 @@ async fn main() -> Result<()> {
         "executions_per_second": executions / elapsed,
         "transitions_per_second": executions * args.workload.transitions(args.map_items) as f64 / elapsed,
         "commits_per_execution": commits_per_execution,
+        "write_transactions_per_execution": write_transactions as f64 / executions,
         "wal_bytes_per_execution": wal_bytes / executions,
         "latency_ms": {"p50": p50, "p90": p90, "p99": p99, "max": max},
         "server_cpu_seconds": cpu,
@@ -788,7 +802,11 @@ async fn main() -> Result<()> {
         cpu,
         peak
     );
-    println!("WAL: {:.0} bytes per execution", wal_bytes / executions);
+    println!(
+        "WAL: {:.0} bytes per execution; write transactions: {:.2} per execution",
+        wal_bytes / executions,
+        write_transactions as f64 / executions
+    );
     if let (Some(execution), Some(event)) = (
         report["disk_bytes_per_execution"].as_f64(),
         report["disk_bytes_per_history_event"].as_f64(),
