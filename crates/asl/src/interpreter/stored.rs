@@ -55,6 +55,10 @@ pub struct Wanted {
     pub items: u64,
     /// Every result, and the input.
     pub results_and_input: bool,
+    /// With `results_and_input`: the input only, the Map failed and its results are
+    /// not needed (they stay stored for a redrive or a ResultWriter).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_only: bool,
 }
 
 /// The part of a large Map's join the snapshot keeps.
@@ -87,6 +91,14 @@ pub(super) struct StoredMap {
     /// What was asked for did not come back: the Map fails rather than wait forever.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     missing: bool,
+    /// The length of the stored results' JSON texts, summed as they arrive: a Map
+    /// whose results array would exceed the payload limit fails without loading them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    result_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StoredMap {
@@ -115,6 +127,7 @@ impl StoredMap {
             items_from: next_stored as u64,
             items: items as u64,
             results_and_input,
+            input_only: results_and_input && self.failure.is_some(),
         })
     }
 
@@ -377,6 +390,7 @@ impl Run<'_> {
             selection_without_input,
             failed_selection: None,
             missing: false,
+            result_bytes: 0,
         }));
     }
 
@@ -395,10 +409,35 @@ impl Run<'_> {
 
     /// Keeps an iteration's result: in the join, or with the driver.
     pub(super) fn keep_result(&mut self, join: &mut Join, index: usize, value: Value) {
-        match join.stored_key() {
-            Some(map) => self.store(map, StoredKind::Result, index, value),
+        match join.stored.as_deref_mut() {
+            Some(stored) => {
+                stored.result_bytes += crate::payload::json_size(&value) as u64;
+                let map = stored.map;
+                self.store(map, StoredKind::Result, index, value)
+            }
             None => join.results[index] = Some(value),
         }
+    }
+
+    /// Whether a stored Map whose iterations all ended would leave the state with a
+    /// results array over the payload limit: the size check `complete` makes on the
+    /// loaded results (`data::data_limit`), made from the running count instead, so
+    /// the results are not loaded for it. With a JSONPath ResultSelector the check
+    /// waits for the selected value, as for any state.
+    pub(super) fn stored_results_exceed(&self, join: &Join, state: &State) -> bool {
+        let Some(stored) = join.stored.as_deref() else {
+            return false;
+        };
+        if let StateKind::Map(map) = &state.kind {
+            if state.query_language == crate::model::QueryLanguage::JsonPath
+                && map.result_selector.is_some()
+            {
+                return false;
+            }
+        }
+        // `[` and `]`, and a comma between two results.
+        let array = stored.result_bytes + 2 + stored.total.saturating_sub(1) as u64;
+        array > self.snapshot.limits.max_payload_bytes as u64
     }
 
     /// The Map failed (its children are aborted already). A stored Map handles the
