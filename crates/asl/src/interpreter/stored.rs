@@ -95,6 +95,10 @@ pub(super) struct StoredMap {
     /// whose results array would exceed the payload limit fails without loading them.
     #[serde(default, skip_serializing_if = "is_zero")]
     result_bytes: u64,
+    /// A redrive runs some iterations again, whose earlier results the count holds
+    /// already: the count is then not trusted and the results are loaded to be checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    uncounted: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -102,6 +106,10 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl StoredMap {
+    pub(super) fn forget_result_bytes(&mut self) {
+        self.uncounted = true;
+    }
+
     pub(super) fn failed_selection(&mut self, index: usize, item: Value) {
         if self.selection_without_input {
             self.failed_selection = Some((index, item));
@@ -391,6 +399,7 @@ impl Run<'_> {
             failed_selection: None,
             missing: false,
             result_bytes: 0,
+            uncounted: false,
         }));
     }
 
@@ -411,7 +420,9 @@ impl Run<'_> {
     pub(super) fn keep_result(&mut self, join: &mut Join, index: usize, value: Value) {
         match join.stored.as_deref_mut() {
             Some(stored) => {
-                stored.result_bytes += crate::payload::json_size(&value) as u64;
+                stored.result_bytes = stored
+                    .result_bytes
+                    .saturating_add(crate::payload::json_size(&value) as u64);
                 let map = stored.map;
                 self.store(map, StoredKind::Result, index, value)
             }
@@ -425,7 +436,7 @@ impl Run<'_> {
     /// the results are not loaded for it. With a JSONPath ResultSelector the check
     /// waits for the selected value, as for any state.
     pub(super) fn stored_results_exceed(&self, join: &Join, state: &State) -> bool {
-        let Some(stored) = join.stored.as_deref() else {
+        let Some(stored) = join.stored.as_deref().filter(|s| !s.uncounted) else {
             return false;
         };
         if let StateKind::Map(map) = &state.kind {
