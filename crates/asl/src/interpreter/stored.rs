@@ -174,9 +174,10 @@ impl Run<'_> {
     }
 }
 
-/// How many items a stored Map's buffer is refilled up to.
+/// How many items a stored Map's buffer is refilled up to, and so how many iterations
+/// one advance can start (docs/benchmarks.md: 1,024 against 256, `bench/dmap_s3.py`).
 fn chunk_of(join: &Join) -> usize {
-    join.max_concurrency.clamp(16, 256)
+    join.max_concurrency.clamp(16, 1024)
 }
 
 /// The stored joins' frames.
