@@ -215,7 +215,8 @@ fn give_back(
                 v.map == w.map
                     && match v.kind {
                         StoredKind::Item => items.contains(&v.index),
-                        StoredKind::Result | StoredKind::Input => w.results_and_input,
+                        StoredKind::Result => w.results_and_input && !w.input_only,
+                        StoredKind::Input => w.results_and_input,
                     }
             })
         })

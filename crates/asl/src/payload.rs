@@ -147,6 +147,25 @@ pub fn json_size_exceeds(value: &Value, limit: usize) -> bool {
     serde_json::to_writer(&mut counter, value).is_err()
 }
 
+/// The length of `value`'s compact JSON text, without building the text.
+pub fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => 4,
+    }
+}
+
 /// Compact JSON text, as AWS puts payloads into history events.
 pub fn to_text(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())

@@ -542,3 +542,143 @@ fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
     assert!(largest < 20_000, "the snapshot reached {largest} bytes");
     assert!(store.is_empty(), "the Map's rows are released once it ends");
 }
+
+/// A Map of Pass iterations that answer their item's `pad` twice (`doubling`) or their
+/// item.
+fn padded_pass_map(doubling: bool, extra: Value) -> Value {
+    let mut pass = json!({"Type": "Pass", "End": true});
+    if doubling {
+        pass["Parameters"] = json!({"a.$": "$.pad", "b.$": "$.pad"});
+    }
+    let mut map = json!({"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 5,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": pass}},
+        "End": true});
+    for (k, v) in extra.as_object().expect("an object") {
+        map[k] = v.clone();
+    }
+    json!({"StartAt": "M", "States": {"M": map}})
+}
+
+fn padded_items(n: usize, pad: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"i": i, "pad": "x".repeat(pad)}))
+        .collect()
+}
+
+#[test]
+fn a_stored_map_whose_results_exceed_the_payload_limit_fails_as_a_kept_one_does() {
+    let mut definition = padded_pass_map(
+        true,
+        json!({
+        "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": "$.error",
+                   "Next": "After"}]}),
+    );
+    definition["States"]["After"] = json!({"Type": "Pass", "OutputPath": "$.error", "End": true});
+    // 40 results of about 10 KB: about 400 KB, over 256 KiB; the input (200 KB) is not.
+    let input = json!({"items": padded_items(40, 5_000), "keep": 1});
+    let outcome = same_either_way(definition, input, || Doubler::new(&[], false));
+    let error = outcome.output.expect("an output");
+    assert_eq!(error["Error"], json!("States.DataLimitExceeded"));
+}
+
+#[test]
+fn results_just_under_the_payload_limit_still_come_back() {
+    // 50 results of 5,000 bytes of padding: under 256 KiB with their keys and commas.
+    let outcome = same_either_way(
+        padded_pass_map(false, json!({})),
+        json!({"items": padded_items(50, 5_000)}),
+        || Doubler::new(&[], false),
+    );
+    assert_eq!(
+        outcome.output.expect("an output").as_array().map(Vec::len),
+        Some(50)
+    );
+}
+
+#[test]
+fn a_result_selector_is_applied_before_the_limit_is_checked() {
+    let definition = padded_pass_map(
+        true,
+        json!({"ResultSelector": {"count.$": "States.ArrayLength($)"}}),
+    );
+    let outcome = same_either_way(
+        definition,
+        json!({"items": padded_items(40, 5_000)}),
+        || Doubler::new(&[], false),
+    );
+    assert_eq!(outcome.output, Some(json!({"count": 40})));
+}
+
+/// The results over the limit are never loaded: the step after the last iteration asks
+/// for the input only, and the Map fails with States.DataLimitExceeded.
+#[test]
+fn results_over_the_limit_are_not_loaded() {
+    let machine = machine(&padded_pass_map(true, json!({})));
+    let clock = Clock {
+        now: Timestamp::from_unix_millis(1_700_000_000_000),
+        seed: 1,
+        entropy: [0; 32],
+    };
+    let limits = Limits::default().storing_maps_over(4);
+    let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000));
+    let input = json!({"items": padded_items(40, 5_000)});
+    let (mut snapshot, out) = interpreter::start(&machine, info, input, limits, clock);
+    let mut stored: Vec<StoredValue> = Vec::new();
+    let keep = |commands: Vec<Command>, stored: &mut Vec<StoredValue>| {
+        for command in commands {
+            if let Command::Store(value) = command {
+                stored.push(value);
+            }
+        }
+    };
+    keep(out.commands, &mut stored);
+    let mut asked_for_input = 0;
+    let mut steps = 0;
+    let mut history = Vec::new();
+    while snapshot.needs_resume() && steps < 100 {
+        steps += 1;
+        let wanted = snapshot.wanted();
+        let mut values = Vec::new();
+        for want in &wanted {
+            if want.results_and_input {
+                asked_for_input += 1;
+                assert!(want.input_only, "{want:?}");
+            }
+            let items = want.items_from..want.items_from + want.items;
+            values.extend(
+                stored
+                    .iter()
+                    .filter(|v| {
+                        v.map == want.map
+                            && match v.kind {
+                                StoredKind::Item => items.contains(&v.index),
+                                StoredKind::Input => want.results_and_input,
+                                StoredKind::Result => want.results_and_input && !want.input_only,
+                            }
+                    })
+                    .cloned(),
+            );
+        }
+        snapshot.restore(&wanted, values);
+        let out = interpreter::step(&machine, &mut snapshot, Event::Resume, clock);
+        history.extend(out.history);
+        keep(out.commands, &mut stored);
+    }
+    assert_eq!(asked_for_input, 1);
+    assert!(
+        stored
+            .iter()
+            .filter(|v| v.kind == StoredKind::Result)
+            .count()
+            == 40
+    );
+    assert_eq!(snapshot.status, cairn_asl::ExecutionStatus::Failed);
+    let failed = history
+        .iter()
+        .find(|e| e.event_type == "ExecutionFailed")
+        .expect("ExecutionFailed");
+    assert_eq!(
+        failed.details.error.as_deref(),
+        Some("States.DataLimitExceeded")
+    );
+}

@@ -190,3 +190,52 @@ async fn stopping_mid_map_keeps_its_stored_values_for_a_redrive() {
         "each item succeeded once"
     );
 }
+
+/// Results whose array would pass the payload limit fail the Map with
+/// States.DataLimitExceeded from the running count: only the input is loaded back for
+/// the Catch, and the rows go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_over_the_payload_limit_fail_the_map_and_are_caught_with_the_input() {
+    let (store, _) = testing::fresh_store("stored_map_limit", 8)
+        .await
+        .expect("database");
+    let mut definition = map_of_tasks();
+    definition["States"]["M"]["Catch"] = json!([{"ErrorEquals": ["States.DataLimitExceeded"],
+        "ResultPath": "$.error", "Next": "After"}]);
+    definition["States"]["M"]
+        .as_object_mut()
+        .map(|m| m.remove("End"));
+    definition["States"]["M"]["Next"] = json!("After");
+    definition["States"]["After"] = json!({"Type": "Pass", "End": true});
+    let arn = start_map(
+        &store,
+        "limit",
+        definition,
+        json!({"items": items(300), "keep": true}),
+    )
+    .await;
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    for _ in 0..1_000 {
+        while scheduler.tick().await.expect("tick") > 0 {}
+        // ≈ 1 KB per result: ≈ 300 KB in all, over 256 KiB.
+        let (completions, _) = support::answer_tasks(
+            &store,
+            |input| json!({"n": input["n"].as_i64().unwrap_or(-1), "pad": "y".repeat(1_000)}),
+        )
+        .await;
+        if completions.is_empty() {
+            break;
+        }
+    }
+    let row = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(row.status, ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("json");
+    assert_eq!(output["error"]["Error"], json!("States.DataLimitExceeded"));
+    assert_eq!(output["keep"], json!(true));
+    assert_eq!(output["items"].as_array().map(Vec::len), Some(300));
+    assert_eq!(
+        stored_rows(&store, &arn).await,
+        0,
+        "the Map's rows are gone"
+    );
+}

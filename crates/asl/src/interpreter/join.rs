@@ -389,6 +389,16 @@ impl Run<'_> {
                 }
             }
             if join.stored.is_some() {
+                if self
+                    .state_of(parent)
+                    .is_some_and(|state| self.stored_results_exceed(&join, state))
+                {
+                    // As `join_complete` then `complete` would: the Map ends and its
+                    // result is too large; only the input is loaded for Retry/Catch.
+                    self.record_for_frame(parent, "MapStateSucceeded", Details::default());
+                    let failure = super::data::data_limit(&parent.state);
+                    return self.map_failed(parent, join, failure, &[]);
+                }
                 // Joined once the driver gives the results back (`resume_stored`).
                 parent.waiting = Waiting::Children(join);
                 return Progress::Blocked;

@@ -104,6 +104,9 @@ impl Run<'_> {
                     }
                     join.relaunch.push_back((index, redo.frame));
                 }
+                if let Some(stored) = join.stored.as_deref_mut() {
+                    stored.forget_result_bytes();
+                }
                 join.redriven = true;
                 running.extend(join.running.values().copied());
             }

@@ -55,6 +55,10 @@ pub struct Wanted {
     pub items: u64,
     /// Every result, and the input.
     pub results_and_input: bool,
+    /// With `results_and_input`: the input only, the Map failed and its results are
+    /// not needed (they stay stored for a redrive or a ResultWriter).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_only: bool,
 }
 
 /// The part of a large Map's join the snapshot keeps.
@@ -87,9 +91,25 @@ pub(super) struct StoredMap {
     /// What was asked for did not come back: the Map fails rather than wait forever.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     missing: bool,
+    /// The length of the stored results' JSON texts, summed as they arrive: a Map
+    /// whose results array would exceed the payload limit fails without loading them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    result_bytes: u64,
+    /// A redrive runs some iterations again, whose earlier results the count holds
+    /// already: the count is then not trusted and the results are loaded to be checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    uncounted: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StoredMap {
+    pub(super) fn forget_result_bytes(&mut self) {
+        self.uncounted = true;
+    }
+
     pub(super) fn failed_selection(&mut self, index: usize, item: Value) {
         if self.selection_without_input {
             self.failed_selection = Some((index, item));
@@ -115,6 +135,7 @@ impl StoredMap {
             items_from: next_stored as u64,
             items: items as u64,
             results_and_input,
+            input_only: results_and_input && self.failure.is_some(),
         })
     }
 
@@ -153,9 +174,10 @@ impl Run<'_> {
     }
 }
 
-/// How many items a stored Map's buffer is refilled up to.
+/// How many items a stored Map's buffer is refilled up to, and so how many iterations
+/// one advance can start (docs/benchmarks.md: 1,024 against 256, `bench/dmap_s3.py`).
 fn chunk_of(join: &Join) -> usize {
-    join.max_concurrency.clamp(16, 256)
+    join.max_concurrency.clamp(16, 1024)
 }
 
 /// The stored joins' frames.
@@ -377,6 +399,8 @@ impl Run<'_> {
             selection_without_input,
             failed_selection: None,
             missing: false,
+            result_bytes: 0,
+            uncounted: false,
         }));
     }
 
@@ -395,10 +419,37 @@ impl Run<'_> {
 
     /// Keeps an iteration's result: in the join, or with the driver.
     pub(super) fn keep_result(&mut self, join: &mut Join, index: usize, value: Value) {
-        match join.stored_key() {
-            Some(map) => self.store(map, StoredKind::Result, index, value),
+        match join.stored.as_deref_mut() {
+            Some(stored) => {
+                stored.result_bytes = stored
+                    .result_bytes
+                    .saturating_add(crate::payload::json_size(&value) as u64);
+                let map = stored.map;
+                self.store(map, StoredKind::Result, index, value)
+            }
             None => join.results[index] = Some(value),
         }
+    }
+
+    /// Whether a stored Map whose iterations all ended would leave the state with a
+    /// results array over the payload limit: the size check `complete` makes on the
+    /// loaded results (`data::data_limit`), made from the running count instead, so
+    /// the results are not loaded for it. With a JSONPath ResultSelector the check
+    /// waits for the selected value, as for any state.
+    pub(super) fn stored_results_exceed(&self, join: &Join, state: &State) -> bool {
+        let Some(stored) = join.stored.as_deref().filter(|s| !s.uncounted) else {
+            return false;
+        };
+        if let StateKind::Map(map) = &state.kind {
+            if state.query_language == crate::model::QueryLanguage::JsonPath
+                && map.result_selector.is_some()
+            {
+                return false;
+            }
+        }
+        // `[` and `]`, and a comma between two results.
+        let array = stored.result_bytes + 2 + stored.total.saturating_sub(1) as u64;
+        array > self.snapshot.limits.max_payload_bytes as u64
     }
 
     /// The Map failed (its children are aborted already). A stored Map handles the

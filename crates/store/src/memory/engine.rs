@@ -52,7 +52,9 @@ impl Tables {
         for want in wanted {
             let key = |kind: u8, index: u64| (arn.to_string(), want.map, kind, index);
             let items = want.items_from..want.items_from.saturating_add(want.items);
-            let kinds: &[StoredKind] = if want.results_and_input {
+            let kinds: &[StoredKind] = if want.results_and_input && want.input_only {
+                &[StoredKind::Item, StoredKind::Input]
+            } else if want.results_and_input {
                 &[StoredKind::Item, StoredKind::Result, StoredKind::Input]
             } else {
                 &[StoredKind::Item]

@@ -53,6 +53,7 @@ pub(super) async fn load(
     let mut from = Vec::new();
     let mut count = Vec::new();
     let mut whole = Vec::new();
+    let mut least_kind = Vec::new();
     for (arn, wants) in wanted {
         for want in wants {
             arns.push(arn.clone());
@@ -60,6 +61,11 @@ pub(super) async fn load(
             from.push(want.items_from as i64);
             count.push(want.items as i64);
             whole.push(want.results_and_input);
+            least_kind.push(kind_code(if want.input_only {
+                StoredKind::Input
+            } else {
+                StoredKind::Result
+            }));
         }
     }
     let mut loaded: std::collections::HashMap<String, Vec<StoredValue>> = Default::default();
@@ -69,21 +75,22 @@ pub(super) async fn load(
     let rows = sqlx::query!(
         r#"select w.a as "execution_arn!", v.map_key as "map_key!", v.kind as "kind!",
                   v.idx as "idx!", v.value::text as "value!"
-           from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bool[])
-                as w(a, m, f, n, whole)
+           from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bool[], $6::int2[])
+                as w(a, m, f, n, whole, least)
            cross join lateral (
                select s.map_key, s.kind, s.idx, s.value from stored_map_values s
                where s.execution_arn = w.a and s.map_key = w.m and s.kind = 0
                  and s.idx >= w.f and s.idx < w.f + w.n
                union all
                select s.map_key, s.kind, s.idx, s.value from stored_map_values s
-               where w.whole and s.execution_arn = w.a and s.map_key = w.m and s.kind > 0
+               where w.whole and s.execution_arn = w.a and s.map_key = w.m and s.kind >= w.least
            ) v"#,
         &arns,
         &maps,
         &from,
         &count,
         &whole,
+        &least_kind,
     )
     .fetch_all(&mut *tx)
     .await?;
