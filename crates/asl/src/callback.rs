@@ -29,6 +29,20 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
+/// A UUID-shaped text derived from `seed` (the first 128 bits of its SHA-256): derived,
+/// not random, so that a replayed step names the same Map Run, child or request.
+pub fn derived_uuid(seed: &str) -> String {
+    let hex = token_hash(seed);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

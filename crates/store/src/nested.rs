@@ -29,7 +29,7 @@
 //!
 //! This module is the protocol, pure; each store keeps the rows.
 
-use cairn_asl::callback::token_hash;
+use cairn_asl::callback::derived_uuid;
 use cairn_asl::interpreter::{Event, TaskRequest};
 use cairn_asl::task::Nested;
 use cairn_asl::ExecutionStatus;
@@ -248,20 +248,6 @@ pub fn name_is_valid(name: &str) -> bool {
                 || code <= 0x1F
                 || (0x7F..=0x9F).contains(&code)
         })
-}
-
-/// A UUID-shaped text derived from `seed`. Derived, not random, so the same task names
-/// the same child.
-fn derived_uuid(seed: &str) -> String {
-    let hex = token_hash(seed);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 fn millis(time: Time) -> Value {

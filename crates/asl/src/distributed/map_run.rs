@@ -11,22 +11,14 @@
 //! children are named with [`MapRunArn::child_execution_arn`] (`interpreter/children.rs`).
 //! Pure: the id comes in.
 
-use crate::callback::token_hash;
+use crate::callback::derived_uuid;
 use crate::parse::{is_invalid_label_char, MAX_LABEL_CHARS};
 
 /// The name of a Map Run's STANDARD child for item `index`: derived from the run and
 /// the index, so a replayed step names the same child, a redrive of the parent
 /// redrives that child, and a result record names it without asking the child.
 pub fn child_name(map_run_arn: &str, index: u64) -> String {
-    let hex = token_hash(&format!("{map_run_arn}/{index}"));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    derived_uuid(&format!("{map_run_arn}/{index}"))
 }
 
 /// A Map Run's ARN, in parts.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::callback::token_hash;
+use crate::callback::derived_uuid;
 use crate::distributed::map_run::{default_label, MapRunArn};
 use crate::error::Failure;
 use crate::history::Details;
@@ -402,17 +402,4 @@ fn lenient_f64(value: &Value) -> Option<f64> {
         Value::String(text) => text.trim().parse().ok().filter(|f: &f64| f.is_finite()),
         other => other.as_f64(),
     }
-}
-
-/// A UUID-shaped text derived from `seed` (the first 128 bits of its SHA-256).
-fn derived_uuid(seed: &str) -> String {
-    let hex = token_hash(seed);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
