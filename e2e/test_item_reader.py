@@ -1,6 +1,6 @@
-"""A Distributed Map's `ItemReader` and `ItemBatcher` through boto3 against a real `cairn
-server` (and `cairn dev`), its items in moto's S3 server (the session's `moto` fixture;
-the server reaches it through `AWS_ENDPOINT_URL_S3`).
+"""A Distributed Map's `ItemReader`, `ItemSelector` and `ItemBatcher` through boto3
+against a real `cairn server` (and `cairn dev`), its items in moto's S3 server (the
+session's `moto` fixture; the server reaches it through `AWS_ENDPOINT_URL_S3`).
 
 The reader runs as a worker's task, through the same S3 client that talks to AWS; the
 Map then iterates the items it read. Each test's Map is one Pass state, so its output
@@ -126,6 +126,37 @@ def test_batches_of_items_read(sfn, unique, s3, bucket):
         {"BatchInput": batch_input, "Items": [{"n": 2}, {"n": 3}]},
         {"BatchInput": batch_input, "Items": [{"n": 4}]},
     ]
+
+
+def test_items_read_are_selected_then_batched_into_each_childs_input(sfn, unique, s3, bucket):
+    """As AWS orders the fields: each item read is selected (its own index in the file as
+    `$$.Map.Item.Index`), then the selected items are batched. The server's worker writes
+    the batches of raw items as rows; each child execution's input is its batch selected."""
+    lines = "".join(json.dumps({"n": n, "skip": "me"}) + "\n" for n in range(7))
+    s3.put_object(Bucket=bucket, Key="sel.jsonl", Body=lines.encode())
+    definition = reader_map(
+        get_object(bucket, "JSONL"),
+        MaxConcurrency=2,
+        ItemSelector={"at.$": "$$.Map.Item.Index", "n.$": "$$.Map.Item.Value.n",
+                      "key.$": "$.key"},
+        ItemBatcher={"MaxItemsPerBatch": 3, "BatchInput": {"source.$": "$.key"}})
+    definition = json.loads(definition)
+    definition["States"]["Run"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = \
+        "STANDARD"
+    execution, ended = run(sfn, unique, json.dumps(definition), {"key": "sel.jsonl"})
+    assert ended["status"] == "SUCCEEDED", ended
+
+    def batch(first, last):
+        return {"BatchInput": {"source": "sel.jsonl"},
+                "Items": [{"at": i, "n": i, "key": "sel.jsonl"} for i in range(first, last)]}
+
+    expected = [batch(0, 3), batch(3, 6), batch(6, 7)]
+    assert json.loads(ended["output"]) == expected
+    [map_run] = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    children = sfn.list_executions(mapRunArn=map_run["mapRunArn"])["executions"]
+    inputs = [json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"])
+              for c in children]
+    assert sorted(inputs, key=lambda i: i["Items"][0]["at"]) == expected
 
 
 def test_batches_of_inline_items_by_bytes(sfn, unique):

@@ -207,3 +207,165 @@ fn a_loop_inside_an_iteration_still_fails_at_the_limit() {
         "{out:?}"
     );
 }
+
+/// A Distributed Map over `$.items` whose iterations answer their input.
+fn inline_dmap(fields: Value) -> Value {
+    let mut state = json!({
+        "Type": "Map", "End": true, "ItemsPath": "$.items",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                          "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+    });
+    for (k, v) in fields.as_object().expect("an object") {
+        state[k] = v.clone();
+    }
+    json!({"StartAt": "M", "States": {"M": state}})
+}
+
+/// No reader: the items are the input's.
+fn no_reader() -> Reader {
+    Reader {
+        answer: Ok(Vec::new()),
+        requests: Vec::new(),
+    }
+}
+
+/// As AWS orders a Distributed Map's fields: ItemSelector then ItemBatcher. Each item is
+/// selected with its own index in the whole list (not its batch's, nor its place in
+/// the batch), and the batches hold the selected items.
+#[test]
+fn items_are_selected_one_by_one_then_batched() {
+    let m = machine(&inline_dmap(json!({
+        "MaxConcurrency": 1,
+        "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value.a", "tag.$": "$.tag"},
+        "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"t.$": "$.tag"}}
+    })));
+    let items: Vec<Value> = (0..5).map(|n| json!({"a": n * 10})).collect();
+    let mut reader = no_reader();
+    let out = driver::run(
+        &m,
+        json!({"items": items, "tag": "x"}),
+        &options(),
+        &mut reader,
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    assert_eq!(
+        out.output.expect("output"),
+        json!([
+            {"BatchInput": {"t": "x"}, "Items": [{"i": 0, "v": 0, "tag": "x"}, {"i": 1, "v": 10, "tag": "x"}]},
+            {"BatchInput": {"t": "x"}, "Items": [{"i": 2, "v": 20, "tag": "x"}, {"i": 3, "v": 30, "tag": "x"}]},
+            {"BatchInput": {"t": "x"}, "Items": [{"i": 4, "v": 40, "tag": "x"}]},
+        ])
+    );
+    assert!(reader.requests.is_empty());
+}
+
+#[test]
+fn a_jsonata_selector_sees_each_items_index_and_value_before_batching() {
+    let m = machine(
+        &json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+            "Type": "Map", "End": true, "Items": "{% $states.input.items %}",
+            "ItemSelector": {"i": "{% $states.context.Map.Item.Index %}",
+                             "v": "{% $states.context.Map.Item.Value * 2 %}",
+                             "of": "{% $count($states.input.items) %}"},
+            "ItemBatcher": {"MaxItemsPerBatch": "{% $states.input.per %}"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                              "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+        }}}),
+    );
+    let mut reader = no_reader();
+    let out = driver::run(
+        &m,
+        json!({"items": [1, 2, 3, 4], "per": 3}),
+        &options(),
+        &mut reader,
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    assert_eq!(
+        out.output.expect("output"),
+        json!([
+            {"Items": [{"i": 0, "v": 2, "of": 4}, {"i": 1, "v": 4, "of": 4}, {"i": 2, "v": 6, "of": 4}]},
+            {"Items": [{"i": 3, "v": 8, "of": 4}]},
+        ])
+    );
+}
+
+#[test]
+fn items_read_are_selected_then_batched() {
+    let m = machine(&dmap(json!({
+        "ItemSelector": {"row.$": "$$.Map.Item.Index", "a.$": "$$.Map.Item.Value.a", "k.$": "$.key"},
+        "ItemBatcher": {"MaxItemsPerBatch": 3, "BatchInput": {"k.$": "$.key"}}
+    })));
+    let items: Vec<Value> = (0..4)
+        .map(|n| json!({"a": n.to_string(), "b": "x"}))
+        .collect();
+    let mut reader = Reader {
+        answer: Ok(items),
+        requests: Vec::new(),
+    };
+    let out = driver::run(&m, json!({"key": "k", "most": 0}), &options(), &mut reader);
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    assert_eq!(
+        out.output.expect("output"),
+        json!([
+            {"BatchInput": {"k": "k"}, "Items": [
+                {"row": 0, "a": "0", "k": "k"}, {"row": 1, "a": "1", "k": "k"}, {"row": 2, "a": "2", "k": "k"}]},
+            {"BatchInput": {"k": "k"}, "Items": [{"row": 3, "a": "3", "k": "k"}]},
+        ])
+    );
+}
+
+/// An item the selector fails on fails the Map as it would without a batcher: same
+/// error, same cause (which names the item's own index).
+#[test]
+fn a_selector_failing_inside_a_batch_fails_the_map_as_without_batches() {
+    let items = json!([{"a": 1}, {"a": 2}, {"a": 3}, {"b": 4}, {"a": 5}]);
+    let selector = json!({"v.$": "$$.Map.Item.Value.a"});
+    let run = |fields: Value| {
+        let m = machine(&inline_dmap(fields));
+        driver::run(&m, json!({ "items": items }), &options(), &mut no_reader())
+    };
+    let plain = run(json!({ "ItemSelector": selector }));
+    let batched = run(json!({
+        "ItemSelector": selector,
+        "ItemBatcher": {"MaxItemsPerBatch": 2}
+    }));
+    assert_eq!(plain.status, ExecutionStatus::Failed, "{plain:?}");
+    assert_eq!(batched.status, ExecutionStatus::Failed, "{batched:?}");
+    assert_eq!(batched.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(batched.error, plain.error);
+    assert_eq!(batched.cause, plain.cause);
+    assert!(
+        batched
+            .cause
+            .as_deref()
+            .unwrap_or("")
+            .contains("$$.Map.Item.Value.a"),
+        "{batched:?}"
+    );
+}
+
+/// Not as AWS yet (docs/asl-support.md): `MaxInputBytesPerBatch` measures the items as
+/// read, before ItemSelector makes them larger or smaller.
+#[test]
+fn the_byte_limit_measures_the_items_before_selection() {
+    let m = machine(&inline_dmap(json!({
+        "ItemSelector": {"padding": "a text far longer than the item itself", "v.$": "$$.Map.Item.Value"},
+        "ItemBatcher": {"MaxInputBytesPerBatch": 40}
+    })));
+    let out = driver::run(
+        &m,
+        json!({"items": [1, 2, 3, 4]}),
+        &options(),
+        &mut no_reader(),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{out:?}");
+    let batches = out.output.expect("output");
+    let sizes: Vec<usize> = batches
+        .as_array()
+        .expect("batches")
+        .iter()
+        .map(|b| b["Items"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![4], "{batches}");
+    assert_eq!(batches[0]["Items"][3]["v"], json!(4));
+}

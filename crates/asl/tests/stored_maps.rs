@@ -417,24 +417,44 @@ fn a_map_whose_stored_items_never_come_back_fails() {
     assert_eq!(failed.details.error.as_deref(), Some("States.Runtime"));
 }
 
-/// A Distributed Map whose reader writes its items as rows (module `item_source`): the
-/// read task is asked for rows, with the evaluated ItemBatcher, and answers only the
-/// count; the Map then pulls its batches as a stored Map, so the snapshot never holds
-/// more than the running iterations and a buffer, whatever the number of items.
-#[test]
-fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
-    use cairn_asl::distributed::batch::Batcher;
-    use cairn_asl::interpreter::{ItemRows, ReadItemsRequest, READ_ITEMS_RESOURCE};
-    let definition = json!({"StartAt": "M", "States": {"M": {
+/// A Distributed Map reading JSONL whose iterations echo their input, with `fields`.
+fn rows_map(fields: Value) -> Value {
+    let mut state = json!({
         "Type": "Map", "End": true, "MaxConcurrency": 3,
         "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
                        "ReaderConfig": {"InputType": "JSONL"},
                        "Parameters": {"Bucket": "b", "Key": "k"}},
-        "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"from.$": "$.from"}},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
             "StartAt": "T", "States": {"T": {"Type": "Task",
-                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": true}}}}}});
-    let machine = machine(&definition);
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": true}}}});
+    for (k, v) in fields.as_object().expect("an object") {
+        state[k] = v.clone();
+    }
+    json!({"StartAt": "M", "States": {"M": state}})
+}
+
+/// What [`run_read_as_rows`] saw.
+struct RowsRun {
+    /// The read task's request.
+    request: cairn_asl::interpreter::ReadItemsRequest,
+    /// The rows the worker's part wrote (batches, with an ItemBatcher).
+    rows: Vec<Value>,
+    /// The `length` of `MapStateStarted`.
+    length: Option<u64>,
+    finish: cairn_asl::interpreter::Finish,
+    /// The largest snapshot, serialized.
+    largest: usize,
+    /// Stored values left once the execution ended.
+    left: usize,
+}
+
+/// Runs `definition` (a Map reading its items as rows) by hand, as the durable driver
+/// does: the read task is answered by writing `items` as rows, batched as the request
+/// says, and every other task by echoing its input.
+fn run_read_as_rows(definition: &Value, input: Value, items: Vec<Value>) -> RowsRun {
+    use cairn_asl::distributed::batch::Batcher;
+    use cairn_asl::interpreter::{ItemRows, ReadItemsRequest, READ_ITEMS_RESOURCE};
+    let machine = machine(definition);
     type Store = std::collections::BTreeMap<(u64, StoredKind, u64), StoredValue>;
     let mut store = Store::new();
     let mut finish = None;
@@ -458,26 +478,27 @@ fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
     };
     let limits = Limits::default().storing_maps_over(1_000_000);
     let info = ExecutionInfo::example("m", "e", Timestamp::from_unix_millis(1_700_000_000_000));
-    let input = json!({"from": "here"});
     let (mut snapshot, out) = interpreter::start(&machine, info, input, limits, clock(0));
     let mut tasks = Vec::new();
     keep(&mut store, out.commands, &mut tasks);
     let read = tasks.pop().expect("the read task");
     assert_eq!(read.resource, READ_ITEMS_RESOURCE);
-    let request: ReadItemsRequest = serde_json::from_value(read.input).expect("a read request");
-    let ItemRows { map, batching } = request.rows.expect("rows asked for");
-    let batching = batching.expect("the batcher, evaluated");
-    assert_eq!(batching.batch_input, Some(json!({"from": "here"})));
+    let request: ReadItemsRequest =
+        serde_json::from_value(read.input.clone()).expect("a read request");
+    let ItemRows { map, batching } = request.rows.clone().expect("rows asked for");
     // The worker's part: the items, batched, into rows.
-    let items: Vec<Value> = (0..2_000)
-        .map(|n| json!({"n": n, "marker": "xyzzy"}))
-        .collect();
-    let mut batcher = Batcher::new(batching);
-    let mut rows = Vec::new();
-    for item in items {
-        rows.extend(batcher.push(item).expect("fits"));
-    }
-    rows.extend(batcher.finish());
+    let rows: Vec<Value> = match batching {
+        Some(batching) => {
+            let mut batcher = Batcher::new(batching);
+            let mut rows = Vec::new();
+            for item in items {
+                rows.extend(batcher.push(item).expect("fits"));
+            }
+            rows.extend(batcher.finish());
+            rows
+        }
+        None => items,
+    };
     for (index, value) in rows.iter().enumerate() {
         let kind = StoredKind::Item;
         let index = index as u64;
@@ -502,12 +523,11 @@ fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
         },
         clock(1),
     );
-    let started = out
+    let length = out
         .history
         .iter()
         .find(|e| e.event_type == "MapStateStarted")
-        .expect("MapStateStarted");
-    assert_eq!(started.details.length, Some(1_000));
+        .and_then(|e| e.details.length);
     keep(&mut store, out.commands, &mut tasks);
     let mut largest = 0;
     let mut tick = 2;
@@ -535,12 +555,105 @@ fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
         tick += 1;
         keep(&mut store, out.commands, &mut tasks);
     }
-    assert_eq!(snapshot.status, cairn_asl::ExecutionStatus::Succeeded);
-    let output = finish.and_then(|f| f.output).expect("an output");
-    assert_eq!(output, Value::Array(rows));
+    RowsRun {
+        request,
+        rows,
+        length,
+        finish: finish.expect("the execution ended"),
+        largest,
+        left: store.len(),
+    }
+}
+
+/// A Distributed Map whose reader writes its items as rows (module `item_source`): the
+/// read task is asked for rows, with the evaluated ItemBatcher, and answers only the
+/// count; the Map then pulls its batches as a stored Map, so the snapshot never holds
+/// more than the running iterations and a buffer, whatever the number of items.
+#[test]
+fn items_read_as_rows_stay_out_of_the_task_output_and_the_snapshot() {
+    let definition = rows_map(json!({
+        "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"from.$": "$.from"}}}));
+    let items: Vec<Value> = (0..2_000)
+        .map(|n| json!({"n": n, "marker": "xyzzy"}))
+        .collect();
+    let run = run_read_as_rows(&definition, json!({"from": "here"}), items);
+    let batching = run.request.rows.and_then(|r| r.batching);
+    assert_eq!(
+        batching.expect("the batcher, evaluated").batch_input,
+        Some(json!({"from": "here"}))
+    );
+    assert_eq!(run.length, Some(1_000));
+    assert_eq!(run.finish.status, cairn_asl::ExecutionStatus::Succeeded);
+    assert_eq!(run.finish.output, Some(Value::Array(run.rows)));
     // 2,000 items of ≈ 30 bytes: the Map's items alone would be ≈ 60 KB.
-    assert!(largest < 20_000, "the snapshot reached {largest} bytes");
-    assert!(store.is_empty(), "the Map's rows are released once it ends");
+    assert!(
+        run.largest < 20_000,
+        "the snapshot reached {} bytes",
+        run.largest
+    );
+    assert_eq!(run.left, 0, "the Map's rows are released once it ends");
+}
+
+/// Rows written as batches of raw items: each item of a batch is selected as its
+/// iteration starts, with its own index in the whole file, however many buffers the
+/// batches come through.
+#[test]
+fn items_read_as_rows_are_selected_in_their_batches() {
+    let definition = rows_map(json!({
+        "ItemSelector": {"i.$": "$$.Map.Item.Index", "n.$": "$$.Map.Item.Value.n"},
+        "ItemBatcher": {"MaxItemsPerBatch": 3, "BatchInput": {"from.$": "$.from"}}}));
+    let items: Vec<Value> = (0..1_000)
+        .map(|n| json!({"n": n * 2, "marker": "xyzzy"}))
+        .collect();
+    let run = run_read_as_rows(&definition, json!({"from": "here"}), items);
+    assert_eq!(run.length, Some(334));
+    assert_eq!(run.finish.status, cairn_asl::ExecutionStatus::Succeeded);
+    let output = run.finish.output.expect("an output");
+    let batches = output.as_array().expect("an array");
+    assert_eq!(batches.len(), 334);
+    assert_eq!(
+        batches[1],
+        json!({"BatchInput": {"from": "here"},
+               "Items": [{"i": 3, "n": 6}, {"i": 4, "n": 8}, {"i": 5, "n": 10}]})
+    );
+    assert_eq!(
+        batches[333],
+        json!({"BatchInput": {"from": "here"}, "Items": [{"i": 999, "n": 1998}]})
+    );
+    let selected: Vec<Value> = batches
+        .iter()
+        .flat_map(|b| b["Items"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let expected: Vec<Value> = (0..1_000).map(|i| json!({"i": i, "n": i * 2})).collect();
+    assert_eq!(selected, expected);
+    assert_eq!(run.left, 0);
+}
+
+/// The selector failing on an item deep in the rows fails the Map with the cause it
+/// gives without a batcher, the state's input back in it though the stored Map left
+/// the input out of its snapshot.
+#[test]
+fn a_selector_failing_on_a_row_batch_fails_the_map_with_its_cause() {
+    let mut items: Vec<Value> = (0..200).map(|n| json!({"n": n})).collect();
+    items[150] = json!({"m": 150});
+    let selector = json!({"n.$": "$$.Map.Item.Value.n"});
+    let batched = run_read_as_rows(
+        &rows_map(json!({"ItemSelector": selector, "ItemBatcher": {"MaxItemsPerBatch": 4}})),
+        json!({"keep": "me"}),
+        items.clone(),
+    );
+    let plain = run_read_as_rows(
+        &rows_map(json!({ "ItemSelector": selector })),
+        json!({"keep": "me"}),
+        items,
+    );
+    assert_eq!(batched.finish.status, cairn_asl::ExecutionStatus::Failed);
+    assert_eq!(batched.finish.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(batched.finish.error, plain.finish.error);
+    assert_eq!(batched.finish.cause, plain.finish.cause);
+    let cause = batched.finish.cause.unwrap_or_default();
+    assert!(cause.contains("$$.Map.Item.Value.n"), "{cause}");
+    assert!(cause.contains(r#"in the input '{"keep":"me"}'"#), "{cause}");
 }
 
 /// A Map of Pass iterations that answer their item's `pad` twice (`doubling`) or their

@@ -23,7 +23,9 @@
 //!   executions): the Map starts with those items as if they had been its input.
 //!
 //! `ItemBatcher` is applied to inline items wherever they came from (read or the input):
-//! each iteration's input is then `{"BatchInput": …, "Items": […]}`.
+//! each iteration's input is then `{"BatchInput": …, "Items": […]}`. The batches hold
+//! the items as read; an `ItemSelector` selects each of them as the batch's iteration
+//! starts (module `item_selector`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

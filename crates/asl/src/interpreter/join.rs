@@ -10,11 +10,10 @@ use serde_json::{json, Map as JsonMap, Value};
 use crate::error::{names, Failure};
 use crate::history::Details;
 use crate::model::{ProcessorMode, StateKind, StateMachine};
-use crate::template::Scope;
 
 use super::children::CHILD_EXECUTION;
-use super::frame::{variables_of, Frame, ScopeStep, Waiting};
-use super::jsonata::States;
+use super::frame::{Frame, ScopeStep, Waiting};
+use super::item_selector::{has_selector, items_in};
 use super::map_run::{MapRunConfig, MapRunStatus};
 use super::record::details;
 use super::retry::error_output;
@@ -63,6 +62,15 @@ pub(super) struct Join {
     /// by index, for its result record.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) child_dates: BTreeMap<usize, super::children::ChildDates>,
+    /// A Map with an `ItemBatcher` and an `ItemSelector`: how many items the batches
+    /// started so far held, so the index of the next batch's first item in the whole
+    /// item list (its items' `$$.Map.Item.Index` counts on from there).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) batched_items: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A child of a join kept for a redrive.
@@ -152,49 +160,40 @@ impl Run<'_> {
                 None => std::mem::take(&mut join.items[index]),
             };
             join.next_item += 1;
-            let input = match (&map.item_selector, &map.jsonata_item_selector) {
-                (None, Some(selector)) => {
-                    let selected = self.with_jsonata(
-                        frame,
-                        Some((index, &item)),
-                        States::input(&join.effective_input),
-                        |session| selector.evaluate(session, "ItemSelector"),
-                    );
-                    match selected {
-                        Ok(input) => input,
-                        Err(failure) => {
-                            if let Some(stored) = join.stored.as_deref_mut() {
-                                stored.failed_selection(index, item);
-                            }
-                            return Err(failure);
+            let input = if has_selector(map) {
+                // With an ItemBatcher, `item` is a batch of the items as read.
+                let first_item = if map.item_batcher.is_some() {
+                    join.batched_items
+                } else {
+                    index
+                };
+                let selected =
+                    self.iteration_input(frame, &join.effective_input, map, first_item, &item);
+                match selected {
+                    Ok(input) => {
+                        if map.item_batcher.is_some() {
+                            join.batched_items += items_in(&item);
                         }
+                        input
                     }
-                }
-                (Some(selector), _) => {
-                    self.update_context(frame, Some((index, &item)));
-                    let variables = variables_of(&self.snapshot.frames, frame);
-                    let scope = Scope {
-                        input: &join.effective_input,
-                        context: &self.snapshot.context,
-                        variables: &variables,
-                    };
-                    match selector.evaluate(scope, &mut self.random, "ItemSelector") {
-                        Ok(input) => input,
-                        Err(failure) => {
-                            // The item goes back, unstarted, for a redrive to select again.
+                    Err(failed) => {
+                        if map.item_selector.is_some() {
+                            // The item goes back, unstarted, for a redrive to select
+                            // again.
                             join.next_item = index;
                             match join.stored.as_deref_mut() {
-                                Some(stored) => {
-                                    stored.buffer.push_front(item.clone());
-                                    stored.failed_selection(index, item);
-                                }
+                                Some(stored) => stored.buffer.push_front(item),
                                 None => join.items[index] = item,
                             }
-                            return Err(self.with_prefix(frame, failure));
                         }
+                        if let Some(stored) = join.stored.as_deref_mut() {
+                            stored.failed_selection(failed.index, failed.item);
+                        }
+                        return Err(failed.failure);
                     }
                 }
-                (None, None) => item,
+            } else {
+                item
             };
             if map.result_writer.is_some() {
                 // As on AWS, a record's `Input` is the child's input.
@@ -202,9 +201,7 @@ impl Run<'_> {
                     None => join.items[index] = input.clone(),
                     // The item's row is not read again once started: it becomes the
                     // record's input.
-                    Some(key)
-                        if map.item_selector.is_some() || map.jsonata_item_selector.is_some() =>
-                    {
+                    Some(key) if has_selector(map) => {
                         self.store_value(key, StoredKind::Item, index, input.clone())
                     }
                     Some(_) => {}

@@ -56,6 +56,7 @@ mod data;
 mod end;
 mod frame;
 mod internal_task;
+mod item_selector;
 mod item_source;
 mod join;
 mod jsonata;

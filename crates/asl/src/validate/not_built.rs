@@ -49,19 +49,6 @@ pub(super) fn map(
             "an inline Map's results would not be written to S3; use ProcessorMode DISTRIBUTED",
         ),
     ];
-    // The ASL specification batches the items ItemSelector selected; the Map's join
-    // applies ItemSelector to each iteration's input, which with a batcher is a batch.
-    if map.item_batcher.is_some()
-        && (map.item_selector.is_some() || map.jsonata_item_selector.is_some())
-    {
-        diagnostics.push(Diagnostic::schema(
-            pointer(loc, "ItemBatcher"),
-            "Cairn does not support a Map's 'ItemBatcher' with an 'ItemSelector' yet: \
-             the items would not be selected before they are batched \
-             (see docs/asl-support.md, \"Map (distributed)\")"
-                .to_string(),
-        ));
-    }
     for (field, value, check, consequence) in fields {
         let Some((value, refused)) = value else {
             continue;

@@ -243,6 +243,7 @@ impl Run<'_> {
         let join = Join {
             children,
             child_dates: BTreeMap::new(),
+            batched_items: 0,
             is_map: true,
             effective_input: effective,
             results: vec![None; items.len()],

@@ -48,6 +48,7 @@ impl Run<'_> {
             map_run: None,
             children: false,
             child_dates: BTreeMap::new(),
+            batched_items: 0,
         };
         for (index, branch) in parallel.branches.iter().enumerate() {
             let child = self.child_frame(
