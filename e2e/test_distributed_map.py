@@ -76,6 +76,50 @@ def test_a_distributed_map_over_its_input_runs(sfn, unique):
     assert "PassStateEntered" not in types, types
 
 
+def express_map(processor_state):
+    """`Set` assigns `$outer`, then an EXPRESS Distributed Map labelled `each` runs
+    `processor_state` for each of `$.items`, then `After` shows the parent's `$$`."""
+    return json.dumps({"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"outer": 1}, "Next": "Run"},
+        "Run": {"Type": "Map", "ItemsPath": "$.items", "Label": "each", "Next": "After",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "Show", "States": {"Show": processor_state}}},
+        "After": {"Type": "Pass", "End": True,
+                  "Parameters": {"results.$": "$", "id.$": "$$.Execution.Id"}}}})
+
+
+def test_an_express_iteration_is_its_own_child_execution_to_the_definition(sfn, unique):
+    """EXPRESS iterations run inside the parent, but `$$` in one shows the Express child
+    AWS would run, and the parent's variables are out of its reach."""
+    show = {"Type": "Pass", "End": True, "Parameters": {
+        "id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name",
+        "input.$": "$$.Execution.Input", "machine.$": "$$.StateMachine.Id"}}
+    machine = sfn.create_state_machine(name=unique("dmap-express"), roleArn=ROLE,
+                                       definition=express_map(show))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps({"items": [1, 2]}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    assert output["id"] == execution
+    express = machine.replace(":stateMachine:", ":express:", 1) + "/each:"
+    for item, result in zip([1, 2], output["results"]):
+        assert result["input"] == item
+        assert result["machine"] == f"{machine}/each"
+        assert result["id"].startswith(express), result
+        assert result["id"][len(express):].split(":")[0] == result["name"], result
+    assert output["results"][0]["id"] != output["results"][1]["id"]
+
+    reads_outer = {"Type": "Pass", "End": True, "Parameters": {"v.$": "$outer"}}
+    machine = sfn.create_state_machine(name=unique("dmap-express-vars"), roleArn=ROLE,
+                                       definition=express_map(reads_outer))["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps({"items": [1]}))["executionArn"]
+    ended = wait_for_end(sfn, execution)
+    assert (ended["status"], ended.get("error")) == ("FAILED", "States.Runtime"), ended
+
+
 def test_the_map_run_is_described_and_listed(sfn, unique):
     arn = sfn.create_state_machine(
         name=unique("dmap-run"), roleArn=ROLE,

@@ -842,6 +842,7 @@ async fn results_are_paged_from_the_rows<S: cairn_store::Store>(store: S, client
         run: RunFacts {
             map_run_arn: MAP_RUN.into(),
             children: false,
+            express: false,
             start_date: "2026-01-02T03:04:05.006Z".into(),
             stop_date: "2026-01-02T03:04:06.007Z".into(),
             redrive_count: 0,

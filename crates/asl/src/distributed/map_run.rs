@@ -9,14 +9,17 @@
 //! The Map state names its Map Run here (`MapRunStarted`'s `mapRunArn`), its id derived
 //! from the execution and the run's key so a replay names the same run; a STANDARD run's
 //! children are named with [`MapRunArn::child_execution_arn`] (`interpreter/children.rs`).
-//! Pure: the id comes in.
+//! An EXPRESS run's children carry the same names in AWS's Express execution ARN form,
+//! `…:express:<machine>/<label>:<name>:<id>` ([`MapRunArn::express_child_execution_arn`]),
+//! which is what `$$.Execution.Id` shows inside such an iteration
+//! (`interpreter/context.rs`). Pure: the id comes in.
 
 use crate::callback::derived_uuid;
 use crate::parse::{is_invalid_label_char, MAX_LABEL_CHARS};
 
-/// The name of a Map Run's STANDARD child for item `index`: derived from the run and
-/// the index, so a replayed step names the same child, a redrive of the parent
-/// redrives that child, and a result record names it without asking the child.
+/// The name of a Map Run's child for item `index` (STANDARD or EXPRESS): derived from
+/// the run and the index, so a replayed step names the same child, a redrive of the
+/// parent redrives that child, and a result record names it without asking the child.
 pub fn child_name(map_run_arn: &str, index: u64) -> String {
     derived_uuid(&format!("{map_run_arn}/{index}"))
 }
@@ -126,6 +129,19 @@ impl MapRunArn {
             self.label
         )
     }
+
+    /// An EXPRESS child's ARN, for its `name`: an Express execution's ARN ends with an
+    /// id after the name, here derived from the run and the name, so the iteration's
+    /// `$$.Execution.Id` and its result record name the same child.
+    pub fn express_child_execution_arn(&self, name: &str) -> String {
+        let id = derived_uuid(&format!("{}/{name}/express", self.arn()));
+        format!(
+            "{}:express:{}/{}:{name}:{id}",
+            self.prefix(),
+            self.machine,
+            self.label
+        )
+    }
 }
 
 /// The label of a Distributed Map without `Label`: its state name when that is a valid
@@ -168,6 +184,11 @@ mod tests {
             run.child_execution_arn("c1"),
             "arn:aws:states:us-east-1:123456789012:execution:demoWorkflow/demoLabel:c1"
         );
+        let express = run.express_child_execution_arn("c1");
+        let prefix = "arn:aws:states:us-east-1:123456789012:express:demoWorkflow/demoLabel:c1:";
+        let id = express.strip_prefix(prefix).expect("the Express form");
+        assert_eq!(id.len(), 36, "{express}");
+        assert_ne!(express, run.express_child_execution_arn("c2"));
     }
 
     #[test]

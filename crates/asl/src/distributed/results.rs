@@ -20,6 +20,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::distributed::config::{Destination, OutputType, Transformation};
+use crate::distributed::map_run::{child_name, MapRunArn};
 
 /// AWS starts a new result file when one would pass 5 GB (S3's limit for one PUT).
 pub const DEFAULT_FILE_LIMIT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -106,10 +107,14 @@ pub struct StoredResults {
 pub struct RunFacts {
     pub map_run_arn: String,
     /// The iterations ran as STANDARD child executions, named from the Map Run and the
-    /// index ([`crate::distributed::map_run::child_name`]); else as frames of the
-    /// parent, named by index.
+    /// index ([`child_name`]); else as frames of the parent, named by index (unless
+    /// `express`).
     #[serde(default)]
     pub children: bool,
+    /// The iterations stood for EXPRESS child executions: named as STANDARD ones,
+    /// with ARNs in the Express form ([`MapRunArn::express_child_execution_arn`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub express: bool,
     pub start_date: String,
     pub stop_date: String,
     pub redrive_count: u64,
@@ -139,21 +144,24 @@ impl RunFacts {
         } else {
             ChildOutcome::Succeeded { output: value }
         };
-        let name = if self.children {
-            crate::distributed::map_run::child_name(&self.map_run_arn, index)
+        let name = if self.children || self.express {
+            child_name(&self.map_run_arn, index)
         } else {
             index.to_string()
         };
         let (start_date, stop_date) =
             dates.unwrap_or_else(|| (self.start_date.clone(), self.stop_date.clone()));
-        let (execution_arn, state_machine_arn) =
-            match crate::distributed::map_run::MapRunArn::parse(&self.map_run_arn) {
-                Some(arn) => (
-                    arn.child_execution_arn(&name),
-                    arn.child_state_machine_arn(),
-                ),
-                None => (String::new(), String::new()),
-            };
+        let (execution_arn, state_machine_arn) = match MapRunArn::parse(&self.map_run_arn) {
+            Some(arn) if self.express => (
+                arn.express_child_execution_arn(&name),
+                arn.child_state_machine_arn(),
+            ),
+            Some(arn) => (
+                arn.child_execution_arn(&name),
+                arn.child_state_machine_arn(),
+            ),
+            None => (String::new(), String::new()),
+        };
         let (redrive_status, reason) = if failed {
             ("REDRIVABLE_BY_MAP_RUN", "None")
         } else {

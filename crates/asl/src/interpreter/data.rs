@@ -53,11 +53,14 @@ impl Run<'_> {
 
     /// What `path` selects for `frame`: from `input`, the context object or a variable.
     pub(super) fn lookup(
-        &self,
+        &mut self,
         frame: &Frame,
         path: &crate::path::Path,
         input: &Value,
     ) -> Option<Value> {
+        if path.is_context() {
+            self.update_context(frame, None);
+        }
         let variables = variables_of(&self.snapshot.frames, frame);
         let scope = Scope {
             input,
@@ -68,7 +71,7 @@ impl Run<'_> {
     }
 
     pub(super) fn select_for(
-        &self,
+        &mut self,
         frame: &Frame,
         path: &crate::path::Path,
         effective: &Value,

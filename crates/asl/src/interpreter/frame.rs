@@ -11,6 +11,7 @@ use crate::model::{StateKind, StateMachine};
 use crate::timestamp::Timestamp;
 use crate::variables::Variables;
 
+use super::context::ChildScope;
 use super::join::Join;
 use super::{FrameId, TaskId, TimerId};
 
@@ -65,9 +66,32 @@ pub(super) struct Frame {
     /// waiting on it, so those cannot change meanwhile.
     #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
     pub(super) variables: JsonMap<String, Value>,
+    /// An EXPRESS Distributed Map iteration, or a frame nested in one: the Express child
+    /// execution `$$` shows while it evaluates (module `context`). Such an iteration
+    /// sees none of the variables around it, as a child execution sees none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) child: Option<ChildScope>,
 }
 
-/// The variables a frame sees: its own, then those of the frames it runs inside.
+impl Frame {
+    /// Whether this frame stands for a child execution, whose variables begin with it.
+    fn is_child_execution(&self) -> bool {
+        matches!(self.child, Some(ChildScope::Express(_)))
+    }
+
+    /// What a frame nested in this one (`id`) is towards an EXPRESS Distributed Map
+    /// iteration.
+    pub(super) fn nested_child_scope(&self, id: FrameId) -> Option<ChildScope> {
+        match &self.child {
+            None => None,
+            Some(ChildScope::Express(_)) => Some(ChildScope::Within(id)),
+            Some(ChildScope::Within(root)) => Some(ChildScope::Within(*root)),
+        }
+    }
+}
+
+/// The variables a frame sees: its own, then those of the frames it runs inside, up to
+/// the first that stands for a child execution.
 pub(super) struct FrameVariables<'s> {
     own: &'s JsonMap<String, Value>,
     frames: &'s BTreeMap<FrameId, Frame>,
@@ -85,6 +109,9 @@ impl Variables for FrameVariables<'_> {
             if let Some(value) = frame.variables.get(name) {
                 return Some(value);
             }
+            if frame.is_child_execution() {
+                return None;
+            }
             next = frame.parent.map(|(parent, _)| parent);
         }
         None
@@ -100,7 +127,11 @@ pub(super) fn variables_of<'s>(
     FrameVariables {
         own: &frame.variables,
         frames,
-        parent: frame.parent.map(|(parent, _)| parent),
+        parent: if frame.is_child_execution() {
+            None
+        } else {
+            frame.parent.map(|(parent, _)| parent)
+        },
     }
 }
 

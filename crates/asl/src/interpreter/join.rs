@@ -9,9 +9,10 @@ use serde_json::{json, Map as JsonMap, Value};
 
 use crate::error::{names, Failure};
 use crate::history::Details;
-use crate::model::{ProcessorMode, StateKind, StateMachine};
+use crate::model::{ChildExecutionType, ProcessorMode, StateKind, StateMachine};
 
 use super::children::CHILD_EXECUTION;
+use super::context::{ChildScope, ExpressChild};
 use super::frame::{Frame, ScopeStep, Waiting};
 use super::item_selector::{has_selector, items_in};
 use super::map_run::{MapRunConfig, MapRunStatus};
@@ -129,6 +130,7 @@ impl Run<'_> {
             retries: Vec::new(),
             waiting: Waiting::Enter,
             variables: JsonMap::new(),
+            child: parent.nested_child_scope(parent_id),
         };
         self.add_frame(frame)
     }
@@ -227,10 +229,36 @@ impl Run<'_> {
                 quiet,
                 announce,
             );
+            if distributed && map.execution_type == ChildExecutionType::Express {
+                self.make_express_child(child, join, index);
+            }
             join.running.insert(index, child);
             self.ready.push_back(child);
         }
         Ok(())
+    }
+
+    /// Makes the iteration frame `child` of an EXPRESS Distributed Map stand for the
+    /// Express child execution AWS would run for item `index` (module `context`). A
+    /// Map without a Map Run (nested in another Distributed Map's iterations, or in an
+    /// Express execution) leaves it as it is.
+    fn make_express_child(&mut self, child: FrameId, join: &Join, index: usize) {
+        let Some(run) = join.map_run.as_ref() else {
+            return;
+        };
+        let Some(frame) = self.snapshot.frames.get_mut(&child) else {
+            return;
+        };
+        let express = ExpressChild::new(
+            &run.arn,
+            index,
+            &frame.input,
+            frame.entered_time,
+            &self.snapshot.info.role_arn,
+        );
+        if let Some(express) = express {
+            frame.child = Some(ChildScope::Express(Box::new(express)));
+        }
     }
 
     /// A child frame ended: record it in its parent's join.

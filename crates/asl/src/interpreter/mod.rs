@@ -40,7 +40,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map as JsonMap, Value};
+use serde_json::{json, Value};
 
 use crate::history::HistoryEvent;
 use crate::model::StateMachine;
@@ -348,7 +348,9 @@ pub struct Snapshot {
     timers: BTreeMap<TimerId, TimerPurpose>,
     /// Tasks awaited, by the frame that waits.
     tasks: BTreeMap<TaskId, FrameId>,
-    /// The `$$` object; `State` and `Map` are rewritten before each evaluation.
+    /// The `$$` object; `State` and `Map` are rewritten before each evaluation, and
+    /// `Execution` and `StateMachine` shown as an EXPRESS Distributed Map iteration's
+    /// child's while its frames evaluate (module `context`; never so when stored).
     context: Value,
     /// The execution's input is left out (`input` and `$$.Execution.Input`): the driver
     /// keeps it and gives it back (see [`Snapshot::detach_input`]).
@@ -404,19 +406,14 @@ pub fn start_within(
     clock: Clock,
     budget: Option<u64>,
 ) -> (Snapshot, Output) {
-    // Keys in the order AWS shows them.
-    let mut execution = JsonMap::new();
-    execution.insert("Id".into(), json!(info.execution_arn));
-    execution.insert("Input".into(), input.clone());
-    execution.insert(
-        "StartTime".into(),
-        json!(info.start_time.to_rfc3339_millis()),
+    let execution = context::execution_context(
+        &info.execution_arn,
+        input.clone(),
+        info.start_time,
+        &info.execution_name,
+        &info.role_arn,
+        info.redrive_count,
     );
-    execution.insert("Name".into(), json!(info.execution_name));
-    execution.insert("RoleArn".into(), json!(info.role_arn));
-    if let Some(count) = info.redrive_count {
-        execution.insert("RedriveCount".into(), json!(count));
-    }
     let context = json!({
         "Execution": execution,
         "StateMachine": { "Id": info.state_machine_arn, "Name": info.state_machine_name },

@@ -189,7 +189,8 @@ impl Run<'_> {
             },
         };
         let writer = spec.resolve(parameters.as_ref())?;
-        let facts = self.run_facts(frame, join, &map_run.arn, map_run.redrive_count);
+        let mut facts = self.run_facts(frame, join, &map_run.arn, map_run.redrive_count);
+        facts.express = map.execution_type == crate::model::ChildExecutionType::Express;
         // A stored Map's results stay with the driver: the worker pages them.
         let (results, stored) = match &join.stored {
             Some(stored) => (
@@ -266,6 +267,7 @@ impl Run<'_> {
         RunFacts {
             map_run_arn: map_run_arn.to_string(),
             children: join.children,
+            express: false,
             start_date: frame.entered_time.to_rfc3339_millis(),
             stop_date: self.now.to_rfc3339_millis(),
             redrive_count,

@@ -43,6 +43,9 @@ pub(super) struct Run<'a> {
     pub(super) failing_join: Option<(FrameId, Box<Join>)>,
     /// Child executions this step started (module `children`).
     pub(super) children_started: usize,
+    /// The execution's own `$$.Execution` and `$$.StateMachine` while the context shows
+    /// an EXPRESS Distributed Map iteration's child (module `context`).
+    pub(super) shown_child: Option<super::context::ShownChild>,
 }
 
 /// Why a frame stopped advancing.
@@ -78,10 +81,12 @@ impl<'a> Run<'a> {
             budget: None,
             failing_join: None,
             children_started: 0,
+            shown_child: None,
         }
     }
 
     pub(super) fn finish(mut self) -> Output {
+        self.show_own_execution();
         self.collect_frozen();
         self.output
     }
@@ -155,6 +160,7 @@ impl<'a> Run<'a> {
             retries: Vec::new(),
             waiting: Waiting::Enter,
             variables: JsonMap::new(),
+            child: None,
         })
     }
 

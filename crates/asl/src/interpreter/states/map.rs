@@ -302,11 +302,13 @@ impl Run<'_> {
     /// the same run. `None` when the execution's ARN is not one (it always is, outside
     /// tests that give no context).
     fn map_run_arn(
-        &self,
+        &mut self,
         state_name: &str,
         map: &crate::model::Map,
         map_key: u64,
     ) -> Option<String> {
+        // This execution's own Id, not an EXPRESS iteration's child's.
+        self.show_own_execution();
         let execution = self
             .snapshot
             .context

@@ -148,7 +148,7 @@ impl Run<'_> {
 
     /// The value a Wait's `SecondsPath`/`TimestampPath` points at, or AWS's error.
     fn wait_parameter(
-        &self,
+        &mut self,
         frame: &Frame,
         field: &str,
         path: &crate::path::Path,
