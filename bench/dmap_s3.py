@@ -11,7 +11,10 @@ its results (`ResultSelector`, so the output stays small). Prints:
 - peak server RSS: VmHWM of the server's /proc/PID/status at the end (the process's
   peak, start-up included);
 - WAL per item: pg_current_wal_lsn before the start and after the end, over the rows
-  (WAL of the whole cluster in that time; nothing else should run).
+  (WAL of the whole cluster in that time; nothing else should run);
+- the longest DescribeExecution: the bench polls it every 0.2 s while the execution
+  runs and times each answer (waiting up to 10 minutes for one), so a server that stops
+  answering API calls while it advances the execution shows here.
 
     target/e2e-venv/bin/python bench/dmap_s3.py [--rows 100000] [--cairn target/debug/cairn]
         [--result-writer]
@@ -134,8 +137,12 @@ def main():
         wal_before = psql("select pg_current_wal_lsn()")
         execution = call(endpoint, "StartExecution", {
             "stateMachineArn": machine, "input": "{}"})["executionArn"]
+        slowest = 0.0
         while True:
-            described = call(endpoint, "DescribeExecution", {"executionArn": execution})
+            asked = time.monotonic()
+            described = call(endpoint, "DescribeExecution", {"executionArn": execution},
+                             timeout=600)
+            slowest = max(slowest, time.monotonic() - asked)
             if described["status"] != "RUNNING":
                 break
             time.sleep(0.2)
@@ -163,7 +170,8 @@ def main():
         print(f"rows {args.rows} ({len(body) / 1e6:.1f} MB CSV){writer}, MaxConcurrency "
               f"{args.concurrency}: {run_seconds:.2f} s, {args.rows / run_seconds:,.0f} items/s, "
               f"first iteration after {first:.2f} s, peak server RSS {rss:.0f} MB, "
-              f"WAL {wal / 1e6:.1f} MB = {wal / args.rows:,.0f} bytes/item")
+              f"WAL {wal / 1e6:.1f} MB = {wal / args.rows:,.0f} bytes/item, "
+              f"longest DescribeExecution {slowest:.2f} s")
     finally:
         if server:
             server.terminate()

@@ -27,12 +27,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(endpoint, operation, body):
+def call(endpoint, operation, body, timeout=10):
     request = urllib.request.Request(
         endpoint, data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/x-amz-json-1.0",
                  "X-Amz-Target": f"AWSStepFunctions.{operation}"})
-    with urllib.request.urlopen(request, timeout=10) as reply:
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
         return json.loads(reply.read())
 
 

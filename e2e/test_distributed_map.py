@@ -16,8 +16,8 @@ import urllib.request
 import boto3
 import pytest
 
-from conftest import (LOG_DIR, REGION, ROLE, STORE, _stop, full_history, start_server,
-                      wait_for_end)
+from conftest import (LOG_DIR, REGION, ROLE, STORE, _stop, full_history,
+                      server_database_rows, start_server, wait_for_end)
 
 WRITER = {"Resource": "arn:aws:states:::s3:putObject",
           "Parameters": {"Bucket": "results", "Prefix": "runs"}}
@@ -266,6 +266,185 @@ def test_a_redrive_runs_the_failed_iterations_of_the_same_map_run(sfn, unique):
     assert [e["mapRunRedrivenEventDetails"] for e in redriven] == \
         [{"mapRunArn": run_arn, "redriveCount": 1}]
     assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=execution)["mapRuns"]] == [run_arn]
+
+
+@pytest.mark.parametrize("writer", [False, True], ids=["returned", "result-writer"])
+def test_a_redrive_of_a_map_whose_items_are_rows(sfn, unique, s3, bucket, writer):
+    """Items read from S3 (kept as rows, as are the results), STANDARD children one at a
+    time, each an activity task the test answers: item 1 succeeds, item 2 fails (the
+    Map fails, item 3 never starts). The redrive runs the failed child again and starts
+    the pending one, from the same rows; the child that succeeded is not run again."""
+    activity = sfn.create_activity(name=unique("rows-work"))["activityArn"]
+    key = f"rows-{unique('items')}.jsonl"
+    s3.put_object(Bucket=bucket, Key=key,
+                  Body="".join(json.dumps({"n": n}) + "\n" for n in (1, 2, 3)).encode())
+    definition = json.loads(distributed_map(MaxConcurrency=1))
+    state = definition["States"]["Run"]
+    del state["ItemsPath"]
+    state["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSONL"},
+                           "Parameters": {"Bucket": bucket, "Key": key}}
+    state["ItemProcessor"].update(
+        {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": True}}})
+    prefix = unique("redriven")
+    if writer:
+        state["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                                 "Parameters": {"Bucket": bucket, "Prefix": prefix}}
+    arn = sfn.create_state_machine(name=unique("rows-redrive"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+
+    def take():
+        task = sfn.get_activity_task(activityArn=activity, workerName="e2e")
+        assert task.get("taskToken"), "a task for the next item"
+        return task, json.loads(task["input"])
+
+    def succeed(task, item):
+        sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"done": item}))
+
+    task, item = take()
+    assert item == {"n": 1}
+    succeed(task, item)
+    task, item = take()
+    assert item == {"n": 2}
+    sfn.send_task_failure(taskToken=task["taskToken"], error="Flaky", cause="try again")
+    failed = wait_for_end(sfn, execution)
+    assert failed["status"] == "FAILED", failed
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    run_id = run_arn.rsplit(":", 1)[1]
+    counts = sfn.describe_map_run(mapRunArn=run_arn)["itemCounts"]
+    assert (counts["total"], counts["succeeded"], counts["failed"]) == (3, 1, 1), counts
+    first_children = {c["executionArn"]: c for c in all_children(sfn, run_arn)}
+    assert len(first_children) == 2, first_children
+    if STORE == "postgres":
+        # The failed Map kept its rows for the redrive: the three items, item 1's result.
+        assert stored_rows(execution, kind=0) == ["0", "1", "2"]
+        assert "0" in stored_rows(execution, kind=1)
+    if writer:
+        files = read_s3_json(s3, bucket, f"{prefix}/{run_id}/manifest.json")["ResultFiles"]
+        assert [len(read_s3_json(s3, bucket, f["Key"])) for f in files["SUCCEEDED"]] == [1]
+        assert [len(read_s3_json(s3, bucket, f["Key"])) for f in files["FAILED"]] == [1]
+        assert [len(read_s3_json(s3, bucket, f["Key"])) for f in files["PENDING"]] == [1]
+
+    # The redrive takes the items from the rows: the object is not read again.
+    s3.delete_object(Bucket=bucket, Key=key)
+    sfn.redrive_execution(executionArn=execution)
+    task, item = take()
+    assert item == {"n": 2}, "the failed item runs first, and only it of those that ran"
+    succeed(task, item)
+    task, item = take()
+    assert item == {"n": 3}, "then the item that never started"
+    succeed(task, item)
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert ended["redriveCount"] == 1, ended
+
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["status"] == "SUCCEEDED" and run["redriveCount"] == 1, run
+    assert (run["itemCounts"]["succeeded"], run["itemCounts"]["failed"]) == (3, 0), run
+    children = {c["executionArn"]: sfn.describe_execution(executionArn=c["executionArn"])
+                for c in all_children(sfn, run_arn)}
+    assert len(children) == 3, children
+    by_item = {json.loads(c["input"])["n"]: c for c in children.values()}
+    assert all(c["status"] == "SUCCEEDED" for c in children.values()), children
+    # Item 1's child ran once, item 2's was redriven (the same execution), item 3's is new.
+    assert by_item[1]["redriveCount"] == 0
+    assert by_item[1]["stopDate"] == first_children[by_item[1]["executionArn"]]["stopDate"]
+    assert by_item[2]["redriveCount"] == 1
+    assert by_item[2]["executionArn"] in first_children
+    assert by_item[3]["redriveCount"] == 0
+    assert by_item[3]["executionArn"] not in first_children
+
+    if STORE == "postgres":
+        assert stored_rows(execution, kind=0) == [] and stored_rows(execution, kind=1) == [], \
+            "the rows go once the Map succeeds"
+
+    output = json.loads(ended["output"])
+    if not writer:
+        assert output == [{"done": {"n": n}} for n in (1, 2, 3)], output
+        return
+    assert output["ResultWriterDetails"] == {"Bucket": bucket,
+                                             "Key": f"{prefix}/{run_id}/manifest.json"}, output
+    files = read_s3_json(s3, bucket, output["ResultWriterDetails"]["Key"])["ResultFiles"]
+    assert not files["FAILED"] and not files["PENDING"], files
+    records = [r for f in files["SUCCEEDED"] for r in read_s3_json(s3, bucket, f["Key"])]
+    assert [json.loads(r["Input"]) for r in records] == [{"n": n} for n in (1, 2, 3)], records
+    assert [json.loads(r["Output"]) for r in records] == \
+        [{"done": {"n": n}} for n in (1, 2, 3)], records
+    assert all(r["Status"] == "SUCCEEDED" for r in records), records
+    assert run["itemCounts"]["resultsWritten"] == 3, run
+
+
+@pytest.mark.parametrize("source", ["inline", "reader"])
+def test_a_stopped_map_redrives_the_children_stopped_with_it(sfn, unique, s3, bucket, source):
+    """The parent is stopped while two STANDARD children wait on their tasks: both
+    children are stopped with it, and a redrive of the parent redrives them (their tasks
+    are asked for again), then starts the item never started — from the rows, when an
+    ItemReader read the items."""
+    activity = sfn.create_activity(name=unique("rows-held"))["activityArn"]
+    key = f"rows-{unique('items')}.jsonl"
+    s3.put_object(Bucket=bucket, Key=key,
+                  Body="".join(json.dumps({"n": n}) + "\n" for n in (1, 2, 3)).encode())
+    definition = json.loads(distributed_map(MaxConcurrency=2))
+    state = definition["States"]["Run"]
+    if source == "reader":
+        del state["ItemsPath"]
+        state["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject",
+                               "ReaderConfig": {"InputType": "JSONL"},
+                               "Parameters": {"Bucket": bucket, "Key": key}}
+    state["ItemProcessor"].update(
+        {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": True}}})
+    arn = sfn.create_state_machine(name=unique("rows-stop"), roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+        {"items": [{"n": n} for n in (1, 2, 3)]}))["executionArn"]
+
+    def take():
+        task = sfn.get_activity_task(activityArn=activity, workerName="e2e")
+        assert task.get("taskToken"), "a task for the next item"
+        return task, json.loads(task["input"])
+
+    held = sorted(take()[1]["n"] for _ in range(2))
+    assert held == [1, 2], held
+    sfn.stop_execution(executionArn=execution, error="Halt", cause="stopped by the test")
+    stopped = wait_for_end(sfn, execution)
+    assert stopped["status"] == "ABORTED", stopped
+    run_arn = sfn.list_map_runs(executionArn=execution)["mapRuns"][0]["mapRunArn"]
+    deadline = time.monotonic() + 30
+    while True:
+        first = all_children(sfn, run_arn)
+        if sorted(c["status"] for c in first) == ["ABORTED", "ABORTED"]:
+            break
+        assert time.monotonic() < deadline, first
+        time.sleep(0.1)
+
+    sfn.redrive_execution(executionArn=execution)
+    again = [take(), take()]
+    assert sorted(item["n"] for _, item in again) == [1, 2], again
+    for task, item in again:
+        sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"done": item}))
+    task, item = take()
+    assert item == {"n": 3}
+    sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"done": item}))
+    ended = wait_for_end(sfn, execution)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"]) == [{"done": {"n": n}} for n in (1, 2, 3)]
+    children = [sfn.describe_execution(executionArn=c["executionArn"])
+                for c in all_children(sfn, run_arn)]
+    assert sorted((json.loads(c["input"])["n"], c["status"], c["redriveCount"])
+                  for c in children) == [(1, "SUCCEEDED", 1), (2, "SUCCEEDED", 1),
+                                         (3, "SUCCEEDED", 0)], children
+
+
+def stored_rows(execution, kind):
+    """The indexes of the execution's stored Map values of `kind` (0 items, 1 results)."""
+    quoted = execution.replace("'", "''")
+    return server_database_rows(f"select idx from stored_map_values where execution_arn = "
+                                f"'{quoted}' and kind = {kind} order by idx")
+
+
+def read_s3_json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def all_children(sfn, run_arn, **filters):

@@ -196,3 +196,69 @@ fn express_children_and_drivers_without_the_limit_keep_frames() {
     assert!(starts(&output).is_empty());
     assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
 }
+
+fn redriven(output: &Output) -> Vec<u64> {
+    output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::RedriveMapChild(redrive) => Some(redrive.index),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_stopped_parent_redrives_the_children_it_was_running() {
+    // Items 0 and 1 run (MaxConcurrency 2), 0 succeeds, 1 and 2 are running when the
+    // parent is stopped; the redrive redrives 1 and 2 (stopped with the parent) and
+    // starts 3, and 0 is not run again.
+    let (machine, mut snapshot, output) = begin(&distributed(2, json!({})), 4);
+    let first = starts(&output);
+    assert_eq!(first.len(), 2);
+    let next = interpreter::step(
+        &machine,
+        &mut snapshot,
+        ended(&first[0], MapChildOutcome::Succeeded { output: json!("a") }),
+        clock(1),
+    );
+    let second = starts(&next);
+    assert_eq!(second.iter().map(|s| s.index).collect::<Vec<_>>(), [2]);
+    interpreter::step(
+        &machine,
+        &mut snapshot,
+        Event::Stop {
+            error: None,
+            cause: None,
+        },
+        clock(2),
+    );
+    assert_eq!(snapshot.status, ExecutionStatus::Aborted);
+
+    let again = interpreter::step(&machine, &mut snapshot, Event::Redrive, clock(3));
+    assert_eq!(snapshot.status, ExecutionStatus::Running);
+    let mut rerun = redriven(&again);
+    rerun.sort_unstable();
+    assert_eq!(rerun, [1, 2], "the children stopped with the parent");
+    assert!(starts(&again).is_empty(), "MaxConcurrency 2 is taken");
+    let run_arn = first[0].map_run_arn.clone();
+    let end = |index: u64, output: Value| Event::MapChildEnded {
+        map_run_arn: run_arn.clone(),
+        index,
+        outcome: MapChildOutcome::Succeeded { output },
+        dates: None,
+    };
+    let after = interpreter::step(&machine, &mut snapshot, end(1, json!("b")), clock(4));
+    assert_eq!(
+        starts(&after).iter().map(|s| s.index).collect::<Vec<_>>(),
+        [3]
+    );
+    interpreter::step(&machine, &mut snapshot, end(2, json!("c")), clock(5));
+    let last = interpreter::step(&machine, &mut snapshot, end(3, json!("d")), clock(6));
+    assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
+    let finish = last.commands.iter().find_map(|c| match c {
+        Command::Finish(f) => f.output.clone(),
+        _ => None,
+    });
+    assert_eq!(finish, Some(json!(["a", "b", "c", "d"])));
+}

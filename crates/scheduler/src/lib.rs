@@ -59,6 +59,23 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// More stored values than this given back to one batch make its planning heavy.
+const HEAVY_VALUES: usize = 4096;
+/// More snapshot and input text than this in one batch make its planning heavy.
+const HEAVY_BYTES: usize = 4 << 20;
+
+/// Whether planning `claimed` is heavy enough to run off the runtime's worker threads
+/// (`cairn_store::heavy`): a Map's results given back at its end, or large snapshots and
+/// inputs to parse and write again. A batch of small advances is planned in place.
+fn heavy(claimed: &[Claimed]) -> bool {
+    let values: usize = claimed.iter().map(|c| c.stored.len()).sum();
+    let bytes: usize = claimed
+        .iter()
+        .map(|c| c.input.len() + c.snapshot.as_ref().map_or(0, String::len))
+        .sum();
+    values > HEAVY_VALUES || bytes > HEAVY_BYTES
+}
+
 /// Parsed definitions by id: a definition is immutable once stored.
 #[derive(Default)]
 struct Definitions(Mutex<HashMap<i64, Arc<StateMachine>>>);
@@ -175,7 +192,10 @@ impl<S: Store> Scheduler<S> {
         if batch.claimed().is_empty() {
             return Ok(0);
         }
-        let advances: Vec<Advance> = batch.claimed().iter().map(|c| self.advance(c)).collect();
+        let claimed = batch.claimed();
+        let advances: Vec<Advance> = cairn_store::heavy::run(heavy(claimed), || {
+            claimed.iter().map(|c| self.advance(c)).collect()
+        });
         let executions = advances
             .iter()
             .filter(|a| a.planned.plan.execution.is_some())

@@ -239,3 +239,50 @@ async fn results_over_the_payload_limit_fail_the_map_and_are_caught_with_the_inp
         "the Map's rows are gone"
     );
 }
+
+/// A Map whose last advance gives back more results than a batch plans in place: the
+/// scheduler loads, joins and commits them off the runtime's worker threads
+/// (`cairn_store::heavy`), from a task on a worker as `cairn server` runs it, and the
+/// output is every result in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_of_thousands_of_results_is_joined_off_the_worker_threads() {
+    let (store, _) = testing::fresh_store("stored_map_heavy", 8)
+        .await
+        .expect("database");
+    let total = 5_000;
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemsPath": "$.items", "MaxConcurrency": 1000,
+        "ItemProcessor": {
+            "StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"twice.$": "States.MathAdd($, $)"}, "End": true}}},
+        "End": true}}});
+    let items: Vec<i64> = (0..total).collect();
+    let arn = start_map(&store, "heavy", definition, json!({"items": items})).await;
+    let scheduler = std::sync::Arc::new(Scheduler::new(store.clone(), SchedulerConfig::default()));
+    let mut most_rows = 0;
+    for _ in 0..1_000 {
+        let on_a_worker = scheduler.clone();
+        let advanced = tokio::spawn(async move { on_a_worker.tick().await })
+            .await
+            .expect("the tick's task")
+            .expect("tick");
+        most_rows = most_rows.max(stored_rows(&store, &arn).await);
+        if advanced == 0 {
+            break;
+        }
+    }
+    assert!(
+        most_rows > 4096,
+        "the results were rows: {most_rows} at most"
+    );
+    let row = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(row.status, ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(row.output.as_deref().expect("output")).expect("json");
+    let expected: Vec<Value> = (0..total).map(|i| json!({"twice": 2 * i})).collect();
+    assert_eq!(output, Value::Array(expected));
+    assert_eq!(
+        stored_rows(&store, &arn).await,
+        0,
+        "the Map's rows are gone"
+    );
+}

@@ -33,6 +33,7 @@ pub mod catalog;
 pub mod engine;
 pub mod executions;
 pub mod express_runs;
+pub mod heavy;
 mod history;
 pub mod map_children;
 pub mod map_runs;

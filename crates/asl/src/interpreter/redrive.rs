@@ -29,7 +29,7 @@ use crate::status::ExecutionStatus;
 
 use super::children::CHILD_EXECUTION;
 use super::frame::{Frame, Waiting};
-use super::join::Join;
+use super::join::{Join, Redo};
 use super::run::{Progress, Run};
 use super::{Command, FrameId};
 
@@ -253,6 +253,21 @@ impl Run<'_> {
                     Waiting::Children(failed.join)
                 }
                 Waiting::FailedResultsWritten(failed) => Waiting::Children(failed.join),
+                // A Map's child executions have no frames here: the driver stops them
+                // with the run, and they are kept as aborted, for a redrive to redrive
+                // them (as `abort_children` keeps them when the run fails).
+                Waiting::Children(mut join) if join.children => {
+                    for (index, _) in std::mem::take(&mut join.running) {
+                        join.redo.insert(
+                            index,
+                            Redo {
+                                frame: CHILD_EXECUTION,
+                                failed: false,
+                            },
+                        );
+                    }
+                    Waiting::Children(join)
+                }
                 Waiting::Children(join) => {
                     stack.extend(join.running.values().copied());
                     Waiting::Children(join)

@@ -212,6 +212,12 @@ impl Snapshot {
     /// for are ignored; when the results and input were asked for and not all came
     /// back, the Map fails on the next [`super::Event::Resume`].
     pub fn restore(&mut self, wanted: &[Wanted], values: Vec<StoredValue>) {
+        // Moved, not cloned: a Map's last advance gives back every result, and a copy
+        // of them all would double that advance's memory and time.
+        let mut by_map: std::collections::BTreeMap<u64, Vec<StoredValue>> = Default::default();
+        for value in values {
+            by_map.entry(value.map).or_default().push(value);
+        }
         for frame in self.frames.values_mut() {
             let Waiting::Children(join) = &mut frame.waiting else {
                 continue;
@@ -226,15 +232,15 @@ impl Snapshot {
             let mut items: Vec<(u64, Value)> = Vec::new();
             let mut results = vec![None; stored.total];
             let mut input = None;
-            for value in values.iter().filter(|v| v.map == stored.map) {
+            for value in by_map.remove(&stored.map).unwrap_or_default() {
                 match value.kind {
-                    StoredKind::Item => items.push((value.index, value.value.clone())),
+                    StoredKind::Item => items.push((value.index, value.value)),
                     StoredKind::Result => {
                         if let Some(slot) = results.get_mut(value.index as usize) {
-                            *slot = Some(value.value.clone());
+                            *slot = Some(value.value);
                         }
                     }
-                    StoredKind::Input => input = Some(value.value.clone()),
+                    StoredKind::Input => input = Some(value.value),
                 }
             }
             items.sort_by_key(|(index, _)| *index);

@@ -178,10 +178,18 @@ impl Batch for PgBatch {
                 self.claimed.len()
             )));
         }
-        let mut writes = Writes::default();
-        for (claimed, plan) in self.claimed.iter().zip(plans) {
-            writes.add(&claimed.arn, plan)?;
-        }
+        // Each stored value and history event is written out as JSON text here.
+        let items: usize = plans
+            .iter()
+            .map(|p| p.effects.len() + p.history.len())
+            .sum();
+        let writes = crate::heavy::run(items > HEAVY_ITEMS, || {
+            let mut writes = Writes::default();
+            for (claimed, plan) in self.claimed.iter().zip(plans) {
+                writes.add(&claimed.arn, plan)?;
+            }
+            Ok::<_, StoreError>(writes)
+        })?;
         let (news, leased) = writes.commit(&mut tx, &self.consumed, lease).await?;
         tx.commit().await?;
         for channel in news {
@@ -190,6 +198,10 @@ impl Batch for PgBatch {
         Ok(Committed { leased })
     }
 }
+
+/// More effects and events than this in one commit are written out off the runtime's
+/// worker threads (crate::heavy).
+const HEAVY_ITEMS: usize = 4096;
 
 /// Everything one commit writes, by table, in column arrays.
 #[derive(Default)]

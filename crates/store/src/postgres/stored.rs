@@ -43,6 +43,10 @@ pub(super) fn wanted_of(text: Option<&str>) -> Vec<Wanted> {
         .unwrap_or_default()
 }
 
+/// More stored values than this are parsed off the runtime's worker threads: a
+/// buffer's refill (at most 1,024 items) is not, a Map's results at its end may be.
+const HEAVY_ROWS: usize = 4096;
+
 /// Loads what `wanted` asks for, for a batch of executions: values by execution ARN.
 pub(super) async fn load(
     tx: &mut sqlx::PgConnection,
@@ -94,20 +98,25 @@ pub(super) async fn load(
     )
     .fetch_all(&mut *tx)
     .await?;
-    for row in rows {
-        let (Some(kind), Ok(value)) = (kind_of(row.kind), serde_json::from_str(&row.value)) else {
-            continue;
-        };
-        loaded
-            .entry(row.execution_arn)
-            .or_default()
-            .push(StoredValue {
-                map: row.map_key as u64,
-                kind,
-                index: row.idx as u64,
-                value,
-            });
-    }
+    // A Map's results, all given back at its end, can be hundreds of thousands of rows
+    // to parse (crate::heavy).
+    crate::heavy::run(rows.len() > HEAVY_ROWS, || {
+        for row in rows {
+            let (Some(kind), Ok(value)) = (kind_of(row.kind), serde_json::from_str(&row.value))
+            else {
+                continue;
+            };
+            loaded
+                .entry(row.execution_arn)
+                .or_default()
+                .push(StoredValue {
+                    map: row.map_key as u64,
+                    kind,
+                    index: row.idx as u64,
+                    value,
+                });
+        }
+    });
     Ok(loaded)
 }
 
