@@ -227,7 +227,7 @@ impl Run<'_> {
             MapChildOutcome::Succeeded { output } => Ok(output),
             MapChildOutcome::Failed { error, cause } => Err(Failure { error, cause }),
         };
-        self.child_ended(frame_id, index, result, last_event);
+        self.child_ended(frame_id, index, result, last_event, false);
     }
 
     /// On [`super::Event::Resume`]: Maps that held back child starts start them now.

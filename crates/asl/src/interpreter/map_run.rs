@@ -78,7 +78,13 @@ pub struct MapRunState {
     pub total: u64,
     pub running: u64,
     pub succeeded: u64,
+    /// Items whose iteration failed or timed out: what the tolerance counts.
     pub failed: u64,
+    /// Of `failed`, the EXPRESS iterations that ran past their five minutes (AWS's
+    /// `timedOut`, which AWS does not count in `failed`). A STANDARD child that timed
+    /// out is counted in `failed` only: its end does not say how it failed.
+    #[serde(default)]
+    pub timed_out: u64,
     /// How many times the run was redriven.
     #[serde(default)]
     pub redrive_count: u64,
@@ -123,6 +129,7 @@ pub(super) fn map_run_state(join: &Join, status: MapRunStatus) -> Option<MapRunS
         },
         succeeded: (join.done as u64).saturating_sub(failed),
         failed,
+        timed_out: join.timed_out,
         redrive_count: config.redrive_count,
         results_written: 0,
     })

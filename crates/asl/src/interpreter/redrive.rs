@@ -98,6 +98,9 @@ impl Run<'_> {
                     if redo.failed {
                         join.done = join.done.saturating_sub(1);
                         join.failures = join.failures.saturating_sub(1);
+                        if redo.timed_out {
+                            join.timed_out = join.timed_out.saturating_sub(1);
+                        }
                         if let Some(slot) = join.results.get_mut(index) {
                             *slot = None;
                         }
@@ -217,6 +220,7 @@ impl Run<'_> {
             let Some(mut frame) = self.snapshot.frames.remove(&id) else {
                 continue;
             };
+            self.drop_express_cap(&mut frame);
             frame.waiting = match std::mem::replace(&mut frame.waiting, Waiting::Enter) {
                 Waiting::Task {
                     task,

@@ -86,6 +86,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn finish(mut self) -> Output {
+        self.start_express_caps();
         self.show_own_execution();
         self.collect_frozen();
         self.output
@@ -233,6 +234,7 @@ impl<'a> Run<'a> {
                 Some(TimerPurpose::ExecutionTimeout) => {
                     self.end_with_status(ExecutionStatus::TimedOut, None, None);
                 }
+                Some(TimerPurpose::ExpressCap(frame_id)) => self.express_cap_reached(frame_id),
                 Some(TimerPurpose::TaskTimeout(..)) | None => {}
             },
             Event::Stop { error, cause } => {
