@@ -97,8 +97,7 @@ pub struct StoredResults {
     pub total: u64,
     /// The items whose child failed (their Result row is the error output).
     pub failed: Vec<u64>,
-    /// Of `failed`, the items whose EXPRESS child ran past its five minutes: their
-    /// records say `TIMED_OUT`.
+    /// Of `failed`, the items whose child timed out: their records say `TIMED_OUT`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timed_out: Vec<u64>,
     /// What every record says of the children's runs.

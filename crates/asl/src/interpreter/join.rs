@@ -34,8 +34,8 @@ pub(super) struct Join {
     pub(super) results: Vec<Option<Value>>,
     pub(super) done: usize,
     pub(super) failures: u64,
-    /// Of `failures`, the EXPRESS iterations that ran past their five minutes (module
-    /// `express_cap`).
+    /// Of `failures`, the children that timed out: EXPRESS iterations past their five
+    /// minutes (module `express_cap`) and STANDARD child executions.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub(super) timed_out: u64,
     pub(super) tolerated_failures: Option<u64>,
@@ -272,8 +272,9 @@ impl Run<'_> {
         }
     }
 
-    /// A child frame ended: record it in its parent's join. `timed_out`: an EXPRESS
-    /// iteration ran past its five minutes (`result` is its `States.Timeout`).
+    /// A child frame ended: record it in its parent's join. `timed_out`: the child
+    /// timed out (an EXPRESS iteration past its five minutes, or a STANDARD child
+    /// execution); `result` is its `States.Timeout`.
     pub(super) fn child_ended(
         &mut self,
         parent_id: FrameId,

@@ -80,9 +80,9 @@ pub struct MapRunState {
     pub succeeded: u64,
     /// Items whose iteration failed or timed out: what the tolerance counts.
     pub failed: u64,
-    /// Of `failed`, the EXPRESS iterations that ran past their five minutes (AWS's
-    /// `timedOut`, which AWS does not count in `failed`). A STANDARD child that timed
-    /// out is counted in `failed` only: its end does not say how it failed.
+    /// Of `failed`, the children that timed out (AWS's `timedOut`, which AWS does not
+    /// count in `failed`): STANDARD child executions, and EXPRESS iterations past their
+    /// five minutes.
     #[serde(default)]
     pub timed_out: u64,
     /// How many times the run was redriven.
