@@ -28,7 +28,7 @@ impl Run<'_> {
     /// gets one, due [`EXPRESS_MAX_SECONDS`] after it began (after now, for one a
     /// redrive restored).
     pub(super) fn start_express_caps(&mut self) {
-        if self.snapshot.status != ExecutionStatus::Running {
+        if !self.express_iterations_begun || self.snapshot.status != ExecutionStatus::Running {
             return;
         }
         let now = self.now;

@@ -78,7 +78,7 @@ pub(super) struct Frame {
 
 impl Frame {
     /// Whether this frame stands for a child execution, whose variables begin with it.
-    fn is_child_execution(&self) -> bool {
+    pub(super) fn is_child_execution(&self) -> bool {
         matches!(self.child, Some(ChildScope::Express(_)))
     }
 

@@ -269,6 +269,7 @@ impl Run<'_> {
         );
         if let Some(express) = express {
             frame.child = Some(ChildScope::Express(Box::new(express)));
+            self.express_iterations_begun = true;
         }
     }
 

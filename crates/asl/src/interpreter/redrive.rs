@@ -88,6 +88,8 @@ impl Run<'_> {
             return false;
         };
         frame.last_event = redriven_event;
+        // A restored EXPRESS iteration counts its five minutes anew (module `express_cap`).
+        self.express_iterations_begun |= frame.is_child_execution();
         if !frame.quiet {
             frame.announce_iteration = announce;
         }
