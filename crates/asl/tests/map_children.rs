@@ -262,3 +262,41 @@ fn a_stopped_parent_redrives_the_children_it_was_running() {
     });
     assert_eq!(finish, Some(json!(["a", "b", "c", "d"])));
 }
+
+#[test]
+fn a_child_that_timed_out_is_a_failure_counted_as_timed_out() {
+    let (machine, mut snapshot, output) =
+        begin(&distributed(0, json!({"ToleratedFailureCount": 1})), 2);
+    let children = starts(&output);
+    let timed_out = ended(
+        &children[0],
+        MapChildOutcome::TimedOut {
+            error: "States.Timeout".into(),
+            cause: None,
+        },
+    );
+    let one = interpreter::step(&machine, &mut snapshot, timed_out, clock(1));
+    let run = |output: &Output| {
+        output
+            .commands
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                Command::MapRun(run) => Some(run.clone()),
+                _ => None,
+            })
+            .expect("a Map Run")
+    };
+    let running = run(&one);
+    assert_eq!(running.status, MapRunStatus::Running, "tolerated");
+    assert_eq!((running.failed, running.timed_out), (1, 1));
+    let succeeded = ended(
+        &children[1],
+        MapChildOutcome::Succeeded { output: json!(1) },
+    );
+    let two = interpreter::step(&machine, &mut snapshot, succeeded, clock(2));
+    let done = run(&two);
+    assert_eq!(done.status, MapRunStatus::Succeeded);
+    assert_eq!((done.succeeded, done.failed, done.timed_out), (1, 1, 1));
+    assert_eq!(snapshot.status, ExecutionStatus::Succeeded);
+}

@@ -1,5 +1,6 @@
 //! The scheduler and store together on real Postgres, where a scenario needs SQL to set
-//! up what the store's API cannot: an execution whose stored snapshot is unreadable.
+//! up what the store's API cannot: an execution whose stored snapshot is unreadable, a
+//! timer brought forward so that five minutes need not pass.
 //! Everything the `Store` trait alone can drive is in the contract suite
 //! (`tests/contract.rs`), which runs against every store.
 
@@ -95,4 +96,72 @@ async fn an_unreadable_snapshot_fails_the_execution_with_an_execution_failed_eve
         .await
         .expect("count");
     assert_eq!(left, 0, "the late event was consumed");
+}
+
+async fn inbox_rows(store: &PgStore, arn: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from inbox where execution_arn = $1")
+        .bind(arn)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_express_iteration_past_its_five_minutes_times_out_and_leaves_no_timer() {
+    let (store, _) = testing::fresh_store("express_cap", 4)
+        .await
+        .expect("database");
+    let scheduler = Scheduler::new(store.clone(), SchedulerConfig::default());
+    // Item 0 waits longer than an Express child may run; the others end at once.
+    let m = machine(
+        &store,
+        "capped",
+        json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "End": true, "ItemsPath": "$.items", "ToleratedFailureCount": 1,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Slow?", "States": {
+                    "Slow?": {"Type": "Choice", "Default": "Quick", "Choices": [
+                        {"Variable": "$", "NumericEquals": 0, "Next": "Wait"}]},
+                    "Wait": {"Type": "Wait", "Seconds": 400, "Next": "Quick"},
+                    "Quick": {"Type": "Pass", "End": true}}}}}}),
+    )
+    .await;
+    let arn = start(&store, &m, "e1", json!({"items": [0, 1, 2]})).await;
+    settle(&scheduler).await;
+    assert_eq!(
+        store
+            .describe_execution(&arn)
+            .await
+            .expect("describe")
+            .status,
+        ExecutionStatus::Running
+    );
+    // The Wait's timer and item 0's cap; the iterations that ended at once set none.
+    assert_eq!(inbox_rows(&store, &arn).await, 2);
+    // The cap is due first (start + 300 s, the Wait at start + 400 s): bring it now.
+    sqlx::query(
+        "update inbox set due_at = now() where id = \
+         (select id from inbox where execution_arn = $1 order by due_at limit 1)",
+    )
+    .bind(&arn)
+    .execute(store.pool())
+    .await
+    .expect("the cap is due");
+    settle(&scheduler).await;
+    let ended = store.describe_execution(&arn).await.expect("describe");
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    let output: serde_json::Value =
+        serde_json::from_str(ended.output.as_deref().expect("output")).expect("JSON");
+    assert_eq!(output[0]["Error"], "States.Timeout", "{output}");
+    assert_eq!(output[1], 1);
+    assert_eq!(output[2], 2);
+    // The Wait's timer went with the iteration.
+    assert_eq!(inbox_rows(&store, &arn).await, 0);
+    let runs = store.list_map_runs(&arn, None, 10).await.expect("map runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].succeeded, runs[0].failed, runs[0].running),
+        (2, 1, 0)
+    );
 }

@@ -52,6 +52,13 @@ pub fn ended_event(child: &MapChild, ending: &Ending, started_at: crate::Time) -
                 .and_then(|text| serde_json::from_str(text).ok())
                 .unwrap_or(serde_json::Value::Null),
         },
+        ExecutionStatus::TimedOut => MapChildOutcome::TimedOut {
+            error: ending
+                .error
+                .clone()
+                .unwrap_or_else(|| cairn_asl::error::names::TIMEOUT.to_string()),
+            cause: ending.cause.clone(),
+        },
         status => MapChildOutcome::Failed {
             error: ending
                 .error
@@ -175,6 +182,16 @@ mod tests {
             stopped,
             Event::MapChildEnded { outcome: MapChildOutcome::Failed { ref error, .. }, .. }
                 if error == "States.Aborted"
+        ));
+        let timed_out = ended_event(
+            &child(),
+            &ending(ExecutionStatus::TimedOut, None, None),
+            started,
+        );
+        assert!(matches!(
+            timed_out,
+            Event::MapChildEnded { outcome: MapChildOutcome::TimedOut { ref error, .. }, .. }
+                if error == "States.Timeout"
         ));
         let failed = ended_event(
             &child(),

@@ -30,8 +30,9 @@ use tokio::time::Instant;
 
 use crate::{Invocation, Targets};
 
-/// AWS's limit on an Express execution's duration.
-pub const MAX_DURATION: Duration = Duration::from_secs(5 * 60);
+/// AWS's limit on an Express execution's duration: the same five minutes that cap an
+/// EXPRESS Distributed Map iteration ([`interpreter::EXPRESS_MAX_SECONDS`]).
+pub const MAX_DURATION: Duration = Duration::from_secs(interpreter::EXPRESS_MAX_SECONDS);
 
 /// How to run one Express execution.
 #[derive(Debug, Clone)]

@@ -839,6 +839,8 @@ async fn results_are_paged_from_the_rows<S: cairn_store::Store>(store: S, client
         map,
         total: 2_500,
         failed: (0..2_400).step_by(10).collect(),
+        // An EXPRESS child that ran past its five minutes.
+        timed_out: vec![30],
         run: RunFacts {
             map_run_arn: MAP_RUN.into(),
             children: false,
@@ -868,6 +870,8 @@ async fn results_are_paged_from_the_rows<S: cairn_store::Store>(store: S, client
     let (failed, _) = get_json(client, "paged", &format!("{folder}FAILED_0.json")).await;
     assert_eq!(failed.as_array().map(Vec::len), Some(240));
     assert_eq!(failed[3]["Cause"], "item 30");
+    assert_eq!(failed[3]["Status"], "TIMED_OUT");
+    assert_eq!(failed[2]["Status"], "FAILED");
     assert_eq!(failed[3]["Input"], "{\"n\":30}");
     let (pending, _) = get_json(client, "paged", &format!("{folder}PENDING_0.json")).await;
     assert_eq!(pending.as_array().map(Vec::len), Some(100));

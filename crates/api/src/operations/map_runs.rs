@@ -41,6 +41,8 @@ fn counts(run: &MapRunRecord) -> Value {
         "running": run.running,
         "succeeded": run.succeeded,
         "failed": run.failed,
+        // A child that timed out (a STANDARD child, or an EXPRESS iteration past its five
+        // minutes) is counted in `failed`: the row keeps no count of its own.
         "timedOut": 0,
         "aborted": run.aborted,
         "total": run.total,

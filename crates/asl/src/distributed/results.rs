@@ -97,6 +97,9 @@ pub struct StoredResults {
     pub total: u64,
     /// The items whose child failed (their Result row is the error output).
     pub failed: Vec<u64>,
+    /// Of `failed`, the items whose child timed out: their records say `TIMED_OUT`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timed_out: Vec<u64>,
     /// What every record says of the children's runs.
     pub run: RunFacts,
 }
@@ -215,6 +218,19 @@ impl ResultClass {
 }
 
 impl ChildResult {
+    /// This result as a child that timed out, if it is one that failed.
+    pub fn timed_out(self) -> ChildResult {
+        match self {
+            ChildResult::Ran(mut execution) => {
+                if let ChildOutcome::Failed { error, cause } = execution.outcome {
+                    execution.outcome = ChildOutcome::TimedOut { error, cause };
+                }
+                ChildResult::Ran(execution)
+            }
+            pending => pending,
+        }
+    }
+
     pub fn class(&self) -> ResultClass {
         match self {
             ChildResult::Ran(execution)

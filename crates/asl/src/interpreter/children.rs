@@ -78,8 +78,14 @@ pub enum MapChildOutcome {
     Succeeded {
         output: Value,
     },
-    /// Failed, timed out or aborted, with the child's error and cause.
+    /// Failed or aborted, with the child's error and cause.
     Failed {
+        error: String,
+        cause: Option<String>,
+    },
+    /// Timed out (`States.Timeout`): a failure to the Map's tolerance, counted as timed
+    /// out in its Map Run and its ResultWriter record.
+    TimedOut {
         error: String,
         cause: Option<String>,
     },
@@ -223,11 +229,12 @@ impl Run<'_> {
                 }
             }
         }
-        let result = match outcome {
-            MapChildOutcome::Succeeded { output } => Ok(output),
-            MapChildOutcome::Failed { error, cause } => Err(Failure { error, cause }),
+        let (result, timed_out) = match outcome {
+            MapChildOutcome::Succeeded { output } => (Ok(output), false),
+            MapChildOutcome::Failed { error, cause } => (Err(Failure { error, cause }), false),
+            MapChildOutcome::TimedOut { error, cause } => (Err(Failure { error, cause }), true),
         };
-        self.child_ended(frame_id, index, result, last_event);
+        self.child_ended(frame_id, index, result, last_event, timed_out);
     }
 
     /// On [`super::Event::Resume`]: Maps that held back child starts start them now.

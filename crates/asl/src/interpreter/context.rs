@@ -19,7 +19,7 @@ use crate::timestamp::Timestamp;
 
 use super::frame::Frame;
 use super::run::Run;
-use super::FrameId;
+use super::{FrameId, TimerId};
 
 /// Where a frame stands towards an EXPRESS Distributed Map iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +39,14 @@ pub(super) struct ExpressChild {
     pub(super) execution: Value,
     /// `$$.StateMachine`: the labelled machine's `Id` and `Name`.
     pub(super) state_machine: Value,
+    /// When this run of the iteration began: its five-minute cap counts from here
+    /// (module `express_cap`). `None` once the iteration was stopped (a redrive runs it
+    /// with a cap counted from the redrive) and in snapshots older than the cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) started: Option<Timestamp>,
+    /// The cap's timer, set once the iteration outlived the step that started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) cap_timer: Option<TimerId>,
 }
 
 impl ExpressChild {
@@ -68,6 +76,8 @@ impl ExpressChild {
         Some(ExpressChild {
             execution: Value::Object(execution),
             state_machine: json!({ "Id": machine_arn, "Name": machine_name }),
+            started: Some(start_time),
+            cap_timer: None,
         })
     }
 }

@@ -20,6 +20,7 @@ impl Run<'_> {
         frame: &mut Frame,
         result: Result<Value, Failure>,
     ) -> Progress {
+        self.drop_express_cap(frame);
         if let Err(failure) = &result {
             if !frame.quiet && !matches!(frame.waiting, Waiting::Enter) {
                 if let Some(state) = self.state_of(frame) {
@@ -29,7 +30,9 @@ impl Run<'_> {
             self.freeze_failed(frame);
         }
         match frame.parent {
-            Some((parent, index)) => self.child_ended(parent, index, result, frame.last_event),
+            Some((parent, index)) => {
+                self.child_ended(parent, index, result, frame.last_event, false)
+            }
             None => {
                 let last = frame.last_event;
                 self.end_execution_after(last, result);

@@ -25,6 +25,9 @@ pub(super) enum TimerPurpose {
     TaskTimeout(FrameId, TaskId),
     /// The machine's TimeoutSeconds.
     ExecutionTimeout,
+    /// The five minutes of the EXPRESS Distributed Map iteration whose frame this is
+    /// (module `express_cap`).
+    ExpressCap(FrameId),
 }
 
 /// One step of one scope (the machine, a Parallel branch, a Map iteration) down the
@@ -75,7 +78,7 @@ pub(super) struct Frame {
 
 impl Frame {
     /// Whether this frame stands for a child execution, whose variables begin with it.
-    fn is_child_execution(&self) -> bool {
+    pub(super) fn is_child_execution(&self) -> bool {
         matches!(self.child, Some(ChildScope::Express(_)))
     }
 

@@ -34,6 +34,10 @@ pub(super) struct Join {
     pub(super) results: Vec<Option<Value>>,
     pub(super) done: usize,
     pub(super) failures: u64,
+    /// Of `failures`, the children that timed out: EXPRESS iterations past their five
+    /// minutes (module `express_cap`) and STANDARD child executions.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub(super) timed_out: u64,
     pub(super) tolerated_failures: Option<u64>,
     pub(super) max_concurrency: usize,
     /// A large Map's items, results and input kept by the driver (`items` and
@@ -74,6 +78,10 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A child of a join kept for a redrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Redo {
@@ -81,6 +89,9 @@ pub(super) struct Redo {
     /// A Map iteration that failed (rather than being aborted): it counts in `done` and
     /// `failures`, and a tolerated one left its error output as its result.
     pub(super) failed: bool,
+    /// A failed iteration that timed out: it counts in `Join::timed_out` too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) timed_out: bool,
 }
 
 impl Join {
@@ -258,16 +269,20 @@ impl Run<'_> {
         );
         if let Some(express) = express {
             frame.child = Some(ChildScope::Express(Box::new(express)));
+            self.express_iterations_begun = true;
         }
     }
 
-    /// A child frame ended: record it in its parent's join.
+    /// A child frame ended: record it in its parent's join. `timed_out`: the child
+    /// timed out (an EXPRESS iteration past its five minutes, or a STANDARD child
+    /// execution); `result` is its `States.Timeout`.
     pub(super) fn child_ended(
         &mut self,
         parent_id: FrameId,
         index: usize,
         result: Result<Value, Failure>,
         child_last_event: u64,
+        timed_out: bool,
     ) {
         let Some(mut parent) = self.snapshot.frames.remove(&parent_id) else {
             return;
@@ -315,6 +330,9 @@ impl Run<'_> {
                     self.record(Some(child_last_event), "MapIterationFailed", d);
                 }
                 join.failures += 1;
+                if timed_out {
+                    join.timed_out += 1;
+                }
                 join.done += 1;
                 if let Some(frame) = frozen_child {
                     join.redo.insert(
@@ -322,6 +340,7 @@ impl Run<'_> {
                         Redo {
                             frame,
                             failed: true,
+                            timed_out,
                         },
                     );
                 }
@@ -381,6 +400,7 @@ impl Run<'_> {
                         Redo {
                             frame,
                             failed: false,
+                            timed_out: false,
                         },
                     );
                 }
@@ -484,6 +504,7 @@ impl Run<'_> {
                     Redo {
                         frame: CHILD_EXECUTION,
                         failed: false,
+                        timed_out: false,
                     },
                 );
             }
@@ -496,6 +517,7 @@ impl Run<'_> {
                 Redo {
                     frame: child,
                     failed: false,
+                    timed_out: false,
                 },
             );
         }

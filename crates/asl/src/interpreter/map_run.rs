@@ -78,7 +78,13 @@ pub struct MapRunState {
     pub total: u64,
     pub running: u64,
     pub succeeded: u64,
+    /// Items whose iteration failed or timed out: what the tolerance counts.
     pub failed: u64,
+    /// Of `failed`, the children that timed out (AWS's `timedOut`, which AWS does not
+    /// count in `failed`): STANDARD child executions, and EXPRESS iterations past their
+    /// five minutes.
+    #[serde(default)]
+    pub timed_out: u64,
     /// How many times the run was redriven.
     #[serde(default)]
     pub redrive_count: u64,
@@ -123,6 +129,7 @@ pub(super) fn map_run_state(join: &Join, status: MapRunStatus) -> Option<MapRunS
         },
         succeeded: (join.done as u64).saturating_sub(failed),
         failed,
+        timed_out: join.timed_out,
         redrive_count: config.redrive_count,
         results_written: 0,
     })

@@ -34,8 +34,9 @@
 //! (InputPath to OutputPath, and Assign), `jsonata` (a JSONata state's `$states`,
 //! Assign, Output and `EvaluationFailed`), `context` (`$$`), `join` (the children of
 //! Parallel and Map states), `retry` (Retry and Catch), `record` (history events and the
-//! visits reported for tracing), `end` (ending frames and the execution) and `stored`
-//! (large Maps kept out of the snapshot).
+//! visits reported for tracing), `end` (ending frames and the execution), `express_cap`
+//! (the five minutes an EXPRESS Distributed Map iteration may run) and `stored` (large
+//! Maps kept out of the snapshot).
 
 use std::collections::BTreeMap;
 
@@ -54,6 +55,7 @@ mod children;
 mod context;
 mod data;
 mod end;
+mod express_cap;
 mod frame;
 mod internal_task;
 mod item_selector;
@@ -149,6 +151,11 @@ impl Default for Limits {
         }
     }
 }
+
+/// How long an Express execution may run, in seconds (AWS: five minutes). The Express
+/// execution path ends a run past it, and an EXPRESS Distributed Map iteration, which
+/// stands for an Express child execution, times out past it (module `express_cap`).
+pub const EXPRESS_MAX_SECONDS: u64 = 300;
 
 /// Identifies a task invocation the interpreter asked for.
 pub type TaskId = u64;

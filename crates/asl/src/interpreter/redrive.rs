@@ -88,6 +88,8 @@ impl Run<'_> {
             return false;
         };
         frame.last_event = redriven_event;
+        // A restored EXPRESS iteration counts its five minutes anew (module `express_cap`).
+        self.express_iterations_begun |= frame.is_child_execution();
         if !frame.quiet {
             frame.announce_iteration = announce;
         }
@@ -98,6 +100,9 @@ impl Run<'_> {
                     if redo.failed {
                         join.done = join.done.saturating_sub(1);
                         join.failures = join.failures.saturating_sub(1);
+                        if redo.timed_out {
+                            join.timed_out = join.timed_out.saturating_sub(1);
+                        }
                         if let Some(slot) = join.results.get_mut(index) {
                             *slot = None;
                         }
@@ -217,6 +222,7 @@ impl Run<'_> {
             let Some(mut frame) = self.snapshot.frames.remove(&id) else {
                 continue;
             };
+            self.drop_express_cap(&mut frame);
             frame.waiting = match std::mem::replace(&mut frame.waiting, Waiting::Enter) {
                 Waiting::Task {
                     task,

@@ -204,6 +204,12 @@ impl Run<'_> {
                         .filter(|(_, redo)| redo.failed)
                         .map(|(index, _)| *index as u64)
                         .collect(),
+                    timed_out: join
+                        .redo
+                        .iter()
+                        .filter(|(_, redo)| redo.timed_out)
+                        .map(|(index, _)| *index as u64)
+                        .collect(),
                     run: facts,
                 }),
             ),
@@ -282,7 +288,8 @@ impl Run<'_> {
             .enumerate()
             .map(|(index, result)| {
                 let input = join.items.get(index).cloned().unwrap_or(Value::Null);
-                let failed = join.redo.get(&index).is_some_and(|redo| redo.failed);
+                let redo = join.redo.get(&index);
+                let failed = redo.is_some_and(|redo| redo.failed);
                 // A STANDARD child's own dates, when the parent kept them.
                 let dates = join.child_dates.get(&index).map(|dates| {
                     (
@@ -290,7 +297,12 @@ impl Run<'_> {
                         dates.stop.to_rfc3339_millis(),
                     )
                 });
-                facts.child_result(index as u64, input, result.clone(), failed, dates)
+                let record = facts.child_result(index as u64, input, result.clone(), failed, dates);
+                if redo.is_some_and(|redo| redo.timed_out) {
+                    record.timed_out()
+                } else {
+                    record
+                }
             })
             .collect()
     }

@@ -46,6 +46,10 @@ pub(super) struct Run<'a> {
     /// The execution's own `$$.Execution` and `$$.StateMachine` while the context shows
     /// an EXPRESS Distributed Map iteration's child (module `context`).
     pub(super) shown_child: Option<super::context::ShownChild>,
+    /// An EXPRESS Distributed Map iteration began or was restored during this step: its
+    /// cap timer is set when the step ends (module `express_cap`). Without one, the step
+    /// does not look through the frames for iterations to cap.
+    pub(super) express_iterations_begun: bool,
 }
 
 /// Why a frame stopped advancing.
@@ -82,10 +86,12 @@ impl<'a> Run<'a> {
             failing_join: None,
             children_started: 0,
             shown_child: None,
+            express_iterations_begun: false,
         }
     }
 
     pub(super) fn finish(mut self) -> Output {
+        self.start_express_caps();
         self.show_own_execution();
         self.collect_frozen();
         self.output
@@ -233,6 +239,7 @@ impl<'a> Run<'a> {
                 Some(TimerPurpose::ExecutionTimeout) => {
                     self.end_with_status(ExecutionStatus::TimedOut, None, None);
                 }
+                Some(TimerPurpose::ExpressCap(frame_id)) => self.express_cap_reached(frame_id),
                 Some(TimerPurpose::TaskTimeout(..)) | None => {}
             },
             Event::Stop { error, cause } => {

@@ -51,6 +51,8 @@ pub async fn write_stored_results<S: Tasks>(
     };
     let mut upload = upload_for(client, &request)?;
     let failed_items: std::collections::HashSet<u64> = stored.failed.iter().copied().collect();
+    let timed_out_items: std::collections::HashSet<u64> =
+        stored.timed_out.iter().copied().collect();
     let unreadable = |e: cairn_store::StoreError| {
         InvokeError::named(
             names::RESULT_WRITER_FAILED,
@@ -71,9 +73,12 @@ pub async fn write_stored_results<S: Tasks>(
                 .map_or(Value::Null, |(_, value)| value);
             let result = results.next_if(|(at, _)| *at == index).map(|(_, v)| v);
             let child_failed = failed_items.contains(&index);
-            let record = stored
+            let mut record = stored
                 .run
                 .child_result(index, input, result, child_failed, None);
+            if timed_out_items.contains(&index) {
+                record = record.timed_out();
+            }
             upload.push(&record).await.map_err(failed)?;
         }
         from += page;

@@ -252,6 +252,7 @@ impl Run<'_> {
             running: BTreeMap::new(),
             done: 0,
             failures: 0,
+            timed_out: 0,
             tolerated_failures,
             max_concurrency: if max_concurrency == 0 {
                 usize::MAX

@@ -39,6 +39,7 @@ impl Run<'_> {
             results: vec![None; parallel.branches.len()],
             done: 0,
             failures: 0,
+            timed_out: 0,
             tolerated_failures: Some(0),
             max_concurrency: 0,
             stored: None,
