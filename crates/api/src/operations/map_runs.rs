@@ -41,9 +41,7 @@ fn counts(run: &MapRunRecord) -> Value {
         "running": run.running,
         "succeeded": run.succeeded,
         "failed": run.failed,
-        // A child that timed out (a STANDARD child, or an EXPRESS iteration past its five
-        // minutes) is counted in `failed`: the row keeps no count of its own.
-        "timedOut": 0,
+        "timedOut": run.timed_out,
         "aborted": run.aborted,
         "total": run.total,
         "resultsWritten": run.results_written,
