@@ -1452,3 +1452,91 @@ async fn running_execution_keeps_its_definition_after_update() {
     reply.err("InvalidArn");
     assert!(reply.request_id.is_some());
 }
+
+/// DescribeMapRun counts a STANDARD child that timed out in `timedOut`, not in `failed`,
+/// as AWS does (`total` is the sum of the counts), in `itemCounts` and
+/// `executionCounts` alike.
+#[tokio::test]
+async fn describe_map_run_counts_a_timed_out_child_apart_from_the_failed() {
+    use cairn_scheduler::{Scheduler, SchedulerConfig};
+
+    let h = Harness::isolated("timedout").await;
+    let machine = h
+        .machine(
+            &unique("slowfan"),
+            &json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "Label": "fan",
+                "ToleratedFailureCount": 2,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Kind", "States": {
+                        "Kind": {"Type": "Choice", "Default": "Done", "Choices": [
+                            {"Variable": "$", "StringEquals": "slow", "Next": "Slow"},
+                            {"Variable": "$", "StringEquals": "bad", "Next": "Broken"}]},
+                        "Slow": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
+                        "Broken": {"Type": "Fail", "Error": "Broken"},
+                        "Done": {"Type": "Pass", "End": true}}},
+                "End": true}}}),
+        )
+        .await;
+    let execution = h
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": machine, "input": r#"["slow", "bad", "fine"]"#}),
+        )
+        .await
+        .ok()["executionArn"]
+        .as_str()
+        .expect("an execution ARN")
+        .to_string();
+    // A STANDARD child times out only at the execution cap (an ItemProcessor takes no
+    // TimeoutSeconds; AWS's cap is a year). The parent starts under the default limits
+    // and starts its children in that commit; a scheduler that caps executions at one
+    // second then starts the children, so only they are capped.
+    assert_eq!(h.scheduler.tick().await.expect("tick"), 1);
+    let capped = Harness {
+        scheduler: Scheduler::new(
+            h.store.clone(),
+            SchedulerConfig {
+                limits: SchedulerConfig::default().limits.capping_executions_at(1),
+                ..SchedulerConfig::default()
+            },
+        ),
+        ..h
+    };
+    let ended = capped.run_to_end(&execution).await;
+    assert_eq!(ended["status"], "SUCCEEDED", "{ended}");
+    let runs = capped
+        .call("ListMapRuns", json!({"executionArn": execution}))
+        .await
+        .ok();
+    let run_arn = runs["mapRuns"][0]["mapRunArn"]
+        .as_str()
+        .expect("a Map Run")
+        .to_string();
+    let timed_out = capped
+        .call(
+            "ListExecutions",
+            json!({"mapRunArn": run_arn, "statusFilter": "TIMED_OUT"}),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        timed_out["executions"].as_array().map(Vec::len),
+        Some(1),
+        "{timed_out}"
+    );
+    let run = capped
+        .call("DescribeMapRun", json!({"mapRunArn": run_arn}))
+        .await
+        .ok();
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    for counts in ["itemCounts", "executionCounts"] {
+        assert_eq!(
+            run[counts],
+            json!({"pending": 0, "running": 0, "succeeded": 1, "failed": 1,
+                   "timedOut": 1, "aborted": 0, "total": 3, "resultsWritten": 0,
+                   "failuresNotRedrivable": 0, "pendingRedrive": 0}),
+            "{counts}: {run}"
+        );
+    }
+}

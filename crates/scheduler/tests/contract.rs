@@ -122,6 +122,7 @@ contract! {
         map_runs::a_map_run_is_aborted_when_its_execution_stops,
         map_runs::an_update_raises_the_concurrency_of_a_running_map_run,
         map_runs::a_redrive_runs_the_failed_map_run_again_and_counts_it,
+        map_runs::a_timed_out_child_is_counted_apart_from_the_failed,
 
         nested::sync2_returns_the_child_output_as_json,
         nested::sync_returns_the_child_output_as_text,

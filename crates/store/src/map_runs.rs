@@ -25,7 +25,11 @@ pub struct MapRunRecord {
     pub total: u64,
     pub running: u64,
     pub succeeded: u64,
+    /// Items whose child failed (not those that timed out: AWS counts them apart).
     pub failed: u64,
+    /// Items whose child timed out (DescribeMapRun's `timedOut`): a STANDARD child
+    /// execution that ended `TIMED_OUT`, an EXPRESS iteration past its five minutes.
+    pub timed_out: u64,
     /// Items whose iteration was cut short when the run was aborted.
     pub aborted: u64,
     /// How many times a redrive ran the run's failed iterations again, and when last.
@@ -51,6 +55,7 @@ impl MapRunRecord {
             running: 0,
             succeeded: 0,
             failed: 0,
+            timed_out: 0,
             aborted: 0,
             redrive_count: 0,
             redrive_date: None,
@@ -78,7 +83,10 @@ impl MapRunRecord {
         self.total = state.total;
         self.running = state.running;
         self.succeeded = state.succeeded;
-        self.failed = state.failed;
+        // The interpreter counts timed-out children among the failures (the tolerance
+        // counts both); the row keeps them apart, as AWS reports them.
+        self.failed = state.failed.saturating_sub(state.timed_out);
+        self.timed_out = state.timed_out;
         self.results_written = state.results_written;
         if state.status != MapRunStatus::Running && self.stopped_at.is_none() {
             self.stopped_at = Some(now);
@@ -97,8 +105,9 @@ impl MapRunRecord {
 
     /// Items not started.
     pub fn pending(&self) -> u64 {
-        self.total
-            .saturating_sub(self.running + self.succeeded + self.failed + self.aborted)
+        self.total.saturating_sub(
+            self.running + self.succeeded + self.failed + self.timed_out + self.aborted,
+        )
     }
 }
 

@@ -1,9 +1,10 @@
 //! DescribeMapRun, ListMapRuns and UpdateMapRun: the Map Runs of Distributed Maps, as the scheduler's
 //! commits keep them (`cairn_store::map_runs`).
 //!
-//! Cairn runs a Distributed Map's iterations inside the parent execution (no child
-//! executions yet: `docs/asl-support.md`), one iteration per item, so `executionCounts`
-//! are the iterations' and equal `itemCounts`.
+//! One iteration per item (a STANDARD run's child executions, an EXPRESS run's
+//! iterations inside the parent: `docs/asl-support.md`), so `executionCounts` equal
+//! `itemCounts`. As AWS's, the counts are disjoint and `total` is their sum: a child that
+//! timed out is in `timedOut`, not in `failed`.
 
 use cairn_asl::distributed::map_run::MapRunArn;
 use cairn_asl::interpreter::MapRunUpdate;
@@ -41,9 +42,7 @@ fn counts(run: &MapRunRecord) -> Value {
         "running": run.running,
         "succeeded": run.succeeded,
         "failed": run.failed,
-        // A child that timed out (a STANDARD child, or an EXPRESS iteration past its five
-        // minutes) is counted in `failed`: the row keeps no count of its own.
-        "timedOut": 0,
+        "timedOut": run.timed_out,
         "aborted": run.aborted,
         "total": run.total,
         "resultsWritten": run.results_written,

@@ -4,6 +4,7 @@
 
 use cairn_asl::interpreter::{Event, MapRunStatus, MapRunUpdate};
 use cairn_asl::ExecutionStatus;
+use cairn_scheduler::{Scheduler, SchedulerConfig};
 use cairn_store::map_runs::UpdateOutcome;
 use serde_json::{json, Value};
 
@@ -261,4 +262,61 @@ pub async fn a_redrive_runs_the_failed_map_run_again_and_counts_it<S: Store>(sto
         1,
         "the redrive ran the same Map Run again"
     );
+}
+
+/// A STANDARD child that times out is counted as timed out, not failed, in both stores,
+/// while the tolerance still counts it with the failures.
+pub async fn a_timed_out_child_is_counted_apart_from_the_failed<S: Store>(store: S) {
+    let machine = machine(
+        &store,
+        "slowfan",
+        json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "Label": "fan",
+            "ToleratedFailureCount": 2,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Kind", "States": {
+                    "Kind": {"Type": "Choice", "Default": "Done", "Choices": [
+                        {"Variable": "$", "StringEquals": "slow", "Next": "Slow"},
+                        {"Variable": "$", "StringEquals": "bad", "Next": "Broken"}]},
+                    "Slow": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
+                    "Broken": {"Type": "Fail", "Error": "Broken"},
+                    "Done": {"Type": "Pass", "End": true}}},
+            "End": true}}}),
+    )
+    .await;
+    let arn = start(&store, &machine, "run", json!(["slow", "bad", "fine"])).await;
+    // A child times out only at the execution cap (an ItemProcessor takes no
+    // TimeoutSeconds; AWS's cap is a year): the parent starts under the default limits
+    // and starts its children in that commit; a scheduler capping executions at one
+    // second then starts the children, so only they are capped.
+    assert_eq!(scheduler(&store).tick().await.expect("tick"), 1);
+    let capped = Scheduler::new(
+        store.clone(),
+        SchedulerConfig {
+            limits: SchedulerConfig::default().limits.capping_executions_at(1),
+            ..SchedulerConfig::default()
+        },
+    );
+    let ended = wait_for_end(&store, &capped, &arn).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    let run_arn = map_run_arn(&store, &arn).await;
+    let run = store
+        .describe_map_run(&run_arn)
+        .await
+        .expect("describe")
+        .expect("kept");
+    assert_eq!(run.status, MapRunStatus::Succeeded);
+    assert_eq!(
+        (
+            run.total,
+            run.succeeded,
+            run.failed,
+            run.timed_out,
+            run.aborted,
+            run.pending()
+        ),
+        (3, 1, 1, 1, 0, 0),
+        "{run:?}"
+    );
+    let listed = store.list_map_runs(&arn, None, 10).await.expect("list");
+    assert_eq!(listed, vec![run]);
 }

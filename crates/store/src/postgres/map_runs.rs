@@ -22,6 +22,7 @@ pub(super) struct MapRunWrites {
     running: Vec<i64>,
     succeeded: Vec<i64>,
     failed: Vec<i64>,
+    timed_out: Vec<i64>,
     redrive_count: Vec<i64>,
     results_written: Vec<i64>,
     ended: Vec<String>,
@@ -44,7 +45,10 @@ impl MapRunWrites {
         self.total.push(count(state.total));
         self.running.push(count(state.running));
         self.succeeded.push(count(state.succeeded));
-        self.failed.push(count(state.failed));
+        // As `MapRunRecord::apply`: timed-out children are kept apart from `failed`.
+        self.failed
+            .push(count(state.failed.saturating_sub(state.timed_out)));
+        self.timed_out.push(count(state.timed_out));
         self.redrive_count.push(count(state.redrive_count));
         self.results_written.push(count(state.results_written));
     }
@@ -61,15 +65,16 @@ impl MapRunWrites {
                 r#"-- query: write_map_runs
                 insert into map_runs (arn, execution_arn, status, started_at, stopped_at,
                     max_concurrency, tolerated_failure_count, tolerated_failure_percentage,
-                    total, running, succeeded, failed, redrive_count, results_written)
+                    total, running, succeeded, failed, timed_out, redrive_count, results_written)
                 select u.arn, u.execution_arn, u.status, now(),
                        case when u.status = 'RUNNING' then null else now() end,
-                       u.mc, u.tc, u.tp, u.total, u.running, u.succeeded, u.failed, u.rc, u.rw
+                       u.mc, u.tc, u.tp, u.total, u.running, u.succeeded, u.failed, u.tout,
+                       u.rc, u.rw
                 from unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[],
                             $6::float8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[],
-                            $11::int8[], $12::int8[])
+                            $11::int8[], $12::int8[], $13::int8[])
                      as u(arn, execution_arn, status, mc, tc, tp, total, running, succeeded,
-                          failed, rc, rw)
+                          failed, tout, rc, rw)
                 on conflict (arn) do update set
                     status = excluded.status,
                     stopped_at = case when excluded.status = 'RUNNING' then null
@@ -86,6 +91,7 @@ impl MapRunWrites {
                     running = excluded.running,
                     succeeded = excluded.succeeded,
                     failed = excluded.failed,
+                    timed_out = excluded.timed_out,
                     results_written = excluded.results_written"#,
                 &self.arn,
                 &self.execution_arn,
@@ -97,6 +103,7 @@ impl MapRunWrites {
                 &self.running,
                 &self.succeeded,
                 &self.failed,
+                &self.timed_out,
                 &self.redrive_count,
                 &self.results_written,
             )
@@ -131,6 +138,7 @@ struct MapRunRow {
     running: i64,
     succeeded: i64,
     failed: i64,
+    timed_out: i64,
     aborted: i64,
     redrive_count: i64,
     redrive_date: Option<Time>,
@@ -157,6 +165,7 @@ impl TryFrom<MapRunRow> for MapRunRecord {
             running: n(row.running),
             succeeded: n(row.succeeded),
             failed: n(row.failed),
+            timed_out: n(row.timed_out),
             aborted: n(row.aborted),
             redrive_count: n(row.redrive_count),
             redrive_date: row.redrive_date,
@@ -172,7 +181,7 @@ impl MapRuns for PgStore {
             r#"-- query: describe_map_run
             select arn, execution_arn, status, started_at, stopped_at, max_concurrency,
                    tolerated_failure_count, tolerated_failure_percentage, total, running,
-                   succeeded, failed, aborted, redrive_count, redrive_date, results_written
+                   succeeded, failed, timed_out, aborted, redrive_count, redrive_date, results_written
             from map_runs where arn = $1"#,
             arn
         )
@@ -196,7 +205,7 @@ impl MapRuns for PgStore {
             r#"-- query: list_map_runs
             select arn, execution_arn, status, started_at, stopped_at, max_concurrency,
                    tolerated_failure_count, tolerated_failure_percentage, total, running,
-                   succeeded, failed, aborted, redrive_count, redrive_date, results_written
+                   succeeded, failed, timed_out, aborted, redrive_count, redrive_date, results_written
             from map_runs
             where execution_arn = $1 and (started_at, arn) < ($2, $3)
             order by started_at desc, arn desc limit $4"#,
