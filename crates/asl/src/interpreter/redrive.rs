@@ -269,6 +269,7 @@ impl Run<'_> {
                             Redo {
                                 frame: CHILD_EXECUTION,
                                 failed: false,
+                                timed_out: false,
                             },
                         );
                     }
