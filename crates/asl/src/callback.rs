@@ -23,10 +23,14 @@ pub fn token(entropy: &[u8; 32], execution_arn: &str, task: u64) -> String {
 
 /// What a store keeps of a token: lowercase hex SHA-256 of its text.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        hex.push(HEX[usize::from(byte >> 4)] as char);
+        hex.push(HEX[usize::from(byte & 0x0f)] as char);
+    }
+    hex
 }
 
 /// A UUID-shaped text derived from `seed` (the first 128 bits of its SHA-256): derived,
@@ -60,5 +64,15 @@ mod tests {
         let hash = token_hash(&a);
         assert_eq!(hash.len(), 64);
         assert_ne!(hash, token_hash(&token(&[1; 32], "arn:x", 2)));
+    }
+
+    #[test]
+    fn the_hash_is_sha256_in_lowercase_hex() {
+        // FIPS 180-2's example: SHA-256 of "abc".
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(derived_uuid("abc"), "ba7816bf-8f01-cfea-4141-40de5dae2223");
     }
 }

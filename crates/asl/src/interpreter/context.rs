@@ -30,15 +30,20 @@ pub(super) enum ChildScope {
     Within(FrameId),
 }
 
-/// The Express child execution an EXPRESS Distributed Map iteration stands for, as `$$`
-/// shows it inside the iteration.
+/// The Express child execution an EXPRESS Distributed Map iteration stands for. Only
+/// what names it is kept: the `$$` it shows is derived when an evaluation inside the
+/// iteration first needs it ([`ExpressChild::context`]), so the many iterations that
+/// never read `$$` (a Pass, a Task without context paths) pay nothing for their names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct ExpressChild {
-    /// `$$.Execution`: `Id`, `Input`, `StartTime`, `Name`, `RoleArn` (an Express
-    /// execution shows no `RedriveCount`).
-    pub(super) execution: Value,
-    /// `$$.StateMachine`: the labelled machine's `Id` and `Name`.
-    pub(super) state_machine: Value,
+    /// The Map Run the iteration belongs to, and its item's index in it.
+    pub(super) map_run_arn: String,
+    pub(super) index: usize,
+    /// The iteration's input (the item after `ItemSelector`, or its batch): the child's
+    /// `$$.Execution.Input`.
+    pub(super) input: Value,
+    /// When the iteration first started: the child's `$$.Execution.StartTime`.
+    pub(super) start_time: Timestamp,
     /// When this run of the iteration began: its five-minute cap counts from here
     /// (module `express_cap`). `None` once the iteration was stopped (a redrive runs it
     /// with a cap counted from the redrive) and in snapshots older than the cap.
@@ -51,34 +56,44 @@ pub(super) struct ExpressChild {
 
 impl ExpressChild {
     /// The child of item `index` of the Map Run `map_run_arn`, started at `start_time`
-    /// with `input`: named as a STANDARD child would be ([`child_name`]), its ARN in the
-    /// Express form ([`MapRunArn::express_child_execution_arn`]). `None` when the Map
-    /// Run's ARN is not one.
+    /// with `input`.
     pub(super) fn new(
         map_run_arn: &str,
         index: usize,
         input: &Value,
         start_time: Timestamp,
-        role_arn: &str,
-    ) -> Option<ExpressChild> {
-        let run = MapRunArn::parse(map_run_arn)?;
-        let name = child_name(map_run_arn, index as u64);
+    ) -> ExpressChild {
+        ExpressChild {
+            map_run_arn: map_run_arn.to_string(),
+            index,
+            input: input.clone(),
+            start_time,
+            started: Some(start_time),
+            cap_timer: None,
+        }
+    }
+
+    /// `$$.Execution` and `$$.StateMachine` inside the iteration: named as a STANDARD
+    /// child would be ([`child_name`]), its ARN in the Express form
+    /// ([`MapRunArn::express_child_execution_arn`]), under the labelled machine. `None`
+    /// when the Map Run's ARN is not one.
+    fn context(&self, role_arn: &str) -> Option<(Value, Value)> {
+        let run = MapRunArn::parse(&self.map_run_arn)?;
+        let name = child_name(&self.map_run_arn, self.index as u64);
         let execution = execution_context(
             &run.express_child_execution_arn(&name),
-            input.clone(),
-            start_time,
+            self.input.clone(),
+            self.start_time,
             &name,
             role_arn,
             None,
         );
         let machine_arn = run.child_state_machine_arn();
         let machine_name = format!("{}/{}", run.machine, run.label);
-        Some(ExpressChild {
-            execution: Value::Object(execution),
-            state_machine: json!({ "Id": machine_arn, "Name": machine_name }),
-            started: Some(start_time),
-            cap_timer: None,
-        })
+        Some((
+            Value::Object(execution),
+            json!({ "Id": machine_arn, "Name": machine_name }),
+        ))
     }
 }
 
@@ -181,10 +196,11 @@ impl Run<'_> {
                 _ => None,
             },
         };
-        let Some(child) = child else {
+        let Some((execution, state_machine)) =
+            child.and_then(|child| child.context(&self.snapshot.info.role_arn))
+        else {
             return;
         };
-        let (execution, state_machine) = (child.execution.clone(), child.state_machine.clone());
         let Value::Object(context) = &mut self.snapshot.context else {
             return;
         };

@@ -260,17 +260,9 @@ impl Run<'_> {
         let Some(frame) = self.snapshot.frames.get_mut(&child) else {
             return;
         };
-        let express = ExpressChild::new(
-            &run.arn,
-            index,
-            &frame.input,
-            frame.entered_time,
-            &self.snapshot.info.role_arn,
-        );
-        if let Some(express) = express {
-            frame.child = Some(ChildScope::Express(Box::new(express)));
-            self.express_iterations_begun = true;
-        }
+        let express = ExpressChild::new(&run.arn, index, &frame.input, frame.entered_time);
+        frame.child = Some(ChildScope::Express(Box::new(express)));
+        self.express_iterations_begun = true;
     }
 
     /// A child frame ended: record it in its parent's join. `timed_out`: the child
