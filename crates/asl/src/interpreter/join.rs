@@ -95,6 +95,21 @@ pub(super) struct Redo {
 }
 
 impl Join {
+    /// The child executions still running are stopped with the run or their parent
+    /// (by the driver): kept as aborted, for a redrive to redrive them.
+    pub(super) fn keep_running_children_as_aborted(&mut self) {
+        for (index, _) in std::mem::take(&mut self.running) {
+            self.redo.insert(
+                index,
+                Redo {
+                    frame: CHILD_EXECUTION,
+                    failed: false,
+                    timed_out: false,
+                },
+            );
+        }
+    }
+
     /// The key of the values the driver keeps for this join, if it keeps any.
     pub(super) fn stored_key(&self) -> Option<u64> {
         self.stored.as_ref().map(|stored| stored.map)
@@ -490,16 +505,7 @@ impl Run<'_> {
         if join.children {
             // Child executions: the driver stops them once the Map Run ends, and a
             // redrive redrives them.
-            for (index, _) in std::mem::take(&mut join.running) {
-                join.redo.insert(
-                    index,
-                    Redo {
-                        frame: CHILD_EXECUTION,
-                        failed: false,
-                        timed_out: false,
-                    },
-                );
-            }
+            join.keep_running_children_as_aborted();
             return;
         }
         for (index, child) in std::mem::take(&mut join.running) {

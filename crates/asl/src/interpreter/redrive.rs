@@ -29,7 +29,7 @@ use crate::status::ExecutionStatus;
 
 use super::children::CHILD_EXECUTION;
 use super::frame::{Frame, Waiting};
-use super::join::{Join, Redo};
+use super::join::Join;
 use super::run::{Progress, Run};
 use super::{Command, FrameId};
 
@@ -263,16 +263,7 @@ impl Run<'_> {
                 // with the run, and they are kept as aborted, for a redrive to redrive
                 // them (as `abort_children` keeps them when the run fails).
                 Waiting::Children(mut join) if join.children => {
-                    for (index, _) in std::mem::take(&mut join.running) {
-                        join.redo.insert(
-                            index,
-                            Redo {
-                                frame: CHILD_EXECUTION,
-                                failed: false,
-                                timed_out: false,
-                            },
-                        );
-                    }
+                    join.keep_running_children_as_aborted();
                     Waiting::Children(join)
                 }
                 Waiting::Children(join) => {
